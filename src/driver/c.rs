@@ -1,0 +1,133 @@
+//! The C and C++ driver: musl-gcc, zig cc/c++ or gcc/g++ with static, size-minded flags.
+
+use std::path::Path;
+
+use crate::driver::{Artifact, BuildRequest, Driver};
+use crate::error::{Error, Result};
+use crate::process::Command;
+use crate::toolchain::{Compiler, Preference, spec};
+
+/// Which of the two languages this driver compiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// C, from toolchains/c.toml.
+    C,
+    /// C++, from toolchains/cxx.toml.
+    Cxx,
+}
+
+impl Lang {
+    fn key(self) -> &'static str {
+        match self {
+            Lang::C => "c",
+            Lang::Cxx => "cxx",
+        }
+    }
+}
+
+/// Builds C or C++ sources into one static executable.
+#[derive(Debug, Clone)]
+pub struct CDriver {
+    /// C or C++.
+    pub lang: Lang,
+    /// The compiler and libc the user asked for.
+    pub preference: Preference,
+}
+
+impl CDriver {
+    /// The compiler this driver will use, or why none can be used.
+    pub fn compiler(&self) -> Result<Compiler> {
+        spec(self.lang.key()).select(&self.preference)
+    }
+}
+
+impl Driver for CDriver {
+    fn build(&self, req: &BuildRequest) -> Result<Artifact> {
+        for src in &req.inputs {
+            check_source(src)?;
+        }
+        let compiler = self.compiler()?;
+        let out = req.staging.join(&req.name);
+        let cmd = Command::from_argv(&compiler.argv)
+            .args(&compiler.flags)
+            .args(&compiler.profile_flags)
+            .args(&req.inputs)
+            .args(&req.extra_args)
+            .arg("-o")
+            .arg(&out);
+        let first = req.inputs[0].display();
+        let step = format!("compile {first} with {}", compiler.name);
+        let output = cmd.run(&step)?;
+        if !out.is_file() {
+            return Err(Error::Build {
+                step,
+                message: format!("{} reported success but wrote no {}", compiler.name, out.display()),
+                help: Some("check the extra arguments after -- (e.g. -c or -E stop before linking)".into()),
+            });
+        }
+        let mut warnings = Vec::new();
+        if compiler.warn_glibc_static {
+            warnings.extend(glibc_static_warning(&output.stderr));
+        }
+        Ok(Artifact {
+            path: out,
+            lang: self.lang.key().to_string(),
+            target: format!("{}-linux-{}", std::env::consts::ARCH, compiler.libc),
+            toolchain_used: format!("{} ({})", compiler.name, compiler.version),
+            command: cmd.summary(),
+            warnings,
+        })
+    }
+}
+
+fn check_source(src: &Path) -> Result<()> {
+    match std::fs::metadata(src) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => {
+            Err(Error::input(src, "is not a regular file", Some("pass source files, e.g. staticize c hello.c".into())))
+        }
+        Err(e) => Err(Error::io("read source", src, e)),
+    }
+}
+
+/// Turns glibc's "Using 'X' in statically linked applications requires at runtime the shared
+/// libraries from the glibc version used for linking" warnings into one plain warning.
+pub fn glibc_static_warning(stderr: &str) -> Option<String> {
+    let mut funcs: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.contains("in statically linked applications requires at runtime"))
+        .filter_map(|l| {
+            let start = l.find("Using '")? + "Using '".len();
+            let end = l[start..].find('\'')? + start;
+            Some(l[start..end].to_string())
+        })
+        .collect();
+    funcs.sort();
+    funcs.dedup();
+    if funcs.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "static glibc: {} load NSS modules (libnss_*.so) with dlopen at run time; a scratch image \
+         has none, so user, group and host lookups there will fail or only see /etc files. \
+         musl resolves them without dlopen: install musl-tools (apt-get install musl-tools) or use --compiler zig.",
+        funcs.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_warnings_become_one() {
+        let stderr = "/usr/bin/ld: /tmp/x.o: in function `main':\n\
+            x.c:(.text+0x1d): warning: Using 'getaddrinfo' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking\n\
+            x.c:(.text+0x9): warning: Using 'getpwnam' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking\n\
+            x.c:(.text+0x9): warning: Using 'getpwnam' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking\n";
+        let w = glibc_static_warning(stderr).unwrap();
+        assert!(w.starts_with("static glibc: getaddrinfo, getpwnam load NSS"), "{w}");
+        assert!(w.contains("musl"));
+        assert!(glibc_static_warning("").is_none());
+    }
+}

@@ -1,0 +1,285 @@
+//! Writes the single-file image: a tar that is an OCI image layout (oci-layout, index.json,
+//! blobs/sha256/…) and also carries docker's manifest.json pointing at the same blobs.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::image::layer::{Compression, Layer, fixed_header, write_layer};
+use crate::image::reference::ImageRef;
+use crate::image::rootfs::Rootfs;
+use crate::image::spec::{
+    self, ConfigFile, Descriptor, DockerManifestEntry, History, Index, Manifest, Platform, RootFs, RunConfig,
+};
+
+/// Everything one platform's image is made of.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    /// The platform the program runs on.
+    pub platform: Platform,
+    /// The files.
+    pub rootfs: Rootfs,
+    /// Entrypoint, env and the rest.
+    pub config: RunConfig,
+    /// What made the layer, for `docker history`.
+    pub created_by: String,
+}
+
+/// A whole image to write: one name, one or more platforms.
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    /// The name it is tagged with.
+    pub reference: ImageRef,
+    /// One image per platform; the first matching the host (or the first) goes into manifest.json.
+    pub images: Vec<PlatformImage>,
+    /// Layer compression.
+    pub compression: Compression,
+    /// Seconds since the epoch for every timestamp (SOURCE_DATE_EPOCH or 0).
+    pub epoch: u64,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    /// The archive's path.
+    pub path: PathBuf,
+    /// The name it carries.
+    pub reference: String,
+    /// Digest of the top-level manifest (or index, for several platforms).
+    pub manifest_digest: String,
+    /// Digest of the (first) config: the image ID docker and podman show.
+    pub config_digest: String,
+    /// Size of the archive.
+    pub bytes: u64,
+    /// Per-layer sizes: compressed and uncompressed.
+    pub layers: Vec<LayerSummary>,
+}
+
+/// Sizes of one layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerSummary {
+    /// The platform it belongs to.
+    pub platform: String,
+    /// Compressed digest.
+    pub digest: String,
+    /// Compressed bytes.
+    pub size: u64,
+    /// Uncompressed bytes.
+    pub uncompressed_size: u64,
+}
+
+/// The epoch for timestamps: SOURCE_DATE_EPOCH when set and valid, else 0.
+pub fn source_date_epoch() -> Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
+            Error::usage(
+                format!("SOURCE_DATE_EPOCH='{v}' is not a number of seconds"),
+                "set it to a Unix timestamp such as $(git log -1 --format=%ct), or unset it",
+            )
+        }),
+        _ => Ok(0),
+    }
+}
+
+/// RFC 3339 UTC for seconds since the epoch.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// One blob of the archive, in memory or in a temporary file.
+enum Blob<'a> {
+    Json(Vec<u8>),
+    Layer(&'a Layer),
+}
+
+/// Writes `plan` to `dest` atomically: a temporary file beside it, renamed at the end.
+pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
+    let dir = crate::output::parent_dir(dest);
+    let created = rfc3339(plan.epoch);
+    let mut layers = Vec::new();
+    for img in &plan.images {
+        layers.push(write_layer(&img.rootfs, plan.compression, plan.epoch, dir)?);
+    }
+
+    let mut blobs: BTreeMap<String, Blob> = BTreeMap::new();
+    let mut manifests = Vec::new();
+    let mut summaries = Vec::new();
+    let mut configs = Vec::new();
+    for (img, layer) in plan.images.iter().zip(&layers) {
+        let config = ConfigFile {
+            created: Some(created.clone()),
+            architecture: img.platform.architecture.clone(),
+            os: img.platform.os.clone(),
+            variant: img.platform.variant.clone(),
+            config: img.config.clone(),
+            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.diff_id.clone()] },
+            history: vec![History {
+                created: Some(created.clone()),
+                created_by: Some(img.created_by.clone()),
+                comment: Some(format!("staticize {}", env!("CARGO_PKG_VERSION"))),
+                empty_layer: None,
+            }],
+        };
+        let config_bytes = to_json(&config);
+        let config_desc = descriptor(spec::MEDIA_CONFIG, &config_bytes);
+        let layer_desc = Descriptor {
+            media_type: layer.media_type.to_string(),
+            digest: layer.digest.clone(),
+            size: layer.size,
+            annotations: BTreeMap::new(),
+            platform: None,
+        };
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(spec::MEDIA_MANIFEST.into()),
+            config: config_desc.clone(),
+            layers: vec![layer_desc.clone()],
+            annotations: BTreeMap::new(),
+        };
+        let manifest_bytes = to_json(&manifest);
+        let mut manifest_desc = descriptor(spec::MEDIA_MANIFEST, &manifest_bytes);
+        manifest_desc.platform = Some(img.platform.clone());
+        blobs.insert(config_desc.digest.clone(), Blob::Json(config_bytes));
+        blobs.insert(manifest_desc.digest.clone(), Blob::Json(manifest_bytes));
+        blobs.insert(layer.digest.clone(), Blob::Layer(layer));
+        summaries.push(LayerSummary {
+            platform: img.platform.to_string(),
+            digest: layer.digest.clone(),
+            size: layer.size,
+            uncompressed_size: layer.uncompressed_size,
+        });
+        configs.push((img.platform.clone(), config_desc, layer_desc));
+        manifests.push(manifest_desc);
+    }
+
+    let name = plan.reference.to_string();
+    let annotations = BTreeMap::from([
+        (spec::ANNOTATION_CONTAINERD_NAME.to_string(), name.clone()),
+        (spec::ANNOTATION_REF_NAME.to_string(), name.clone()),
+    ]);
+    // One platform: index.json points at the manifest. Several: at an image index blob.
+    let (top, top_digest) = if manifests.len() == 1 {
+        let mut m = manifests[0].clone();
+        m.annotations = annotations;
+        let d = m.digest.clone();
+        (m, d)
+    } else {
+        let nested = Index {
+            schema_version: 2,
+            media_type: Some(spec::MEDIA_INDEX.into()),
+            manifests: manifests.clone(),
+            annotations: BTreeMap::new(),
+        };
+        let bytes = to_json(&nested);
+        let mut d = descriptor(spec::MEDIA_INDEX, &bytes);
+        blobs.insert(d.digest.clone(), Blob::Json(bytes));
+        d.annotations = annotations;
+        let digest = d.digest.clone();
+        (d, digest)
+    };
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(spec::MEDIA_INDEX.into()),
+        manifests: vec![top],
+        annotations: BTreeMap::new(),
+    };
+
+    // docker load reads one image per entry: the host's platform, else the first.
+    let host = Platform::host();
+    let (_, docker_config, docker_layer) =
+        configs.iter().find(|(p, _, _)| p.architecture == host.architecture).unwrap_or(&configs[0]);
+    let docker_manifest = vec![DockerManifestEntry {
+        config: spec::blob_path(&docker_config.digest),
+        repo_tags: Some(vec![name.clone()]),
+        layers: vec![spec::blob_path(&docker_layer.digest)],
+    }];
+
+    let tmp = crate::output::temp_beside(dest)?;
+    let io_err = |e: std::io::Error| Error::io("write image", dest, e);
+    {
+        let file = tmp.reopen().map_err(io_err)?;
+        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, file));
+        let mtime = plan.epoch;
+        let dir_entry = |tar: &mut tar::Builder<_>, p: &str| -> std::io::Result<()> {
+            let mut h = fixed_header(tar::EntryType::Directory, 0o755, 0, mtime);
+            tar.append_data(&mut h, p, std::io::empty())
+        };
+        dir_entry(&mut tar, "blobs/").map_err(io_err)?;
+        dir_entry(&mut tar, "blobs/sha256/").map_err(io_err)?;
+        for (digest, blob) in &blobs {
+            let path = spec::blob_path(digest);
+            match blob {
+                Blob::Json(b) => append_bytes(&mut tar, &path, b, mtime),
+                Blob::Layer(l) => {
+                    let f = File::open(l.blob.path()).map_err(io_err)?;
+                    let mut h = fixed_header(tar::EntryType::Regular, 0o644, l.size, mtime);
+                    tar.append_data(&mut h, &path, f)
+                }
+            }
+            .map_err(io_err)?;
+        }
+        append_bytes(&mut tar, "index.json", &to_json(&index), mtime).map_err(io_err)?;
+        append_bytes(&mut tar, "manifest.json", &to_json(&docker_manifest), mtime).map_err(io_err)?;
+        append_bytes(&mut tar, "oci-layout", spec::OCI_LAYOUT.as_bytes(), mtime).map_err(io_err)?;
+        let mut w = tar.into_inner().map_err(io_err)?;
+        w.flush().map_err(io_err)?;
+        w.into_inner().map_err(|e| io_err(e.into_error()))?.sync_all().map_err(io_err)?;
+    }
+    let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
+    crate::output::persist(tmp, dest, 0o644)?;
+    Ok(Written {
+        path: dest.to_path_buf(),
+        reference: name,
+        manifest_digest: top_digest,
+        config_digest: configs[0].1.digest.clone(),
+        bytes,
+        layers: summaries,
+    })
+}
+
+fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8], mtime: u64) -> std::io::Result<()> {
+    let mut h = fixed_header(tar::EntryType::Regular, 0o644, bytes.len() as u64, mtime);
+    tar.append_data(&mut h, path, bytes)
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("image documents always serialise")
+}
+
+fn descriptor(media_type: &str, bytes: &[u8]) -> Descriptor {
+    Descriptor {
+        media_type: media_type.to_string(),
+        digest: spec::sha256_digest(bytes),
+        size: bytes.len() as u64,
+        annotations: BTreeMap::new(),
+        platform: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,15 @@
+//! staticize: turn a program into a checked static executable and a single-file scratch image.
+//!
+//! The pipeline runs one way: a driver builds an ELF, `elf` judges it, the image modules write
+//! the archive, `report` prints what happened.
+
+pub mod cli;
+pub mod commands;
+pub mod driver;
+pub mod elf;
+pub mod error;
+pub mod image;
+pub mod output;
+pub mod process;
+pub mod report;
+pub mod toolchain;

@@ -1,0 +1,203 @@
+//! The one way staticize runs external commands: through duct, with stdout and stderr
+//! captured, a readable summary of the command line, and a clear error when it fails.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// How many trailing lines of a failed command's stderr an error shows.
+const STDERR_TAIL_LINES: usize = 40;
+
+/// An external command to run, built up before it runs.
+#[derive(Debug, Clone)]
+pub struct Command {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    env_remove: Vec<OsString>,
+    dir: Option<PathBuf>,
+}
+
+/// What a finished command printed.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+impl Command {
+    /// A command running `program` with no arguments yet.
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Command { program: program.into(), args: Vec::new(), env: Vec::new(), env_remove: Vec::new(), dir: None }
+    }
+
+    /// A command from a non-empty argv vector (program first).
+    pub fn from_argv<S: Into<OsString> + Clone>(argv: &[S]) -> Self {
+        let mut it = argv.iter().cloned().map(Into::into);
+        let program = it.next().expect("argv must not be empty");
+        let mut c = Command::new(program);
+        c.args.extend(it);
+        c
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Appends several arguments.
+    pub fn args<I, S>(mut self, a: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(a.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for the command.
+    pub fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Removes an environment variable for the command.
+    pub fn env_remove(mut self, k: impl Into<OsString>) -> Self {
+        self.env_remove.push(k.into());
+        self
+    }
+
+    /// Runs the command in `dir`.
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// The command line as a user would type it, for messages.
+    pub fn summary(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(self.args.iter())
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn expression(&self) -> duct::Expression {
+        let mut e = duct::cmd(&self.program, &self.args);
+        for k in &self.env_remove {
+            e = e.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            e = e.env(k, v);
+        }
+        if let Some(d) = &self.dir {
+            e = e.dir(d);
+        }
+        e
+    }
+
+    /// Runs the command to completion, capturing its output; a non-zero exit is an error
+    /// naming `step`, the command, its status and the tail of its stderr.
+    pub fn run(&self, step: &str) -> Result<Output> {
+        let out = self
+            .expression()
+            .stdout_capture()
+            .stderr_capture()
+            .stdin_null()
+            .unchecked()
+            .run()
+            .map_err(|e| self.start_error(step, e))?;
+        let output = Output {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if out.status.success() {
+            Ok(output)
+        } else {
+            Err(Error::CommandFailed {
+                step: step.to_string(),
+                command: self.summary(),
+                status: describe_status(&out.status),
+                stderr: tail(&output.stderr, STDERR_TAIL_LINES),
+            })
+        }
+    }
+
+    /// Runs the command and returns whether it succeeded, for probes; never errors.
+    pub fn probe(&self) -> Option<Output> {
+        let out = self.expression().stdout_capture().stderr_capture().stdin_null().unchecked().run().ok()?;
+        out.status.success().then(|| Output {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn start_error(&self, step: &str, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::ToolMissing {
+                tool: self.program.to_string_lossy().into_owned(),
+                hint: format!("it is needed to {step}; install it or put it on PATH"),
+            }
+        } else {
+            Error::CommandFailed {
+                step: step.to_string(),
+                command: self.summary(),
+                status: format!("could not start: {e}"),
+                stderr: String::new(),
+            }
+        }
+    }
+}
+
+fn describe_status(status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}"),
+        _ => "failed".to_string(),
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..].join("\n")
+}
+
+/// Quotes a word for display in a POSIX shell command line.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_command_reports_status_and_stderr() {
+        let err = Command::new("sh").args(["-c", "echo boom >&2; exit 3"]).run("test step").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("test step failed"), "{msg}");
+        assert!(msg.contains("exited with status 3"), "{msg}");
+        assert!(msg.contains("boom"), "{msg}");
+    }
+
+    #[test]
+    fn missing_program_is_tool_missing() {
+        let err = Command::new("definitely-not-a-tool-xyz").run("probe").unwrap_err();
+        assert!(matches!(err, Error::ToolMissing { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("-Wl,--gc-sections"), "-Wl,--gc-sections");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,275 @@
+//! Toolchains as data: the embedded `toolchains/*.toml` files say which compilers to try in
+//! which order, with which flags per profile and how to install each; this module finds them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::process::Command;
+
+/// The embedded toolchain files, by language name.
+pub const EMBEDDED: &[(&str, &str)] =
+    &[("c", include_str!("../toolchains/c.toml")), ("cxx", include_str!("../toolchains/cxx.toml"))];
+
+/// A build profile: what the compiler optimises for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Smallest output (default).
+    #[default]
+    Size,
+    /// Fastest code.
+    Speed,
+}
+
+impl Profile {
+    /// The profile's name as written in toolchain files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Size => "size",
+            Profile::Speed => "speed",
+        }
+    }
+}
+
+/// One toolchain file: a language and its compilers in order of preference.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolchainSpec {
+    /// The language this file is for ("c", "cxx").
+    pub language: String,
+    /// The environment variable that overrides the compiler command.
+    pub env: String,
+    /// Candidate compilers, best first.
+    pub compiler: Vec<CompilerSpec>,
+}
+
+/// One candidate compiler.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CompilerSpec {
+    /// The name users pass to `--compiler`.
+    pub name: String,
+    /// The C library it links against ("musl" or "glibc").
+    pub libc: String,
+    /// Ways to invoke it, best first.
+    pub via: Vec<Via>,
+    /// Flags always passed.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Extra flags per profile name.
+    #[serde(default)]
+    pub profile: BTreeMap<String, ProfileFlags>,
+    /// Whether to translate glibc's static NSS/dlopen linker warnings.
+    #[serde(default)]
+    pub warn_glibc_static: bool,
+    /// Install hints per package manager.
+    #[serde(default)]
+    pub install: BTreeMap<String, String>,
+}
+
+/// One way to run a compiler.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Via {
+    /// The command before any flags; `{zig_target}` is substituted.
+    pub argv: Vec<String>,
+    /// The command that prints the version.
+    pub version: Vec<String>,
+}
+
+/// Flags for one profile.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProfileFlags {
+    /// Compiler and linker flags.
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+/// A compiler that was found on this machine, ready to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Compiler {
+    /// Its name ("musl-gcc", "zig", "gcc", or "custom").
+    pub name: String,
+    /// The C library it links.
+    pub libc: String,
+    /// The command before any flags.
+    pub argv: Vec<String>,
+    /// First line of its version output.
+    pub version: String,
+    /// Flags always passed.
+    pub flags: Vec<String>,
+    /// Flags for the chosen profile.
+    pub profile_flags: Vec<String>,
+    /// Whether glibc static-link warnings apply.
+    pub warn_glibc_static: bool,
+}
+
+/// Loads the embedded toolchain file for `language`.
+pub fn spec(language: &str) -> ToolchainSpec {
+    let text = EMBEDDED
+        .iter()
+        .find(|(l, _)| *l == language)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("no embedded toolchain for {language}"));
+    toml::from_str(text).unwrap_or_else(|e| panic!("embedded toolchains/{language}.toml is invalid: {e}"))
+}
+
+/// The zig target triple for the host architecture.
+pub fn zig_target() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "aarch64-linux-musl",
+        _ => "x86_64-linux-musl",
+    }
+}
+
+/// What the user asked for when choosing a compiler.
+#[derive(Debug, Clone, Default)]
+pub struct Preference {
+    /// A compiler by name (`--compiler`).
+    pub compiler: Option<String>,
+    /// A C library (`--libc`).
+    pub libc: Option<String>,
+    /// The profile.
+    pub profile: Profile,
+}
+
+impl CompilerSpec {
+    /// The first way of running this compiler that works here, with its version line.
+    pub fn locate(&self) -> Option<(Vec<String>, String)> {
+        self.via.iter().find_map(|via| {
+            which::which(&via.version[0]).ok()?;
+            let out = Command::from_argv(&via.version).probe()?;
+            let text = if out.stdout.trim().is_empty() { out.stderr } else { out.stdout };
+            let version = text.lines().next().unwrap_or("").trim().to_string();
+            let argv = via.argv.iter().map(|a| a.replace("{zig_target}", zig_target())).collect();
+            Some((argv, version))
+        })
+    }
+
+    /// A one-line install hint: "apt-get install musl-tools (or pip install ziglang)".
+    pub fn install_hint(&self) -> String {
+        let mut hints = Vec::new();
+        for (pm, pkg) in &self.install {
+            if pkg.starts_with('(') {
+                continue;
+            }
+            hints.push(match pm.as_str() {
+                "apt" => format!("apt-get install {pkg}"),
+                "pip" => format!("pip install {pkg}"),
+                "dnf" => format!("dnf install {pkg}"),
+                "apk" => format!("apk add {pkg}"),
+                "pacman" => format!("pacman -S {pkg}"),
+                "brew" => format!("brew install {pkg}"),
+                other => format!("{other} install {pkg}"),
+            });
+        }
+        // apt first: these machines are Debian.
+        hints.sort_by_key(|h| !h.starts_with("apt-get"));
+        hints.join(", or ")
+    }
+
+    fn resolve(&self, argv: Vec<String>, version: String, profile: Profile) -> Compiler {
+        Compiler {
+            name: self.name.clone(),
+            libc: self.libc.clone(),
+            argv,
+            version,
+            flags: self.flags.clone(),
+            profile_flags: self.profile.get(profile.name()).map(|p| p.flags.clone()).unwrap_or_default(),
+            warn_glibc_static: self.warn_glibc_static,
+        }
+    }
+}
+
+impl ToolchainSpec {
+    /// Picks the compiler to use: the env override, else the first candidate that matches the
+    /// preference and is installed. A missing compiler is an error with install hints.
+    pub fn select(&self, pref: &Preference) -> Result<Compiler> {
+        if let Some(custom) = std::env::var(&self.env).ok().filter(|v| !v.trim().is_empty()) {
+            return Ok(self.custom(&custom, pref));
+        }
+        if let Some(name) = &pref.compiler {
+            if !self.compiler.iter().any(|c| &c.name == name) {
+                let names: Vec<&str> = self.compiler.iter().map(|c| c.name.as_str()).collect();
+                return Err(Error::usage(
+                    format!("unknown compiler '{name}' for {}", self.language),
+                    format!("choose one of: {}", names.join(", ")),
+                ));
+            }
+        }
+        let wanted: Vec<&CompilerSpec> = self
+            .compiler
+            .iter()
+            .filter(|c| pref.compiler.as_ref().is_none_or(|n| n == &c.name))
+            .filter(|c| pref.libc.as_ref().is_none_or(|l| l == &c.libc))
+            .collect();
+        if wanted.is_empty() {
+            return Err(Error::usage(
+                format!("no {} compiler links {}", self.language, pref.libc.as_deref().unwrap_or("?")),
+                "drop --libc or --compiler, or pick a matching pair (musl: musl-gcc or zig; glibc: gcc)",
+            ));
+        }
+        for c in &wanted {
+            if let Some((argv, version)) = c.locate() {
+                return Ok(c.resolve(argv, version, pref.profile));
+            }
+        }
+        let tool = wanted.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(" / ");
+        let hints = wanted.iter().map(|c| format!("{}: {}", c.name, c.install_hint())).collect::<Vec<_>>();
+        Err(Error::ToolMissing {
+            tool,
+            hint: format!("install one ({}), or set {} to a compiler command", hints.join("; "), self.env),
+        })
+    }
+
+    fn custom(&self, command: &str, pref: &Preference) -> Compiler {
+        let argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+        // The flags of the candidate the custom command most resembles.
+        let libc = if command.contains("musl") || command.contains("zig") { "musl" } else { "glibc" };
+        let like = self.compiler.iter().find(|c| c.libc == libc).unwrap_or(&self.compiler[0]);
+        let version = Command::from_argv(&argv)
+            .arg("--version")
+            .probe()
+            .map(|o| o.stdout.lines().next().unwrap_or("").to_string())
+            .unwrap_or_default();
+        let mut c = like.resolve(argv, version, pref.profile);
+        c.name = format!("custom ({})", self.env);
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_toolchains_parse() {
+        for (lang, _) in EMBEDDED {
+            let s = spec(lang);
+            assert!(!s.compiler.is_empty());
+            for c in &s.compiler {
+                assert!(!c.via.is_empty(), "{} has no via", c.name);
+                assert!(c.profile.contains_key("size") && c.profile.contains_key("speed"));
+                assert!(!c.install_hint().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn c_order_is_musl_gcc_zig_gcc() {
+        let names: Vec<String> = spec("c").compiler.into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["musl-gcc", "zig", "gcc"]);
+    }
+
+    #[test]
+    fn unknown_compiler_is_usage_error() {
+        let pref = Preference { compiler: Some("tcc".into()), ..Default::default() };
+        let err = spec("c").select(&pref).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
+    }
+
+    #[test]
+    fn install_hint_puts_apt_first() {
+        let c = &spec("c").compiler[0];
+        assert!(c.install_hint().starts_with("apt-get install musl-tools"), "{}", c.install_hint());
+    }
+}

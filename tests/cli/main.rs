@@ -1,0 +1,1 @@
+//! Integration tests: the real CLI, driven as a user would.
