@@ -1,1 +1,7 @@
-//! Integration tests: the real CLI, driven as a user would.
+//! Integration tests: the real CLI, driven as a user would, against real compilers, podman,
+//! docker and a registry. One test binary; one module per area.
+
+mod support;
+
+mod c_build;
+mod check;

@@ -1,0 +1,195 @@
+//! Shared helpers for the integration tests: run the real CLI, find real tools, load and run
+//! images in real podman and docker.
+//!
+//! End-to-end tests need podman, dockerd, a registry and compilers. With
+//! `STATICIZE_E2E=require` (set by scripts/test.sh and CI) a missing tool fails the test;
+//! otherwise the test says what it skipped and returns.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The staticize binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_staticize"))
+}
+
+/// A `staticize` command with a clean, predictable environment.
+pub fn staticize() -> Command {
+    let mut c = Command::new(bin());
+    c.env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
+    c
+}
+
+/// Runs a command and returns its output (never panics on failure status).
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"))
+}
+
+/// stdout + stderr as one string, for assertions and failure messages.
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Asserts success and returns the combined output.
+#[track_caller]
+pub fn ok(cmd: &mut Command) -> String {
+    let o = run(cmd);
+    assert!(o.status.success(), "{cmd:?} failed ({}):\n{}", o.status, text(&o));
+    text(&o)
+}
+
+/// Asserts the exit code and returns the combined output.
+#[track_caller]
+pub fn fails_with(cmd: &mut Command, code: i32) -> String {
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(code), "{cmd:?}: expected exit {code}, got {}:\n{}", o.status, text(&o));
+    text(&o)
+}
+
+/// True when end-to-end tools are mandatory (CI).
+pub fn e2e_required() -> bool {
+    std::env::var("STATICIZE_E2E").is_ok_and(|v| v == "require")
+}
+
+/// Whether `tool` is usable; when it is not, fails under STATICIZE_E2E=require, else prints a
+/// skip notice and returns false.
+#[track_caller]
+pub fn have(tool: &str) -> bool {
+    let found = which(tool);
+    if !found {
+        assert!(!e2e_required(), "{tool} is required (STATICIZE_E2E=require) but was not found");
+        eprintln!("SKIP: {tool} not found (set STATICIZE_E2E=require to make this a failure)");
+    }
+    found
+}
+
+fn which(tool: &str) -> bool {
+    match tool {
+        "docker" => docker_cmd().arg("version").output().is_ok_and(|o| o.status.success()),
+        "podman" => Command::new("podman").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "registry" => registry().is_some(),
+        _ => Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success()),
+    }
+}
+
+/// The socket of the test dockerd (scripts/services.sh), unless DOCKER_HOST says otherwise.
+pub fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///tmp/staticize-services/docker.sock".into())
+}
+
+/// A `docker` command talking to the test dockerd.
+pub fn docker_cmd() -> Command {
+    let mut c = Command::new("docker");
+    c.env("DOCKER_HOST", docker_host());
+    c
+}
+
+/// A `podman` command.
+pub fn podman_cmd() -> Command {
+    Command::new("podman")
+}
+
+/// The test registry's host:port (STATICIZE_REGISTRY), when one runs.
+pub fn registry() -> Option<String> {
+    let r = std::env::var("STATICIZE_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+    let up = Command::new("curl").args(["-fsS", "-o", "/dev/null", &format!("http://{r}/v2/")]).status();
+    up.is_ok_and(|s| s.success()).then_some(r)
+}
+
+/// A tag nobody else uses in this run, so parallel tests never collide.
+pub fn unique_tag(base: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("staticize-test/{base}-{}-{}:t", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Which container engines to exercise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// podman, daemonless.
+    Podman,
+    /// docker against the test dockerd.
+    Docker,
+}
+
+impl Engine {
+    /// Both engines, each required under STATICIZE_E2E=require.
+    #[track_caller]
+    pub fn available() -> Vec<Engine> {
+        let mut v = Vec::new();
+        if have("podman") {
+            v.push(Engine::Podman);
+        }
+        if have("docker") {
+            v.push(Engine::Docker);
+        }
+        v
+    }
+
+    /// A command for this engine.
+    pub fn cmd(self) -> Command {
+        match self {
+            Engine::Podman => podman_cmd(),
+            Engine::Docker => docker_cmd(),
+        }
+    }
+
+    /// Loads an archive; returns the loader's output.
+    #[track_caller]
+    pub fn load(self, tar: &Path) -> String {
+        ok(self.cmd().arg("load").arg("-i").arg(tar))
+    }
+
+    /// `run --rm [extra…] IMAGE [args…]` with no network; returns stdout.
+    #[track_caller]
+    pub fn run_image(self, image: &str, extra: &[&str], args: &[&str]) -> String {
+        let o = run(self.cmd().args(["run", "--rm", "--network", "none"]).args(extra).arg(image).args(args));
+        assert!(o.status.success(), "{self:?} run {image} failed ({}):\n{}", o.status, text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `inspect IMAGE` parsed as JSON (the first element).
+    #[track_caller]
+    pub fn inspect(self, image: &str) -> serde_json::Value {
+        let o = run(self.cmd().args(["image", "inspect", image]));
+        assert!(o.status.success(), "{self:?} inspect {image}: {}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("inspect prints JSON");
+        v[0].clone()
+    }
+
+    /// Removes an image, ignoring failures.
+    pub fn remove(self, image: &str) {
+        let _ = self.cmd().args(["rmi", "-f", image]).output();
+    }
+}
+
+/// Loads `tar` into every engine, runs `image` with `args`, and returns each engine's stdout.
+#[track_caller]
+pub fn load_and_run_everywhere(tar: &Path, image: &str, args: &[&str]) -> Vec<(Engine, String)> {
+    let mut out = Vec::new();
+    for e in Engine::available() {
+        e.load(tar);
+        let stdout = e.run_image(image, &[], args);
+        e.remove(image);
+        out.push((e, stdout));
+    }
+    out
+}
+
+/// The repository root (for examples/).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("staticize-it-").tempdir().unwrap()
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(p: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+}
