@@ -110,7 +110,7 @@ pub fn glibc_static_warning(stderr: &str) -> Option<String> {
     Some(format!(
         "static glibc: {} load NSS modules (libnss_*.so) with dlopen at run time; a scratch image \
          has none, so user, group and host lookups there will fail or only see /etc files. \
-         musl resolves them without dlopen: install musl-tools (apt-get install musl-tools) or use --compiler zig.",
+         musl resolves them without dlopen: build with --libc musl (apt-get install musl-tools, or pip install ziglang for zig cc).",
         funcs.join(", ")
     ))
 }
