@@ -66,6 +66,14 @@ impl Driver for CDriver {
             });
         }
         let mut warnings = Vec::new();
+        if !compiler.skipped.is_empty() {
+            let missing: Vec<String> = compiler.skipped.iter().map(|(n, hint)| format!("{n} ({hint})")).collect();
+            warnings.push(format!(
+                "used {} because better compilers are missing: {}; they give smaller binaries",
+                compiler.name,
+                missing.join("; ")
+            ));
+        }
         if compiler.warn_glibc_static {
             warnings.extend(glibc_static_warning(&output.stderr));
         }

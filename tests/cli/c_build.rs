@@ -183,6 +183,7 @@ fn fall_back_to_static_glibc_when_musl_and_zig_are_missing() {
     let dir = tempdir();
     let out = ok(staticize().current_dir(dir.path()).env("PATH", path.path()).args(["c", "--no-image"]).arg(hello_c()));
     assert!(out.contains("with gcc"), "{out}");
+    assert!(out.contains("better compilers are missing: musl-gcc (apt-get install musl-tools"), "{out}");
     assert!(ok(staticize().arg("check").arg(dir.path().join("hello"))).contains("static,"));
 }
 
