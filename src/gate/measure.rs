@@ -90,7 +90,7 @@ pub fn image(path: &Path, programs: bool) -> Result<Measures> {
     // Where each regular entry's data sits in the archive, by normalised path.
     let mut entries: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for entry in archive.entries_with_seek().map_err(|e| bad(format!("not a tar archive ({e})")))? {
-        let entry = entry.map_err(|e| bad(format!("damaged tar archive ({e})")))?;
+        let entry = entry.map_err(|e| bad(format!("not a tar archive, or a damaged one ({e})")))?;
         if entry.header().entry_type().is_file() {
             let name = normalise(&entry.path().map_err(|e| bad(format!("bad entry name ({e})")))?);
             entries.insert(name, (entry.raw_file_position(), entry.size()));
