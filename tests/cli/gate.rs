@@ -590,3 +590,48 @@ fn pre_commit_refuses_over_budget_and_dynamic_binaries() {
     let log = ok(git(&project, &home).args(["log", "--format=%s"]));
     assert_eq!(log.lines().collect::<Vec<_>>(), ["fix", "good"], "{log}");
 }
+
+#[test]
+fn the_repository_budgets_pass() {
+    if !have("musl-gcc") {
+        return;
+    }
+    let config = repo().join("staticize.toml");
+    let lock = fs::read(repo().join("staticize.lock")).unwrap();
+    let out = ok(staticize().current_dir(repo()).args(["gate", "--config"]).arg(&config));
+    assert!(out.contains("2 budgets, 7 checks: all pass"), "{out}");
+    // Deterministic output: the committed baseline matches to the byte.
+    assert!(out.lines().filter(|l| l.starts_with("hello-c")).all(|l| l.contains("±0") || l.contains('—')), "{out}");
+    assert!(fs::metadata(repo().join("target/gate/hello")).unwrap().len() <= 8192);
+    assert_eq!(fs::read(repo().join("staticize.lock")).unwrap(), lock, "the gate must not write the lock");
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let d = tempdir();
+    let dir = d.path();
+    fs::write(dir.join("blob"), b"x").unwrap();
+    write(dir, "staticize.toml", "[[budget]]\nname = \"blob\"\nbinary = \"blob\"\nmax = 1\n");
+    // Piped: plain.
+    let o = run(gate(dir).env_remove("NO_COLOR"));
+    assert!(o.status.success() && !text(&o).contains('\x1b'), "{}", text(&o));
+    if !have("script") {
+        return;
+    }
+    // On a terminal (script(1) gives it a pty): coloured, unless NO_COLOR is set.
+    let on_tty = |no_color: Option<&str>| {
+        let mut c = Command::new("script");
+        c.current_dir(dir).args(["-qec", &format!("{} gate", bin().display()), "/dev/null"]);
+        match no_color {
+            Some(v) => c.env("NO_COLOR", v),
+            None => c.env_remove("NO_COLOR"),
+        };
+        let o = run(&mut c);
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let coloured = on_tty(None);
+    assert!(coloured.contains("\x1b[32mok\x1b[0m"), "{coloured:?}");
+    let plain = on_tty(Some("1"));
+    assert!(plain.contains("ok") && !plain.contains('\x1b'), "{plain:?}");
+}
