@@ -24,6 +24,8 @@ const MAX_JSON: u64 = 16 << 20;
 pub struct StaticVerdict {
     /// True when every program is static or static-pie.
     pub ok: bool,
+    /// A short word for tables: "static", "dynamic", "not ELF", "static (1 program)".
+    pub label: String,
     /// "static", "dynamic (interpreter …)", or the offending files of an image.
     pub detail: String,
 }
@@ -63,8 +65,12 @@ impl Measures {
 pub fn binary(path: &Path) -> Result<Measures> {
     let size = std::fs::metadata(path).map_err(|e| Error::io("measure", path, e))?.len();
     let linkage = match elf::inspect(path) {
-        Ok(l) => StaticVerdict { ok: l.kind.is_self_contained(), detail: crate::commands::build::describe(&l) },
-        Err(Error::Input { message, .. }) => StaticVerdict { ok: false, detail: message },
+        Ok(l) => StaticVerdict {
+            ok: l.kind.is_self_contained(),
+            label: l.kind.label().to_string(),
+            detail: crate::commands::build::describe(&l),
+        },
+        Err(Error::Input { message, .. }) => StaticVerdict { ok: false, label: "not ELF".into(), detail: message },
         Err(e) => return Err(e),
     };
     Ok(Measures { size, compressed: None, uncompressed: None, files: None, linkage })
@@ -165,13 +171,15 @@ pub fn image(path: &Path, programs: bool) -> Result<Measures> {
     }
     offenders.sort();
     offenders.dedup();
-    let linkage = match (programs, offenders.is_empty(), programs_seen) {
-        (false, _, _) => StaticVerdict { ok: true, detail: "not checked".into() },
-        (true, true, 0) => StaticVerdict { ok: true, detail: "no ELF programs".into() },
-        (true, true, n) => {
-            StaticVerdict { ok: true, detail: format!("static ({n} program{})", if n == 1 { "" } else { "s" }) }
+    let verdict = |ok: bool, label: String, detail: String| StaticVerdict { ok, label, detail };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let linkage = match (programs, offenders.len(), programs_seen) {
+        (false, _, _) => verdict(true, "not checked".into(), "not checked".into()),
+        (true, 0, 0) => verdict(true, "no programs".into(), "no ELF programs in the image".into()),
+        (true, 0, n) => {
+            verdict(true, format!("static ({n} program{})", plural(n)), format!("{n} ELF program(s), all static"))
         }
-        (true, false, _) => StaticVerdict { ok: false, detail: offenders.join("; ") },
+        (true, bad, _) => verdict(false, format!("{bad} not static"), offenders.join("; ")),
     };
     Ok(Measures {
         size,

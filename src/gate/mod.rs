@@ -115,7 +115,7 @@ pub fn evaluate(budget: &Budget, m: &Measures, baseline: Option<&Baseline>, judg
         checks.push(Check {
             measure: "static".into(),
             value: None,
-            shown: if image { m.linkage.detail.clone() } else { first_word(&m.linkage.detail) },
+            shown: m.linkage.label.clone(),
             max: None,
             max_growth: None,
             baseline: None,
@@ -125,11 +125,6 @@ pub fn evaluate(budget: &Budget, m: &Measures, baseline: Option<&Baseline>, judg
         });
     }
     checks
-}
-
-/// "dynamic (interpreter …), needs libc.so.6, amd64" → "dynamic".
-fn first_word(detail: &str) -> String {
-    detail.split([' ', ',']).next().unwrap_or(detail).to_string()
 }
 
 fn judge(
@@ -182,7 +177,11 @@ mod tests {
             compressed: None,
             uncompressed: None,
             files: None,
-            linkage: StaticVerdict { ok, detail: if ok { "static, amd64".into() } else { "dynamic (x)".into() } },
+            linkage: StaticVerdict {
+                ok,
+                label: if ok { "static".into() } else { "dynamic".into() },
+                detail: if ok { "static, amd64".into() } else { "dynamic (x)".into() },
+            },
         }
     }
 
