@@ -2,8 +2,11 @@
 
 pub mod build;
 pub mod check;
+pub mod completions;
 pub mod doctor;
+pub mod gate;
 pub mod image;
+pub mod man;
 pub mod package;
 
 use crate::cli::{Cli, Command};
@@ -20,5 +23,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image(args) => image::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Gate(args) => gate::run(args, &rep),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args, &rep),
     }
 }
