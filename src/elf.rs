@@ -1,6 +1,7 @@
 //! ELF verdicts from the headers alone (goblin): is a file static, static-pie or dynamic,
 //! which interpreter and libraries it asks for, its machine, and whether it is stripped.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use goblin::elf::dynamic::{DF_1_PIE, DT_FLAGS_1};
@@ -78,12 +79,35 @@ pub struct Linkage {
 /// naming the file.
 pub fn inspect(path: &Path) -> Result<Linkage> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
-    if meta.is_dir() {
-        return Err(Error::input(path, "is a directory, not an executable", None));
+    if let Some(what) = crate::input::not_regular(&meta.file_type()) {
+        return Err(Error::input(path, format!("is {what}, not an executable"), None));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-    inspect_bytes(&bytes).map_err(|message| Error::input(path, message, None))
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    // Judge the magic number first: a huge file that is not an ELF is never read further.
+    let mut head = Vec::with_capacity(HEAD);
+    (&mut file).take(HEAD as u64).read_to_end(&mut head).map_err(|e| Error::io("read", path, e))?;
+    if head.len() < 4 || &head[..4] != b"\x7fELF" {
+        return Err(Error::input(path, describe_non_elf(&head), None));
+    }
+    let judged = if meta.len() <= READ_LIMIT {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        inspect_bytes(&bytes)
+    } else {
+        // SAFETY: the map is read-only and dropped before returning. Another process
+        // truncating the file meanwhile could fault the read; that race is accepted for
+        // files this large (reading them whole would cost their size in memory).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("read", path, e))?;
+        inspect_bytes(&map)
+    };
+    judged.map_err(|message| Error::input(path, message, None))
 }
+
+/// Bytes read to tell what a file is (magic number, a script's first line).
+const HEAD: usize = 256;
+
+/// Files up to this size are read into memory; larger ones are mapped, so a huge or sparse
+/// file costs address space rather than memory.
+const READ_LIMIT: u64 = 256 << 20;
 
 /// Why a buffer is not an ELF staticize can judge, in words for the user.
 pub type NotElf = String;
@@ -217,6 +241,32 @@ mod tests {
             let r = inspect_bytes(&me[..cut]);
             assert!(r.is_err(), "cut at {cut} parsed: {r:?}");
         }
+    }
+
+    #[test]
+    fn fifos_and_devices_are_refused_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // Opening a FIFO for reading blocks until a writer comes; this must return at once.
+        assert!(inspect(&fifo).unwrap_err().to_string().contains("FIFO"));
+        assert!(inspect(Path::new("/dev/zero")).unwrap_err().to_string().contains("a device"));
+        assert!(inspect(dir.path()).unwrap_err().to_string().contains("a directory"));
+    }
+
+    #[test]
+    fn huge_sparse_files_are_judged_without_reading_them_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let zeros = dir.path().join("zeros");
+        std::fs::File::create(&zeros).unwrap().set_len(64 << 30).unwrap();
+        assert!(inspect(&zeros).unwrap_err().to_string().contains("not an ELF"));
+        // A real ELF followed by a 64 GiB hole: mapped, not read; the verdict is the program's.
+        let elf = dir.path().join("elf");
+        std::fs::copy(std::env::current_exe().unwrap(), &elf).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&elf).unwrap().set_len(64 << 30).unwrap();
+        let l = inspect(&elf).unwrap();
+        assert_eq!(l.size, 64 << 30);
+        assert!(matches!(l.kind, LinkKind::Dynamic | LinkKind::StaticPie));
     }
 
     #[test]

@@ -114,7 +114,13 @@ pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
     let created = rfc3339(plan.epoch);
     let mut layers = Vec::new();
     for img in &plan.images {
-        layers.push(write_layer(&img.rootfs, plan.compression, plan.epoch, dir)?);
+        // A layer that cannot be written (disk full, file-size limit) is a failure to write
+        // the image: name the image, not the hidden temporary file.
+        let layer = write_layer(&img.rootfs, plan.compression, plan.epoch, dir).map_err(|e| match e {
+            Error::Io { source, .. } => Error::io("write image", dest, source),
+            other => other,
+        })?;
+        layers.push(layer);
     }
 
     let mut blobs: BTreeMap<String, Blob> = BTreeMap::new();
