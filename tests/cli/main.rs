@@ -6,3 +6,10 @@ mod support;
 mod c_build;
 mod check;
 mod gate;
+
+// Reliability (issue 8): shared fixtures, the bad-input matrix, crash safety, reproducibility.
+mod bad_inputs;
+mod crash_safety;
+mod hostile_archives;
+mod programs;
+mod reproducible;
