@@ -11,5 +11,7 @@ pub mod error;
 pub mod image;
 pub mod output;
 pub mod process;
+pub mod progress;
 pub mod report;
+pub mod sea;
 pub mod toolchain;

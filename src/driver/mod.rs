@@ -1,6 +1,7 @@
 //! Drivers turn source into one ELF file on disk. A driver knows compilers, never images.
 
 pub mod c;
+pub mod node;
 
 use std::path::PathBuf;
 
