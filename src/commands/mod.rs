@@ -4,6 +4,7 @@ pub mod build;
 pub mod check;
 pub mod doctor;
 pub mod image;
+pub mod node;
 pub mod package;
 
 use crate::cli::{Cli, Command};
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image(args) => image::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Node(args) => node::run(args, &rep),
     }
 }

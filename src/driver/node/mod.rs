@@ -401,9 +401,15 @@ fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, rep: &Reporter)
         }
         assets.insert(a.name.clone(), serde_json::Value::String(p.to_string_lossy().into_owned()));
     }
+    // Paths in the config are relative to the staging directory: node records the main
+    // script's path in the blob, and a temporary directory's name would make every build's
+    // bytes differ.
+    let main_file = format!("{}.js", req.name);
+    let staged_main = req.staging.join(&main_file);
+    std::fs::copy(main, &staged_main).map_err(|e| Error::io("copy the main script to", &staged_main, e))?;
     let mut config = serde_json::json!({
-        "main": main.canonicalize().map_err(|e| Error::io("resolve", main, e))?,
-        "output": blob,
+        "main": main_file,
+        "output": "sea-prep.blob",
         "disableExperimentalSEAWarning": true,
         "useSnapshot": false,
         "useCodeCache": true,

@@ -60,11 +60,8 @@ pub fn collect(entry: &Path) -> Result<Tree> {
             let Some(deps) = pj[field].as_object() else { continue };
             for name in deps.keys() {
                 match resolve_package(&dir, name) {
-                    Some(found) => {
-                        if packages.insert(found.clone()) {
-                            queue.push(found);
-                        }
-                    }
+                    Some(found) if packages.insert(found.clone()) => queue.push(found),
+                    Some(_) => {}
                     None if required && pj["optionalDependencies"].get(name).is_none() => {
                         missing.push(format!("{name} (needed by {})", dir.display()))
                     }

@@ -1,0 +1,246 @@
+//! `staticize node`: an entry script → a Node single executable (src/driver/node) → an image
+//! holding it with its library closure (src/closure) and, for the tree layout, its packages.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::NodeArgs;
+use crate::closure::{self, Closure, EntryKind, ResolveOptions};
+use crate::commands::build::describe;
+use crate::commands::package;
+use crate::driver::node::{self, NodeBuild, NodeRequest, TREE_ROOT, source};
+use crate::elf;
+use crate::error::{Error, Result};
+use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
+use crate::image::spec::{Platform, RunConfig};
+use crate::image::{Compression, ImagePlan, PlatformImage, Rootfs, Source, Written, archive};
+use crate::output;
+use crate::progress::Progress;
+use crate::report::{Reporter, human_size};
+
+/// The JSON result of `staticize node`.
+#[derive(Debug, Serialize)]
+pub struct NodeResult {
+    /// The executable written.
+    pub binary: PathBuf,
+    /// How it was built.
+    pub build: NodeBuild,
+    /// Its verdict (dynamic).
+    pub linkage: elf::Linkage,
+    /// The libraries that went into the image with it.
+    pub closure: Option<Closure>,
+    /// The image, when one was written.
+    pub image: Option<Written>,
+}
+
+/// Runs `staticize node`.
+pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
+    check_platform(args.platform.as_deref())?;
+    let name = program_name(&args.entry)?;
+    let bin_out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
+    let image_out = (!args.image.no_image)
+        .then(|| args.image.image.clone().unwrap_or_else(|| package::default_image_path(&bin_out)));
+    let reference = package::reference(&args.image.options, &name)?;
+    let program_path = package::program_path(&args.image.options, &name)?;
+    if program_path == TREE_ROOT || program_path.starts_with(&format!("{TREE_ROOT}/")) {
+        return Err(Error::usage(
+            format!("--path {program_path} is inside {TREE_ROOT}, where the package tree goes"),
+            "put the executable elsewhere, e.g. --path /usr/local/bin/NAME",
+        ));
+    }
+    output::ensure_writable(&bin_out)?;
+    if let Some(p) = &image_out {
+        output::ensure_writable(p)?;
+    }
+    let staging = tempfile::Builder::new()
+        .prefix("staticize-node-")
+        .tempdir()
+        .map_err(|e| Error::io("create a build directory in", std::env::temp_dir(), e))?;
+    let req = NodeRequest {
+        entry: args.entry.clone(),
+        name: name.clone(),
+        staging: staging.path().to_path_buf(),
+        node: args.node.clone(),
+        assets: args.asset.clone(),
+        layout: args.layout,
+        injector: args.injector,
+        program_path: program_path.clone(),
+    };
+    let build = node::build(&req, rep)?;
+    let linkage = elf::inspect(&build.executable)?;
+    rep.step("check", describe(&linkage));
+
+    let mut result =
+        NodeResult { binary: bin_out.clone(), build: build.clone(), linkage: linkage.clone(), closure: None, image: None };
+    if let Some(dest) = &image_out {
+        let closure = closure::resolve(&build.executable, &ResolveOptions::default())?;
+        if !closure.unresolved.is_empty() {
+            let names: Vec<String> = closure.unresolved.iter().map(ToString::to_string).collect();
+            return Err(Error::Verdict {
+                message: format!("node needs libraries this machine does not have: {}", names.join(", ")),
+                help: Some("install them, or build from another node with --node PATH".into()),
+            });
+        }
+        rep.step(
+            "closure",
+            format!(
+                "node is dynamic, so its loader and {} libraries go into the image with it ({})",
+                closure.files().filter(|e| e.kind != EntryKind::Interp).count(),
+                human_size(closure.bytes())
+            ),
+        );
+        let plan = plan(&build, &closure, &program_path, &linkage, reference, &args)?;
+        let raw: u64 = build.executable_bytes + closure.bytes() + build.tree.as_ref().map_or(0, |t| t.bytes);
+        let written = {
+            let _p = Progress::start(rep, format!("compressing {} into the image", human_size(raw)));
+            archive::write(&plan, dest)?
+        };
+        report_image(&written, rep);
+        result.closure = Some(closure);
+        result.image = Some(written);
+    }
+    output::copy_atomic(&build.executable, &bin_out, 0o755)?;
+    let tree_note = if build.tree.is_some() {
+        format!(" — it runs the package tree, which is in the image under {TREE_ROOT}")
+    } else {
+        String::new()
+    };
+    rep.step("write", format!("{} ({}, needs glibc and its libraries to run){tree_note}", bin_out.display(), human_size(linkage.size)));
+    if let Some(w) = &result.image {
+        package::report_run_hint(w, rep);
+    }
+    rep.json(&result);
+    Ok(())
+}
+
+/// The image: the executable, its loader and libraries, and the package tree when there is one.
+fn plan(
+    build: &NodeBuild,
+    closure: &Closure,
+    program_path: &str,
+    linkage: &elf::Linkage,
+    reference: crate::image::ImageRef,
+    args: &NodeArgs,
+) -> Result<ImagePlan> {
+    let mut rootfs = Rootfs::new();
+    rootfs.add_file(program_path, Source::Host(build.executable.clone()), MODE_EXEC)?;
+    add_closure(&mut rootfs, closure)?;
+    if let Some(tree) = &build.tree {
+        for f in &tree.files {
+            let mode = if f.executable { MODE_EXEC } else { MODE_DATA };
+            rootfs.add_file(&format!("{TREE_ROOT}/{}", f.rel), Source::Host(f.host.clone()), mode)?;
+        }
+    }
+    let mut config = RunConfig { entrypoint: Some(vec![program_path.to_string()]), ..Default::default() };
+    if !closure.cache_dirs.is_empty() {
+        // Scratch has no ld.so.cache: the directories it would have supplied go on the path.
+        config.env = Some(vec![format!("LD_LIBRARY_PATH={}", closure.cache_dirs.join(":"))]);
+    }
+    let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(ImagePlan {
+        reference,
+        images: vec![PlatformImage {
+            platform: Platform::linux(&linkage.machine),
+            rootfs,
+            config,
+            created_by: format!("staticize node {entry}"),
+        }],
+        compression: Compression::Gzip,
+        epoch: archive::source_date_epoch()?,
+    })
+}
+
+/// Adds the closure's files and symlinks at their host paths.
+fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<()> {
+    for e in &closure.entries {
+        match (&e.kind, &e.link_target) {
+            (EntryKind::Symlink, Some(target)) => {
+                rootfs.add_symlink(&e.image_path, target)?;
+            }
+            _ => {
+                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report_image(written: &Written, rep: &Reporter) {
+    let layer: u64 = written.layers.iter().map(|l| l.size).sum();
+    let raw: u64 = written.layers.iter().map(|l| l.uncompressed_size).sum();
+    rep.step(
+        "image",
+        format!(
+            "{} ({}; layer {} gzip, {} tar) {} {}",
+            written.path.display(),
+            human_size(written.bytes),
+            human_size(layer),
+            human_size(raw),
+            written.reference,
+            crate::report::short_digest(&written.manifest_digest)
+        ),
+    );
+}
+
+/// The program's name: the entry's file name, or its package's name when the file name says
+/// nothing ("index.js", "cli.js", "server.js").
+pub fn program_name(entry: &Path) -> Result<String> {
+    let stem = package_name_or_stem(entry);
+    stem.filter(|s| !s.is_empty() && s != "." && s != "..").ok_or_else(|| {
+        Error::input(entry, "cannot name the program after this path", Some("pass -o NAME".into()))
+    })
+}
+
+fn package_name_or_stem(entry: &Path) -> Option<String> {
+    let stem = entry.file_stem()?.to_string_lossy().into_owned();
+    const GENERIC: &[&str] = &["index", "main", "cli", "server", "app", "bin", "start"];
+    if !GENERIC.contains(&stem.as_str()) {
+        return Some(stem);
+    }
+    let real = entry.canonicalize().ok()?;
+    let pkg = real.parent().and_then(source::package_root).and_then(|d| source::package_json(&d));
+    let name = pkg.as_ref().and_then(|p| p["name"].as_str()).map(|n| n.rsplit('/').next().unwrap_or(n).to_string());
+    Some(name.filter(|n| !n.is_empty()).unwrap_or(stem))
+}
+
+/// Only the machine's own platform for now: the blob carries a V8 code cache made by this node.
+fn check_platform(platform: Option<&str>) -> Result<()> {
+    let Some(p) = platform else { return Ok(()) };
+    let host = Platform::host();
+    let arch = p.strip_prefix("linux/").unwrap_or(p);
+    if arch == host.architecture {
+        return Ok(());
+    }
+    if !matches!(arch, "amd64" | "arm64") {
+        return Err(Error::usage(format!("unknown platform '{p}'"), "use linux/amd64 or linux/arm64"));
+    }
+    Err(Error::usage(
+        format!("building node programs for {p} on {} is not supported yet", host.architecture),
+        format!("build on a linux/{arch} machine, or leave out --platform"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_entry_names_take_the_package_name() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("package.json"), r#"{"name":"@acme/hello-node"}"#).unwrap();
+        std::fs::write(d.path().join("server.js"), "").unwrap();
+        std::fs::write(d.path().join("tool.js"), "").unwrap();
+        assert_eq!(program_name(&d.path().join("server.js")).unwrap(), "hello-node");
+        assert_eq!(program_name(&d.path().join("tool.js")).unwrap(), "tool");
+    }
+
+    #[test]
+    fn other_platforms_are_refused_plainly() {
+        assert!(check_platform(None).is_ok());
+        let host = Platform::host().architecture;
+        assert!(check_platform(Some(&format!("linux/{host}"))).is_ok());
+        let e = check_platform(Some("linux/s390x")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+    }
+}
