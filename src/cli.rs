@@ -188,6 +188,9 @@ pub struct NodeArgs {
     /// Which injector puts the blob into node.
     #[arg(long, value_enum, default_value_t)]
     pub injector: crate::driver::node::Injector,
+    /// Put V8's code cache into the blob: a faster start, but the bytes differ on every build.
+    #[arg(long)]
+    pub code_cache: bool,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,

@@ -66,13 +66,19 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
         layout: args.layout,
         injector: args.injector,
         program_path: program_path.clone(),
+        code_cache: args.code_cache,
     };
     let build = node::build(&req, rep)?;
     let linkage = elf::inspect(&build.executable)?;
     rep.step("check", describe(&linkage));
 
-    let mut result =
-        NodeResult { binary: bin_out.clone(), build: build.clone(), linkage: linkage.clone(), closure: None, image: None };
+    let mut result = NodeResult {
+        binary: bin_out.clone(),
+        build: build.clone(),
+        linkage: linkage.clone(),
+        closure: None,
+        image: None,
+    };
     if let Some(dest) = &image_out {
         let closure = closure::resolve(&build.executable, &ResolveOptions::default())?;
         if !closure.unresolved.is_empty() {
@@ -106,7 +112,14 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
     } else {
         String::new()
     };
-    rep.step("write", format!("{} ({}, needs glibc and its libraries to run){tree_note}", bin_out.display(), human_size(linkage.size)));
+    rep.step(
+        "write",
+        format!(
+            "{} ({}, dynamic: runs where node's libraries are){tree_note}",
+            bin_out.display(),
+            human_size(linkage.size)
+        ),
+    );
     if let Some(w) = &result.image {
         package::report_run_hint(w, rep);
     }
@@ -187,9 +200,8 @@ fn report_image(written: &Written, rep: &Reporter) {
 /// nothing ("index.js", "cli.js", "server.js").
 pub fn program_name(entry: &Path) -> Result<String> {
     let stem = package_name_or_stem(entry);
-    stem.filter(|s| !s.is_empty() && s != "." && s != "..").ok_or_else(|| {
-        Error::input(entry, "cannot name the program after this path", Some("pass -o NAME".into()))
-    })
+    stem.filter(|s| !s.is_empty() && s != "." && s != "..")
+        .ok_or_else(|| Error::input(entry, "cannot name the program after this path", Some("pass -o NAME".into())))
 }
 
 fn package_name_or_stem(entry: &Path) -> Option<String> {

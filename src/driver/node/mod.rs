@@ -103,6 +103,9 @@ pub struct NodeRequest {
     pub injector: Injector,
     /// The executable's path inside the image ("/hello-node"), for the tree launcher.
     pub program_path: String,
+    /// Include V8's code cache (faster start; V8 writes a few random bytes into it, so the
+    /// executable is no longer byte-for-byte reproducible).
+    pub code_cache: bool,
 }
 
 /// What was built.
@@ -138,25 +141,28 @@ pub struct NodeBuild {
 pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
     let tc = tools::toolchain();
     let text = read_entry(&req.entry)?;
-    let node = tools::node_runtime(&tc, req.node.as_deref())?;
-    let node_image = std::fs::read(&node.path).map_err(|e| Error::io("read", &node.path, e))?;
+    // The fuse is read before node is ever run: a node whose fuse is flipped but which has no
+    // blob crashes at start, even for --version.
+    let node_path = tc.node.locate(req.node.as_deref())?;
+    let node_image = std::fs::read(&node_path).map_err(|e| Error::io("read", &node_path, e))?;
     match sea::fuse_state(&node_image) {
         (Fuse::Intact, _) => {}
         (Fuse::Flipped, _) => {
             return Err(Error::input(
-                &node.path,
+                &node_path,
                 "is already a single-executable app (its SEA fuse is flipped)",
                 Some("pass a plain node binary with --node".into()),
             ));
         }
         _ => {
             return Err(Error::input(
-                &node.path,
+                &node_path,
                 format!("has no usable {} fuse, so it cannot run single-executable apps", sea::FUSE),
                 Some("use an official Node 20.12+ build (or pass one with --node)".into()),
             ));
         }
     }
+    let node = tools::node_runtime(&tc, Some(&node_path))?;
     rep.step("node", format!("v{} at {} ({})", node.version, node.path.display(), human_size(node_image.len() as u64)));
     drop(node_image);
 
@@ -298,7 +304,8 @@ struct Bundled {
 fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Reporter) -> Result<Bundled> {
     let npx = tc.npx.locate(None)?;
     let entry = req.entry.canonicalize().map_err(|e| Error::io("resolve", &req.entry, e))?;
-    let dir = entry.parent().and_then(source::package_root).unwrap_or_else(|| entry.parent().unwrap().to_path_buf());
+    // esbuild runs in the project so that its metafile names inputs as "node_modules/x/y.js".
+    let dir = source::project_dir(&entry);
     let script = req.staging.join("bundle.cjs");
     let meta = req.staging.join("meta.json");
     let major = tools::parse_version(&node.version).0;
@@ -412,7 +419,7 @@ fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, rep: &Reporter)
         "output": "sea-prep.blob",
         "disableExperimentalSEAWarning": true,
         "useSnapshot": false,
-        "useCodeCache": true,
+        "useCodeCache": req.code_cache,
     });
     if !assets.is_empty() {
         config["assets"] = serde_json::Value::Object(assets);
@@ -433,7 +440,8 @@ fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, rep: &Reporter)
         });
     }
     let assets = if req.assets.is_empty() { String::new() } else { format!(", {} assets", req.assets.len()) };
-    rep.step("blob", format!("{} with code cache{assets} ({})", main_name(main), human_size(size_of(&blob))));
+    let cache = if req.code_cache { " with code cache" } else { "" };
+    rep.step("blob", format!("{main_file}{cache}{assets} ({})", human_size(size_of(&blob))));
     Ok(blob)
 }
 

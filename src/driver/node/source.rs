@@ -46,6 +46,17 @@ pub fn package_root(start: &Path) -> Option<PathBuf> {
     start.ancestors().find(|d| d.join("package.json").is_file()).map(Path::to_path_buf)
 }
 
+/// The directory a program is installed in: its package's root, or the directory above the
+/// node_modules holding it (for a published CLI run from node_modules/NAME/cli.js).
+pub fn project_dir(entry: &Path) -> PathBuf {
+    let dir = entry.parent().unwrap_or(Path::new("/"));
+    let root = package_root(dir).unwrap_or_else(|| dir.to_path_buf());
+    match root.components().position(|c| c.as_os_str() == "node_modules") {
+        Some(i) => root.components().take(i).collect(),
+        None => root,
+    }
+}
+
 /// The parsed package.json of a directory, when there is one.
 pub fn package_json(dir: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
