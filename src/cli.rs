@@ -45,6 +45,9 @@ pub enum Command {
     Check(CheckArgs),
     /// List the toolchains found, their versions, and how to install the missing ones.
     Doctor(DoctorArgs),
+    /// Put a dynamic program into a scratch image with the libraries it loads (its closure).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bundle(BundleArgs),
 }
 
 /// Which C library to link.
@@ -76,6 +79,14 @@ pub struct ImageOptions {
     /// Where the program goes inside the image (default: /NAME).
     #[arg(long, value_name = "/DEST/NAME")]
     pub path: Option<String>,
+    // Minimal --add/--expose from the bundle branch (issue 5) until the images branch (issue 3)
+    // brings the full set; applied in package::plan_for_binary.
+    /// Put a host file into the image at DEST (repeatable).
+    #[arg(long, value_name = "SRC:DEST")]
+    pub add: Vec<String>,
+    /// A port the program listens on (repeatable).
+    #[arg(long, value_name = "PORT[/tcp|/udp]")]
+    pub expose: Vec<String>,
 }
 
 /// Where a build command writes its image.
@@ -158,3 +169,24 @@ pub struct CheckArgs {
 /// `staticize doctor`.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {}
+
+/// `staticize bundle`.
+#[derive(Debug, Clone, Args)]
+pub struct BundleArgs {
+    /// The dynamic executable to carry into the image with its libraries.
+    #[arg(value_name = "BINARY")]
+    pub binary: PathBuf,
+    /// Where to write the image archive (default: ./NAME.tar).
+    #[arg(short = 'o', long, value_name = "IMAGE.tar")]
+    pub output: Option<PathBuf>,
+    /// A library the program dlopen()s that no .note.dlopen names: a soname (searched as the
+    /// program would) or a path (repeatable).
+    #[arg(long = "lib", value_name = "NAME|PATH")]
+    pub lib: Vec<String>,
+    /// Write the image even when some libraries cannot be found (they are listed).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Image contents and configuration.
+    #[command(flatten)]
+    pub options: ImageOptions,
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches the parsed command line.
 
 pub mod build;
+pub mod bundle;
 pub mod check;
 pub mod doctor;
 pub mod image;
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image(args) => image::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Bundle(args) => bundle::run(args, &rep),
     }
 }
