@@ -40,7 +40,8 @@ pub enum Command {
     /// Put an executable you already have into a scratch image (it must be static).
     #[command(after_help = EXIT_CODES_HELP)]
     Image(ImageCmdArgs),
-    /// Judge files from their ELF headers: static, static-pie or dynamic.
+    /// Judge files from their ELF headers (static, static-pie or dynamic), or check that every
+    /// executable in an image archive or root directory has its libraries inside it.
     #[command(after_help = EXIT_CODES_HELP)]
     Check(CheckArgs),
     /// List the toolchains found, their versions, and how to install the missing ones.
@@ -158,7 +159,7 @@ pub struct ImageCmdArgs {
 /// `staticize check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// Files to judge.
+    /// ELF files to judge, image archives (.tar) or unpacked root directories to look inside.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Do not fail on dynamic executables (still fail on non-executables).

@@ -28,6 +28,10 @@ pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
 
 /// Runs `check`.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
+    // Images and root directories: is every executable's closure inside? (issue 5)
+    if args.files.iter().any(|p| crate::commands::check_image::is_image_target(p)) {
+        return crate::commands::check_image::run(&args, rep);
+    }
     let results: Vec<CheckedFile> = args
         .files
         .iter()

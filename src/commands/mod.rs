@@ -3,6 +3,7 @@
 pub mod build;
 pub mod bundle;
 pub mod check;
+pub mod check_image;
 pub mod doctor;
 pub mod image;
 pub mod package;
