@@ -3,5 +3,6 @@
 
 mod support;
 
+mod bundle;
 mod c_build;
 mod check;
