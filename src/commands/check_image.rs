@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use crate::cli::CheckArgs;
 use crate::closure::{self, ResolveOptions, root::Root};
-use crate::commands::check::{CheckedFile, passes};
-use crate::elf::{FileVerdict, LinkKind};
+use crate::commands::check::{check_file, file_line};
+use crate::elf::LinkKind;
 use crate::error::{Error, Result};
 use crate::image::unpack;
-use crate::report::{Reporter, human_size, paint};
+use crate::report::{Reporter, paint_out};
 
 /// One executable found in an image.
 #[derive(Debug, Clone, Serialize)]
@@ -68,17 +68,10 @@ pub fn run(args: &CheckArgs, rep: &Reporter) -> Result<()> {
             failed += usize::from(!c.ok);
             json.push(serde_json::to_value(&c).expect("checks serialise"));
         } else {
-            let verdict = FileVerdict::of(p);
-            let ok = passes(&verdict, args.allow_dynamic);
-            let mark = if ok { paint("ok  ", "32") } else { paint("FAIL", "31") };
-            let what = match (&verdict.linkage, &verdict.error) {
-                (Some(l), _) => format!("{}, {}", crate::commands::build::describe(l), human_size(l.size)),
-                (None, Some(e)) => e.clone(),
-                (None, None) => String::new(),
-            };
-            rep.line(format!("{mark} {}: {what}", p.display()));
-            failed += usize::from(!ok);
-            json.push(serde_json::to_value(CheckedFile { verdict, ok }).expect("checks serialise"));
+            let r = check_file(p, args);
+            rep.line(file_line(&r));
+            failed += usize::from(!r.ok);
+            json.push(serde_json::to_value(r).expect("checks serialise"));
         }
     }
     rep.json(&json);
@@ -183,10 +176,10 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
 fn print_image(c: &ImageCheck, rep: &Reporter) {
     let name = c.path.display();
     if c.executables.is_empty() {
-        rep.line(format!("{} {name}: no ELF executable inside", paint("FAIL", "31")));
+        rep.line(format!("{} {name}: no ELF executable inside", paint_out("FAIL", "31")));
     }
     for e in &c.executables {
-        let mark = if e.ok { paint("ok  ", "32") } else { paint("FAIL", "31") };
+        let mark = if e.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
         let what = match (e.linkage, e.ok) {
             (LinkKind::Dynamic, true) => {
                 format!("dynamic, its closure is inside the {} ({} files)", c.kind, e.files_found)
@@ -200,6 +193,6 @@ fn print_image(c: &ImageCheck, rep: &Reporter) {
         }
     }
     if let Some(m) = &c.entrypoint_missing {
-        rep.line(format!("{} {name}: {m}", paint("FAIL", "31")));
+        rep.line(format!("{} {name}: {m}", paint_out("FAIL", "31")));
     }
 }

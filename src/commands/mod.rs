@@ -4,8 +4,11 @@ pub mod build;
 pub mod bundle;
 pub mod check;
 pub mod check_image;
+pub mod completions;
 pub mod doctor;
+pub mod gate;
 pub mod image;
+pub mod man;
 pub mod package;
 
 use crate::cli::{Cli, Command};
@@ -23,5 +26,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
         Command::Bundle(args) => bundle::run(args, &rep),
+        Command::Gate(args) => gate::run(args, &rep),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args, &rep),
     }
 }

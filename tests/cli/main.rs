@@ -6,3 +6,4 @@ mod support;
 mod bundle;
 mod c_build;
 mod check;
+mod gate;
