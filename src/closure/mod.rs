@@ -759,4 +759,68 @@ mod tests {
             assert_eq!(m.file_type().is_symlink(), e.kind == EntryKind::Symlink, "{e:?}");
         }
     }
+
+    /// A root built from the host closure of this test binary: ld.so.conf directories come
+    /// before the default ones, a candidate for another machine is skipped, and a library
+    /// found only through ld.so.conf is reported as needing LD_LIBRARY_PATH in scratch.
+    #[test]
+    fn resolution_inside_a_root_follows_ld_so_conf_and_machine() {
+        let me = std::env::current_exe().unwrap();
+        let host = resolve(&me, &ResolveOptions::default()).unwrap();
+        let Some(interp) = host.interp.clone() else { return };
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let put = |inside: &str, from: &Path| {
+            let dest = r.join(inside.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(from, &dest).unwrap();
+            dest
+        };
+        let libs: Vec<&ClosureEntry> = host.files().filter(|e| e.kind == EntryKind::Needed).collect();
+        let interp_file = host.files().find(|e| e.kind == EntryKind::Interp).unwrap();
+        put(&interp, &interp_file.host_path);
+        put("/app/prog", &me);
+        let soname = |e: &ClosureEntry| {
+            let bytes = std::fs::read(&e.host_path).unwrap();
+            Elf::parse(&bytes).unwrap().soname.map(str::to_string).unwrap()
+        };
+        // libc in the default directory; a copy claiming to be for another machine earlier,
+        // in an ld.so.conf directory; every other library only in the ld.so.conf directory.
+        std::fs::create_dir_all(r.join("etc/ld.so.conf.d")).unwrap();
+        std::fs::write(r.join("etc/ld.so.conf"), "include ld.so.conf.d/*.conf\n").unwrap();
+        std::fs::write(r.join("etc/ld.so.conf.d/custom.conf"), "/opt/custom\n").unwrap();
+        for e in &libs {
+            let name = soname(e);
+            if name == "libc.so.6" {
+                put("/usr/lib/libc.so.6", &e.host_path);
+                let wrong = put("/opt/custom/libc.so.6", &e.host_path);
+                let mut bytes = std::fs::read(&wrong).unwrap();
+                let other: u16 = if bytes[18] == 0xb7 { 0x3e } else { 0xb7 }; // e_machine: aarch64 <-> x86_64
+                bytes[18..20].copy_from_slice(&other.to_le_bytes());
+                std::fs::write(&wrong, bytes).unwrap();
+            } else {
+                put(&format!("/opt/custom/{name}"), &e.host_path);
+            }
+        }
+        let opts = ResolveOptions { root: r.to_path_buf(), ..Default::default() };
+        let c = resolve_inside("/app/prog", &opts).unwrap();
+        assert!(c.unresolved.is_empty(), "{:?}", c.unresolved);
+        let paths: Vec<&str> = c.files().map(|e| e.image_path.as_str()).collect();
+        assert!(paths.contains(&"/usr/lib/libc.so.6"), "{paths:?}");
+        assert!(!paths.contains(&"/opt/custom/libc.so.6"));
+        assert!(c.warnings.iter().any(|w| w.contains("/opt/custom/libc.so.6")), "{:?}", c.warnings);
+        if libs.len() > 1 {
+            assert_eq!(c.cache_dirs, ["/opt/custom"]);
+        }
+        // Every file found is inside the root, never the host's.
+        assert!(c.entries.iter().all(|e| e.host_path.starts_with(r)));
+        // The same root given as LD_LIBRARY_PATH needs no ld.so.conf.
+        std::fs::remove_file(r.join("etc/ld.so.conf")).unwrap();
+        let lost = resolve_inside("/app/prog", &opts).unwrap();
+        assert_eq!(lost.unresolved.is_empty(), libs.len() <= 1);
+        let opts = ResolveOptions { library_path: vec!["/opt/custom".into()], ..opts };
+        let found = resolve_inside("/app/prog", &opts).unwrap();
+        assert!(found.unresolved.is_empty(), "{:?}", found.unresolved);
+        assert!(found.cache_dirs.is_empty());
+    }
 }

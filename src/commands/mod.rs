@@ -1,9 +1,14 @@
 //! One module per subcommand; `run` dispatches the parsed command line.
 
 pub mod build;
+pub mod bundle;
 pub mod check;
+pub mod check_image;
+pub mod completions;
 pub mod doctor;
+pub mod gate;
 pub mod image;
+pub mod man;
 pub mod node;
 pub mod package;
 
@@ -21,6 +26,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image(args) => image::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Bundle(args) => bundle::run(args, &rep),
+        Command::Gate(args) => gate::run(args, &rep),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args, &rep),
         Command::Node(args) => node::run(args, &rep),
     }
 }

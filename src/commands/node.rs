@@ -6,15 +6,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::NodeArgs;
-use crate::closure::{self, Closure, EntryKind, ResolveOptions};
+use crate::closure::Closure;
 use crate::commands::build::describe;
+use crate::commands::bundle::{self, BundleOptions};
 use crate::commands::package;
 use crate::driver::node::{self, NodeBuild, NodeRequest, TREE_ROOT, source};
 use crate::elf;
 use crate::error::{Error, Result};
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
-use crate::image::spec::{Platform, RunConfig};
-use crate::image::{Compression, ImagePlan, PlatformImage, Rootfs, Source, Written, archive};
+use crate::image::spec::Platform;
+use crate::image::{Source, Written, archive};
 use crate::output;
 use crate::progress::Progress;
 use crate::report::{Reporter, human_size};
@@ -41,7 +42,8 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
     let bin_out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let image_out = (!args.image.no_image)
         .then(|| args.image.image.clone().unwrap_or_else(|| package::default_image_path(&bin_out)));
-    let reference = package::reference(&args.image.options, &name)?;
+    // Everything that can be refused is refused before node runs.
+    package::reference(&args.image.options, &name)?;
     let program_path = package::program_path(&args.image.options, &name)?;
     if program_path == TREE_ROOT || program_path.starts_with(&format!("{TREE_ROOT}/")) {
         return Err(Error::usage(
@@ -80,30 +82,38 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
         image: None,
     };
     if let Some(dest) = &image_out {
-        let closure = closure::resolve(&build.executable, &ResolveOptions::default())?;
-        if !closure.unresolved.is_empty() {
-            let names: Vec<String> = closure.unresolved.iter().map(ToString::to_string).collect();
-            return Err(Error::Verdict {
-                message: format!("node needs libraries this machine does not have: {}", names.join(", ")),
-                help: Some("install them, or build from another node with --node PATH".into()),
+        // The executable is dynamic: the bundle path carries its loader, libraries and NSS set-up.
+        let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let b = bundle::bundle_plan(
+            &build.executable,
+            &name,
+            &args.image.options,
+            &BundleOptions::default(),
+            format!("staticize node {entry}"),
+        )?;
+        bundle::report_closure(&b, rep);
+        if b.program_path != program_path {
+            return Err(Error::Build {
+                step: "plan the image".into(),
+                message: format!("the executable went to {} instead of {program_path}", b.program_path),
+                help: Some("pass --path explicitly".into()),
             });
         }
-        rep.step(
-            "closure",
-            format!(
-                "node is dynamic, so its loader and {} libraries go into the image with it ({})",
-                closure.files().filter(|e| e.kind != EntryKind::Interp).count(),
-                human_size(closure.bytes())
-            ),
-        );
-        let plan = plan(&build, &closure, &program_path, &linkage, reference, &args)?;
-        let raw: u64 = build.executable_bytes + closure.bytes() + build.tree.as_ref().map_or(0, |t| t.bytes);
+        let mut plan = b.plan;
+        if let Some(tree) = &build.tree {
+            let rootfs = &mut plan.images[0].rootfs;
+            for f in &tree.files {
+                let mode = if f.executable { MODE_EXEC } else { MODE_DATA };
+                rootfs.add_file(&format!("{TREE_ROOT}/{}", f.rel), Source::Host(f.host.clone()), mode)?;
+            }
+        }
+        let raw = build.executable_bytes + b.closure.bytes() + build.tree.as_ref().map_or(0, |t| t.bytes);
         let written = {
-            let _p = Progress::start(rep, format!("compressing {} into the image", human_size(raw)));
+            let _spinner = Progress::start(rep, format!("compressing {} into the image", human_size(raw)));
             archive::write(&plan, dest)?
         };
         report_image(&written, rep);
-        result.closure = Some(closure);
+        result.closure = Some(b.closure);
         result.image = Some(written);
     }
     output::copy_atomic(&build.executable, &bin_out, 0o755)?;
@@ -124,58 +134,6 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
         package::report_run_hint(w, rep);
     }
     rep.json(&result);
-    Ok(())
-}
-
-/// The image: the executable, its loader and libraries, and the package tree when there is one.
-fn plan(
-    build: &NodeBuild,
-    closure: &Closure,
-    program_path: &str,
-    linkage: &elf::Linkage,
-    reference: crate::image::ImageRef,
-    args: &NodeArgs,
-) -> Result<ImagePlan> {
-    let mut rootfs = Rootfs::new();
-    rootfs.add_file(program_path, Source::Host(build.executable.clone()), MODE_EXEC)?;
-    add_closure(&mut rootfs, closure)?;
-    if let Some(tree) = &build.tree {
-        for f in &tree.files {
-            let mode = if f.executable { MODE_EXEC } else { MODE_DATA };
-            rootfs.add_file(&format!("{TREE_ROOT}/{}", f.rel), Source::Host(f.host.clone()), mode)?;
-        }
-    }
-    let mut config = RunConfig { entrypoint: Some(vec![program_path.to_string()]), ..Default::default() };
-    if !closure.cache_dirs.is_empty() {
-        // Scratch has no ld.so.cache: the directories it would have supplied go on the path.
-        config.env = Some(vec![format!("LD_LIBRARY_PATH={}", closure.cache_dirs.join(":"))]);
-    }
-    let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(ImagePlan {
-        reference,
-        images: vec![PlatformImage {
-            platform: Platform::linux(&linkage.machine),
-            rootfs,
-            config,
-            created_by: format!("staticize node {entry}"),
-        }],
-        compression: Compression::Gzip,
-        epoch: archive::source_date_epoch()?,
-    })
-}
-
-/// Adds the closure's files and symlinks at their host paths.
-fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<()> {
-    for e in &closure.entries {
-        match (&e.kind, &e.link_target) {
-            (EntryKind::Symlink, Some(target)) => {
-                rootfs.add_symlink(&e.image_path, target)?;
-            }
-            _ => {
-                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
-            }
-        }
-    }
     Ok(())
 }
 
