@@ -76,7 +76,7 @@ fn hello_node_image_answers_http_from_podman_and_docker() {
     let out = ok(staticize().arg("node").arg(project.path().join("server.js")).arg("-o").arg(&bin).args(["-t", &tag]));
     assert!(out.contains("bundle 2 modules from 1 packages with esbuild@"), "{out}");
     assert!(out.contains("inject NODE_SEA_BLOB note"), "{out}");
-    assert!(out.contains("closure node is dynamic"), "{out}");
+    assert!(out.contains("closure the program is dynamic, not static"), "{out}");
     eprintln!(
         "hello-node: executable {} B, image {} B\n{out}",
         fs::metadata(&bin).unwrap().len(),
