@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::NodeArgs;
-use crate::closure::Closure;
+use crate::closure::{self, Closure, EntryKind, ResolveOptions};
 use crate::commands::build::describe;
 use crate::commands::bundle::{self, BundleOptions};
 use crate::commands::package;
@@ -37,7 +37,7 @@ pub struct NodeResult {
 
 /// Runs `staticize node`.
 pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
-    check_platform(args.platform.as_deref())?;
+    let platform = target_platform(args.platform.as_deref())?;
     let name = program_name(&args.entry)?;
     let bin_out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let image_out = (!args.image.no_image)
@@ -69,6 +69,7 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
         injector: args.injector,
         program_path: program_path.clone(),
         code_cache: args.code_cache,
+        platform: platform.clone(),
     };
     let build = node::build(&req, rep)?;
     let linkage = elf::inspect(&build.executable)?;
@@ -84,13 +85,17 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
     if let Some(dest) = &image_out {
         // The executable is dynamic: the bundle path carries its loader, libraries and NSS set-up.
         let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let b = bundle::bundle_plan(
-            &build.executable,
-            &name,
-            &args.image.options,
-            &BundleOptions::default(),
-            format!("staticize node {entry}"),
-        )?;
+        let created_by = format!("staticize node {entry}");
+        let b = match &platform {
+            None => bundle::bundle_plan(
+                &build.executable,
+                &name,
+                &args.image.options,
+                &BundleOptions::default(),
+                created_by,
+            )?,
+            Some(arch) => cross_plan(&build, arch, &name, &args, created_by, rep)?,
+        };
         bundle::report_closure(&b, rep);
         if b.program_path != program_path {
             return Err(Error::Build {
@@ -174,21 +179,71 @@ fn package_name_or_stem(entry: &Path) -> Option<String> {
     Some(name.filter(|n| !n.is_empty()).unwrap_or(stem))
 }
 
-/// Only the machine's own platform for now: the blob carries a V8 code cache made by this node.
-fn check_platform(platform: Option<&str>) -> Result<()> {
-    let Some(p) = platform else { return Ok(()) };
-    let host = Platform::host();
+/// The architecture to build for when `--platform` names another machine's; None for this one.
+fn target_platform(platform: Option<&str>) -> Result<Option<String>> {
+    let Some(p) = platform else { return Ok(None) };
     let arch = p.strip_prefix("linux/").unwrap_or(p);
-    if arch == host.architecture {
-        return Ok(());
-    }
+    let arch = arch.strip_suffix("/v8").unwrap_or(arch);
     if !matches!(arch, "amd64" | "arm64") {
         return Err(Error::usage(format!("unknown platform '{p}'"), "use linux/amd64 or linux/arm64"));
     }
-    Err(Error::usage(
-        format!("building node programs for {p} on {} is not supported yet", host.architecture),
-        format!("build on a linux/{arch} machine, or leave out --platform"),
-    ))
+    Ok((arch != Platform::host().architecture).then(|| arch.to_string()))
+}
+
+/// The image plan for another platform: the closure is resolved inside a root holding that
+/// platform's Debian libraries, then carried the way `bundle` carries a host closure.
+fn cross_plan(
+    build: &NodeBuild,
+    arch: &str,
+    name: &str,
+    args: &NodeArgs,
+    created_by: String,
+    rep: &Reporter,
+) -> Result<bundle::Bundled> {
+    let tc = crate::driver::node::tools::toolchain();
+    let spec = crate::driver::node::cross::spec(&tc, arch)?;
+    let root = crate::driver::node::cross::debian_root(spec, rep)?;
+    let opts = ResolveOptions { root, ..Default::default() };
+    let closure = closure::resolve(&build.executable, &opts)?;
+    if !closure.unresolved.is_empty() {
+        let names: Vec<String> = closure.unresolved.iter().map(ToString::to_string).collect();
+        return Err(Error::Verdict {
+            message: format!(
+                "node for linux/{arch} needs libraries Debian's packages did not supply: {}",
+                names.join(", ")
+            ),
+            help: Some("add the packages that hold them to [cross] in toolchains/node.toml".into()),
+        });
+    }
+    let linkage = elf::inspect(&build.executable)?;
+    let program_path = package::program_path(&args.image.options, name)?;
+    let mut plan = package::plan_for_binary(&build.executable, name, &linkage, &args.image.options, created_by)?;
+    let image = &mut plan.images[0];
+    if arch == "arm64" {
+        image.platform.variant = Some("v8".into());
+    }
+    for e in &closure.entries {
+        if image.rootfs.get(&e.image_path).is_some() {
+            continue;
+        }
+        match e.kind {
+            EntryKind::Symlink => {
+                image.rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
+            }
+            EntryKind::Interp => {
+                image.rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
+            }
+            EntryKind::Needed | EntryKind::Dlopen => {
+                image.rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
+            }
+        }
+    }
+    let nss = bundle::is_glibc(&closure).then(|| "NSS files and dns are built into Debian 12's glibc".to_string());
+    if nss.is_some() && image.rootfs.get("/etc/nsswitch.conf").is_none() {
+        let conf = Source::Bytes(bundle::NSSWITCH_CONF.as_bytes().to_vec());
+        image.rootfs.add_file("/etc/nsswitch.conf", conf, MODE_DATA)?;
+    }
+    Ok(bundle::Bundled { plan, closure, linkage, program_path, nss })
 }
 
 #[cfg(test)]
@@ -206,11 +261,13 @@ mod tests {
     }
 
     #[test]
-    fn other_platforms_are_refused_plainly() {
-        assert!(check_platform(None).is_ok());
+    fn platforms() {
+        assert_eq!(target_platform(None).unwrap(), None);
         let host = Platform::host().architecture;
-        assert!(check_platform(Some(&format!("linux/{host}"))).is_ok());
-        let e = check_platform(Some("linux/s390x")).unwrap_err();
+        assert_eq!(target_platform(Some(&format!("linux/{host}"))).unwrap(), None);
+        let other = if host == "amd64" { "arm64" } else { "amd64" };
+        assert_eq!(target_platform(Some(&format!("linux/{other}"))).unwrap().as_deref(), Some(other));
+        let e = target_platform(Some("linux/s390x")).unwrap_err();
         assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
     }
 }

@@ -54,6 +54,28 @@ fn http_get(port: u16, path: &str) -> Result<String, String> {
     Err(last)
 }
 
+/// GET with retries for up to `secs` seconds.
+fn http_get_within(port: u16, path: &str, secs: u64) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match http_get(port, path) {
+            Ok(r) => return Ok(r),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Removes a container when the test ends, however it ends.
 struct Container(Engine, String);
 
@@ -277,4 +299,51 @@ fn bad_node_inputs_fail_with_their_documented_codes() {
     assert!(asset.contains("NAME=PATH"), "{asset}");
     let node = fails_with(staticize().arg("node").arg(&script).args(["--node", "/nonexistent/node"]), 4);
     assert!(node.contains("/nonexistent/node"), "{node}");
+}
+
+#[test]
+fn hello_node_for_arm64_runs_from_its_image_files_under_qemu() {
+    if !have_node() || !have("qemu-aarch64-static") || !have("apt-get") || !have("dpkg-deb") || !have("tar") {
+        return;
+    }
+    if !have("llvm-strip") && !have("aarch64-linux-gnu-strip") {
+        return;
+    }
+    let project = install(&repo().join("examples/hello-node"), &["server.js", "package.json", "package-lock.json"]);
+    let out_dir = tempdir();
+    let tar = out_dir.path().join("hello-arm64.tar");
+    let out = ok(staticize()
+        .arg("node")
+        .arg(project.path().join("server.js"))
+        .args(["--platform", "linux/arm64", "-o"])
+        .arg(out_dir.path().join("hello-arm64"))
+        .args(["-t", &unique_tag("hello-node-arm64")]));
+    assert!(out.contains("interpreter /lib/ld-linux-aarch64.so.1"), "{out}");
+    assert!(out.contains("arm64, stripped"), "{out}");
+    let checked = ok(staticize().arg("check").arg(&tar));
+    assert!(checked.contains("its closure is inside the image"), "{checked}");
+
+    // No binfmt_misc here for podman/docker to run arm64 images: run the image's own files
+    // instead, with qemu resolving the loader and libraries inside the unpacked layer.
+    let unpacked = out_dir.path().join("unpacked");
+    let rootfs = unpacked.join("rootfs");
+    fs::create_dir_all(&rootfs).unwrap();
+    ok(Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(&unpacked));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    let layer = unpacked.join(manifest[0]["Layers"][0].as_str().unwrap());
+    ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(&rootfs));
+    let index: serde_json::Value = serde_json::from_slice(&fs::read(unpacked.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["platform"]["architecture"], "arm64");
+    let port = free_port();
+    let child = Command::new("qemu-aarch64-static")
+        .arg("-L")
+        .arg(&rootfs)
+        .arg(rootfs.join("hello-node"))
+        .env("PORT", port.to_string())
+        .spawn()
+        .unwrap();
+    let _guard = Child(child);
+    let resp = http_get_within(port, "/?name=%3Carm64%3E", 90).expect("the arm64 executable answers under qemu");
+    assert!(resp.contains("<p>Hello, &lt;arm64&gt;!</p>"), "{resp}");
 }

@@ -7,6 +7,7 @@
 //! small launcher and the package tree ships beside the executable with every module at its own
 //! path (see [`tree`]).
 
+pub mod cross;
 pub mod source;
 pub mod tools;
 pub mod tree;
@@ -103,6 +104,8 @@ pub struct NodeRequest {
     pub injector: Injector,
     /// The executable's path inside the image ("/hello-node"), for the tree launcher.
     pub program_path: String,
+    /// The architecture to build for when it is not this machine's ("arm64").
+    pub platform: Option<String>,
     /// Include V8's code cache (faster start; V8 writes a few random bytes into it, so the
     /// executable is no longer byte-for-byte reproducible).
     pub code_cache: bool,
@@ -113,8 +116,13 @@ pub struct NodeRequest {
 pub struct NodeBuild {
     /// The single executable (in the staging directory).
     pub executable: PathBuf,
-    /// The node it was made from.
+    /// The node that made the blob.
     pub node: NodeRuntime,
+    /// The node binary that was copied and injected (the same one, or another platform's
+    /// build of the same version from npm).
+    pub injected_node: PathBuf,
+    /// The architecture built for, when it is not this machine's.
+    pub platform: Option<String>,
     /// How the program is laid out.
     pub layout: Layout,
     /// "esbuild@0.28.2" when the entry was bundled.
@@ -144,27 +152,24 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
     // The fuse is read before node is ever run: a node whose fuse is flipped but which has no
     // blob crashes at start, even for --version.
     let node_path = tc.node.locate(req.node.as_deref())?;
-    let node_image = std::fs::read(&node_path).map_err(|e| Error::io("read", &node_path, e))?;
-    match sea::fuse_state(&node_image) {
-        (Fuse::Intact, _) => {}
-        (Fuse::Flipped, _) => {
-            return Err(Error::input(
-                &node_path,
-                "is already a single-executable app (its SEA fuse is flipped)",
-                Some("pass a plain node binary with --node".into()),
-            ));
-        }
-        _ => {
-            return Err(Error::input(
-                &node_path,
-                format!("has no usable {} fuse, so it cannot run single-executable apps", sea::FUSE),
-                Some("use an official Node 20.12+ build (or pass one with --node)".into()),
-            ));
-        }
-    }
+    let node_size = check_fuse(&node_path)?;
     let node = tools::node_runtime(&tc, Some(&node_path))?;
-    rep.step("node", format!("v{} at {} ({})", node.version, node.path.display(), human_size(node_image.len() as u64)));
-    drop(node_image);
+    rep.step("node", format!("v{} at {} ({})", node.version, node.path.display(), human_size(node_size)));
+    let cross = req.platform.as_deref().map(|arch| cross::spec(&tc, arch)).transpose()?;
+    if cross.is_some() && req.code_cache {
+        return Err(Error::usage(
+            "--code-cache cannot be used with --platform: V8's code cache only fits the machine that made it",
+            "leave out --code-cache",
+        ));
+    }
+    let injected_node = match cross {
+        Some(spec) => {
+            let n = cross::fetch_node(&tc, spec, &node.version, rep)?;
+            check_fuse(&n)?;
+            n
+        }
+        None => node.path.clone(),
+    };
 
     // Script, bundle or tree.
     let builtins = builtin_modules(&node)?;
@@ -220,13 +225,16 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
     // Copy and strip BEFORE injecting: strip rewrites the file and drops what it does not
     // know, which breaks an injected node.
     let exe = req.staging.join(&req.name);
-    std::fs::copy(&node.path, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
+    std::fs::copy(&injected_node, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
     set_mode(&exe, 0o755)?;
-    let node_bytes = size_of(&node.path);
+    let node_bytes = size_of(&injected_node);
     if crate::elf::inspect(&exe)?.stripped {
         rep.step("strip", format!("node is already stripped ({})", human_size(node_bytes)));
     } else {
-        let strip = tc.strip.locate(None)?;
+        let strip = match cross {
+            Some(spec) => cross::strip_tool(spec)?,
+            None => tc.strip.locate(None)?,
+        };
         Command::new(strip).args(&tc.strip.args).arg(&exe).run("strip the copy of node")?;
         rep.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&exe))));
     }
@@ -256,6 +264,8 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
     Ok(NodeBuild {
         executable: exe,
         node,
+        injected_node,
+        platform: req.platform.clone(),
         layout,
         bundler,
         self_locating,
@@ -267,6 +277,24 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
         injector: req.injector,
         sea: check,
     })
+}
+
+/// Refuses a node that cannot become a single executable; returns its size.
+fn check_fuse(node: &Path) -> Result<u64> {
+    let bytes = std::fs::read(node).map_err(|e| Error::io("read", node, e))?;
+    match sea::fuse_state(&bytes) {
+        (Fuse::Intact, _) => Ok(bytes.len() as u64),
+        (Fuse::Flipped, _) => Err(Error::input(
+            node,
+            "is already a single-executable app (its SEA fuse is flipped)",
+            Some("pass a plain node binary with --node".into()),
+        )),
+        _ => Err(Error::input(
+            node,
+            format!("has no usable {} fuse, so it cannot run single-executable apps", sea::FUSE),
+            Some("use an official Node 20.12+ build (or pass one with --node)".into()),
+        )),
+    }
 }
 
 fn read_entry(entry: &Path) -> Result<String> {

