@@ -347,3 +347,23 @@ fn hello_node_for_arm64_runs_from_its_image_files_under_qemu() {
     let resp = http_get_within(port, "/?name=%3Carm64%3E", 90).expect("the arm64 executable answers under qemu");
     assert!(resp.contains("<p>Hello, &lt;arm64&gt;!</p>"), "{resp}");
 }
+
+#[test]
+fn an_es_module_entry_is_bundled_to_commonjs_and_runs() {
+    if !have_node() {
+        return;
+    }
+    let dir = tempdir();
+    fs::write(dir.path().join("shout.mjs"), "export const shout = (s) => s.toUpperCase() + '!';\n").unwrap();
+    let entry = dir.path().join("main.mjs");
+    fs::write(
+        &entry,
+        "import { basename } from 'node:path';\nimport { shout } from './shout.mjs';\n\
+         console.log(shout(process.argv.slice(2).join(' ')), basename(process.execPath));\n",
+    )
+    .unwrap();
+    let bin = dir.path().join("shouter");
+    let out = ok(staticize().arg("node").arg(&entry).args(["--no-image", "-o"]).arg(&bin));
+    assert!(out.contains("bundle 2 modules from 0 packages"), "{out}");
+    assert_eq!(ok(Command::new(&bin).args(["es", "modules"])), "ES MODULES! shouter\n");
+}

@@ -42,6 +42,7 @@ pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, rep: &Rep
     let work =
         tempfile::Builder::new().prefix("npm-pack-").tempdir_in(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let package = format!("{}@{version}", spec.npm_package);
+    let spinner = crate::progress::Progress::start(rep, format!("downloading {package} from npm"));
     Command::new(npm)
         .args(["pack", &package, "--silent", "--pack-destination"])
         .arg(work.path())
@@ -73,6 +74,7 @@ pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, rep: &Rep
         return Err(Error::input(&tgz, "has no package/bin/node", Some(format!("check that {package} exists on npm"))));
     }
     crate::output::persist(tmp, &node, 0o755)?;
+    drop(spinner);
     rep.step("fetch", format!("{package} from npm → {}", node.display()));
     Ok(node)
 }
@@ -110,6 +112,7 @@ pub fn debian_root(spec: &CrossSpec, rep: &Reporter) -> Result<PathBuf> {
             .args(args)
     };
     let step = format!("download Debian {} libraries for node", spec.debian_arch);
+    let spinner = crate::progress::Progress::start(rep, format!("downloading Debian {} libraries", spec.debian_arch));
     apt_get(&["update"]).run(&step)?;
     let debs = base.join("debs");
     let names: Vec<String> = spec.debian_packages.iter().map(|p| format!("{p}:{}", spec.debian_arch)).collect();
@@ -128,6 +131,7 @@ pub fn debian_root(spec: &CrossSpec, rep: &Reporter) -> Result<PathBuf> {
         Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root).run(&format!("unpack {}", deb.display()))?;
     }
     std::fs::write(&done, &wanted).map_err(|e| Error::io("write", &done, e))?;
+    drop(spinner);
     rep.step("fetch", format!("Debian {} packages {} → {}", spec.debian_arch, wanted, root.display()));
     Ok(root)
 }

@@ -338,6 +338,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Repor
     let meta = req.staging.join("meta.json");
     let major = tools::parse_version(&node.version).0;
     let step = format!("bundle {} with {}", req.entry.display(), tc.esbuild.package);
+    let spinner = Progress::start(rep, format!("bundling with {}", tc.esbuild.package));
     let result = npm_exec(&npx, &tc.esbuild.package)
         .arg(&entry)
         .args(&tc.esbuild.args)
@@ -346,6 +347,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Repor
         .arg(format!("--metafile={}", meta.display()))
         .dir(&dir)
         .run(&step);
+    drop(spinner);
     if let Err(Error::CommandFailed { stderr, .. }) = &result {
         if stderr.contains("Could not resolve") {
             return Err(Error::Build {
