@@ -148,9 +148,18 @@ pub fn bundle_plan(
     // A program whose own RPATH/RUNPATH says $ORIGIN keeps its host directory, so $ORIGIN
     // means the same directory in the image.
     let mut opts = opts.clone();
-    if opts.path.is_none() && closure.uses_origin {
+    if closure.uses_origin {
         let real = std::fs::canonicalize(binary).map_err(|e| Error::io("read", binary, e))?;
-        opts.path = Some(real.to_string_lossy().into_owned());
+        let real = real.to_string_lossy().into_owned();
+        match &opts.path {
+            None => opts.path = Some(real),
+            Some(p) if closure::root::parent(p) != closure::root::parent(&real) => closure.warnings.push(format!(
+                "the program's RPATH/RUNPATH uses $ORIGIN, which in the image means {} instead of {}; leave out --path to keep its host directory",
+                closure::root::parent(p),
+                closure::root::parent(&real)
+            )),
+            Some(_) => {}
+        }
     }
     let program_path = package::program_path(&opts, name)?;
     let mut plan = package::plan_for_binary(binary, name, &linkage, &opts, created_by)?;
