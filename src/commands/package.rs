@@ -186,7 +186,13 @@ pub fn destinations(opts: &ImageOptions, tar: &Path) -> Result<Destinations> {
     output::ensure_writable(tar)?;
     if let Some(dir) = &opts.oci_dir {
         archive::check_oci_dest(dir)?;
-        output::ensure_writable(dir)?;
+        // The layout is built beside DIR and renamed: its parent must take a new directory.
+        let parent = output::parent_dir(dir);
+        tempfile::Builder::new()
+            .prefix(".staticize-oci-")
+            .tempdir_in(parent)
+            .map(drop)
+            .map_err(|e| Error::io("create a directory in", parent, e))?;
     }
     let load = match &opts.load {
         Some(requested) => {
