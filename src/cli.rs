@@ -87,14 +87,54 @@ pub struct ImageOptions {
     /// Where the program goes inside the image (default: /NAME).
     #[arg(long, value_name = "/DEST/NAME")]
     pub path: Option<String>,
-    // Minimal --add/--expose from the bundle branch (issue 5) until the images branch (issue 3)
-    // brings the full set; applied in package::plan_for_binary.
-    /// Put a host file into the image at DEST (repeatable).
-    #[arg(long, value_name = "SRC:DEST")]
-    pub add: Vec<String>,
+    // Run configuration, contents and destinations (issue 3); parsed in image::options.
+    /// Entrypoint, exec form: repeat the flag once per word, or give one JSON array
+    /// (--entrypoint '["/app","-v"]'); '[]' clears it (default: the program).
+    #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Image config")]
+    pub entrypoint: Vec<String>,
+    /// Default arguments, exec form: repeat the flag once per word (--cmd -p --cmd 80) or give
+    /// one JSON array (--cmd '["-p","80"]').
+    #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Image config")]
+    pub cmd: Vec<String>,
+    /// An environment variable (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Image config")]
+    pub env: Vec<String>,
+    /// The working directory (created in the image).
+    #[arg(long, value_name = "/DIR", help_heading = "Image config")]
+    pub workdir: Option<String>,
+    /// The user to run as: NAME (needs --with passwd, e.g. nonroot) or UID[:GID].
+    #[arg(long, value_name = "NAME|UID[:GID]", help_heading = "Image config")]
+    pub user: Option<String>,
     /// A port the program listens on (repeatable).
-    #[arg(long, value_name = "PORT[/tcp|/udp]")]
+    #[arg(long, value_name = "PORT[/tcp|/udp]", help_heading = "Image config")]
     pub expose: Vec<String>,
+    /// A label (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Image config")]
+    pub label: Vec<String>,
+    /// The signal that stops the container: SIGTERM, TERM, 15, SIGRTMIN+3.
+    #[arg(long, value_name = "SIGNAL", help_heading = "Image config")]
+    pub stop_signal: Option<String>,
+    /// Put a file or directory into the image (repeatable). Parents are created; symlinks inside
+    /// a directory stay symlinks and are never followed. MODE (octal) applies to files.
+    #[arg(long, value_name = "SRC:DEST[:MODE]", help_heading = "Image contents")]
+    pub add: Vec<String>,
+    /// Add what scratch lacks (repeatable): certs[=BUNDLE], tzdata[=Zone,Zone], passwd, tmp,
+    /// busybox.
+    #[arg(long = "with", value_name = "EXTRA", help_heading = "Image contents")]
+    pub with: Vec<String>,
+    /// Layer compression: gzip (parallel, every core), zstd (multi-threaded) or none.
+    #[arg(long, value_enum, default_value_t = crate::image::Compression::Gzip, help_heading = "Image output")]
+    pub compress: crate::image::Compression,
+    /// Also write the image as an OCI layout directory (replaced if it is one already).
+    #[arg(long, value_name = "DIR", help_heading = "Image output")]
+    pub oci_dir: Option<PathBuf>,
+    /// Also load the image into docker or podman (default: whichever answers, docker first).
+    #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto",
+          value_parser = ["auto", "docker", "podman"], help_heading = "Image output")]
+    pub load: Option<String>,
+    /// Platforms to build for, comma-separated (default: the program's own).
+    #[arg(long, value_name = "OS/ARCH,…", value_delimiter = ',', help_heading = "Image output")]
+    pub platform: Vec<String>,
 }
 
 /// Where a build command writes its image.
@@ -152,9 +192,12 @@ pub struct CArgs {
 /// `staticize image`.
 #[derive(Debug, Clone, Args)]
 pub struct ImageCmdArgs {
-    /// The static executable to package.
-    #[arg(value_name = "BINARY")]
-    pub binary: PathBuf,
+    /// The static executable to package (its ELF header gives the platform).
+    #[arg(value_name = "BINARY", required_unless_present = "binaries")]
+    pub binary: Option<PathBuf>,
+    /// One executable per platform for a multi-platform image (repeatable).
+    #[arg(long = "binary", id = "binaries", value_name = "OS/ARCH=PATH")]
+    pub binaries: Vec<String>,
     /// Where to write the image archive (default: ./NAME.tar).
     #[arg(short = 'o', long, value_name = "IMAGE.tar")]
     pub output: Option<PathBuf>,

@@ -1,8 +1,13 @@
 //! Container images: the file system (rootfs), layers, the JSON documents and the single-file
 //! archive. Knows nothing about compilers.
 
+pub mod add;
 pub mod archive;
+pub mod compress;
+pub mod extras;
 pub mod layer;
+pub mod load;
+pub mod options;
 pub mod reference;
 pub mod rootfs;
 pub mod spec;

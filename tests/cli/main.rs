@@ -7,3 +7,4 @@ mod bundle;
 mod c_build;
 mod check;
 mod gate;
+mod images;
