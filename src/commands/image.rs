@@ -37,6 +37,7 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     let plan = package::plan_for_binary(&args.binary, &name, &linkage, &args.options, created_by)?;
     let written = package::write_image(&plan, &dest, rep)?;
     package::report_run_hint(&written, rep);
+    package::push_if_asked(&written, &args.options, rep)?;
     rep.json(&written);
     Ok(())
 }

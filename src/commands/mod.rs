@@ -4,7 +4,9 @@ pub mod build;
 pub mod check;
 pub mod doctor;
 pub mod image;
+pub mod inspect;
 pub mod package;
+pub mod push;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -20,5 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image(args) => image::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Inspect(args) => inspect::run(args, &rep),
+        Command::Push(args) => push::run(args, &rep),
     }
 }

@@ -2,10 +2,15 @@
 //! archive. Knows nothing about compilers.
 
 pub mod archive;
+pub mod auth;
 pub mod layer;
+pub mod push;
+pub mod read;
 pub mod reference;
 pub mod rootfs;
 pub mod spec;
+pub mod tarstream;
+pub mod waste;
 
 pub use archive::{ImagePlan, PlatformImage, Written, write};
 pub use layer::Compression;
