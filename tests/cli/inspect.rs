@@ -106,7 +106,8 @@ fn build_test_image_with_podman(dir: &Path) -> String {
              ENTRYPOINT [\"/bin/busybox\", \"cat\"]\n\
              CMD [\"/opq/new\"]\n"
         ),
-    );
+    )
+    .unwrap();
     ok(podman_cmd().args(["build", "--network", "none", "-t", &image]).arg(dir));
     podman_cmd().args(["rmi", "-f", &base]).output().unwrap();
     image
