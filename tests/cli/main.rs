@@ -5,3 +5,5 @@ mod support;
 
 mod c_build;
 mod check;
+mod inspect;
+mod push;
