@@ -1,6 +1,7 @@
 //! `staticize inspect IMAGE`: names, platforms, digests, config, history, layers with their
 //! sizes, optionally every file, and the bytes wasted by files later layers overwrite or delete.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -15,6 +16,8 @@ use crate::report::{Reporter, group_digits, human_size, short_digest};
 /// Most entries tracked for one image (overlay and `--files` listing); beyond, figures are
 /// marked incomplete so memory stays bounded on hostile layers.
 const MAX_TRACKED_ENTRIES: usize = 2_000_000;
+/// Unsafe entries reported one by one per layer; the rest are counted.
+const MAX_PROBLEMS_PER_LAYER: u64 = 100;
 
 /// Everything `inspect` found, as printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -227,6 +230,7 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
             wasted_bytes: 0,
             listing: files.then(Vec::new),
         };
+        let mut unsafe_entries = 0u64;
         let read = (|| -> Result<()> {
             let mut r = archive.layer(l)?;
             while let Some(e) = r.next_entry()? {
@@ -236,7 +240,10 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
                     report.file_bytes += e.size;
                 }
                 if let Some(p) = &e.problem {
-                    problems.push(Problem { place: format!("{place}: {}", e.path), message: p.clone() });
+                    unsafe_entries += 1;
+                    if unsafe_entries <= MAX_PROBLEMS_PER_LAYER {
+                        problems.push(Problem { place: format!("{place}: {}", e.path), message: p.clone() });
+                    }
                 }
                 overlay.apply(&e);
                 if let Some(list) = &mut report.listing {
@@ -268,6 +275,12 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
         if let Err(e) = read {
             problems.push(Problem { place: place.clone(), message: e.to_string() });
         }
+        if unsafe_entries > MAX_PROBLEMS_PER_LAYER {
+            problems.push(Problem {
+                place: place.clone(),
+                message: format!("{} more entries with unsafe names", unsafe_entries - MAX_PROBLEMS_PER_LAYER),
+            });
+        }
         layers.push(report);
     }
     if !overlay.complete() {
@@ -280,13 +293,22 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
         l.wasted_bytes = overlay.wasted_in(i);
     }
     if files {
-        for h in &overlay.hidden {
-            if let Some(row) = layers[h.layer]
-                .listing
-                .as_mut()
-                .and_then(|list| list.iter_mut().rev().find(|r| r.entry.path == h.path && r.hidden.is_none()))
-            {
-                row.hidden = Some(h.how);
+        // The last row of a path in a layer is the one a later layer hides.
+        let mut last: Vec<HashMap<&str, usize>> = vec![HashMap::new(); layers.len()];
+        for (i, l) in layers.iter().enumerate() {
+            for (n, row) in l.listing.iter().flatten().enumerate() {
+                last[i].insert(row.entry.path.as_str(), n);
+            }
+        }
+        let marks: Vec<(usize, usize, HiddenBy)> = overlay
+            .hidden
+            .iter()
+            .filter_map(|h| last.get(h.layer)?.get(h.path.as_str()).map(|n| (h.layer, *n, h.how)))
+            .collect();
+        drop(last);
+        for (layer, n, how) in marks {
+            if let Some(row) = layers[layer].listing.as_mut().and_then(|l| l.get_mut(n)) {
+                row.hidden.get_or_insert(how);
             }
         }
     }

@@ -1026,6 +1026,12 @@ pub struct LayerReader {
 }
 
 impl LayerReader {
+    /// Reads a layer from any stream (a blob elsewhere, fuzz input): `max_layer_bytes` caps
+    /// the decompressed size, `place` names the layer in errors.
+    pub fn from_reader(raw: Box<dyn Read + Send>, max_layer_bytes: u64, place: &str) -> Result<Self> {
+        LayerReader::new(raw, max_layer_bytes, place.to_string())
+    }
+
     fn new(raw: Box<dyn Read + Send>, cap: u64, place: String) -> Result<Self> {
         let mut raw = BufReader::with_capacity(1 << 16, HashCount::new(raw));
         let err = |e: io::Error| Error::input(&place, format!("reading the layer: {e}"), None);
@@ -1243,6 +1249,56 @@ mod tests {
         let d = r.finish().unwrap();
         assert_eq!(Some(d.diff_id), img.layers[0].diff_id);
         assert_eq!(d.compression, Compression::None);
+    }
+
+    /// docker 25+ `save`: an OCI layout (uncompressed layers) whose manifest.json points into
+    /// blobs/, plus legacy `<id>/layer.tar` links.
+    #[test]
+    fn docker25_layout_is_one_image_with_both_names() {
+        let layer = RawTar::new().file("app", b"binary").finish();
+        let diff_id = spec::sha256_digest(&layer);
+        let config = config_json(std::slice::from_ref(&diff_id));
+        let cfg_digest = spec::sha256_digest(&config);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": spec::MEDIA_MANIFEST,
+            "config": {"mediaType": spec::MEDIA_CONFIG, "digest": cfg_digest, "size": config.len()},
+            "layers": [{"mediaType": spec::MEDIA_LAYER_TAR, "digest": diff_id, "size": layer.len()}]
+        }))
+        .unwrap();
+        let m_digest = spec::sha256_digest(&manifest);
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": spec::MEDIA_INDEX, "manifests": [{
+            "mediaType": spec::MEDIA_MANIFEST, "digest": m_digest, "size": manifest.len(),
+            "annotations": {"io.containerd.image.name": "docker.io/library/app:1", "org.opencontainers.image.ref.name": "1"}
+        }]});
+        let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
+        let docker = serde_json::json!([{
+            "Config": format!("blobs/sha256/{}", hex(&cfg_digest)), "RepoTags": ["app:1"],
+            "Layers": [format!("blobs/sha256/{}", hex(&diff_id))]
+        }]);
+        let t = RawTar::new()
+            .file(&format!("blobs/sha256/{}", hex(&cfg_digest)), &config)
+            .file(&format!("blobs/sha256/{}", hex(&diff_id)), &layer)
+            .file(&format!("blobs/sha256/{}", hex(&m_digest)), &manifest)
+            .symlink("abcd/layer.tar", &format!("../blobs/sha256/{}", hex(&diff_id)))
+            .file("index.json", &serde_json::to_vec(&index).unwrap())
+            .file("manifest.json", &serde_json::to_vec(&docker).unwrap())
+            .file("oci-layout", spec::OCI_LAYOUT.as_bytes())
+            .finish();
+        let dir = tempfile::tempdir().unwrap();
+        let a = Archive::open(&write(dir.path(), "d25.tar", &t)).unwrap();
+        assert_eq!(a.format, Format::OciAndDocker);
+        assert!(a.problems.is_empty(), "{:?}", a.problems);
+        assert_eq!(a.images.len(), 1);
+        let img = &a.images[0];
+        assert_eq!(img.names, ["docker.io/library/app:1", "app:1"]);
+        assert_eq!(img.manifest.as_ref().unwrap().digest, m_digest);
+        assert_eq!(img.config.digest, cfg_digest);
+        let (mut r, n) = a.open_file("abcd/layer.tar").unwrap();
+        let mut via_link = Vec::new();
+        r.read_to_end(&mut via_link).unwrap();
+        assert_eq!((via_link, n), (layer.clone(), layer.len() as u64));
+        let d = a.layer(&img.layers[0]).unwrap().finish().unwrap();
+        assert_eq!((d.digest.as_str(), d.diff_id.as_str()), (diff_id.as_str(), diff_id.as_str()));
     }
 
     #[test]

@@ -49,7 +49,9 @@ pub struct Overlay {
     layer: usize,
     max_entries: usize,
     overflowed: bool,
-    /// Every entry hidden so far, in the order it was hidden.
+    /// Wasted bytes per layer (never capped).
+    wasted: Vec<u64>,
+    /// Entries hidden so far, in the order they were hidden (at most `max_entries`).
     pub hidden: Vec<Hidden>,
 }
 
@@ -57,7 +59,14 @@ impl Overlay {
     /// An empty file system that tracks at most `max_entries` paths (memory stays bounded;
     /// past the cap, `complete()` turns false).
     pub fn new(max_entries: usize) -> Self {
-        Overlay { entries: BTreeMap::new(), layer: 0, max_entries, overflowed: false, hidden: Vec::new() }
+        Overlay {
+            entries: BTreeMap::new(),
+            layer: 0,
+            max_entries,
+            overflowed: false,
+            wasted: Vec::new(),
+            hidden: Vec::new(),
+        }
     }
 
     /// Starts the next layer; entries applied from now on belong to `layer`.
@@ -65,7 +74,8 @@ impl Overlay {
         self.layer = layer;
     }
 
-    /// False when the cap was hit and the figures are a lower bound.
+    /// False when the cap was hit: the byte figures are then a lower bound and `hidden` is
+    /// incomplete.
     pub fn complete(&self) -> bool {
         !self.overflowed
     }
@@ -126,12 +136,12 @@ impl Overlay {
 
     /// Bytes wasted in total.
     pub fn wasted_bytes(&self) -> u64 {
-        self.hidden.iter().map(|h| h.size).sum()
+        self.wasted.iter().sum()
     }
 
     /// Bytes wasted that are stored in `layer`.
     pub fn wasted_in(&self, layer: usize) -> u64 {
-        self.hidden.iter().filter(|h| h.layer == layer).map(|h| h.size).sum()
+        self.wasted.get(layer).copied().unwrap_or(0)
     }
 
     /// Hides what lower layers hold below `path` (and `path` itself when `itself`).
@@ -160,7 +170,16 @@ impl Overlay {
     }
 
     fn record(&mut self, path: String, s: Slot, how: HiddenBy) {
-        self.hidden.push(Hidden { path, layer: s.layer, size: s.size, by_layer: self.layer, how });
+        if self.wasted.len() <= s.layer {
+            self.wasted.resize(s.layer + 1, 0);
+        }
+        self.wasted[s.layer] += s.size;
+        // The byte counts stay exact; the list of what was hidden is capped like the rest.
+        if self.hidden.len() < self.max_entries {
+            self.hidden.push(Hidden { path, layer: s.layer, size: s.size, by_layer: self.layer, how });
+        } else {
+            self.overflowed = true;
+        }
     }
 }
 
