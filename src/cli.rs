@@ -45,6 +45,13 @@ pub enum Command {
     Check(CheckArgs),
     /// List the toolchains found, their versions, and how to install the missing ones.
     Doctor(DoctorArgs),
+    /// Check size budgets from staticize.toml (for CI and pre-commit); exit 1 when one fails.
+    #[command(after_help = GATE_HELP)]
+    Gate(GateArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man(ManArgs),
     /// Show an image archive: names, platforms, digests, config, history, layers, files and
     /// the bytes wasted by files later layers overwrite or delete.
     #[command(after_help = INSPECT_HELP)]
@@ -162,13 +169,68 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Do not fail on dynamic executables (still fail on non-executables).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "require_static")]
     pub allow_dynamic: bool,
+    /// Require static executables (the default; spelled out for hook configs).
+    #[arg(long = "static")]
+    pub require_static: bool,
+    /// Fail files larger than SIZE: "64 KiB", "1.5 MB", "94kB" or bytes (kB = 1000, KiB = 1024).
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<crate::gate::size::Size>,
 }
 
 /// `staticize doctor`.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {}
+
+/// The budget keys, shown under `staticize gate --help`.
+pub const GATE_HELP: &str = "\
+staticize.toml (paths and builds are relative to its directory):
+  [[budget]]
+  name = \"hello\"                          # unique; the key in staticize.lock
+  build = \"c examples/hello-c/hello.c\"    # optional staticize command run first
+  binary = \"hello\"                        # or: image = \"hello.tar\"
+  max = \"8 KiB\"                           # file size; kB/KB/MB = 1000s, KiB/MiB = 1024s
+  static = true                           # binary (or every ELF in the image) is static
+  max-growth = \"5%\"                       # or \"512 B\"; against staticize.lock
+  max-compressed = \"6 KiB\"                # images: layer blobs as pulled
+  max-uncompressed = \"20 KiB\"             # images: layers unpacked
+  max-files = 3                           # images: files and symlinks in the layers
+
+Exit codes:
+  0  every budget passes
+  1  a budget failed (over a limit, grew too much, not static)
+  2  usage error
+  3  a build command failed
+  4  the config, baseline or a measured file is missing or invalid";
+
+/// `staticize gate`.
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// The budgets file.
+    #[arg(long, value_name = "FILE", default_value = "staticize.toml")]
+    pub config: PathBuf,
+    /// Record the measured sizes in staticize.lock (beside the config) when the absolute limits
+    /// pass; growth is not judged.
+    #[arg(long)]
+    pub update_baseline: bool,
+}
+
+/// `staticize completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print a completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `staticize man`.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write staticize.1 and one staticize-COMMAND.1 per command into DIR instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
 
 /// Extra help for `staticize inspect`.
 pub const INSPECT_HELP: &str = "\

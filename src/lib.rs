@@ -8,6 +8,7 @@ pub mod commands;
 pub mod driver;
 pub mod elf;
 pub mod error;
+pub mod gate;
 pub mod image;
 pub mod output;
 pub mod process;

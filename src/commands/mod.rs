@@ -2,9 +2,12 @@
 
 pub mod build;
 pub mod check;
+pub mod completions;
 pub mod doctor;
+pub mod gate;
 pub mod image;
 pub mod inspect;
+pub mod man;
 pub mod package;
 pub mod push;
 
@@ -24,5 +27,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor(_) => doctor::run(&rep),
         Command::Inspect(args) => inspect::run(args, &rep),
         Command::Push(args) => push::run(args, &rep),
+        Command::Gate(args) => gate::run(args, &rep),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args, &rep),
     }
 }

@@ -5,5 +5,6 @@ mod support;
 
 mod c_build;
 mod check;
+mod gate;
 mod inspect;
 mod push;
