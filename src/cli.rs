@@ -56,6 +56,13 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command into a directory.
     Man(ManArgs),
+    /// Show an image archive: names, platforms, digests, config, history, layers, files and
+    /// the bytes wasted by files later layers overwrite or delete.
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
+    /// Push an image archive already on disk to a registry (OCI distribution API).
+    #[command(after_help = PUSH_HELP)]
+    Push(PushArgs),
 }
 
 /// Which C library to link.
@@ -135,6 +142,10 @@ pub struct ImageOptions {
     /// Platforms to build for, comma-separated (default: the program's own).
     #[arg(long, value_name = "OS/ARCH,…", value_delimiter = ',', help_heading = "Image output")]
     pub platform: Vec<String>,
+    /// Also push the image to a registry, e.g. 127.0.0.1:5000/team/app:v1 (plain HTTP for
+    /// localhost and 127.0.0.1; credentials from REGISTRY_AUTH_FILE or ~/.docker/config.json).
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
 }
 
 /// Where a build command writes its image.
@@ -295,4 +306,51 @@ pub struct ManArgs {
     /// Write staticize.1 and one staticize-COMMAND.1 per command into DIR instead of printing.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// Extra help for `staticize inspect`.
+pub const INSPECT_HELP: &str = "\
+Reads staticize's own tars, OCI layout directories, and docker save / podman save output
+(docker-archive or oci-archive). Reading is safe on hostile archives: nothing is written,
+memory stays bounded, absolute and '..' names and links leaving the archive are reported and
+never followed.
+
+Exit codes:
+  0  the archive was read and nothing is wrong with it
+  1  problems were found (unsafe names, digest mismatches); everything else is still shown
+  2  usage error
+  4  the file is missing or is not an image archive";
+
+/// Extra help for `staticize push`.
+pub const PUSH_HELP: &str = "\
+Registries on localhost / 127.0.0.1 are spoken to over plain HTTP, all others over HTTPS.
+Credentials come from REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json or
+$DOCKER_CONFIG/config.json (~/.docker/config.json): auths.<host>.auth = base64(user:password).
+Blobs the registry already has are skipped.
+
+Exit codes:
+  0  pushed
+  2  usage error (bad reference)
+  4  the archive is unreadable, or the registry is down, refused the credentials or failed";
+
+/// `staticize inspect`.
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The image: a tar (staticize, docker save, podman save) or an OCI layout directory.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// List every path of every layer with its mode and size.
+    #[arg(long)]
+    pub files: bool,
+}
+
+/// `staticize push`.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// The image archive (or OCI layout directory) to push.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Where to: [REGISTRY/]REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/app:v1.
+    #[arg(value_name = "REF")]
+    pub reference: String,
 }

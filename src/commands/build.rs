@@ -145,6 +145,7 @@ pub fn build_and_package(
     rep.step("write", format!("{} ({})", bin_out.display(), human_size(linkage.size)));
     if let Some(w) = &written {
         package::report_run_hint(w, rep);
+        package::push_if_asked(w, &image.options, rep)?;
     }
     result.image = written;
     rep.json(&result);

@@ -66,6 +66,7 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     }
     let written = package::deliver(&plan, &dests, rep)?;
     package::report_run_hint(&written, rep);
+    package::push_if_asked(&written, &args.options, rep)?;
     rep.json(&written);
     Ok(())
 }

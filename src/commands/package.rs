@@ -19,6 +19,10 @@ use crate::report::{Reporter, human_size, short_digest};
 
 /// The image name: `-t` when given, else derived from the program's name.
 pub fn reference(opts: &ImageOptions, program: &str) -> Result<ImageRef> {
+    // A bad --push REF is refused here, before anything is compiled or written.
+    if let Some(r) = &opts.push {
+        crate::image::push::Target::parse(r)?;
+    }
     match &opts.tag {
         Some(t) => ImageRef::parse(t),
         None => Ok(ImageRef::for_program(program)),
@@ -257,6 +261,24 @@ fn report_written(plan: &ImagePlan, written: &Written, rep: &Reporter) {
             short_digest(&written.manifest_digest)
         ),
     );
+}
+
+/// `--push REF`: sends the written archive to a registry (after every local output is done,
+/// so a registry problem never costs the local build).
+pub fn push_if_asked(written: &Written, opts: &ImageOptions, rep: &Reporter) -> Result<()> {
+    let Some(r) = &opts.push else { return Ok(()) };
+    let target = crate::image::push::Target::parse(r)?;
+    let archive = crate::image::read::Archive::open(&written.path)?;
+    crate::commands::push::refuse_problems(&archive)?;
+    crate::image::push::push(&archive, &target, rep).map_err(|e| match e {
+        crate::error::Error::Registry { registry, message, help } => crate::error::Error::Registry {
+            registry,
+            message: format!("{message} (the image is written: {})", written.path.display()),
+            help: help.map(|h| format!("{h}; then: staticize push {} {r}", shell_path(&written.path))),
+        },
+        other => other,
+    })?;
+    Ok(())
 }
 
 /// Prints how to load and run a written image.

@@ -8,3 +8,5 @@ mod c_build;
 mod check;
 mod gate;
 mod images;
+mod inspect;
+mod push;
