@@ -27,6 +27,8 @@ APT_PACKAGES=(
   podman runc fuse-overlayfs skopeo umoci docker.io docker-registry
   # real programs to bundle and run
   busybox-static redis-server redis-tools sqlite3 nginx
+  # pax-utils' lddtree (the closure tests compare with it) is Python and needs pyelftools
+  python3-pyelftools
   # shells whose completion scripts the tests parse; man to render the man page
   zsh fish man-db groff-base bsdutils
   # running other architectures' binaries

@@ -3,7 +3,7 @@
 //! dynamic; the output says so.
 //!
 //! Other commands that end with a dynamic program (`staticize node`) call [`bundle_plan`] and
-//! [`report_closure`], then `package::write_image`.
+//! [`report_closure`], then `package::deliver`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,6 @@ use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::{ImagePlan, Source, Written};
-use crate::output;
 use crate::report::{Reporter, human_size};
 
 /// The nsswitch.conf written for glibc programs: local files, then DNS — what scratch can serve.
@@ -78,14 +77,15 @@ pub struct BundleResult<'a> {
 pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let name = binary_name(&args.binary)?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
-    output::ensure_writable(&dest)?;
+    let dests = package::destinations(&args.options, &dest)?;
     let created_by = format!("staticize bundle {name}");
     let bundle = BundleOptions { extra_libs: args.lib.clone(), allow_missing: args.allow_missing };
     let b = bundle_plan(&args.binary, &name, &args.options, &bundle, created_by)?;
     rep.step("check", format!("{}: {}", args.binary.display(), describe(&b.linkage)));
     report_closure(&b, rep);
-    let written = package::write_image(&b.plan, &dest, rep)?;
+    let written = package::deliver(&b.plan, &dests, rep)?;
     package::report_run_hint(&written, rep);
+    package::push_if_asked(&written, &args.options, rep)?;
     rep.json(&BundleResult {
         program: &args.binary,
         linkage: &b.linkage,
@@ -148,9 +148,18 @@ pub fn bundle_plan(
     // A program whose own RPATH/RUNPATH says $ORIGIN keeps its host directory, so $ORIGIN
     // means the same directory in the image.
     let mut opts = opts.clone();
-    if opts.path.is_none() && closure.uses_origin {
+    if closure.uses_origin {
         let real = std::fs::canonicalize(binary).map_err(|e| Error::io("read", binary, e))?;
-        opts.path = Some(real.to_string_lossy().into_owned());
+        let real = real.to_string_lossy().into_owned();
+        match &opts.path {
+            None => opts.path = Some(real),
+            Some(p) if closure::root::parent(p) != closure::root::parent(&real) => closure.warnings.push(format!(
+                "the program's RPATH/RUNPATH uses $ORIGIN, which in the image means {} instead of {}; leave out --path to keep its host directory",
+                closure::root::parent(p),
+                closure::root::parent(&real)
+            )),
+            Some(_) => {}
+        }
     }
     let program_path = package::program_path(&opts, name)?;
     let mut plan = package::plan_for_binary(binary, name, &linkage, &opts, created_by)?;

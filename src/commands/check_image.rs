@@ -176,7 +176,8 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
 fn print_image(c: &ImageCheck, rep: &Reporter) {
     let name = c.path.display();
     if c.executables.is_empty() {
-        rep.line(format!("{} {name}: no ELF executable inside", paint_out("FAIL", "31")));
+        let what = if c.kind == "rootfs" { "is a directory with" } else { "is an image with" };
+        rep.line(format!("{} {name}: {what} no ELF executable inside", paint_out("FAIL", "31")));
     }
     for e in &c.executables {
         let mark = if e.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };

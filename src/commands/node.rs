@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::NodeArgs;
+use crate::cli::{ImageOptions, NodeArgs};
 use crate::closure::{self, Closure, EntryKind, ResolveOptions};
 use crate::commands::build::describe;
 use crate::commands::bundle::{self, BundleOptions};
@@ -15,9 +15,8 @@ use crate::elf;
 use crate::error::{Error, Result};
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::Platform;
-use crate::image::{Source, Written, archive};
+use crate::image::{ImagePlan, Source, Written};
 use crate::output;
-use crate::progress::Progress;
 use crate::report::{Reporter, human_size};
 
 /// The JSON result of `staticize node`.
@@ -37,12 +36,10 @@ pub struct NodeResult {
 
 /// Runs `staticize node`.
 pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
-    let platform = target_platform(args.platform.as_deref())?;
     let name = program_name(&args.entry)?;
     let bin_out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
-    let image_out = (!args.image.no_image)
-        .then(|| args.image.image.clone().unwrap_or_else(|| package::default_image_path(&bin_out)));
     // Everything that can be refused is refused before node runs.
+    let targets = target_platforms(&args.image.options.platform)?;
     package::reference(&args.image.options, &name)?;
     let program_path = package::program_path(&args.image.options, &name)?;
     if program_path == TREE_ROOT || program_path.starts_with(&format!("{TREE_ROOT}/")) {
@@ -51,78 +48,85 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
             "put the executable elsewhere, e.g. --path /usr/local/bin/NAME",
         ));
     }
+    // Each platform's image is planned for its own machine below; the option has been read.
+    let mut options = args.image.options.clone();
+    options.platform.clear();
     output::ensure_writable(&bin_out)?;
-    if let Some(p) = &image_out {
-        output::ensure_writable(p)?;
-    }
+    let dests = match args.image.no_image {
+        true => None,
+        false => {
+            let tar = args.image.image.clone().unwrap_or_else(|| package::default_image_path(&bin_out));
+            Some(package::destinations(&options, &tar)?)
+        }
+    };
     let staging = tempfile::Builder::new()
         .prefix("staticize-node-")
         .tempdir()
         .map_err(|e| Error::io("create a build directory in", std::env::temp_dir(), e))?;
-    let req = NodeRequest {
-        entry: args.entry.clone(),
-        name: name.clone(),
-        staging: staging.path().to_path_buf(),
-        node: args.node.clone(),
-        assets: args.asset.clone(),
-        layout: args.layout,
-        injector: args.injector,
-        program_path: program_path.clone(),
-        code_cache: args.code_cache,
-        platform: platform.clone(),
-    };
-    let build = node::build(&req, rep)?;
-    let linkage = elf::inspect(&build.executable)?;
-    rep.step("check", describe(&linkage));
+    let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
 
-    let mut result = NodeResult {
-        binary: bin_out.clone(),
-        build: build.clone(),
-        linkage: linkage.clone(),
-        closure: None,
-        image: None,
-    };
-    if let Some(dest) = &image_out {
-        // The executable is dynamic: the bundle path carries its loader, libraries and NSS set-up.
-        let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let created_by = format!("staticize node {entry}");
-        let b = match &platform {
-            None => bundle::bundle_plan(
-                &build.executable,
-                &name,
-                &args.image.options,
-                &BundleOptions::default(),
-                created_by,
-            )?,
-            Some(arch) => cross_plan(&build, arch, &name, &args, created_by, rep)?,
+    let mut results = Vec::new();
+    let mut plan: Option<ImagePlan> = None;
+    for target in &targets {
+        let dir = staging.path().join(target.as_deref().unwrap_or("host"));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        let req = NodeRequest {
+            entry: args.entry.clone(),
+            name: name.clone(),
+            staging: dir,
+            node: args.node.clone(),
+            assets: args.asset.clone(),
+            layout: args.layout,
+            injector: args.injector,
+            program_path: program_path.clone(),
+            code_cache: args.code_cache,
+            platform: target.clone(),
         };
-        bundle::report_closure(&b, rep);
-        if b.program_path != program_path {
-            return Err(Error::Build {
-                step: "plan the image".into(),
-                message: format!("the executable went to {} instead of {program_path}", b.program_path),
-                help: Some("pass --path explicitly".into()),
-            });
-        }
-        let mut plan = b.plan;
-        if let Some(tree) = &build.tree {
-            let rootfs = &mut plan.images[0].rootfs;
-            for f in &tree.files {
-                let mode = if f.executable { MODE_EXEC } else { MODE_DATA };
-                rootfs.add_file(&format!("{TREE_ROOT}/{}", f.rel), Source::Host(f.host.clone()), mode)?;
+        let build = node::build(&req, rep)?;
+        let linkage = elf::inspect(&build.executable)?;
+        rep.step("check", describe(&linkage));
+        let mut closure = None;
+        if dests.is_some() {
+            // The executable is dynamic: the bundle path carries its loader, libraries and NSS.
+            let created_by = format!("staticize node {entry}");
+            let b = match target {
+                None => bundle::bundle_plan(&build.executable, &name, &options, &BundleOptions::default(), created_by)?,
+                Some(arch) => cross_plan(&build, arch, &name, &options, created_by, rep)?,
+            };
+            bundle::report_closure(&b, rep);
+            if b.program_path != program_path {
+                return Err(Error::Build {
+                    step: "plan the image".into(),
+                    message: format!("the executable went to {} instead of {program_path}", b.program_path),
+                    help: Some("pass --path explicitly".into()),
+                });
             }
+            let mut p = b.plan;
+            if let Some(tree) = &build.tree {
+                let rootfs = &mut p.images[0].rootfs;
+                for f in &tree.files {
+                    let mode = if f.executable { MODE_EXEC } else { MODE_DATA };
+                    rootfs.add_file(&format!("{TREE_ROOT}/{}", f.rel), Source::Host(f.host.clone()), mode)?;
+                }
+            }
+            match &mut plan {
+                None => plan = Some(p),
+                Some(all) => all.images.extend(p.images),
+            }
+            closure = Some(b.closure);
         }
-        let raw = build.executable_bytes + b.closure.bytes() + build.tree.as_ref().map_or(0, |t| t.bytes);
-        let written = {
-            let _spinner = Progress::start(rep, format!("compressing {} into the image", human_size(raw)));
-            archive::write(&plan, dest)?
-        };
-        report_image(&written, rep);
-        result.closure = Some(b.closure);
-        result.image = Some(written);
+        results.push(NodeResult { binary: bin_out.clone(), build, linkage, closure, image: None });
     }
-    output::copy_atomic(&build.executable, &bin_out, 0o755)?;
-    let tree_note = if build.tree.is_some() {
+
+    let mut written = None;
+    if let (Some(dests), Some(mut plan)) = (&dests, plan) {
+        plan.images.sort_by(|a, b| a.platform.cmp(&b.platform));
+        written = Some(package::deliver(&plan, dests, rep)?);
+    }
+    // The executable written beside the image: this machine's when it was built, else the first.
+    let local = results.iter().find(|r| r.build.platform.is_none()).unwrap_or(&results[0]);
+    output::copy_atomic(&local.build.executable, &bin_out, 0o755)?;
+    let tree_note = if local.build.tree.is_some() {
         format!(" — it runs the package tree, which is in the image under {TREE_ROOT}")
     } else {
         String::new()
@@ -130,33 +134,25 @@ pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
     rep.step(
         "write",
         format!(
-            "{} ({}, dynamic: runs where node's libraries are){tree_note}",
+            "{} ({}, {}, dynamic: runs where node's libraries are){tree_note}",
             bin_out.display(),
-            human_size(linkage.size)
+            human_size(local.linkage.size),
+            local.linkage.machine
         ),
     );
-    if let Some(w) = &result.image {
+    if let Some(w) = &written {
         package::report_run_hint(w, rep);
+        package::push_if_asked(w, &args.image.options, rep)?;
     }
-    rep.json(&result);
+    for r in &mut results {
+        r.image = written.clone();
+    }
+    if results.len() == 1 {
+        rep.json(&results[0]);
+    } else {
+        rep.json(&results);
+    }
     Ok(())
-}
-
-fn report_image(written: &Written, rep: &Reporter) {
-    let layer: u64 = written.layers.iter().map(|l| l.size).sum();
-    let raw: u64 = written.layers.iter().map(|l| l.uncompressed_size).sum();
-    rep.step(
-        "image",
-        format!(
-            "{} ({}; layer {} gzip, {} tar) {} {}",
-            written.path.display(),
-            human_size(written.bytes),
-            human_size(layer),
-            human_size(raw),
-            written.reference,
-            crate::report::short_digest(&written.manifest_digest)
-        ),
-    );
 }
 
 /// The program's name: the entry's file name, or its package's name when the file name says
@@ -179,15 +175,27 @@ fn package_name_or_stem(entry: &Path) -> Option<String> {
     Some(name.filter(|n| !n.is_empty()).unwrap_or(stem))
 }
 
-/// The architecture to build for when `--platform` names another machine's; None for this one.
-fn target_platform(platform: Option<&str>) -> Result<Option<String>> {
-    let Some(p) = platform else { return Ok(None) };
-    let arch = p.strip_prefix("linux/").unwrap_or(p);
-    let arch = arch.strip_suffix("/v8").unwrap_or(arch);
-    if !matches!(arch, "amd64" | "arm64") {
-        return Err(Error::usage(format!("unknown platform '{p}'"), "use linux/amd64 or linux/arm64"));
+/// The platforms to build for from `--platform`: None for this machine, Some(arch) for another.
+fn target_platforms(values: &[String]) -> Result<Vec<Option<String>>> {
+    let wanted = crate::image::options::parse_platforms(values)?;
+    if wanted.is_empty() {
+        return Ok(vec![None]);
     }
-    Ok((arch != Platform::host().architecture).then(|| arch.to_string()))
+    let host = Platform::host().architecture;
+    let mut out = Vec::new();
+    for p in wanted {
+        if p.os != "linux" || !matches!(p.architecture.as_str(), "amd64" | "arm64") {
+            return Err(Error::usage(
+                format!("--platform {p}: no node build for it"),
+                "use linux/amd64 or linux/arm64",
+            ));
+        }
+        let t = (p.architecture != host).then(|| p.architecture.clone());
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
 }
 
 /// The image plan for another platform: the closure is resolved inside a root holding that
@@ -196,7 +204,7 @@ fn cross_plan(
     build: &NodeBuild,
     arch: &str,
     name: &str,
-    args: &NodeArgs,
+    options: &ImageOptions,
     created_by: String,
     rep: &Reporter,
 ) -> Result<bundle::Bundled> {
@@ -216,8 +224,8 @@ fn cross_plan(
         });
     }
     let linkage = elf::inspect(&build.executable)?;
-    let program_path = package::program_path(&args.image.options, name)?;
-    let mut plan = package::plan_for_binary(&build.executable, name, &linkage, &args.image.options, created_by)?;
+    let program_path = package::program_path(options, name)?;
+    let mut plan = package::plan_for_binary(&build.executable, name, &linkage, options, created_by)?;
     let image = &mut plan.images[0];
     if arch == "arm64" {
         image.platform.variant = Some("v8".into());
@@ -262,12 +270,12 @@ mod tests {
 
     #[test]
     fn platforms() {
-        assert_eq!(target_platform(None).unwrap(), None);
+        assert_eq!(target_platforms(&[]).unwrap(), vec![None]);
         let host = Platform::host().architecture;
-        assert_eq!(target_platform(Some(&format!("linux/{host}"))).unwrap(), None);
         let other = if host == "amd64" { "arm64" } else { "amd64" };
-        assert_eq!(target_platform(Some(&format!("linux/{other}"))).unwrap().as_deref(), Some(other));
-        let e = target_platform(Some("linux/s390x")).unwrap_err();
+        let both = target_platforms(&[format!("linux/{host}"), format!("linux/{other}")]).unwrap();
+        assert_eq!(both, vec![None, Some(other.to_string())]);
+        let e = target_platforms(&["linux/s390x".to_string()]).unwrap_err();
         assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
     }
 }

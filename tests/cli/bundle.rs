@@ -332,6 +332,10 @@ fn sqlite3_runs_a_query_from_its_bundle() {
     let tag = unique_tag("sqlite3");
     let out = ok(staticize().arg("bundle").arg("/usr/bin/sqlite3").arg("-o").arg(&tar).arg("-t").arg(&tag));
     assert!(out.contains("the program is dynamic"), "{out}");
+    // The same program gives the same bytes.
+    let again = t.path().join("again.tar");
+    ok(staticize().arg("bundle").arg("/usr/bin/sqlite3").arg("-o").arg(&again).arg("-t").arg(&tag));
+    assert_eq!(sha256_file(&tar), sha256_file(&again));
     let runs = load_and_run_everywhere(&tar, &tag, &[":memory:", "select 6*7, sqlite_version() like '3.%';"]);
     for (engine, stdout) in runs {
         assert_eq!(stdout.trim(), "42|1", "{engine:?}");

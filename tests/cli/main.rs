@@ -7,4 +7,7 @@ mod bundle;
 mod c_build;
 mod check;
 mod gate;
+mod images;
+mod inspect;
 mod node;
+mod push;

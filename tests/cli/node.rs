@@ -294,7 +294,7 @@ fn bad_node_inputs_fail_with_their_documented_codes() {
     let script = dir.path().join("x.js");
     fs::write(&script, "console.log(1)\n").unwrap();
     let platform = fails_with(staticize().arg("node").arg(&script).args(["--platform", "linux/s390x"]), 2);
-    assert!(platform.contains("linux/amd64 or linux/arm64"), "{platform}");
+    assert!(platform.contains("s390x") && platform.contains("arm64"), "{platform}");
     let asset = fails_with(staticize().arg("node").arg(&script).args(["--asset", "novalue"]), 2);
     assert!(asset.contains("NAME=PATH"), "{asset}");
     let node = fails_with(staticize().arg("node").arg(&script).args(["--node", "/nonexistent/node"]), 4);
