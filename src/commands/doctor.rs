@@ -52,6 +52,8 @@ pub fn survey() -> Vec<ToolStatus> {
             });
         }
     }
+    // Node single executables: node, npx and strip (toolchains/node.toml).
+    out.extend(crate::driver::node::tools::survey());
     out
 }
 

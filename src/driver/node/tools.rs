@@ -181,3 +181,27 @@ mod tests {
         assert_eq!(parse_version("22.1.0-nightly"), (22, 1, 0));
     }
 }
+
+/// What `staticize doctor` shows for node: node, npx and strip, found or with install hints.
+pub fn survey() -> Vec<crate::commands::doctor::ToolStatus> {
+    let tc = toolchain();
+    let version_args = |t: &Tool| if t.version.is_empty() { vec!["--version".to_string()] } else { t.version.clone() };
+    [&tc.node, &tc.npx, &tc.strip]
+        .into_iter()
+        .map(|t| {
+            let found = t.locate(None).ok();
+            let version = found.as_ref().and_then(|p| {
+                let out = Command::new(p).args(version_args(t)).probe()?;
+                Some(out.stdout.lines().next().unwrap_or("").trim().to_string())
+            });
+            crate::commands::doctor::ToolStatus {
+                language: "node".into(),
+                name: t.command.clone(),
+                found: found.is_some(),
+                install: found.is_none().then(|| t.install_hint()),
+                command: found.map(|p| p.display().to_string()),
+                version,
+            }
+        })
+        .collect()
+}
