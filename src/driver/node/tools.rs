@@ -159,29 +159,6 @@ pub fn parse_version(v: &str) -> (u32, u32, u32) {
     (it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_toolchain_parses_and_pins_versions() {
-        let tc = toolchain();
-        assert_eq!(tc.language, "node");
-        for p in [&tc.esbuild.package, &tc.postject.package] {
-            let (_, version) = p.rsplit_once('@').expect("pinned as name@version");
-            assert!(version.chars().next().unwrap().is_ascii_digit(), "{p} must pin an exact version");
-        }
-        assert!(tc.strip.install_hint().starts_with("apt-get install binutils"));
-    }
-
-    #[test]
-    fn versions_compare() {
-        assert!(parse_version("v20.20.2") > parse_version("20.12.0"));
-        assert!(parse_version("18.19.1") < parse_version("20.12.0"));
-        assert_eq!(parse_version("22.1.0-nightly"), (22, 1, 0));
-    }
-}
-
 /// What `staticize doctor` shows for node: node, npx and strip, found or with install hints.
 pub fn survey() -> Vec<crate::commands::doctor::ToolStatus> {
     let tc = toolchain();
@@ -204,4 +181,27 @@ pub fn survey() -> Vec<crate::commands::doctor::ToolStatus> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_toolchain_parses_and_pins_versions() {
+        let tc = toolchain();
+        assert_eq!(tc.language, "node");
+        for p in [&tc.esbuild.package, &tc.postject.package] {
+            let (_, version) = p.rsplit_once('@').expect("pinned as name@version");
+            assert!(version.chars().next().unwrap().is_ascii_digit(), "{p} must pin an exact version");
+        }
+        assert!(tc.strip.install_hint().starts_with("apt-get install binutils"));
+    }
+
+    #[test]
+    fn versions_compare() {
+        assert!(parse_version("v20.20.2") > parse_version("20.12.0"));
+        assert!(parse_version("18.19.1") < parse_version("20.12.0"));
+        assert_eq!(parse_version("22.1.0-nightly"), (22, 1, 0));
+    }
 }
