@@ -13,7 +13,8 @@ Exit codes:
   1  a verdict failed (not static, over budget, unresolved libraries)
   2  usage error (unknown flag, bad value)
   3  a toolchain is missing or a build failed
-  4  input/output problem (missing or unreadable file, unwritable output)";
+  4  input/output problem (missing or unreadable file, unwritable output, a registry that is
+     down or refuses)";
 
 /// staticize: the smallest thing that runs — a checked static executable and a single-file
 /// FROM-scratch image that `docker load` and `podman load` accept.
