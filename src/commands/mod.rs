@@ -3,8 +3,11 @@
 pub mod build;
 pub mod check;
 pub mod doctor;
+pub mod go;
 pub mod image;
 pub mod package;
+pub mod platforms;
+pub mod rust;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -20,5 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image(args) => image::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Go(args) => go::run(args, &rep),
+        Command::Rust(args) => rust::run(args, &rep),
     }
 }

@@ -1,0 +1,35 @@
+//! `staticize go`: a Go main package → static executable(s) → scratch image.
+
+use std::path::PathBuf;
+
+use crate::cli::GoArgs;
+use crate::commands::platforms::{self, Job, PlatformBuild};
+use crate::driver::go::GoDriver;
+use crate::driver::target::parse_platforms;
+use crate::error::Result;
+use crate::report::Reporter;
+use crate::toolchain::Profile;
+
+/// Runs `staticize go`.
+pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
+    let arches = parse_platforms(&args.platform)?;
+    let mut builds: Vec<PlatformBuild> = Vec::new();
+    let mut name = String::new();
+    for arch in arches {
+        let driver = GoDriver::new(&args.package, arch, &args.tags, args.tzdata)?;
+        if let Some(note) = driver.cgo_note() {
+            rep.step("cgo", format!("{}: {note}", arch.platform()));
+        }
+        name = driver.package.name.clone();
+        builds.push((arch, Box::new(driver)));
+    }
+    let job = Job {
+        inputs: vec![PathBuf::from(&args.package)],
+        name,
+        output: args.output.clone(),
+        profile: Profile::Size,
+        extra_args: args.extra.clone(),
+        created_by: format!("staticize go {}", args.package),
+    };
+    platforms::build_all(builds, job, &args.image, rep)
+}
