@@ -156,12 +156,15 @@ impl GoDriver {
         self.go.version.split_whitespace().nth(2).unwrap_or(&self.go.version).to_string()
     }
 
-    fn command(&self) -> Command {
-        let mut cmd = Command::from_argv(&self.go.argv).dir(&self.package.workdir);
-        for (k, v) in &self.settings.build.env {
-            cmd = cmd.env(k, v);
+    /// The environment of `go build`: go.toml's, then cgo's on top, then the target.
+    fn environment(&self) -> BTreeMap<String, String> {
+        let mut env = self.settings.build.env.clone();
+        if let Some(cc) = &self.cgo {
+            env.extend(self.settings.cgo.env.clone());
+            env.insert("CC".into(), cc.argv.join(" "));
         }
-        cmd.env("GOARCH", self.arch.name())
+        env.insert("GOARCH".into(), self.arch.name().into());
+        env
     }
 }
 
@@ -171,12 +174,8 @@ impl Driver for GoDriver {
         let out = req.staging.join(&req.name);
         // `go build -o` resolves relative to its working directory; the staging path is absolute.
         let mut ldflags = s.build.ldflags.clone();
-        let mut cmd = self.command();
+        let mut cmd = with_env(Command::from_argv(&self.go.argv).dir(&self.package.workdir), self.environment());
         if let Some(cc) = &self.cgo {
-            for (k, v) in &s.cgo.env {
-                cmd = cmd.env(k, v);
-            }
-            cmd = cmd.env("CC", cc.argv.join(" "));
             ldflags.extend(s.cgo.ldflags.iter().cloned());
             let mut ext = s.cgo.extldflags.clone();
             if cc.zig {
@@ -225,14 +224,11 @@ impl Driver for GoDriver {
 /// Runs `go list -deps -json` on `input` and finds its main package and its cgo users.
 fn resolve(go: &Compiler, input: &str, arch: Arch, tags: &[String], s: &GoSettings) -> Result<MainPackage> {
     let (workdir, pattern) = locate_input(input)?;
-    let mut cmd = Command::from_argv(&go.argv).dir(&workdir);
-    for (k, v) in &s.build.env {
-        cmd = cmd.env(k, v);
-    }
+    let mut env = s.build.env.clone();
     // Listed with cgo on, so packages that need C show their CgoFiles instead of hiding them.
-    let cmd = cmd
-        .env("CGO_ENABLED", "1")
-        .env("GOARCH", arch.name())
+    env.insert("CGO_ENABLED".into(), "1".into());
+    env.insert("GOARCH".into(), arch.name().into());
+    let cmd = with_env(Command::from_argv(&go.argv).dir(&workdir), env)
         .args(["list", "-deps", "-json", "-tags"])
         .arg(tags.join(","))
         .arg(&pattern);
@@ -260,7 +256,7 @@ fn resolve(go: &Compiler, input: &str, arch: Arch, tags: &[String], s: &GoSettin
     };
     if root.name != "main" {
         return Err(Error::input(
-            workdir.join(&pattern),
+            input,
             format!("{} is package {}, not a main package — there is no program to build", root.import_path, root.name),
             Some("point at the directory that holds `package main` (often ./cmd/NAME)".into()),
         ));
@@ -275,6 +271,14 @@ fn resolve(go: &Compiler, input: &str, arch: Arch, tags: &[String], s: &GoSettin
         name: exec_name(&root.import_path, &root.go_files),
         cgo_packages,
     })
+}
+
+/// Sets each variable once (a variable set twice on one command has no clear winner).
+fn with_env(mut cmd: Command, env: BTreeMap<String, String>) -> Command {
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd
 }
 
 fn suggest(mains: &[&str]) -> String {

@@ -176,10 +176,13 @@ fn is_bin(t: &Target) -> bool {
 /// The bin target from metadata: the manifest's own package, or every member of a virtual
 /// workspace.
 fn pick_bin(meta: &Metadata, manifest: &Path, bin: Option<&str>) -> Result<BinTarget> {
-    let candidates: Vec<&Package> = match meta.root_package() {
-        Some(p) => vec![p],
-        None => meta.workspace_packages(),
-    };
+    // `--no-deps` leaves no resolve graph, so the manifest's own package is found by path.
+    let own = std::fs::canonicalize(manifest).ok();
+    let candidates: Vec<&Package> =
+        match meta.packages.iter().find(|p| own.as_deref() == Some(p.manifest_path.as_std_path())) {
+            Some(p) => vec![p],
+            None => meta.workspace_packages(),
+        };
     let bins: Vec<(&Package, &Target)> =
         candidates.iter().flat_map(|p| p.targets.iter().filter(|t| is_bin(t)).map(move |t| (*p, t))).collect();
     let names = || bins.iter().map(|(_, t)| t.name.as_str()).collect::<Vec<_>>().join(", ");

@@ -5,3 +5,4 @@ mod support;
 
 mod c_build;
 mod check;
+mod go_rust;
