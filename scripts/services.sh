@@ -154,7 +154,7 @@ start_docker() {
     --host="unix://$DOCKER_SOCK" \
     --data-root="$DOCKER_DATA" --exec-root="$DOCKER_EXEC" \
     --pidfile="$DOCKER_PID" \
-    </dev/null >>"$DOCKER_LOG" 2>&1 &
+    </dev/null >>"$DOCKER_LOG" 2>&1 9>&- &
   local launcher=$!
   # dockerd writes its pidfile itself after a moment; until then, watch the launcher.
   local i
@@ -210,7 +210,7 @@ start_registry() {
   mkdir -p "$REGISTRY_DATA"
   write_registry_conf
   log "starting registry on $REGISTRY_ADDR (log: $REGISTRY_LOG)"
-  setsid docker-registry serve "$REGISTRY_CONF" </dev/null >>"$REGISTRY_LOG" 2>&1 &
+  setsid docker-registry serve "$REGISTRY_CONF" </dev/null >>"$REGISTRY_LOG" 2>&1 9>&- &
   echo $! >"$REGISTRY_PID"
   wait_for 30 "$REGISTRY_PID" "$REGISTRY_LOG" registry_ok registry
   log "registry ready (http://$REGISTRY_ADDR/v2/)"
@@ -239,15 +239,26 @@ cmd_env() {
   fi
 }
 
+# start and stop take a lock so that concurrent callers do not race.
+lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  if command -v flock >/dev/null; then
+    flock -w 120 9 || die "could not lock $STATE/.lock within 120s"
+  fi
+}
+
 case "${1:-}" in
 start)
   [ "$(id -u)" = 0 ] || die "run as root (dockerd and podman need it)"
-  mkdir -p "$STATE"
+  lock
   setup_podman
   start_docker
   start_registry
   ;;
 stop)
+  [ -d "$STATE" ] || exit 0
+  lock
   stop_pid "$REGISTRY_PID" registry 10
   stop_docker
   log "stopped"

@@ -40,11 +40,22 @@ pub enum Command {
     /// Put an executable you already have into a scratch image (it must be static).
     #[command(after_help = EXIT_CODES_HELP)]
     Image(ImageCmdArgs),
-    /// Judge files from their ELF headers: static, static-pie or dynamic.
+    /// Judge files from their ELF headers (static, static-pie or dynamic), or check that every
+    /// executable in an image archive or root directory has its libraries inside it.
     #[command(after_help = EXIT_CODES_HELP)]
     Check(CheckArgs),
     /// List the toolchains found, their versions, and how to install the missing ones.
     Doctor(DoctorArgs),
+    /// Put a dynamic program into a scratch image with the libraries it loads (its closure).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bundle(BundleArgs),
+    /// Check size budgets from staticize.toml (for CI and pre-commit); exit 1 when one fails.
+    #[command(after_help = GATE_HELP)]
+    Gate(GateArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man(ManArgs),
     /// Build a Go main package into a static executable and a scratch image.
     #[command(after_help = EXIT_CODES_HELP)]
     Go(GoArgs),
@@ -82,6 +93,14 @@ pub struct ImageOptions {
     /// Where the program goes inside the image (default: /NAME).
     #[arg(long, value_name = "/DEST/NAME")]
     pub path: Option<String>,
+    // Minimal --add/--expose from the bundle branch (issue 5) until the images branch (issue 3)
+    // brings the full set; applied in package::plan_for_binary.
+    /// Put a host file into the image at DEST (repeatable).
+    #[arg(long, value_name = "SRC:DEST")]
+    pub add: Vec<String>,
+    /// A port the program listens on (repeatable).
+    #[arg(long, value_name = "PORT[/tcp|/udp]")]
+    pub expose: Vec<String>,
 }
 
 /// Where a build command writes its image.
@@ -153,17 +172,93 @@ pub struct ImageCmdArgs {
 /// `staticize check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// Files to judge.
+    /// ELF files to judge, image archives (.tar) or unpacked root directories to look inside.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Do not fail on dynamic executables (still fail on non-executables).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "require_static")]
     pub allow_dynamic: bool,
+    /// Require static executables (the default; spelled out for hook configs).
+    #[arg(long = "static")]
+    pub require_static: bool,
+    /// Fail files larger than SIZE: "64 KiB", "1.5 MB", "94kB" or bytes (kB = 1000, KiB = 1024).
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<crate::gate::size::Size>,
 }
 
 /// `staticize doctor`.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {}
+
+/// `staticize bundle`.
+#[derive(Debug, Clone, Args)]
+pub struct BundleArgs {
+    /// The dynamic executable to carry into the image with its libraries.
+    #[arg(value_name = "BINARY")]
+    pub binary: PathBuf,
+    /// Where to write the image archive (default: ./NAME.tar).
+    #[arg(short = 'o', long, value_name = "IMAGE.tar")]
+    pub output: Option<PathBuf>,
+    /// A library the program dlopen()s that no .note.dlopen names: a soname (searched as the
+    /// program would) or a path (repeatable).
+    #[arg(long = "lib", value_name = "NAME|PATH")]
+    pub lib: Vec<String>,
+    /// Write the image even when some libraries cannot be found (they are listed).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Image contents and configuration.
+    #[command(flatten)]
+    pub options: ImageOptions,
+}
+
+/// The budget keys, shown under `staticize gate --help`.
+pub const GATE_HELP: &str = "\
+staticize.toml (paths and builds are relative to its directory):
+  [[budget]]
+  name = \"hello\"                          # unique; the key in staticize.lock
+  build = \"c examples/hello-c/hello.c\"    # optional staticize command run first
+  binary = \"hello\"                        # or: image = \"hello.tar\"
+  max = \"8 KiB\"                           # file size; kB/KB/MB = 1000s, KiB/MiB = 1024s
+  static = true                           # binary (or every ELF in the image) is static
+  max-growth = \"5%\"                       # or \"512 B\"; against staticize.lock
+  max-compressed = \"6 KiB\"                # images: layer blobs as pulled
+  max-uncompressed = \"20 KiB\"             # images: layers unpacked
+  max-files = 3                           # images: files and symlinks in the layers
+
+Exit codes:
+  0  every budget passes
+  1  a budget failed (over a limit, grew too much, not static)
+  2  usage error
+  3  a build command failed
+  4  the config, baseline or a measured file is missing or invalid";
+
+/// `staticize gate`.
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// The budgets file.
+    #[arg(long, value_name = "FILE", default_value = "staticize.toml")]
+    pub config: PathBuf,
+    /// Record the measured sizes in staticize.lock (beside the config) when the absolute limits
+    /// pass; growth is not judged.
+    #[arg(long)]
+    pub update_baseline: bool,
+}
+
+/// `staticize completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print a completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `staticize man`.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write staticize.1 and one staticize-COMMAND.1 per command into DIR instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
 
 /// `staticize go`.
 #[derive(Debug, Clone, Args)]

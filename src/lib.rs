@@ -4,10 +4,12 @@
 //! the archive, `report` prints what happened.
 
 pub mod cli;
+pub mod closure;
 pub mod commands;
 pub mod driver;
 pub mod elf;
 pub mod error;
+pub mod gate;
 pub mod image;
 pub mod output;
 pub mod process;

@@ -56,6 +56,17 @@ pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// Wraps `text` in an ANSI colour when stdout is a terminal and NO_COLOR is unset (for tables
+/// and result lines, which go to stdout and are often piped).
+pub fn paint_out(text: &str, code: &str) -> String {
+    if stdout_color_enabled() { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+}
+
+/// True when colour may be used on stdout.
+pub fn stdout_color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
 /// A size for people: "6,144 B", "8.5 KiB", "1.6 MiB".
 pub fn human_size(bytes: u64) -> String {
     const KIB: f64 = 1024.0;

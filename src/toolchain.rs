@@ -105,6 +105,8 @@ pub struct Compiler {
     pub profile_flags: Vec<String>,
     /// Whether glibc static-link warnings apply.
     pub warn_glibc_static: bool,
+    /// Better candidates that were not found, with how to install each.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Loads the embedded toolchain file for `language`.
@@ -180,6 +182,7 @@ impl CompilerSpec {
             flags: self.flags.clone(),
             profile_flags: self.profile.get(profile.name()).map(|p| p.flags.clone()).unwrap_or_default(),
             warn_glibc_static: self.warn_glibc_static,
+            skipped: Vec::new(),
         }
     }
 }
@@ -212,10 +215,14 @@ impl ToolchainSpec {
                 "drop --libc or --compiler, or pick a matching pair (musl: musl-gcc or zig; glibc: gcc)",
             ));
         }
+        let mut skipped = Vec::new();
         for c in &wanted {
             if let Some((argv, version)) = c.locate() {
-                return Ok(c.resolve(argv, version, pref.profile));
+                let mut found = c.resolve(argv, version, pref.profile);
+                found.skipped = skipped;
+                return Ok(found);
             }
+            skipped.push((c.name.clone(), c.install_hint()));
         }
         let tool = wanted.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(" / ");
         let hints = wanted.iter().map(|c| format!("{}: {}", c.name, c.install_hint())).collect::<Vec<_>>();

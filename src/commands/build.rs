@@ -115,7 +115,7 @@ pub fn build_and_package(
         rep.json(&result);
         return Err(Error::Verdict {
             message: format!(
-                "{} is {}: no image written (it would not run in scratch)",
+                "{} is not self-contained ({}): no image written (it would not run in scratch)",
                 bin_out.display(),
                 describe(&linkage)
             ),

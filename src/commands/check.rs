@@ -6,7 +6,7 @@ use crate::cli::CheckArgs;
 use crate::commands::build::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
-use crate::report::{Reporter, human_size, paint};
+use crate::report::{Reporter, human_size, paint_out};
 
 /// One file's result with its pass/fail.
 #[derive(Debug, Serialize)]
@@ -16,6 +16,12 @@ pub struct CheckedFile {
     pub verdict: FileVerdict,
     /// Whether it passes the requested check.
     pub ok: bool,
+    /// The size limit it was held to (`--max-size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// Why it failed the size limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over_budget: Option<String>,
 }
 
 /// Whether a verdict passes: static programs always, dynamic ones only when allowed.
@@ -28,30 +34,22 @@ pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
 
 /// Runs `check`.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
-    let results: Vec<CheckedFile> = args
-        .files
-        .iter()
-        .map(|p| {
-            let verdict = FileVerdict::of(p);
-            let ok = passes(&verdict, args.allow_dynamic);
-            CheckedFile { verdict, ok }
-        })
-        .collect();
+    // Images and root directories: is every executable's closure inside? (issue 5)
+    if args.files.iter().any(|p| crate::commands::check_image::is_image_target(p)) {
+        return crate::commands::check_image::run(&args, rep);
+    }
+    let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, &args)).collect();
     for r in &results {
-        let mark = if r.ok { paint("ok  ", "32") } else { paint("FAIL", "31") };
-        let what = match (&r.verdict.linkage, &r.verdict.error) {
-            (Some(l), _) => format!("{}, {}", describe(l), human_size(l.size)),
-            (None, Some(e)) => e.clone(),
-            (None, None) => String::new(),
-        };
-        rep.line(format!("{mark} {}: {what}", r.verdict.path.display()));
+        rep.line(file_line(r));
     }
     rep.json(&results);
     let failed = results.iter().filter(|r| !r.ok).count();
     if failed > 0 {
         return Err(Error::Verdict {
             message: format!("{failed} of {} file(s) failed the check", results.len()),
-            help: Some(if args.allow_dynamic {
+            help: Some(if results.iter().any(|r| r.over_budget.is_some()) {
+                "shrink the file (staticize builds with -Os, stripped) or raise --max-size".into()
+            } else if args.allow_dynamic {
                 "only ELF executables pass".into()
             } else {
                 "rebuild statically (staticize c/go/rust…), bundle dynamic programs with staticize bundle, or pass --allow-dynamic".into()
@@ -59,4 +57,37 @@ pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Judges one ELF file against the flags.
+pub fn check_file(p: &std::path::Path, args: &CheckArgs) -> CheckedFile {
+    let verdict = FileVerdict::of(p);
+    let max_size = args.max_size.map(|m| m.0);
+    let over_budget = over_budget(&verdict, max_size);
+    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
+    CheckedFile { verdict, ok, max_size, over_budget }
+}
+
+/// The human line for one file: "ok   PATH: static, x86_64, 8.1 KiB".
+pub fn file_line(r: &CheckedFile) -> String {
+    let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
+    let mut what = match (&r.verdict.linkage, &r.verdict.error) {
+        (Some(l), _) => format!("{}, {}", describe(l), human_size(l.size)),
+        (None, Some(e)) => e.clone(),
+        (None, None) => String::new(),
+    };
+    if let Some(over) = &r.over_budget {
+        what.push_str(&format!(" — {over}"));
+    }
+    format!("{mark} {}: {what}", r.verdict.path.display())
+}
+
+/// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.
+fn over_budget(v: &FileVerdict, max: Option<u64>) -> Option<String> {
+    let max = max?;
+    let size = match &v.linkage {
+        Some(l) => l.size,
+        None => std::fs::metadata(&v.path).ok()?.len(),
+    };
+    (size > max).then(|| format!("over the {} limit by {}", human_size(max), human_size(size - max)))
 }

@@ -19,7 +19,7 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     if !linkage.kind.is_self_contained() {
         return Err(Error::Verdict {
             message: format!(
-                "{} is {}, so it cannot run in a scratch image",
+                "{} is not self-contained ({}), so it cannot run in a scratch image",
                 args.binary.display(),
                 describe(&linkage)
             ),

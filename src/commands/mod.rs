@@ -1,10 +1,15 @@
 //! One module per subcommand; `run` dispatches the parsed command line.
 
 pub mod build;
+pub mod bundle;
 pub mod check;
+pub mod check_image;
+pub mod completions;
 pub mod doctor;
+pub mod gate;
 pub mod go;
 pub mod image;
+pub mod man;
 pub mod package;
 pub mod platforms;
 pub mod rust;
@@ -23,6 +28,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image(args) => image::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Bundle(args) => bundle::run(args, &rep),
+        Command::Gate(args) => gate::run(args, &rep),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args, &rep),
         Command::Go(args) => go::run(args, &rep),
         Command::Rust(args) => rust::run(args, &rep),
     }

@@ -36,7 +36,35 @@ pub fn plan_for_binary(
     let path = program_path(opts, program)?;
     let mut rootfs = Rootfs::new();
     rootfs.add_file(&path, Source::Host(binary.to_path_buf()), MODE_EXEC)?;
-    let config = RunConfig { entrypoint: Some(vec![path]), ..Default::default() };
+    let mut config = RunConfig { entrypoint: Some(vec![path]), ..Default::default() };
+    // Minimal --add/--expose (bundle branch) until the images branch replaces this block.
+    for spec in &opts.add {
+        let (src, dest) =
+            spec.split_once(':').filter(|(s, d)| !s.is_empty() && d.starts_with('/')).ok_or_else(|| {
+                crate::error::Error::usage(
+                    format!("--add {spec}: expected SRC:DEST"),
+                    "e.g. --add ./redis.conf:/etc/redis.conf",
+                )
+            })?;
+        if !Path::new(src).is_file() {
+            return Err(crate::error::Error::input(src, "is not a file (--add takes files)", None));
+        }
+        rootfs.add_file(dest, Source::Host(PathBuf::from(src)), crate::image::rootfs::MODE_DATA)?;
+    }
+    if !opts.expose.is_empty() {
+        let mut ports = std::collections::BTreeMap::new();
+        for p in &opts.expose {
+            let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+            if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp") {
+                return Err(crate::error::Error::usage(
+                    format!("--expose {p}: not a port"),
+                    "e.g. --expose 6379 or --expose 53/udp",
+                ));
+            }
+            ports.insert(format!("{num}/{proto}"), crate::image::spec::EmptyObject {});
+        }
+        config.exposed_ports = Some(ports);
+    }
     Ok(ImagePlan {
         reference: reference(opts, program)?,
         images: vec![PlatformImage { platform: Platform::linux(&linkage.machine), rootfs, config, created_by }],

@@ -118,7 +118,7 @@ pub fn build_all(builds: Vec<PlatformBuild>, job: Job, image: &ImageArgs, rep: &
         output::copy_atomic(&bad.artifact.path, &bad.binary, 0o755)?;
         rep.step("write", format!("{} ({})", bad.binary.display(), human_size(bad.linkage.size)));
         let message = format!(
-            "{} is {}: no image written (it would not run in scratch)",
+            "{} is not self-contained ({}): no image written (it would not run in scratch)",
             bad.binary.display(),
             describe(&bad.linkage)
         );

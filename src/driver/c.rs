@@ -66,6 +66,14 @@ impl Driver for CDriver {
             });
         }
         let mut warnings = Vec::new();
+        if !compiler.skipped.is_empty() {
+            let missing: Vec<String> = compiler.skipped.iter().map(|(n, hint)| format!("{n} ({hint})")).collect();
+            warnings.push(format!(
+                "used {} because better compilers are missing: {}; they give smaller binaries",
+                compiler.name,
+                missing.join("; ")
+            ));
+        }
         if compiler.warn_glibc_static {
             warnings.extend(glibc_static_warning(&output.stderr));
         }
@@ -110,7 +118,7 @@ pub fn glibc_static_warning(stderr: &str) -> Option<String> {
     Some(format!(
         "static glibc: {} load NSS modules (libnss_*.so) with dlopen at run time; a scratch image \
          has none, so user, group and host lookups there will fail or only see /etc files. \
-         musl resolves them without dlopen: install musl-tools (apt-get install musl-tools) or use --compiler zig.",
+         musl resolves them without dlopen: build with --libc musl (apt-get install musl-tools, or pip install ziglang for zig cc).",
         funcs.join(", ")
     ))
 }

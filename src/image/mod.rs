@@ -6,6 +6,7 @@ pub mod layer;
 pub mod reference;
 pub mod rootfs;
 pub mod spec;
+pub mod unpack;
 
 pub use archive::{ImagePlan, PlatformImage, Written, write};
 pub use layer::Compression;

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod bundle;
 mod c_build;
 mod check;
+mod gate;
 mod go_rust;

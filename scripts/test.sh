@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (as root, no terminal needed):
+#   1. installs what the tests use (apt, pip, rustup) — skipped when already there;
+#   2. starts dockerd, a registry and podman's config (scripts/services.sh);
+#   3. cargo fmt --check, cargo clippy -D warnings, cargo test with STATICIZE_E2E=require.
+#
+#   scripts/test.sh                 everything
+#   scripts/test.sh elf -- --nocapture    extra args go to `cargo test`
+#
+# Environment:
+#   STATICIZE_TEST_PROFILE=release|debug   cargo test profile (default release: the image
+#                                           tests gzip and hash large files, ~5-40x faster)
+#   STATICIZE_SKIP_INSTALL=1               do not install anything
+#   STATICIZE_KEEP_SERVICES=1              leave the services running afterwards
+#                                           (services already running before are always left)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+APT_PACKAGES=(
+  # build and inspect
+  gcc g++ libc6-dev make binutils musl-tools pax-utils git ca-certificates curl tzdata
+  # containers and registries
+  podman runc fuse-overlayfs skopeo umoci docker.io docker-registry
+  # real programs to bundle and run
+  busybox-static redis-server redis-tools sqlite3 nginx
+  # pax-utils' lddtree (the closure tests compare with it) is Python and needs pyelftools
+  python3-pyelftools
+  # shells whose completion scripts the tests parse; man to render the man page
+  zsh fish man-db groff-base bsdutils
+  # running other architectures' binaries
+  qemu-user-static
+)
+RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
+RUST_COMPONENTS=(clippy rustfmt)
+
+install_apt() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  step "apt-get install ${missing[*]}"
+  command -v apt-get >/dev/null || {
+    echo "apt-get not found: install these by hand: ${missing[*]}" >&2
+    return 1
+  }
+  # Packages such as docker.io, redis-server and nginx start their services on
+  # install; keep them off (we start our own dockerd) unless a policy already exists.
+  local policy=/usr/sbin/policy-rc.d made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  fi
+  apt-get update -q
+  apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+  [ -z "$made_policy" ] || rm -f "$policy"
+}
+
+install_all() {
+  [ "$(id -u)" = 0 ] || {
+    echo "scripts/test.sh installs packages and runs dockerd: run it as root" >&2
+    exit 1
+  }
+  local extra=()
+  # Toolchains the machine may already carry outside apt (e.g. /usr/local/go).
+  command -v go >/dev/null || extra+=(golang-go)
+  command -v node >/dev/null || extra+=(nodejs)
+  command -v npm >/dev/null || extra+=(npm)
+  command -v python3 >/dev/null || extra+=(python3)
+  python3 -m pip --version >/dev/null 2>&1 || extra+=(python3-pip)
+  install_apt "${APT_PACKAGES[@]}" "${extra[@]}"
+
+  if ! python3 -c 'import ziglang' 2>/dev/null || ! command -v pre-commit >/dev/null; then
+    step "pip install ziglang pre-commit"
+    python3 -m pip install -q --root-user-action=ignore ziglang pre-commit 2>/dev/null ||
+      python3 -m pip install -q --root-user-action=ignore --break-system-packages ziglang pre-commit
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
+    hash -r
+    command -v pre-commit >/dev/null || export PATH="$HOME/.local/bin:$PATH"
+  fi
+
+  command -v rustup >/dev/null || {
+    echo "rustup not found: install Rust with rustup (https://rustup.rs) first" >&2
+    exit 1
+  }
+  local have t c
+  have=$(rustup target list --installed)
+  for t in "${RUST_TARGETS[@]}"; do
+    grep -qx "$t" <<<"$have" || {
+      step "rustup target add $t"
+      rustup target add "$t"
+    }
+  done
+  have=$(rustup component list --installed)
+  for c in "${RUST_COMPONENTS[@]}"; do
+    grep -q "^$c" <<<"$have" || {
+      step "rustup component add $c"
+      rustup component add "$c"
+    }
+  done
+}
+
+if [ "${STATICIZE_SKIP_INSTALL:-}" != 1 ]; then
+  install_all
+fi
+
+step "services"
+if scripts/services.sh status 2>/dev/null; then
+  : # already running (someone else's): use them, leave them running
+else
+  if [ "${STATICIZE_KEEP_SERVICES:-}" != 1 ]; then
+    trap 'step "stopping services"; scripts/services.sh stop || true' EXIT
+  fi
+  scripts/services.sh start
+fi
+eval "$(scripts/services.sh env)"
+
+profile_flag=--release
+[ "${STATICIZE_TEST_PROFILE:-release}" = debug ] && profile_flag=
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo test ${profile_flag} $*"
+STATICIZE_E2E=require cargo test ${profile_flag:+"$profile_flag"} "$@"
+step "all tests passed"

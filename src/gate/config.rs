@@ -1,0 +1,347 @@
+//! `staticize.toml`: the budgets, read with positions so every mistake is reported as
+//! `FILE:LINE:COLUMN` with the offending line underlined.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+use crate::gate::size::{Growth, Size};
+
+/// The default config file name, looked up in the current directory.
+pub const CONFIG_FILE: &str = "staticize.toml";
+
+/// A parsed and checked config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The directory relative paths and builds start from (the file's directory).
+    pub dir: PathBuf,
+    /// The budgets, in file order.
+    pub budgets: Vec<Budget>,
+}
+
+/// What one budget measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An executable file.
+    Binary(PathBuf),
+    /// An image archive written by staticize (or any OCI / docker-archive tar).
+    Image(PathBuf),
+}
+
+impl Target {
+    /// The file measured.
+    pub fn path(&self) -> &Path {
+        match self {
+            Target::Binary(p) | Target::Image(p) => p,
+        }
+    }
+
+    /// "binary" or "image".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Binary(_) => "binary",
+            Target::Image(_) => "image",
+        }
+    }
+}
+
+/// The limits one budget sets; every field is optional but at least one is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest size of the file (binary, or image archive), in bytes.
+    pub max: Option<u64>,
+    /// Largest sum of compressed layer blobs (images).
+    pub max_compressed: Option<u64>,
+    /// Largest sum of uncompressed layer tars (images).
+    pub max_uncompressed: Option<u64>,
+    /// Most files (non-directories) in the layers (images).
+    pub max_files: Option<u64>,
+    /// The binary, or every ELF program in the image, must be static.
+    pub require_static: bool,
+    /// How much each byte measure may grow against staticize.lock.
+    pub max_growth: Option<Growth>,
+}
+
+/// One `[[budget]]`.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    /// Its unique name (the key in staticize.lock).
+    pub name: String,
+    /// A staticize command line (without "staticize") to run first, split like a shell would.
+    pub build: Option<Vec<String>>,
+    /// What is measured, relative to the config's directory.
+    pub target: Target,
+    /// The limits.
+    pub limits: Limits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    budget: Vec<Spanned<RawBudget>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBudget {
+    name: Spanned<String>,
+    build: Option<Spanned<String>>,
+    binary: Option<Spanned<String>>,
+    image: Option<Spanned<String>>,
+    max: Option<Size>,
+    max_compressed: Option<Spanned<Size>>,
+    max_uncompressed: Option<Spanned<Size>>,
+    max_files: Option<Spanned<u64>>,
+    #[serde(rename = "static")]
+    require_static: Option<bool>,
+    max_growth: Option<Growth>,
+}
+
+/// An error at a place in a file: renders as `FILE:LINE:COL: message` plus the line, underlined.
+pub fn located(path: &Path, source: &str, span: Option<Range<usize>>, message: &str, help: Option<String>) -> Error {
+    let Some(span) = span else {
+        return Error::input(path, message.to_string(), help);
+    };
+    let start = span.start.min(source.len());
+    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+    let line_no = source[..start].matches('\n').count() + 1;
+    let col = source[line_start..start].chars().count() + 1;
+    let text = source[line_start..line_end].trim_end_matches('\r');
+    let width = source[start..span.end.clamp(start, line_end)].chars().count().max(1);
+    let gutter = " ".repeat(line_no.to_string().len());
+    let snippet =
+        format!("{message}\n{gutter} |\n{line_no} | {text}\n{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(width));
+    Error::Input { path: PathBuf::from(format!("{}:{line_no}:{col}", path.display())), message: snippet, help }
+}
+
+/// Reads and checks the config at `path`.
+pub fn load(path: &Path) -> Result<Config> {
+    let source = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::input(
+                path,
+                "no such config file: the gate needs budgets to check",
+                Some(format!(
+                    "create {CONFIG_FILE} with a budget, e.g.\n  [[budget]]\n  name = \"app\"\n  binary = \"app\"\n  max = \"8 KiB\"\n  static = true\nor point at one with --config FILE"
+                )),
+            ));
+        }
+        Err(e) => return Err(Error::io("read config", path, e)),
+    };
+    parse(path, &source)
+}
+
+/// Parses and checks config text; `path` names it in errors and anchors relative paths.
+pub fn parse(path: &Path, source: &str) -> Result<Config> {
+    let raw: RawConfig = toml::from_str(source).map_err(|e| {
+        located(
+            path,
+            source,
+            e.span(),
+            e.message().trim_end(),
+            Some(format!("see `staticize gate --help` for the keys of {CONFIG_FILE}")),
+        )
+    })?;
+    let at = |span: Range<usize>, message: String, help: &str| {
+        located(path, source, Some(span), &message, Some(help.into()))
+    };
+    if raw.budget.is_empty() {
+        return Err(located(
+            path,
+            source,
+            Some(0..0),
+            "no [[budget]] tables: there is nothing to check",
+            Some("add a [[budget]] with a name, a binary or image, and a limit such as max = \"8 KiB\"".into()),
+        ));
+    }
+    let mut names = BTreeSet::new();
+    let mut budgets = Vec::new();
+    for spanned in raw.budget {
+        let table_span = spanned.span();
+        let b = spanned.into_inner();
+        let name = b.name.get_ref().trim().to_string();
+        let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid_name {
+            return Err(at(
+                b.name.span(),
+                format!("budget name '{}' is not usable as a key", b.name.get_ref()),
+                "use letters, digits, '-', '_' and '.' only",
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(at(
+                b.name.span(),
+                format!("a budget named '{name}' already exists"),
+                "give every budget its own name",
+            ));
+        }
+        let target = match (&b.binary, &b.image) {
+            (Some(p), None) => Target::Binary(non_empty(p, path, source)?),
+            (None, Some(p)) => Target::Image(non_empty(p, path, source)?),
+            (Some(_), Some(img)) => {
+                return Err(at(
+                    img.span(),
+                    format!("budget '{name}' names both a binary and an image"),
+                    "one budget measures one file: split it into two [[budget]] tables",
+                ));
+            }
+            (None, None) => {
+                return Err(at(
+                    table_span,
+                    format!("budget '{name}' names no file to measure"),
+                    "add binary = \"PATH\" or image = \"PATH.tar\"",
+                ));
+            }
+        };
+        if let Target::Binary(_) = target {
+            let image_only = [
+                ("max-compressed", b.max_compressed.as_ref().map(Spanned::span)),
+                ("max-uncompressed", b.max_uncompressed.as_ref().map(Spanned::span)),
+                ("max-files", b.max_files.as_ref().map(Spanned::span)),
+            ];
+            if let Some((key, Some(span))) = image_only.into_iter().find(|(_, s)| s.is_some()) {
+                return Err(at(
+                    span,
+                    format!("{key} applies to images, but budget '{name}' measures a binary"),
+                    "use max = \"SIZE\" for a binary, or measure an image with image = \"PATH.tar\"",
+                ));
+            }
+        }
+        let build = match &b.build {
+            Some(cmd) => Some(build_words(cmd, path, source)?),
+            None => None,
+        };
+        let limits = Limits {
+            max: b.max.map(|s| s.0),
+            max_compressed: b.max_compressed.map(|s| s.into_inner().0),
+            max_uncompressed: b.max_uncompressed.map(|s| s.into_inner().0),
+            max_files: b.max_files.map(Spanned::into_inner),
+            require_static: b.require_static.unwrap_or(false),
+            max_growth: b.max_growth,
+        };
+        if limits == Limits::default() {
+            return Err(at(
+                table_span,
+                format!("budget '{name}' sets no limit"),
+                "add max = \"SIZE\", static = true, max-growth = \"5%\" (or for images max-compressed, max-uncompressed, max-files)",
+            ));
+        }
+        budgets.push(Budget { name, build, target, limits });
+    }
+    let dir = crate::output::parent_dir(path).to_path_buf();
+    Ok(Config { path: path.to_path_buf(), dir, budgets })
+}
+
+fn non_empty(p: &Spanned<String>, path: &Path, source: &str) -> Result<PathBuf> {
+    if p.get_ref().trim().is_empty() {
+        return Err(located(
+            path,
+            source,
+            Some(p.span()),
+            "the path is empty",
+            Some("name the file to measure".into()),
+        ));
+    }
+    Ok(PathBuf::from(p.get_ref()))
+}
+
+/// Splits `build` like a POSIX shell; a leading "staticize" is optional.
+fn build_words(cmd: &Spanned<String>, path: &Path, source: &str) -> Result<Vec<String>> {
+    let help = "write the staticize command to run, without shell syntax, e.g. build = \"c src/app.c -o app\"";
+    let mut words = shlex::split(cmd.get_ref()).ok_or_else(|| {
+        located(path, source, Some(cmd.span()), "unbalanced quotes in the build command", Some(help.into()))
+    })?;
+    if words.first().is_some_and(|w| w == "staticize") {
+        words.remove(0);
+    }
+    match words.first().map(String::as_str) {
+        None => Err(located(path, source, Some(cmd.span()), "the build command is empty", Some(help.into()))),
+        Some("gate") => Err(located(
+            path,
+            source,
+            Some(cmd.span()),
+            "a budget cannot build with `staticize gate`: the gate would run itself",
+            Some(help.into()),
+        )),
+        Some(_) => Ok(words),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        let e = parse(Path::new("staticize.toml"), text).unwrap_err();
+        format!("{e}\nhelp: {}", e.help().unwrap_or_default())
+    }
+
+    #[test]
+    fn a_full_config() {
+        let c = parse(
+            Path::new("dir/staticize.toml"),
+            r#"
+[[budget]]
+name = "hello"
+build = "staticize c 'examples/hello c/hello.c' -o out/hello"
+binary = "out/hello"
+max = "8 KiB"
+static = true
+max-growth = "5%"
+
+[[budget]]
+name = "hello-image"
+image = "out/hello.tar"
+max = "16 KiB"
+max-compressed = "6 kB"
+max-uncompressed = 20000
+max-files = 3
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.dir, Path::new("dir"));
+        let b = &c.budgets[0];
+        assert_eq!(b.build.as_deref().unwrap(), ["c", "examples/hello c/hello.c", "-o", "out/hello"]);
+        assert_eq!(b.target, Target::Binary("out/hello".into()));
+        assert_eq!(b.limits.max, Some(8192));
+        assert!(b.limits.require_static);
+        assert_eq!(b.limits.max_growth.unwrap().limit(100), 105);
+        let i = &c.budgets[1].limits;
+        assert_eq!(
+            (i.max, i.max_compressed, i.max_uncompressed, i.max_files),
+            (Some(16384), Some(6000), Some(20000), Some(3))
+        );
+    }
+
+    #[test]
+    fn errors_have_line_and_column() {
+        let e = err("[[budget]]\nname = \"a\"\nbinary = \"a\"\nmax = \"8 KBB\"\n");
+        assert!(e.starts_with("staticize.toml:4:7: '8 KBB' is not a size"), "{e}");
+        assert!(e.contains("4 | max = \"8 KBB\"\n  |       ^^^^^^^"), "{e}");
+        let e = err("[[budget]]\nname = \"a\"\nbinary = \"a\"\nmax-size = 3\n");
+        assert!(e.starts_with("staticize.toml:4:1: unknown field `max-size`"), "{e}");
+        let e = err(
+            "[[budget]]\nname = \"a\"\nbinary = \"a\"\nmax = \"1 KiB\"\n[[budget]]\nname = \"a\"\nbinary = \"b\"\nmax = 1\n",
+        );
+        assert!(e.starts_with("staticize.toml:6:8: a budget named 'a' already exists"), "{e}");
+        let e = err("[[budget]]\nname = \"a\"\nbinary = \"a\"\nmax-files = 2\n");
+        assert!(e.starts_with("staticize.toml:4:13: max-files applies to images"), "{e}");
+        let e = err("[[budget]]\nname = \"a\"\nbinary = \"a\"\n");
+        assert!(e.contains("sets no limit"), "{e}");
+        let e = err("[[budget]]\nname = \"a\"\nmax = 1\n");
+        assert!(e.contains("names no file"), "{e}");
+        let e = err("[[budget]\n");
+        assert!(e.starts_with("staticize.toml:1:"), "{e}");
+        let e = err("");
+        assert!(e.contains("no [[budget]]"), "{e}");
+    }
+}
