@@ -512,8 +512,24 @@ fn rust_errors_name_the_problem_with_their_exit_codes() {
             ("broken/Cargo.toml", "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
             ("broken/src/main.rs", "fn main() { let x: u32 = \"text\"; }\n"),
             ("plain/readme.txt", "no cargo here\n"),
+            ("dyn/Cargo.toml", "[package]\nname = \"dyn\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+            ("dyn/src/main.rs", "fn main() { println!(\"dynamic\"); }\n"),
         ],
     );
+    // The user's RUSTFLAGS can turn crt-static off: the result is dynamic, so the binary is
+    // written for inspection but no image is (exit 1, the verdict).
+    let dynbin = d.join("dyn-out");
+    let e = fails_with(
+        staticize()
+            .arg("rust")
+            .arg(d.join("dyn"))
+            .arg("-o")
+            .arg(&dynbin)
+            .env("RUSTFLAGS", "-C target-feature=-crt-static"),
+        1,
+    );
+    assert!(e.contains("check dynamic") && e.contains("no image written"), "{e}");
+    assert!(dynbin.is_file() && !d.join("dyn-out.tar").exists());
     let e = fails_with(staticize().arg("rust").arg(d.join("plain")), 4);
     assert!(e.contains("not a Rust package: no Cargo.toml"), "{e}");
     let e = fails_with(staticize().arg("rust").arg(d.join("nowhere")), 4);
