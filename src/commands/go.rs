@@ -33,3 +33,37 @@ pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
     };
     platforms::build_all(builds, job, &args.image, rep)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn go_command_line_parses() {
+        // Catches argument-name clashes with flattened image options (clap's debug asserts).
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "staticize",
+            "go",
+            "./cmd/app",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--tags",
+            "a,b",
+            "--tzdata",
+            "-t",
+            "app:1",
+            "--",
+            "-v",
+        ])
+        .unwrap();
+        let Command::Go(args) = cli.command else { panic!("not go") };
+        assert_eq!(args.package, "./cmd/app");
+        assert_eq!(args.platform, ["linux/amd64", "linux/arm64"]);
+        assert_eq!(args.tags, ["a", "b"]);
+        assert!(args.tzdata);
+        assert_eq!(args.extra, ["-v"]);
+    }
+}

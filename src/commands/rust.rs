@@ -53,3 +53,35 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
     };
     platforms::build_all(builds, job, &args.image, rep)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn rust_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "staticize",
+            "rust",
+            "ws",
+            "--bin",
+            "beta",
+            "--features",
+            "x,y",
+            "--libc",
+            "glibc",
+            "--profile",
+            "speed",
+            "--no-image",
+        ])
+        .unwrap();
+        let Command::Rust(args) = cli.command else { panic!("not rust") };
+        assert_eq!(args.project, std::path::PathBuf::from("ws"));
+        assert_eq!(args.bin.as_deref(), Some("beta"));
+        assert_eq!(args.features, ["x", "y"]);
+        assert!(args.image.no_image);
+        assert!(args.platform.is_empty());
+    }
+}
