@@ -3,7 +3,7 @@
 //! dynamic; the output says so.
 //!
 //! Other commands that end with a dynamic program (`staticize node`) call [`bundle_plan`] and
-//! [`report_closure`], then `package::write_image`.
+//! [`report_closure`], then `package::deliver`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,6 @@ use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::{ImagePlan, Source, Written};
-use crate::output;
 use crate::report::{Reporter, human_size};
 
 /// The nsswitch.conf written for glibc programs: local files, then DNS — what scratch can serve.
@@ -78,14 +77,15 @@ pub struct BundleResult<'a> {
 pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let name = binary_name(&args.binary)?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
-    output::ensure_writable(&dest)?;
+    let dests = package::destinations(&args.options, &dest)?;
     let created_by = format!("staticize bundle {name}");
     let bundle = BundleOptions { extra_libs: args.lib.clone(), allow_missing: args.allow_missing };
     let b = bundle_plan(&args.binary, &name, &args.options, &bundle, created_by)?;
     rep.step("check", format!("{}: {}", args.binary.display(), describe(&b.linkage)));
     report_closure(&b, rep);
-    let written = package::write_image(&b.plan, &dest, rep)?;
+    let written = package::deliver(&b.plan, &dests, rep)?;
     package::report_run_hint(&written, rep);
+    package::push_if_asked(&written, &args.options, rep)?;
     rep.json(&BundleResult {
         program: &args.binary,
         linkage: &b.linkage,

@@ -12,7 +12,7 @@ use crate::toolchain::Profile;
 
 /// Runs `staticize go`.
 pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
-    let arches = parse_platforms(&args.platform)?;
+    let arches = parse_platforms(&args.image.options.platform)?;
     let mut builds: Vec<PlatformBuild> = Vec::new();
     let mut name = String::new();
     for arch in arches {
@@ -61,7 +61,7 @@ mod tests {
         .unwrap();
         let Command::Go(args) = cli.command else { panic!("not go") };
         assert_eq!(args.package, "./cmd/app");
-        assert_eq!(args.platform, ["linux/amd64", "linux/arm64"]);
+        assert_eq!(args.image.options.platform, ["linux/amd64", "linux/arm64"]);
         assert_eq!(args.tags, ["a", "b"]);
         assert!(args.tzdata);
         assert_eq!(args.extra, ["-v"]);

@@ -9,9 +9,11 @@ pub mod doctor;
 pub mod gate;
 pub mod go;
 pub mod image;
+pub mod inspect;
 pub mod man;
 pub mod package;
 pub mod platforms;
+pub mod push;
 pub mod rust;
 
 use crate::cli::{Cli, Command};
@@ -29,6 +31,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
         Command::Bundle(args) => bundle::run(args, &rep),
+        Command::Inspect(args) => inspect::run(args, &rep),
+        Command::Push(args) => push::run(args, &rep),
         Command::Gate(args) => gate::run(args, &rep),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args, &rep),

@@ -14,6 +14,7 @@ use crate::driver::{BuildRequest, Driver};
 use crate::elf;
 use crate::error::{Error, Result};
 use crate::image::Written;
+use crate::image::spec::Platform;
 use crate::output;
 use crate::report::{Reporter, human_size};
 use crate::toolchain::Profile;
@@ -51,12 +52,16 @@ pub struct Job {
 pub fn build_all(builds: Vec<PlatformBuild>, job: Job, image: &ImageArgs, rep: &Reporter) -> Result<()> {
     if builds.len() == 1 {
         let (_, driver) = &builds[0];
+        // The driver already builds for the platform asked for; the shared pipeline's
+        // host-only platform check is for drivers that cannot cross-compile.
+        let mut image = image.clone();
+        image.options.platform.clear();
         return build_and_package(
             driver.as_ref(),
             job.inputs,
             job.name,
             job.output,
-            image,
+            &image,
             job.profile,
             job.extra_args,
             job.created_by,
@@ -77,9 +82,10 @@ pub fn build_all(builds: Vec<PlatformBuild>, job: Job, image: &ImageArgs, rep: &
     for (arch, _) in &builds {
         output::ensure_writable(&bin_out(*arch))?;
     }
-    if let Some(p) = &image_out {
-        output::ensure_writable(p)?;
-    }
+    let dests = match &image_out {
+        Some(p) => Some(package::destinations(&image.options, p)?),
+        None => None,
+    };
     let staging = tempfile::Builder::new()
         .prefix("staticize-build-")
         .tempdir()
@@ -128,25 +134,17 @@ pub fn build_all(builds: Vec<PlatformBuild>, job: Job, image: &ImageArgs, rep: &
     }
 
     // The image first, from the staged files: a failure leaves old binaries and image alone.
-    let written = match &image_out {
-        Some(dest) => {
-            let mut plan = None::<crate::image::ImagePlan>;
-            for r in &results {
-                let p = package::plan_for_binary(
-                    &r.artifact.path,
-                    &job.name,
-                    &r.linkage,
-                    &image.options,
-                    job.created_by.clone(),
-                )?;
-                match &mut plan {
-                    None => plan = Some(p),
-                    Some(all) => all.images.extend(p.images),
-                }
-            }
-            let mut plan = plan.expect("at least two platforms");
+    let written = match dests {
+        Some(dests) => {
+            let binaries: Vec<(Platform, PathBuf)> =
+                results.iter().map(|r| (Platform::linux(&r.linkage.machine), r.artifact.path.clone())).collect();
+            let (mut plan, notes) =
+                package::plan_for_binaries(&binaries, &job.name, &image.options, job.created_by.clone())?;
             plan.reference = reference;
-            Some(package::write_image(&plan, dest, rep)?)
+            for n in &notes {
+                rep.step("with", n);
+            }
+            Some(package::deliver(&plan, &dests, rep)?)
         }
         None => None,
     };
@@ -156,6 +154,7 @@ pub fn build_all(builds: Vec<PlatformBuild>, job: Job, image: &ImageArgs, rep: &
     }
     if let Some(w) = &written {
         package::report_run_hint(w, rep);
+        package::push_if_asked(w, &image.options, rep)?;
     }
     rep.json(&MultiResult { builds: results, image: written });
     Ok(())

@@ -9,7 +9,7 @@ use crate::report::Reporter;
 
 /// Runs `staticize rust`.
 pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
-    let arches = parse_platforms(&args.platform)?;
+    let arches = parse_platforms(&args.image.options.platform)?;
     let cargo = cargo()?;
     let target = resolve(&cargo, &args.project, args.bin.as_deref())?;
     let want = args.libc.map(|l| match l {
@@ -82,6 +82,6 @@ mod tests {
         assert_eq!(args.bin.as_deref(), Some("beta"));
         assert_eq!(args.features, ["x", "y"]);
         assert!(args.image.no_image);
-        assert!(args.platform.is_empty());
+        assert!(args.image.options.platform.is_empty());
     }
 }

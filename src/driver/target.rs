@@ -50,18 +50,16 @@ impl Arch {
         format!("linux/{}", self.name())
     }
 
-    /// Parses one platform: "linux/amd64", "linux/arm64", "linux/arm64/v8", or the bare
-    /// architecture in OCI or uname spelling.
+    /// Parses one platform ("linux/arm64", "arm64", "linux/arm64/v8", "x86_64") with the same
+    /// rules and messages as the image options.
     pub fn parse(text: &str) -> Result<Arch> {
-        let t = text.trim().to_ascii_lowercase();
-        let arch = t.strip_prefix("linux/").unwrap_or(&t);
-        match arch {
-            "amd64" | "x86_64" | "x86-64" => Ok(Arch::Amd64),
-            "arm64" | "arm64/v8" | "aarch64" => Ok(Arch::Arm64),
-            _ => Err(Error::usage(
-                format!("unsupported platform '{text}'"),
-                "use linux/amd64 or linux/arm64 (several: --platform linux/amd64,linux/arm64)",
-            )),
+        let p = crate::image::options::parse_platform("--platform", text)?;
+        match p.architecture.as_str() {
+            "arm64" => Ok(Arch::Arm64),
+            "amd64" => Ok(Arch::Amd64),
+            other => {
+                Err(Error::usage(format!("--platform {other} is not supported"), "use linux/amd64 or linux/arm64"))
+            }
         }
     }
 }

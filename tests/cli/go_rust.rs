@@ -345,7 +345,7 @@ fn go_errors_name_the_problem_with_their_exit_codes() {
     let e = fails_with(staticize().arg("go").arg(d.join("bad")).env("PATH", BARE_PATH), 3);
     assert!(e.contains("go not found") && e.contains("STATICIZE_GO"), "{e}");
     let e = fails_with(staticize().arg("go").arg(d.join("bad")).args(["--platform", "windows/386"]), 2);
-    assert!(e.contains("unsupported platform"), "{e}");
+    assert!(e.contains("is not a platform staticize can build"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,3 +8,6 @@ mod c_build;
 mod check;
 mod gate;
 mod go_rust;
+mod images;
+mod inspect;
+mod push;
