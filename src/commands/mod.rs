@@ -7,11 +7,14 @@ pub mod check_image;
 pub mod completions;
 pub mod doctor;
 pub mod gate;
+pub mod go;
 pub mod image;
 pub mod inspect;
 pub mod man;
 pub mod package;
+pub mod platforms;
 pub mod push;
+pub mod rust;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -33,5 +36,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gate(args) => gate::run(args, &rep),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args, &rep),
+        Command::Go(args) => go::run(args, &rep),
+        Command::Rust(args) => rust::run(args, &rep),
     }
 }
