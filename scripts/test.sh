@@ -22,7 +22,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 APT_PACKAGES=(
   # build and inspect
-  gcc g++ libc6-dev make binutils musl-tools pax-utils git ca-certificates curl tzdata
+  gcc g++ libc6-dev make binutils musl-tools pax-utils git ca-certificates curl tzdata zstd
   # containers and registries
   podman runc fuse-overlayfs skopeo umoci docker.io docker-registry
   # real programs to bundle and run

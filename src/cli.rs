@@ -13,7 +13,8 @@ Exit codes:
   1  a verdict failed (not static, over budget, unresolved libraries)
   2  usage error (unknown flag, bad value)
   3  a toolchain is missing or a build failed
-  4  input/output problem (missing or unreadable file, unwritable output)";
+  4  input/output problem (missing or unreadable file, unwritable output, a registry that is
+     down or refuses)";
 
 /// staticize: the smallest thing that runs — a checked static executable and a single-file
 /// FROM-scratch image that `docker load` and `podman load` accept.
@@ -63,6 +64,12 @@ pub enum Command {
     /// Push an image archive already on disk to a registry (OCI distribution API).
     #[command(after_help = PUSH_HELP)]
     Push(PushArgs),
+    /// Build a Go main package into a static executable and a scratch image.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Go(GoArgs),
+    /// Build a Cargo bin target into a static executable and a scratch image.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Rust(RustArgs),
     /// Turn a Node.js program into a single executable (node + its script) and an image that
     /// carries it with its library closure.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -357,6 +364,67 @@ pub struct PushArgs {
     /// Where to: [REGISTRY/]REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/app:v1.
     #[arg(value_name = "REF")]
     pub reference: String,
+}
+
+/// `staticize go`.
+#[derive(Debug, Clone, Args)]
+pub struct GoArgs {
+    /// The main package: a directory, a .go file or an import path.
+    #[arg(value_name = "PKG|DIR", default_value = ".")]
+    pub package: String,
+    /// The executable to write (default: ./NAME, NAME from the package). With several
+    /// platforms, OUT-ARCH for each.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Extra build tags (comma-separated), added to netgo,osusergo.
+    #[arg(long, value_name = "T", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Embed Go's time zone database (-tags timetzdata): scratch has no /usr/share/zoneinfo.
+    #[arg(long)]
+    pub tzdata: bool,
+    /// Image options; their `--platform linux/amd64,linux/arm64` cross-compiles (several give
+    /// one binary per platform, OUT-ARCH, and one multi-platform image).
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Extra `go build` arguments, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub extra: Vec<String>,
+}
+
+/// `staticize rust`.
+#[derive(Debug, Clone, Args)]
+pub struct RustArgs {
+    /// The Cargo package or workspace: a directory or a Cargo.toml.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub project: PathBuf,
+    /// The executable to write (default: ./BIN). With several platforms, OUT-ARCH for each.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// The bin target to build (needed when there are several).
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
+    /// Cargo features to enable (comma-separated).
+    #[arg(short = 'F', long, value_name = "F", value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Enable every feature.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not enable the default feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// The C library (default: musl when its Rust target is installed, else static glibc).
+    #[arg(long, value_enum)]
+    pub libc: Option<Libc>,
+    /// Optimise for size (default: opt-level z, LTO, one codegen unit, panic=abort) or speed.
+    #[arg(long, value_enum, default_value_t = Profile::Size)]
+    pub profile: Profile,
+    /// Image options; their `--platform linux/amd64,linux/arm64` cross-compiles (several give
+    /// one binary per platform, OUT-ARCH, and one multi-platform image).
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Extra `cargo build` arguments, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub extra: Vec<String>,
 }
 
 /// `staticize node`.

@@ -46,11 +46,15 @@ pub struct ImageCheck {
     pub entrypoint_missing: Option<String>,
     /// Every ELF executable found.
     pub executables: Vec<ExecutableCheck>,
+    /// Problems of the archive and entries not unpacked (they do not fail the check).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// True when every executable has its closure inside.
     pub ok: bool,
 }
 
-/// True when `path` is something to look inside: a directory or a tar archive.
+/// True when `path` is something to look inside: a directory (a root file system or an OCI
+/// layout) or a tar archive.
 pub fn is_image_target(path: &Path) -> bool {
     path.is_dir() || (path.is_file() && unpack::looks_like_tar(path))
 }
@@ -86,9 +90,10 @@ pub fn run(args: &CheckArgs, rep: &Reporter) -> Result<()> {
     Ok(())
 }
 
-/// Checks one archive (unpacked into a temporary directory) or root directory.
+/// Checks one image (an archive or OCI layout, unpacked into a temporary directory) or root
+/// directory.
 pub fn check_target(path: &Path) -> Result<ImageCheck> {
-    if path.is_dir() {
+    if path.is_dir() && !unpack::is_oci_layout(path) {
         let mut c = check_rootfs(path, &[])?;
         c.path = path.to_path_buf();
         return Ok(c);
@@ -109,6 +114,7 @@ pub fn check_target(path: &Path) -> Result<ImageCheck> {
         }
     }
     c.command = unpacked.command;
+    c.warnings = unpacked.notes;
     Ok(c)
 }
 
@@ -153,6 +159,7 @@ pub fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
         command: Vec::new(),
         entrypoint_missing: None,
         executables,
+        warnings: Vec::new(),
         ok,
     })
 }
@@ -192,6 +199,9 @@ fn print_image(c: &ImageCheck, rep: &Reporter) {
         for o in &e.optional_missing {
             rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
         }
+    }
+    for w in &c.warnings {
+        rep.warn(format!("{name}: {w}"));
     }
     if let Some(m) = &c.entrypoint_missing {
         rep.line(format!("{} {name}: {m}", paint_out("FAIL", "31")));

@@ -7,12 +7,15 @@ pub mod check_image;
 pub mod completions;
 pub mod doctor;
 pub mod gate;
+pub mod go;
 pub mod image;
 pub mod inspect;
 pub mod man;
 pub mod node;
 pub mod package;
+pub mod platforms;
 pub mod push;
+pub mod rust;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -34,6 +37,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gate(args) => gate::run(args, &rep),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args, &rep),
+        Command::Go(args) => go::run(args, &rep),
+        Command::Rust(args) => rust::run(args, &rep),
         Command::Node(args) => node::run(args, &rep),
     }
 }

@@ -1,16 +1,23 @@
 //! Unpacks the first image of an archive into a directory, layers applied in order with
 //! whiteouts, so `check` can resolve closures against the image's own files.
 //!
-//! Minimal on purpose: it reads the archives staticize, `docker save` and `podman save` write
-//! (a docker `manifest.json`, else an OCI `index.json`), gzip or plain layers. A fuller reader
-//! (src/image/read.rs, issue 4) may replace the archive parsing here.
+//! Reading is [`crate::image::read`]'s, so every shape it opens works here (staticize's tar,
+//! OCI layout directories, docker and podman saves; gzip, zstd or plain layers). This module
+//! only writes, and only below `dest`: no symlink is ever followed while writing (a parent that
+//! is a link or a file is replaced by a directory, as overlayfs shows a later layer's
+//! directory over a lower non-directory), devices and fifos are not created, and set-id bits
+//! are dropped.
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::image::read::{Archive, EntryKind, LayerEntry};
+
+/// At most this many skipped-entry notes are kept (a hostile layer could make millions).
+const MAX_NOTES: usize = 20;
 
 /// What unpacking learned besides the files.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +28,8 @@ pub struct Unpacked {
     pub command: Vec<String>,
     /// Number of layers applied.
     pub layers: usize,
+    /// The archive's problems and the entries that were not written, for warnings.
+    pub notes: Vec<String>,
 }
 
 impl Unpacked {
@@ -34,10 +43,15 @@ impl Unpacked {
             .map(str::to_string)
             .collect()
     }
-}
 
-/// Where a member of the archive is: offset and size of its data.
-type Members = BTreeMap<String, (u64, u64)>;
+    fn note(&mut self, note: String) {
+        match self.notes.len() {
+            n if n < MAX_NOTES => self.notes.push(note),
+            MAX_NOTES => self.notes.push("more entries were skipped; not listed".into()),
+            _ => {}
+        }
+    }
+}
 
 /// True when `path` starts like a tar archive (the "ustar" magic at offset 257).
 pub fn looks_like_tar(path: &Path) -> bool {
@@ -45,180 +59,153 @@ pub fn looks_like_tar(path: &Path) -> bool {
     File::open(path).and_then(|mut f| f.read_exact(&mut buf)).is_ok() && &buf[257..262] == b"ustar"
 }
 
-/// Unpacks the first image of `archive` into `dest` (an empty directory).
+/// True when `dir` holds an OCI image layout (an `oci-layout` file and an `index.json`).
+pub fn is_oci_layout(dir: &Path) -> bool {
+    dir.join("oci-layout").is_file() && dir.join("index.json").is_file()
+}
+
+/// Unpacks the first image of `archive` (a tar or an OCI layout directory) into `dest`, an
+/// empty directory.
 pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked> {
-    let bad = |m: String| {
-        Error::input(archive, m, Some("give an image archive written by staticize, docker save or podman save".into()))
-    };
-    let members = index(archive)?;
-    let read = |name: &str| -> Result<Vec<u8>> {
-        let (pos, size) = members.get(name).ok_or_else(|| bad(format!("has no {name}")))?;
-        if *size > 64 << 20 {
-            return Err(bad(format!("{name} is too large for an image document")));
-        }
-        let mut f = File::open(archive).map_err(|e| Error::io("read", archive, e))?;
-        f.seek(SeekFrom::Start(*pos)).map_err(|e| Error::io("read", archive, e))?;
-        let mut buf = vec![0; *size as usize];
-        f.read_exact(&mut buf).map_err(|e| Error::io("read", archive, e))?;
-        Ok(buf)
-    };
-    let json = |bytes: Vec<u8>, what: &str| -> Result<serde_json::Value> {
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{what} is not valid JSON ({e})")))
-    };
-    let blob = |digest: &str| format!("blobs/{}", digest.replacen(':', "/", 1));
-    let (config, layers): (String, Vec<String>) = if members.contains_key("manifest.json") {
-        let m = json(read("manifest.json")?, "manifest.json")?;
-        let first = &m[0];
-        let config = first["Config"].as_str().ok_or_else(|| bad("manifest.json names no Config".into()))?;
-        let layers =
-            first["Layers"].as_array().map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_string)).collect());
-        (config.to_string(), layers.unwrap_or_default())
-    } else {
-        let mut doc = json(read("index.json")?, "index.json")?;
-        // Follow nested indexes (multi-platform) to the first manifest.
-        for _ in 0..4 {
-            if doc.get("manifests").is_none() {
-                break;
-            }
-            let d = doc["manifests"][0]["digest"].as_str().ok_or_else(|| bad("index.json lists no manifest".into()))?;
-            doc = json(read(&blob(d))?, "a manifest")?;
-        }
-        let config = doc["config"]["digest"].as_str().ok_or_else(|| bad("the manifest names no config".into()))?;
-        let layers =
-            doc["layers"].as_array().map(|a| a.iter().filter_map(|l| l["digest"].as_str().map(&blob)).collect());
-        (blob(config), layers.unwrap_or_default())
-    };
-    let cfg = json(read(&config)?, "the config")?;
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
-    };
+    let opened = Archive::open(archive)?;
+    // Archive::open fails when it finds no image, so there is a first one.
+    let img = &opened.images[0];
+    let cfg = &img.parsed.config;
     let mut out = Unpacked {
-        env: strings(&cfg["config"]["Env"]),
-        command: strings(&cfg["config"]["Entrypoint"]),
-        layers: layers.len(),
+        env: cfg.env.clone().unwrap_or_default(),
+        command: cfg.entrypoint.iter().chain(&cfg.cmd).flatten().cloned().collect(),
+        layers: img.layers.len(),
+        notes: Vec::new(),
     };
-    out.command.extend(strings(&cfg["config"]["Cmd"]));
-    for layer in &layers {
-        let (pos, size) = *members.get(layer).ok_or_else(|| bad(format!("has no layer {layer}")))?;
-        apply_layer(archive, pos, size, dest).map_err(|e| bad(format!("layer {layer} could not be unpacked ({e})")))?;
+    for p in &opened.problems {
+        out.note(format!("{}: {}", p.place, p.message));
+    }
+    for layer in &img.layers {
+        let mut r = opened.layer(layer)?;
+        while let Some(entry) = r.next_entry()? {
+            apply(dest, &entry, &mut r.data(), &mut out)
+                .map_err(|e| Error::io(format!("unpack /{} of layer {}", entry.path, layer.location), dest, e))?;
+        }
+        // Reading to the end surfaces a damaged tail (a truncated or corrupt compressed stream).
+        r.finish()?;
     }
     Ok(out)
 }
 
-/// Every regular member's data position; links to other members (docker 25's legacy paths)
-/// are followed one level.
-fn index(archive: &Path) -> Result<Members> {
-    let f = File::open(archive).map_err(|e| Error::io("read", archive, e))?;
-    let mut ar = tar::Archive::new(BufReader::new(f));
-    let mut members = Members::new();
-    let mut links = Vec::new();
-    let entries = ar.entries().map_err(|e| Error::io("read", archive, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("read", archive, e))?;
-        let name = entry.path().map(|p| clean(&p)).unwrap_or_default();
-        match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                members.insert(name, (entry.raw_file_position(), entry.size()));
-            }
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                if let Ok(Some(t)) = entry.link_name() {
-                    let base = Path::new(&name).parent().unwrap_or(Path::new(""));
-                    let target = if entry.header().entry_type() == tar::EntryType::Link {
-                        t.to_path_buf()
-                    } else {
-                        base.join(t)
-                    };
-                    links.push((name, clean(&target)));
-                }
-            }
-            _ => {}
-        }
-    }
-    for (name, target) in links {
-        if let Some(v) = members.get(&target).copied() {
-            members.insert(name, v);
-        }
-    }
-    Ok(members)
-}
-
-/// A member name without "./", with ".." applied (never above the top).
-fn clean(p: &Path) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-            Component::ParentDir => {
-                parts.pop();
-            }
-            _ => {}
-        }
-    }
-    parts.join("/")
-}
-
-fn apply_layer(archive: &Path, pos: u64, size: u64, dest: &Path) -> std::io::Result<()> {
-    let mut f = File::open(archive)?;
-    f.seek(SeekFrom::Start(pos))?;
-    let mut r = BufReader::new(f.take(size));
-    let mut magic = [0u8; 4];
-    let n = r.read(&mut magic)?;
-    let head = std::io::Cursor::new(magic[..n].to_vec());
-    let stream = head.chain(r);
-    let reader: Box<dyn Read> = match magic {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(stream)),
-        [0x28, 0xb5, 0x2f, 0xfd] => {
-            return Err(std::io::Error::other("zstd layers are not supported by check yet"));
-        }
-        _ => Box::new(stream),
+/// Applies one layer entry below `dest`.
+fn apply(dest: &Path, e: &LayerEntry, data: &mut impl Read, out: &mut Unpacked) -> io::Result<()> {
+    let (dir, name) = match e.path.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", e.path.as_str()),
     };
-    let mut ar = tar::Archive::new(reader);
-    ar.set_preserve_permissions(true);
-    ar.set_preserve_ownerships(false);
-    ar.set_unpack_xattrs(false);
-    ar.set_overwrite(true);
-    for entry in ar.entries()? {
-        let mut entry = entry?;
-        let path = PathBuf::from(clean(&entry.path()?));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if let Some(hidden) = name.strip_prefix(".wh.") {
-            let dir = path.parent().unwrap_or(Path::new(""));
-            whiteout(dest, dir, (hidden != ".wh..opq").then_some(hidden))?;
-            continue;
-        }
-        match entry.header().entry_type() {
-            // Devices and fifos mean nothing to a closure and must not be created on the host.
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => continue,
-            _ => {
-                entry.unpack_in(dest)?;
+    match e.kind {
+        EntryKind::Whiteout => return whiteout(dest, Path::new(dir), Some(name)),
+        EntryKind::Opaque => return whiteout(dest, Path::new(&e.path), None),
+        // Devices and fifos mean nothing to a closure and must not be created on the host.
+        EntryKind::Device | EntryKind::Fifo | EntryKind::Other => return Ok(()),
+        _ if e.path.is_empty() => return Ok(()), // the root itself
+        _ => {}
+    }
+    let target = make_parents(dest, Path::new(dir))?.join(name);
+    match e.kind {
+        EntryKind::Dir => {
+            match fs::symlink_metadata(&target) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    remove(&target)?;
+                    fs::create_dir(&target)?;
+                }
+                Err(_) => fs::create_dir(&target)?,
             }
+            // The owner keeps rwx so later layers can write here and the temp dir can be removed.
+            fs::set_permissions(&target, fs::Permissions::from_mode((e.mode & 0o777) | 0o700))
+        }
+        EntryKind::File => {
+            remove(&target)?;
+            // create_new (O_EXCL) never opens through a symlink, even one that appeared since.
+            let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&target)?;
+            io::copy(data, &mut f)?;
+            f.set_permissions(fs::Permissions::from_mode((e.mode & 0o777) | 0o600))
+        }
+        EntryKind::Symlink => {
+            remove(&target)?;
+            // Stored as written; Root resolves it later without leaving `dest`.
+            std::os::unix::fs::symlink(e.link.as_deref().unwrap_or_default(), &target)
+        }
+        EntryKind::Hardlink => {
+            let Some(source) = e.link.as_deref().and_then(|l| existing(dest, l)) else {
+                out.note(format!("/{}: hard link to a missing /{}; skipped", e.path, e.link.as_deref().unwrap_or("")));
+                return Ok(());
+            };
+            if source == target {
+                return Ok(());
+            }
+            remove(&target)?;
+            // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
+            fs::hard_link(&source, &target)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `dest/dir`, every component made a real directory: missing ones are created, and a file
+/// or symlink in the way is removed (never followed).
+fn make_parents(dest: &Path, dir: &Path) -> io::Result<PathBuf> {
+    let mut cur = dest.to_path_buf();
+    for c in dir.components() {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => fs::remove_file(&cur)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        fs::create_dir(&cur)?;
+        fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(cur)
+}
+
+/// `dest/inside` when it exists as a non-directory and no parent on the way is a link.
+fn existing(dest: &Path, inside: &str) -> Option<PathBuf> {
+    let mut cur = dest.to_path_buf();
+    let parts: Vec<&str> = inside.split('/').filter(|c| !c.is_empty()).collect();
+    let (last, parents) = parts.split_last()?;
+    for c in parents {
+        cur.push(c);
+        if !fs::symlink_metadata(&cur).ok()?.is_dir() {
+            return None;
         }
     }
-    Ok(())
+    cur.push(last);
+    (!fs::symlink_metadata(&cur).ok()?.is_dir()).then_some(cur)
+}
+
+/// Removes whatever is at `p` (a directory with its contents), without following links.
+fn remove(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(p),
+        Ok(_) => fs::remove_file(p),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Removes `name` in `dir` (or everything in `dir` for an opaque whiteout), refusing to pass
 /// through a symlink so a hostile layer cannot reach outside `dest`.
-fn whiteout(dest: &Path, dir: &Path, name: Option<&str>) -> std::io::Result<()> {
+fn whiteout(dest: &Path, dir: &Path, name: Option<&str>) -> io::Result<()> {
     let mut cur = dest.to_path_buf();
     for c in dir.components() {
         cur.push(c);
-        match std::fs::symlink_metadata(&cur) {
+        match fs::symlink_metadata(&cur) {
             Ok(m) if m.is_dir() => {}
             _ => return Ok(()), // missing, or a link: nothing of ours to remove
         }
     }
-    let remove = |p: &Path| -> std::io::Result<()> {
-        match std::fs::symlink_metadata(p) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
-            Ok(_) => std::fs::remove_file(p),
-            Err(_) => Ok(()),
-        }
-    };
     match name {
         Some(n) => remove(&cur.join(n)),
         None => {
-            for e in std::fs::read_dir(&cur)? {
+            for e in fs::read_dir(&cur)? {
                 remove(&e?.path())?;
             }
             Ok(())
@@ -233,20 +220,100 @@ mod tests {
     #[test]
     fn whiteouts_never_follow_links() {
         let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("precious"), b"x").unwrap();
+        fs::write(outside.path().join("precious"), b"x").unwrap();
         let dest = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), dest.path().join("x")).unwrap();
         whiteout(dest.path(), Path::new("x"), Some("precious")).unwrap();
         assert!(outside.path().join("precious").exists());
-        std::fs::create_dir(dest.path().join("d")).unwrap();
-        std::fs::write(dest.path().join("d/f"), b"x").unwrap();
+        fs::create_dir(dest.path().join("d")).unwrap();
+        fs::write(dest.path().join("d/f"), b"x").unwrap();
         whiteout(dest.path(), Path::new("d"), None).unwrap();
         assert!(!dest.path().join("d/f").exists());
     }
 
+    /// A tar entry with its name written raw, so hostile names can be made.
+    fn entry(t: &mut Vec<u8>, name: &str, kind: tar::EntryType, data: &[u8], link: &str, mode: u32) {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        t.extend_from_slice(h.as_bytes());
+        t.extend_from_slice(data);
+        t.resize(t.len().div_ceil(512) * 512, 0);
+    }
+
+    /// A docker-save shaped archive of `layers` (tar bytes, compressed as given).
+    fn archive(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
+        use tar::EntryType::Regular;
+        let config = br#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/app"],"Cmd":["-v"],"Env":["LD_LIBRARY_PATH=/opt/lib:"]}}"#;
+        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}.tar")).collect();
+        let manifest = serde_json::json!([{"Config": "c.json", "Layers": names}]).to_string();
+        let mut t = Vec::new();
+        entry(&mut t, "c.json", Regular, config, "", 0o644);
+        for (n, l) in names.iter().zip(layers) {
+            entry(&mut t, n, Regular, l, "", 0o644);
+        }
+        entry(&mut t, "manifest.json", Regular, manifest.as_bytes(), "", 0o644);
+        t.extend_from_slice(&[0u8; 1024]);
+        let p = dir.join("a.tar");
+        fs::write(&p, t).unwrap();
+        p
+    }
+
     #[test]
-    fn member_names_are_cleaned() {
-        assert_eq!(clean(Path::new("./blobs/sha256/../sha256/ab")), "blobs/sha256/ab");
-        assert_eq!(clean(Path::new("../../etc")), "etc");
+    fn hostile_layers_stay_inside_and_whiteouts_apply() {
+        use tar::EntryType::{Block, Char, Directory, Fifo, Link, Regular, Symlink};
+        let outside = tempfile::tempdir().unwrap();
+        let o = outside.path().display().to_string();
+        fs::write(outside.path().join("precious"), b"keep").unwrap();
+        let mut low = Vec::new();
+        entry(&mut low, "etc/", Directory, b"", "", 0o555);
+        entry(&mut low, "etc/gone", Regular, b"x", "", 0o644);
+        entry(&mut low, "var/cache/old", Regular, b"x", "", 0o644);
+        entry(&mut low, "evil", Symlink, b"", &o, 0o777);
+        entry(&mut low, "app", Regular, b"v1", "", 0o4755);
+        low.extend_from_slice(&[0u8; 1024]);
+        let mut high = Vec::new();
+        entry(&mut high, "etc/.wh.gone", Regular, b"", "", 0o644);
+        entry(&mut high, "var/cache/.wh..wh..opq", Regular, b"", "", 0o644);
+        // Through the link: must replace it with a directory, never write into `outside`.
+        entry(&mut high, "evil/precious", Regular, b"pwned", "", 0o644);
+        entry(&mut high, "../../escape", Regular, b"x", "", 0o644);
+        entry(&mut high, "hard", Link, b"", "../../etc/passwd", 0o644);
+        entry(&mut high, "app2", Link, b"", "app", 0o644);
+        entry(&mut high, "dev/null", Char, b"", "", 0o666);
+        entry(&mut high, "dev/sda", Block, b"", "", 0o666);
+        entry(&mut high, "fifo", Fifo, b"", "", 0o644);
+        high.extend_from_slice(&[0u8; 1024]);
+        // The upper layer zstd-compressed, the lower one gzip.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &low).unwrap();
+        let zst = zstd::encode_all(high.as_slice(), 3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = archive(dir.path(), &[gz.finish().unwrap(), zst]);
+
+        let dest = tempfile::tempdir().unwrap();
+        let d = dest.path();
+        let u = unpack(&tar, d).unwrap();
+        assert_eq!(u.command, ["/app", "-v"]);
+        assert_eq!(u.library_path(), ["/opt/lib"]);
+        assert_eq!(u.layers, 2);
+        assert_eq!(fs::read(outside.path().join("precious")).unwrap(), b"keep");
+        assert_eq!(fs::read(d.join("evil/precious")).unwrap(), b"pwned");
+        assert!(fs::symlink_metadata(d.join("evil")).unwrap().is_dir());
+        assert_eq!(fs::read(d.join("escape")).unwrap(), b"x", "'..' is cleaned as runtimes do");
+        assert!(!d.join("etc/gone").exists() && d.join("etc").is_dir());
+        assert_eq!(fs::metadata(d.join("etc")).unwrap().permissions().mode() & 0o777, 0o755);
+        assert!(d.join("var/cache").is_dir() && !d.join("var/cache/old").exists());
+        assert!(!d.join("hard").exists(), "a hard link to etc/passwd, absent in the image");
+        assert!(u.notes.iter().any(|n| n.contains("/hard: hard link to a missing /etc/passwd")), "{:?}", u.notes);
+        assert_eq!(fs::read(d.join("app2")).unwrap(), b"v1");
+        assert_eq!(fs::metadata(d.join("app")).unwrap().permissions().mode() & 0o7777, 0o755, "no set-id bits");
+        for gone in ["dev/null", "dev/sda", "fifo"] {
+            assert!(fs::symlink_metadata(d.join(gone)).is_err(), "{gone} was created");
+        }
     }
 }

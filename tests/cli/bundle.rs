@@ -385,3 +385,76 @@ fn bundle_refuses_what_is_not_a_program() {
     let out = fails_with(staticize().arg("bundle").arg(t.path().join("script")), 4);
     assert!(out.contains("script"), "{out}");
 }
+
+#[test]
+fn check_reads_zstd_images_and_oci_directories() {
+    if !have("gcc") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    std::fs::create_dir(d.join("lib")).unwrap();
+    gcc(d, "int f(void){return 7;}\n", "lib/libf.so", &["-shared", "-fPIC", "-Wl,-soname,libf.so"]);
+    let hole = gcc(d, "int f(void);\nint main(void){return f() == 7 ? 0 : 1;}\n", "hole", &["-Llib", "-lf"]);
+    let whole = gcc(d, "int main(void){return 0;}\n", "whole", &[]);
+
+    // Complete: a zstd archive and the same image as an OCI layout directory.
+    ok(staticize()
+        .arg("bundle")
+        .arg(&whole)
+        .arg("-o")
+        .arg(d.join("w.tar"))
+        .args(["--compress", "zstd"])
+        .arg("--oci-dir")
+        .arg(d.join("w-oci")));
+    for target in [d.join("w.tar"), d.join("w-oci")] {
+        let out = ok(staticize().arg("check").arg(&target));
+        assert!(out.contains("/whole: dynamic, its closure is inside the image"), "{out}");
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(staticize().args(["check", "--json"]).arg(&target))).unwrap();
+        assert_eq!(v[0]["kind"], "image", "{v}");
+        assert_eq!(v[0]["command"][0], "/whole", "{v}");
+    }
+
+    // A library bundle could not find (no RPATH, not on the loader's path): check on the zstd
+    // image names it, resolving against the image's files only.
+    let out = ok(staticize().arg("bundle").arg(&hole).arg("-o").arg(d.join("h.tar")).args([
+        "--compress",
+        "zstd",
+        "--allow-missing",
+    ]));
+    assert!(out.contains("missing libf.so"), "{out}");
+    let out = fails_with(staticize().arg("check").arg(d.join("h.tar")), 1);
+    assert!(out.contains("missing libf.so"), "{out}");
+}
+
+#[test]
+fn check_reads_docker_and_podman_saves() {
+    if !have("gcc") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let prog = gcc(d, "int main(void){return 0;}\n", "prog", &[]);
+    let tag = unique_tag("check-save");
+    ok(staticize().arg("bundle").arg(&prog).arg("-o").arg(d.join("p.tar")).arg("-t").arg(&tag));
+    let mut saves = Vec::new();
+    for engine in Engine::available() {
+        engine.load(&d.join("p.tar"));
+        let formats: &[&[&str]] = match engine {
+            Engine::Podman => &[&[], &["--format", "oci-archive"]],
+            Engine::Docker => &[&[]],
+        };
+        for (i, format) in formats.iter().enumerate() {
+            let out = d.join(format!("{engine:?}-{i}.tar"));
+            ok(engine.cmd().arg("save").args(*format).arg("-o").arg(&out).arg(&tag));
+            saves.push(out);
+        }
+        engine.remove(&tag);
+    }
+    for save in &saves {
+        let out = ok(staticize().arg("check").arg(save));
+        eprintln!("{}: {out}", save.display());
+        assert!(out.contains("/prog: dynamic, its closure is inside the image"), "{}: {out}", save.display());
+    }
+}

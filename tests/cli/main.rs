@@ -7,6 +7,7 @@ mod bundle;
 mod c_build;
 mod check;
 mod gate;
+mod go_rust;
 mod images;
 mod inspect;
 mod node;
