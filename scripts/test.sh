@@ -31,6 +31,8 @@ APT_PACKAGES=(
   python3-pyelftools
   # shells whose completion scripts the tests parse; man to render the man page
   zsh fish man-db groff-base bsdutils
+  # stripping the arm64 node before the SEA blob goes in
+  binutils-aarch64-linux-gnu
   # running other architectures' binaries
   qemu-user-static
 )
