@@ -4,6 +4,7 @@
 //! the archive, `report` prints what happened.
 
 pub mod cli;
+pub mod closure;
 pub mod commands;
 pub mod driver;
 pub mod elf;
@@ -13,5 +14,7 @@ pub mod image;
 pub mod input;
 pub mod output;
 pub mod process;
+pub mod progress;
 pub mod report;
+pub mod sea;
 pub mod toolchain;

@@ -52,10 +52,22 @@ pub fn temp_in(dir: &Path, stem: &str) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| Error::io("create a file in", dir, e))
 }
 
+/// A temporary directory `.STEM.PID.XXXXXX.tmp` in `dir` (an OCI layout built before it is
+/// renamed into place); stale ones from killed runs are removed first, as for files.
+pub fn temp_dir_in(dir: &Path, stem: &str) -> Result<tempfile::TempDir> {
+    let started = *PROCESS_START.get_or_init(SystemTime::now);
+    remove_stale(dir, stem, started);
+    tempfile::Builder::new()
+        .prefix(&format!(".{stem}.{}.", std::process::id()))
+        .suffix(".tmp")
+        .tempdir_in(dir)
+        .map_err(|e| Error::io("create a directory in", dir, e))
+}
+
 /// When this process first made a temporary file: stale ones are older than that.
 static PROCESS_START: OnceLock<SystemTime> = OnceLock::new();
 
-/// Removes `.STEM.PID.XXXXXX.tmp` files in `dir` left by staticize runs that were killed: only
+/// Removes `.STEM.PID.XXXXXX.tmp` files (and directories) in `dir` left by staticize runs that were killed: only
 /// our own name pattern, only when process PID no longer exists, and only when the file is older
 /// than `started` (a process in another PID namespace sharing the directory may reuse the number;
 /// its live file is newer). Failures are ignored: this is tidying, never a reason to stop.
@@ -70,8 +82,14 @@ pub fn remove_stale(dir: &Path, stem: &str, started: SystemTime) {
             continue;
         }
         let Ok(meta) = fs::symlink_metadata(entry.path()) else { continue };
-        if meta.is_file() && meta.modified().is_ok_and(|m| m < started) {
+        if !meta.modified().is_ok_and(|m| m < started) {
+            continue;
+        }
+        // symlink_metadata: a link is never followed, only real files and directories go.
+        if meta.is_file() {
             let _ = fs::remove_file(entry.path());
+        } else if meta.is_dir() {
+            let _ = fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -153,6 +171,12 @@ mod tests {
         for (f, removed) in &files {
             assert_eq!(!d.join(f).exists(), *removed, "{f}");
         }
+        // A stale directory goes with its contents; a stale-named symlink is left alone.
+        fs::create_dir_all(d.join(format!(".out.tar.{dead}.dirdir.tmp/blobs"))).unwrap();
+        std::os::unix::fs::symlink("/", d.join(format!(".out.tar.{dead}.linkln.tmp"))).unwrap();
+        remove_stale(d, "out.tar", SystemTime::now() + Duration::from_secs(60));
+        assert!(!d.join(format!(".out.tar.{dead}.dirdir.tmp")).exists());
+        assert!(d.join(format!(".out.tar.{dead}.linkln.tmp")).symlink_metadata().is_ok());
         // Newer than the process: kept even though the pid is dead (another PID namespace).
         fs::write(d.join(format!(".out.tar.{dead}.zzzzzz.tmp")), b"x").unwrap();
         remove_stale(d, "out.tar", SystemTime::now() - Duration::from_secs(60));

@@ -34,28 +34,13 @@ pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
 
 /// Runs `check`.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
-    let results: Vec<CheckedFile> = args
-        .files
-        .iter()
-        .map(|p| {
-            let verdict = FileVerdict::of(p);
-            let max_size = args.max_size.map(|m| m.0);
-            let over_budget = over_budget(&verdict, max_size);
-            let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
-            CheckedFile { verdict, ok, max_size, over_budget }
-        })
-        .collect();
+    // Images and root directories: is every executable's closure inside? (issue 5)
+    if args.files.iter().any(|p| crate::commands::check_image::is_image_target(p)) {
+        return crate::commands::check_image::run(&args, rep);
+    }
+    let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, &args)).collect();
     for r in &results {
-        let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
-        let mut what = match (&r.verdict.linkage, &r.verdict.error) {
-            (Some(l), _) => format!("{}, {}", describe(l), human_size(l.size)),
-            (None, Some(e)) => e.clone(),
-            (None, None) => String::new(),
-        };
-        if let Some(over) = &r.over_budget {
-            what.push_str(&format!(" — {over}"));
-        }
-        rep.line(format!("{mark} {}: {what}", r.verdict.path.display()));
+        rep.line(file_line(r));
     }
     rep.json(&results);
     let failed = results.iter().filter(|r| !r.ok).count();
@@ -72,6 +57,29 @@ pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Judges one ELF file against the flags.
+pub fn check_file(p: &std::path::Path, args: &CheckArgs) -> CheckedFile {
+    let verdict = FileVerdict::of(p);
+    let max_size = args.max_size.map(|m| m.0);
+    let over_budget = over_budget(&verdict, max_size);
+    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
+    CheckedFile { verdict, ok, max_size, over_budget }
+}
+
+/// The human line for one file: "ok   PATH: static, x86_64, 8.1 KiB".
+pub fn file_line(r: &CheckedFile) -> String {
+    let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
+    let mut what = match (&r.verdict.linkage, &r.verdict.error) {
+        (Some(l), _) => format!("{}, {}", describe(l), human_size(l.size)),
+        (None, Some(e)) => e.clone(),
+        (None, None) => String::new(),
+    };
+    if let Some(over) = &r.over_budget {
+        what.push_str(&format!(" — {over}"));
+    }
+    format!("{mark} {}: {what}", r.verdict.path.display())
 }
 
 /// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.

@@ -1,6 +1,10 @@
 //! Drivers turn source into one ELF file on disk. A driver knows compilers, never images.
 
 pub mod c;
+pub mod go;
+pub mod node;
+pub mod rust;
+pub mod target;
 
 use std::path::PathBuf;
 

@@ -3,9 +3,15 @@
 
 mod support;
 
+mod bundle;
 mod c_build;
 mod check;
 mod gate;
+mod go_rust;
+mod images;
+mod inspect;
+mod node;
+mod push;
 
 // Reliability (issue 8): shared fixtures, the bad-input matrix, crash safety, reproducibility.
 mod bad_inputs;
