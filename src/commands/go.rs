@@ -25,11 +25,13 @@ pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
     }
     let job = Job {
         inputs: vec![PathBuf::from(&args.package)],
-        name,
+        name: name.clone(),
         output: args.output.clone(),
         profile: Profile::Size,
         extra_args: args.extra.clone(),
-        created_by: format!("staticize go {}", args.package),
+        // The package's name, not the path as typed: an absolute path would put the build
+        // directory into the image's history and make its bytes depend on where it was built.
+        created_by: format!("staticize go {name}"),
     };
     platforms::build_all(builds, job, &args.image, rep)
 }

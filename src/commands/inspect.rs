@@ -209,9 +209,53 @@ pub fn run(args: InspectArgs, rep: &Reporter) -> Result<()> {
     Ok(())
 }
 
+/// "./a/b/" → "a/b".
+fn clean(path: &str) -> &str {
+    path.trim_start_matches("./").trim_matches('/')
+}
+
+/// Whether a symbolic link at `path` pointing to `target` leaves the root when followed
+/// outside a container: an absolute target, or one climbing above the root with "..".
+fn link_escapes(path: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return true;
+    }
+    let mut depth = clean(path).split('/').filter(|c| !c.is_empty()).count() as i64 - 1;
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The escaping link (and its target) that one of `path`'s parent directories is, if any.
+fn through_escaping_link<'a>(path: &str, links: &'a HashMap<String, String>) -> Option<(&'a str, &'a str)> {
+    if links.is_empty() {
+        return None;
+    }
+    let path = clean(path);
+    let mut end = 0;
+    while let Some(i) = path[end..].find('/') {
+        end += i;
+        if let Some((k, v)) = links.get_key_value(&path[..end]) {
+            return Some((k.as_str(), v.as_str()));
+        }
+        end += 1;
+    }
+    None
+}
+
 fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec<Problem>) -> ImageReport {
     let name = img.names.first().cloned().unwrap_or_else(|| short_digest(&img.config.digest));
     let mut overlay = Overlay::new(MAX_TRACKED_ENTRIES);
+    // Symbolic links seen so far whose target leaves the image's root, by path.
+    let mut escaping_links: HashMap<String, String> = HashMap::new();
     let mut layers = Vec::new();
     let mut tracked = 0usize;
     for (i, l) in img.layers.iter().enumerate() {
@@ -239,10 +283,20 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
                     report.files += 1;
                     report.file_bytes += e.size;
                 }
-                if let Some(p) = &e.problem {
+                let through = through_escaping_link(&e.path, &escaping_links).map(|(link, target)| {
+                    format!(
+                        "the path goes through the symbolic link {link} → {target}, which points outside the image: an extractor that follows it writes outside"
+                    )
+                });
+                if let Some(p) = e.problem.clone().or(through) {
                     unsafe_entries += 1;
                     if unsafe_entries <= MAX_PROBLEMS_PER_LAYER {
-                        problems.push(Problem { place: format!("{place}: {}", e.path), message: p.clone() });
+                        problems.push(Problem { place: format!("{place}: {}", e.path), message: p });
+                    }
+                }
+                if e.kind == EntryKind::Symlink && escaping_links.len() < MAX_TRACKED_ENTRIES {
+                    if let Some(target) = e.link.as_deref().filter(|t| link_escapes(&e.path, t)) {
+                        escaping_links.insert(clean(&e.path).to_string(), target.to_string());
                     }
                 }
                 overlay.apply(&e);
@@ -569,6 +623,18 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_through_escaping_links_are_found() {
+        assert!(link_escapes("etc", "/etc"));
+        assert!(link_escapes("a/up", "../../x"));
+        assert!(!link_escapes("a/b/lib", "../lib"));
+        assert!(!link_escapes("lib", "usr/lib"));
+        let links = HashMap::from([("up".to_string(), "../../".to_string())]);
+        assert_eq!(through_escaping_link("./up/tmp/x", &links), Some(("up", "../../")));
+        assert_eq!(through_escaping_link("up", &links), None);
+        assert_eq!(through_escaping_link("upper/x", &links), None);
+    }
 
     #[test]
     fn modes_like_ls() {

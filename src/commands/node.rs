@@ -35,8 +35,13 @@ pub struct NodeResult {
 }
 
 /// Runs `staticize node`.
-pub fn run(args: NodeArgs, rep: &Reporter) -> Result<()> {
+pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
     let name = program_name(&args.entry)?;
+    // A program named after the tree's directory (app.js → /app) would collide with it by
+    // default alone: put it beside other programs instead of refusing a common entry name.
+    if args.image.options.path.is_none() && format!("/{name}") == TREE_ROOT {
+        args.image.options.path = Some(format!("/usr/local/bin/{name}"));
+    }
     let bin_out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     // Everything that can be refused is refused before node runs.
     let targets = target_platforms(&args.image.options.platform)?;

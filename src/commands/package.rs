@@ -209,7 +209,7 @@ pub fn destinations(opts: &ImageOptions, tar: &Path) -> Result<Destinations> {
 pub fn deliver(plan: &ImagePlan, dest: &Destinations, rep: &Reporter) -> Result<Written> {
     // Compressing ~100 MB (a Node executable) takes a while: a spinner on a terminal.
     let spinner = crate::progress::Progress::start(rep, format!("compressing the image ({})", plan.compression.name()));
-    let assembled = archive::assemble(plan, output::parent_dir(&dest.tar))?;
+    let assembled = archive::assemble_beside(plan, &dest.tar)?;
     let mut written = archive::write_tar(&assembled, &dest.tar)?;
     drop(spinner);
     report_written(plan, &written, rep);

@@ -131,13 +131,18 @@ pub struct Assembled {
 
 /// Writes `plan` to `dest` atomically: a temporary file beside it, renamed at the end.
 pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
-    let assembled = assemble(plan, crate::output::parent_dir(dest)).map_err(|e| match e {
-        // A layer that cannot be written (disk full, file-size limit) is a failure to write
-        // the image: name the image, not the hidden temporary file.
+    let assembled = assemble_beside(plan, dest)?;
+    write_tar(&assembled, dest)
+}
+
+/// [`assemble`] with the layers beside `dest` (so the final rename stays on one file system);
+/// a layer that cannot be written (disk full, file-size limit) is reported as a failure to
+/// write `dest`, naming the image rather than the hidden temporary file.
+pub fn assemble_beside(plan: &ImagePlan, dest: &Path) -> Result<Assembled> {
+    assemble(plan, crate::output::parent_dir(dest)).map_err(|e| match e {
         Error::Io { step, source, .. } if step == "write layer" => Error::io("write image", dest, source),
         other => other,
-    })?;
-    write_tar(&assembled, dest)
+    })
 }
 
 /// Makes the layers (as temporary files in `scratch`) and every JSON document of `plan`.

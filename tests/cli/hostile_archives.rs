@@ -326,7 +326,7 @@ fn hostiles() -> Vec<Hostile> {
                     file("up/tmp/written-through-link", b"escaped"),
                 ])
             },
-            inspect_says: Some("outside"),
+            inspect_says: Some("goes through the symbolic link up"),
         },
         Hostile {
             name: "layer: hard link to a file outside",

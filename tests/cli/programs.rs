@@ -192,3 +192,48 @@ pub fn skopeo_reads(tar: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A registry stand-in on 127.0.0.1 that answers every request with `status` (e.g. 401 with a
+/// Basic challenge, 500), for as long as the test process lives. Returns "127.0.0.1:PORT".
+pub fn failing_registry(status: u16) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                // Read one request head (and ignore any body: the connection is closed after).
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if line == "\r\n" || line == "\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                let reason = match status {
+                    401 => "Unauthorized",
+                    500 => "Internal Server Error",
+                    _ => "Error",
+                };
+                let body =
+                    format!("{{\"errors\":[{{\"code\":\"TEST\",\"message\":\"test registry says {status}\"}}]}}");
+                let challenge = if status == 401 { "WWW-Authenticate: Basic realm=\"staticize-test\"\r\n" } else { "" };
+                let _ = write!(
+                    &stream,
+                    "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{challenge}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    addr
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    addr
+}

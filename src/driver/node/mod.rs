@@ -219,6 +219,10 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
         None
     };
 
+    // A plain script is not bundled, so nothing has parsed it yet: without this a syntax error
+    // would surface only when the image runs. `node --check` parses without running.
+    let step = format!("check the syntax of {}", main.display());
+    Command::new(&node.path).arg("--check").arg(&main).run(&step)?;
     let blob = make_blob(&node, &main, req, rep)?;
     let blob_bytes = size_of(&blob);
 
