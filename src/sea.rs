@@ -30,6 +30,8 @@ const EHDR_PHENTSIZE: usize = 0x36;
 const EHDR_PHNUM: usize = 0x38;
 const PHDR_SIZE: usize = 56;
 const NHDR_SIZE: usize = 12;
+/// The most padding the injector adds between the end of the file and the new segment.
+const MAX_GAP: u64 = 64 << 20;
 
 /// The state of the sentinel fuse in a node binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,11 +171,24 @@ pub fn inject(node: &[u8], blob: &[u8]) -> Result<Vec<u8>, String> {
     if delta % page != 0 {
         return Err("the first PT_LOAD is not page-congruent; cannot place a new segment".into());
     }
-    let mem_end = loads.iter().map(|l| l.p_vaddr + l.p_memsz).max().unwrap_or(0);
+    let overflow = || "a PT_LOAD segment reaches past the end of the address space".to_string();
+    let mut mem_end = 0u64;
+    for l in &loads {
+        mem_end = mem_end.max(l.p_vaddr.checked_add(l.p_memsz).ok_or_else(overflow)?);
+    }
     // File offset of the new segment: past the file and past every mapped address, so it
     // overlaps nothing in the file or in memory.
-    let offset = align_up((node.len() as u64).max(mem_end.saturating_sub(delta)), page);
-    let vaddr = offset + delta;
+    let offset =
+        (node.len() as u64).max(mem_end.saturating_sub(delta)).checked_next_multiple_of(page).ok_or_else(overflow)?;
+    // The file is padded up to that offset. Node's .bss is a few MiB; a gap beyond this means
+    // the program headers are wrong, and following them would write (and allocate) the gap.
+    let gap = offset - node.len() as u64;
+    if gap > MAX_GAP {
+        return Err(format!(
+            "the program headers map {gap} bytes past the end of the file; placing the blob after them would pad the file by that much — is this really node?"
+        ));
+    }
+    let vaddr = offset.checked_add(delta).ok_or_else(overflow)?;
 
     let phnum = elf.program_headers.len() + 2;
     if phnum >= 0xffff {
@@ -281,6 +296,25 @@ mod tests {
         put_phdr(&mut b, PT_LOAD, PF_R, 0, 0x400000, 0x400000, total, total + 0x3000, 0x1000);
         b.extend_from_slice(fuse.as_bytes());
         b
+    }
+
+    /// Fuzzing found (fuzz/corpus/sea_inject/regression-huge-memsz): a PT_LOAD declaring a
+    /// huge p_memsz made inject pad the output to that size — a 355 GB allocation. Headers like
+    /// these, and ones whose sums overflow, are refused.
+    #[test]
+    fn lying_program_headers_are_refused_not_followed() {
+        let load_at = 0x40 + 56; // the PT_LOAD entry of tiny_elf
+        for (field, value) in [(40, 1u64 << 40), (40, u64::MAX - 0x1000), (48, 1u64 << 62)] {
+            let mut node = tiny_elf();
+            node[load_at + field..load_at + field + 8].copy_from_slice(&value.to_le_bytes());
+            let r = inject(&node, &blob());
+            assert!(r.is_err(), "field {field} = {value:#x} was accepted");
+        }
+        let corpus = include_bytes!("../fuzz/corpus/sea_inject/regression-huge-memsz");
+        let rest = &corpus[1..];
+        let cut = (corpus[0] as usize * rest.len()) / 255;
+        let (node, blob) = rest.split_at(cut.min(rest.len()));
+        assert!(inject(node, blob).map(|out| out.len() < 256 << 20).unwrap_or(true));
     }
 
     fn blob() -> Vec<u8> {
