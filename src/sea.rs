@@ -121,13 +121,17 @@ pub fn verify(bytes: &[u8]) -> Result<SeaCheck, String> {
                 check.blob_bytes = Some(desc.len() as u64);
                 check.magic_ok = desc.len() >= 4 && u32_at(desc, 0, elf.little_endian) == BLOB_MAGIC;
                 // Where the note is in memory, and whether a PT_LOAD maps those bytes from the file.
-                let vaddr = ph.p_vaddr + (pos - start) as u64;
-                let vend = vaddr + (desc_at + descsz - pos) as u64;
-                check.note_loaded = loads.iter().any(|l| {
-                    l.p_vaddr <= vaddr
-                        && vend <= l.p_vaddr + l.p_filesz
-                        && l.p_offset + (vaddr - l.p_vaddr) == pos as u64
-                });
+                // Checked sums: the headers may be anything, and wrapped addresses would lie.
+                let vaddr = ph.p_vaddr.checked_add((pos - start) as u64);
+                let vend = vaddr.and_then(|v| v.checked_add((desc_at + descsz - pos) as u64));
+                check.note_loaded = match (vaddr, vend) {
+                    (Some(vaddr), Some(vend)) => loads.iter().any(|l| {
+                        l.p_vaddr <= vaddr
+                            && l.p_vaddr.checked_add(l.p_filesz).is_some_and(|end| vend <= end)
+                            && l.p_offset.checked_add(vaddr - l.p_vaddr) == Some(pos as u64)
+                    }),
+                    _ => false,
+                };
                 return Ok(check);
             }
             pos = desc_at + align4(descsz);
@@ -310,6 +314,11 @@ mod tests {
             let r = inject(&node, &blob());
             assert!(r.is_err(), "field {field} = {value:#x} was accepted");
         }
+        // And verify() summed addresses from the headers without checking for overflow.
+        let crash = include_bytes!("../fuzz/corpus/sea_inject/regression-verify-overflow");
+        let (node, _) = crash[1..].split_at((crash[0] as usize * (crash.len() - 1)) / 255);
+        let _ = verify(node);
+        let _ = verify(&crash[1..]);
         let corpus = include_bytes!("../fuzz/corpus/sea_inject/regression-huge-memsz");
         let rest = &corpus[1..];
         let cut = (corpus[0] as usize * rest.len()) / 255;
