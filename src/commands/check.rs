@@ -32,19 +32,22 @@ pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
     }
 }
 
+/// Judges one file against the flags: linkage, then the size limit.
+pub fn judge(verdict: FileVerdict, args: &CheckArgs) -> CheckedFile {
+    let max_size = args.max_size.map(|m| m.0);
+    let over_budget = over_budget(&verdict, max_size);
+    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
+    CheckedFile { verdict, ok, max_size, over_budget }
+}
+
 /// Runs `check`.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
-    let results: Vec<CheckedFile> = args
-        .files
-        .iter()
-        .map(|p| {
-            let verdict = FileVerdict::of(p);
-            let max_size = args.max_size.map(|m| m.0);
-            let over_budget = over_budget(&verdict, max_size);
-            let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
-            CheckedFile { verdict, ok, max_size, over_budget }
-        })
-        .collect();
+    let results: Vec<CheckedFile> = args.files.iter().map(|p| judge(FileVerdict::of(p), &args)).collect();
+    finish(results, &args, rep)
+}
+
+/// Prints the verdicts (or their JSON) and fails with exit 1 when any file failed.
+pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
     for r in &results {
         let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
         let mut what = match (&r.verdict.linkage, &r.verdict.error) {

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod check_tree;
 pub mod completions;
 pub mod doctor;
 pub mod gate;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::C(args) => build::c(args, Lang::C, &rep),
         Command::Cxx(args) => build::c(args, Lang::Cxx, &rep),
         Command::Image(args) => image::run(args, &rep),
+        Command::Check(args) if args.recursive => check_tree::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
         Command::Gate(args) => gate::run(args, &rep),
