@@ -48,8 +48,11 @@ pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
 
 /// Prints the verdicts (or their JSON) and fails with exit 1 when any file failed.
 pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
+    // One write for all lines: check -r prints thousands.
+    let (pass, fail) = (paint_out("ok  ", "32"), paint_out("FAIL", "31"));
+    let mut lines = Vec::with_capacity(results.len());
     for r in &results {
-        let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
+        let mark = if r.ok { &pass } else { &fail };
         let mut what = match (&r.verdict.linkage, &r.verdict.error) {
             (Some(l), _) => format!("{}, {}", describe(l), human_size(l.size)),
             (None, Some(e)) => e.clone(),
@@ -58,7 +61,10 @@ pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Re
         if let Some(over) = &r.over_budget {
             what.push_str(&format!(" — {over}"));
         }
-        rep.line(format!("{mark} {}: {what}", r.verdict.path.display()));
+        lines.push(format!("{mark} {}: {what}", r.verdict.path.display()));
+    }
+    if !lines.is_empty() {
+        rep.line(lines.join("\n"));
     }
     rep.json(&results);
     let failed = results.iter().filter(|r| !r.ok).count();

@@ -5,4 +5,5 @@ mod support;
 
 mod c_build;
 mod check;
+mod check_tree;
 mod gate;
