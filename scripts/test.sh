@@ -22,11 +22,13 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 APT_PACKAGES=(
   # build and inspect
-  gcc g++ libc6-dev make binutils musl-tools pax-utils git ca-certificates curl tzdata
+  gcc g++ libc6-dev make binutils musl-tools pax-utils git ca-certificates curl tzdata zstd
   # containers and registries
   podman runc fuse-overlayfs skopeo umoci docker.io docker-registry
   # real programs to bundle and run
   busybox-static redis-server redis-tools sqlite3 nginx
+  # pax-utils' lddtree (the closure tests compare with it) is Python and needs pyelftools
+  python3-pyelftools
   # shells whose completion scripts the tests parse; man to render the man page
   zsh fish man-db groff-base bsdutils
   # running other architectures' binaries

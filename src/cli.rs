@@ -13,7 +13,8 @@ Exit codes:
   1  a verdict failed (not static, over budget, unresolved libraries)
   2  usage error (unknown flag, bad value)
   3  a toolchain is missing or a build failed
-  4  input/output problem (missing or unreadable file, unwritable output)";
+  4  input/output problem (missing or unreadable file, unwritable output, a registry that is
+     down or refuses)";
 
 /// staticize: the smallest thing that runs — a checked static executable and a single-file
 /// FROM-scratch image that `docker load` and `podman load` accept.
@@ -40,11 +41,15 @@ pub enum Command {
     /// Put an executable you already have into a scratch image (it must be static).
     #[command(after_help = EXIT_CODES_HELP)]
     Image(ImageCmdArgs),
-    /// Judge files from their ELF headers: static, static-pie or dynamic.
+    /// Judge files from their ELF headers (static, static-pie or dynamic), or check that every
+    /// executable in an image archive or root directory has its libraries inside it.
     #[command(after_help = EXIT_CODES_HELP)]
     Check(CheckArgs),
     /// List the toolchains found, their versions, and how to install the missing ones.
     Doctor(DoctorArgs),
+    /// Put a dynamic program into a scratch image with the libraries it loads (its closure).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bundle(BundleArgs),
     /// Check size budgets from staticize.toml (for CI and pre-commit); exit 1 when one fails.
     #[command(after_help = GATE_HELP)]
     Gate(GateArgs),
@@ -52,6 +57,19 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command into a directory.
     Man(ManArgs),
+    /// Show an image archive: names, platforms, digests, config, history, layers, files and
+    /// the bytes wasted by files later layers overwrite or delete.
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
+    /// Push an image archive already on disk to a registry (OCI distribution API).
+    #[command(after_help = PUSH_HELP)]
+    Push(PushArgs),
+    /// Build a Go main package into a static executable and a scratch image.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Go(GoArgs),
+    /// Build a Cargo bin target into a static executable and a scratch image.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Rust(RustArgs),
 }
 
 /// Which C library to link.
@@ -83,6 +101,58 @@ pub struct ImageOptions {
     /// Where the program goes inside the image (default: /NAME).
     #[arg(long, value_name = "/DEST/NAME")]
     pub path: Option<String>,
+    // Run configuration, contents and destinations (issue 3); parsed in image::options.
+    /// Entrypoint, exec form: repeat the flag once per word, or give one JSON array
+    /// (--entrypoint '["/app","-v"]'); '[]' clears it (default: the program).
+    #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Image config")]
+    pub entrypoint: Vec<String>,
+    /// Default arguments, exec form: repeat the flag once per word (--cmd -p --cmd 80) or give
+    /// one JSON array (--cmd '["-p","80"]').
+    #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Image config")]
+    pub cmd: Vec<String>,
+    /// An environment variable (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Image config")]
+    pub env: Vec<String>,
+    /// The working directory (created in the image).
+    #[arg(long, value_name = "/DIR", help_heading = "Image config")]
+    pub workdir: Option<String>,
+    /// The user to run as: NAME (needs --with passwd, e.g. nonroot) or UID[:GID].
+    #[arg(long, value_name = "NAME|UID[:GID]", help_heading = "Image config")]
+    pub user: Option<String>,
+    /// A port the program listens on (repeatable).
+    #[arg(long, value_name = "PORT[/tcp|/udp]", help_heading = "Image config")]
+    pub expose: Vec<String>,
+    /// A label (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Image config")]
+    pub label: Vec<String>,
+    /// The signal that stops the container: SIGTERM, TERM, 15, SIGRTMIN+3.
+    #[arg(long, value_name = "SIGNAL", help_heading = "Image config")]
+    pub stop_signal: Option<String>,
+    /// Put a file or directory into the image (repeatable). Parents are created; symlinks inside
+    /// a directory stay symlinks and are never followed. MODE (octal) applies to files.
+    #[arg(long, value_name = "SRC:DEST[:MODE]", help_heading = "Image contents")]
+    pub add: Vec<String>,
+    /// Add what scratch lacks (repeatable): certs[=BUNDLE], tzdata[=Zone,Zone], passwd, tmp,
+    /// busybox.
+    #[arg(long = "with", value_name = "EXTRA", help_heading = "Image contents")]
+    pub with: Vec<String>,
+    /// Layer compression: gzip (parallel, every core), zstd (multi-threaded) or none.
+    #[arg(long, value_enum, default_value_t = crate::image::Compression::Gzip, help_heading = "Image output")]
+    pub compress: crate::image::Compression,
+    /// Also write the image as an OCI layout directory (replaced if it is one already).
+    #[arg(long, value_name = "DIR", help_heading = "Image output")]
+    pub oci_dir: Option<PathBuf>,
+    /// Also load the image into docker or podman (default: whichever answers, docker first).
+    #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto",
+          value_parser = ["auto", "docker", "podman"], help_heading = "Image output")]
+    pub load: Option<String>,
+    /// Platforms to build for, comma-separated (default: the program's own).
+    #[arg(long, value_name = "OS/ARCH,…", value_delimiter = ',', help_heading = "Image output")]
+    pub platform: Vec<String>,
+    /// Also push the image to a registry, e.g. 127.0.0.1:5000/team/app:v1 (plain HTTP for
+    /// localhost and 127.0.0.1; credentials from REGISTRY_AUTH_FILE or ~/.docker/config.json).
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
 }
 
 /// Where a build command writes its image.
@@ -140,9 +210,12 @@ pub struct CArgs {
 /// `staticize image`.
 #[derive(Debug, Clone, Args)]
 pub struct ImageCmdArgs {
-    /// The static executable to package.
-    #[arg(value_name = "BINARY")]
-    pub binary: PathBuf,
+    /// The static executable to package (its ELF header gives the platform).
+    #[arg(value_name = "BINARY", required_unless_present = "binaries")]
+    pub binary: Option<PathBuf>,
+    /// One executable per platform for a multi-platform image (repeatable).
+    #[arg(long = "binary", id = "binaries", value_name = "OS/ARCH=PATH")]
+    pub binaries: Vec<String>,
     /// Where to write the image archive (default: ./NAME.tar).
     #[arg(short = 'o', long, value_name = "IMAGE.tar")]
     pub output: Option<PathBuf>,
@@ -154,7 +227,7 @@ pub struct ImageCmdArgs {
 /// `staticize check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// Files to judge.
+    /// ELF files to judge, image archives (.tar) or unpacked root directories to look inside.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Do not fail on dynamic executables (still fail on non-executables).
@@ -174,6 +247,27 @@ pub struct CheckArgs {
 /// `staticize doctor`.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {}
+
+/// `staticize bundle`.
+#[derive(Debug, Clone, Args)]
+pub struct BundleArgs {
+    /// The dynamic executable to carry into the image with its libraries.
+    #[arg(value_name = "BINARY")]
+    pub binary: PathBuf,
+    /// Where to write the image archive (default: ./NAME.tar).
+    #[arg(short = 'o', long, value_name = "IMAGE.tar")]
+    pub output: Option<PathBuf>,
+    /// A library the program dlopen()s that no .note.dlopen names: a soname (searched as the
+    /// program would) or a path (repeatable).
+    #[arg(long = "lib", value_name = "NAME|PATH")]
+    pub lib: Vec<String>,
+    /// Write the image even when some libraries cannot be found (they are listed).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Image contents and configuration.
+    #[command(flatten)]
+    pub options: ImageOptions,
+}
 
 /// The budget keys, shown under `staticize gate --help`.
 pub const GATE_HELP: &str = "\
@@ -222,4 +316,112 @@ pub struct ManArgs {
     /// Write staticize.1 and one staticize-COMMAND.1 per command into DIR instead of printing.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// Extra help for `staticize inspect`.
+pub const INSPECT_HELP: &str = "\
+Reads staticize's own tars, OCI layout directories, and docker save / podman save output
+(docker-archive or oci-archive). Reading is safe on hostile archives: nothing is written,
+memory stays bounded, absolute and '..' names and links leaving the archive are reported and
+never followed.
+
+Exit codes:
+  0  the archive was read and nothing is wrong with it
+  1  problems were found (unsafe names, digest mismatches); everything else is still shown
+  2  usage error
+  4  the file is missing or is not an image archive";
+
+/// Extra help for `staticize push`.
+pub const PUSH_HELP: &str = "\
+Registries on localhost / 127.0.0.1 are spoken to over plain HTTP, all others over HTTPS.
+Credentials come from REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json or
+$DOCKER_CONFIG/config.json (~/.docker/config.json): auths.<host>.auth = base64(user:password).
+Blobs the registry already has are skipped.
+
+Exit codes:
+  0  pushed
+  2  usage error (bad reference)
+  4  the archive is unreadable, or the registry is down, refused the credentials or failed";
+
+/// `staticize inspect`.
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The image: a tar (staticize, docker save, podman save) or an OCI layout directory.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// List every path of every layer with its mode and size.
+    #[arg(long)]
+    pub files: bool,
+}
+
+/// `staticize push`.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// The image archive (or OCI layout directory) to push.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Where to: [REGISTRY/]REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/app:v1.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+}
+
+/// `staticize go`.
+#[derive(Debug, Clone, Args)]
+pub struct GoArgs {
+    /// The main package: a directory, a .go file or an import path.
+    #[arg(value_name = "PKG|DIR", default_value = ".")]
+    pub package: String,
+    /// The executable to write (default: ./NAME, NAME from the package). With several
+    /// platforms, OUT-ARCH for each.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Extra build tags (comma-separated), added to netgo,osusergo.
+    #[arg(long, value_name = "T", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Embed Go's time zone database (-tags timetzdata): scratch has no /usr/share/zoneinfo.
+    #[arg(long)]
+    pub tzdata: bool,
+    /// Image options; their `--platform linux/amd64,linux/arm64` cross-compiles (several give
+    /// one binary per platform, OUT-ARCH, and one multi-platform image).
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Extra `go build` arguments, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub extra: Vec<String>,
+}
+
+/// `staticize rust`.
+#[derive(Debug, Clone, Args)]
+pub struct RustArgs {
+    /// The Cargo package or workspace: a directory or a Cargo.toml.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub project: PathBuf,
+    /// The executable to write (default: ./BIN). With several platforms, OUT-ARCH for each.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// The bin target to build (needed when there are several).
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
+    /// Cargo features to enable (comma-separated).
+    #[arg(short = 'F', long, value_name = "F", value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Enable every feature.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not enable the default feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// The C library (default: musl when its Rust target is installed, else static glibc).
+    #[arg(long, value_enum)]
+    pub libc: Option<Libc>,
+    /// Optimise for size (default: opt-level z, LTO, one codegen unit, panic=abort) or speed.
+    #[arg(long, value_enum, default_value_t = Profile::Size)]
+    pub profile: Profile,
+    /// Image options; their `--platform linux/amd64,linux/arm64` cross-compiles (several give
+    /// one binary per platform, OUT-ARCH, and one multi-platform image).
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Extra `cargo build` arguments, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub extra: Vec<String>,
 }

@@ -79,6 +79,16 @@ pub enum Error {
         /// What to do about it.
         help: Option<String>,
     },
+    /// A registry could not be reached, refused us, or failed (a destination I/O problem).
+    #[error("registry {registry}: {message}")]
+    Registry {
+        /// host[:port] of the registry.
+        registry: String,
+        /// What happened.
+        message: String,
+        /// What to do about it.
+        help: Option<String>,
+    },
     /// A check ran and its verdict failed; the output has already said why.
     #[error("{message}")]
     Verdict {
@@ -100,7 +110,7 @@ impl Error {
             Error::Verdict { .. } => EXIT_VERDICT,
             Error::Usage { .. } => EXIT_USAGE,
             Error::ToolMissing { .. } | Error::CommandFailed { .. } | Error::Build { .. } => EXIT_TOOLCHAIN,
-            Error::Io { .. } | Error::Input { .. } => EXIT_IO,
+            Error::Io { .. } | Error::Input { .. } | Error::Registry { .. } => EXIT_IO,
         }
     }
 
@@ -110,6 +120,7 @@ impl Error {
             Error::Usage { help, .. }
             | Error::Build { help, .. }
             | Error::Input { help, .. }
+            | Error::Registry { help, .. }
             | Error::Verdict { help, .. } => help.clone(),
             Error::Io { source, path, .. } => io_help(source, path),
             Error::ToolMissing { .. } | Error::CommandFailed { .. } => None,

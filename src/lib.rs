@@ -4,6 +4,7 @@
 //! the archive, `report` prints what happened.
 
 pub mod cli;
+pub mod closure;
 pub mod commands;
 pub mod driver;
 pub mod elf;

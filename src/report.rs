@@ -32,7 +32,8 @@ impl Reporter {
     /// A human result line on stdout (nothing in JSON mode).
     pub fn line(&self, text: impl AsRef<str>) {
         if !self.json {
-            println!("{}", text.as_ref());
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout().lock(), "{}", text.as_ref());
         }
     }
 

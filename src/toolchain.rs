@@ -9,8 +9,12 @@ use crate::error::{Error, Result};
 use crate::process::Command;
 
 /// The embedded toolchain files, by language name.
-pub const EMBEDDED: &[(&str, &str)] =
-    &[("c", include_str!("../toolchains/c.toml")), ("cxx", include_str!("../toolchains/cxx.toml"))];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("c", include_str!("../toolchains/c.toml")),
+    ("cxx", include_str!("../toolchains/cxx.toml")),
+    ("go", include_str!("../toolchains/go.toml")),
+    ("rust", include_str!("../toolchains/rust.toml")),
+];
 
 /// A build profile: what the compiler optimises for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]

@@ -84,9 +84,11 @@ pub fn build_and_package(
     let reference = package::reference(&image.options, &name)?;
     package::program_path(&image.options, &name)?;
     output::ensure_writable(&bin_out)?;
-    if let Some(p) = &image_out {
-        output::ensure_writable(p)?;
-    }
+    let dests = match &image_out {
+        Some(p) => Some(package::destinations(&image.options, p)?),
+        None => None,
+    };
+    package::check_host_platform(&image.options)?;
     let staging = tempfile::Builder::new()
         .prefix("staticize-build-")
         .tempdir()
@@ -127,11 +129,15 @@ pub fn build_and_package(
     }
     // The image is written first, from the staged file, so a failure there leaves both the
     // old binary and the old image in place.
-    let written = match image_out {
-        Some(dest) => {
-            let mut plan = package::plan_for_binary(&artifact.path, &name, &linkage, &image.options, created_by)?;
+    let written = match dests {
+        Some(dests) => {
+            let binaries = [(crate::image::spec::Platform::linux(&linkage.machine), artifact.path.clone())];
+            let (mut plan, notes) = package::plan_for_binaries(&binaries, &name, &image.options, created_by)?;
             plan.reference = reference;
-            Some(package::write_image(&plan, &dest, rep)?)
+            for n in &notes {
+                rep.step("with", n);
+            }
+            Some(package::deliver(&plan, &dests, rep)?)
         }
         None => None,
     };
@@ -139,6 +145,7 @@ pub fn build_and_package(
     rep.step("write", format!("{} ({})", bin_out.display(), human_size(linkage.size)));
     if let Some(w) = &written {
         package::report_run_hint(w, rep);
+        package::push_if_asked(w, &image.options, rep)?;
     }
     result.image = written;
     rep.json(&result);

@@ -32,39 +32,21 @@ pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
     }
 }
 
-/// Judges one file against the flags: linkage, then the size limit.
-pub fn judge(verdict: FileVerdict, args: &CheckArgs) -> CheckedFile {
-    let max_size = args.max_size.map(|m| m.0);
-    let over_budget = over_budget(&verdict, max_size);
-    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
-    CheckedFile { verdict, ok, max_size, over_budget }
-}
-
 /// Runs `check`.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
-    let results: Vec<CheckedFile> = args.files.iter().map(|p| judge(FileVerdict::of(p), &args)).collect();
+    // Images and root directories: is every executable's closure inside? (issue 5)
+    if args.files.iter().any(|p| crate::commands::check_image::is_image_target(p)) {
+        return crate::commands::check_image::run(&args, rep);
+    }
+    let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, &args)).collect();
     finish(results, &args, rep)
 }
 
 /// Prints the verdicts (or their JSON) and fails with exit 1 when any file failed.
 pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
     // One write for all lines: check -r prints thousands.
-    let (pass, fail) = (paint_out("ok  ", "32"), paint_out("FAIL", "31"));
-    let mut lines = Vec::with_capacity(results.len());
-    for r in &results {
-        let mark = if r.ok { &pass } else { &fail };
-        let mut what = match (&r.verdict.linkage, &r.verdict.error) {
-            (Some(l), _) => format!("{}, {}", describe(l), human_size(l.size)),
-            (None, Some(e)) => e.clone(),
-            (None, None) => String::new(),
-        };
-        if let Some(over) = &r.over_budget {
-            what.push_str(&format!(" — {over}"));
-        }
-        lines.push(format!("{mark} {}: {what}", r.verdict.path.display()));
-    }
-    if !lines.is_empty() {
-        rep.line(lines.join("\n"));
+    if !results.is_empty() {
+        rep.line(results.iter().map(file_line).collect::<Vec<_>>().join("\n"));
     }
     rep.json(&results);
     let failed = results.iter().filter(|r| !r.ok).count();
@@ -81,6 +63,33 @@ pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Re
         });
     }
     Ok(())
+}
+
+/// Judges one ELF file against the flags.
+pub fn check_file(p: &std::path::Path, args: &CheckArgs) -> CheckedFile {
+    judge(FileVerdict::of(p), args)
+}
+
+/// Judges one verdict against the flags: linkage, then the size limit.
+pub fn judge(verdict: FileVerdict, args: &CheckArgs) -> CheckedFile {
+    let max_size = args.max_size.map(|m| m.0);
+    let over_budget = over_budget(&verdict, max_size);
+    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
+    CheckedFile { verdict, ok, max_size, over_budget }
+}
+
+/// The human line for one file: "ok   PATH: static, x86_64, 8.1 KiB".
+pub fn file_line(r: &CheckedFile) -> String {
+    let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
+    let mut what = match (&r.verdict.linkage, &r.verdict.error) {
+        (Some(l), _) => format!("{}, {}", describe(l), human_size(l.size)),
+        (None, Some(e)) => e.clone(),
+        (None, None) => String::new(),
+    };
+    if let Some(over) = &r.over_budget {
+        what.push_str(&format!(" — {over}"));
+    }
+    format!("{mark} {}: {what}", r.verdict.path.display())
 }
 
 /// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::driver::target::Arch;
 use crate::error::Result;
 use crate::report::{Reporter, paint};
 use crate::toolchain::{EMBEDDED, spec};
@@ -52,7 +53,36 @@ pub fn survey() -> Vec<ToolStatus> {
             });
         }
     }
+    out.extend(rust_targets());
     out
+}
+
+/// Whether the musl Rust targets `staticize rust` prefers are installed, and how to add them.
+fn rust_targets() -> Vec<ToolStatus> {
+    let settings = crate::driver::rust::settings();
+    let installed = crate::driver::rust::installed_targets();
+    [Arch::Amd64, Arch::Arm64]
+        .into_iter()
+        .map(|arch| {
+            let triple = settings.musl_triple(arch).to_string();
+            let found = installed.as_ref().is_some_and(|t| t.contains(&triple));
+            let install = match &installed {
+                None => format!("rustup not found: {}; then rustup target add {triple}", settings.rust.install),
+                Some(_) if arch == Arch::host() => {
+                    format!("rustup target add {triple} (without it: static glibc via +crt-static)")
+                }
+                Some(_) => format!("rustup target add {triple} (needed for --platform {})", arch.platform()),
+            };
+            ToolStatus {
+                language: "rust".into(),
+                name: triple,
+                found,
+                command: None,
+                version: found.then(|| "target installed".to_string()),
+                install: (!found).then_some(install),
+            }
+        })
+        .collect()
 }
 
 /// Runs `doctor`.
@@ -61,12 +91,12 @@ pub fn run(rep: &Reporter) -> Result<()> {
     for t in &tools {
         if t.found {
             rep.line(format!(
-                "{} {:<4} {:<9} {}  ({})",
+                "{} {:<4} {:<9} {}{}",
                 paint("found  ", "32"),
                 t.language,
                 t.name,
                 t.version.as_deref().unwrap_or(""),
-                t.command.as_deref().unwrap_or("")
+                t.command.as_deref().map(|c| format!("  ({c})")).unwrap_or_default()
             ));
         } else {
             rep.line(format!(

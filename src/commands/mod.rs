@@ -1,14 +1,21 @@
 //! One module per subcommand; `run` dispatches the parsed command line.
 
 pub mod build;
+pub mod bundle;
 pub mod check;
+pub mod check_image;
 pub mod check_tree;
 pub mod completions;
 pub mod doctor;
 pub mod gate;
+pub mod go;
 pub mod image;
+pub mod inspect;
 pub mod man;
 pub mod package;
+pub mod platforms;
+pub mod push;
+pub mod rust;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -25,8 +32,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(args) if args.recursive => check_tree::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
+        Command::Bundle(args) => bundle::run(args, &rep),
+        Command::Inspect(args) => inspect::run(args, &rep),
+        Command::Push(args) => push::run(args, &rep),
         Command::Gate(args) => gate::run(args, &rep),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args, &rep),
+        Command::Go(args) => go::run(args, &rep),
+        Command::Rust(args) => rust::run(args, &rep),
     }
 }

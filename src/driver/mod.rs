@@ -1,6 +1,9 @@
 //! Drivers turn source into one ELF file on disk. A driver knows compilers, never images.
 
 pub mod c;
+pub mod go;
+pub mod rust;
+pub mod target;
 
 use std::path::PathBuf;
 

@@ -57,6 +57,12 @@ pub struct Written {
     pub bytes: u64,
     /// Per-layer sizes: compressed and uncompressed.
     pub layers: Vec<LayerSummary>,
+    /// The OCI layout directory also written (--oci-dir).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oci_dir: Option<PathBuf>,
+    /// The engine the image was loaded into (--load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_into: Option<String>,
 }
 
 /// Sizes of one layer.
@@ -102,26 +108,46 @@ pub fn rfc3339(secs: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-/// One blob of the archive, in memory or in a temporary file.
-enum Blob<'a> {
+/// One blob of the image, in memory or a layer in a temporary file.
+enum Blob {
     Json(Vec<u8>),
-    Layer(&'a Layer),
+    /// Index into `Assembled::layers`.
+    Layer(usize),
+}
+
+/// An image ready to be written to any destination: every blob and top-level document made,
+/// layers in temporary files.
+pub struct Assembled {
+    layers: Vec<Layer>,
+    blobs: BTreeMap<String, Blob>,
+    index: Vec<u8>,
+    docker_manifest: Vec<u8>,
+    epoch: u64,
+    reference: String,
+    manifest_digest: String,
+    config_digest: String,
+    summaries: Vec<LayerSummary>,
 }
 
 /// Writes `plan` to `dest` atomically: a temporary file beside it, renamed at the end.
 pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
-    let dir = crate::output::parent_dir(dest);
+    let assembled = assemble(plan, crate::output::parent_dir(dest))?;
+    write_tar(&assembled, dest)
+}
+
+/// Makes the layers (as temporary files in `scratch`) and every JSON document of `plan`.
+pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
     let created = rfc3339(plan.epoch);
     let mut layers = Vec::new();
     for img in &plan.images {
-        layers.push(write_layer(&img.rootfs, plan.compression, plan.epoch, dir)?);
+        layers.push(write_layer(&img.rootfs, plan.compression, plan.epoch, scratch)?);
     }
 
     let mut blobs: BTreeMap<String, Blob> = BTreeMap::new();
     let mut manifests = Vec::new();
     let mut summaries = Vec::new();
     let mut configs = Vec::new();
-    for (img, layer) in plan.images.iter().zip(&layers) {
+    for (i, (img, layer)) in plan.images.iter().zip(&layers).enumerate() {
         let config = ConfigFile {
             created: Some(created.clone()),
             architecture: img.platform.architecture.clone(),
@@ -157,7 +183,7 @@ pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
         manifest_desc.platform = Some(img.platform.clone());
         blobs.insert(config_desc.digest.clone(), Blob::Json(config_bytes));
         blobs.insert(manifest_desc.digest.clone(), Blob::Json(manifest_bytes));
-        blobs.insert(layer.digest.clone(), Blob::Layer(layer));
+        blobs.insert(layer.digest.clone(), Blob::Layer(i));
         summaries.push(LayerSummary {
             platform: img.platform.to_string(),
             digest: layer.digest.clone(),
@@ -210,23 +236,54 @@ pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
         layers: vec![spec::blob_path(&docker_layer.digest)],
     }];
 
+    Ok(Assembled {
+        index: to_json(&index),
+        docker_manifest: to_json(&docker_manifest),
+        layers,
+        blobs,
+        epoch: plan.epoch,
+        reference: name,
+        manifest_digest: top_digest,
+        config_digest: configs[0].1.digest.clone(),
+        summaries,
+    })
+}
+
+impl Assembled {
+    fn written(&self, path: &Path, bytes: u64) -> Written {
+        Written {
+            path: path.to_path_buf(),
+            reference: self.reference.clone(),
+            manifest_digest: self.manifest_digest.clone(),
+            config_digest: self.config_digest.clone(),
+            bytes,
+            layers: self.summaries.clone(),
+            oci_dir: None,
+            loaded_into: None,
+        }
+    }
+}
+
+/// Writes the single-file archive (OCI layout + docker manifest.json) atomically.
+pub fn write_tar(a: &Assembled, dest: &Path) -> Result<Written> {
     let tmp = crate::output::temp_beside(dest)?;
     let io_err = |e: std::io::Error| Error::io("write image", dest, e);
     {
         let file = tmp.reopen().map_err(io_err)?;
         let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, file));
-        let mtime = plan.epoch;
+        let mtime = a.epoch;
         let dir_entry = |tar: &mut tar::Builder<_>, p: &str| -> std::io::Result<()> {
             let mut h = fixed_header(tar::EntryType::Directory, 0o755, 0, mtime);
             tar.append_data(&mut h, p, std::io::empty())
         };
         dir_entry(&mut tar, "blobs/").map_err(io_err)?;
         dir_entry(&mut tar, "blobs/sha256/").map_err(io_err)?;
-        for (digest, blob) in &blobs {
+        for (digest, blob) in &a.blobs {
             let path = spec::blob_path(digest);
             match blob {
                 Blob::Json(b) => append_bytes(&mut tar, &path, b, mtime),
-                Blob::Layer(l) => {
+                Blob::Layer(i) => {
+                    let l = &a.layers[*i];
                     let f = File::open(l.blob.path()).map_err(io_err)?;
                     let mut h = fixed_header(tar::EntryType::Regular, 0o644, l.size, mtime);
                     tar.append_data(&mut h, &path, f)
@@ -234,8 +291,8 @@ pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
             }
             .map_err(io_err)?;
         }
-        append_bytes(&mut tar, "index.json", &to_json(&index), mtime).map_err(io_err)?;
-        append_bytes(&mut tar, "manifest.json", &to_json(&docker_manifest), mtime).map_err(io_err)?;
+        append_bytes(&mut tar, "index.json", &a.index, mtime).map_err(io_err)?;
+        append_bytes(&mut tar, "manifest.json", &a.docker_manifest, mtime).map_err(io_err)?;
         append_bytes(&mut tar, "oci-layout", spec::OCI_LAYOUT.as_bytes(), mtime).map_err(io_err)?;
         let mut w = tar.into_inner().map_err(io_err)?;
         w.flush().map_err(io_err)?;
@@ -243,14 +300,88 @@ pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
     }
     let bytes = tmp.as_file().metadata().map_err(io_err)?.len();
     crate::output::persist(tmp, dest, 0o644)?;
-    Ok(Written {
-        path: dest.to_path_buf(),
-        reference: name,
-        manifest_digest: top_digest,
-        config_digest: configs[0].1.digest.clone(),
-        bytes,
-        layers: summaries,
-    })
+    Ok(a.written(dest, bytes))
+}
+
+/// Writes an OCI image layout directory: built beside `dir`, then renamed into place. An
+/// existing OCI layout at `dir` is replaced; any other existing, non-empty directory is refused.
+pub fn write_oci_dir(a: &Assembled, dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let replacing = check_oci_dest(dir)?;
+    let parent = crate::output::parent_dir(dir);
+    let io_err = |p: &Path, e: std::io::Error| Error::io("write OCI layout", p, e);
+    let tmp = tempfile::Builder::new()
+        .prefix(".staticize-oci-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io("create a directory in", parent, e))?;
+    let root = tmp.path();
+    let sha = root.join("blobs/sha256");
+    std::fs::create_dir_all(&sha).map_err(|e| io_err(&sha, e))?;
+    let write_file = |p: &Path, bytes: &[u8]| -> Result<()> {
+        std::fs::write(p, bytes).map_err(|e| io_err(p, e))?;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).map_err(|e| io_err(p, e))
+    };
+    for (digest, blob) in &a.blobs {
+        let p = root.join(spec::blob_path(digest));
+        match blob {
+            Blob::Json(b) => write_file(&p, b)?,
+            Blob::Layer(i) => {
+                std::fs::copy(a.layers[*i].blob.path(), &p).map_err(|e| io_err(&p, e))?;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).map_err(|e| io_err(&p, e))?;
+            }
+        }
+    }
+    write_file(&root.join("index.json"), &a.index)?;
+    write_file(&root.join("oci-layout"), spec::OCI_LAYOUT.as_bytes())?;
+    for d in [root, &root.join("blobs"), &sha] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).map_err(|e| io_err(d, e))?;
+    }
+    let built = tmp.keep();
+    // Move the old layout aside first so a failed rename leaves it where it was.
+    let aside = if replacing {
+        let aside = parent.join(format!(".staticize-oci-old-{}", std::process::id()));
+        std::fs::rename(dir, &aside).map_err(|e| io_err(dir, e))?;
+        Some(aside)
+    } else {
+        None
+    };
+    if let Err(e) = std::fs::rename(&built, dir) {
+        if let Some(old) = &aside {
+            let _ = std::fs::rename(old, dir);
+        }
+        let _ = std::fs::remove_dir_all(&built);
+        return Err(io_err(dir, e));
+    }
+    if let Some(old) = aside {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io("remove the previous OCI layout", &old, e))?;
+    }
+    Ok(())
+}
+
+/// Ok(true) when `dir` holds an OCI layout to replace (or an empty directory), Ok(false) when
+/// it does not exist; an error for anything else.
+pub fn check_oci_dest(dir: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("check --oci-dir", dir, e)),
+        Ok(m) if m.is_dir() => {
+            let empty = std::fs::read_dir(dir).map_err(|e| Error::io("read --oci-dir", dir, e))?.next().is_none();
+            if empty || dir.join("oci-layout").is_file() {
+                Ok(true)
+            } else {
+                Err(Error::input(
+                    dir,
+                    "exists and is not an OCI layout (no oci-layout file); staticize will not overwrite it",
+                    Some("choose a new directory for --oci-dir, or remove this one".into()),
+                ))
+            }
+        }
+        Ok(_) => Err(Error::input(
+            dir,
+            "exists and is not a directory",
+            Some("--oci-dir needs a directory path that does not exist yet or holds an OCI layout".into()),
+        )),
+    }
 }
 
 fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8], mtime: u64) -> std::io::Result<()> {

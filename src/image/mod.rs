@@ -1,11 +1,22 @@
 //! Container images: the file system (rootfs), layers, the JSON documents and the single-file
 //! archive. Knows nothing about compilers.
 
+pub mod add;
 pub mod archive;
+pub mod auth;
+pub mod compress;
+pub mod extras;
 pub mod layer;
+pub mod load;
+pub mod options;
+pub mod push;
+pub mod read;
 pub mod reference;
 pub mod rootfs;
 pub mod spec;
+pub mod tarstream;
+pub mod unpack;
+pub mod waste;
 
 pub use archive::{ImagePlan, PlatformImage, Written, write};
 pub use layer::Compression;

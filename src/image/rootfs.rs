@@ -82,6 +82,10 @@ impl Rootfs {
     pub fn add_file(&mut self, image_path: &str, source: Source, mode: u32) -> Result<String> {
         let p = normalize(image_path)?;
         self.ensure_parents(&p)?;
+        // Replacing a directory would orphan its children in the layer.
+        if let Some(Entry::Dir { .. }) = self.entries.get(&p) {
+            return Err(conflict(&p));
+        }
         self.entries.insert(p.clone(), Entry::File { source, mode });
         Ok(p)
     }
@@ -103,6 +107,9 @@ impl Rootfs {
     pub fn add_symlink(&mut self, image_path: &str, target: &str) -> Result<String> {
         let p = normalize(image_path)?;
         self.ensure_parents(&p)?;
+        if let Some(Entry::Dir { .. }) = self.entries.get(&p) {
+            return Err(conflict(&p));
+        }
         self.entries.insert(p.clone(), Entry::Symlink { target: target.to_string() });
         Ok(p)
     }

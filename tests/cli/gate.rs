@@ -635,3 +635,56 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     let plain = on_tty(Some("1"));
     assert!(plain.contains("ok") && !plain.contains('\x1b'), "{plain:?}");
 }
+
+#[test]
+fn zstd_images_and_oci_directories_are_gated() {
+    // The gate reads images through the shared reader: zstd layers and OCI layout directories
+    // give the same figures the system's zstd, tar and wc give.
+    let d = tempdir();
+    let dir = d.path();
+    let Some(_) = static_bin(dir, "app", 1) else { return };
+    if !have("zstd") {
+        return;
+    }
+    ok(staticize().current_dir(dir).args(["image", "app", "-o", "z.tar", "--path", "/bin/app"]).args([
+        "--compress",
+        "zstd",
+        "--oci-dir",
+        "z-oci",
+    ]));
+    let both = "[[budget]]\nname = \"tar\"\nimage = \"z.tar\"\nmax-files = 1\nstatic = true\n\n[[budget]]\nname = \"dir\"\nimage = \"z-oci\"\nmax-files = 1\nstatic = true\n";
+    write(dir, "staticize.toml", both);
+    let o = run(gate(dir).arg("--json"));
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (tar, oci) = (&v["budgets"][0]["measures"], &v["budgets"][1]["measures"]);
+
+    let x = dir.join("x");
+    untar(&dir.join("z.tar"), &x);
+    let manifest: serde_json::Value = serde_json::from_slice(&fs::read(x.join("manifest.json")).unwrap()).unwrap();
+    let layer = x.join(manifest[0]["Layers"][0].as_str().unwrap());
+    let l = layer.display();
+    assert!(fs::read(&layer).unwrap().starts_with(&[0x28, 0xb5, 0x2f, 0xfd]), "the layer is zstd");
+    assert_eq!(tar["compressed"].as_u64(), Some(fs::metadata(&layer).unwrap().len()));
+    assert_eq!(tar["uncompressed"].as_u64().unwrap().to_string(), sh(&format!("zstd -dc '{l}' | wc -c")));
+    assert_eq!(tar["files"].as_u64().unwrap().to_string(), sh(&format!("zstd -dc '{l}' | tar -tv | grep -vc '^d'")));
+    assert_eq!(tar["linkage"]["label"], "static (1 program)");
+    for k in ["compressed", "uncompressed", "files", "linkage"] {
+        assert_eq!(tar[k], oci[k], "{k}: the OCI directory holds the same image");
+    }
+    let oci_bytes = sh(&format!(
+        "find '{}' -type f -printf '%s\\n' | awk '{{s+=$1}} END {{print s}}'",
+        dir.join("z-oci").display()
+    ));
+    assert_eq!(oci["size"].as_u64().unwrap().to_string(), oci_bytes, "a directory's size is its files' bytes");
+
+    // A dynamic program in a zstd image fails `static`, named.
+    if !have("gcc") {
+        return;
+    }
+    dynamic_bin(dir, "dyn");
+    ok(staticize().current_dir(dir).args(["bundle", "dyn", "-o", "dyn.tar", "--compress", "zstd"]));
+    write(dir, "staticize.toml", "[[budget]]\nname = \"dyn\"\nimage = \"dyn.tar\"\nstatic = true\n");
+    let out = fails_with(&mut gate(dir), 1);
+    assert!(out.contains("dyn is dynamic"), "{out}");
+}

@@ -3,7 +3,12 @@
 
 mod support;
 
+mod bundle;
 mod c_build;
 mod check;
 mod check_tree;
 mod gate;
+mod go_rust;
+mod images;
+mod inspect;
+mod push;

@@ -1,0 +1,580 @@
+//! `staticize inspect IMAGE`: names, platforms, digests, config, history, layers with their
+//! sizes, optionally every file, and the bytes wasted by files later layers overwrite or delete.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cli::InspectArgs;
+use crate::error::{Error, Result};
+use crate::image::read::{Archive, Compression, EntryKind, Format, Image, LayerEntry, Problem};
+use crate::image::spec::RunConfig;
+use crate::image::waste::{HiddenBy, Overlay};
+use crate::report::{Reporter, group_digits, human_size, short_digest};
+
+/// Most entries tracked for one image (overlay and `--files` listing); beyond, figures are
+/// marked incomplete so memory stays bounded on hostile layers.
+const MAX_TRACKED_ENTRIES: usize = 2_000_000;
+/// Unsafe entries reported one by one per layer; the rest are counted.
+const MAX_PROBLEMS_PER_LAYER: u64 = 100;
+
+/// Everything `inspect` found, as printed with `--json`.
+#[derive(Debug, Serialize)]
+pub struct InspectReport {
+    /// The file or directory inspected.
+    pub archive: PathBuf,
+    /// Its shape.
+    pub format: Format,
+    /// The images in it.
+    pub images: Vec<ImageReport>,
+    /// Multi-platform indexes: digest, names, platforms present.
+    pub indexes: Vec<IndexReport>,
+    /// Unsafe or inconsistent things found (nothing was followed or written).
+    pub problems: Vec<Problem>,
+    /// Things skipped on purpose.
+    pub notes: Vec<String>,
+}
+
+/// One multi-platform index.
+#[derive(Debug, Serialize)]
+pub struct IndexReport {
+    /// Digest of the index document.
+    pub digest: String,
+    /// Names it carries.
+    pub names: Vec<String>,
+    /// Platforms present in the archive.
+    pub platforms: Vec<String>,
+}
+
+/// One image (one platform).
+#[derive(Debug, Serialize)]
+pub struct ImageReport {
+    /// Names (tags).
+    pub names: Vec<String>,
+    /// os/arch[/variant].
+    pub platform: String,
+    /// Digest of the manifest (what a registry calls the image), when the archive has one.
+    pub manifest_digest: Option<String>,
+    /// Digest of the config: the image ID docker and podman show.
+    pub config_digest: String,
+    /// Creation time from the config.
+    pub created: Option<String>,
+    /// Author from the config.
+    pub author: Option<String>,
+    /// Entrypoint, cmd, env, user, ports, labels, workdir, stop signal.
+    pub config: RunConfig,
+    /// Build steps, oldest first.
+    pub history: Vec<HistoryRow>,
+    /// Layers, bottom first.
+    pub layers: Vec<LayerReport>,
+    /// Sums over the layers and the merged file system.
+    pub totals: Totals,
+    /// Files stored in a layer but invisible in the final file system.
+    pub wasted: Vec<WastedFile>,
+}
+
+/// One history step.
+#[derive(Debug, Serialize)]
+pub struct HistoryRow {
+    /// When.
+    pub created: Option<String>,
+    /// The command.
+    pub created_by: Option<String>,
+    /// A comment.
+    pub comment: Option<String>,
+    /// True when the step made no layer.
+    pub empty_layer: bool,
+    /// The layer (0-based) it made.
+    pub layer: Option<usize>,
+    /// That layer's uncompressed size.
+    pub size: u64,
+}
+
+/// One layer.
+#[derive(Debug, Serialize)]
+pub struct LayerReport {
+    /// Digest of the stored blob (computed).
+    pub digest: String,
+    /// Digest of the uncompressed tar (computed).
+    pub diff_id: String,
+    /// Media type from the manifest.
+    pub media_type: Option<String>,
+    /// Compression judged from the bytes.
+    pub compression: Compression,
+    /// Stored bytes.
+    pub size: u64,
+    /// Uncompressed tar bytes.
+    pub uncompressed_size: u64,
+    /// Tar entries (whiteouts included).
+    pub entries: u64,
+    /// Regular files.
+    pub files: u64,
+    /// Bytes of file content.
+    pub file_bytes: u64,
+    /// Bytes of this layer's files that later layers overwrite or delete.
+    pub wasted_bytes: u64,
+    /// Every entry, with `--files`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Vec<FileRow>>,
+}
+
+/// One entry in a `--files` listing.
+#[derive(Debug, Serialize)]
+pub struct FileRow {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: LayerEntry,
+    /// How a later layer hides it, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<HiddenBy>,
+}
+
+/// A file whose bytes are wasted.
+#[derive(Debug, Serialize)]
+pub struct WastedFile {
+    /// Its path.
+    pub path: String,
+    /// The layer (0-based) storing it.
+    pub layer: usize,
+    /// Bytes.
+    pub size: u64,
+    /// The layer that hides it.
+    pub by_layer: usize,
+    /// How.
+    pub how: HiddenBy,
+}
+
+/// Sums for one image.
+#[derive(Debug, Default, Serialize)]
+pub struct Totals {
+    /// Number of layers.
+    pub layers: usize,
+    /// Stored bytes of all layers.
+    pub size: u64,
+    /// Uncompressed bytes of all layers.
+    pub uncompressed_size: u64,
+    /// Regular files over all layers.
+    pub files: u64,
+    /// Bytes of file content over all layers.
+    pub file_bytes: u64,
+    /// Bytes of file content in the final file system.
+    pub visible_bytes: u64,
+    /// Bytes of file content stored but invisible.
+    pub wasted_bytes: u64,
+    /// Files stored but invisible.
+    pub wasted_files: u64,
+    /// False when an image had more entries than could be tracked (figures are lower bounds).
+    pub complete: bool,
+}
+
+/// Runs `inspect`.
+pub fn run(args: InspectArgs, rep: &Reporter) -> Result<()> {
+    let mut archive = Archive::open(&args.image)?;
+    let mut images = Vec::new();
+    let mut problems = Vec::new();
+    for img in &archive.images {
+        images.push(inspect_image(&archive, img, args.files, &mut problems));
+    }
+    archive.problems.extend(problems);
+    let report = InspectReport {
+        archive: args.image.clone(),
+        format: archive.format,
+        indexes: archive
+            .indexes
+            .iter()
+            .map(|i| IndexReport {
+                digest: i.doc.digest.clone(),
+                names: i.names.clone(),
+                platforms: i.images.iter().map(|n| archive.images[*n].platform.to_string()).collect(),
+            })
+            .collect(),
+        images,
+        problems: archive.problems.clone(),
+        notes: archive.notes.clone(),
+    };
+    if rep.json {
+        rep.json(&report);
+    } else {
+        print_human(&report, args.files, rep);
+    }
+    if !report.problems.is_empty() {
+        return Err(Error::Verdict {
+            message: format!("{}: {} problem(s) found in the archive", args.image.display(), report.problems.len()),
+            help: Some(
+                "the archive was only read, nothing was followed or written; rebuild it from a trusted source".into(),
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec<Problem>) -> ImageReport {
+    let name = img.names.first().cloned().unwrap_or_else(|| short_digest(&img.config.digest));
+    let mut overlay = Overlay::new(MAX_TRACKED_ENTRIES);
+    let mut layers = Vec::new();
+    let mut tracked = 0usize;
+    for (i, l) in img.layers.iter().enumerate() {
+        let place = format!("{name} layer {}", i + 1);
+        overlay.begin_layer(i);
+        let mut report = LayerReport {
+            digest: l.digest.clone().unwrap_or_default(),
+            diff_id: l.diff_id.clone().unwrap_or_default(),
+            media_type: l.media_type.clone(),
+            compression: Compression::None,
+            size: l.size,
+            uncompressed_size: 0,
+            entries: 0,
+            files: 0,
+            file_bytes: 0,
+            wasted_bytes: 0,
+            listing: files.then(Vec::new),
+        };
+        let mut unsafe_entries = 0u64;
+        let read = (|| -> Result<()> {
+            let mut r = archive.layer(l)?;
+            while let Some(e) = r.next_entry()? {
+                report.entries += 1;
+                if e.kind == EntryKind::File {
+                    report.files += 1;
+                    report.file_bytes += e.size;
+                }
+                if let Some(p) = &e.problem {
+                    unsafe_entries += 1;
+                    if unsafe_entries <= MAX_PROBLEMS_PER_LAYER {
+                        problems.push(Problem { place: format!("{place}: {}", e.path), message: p.clone() });
+                    }
+                }
+                overlay.apply(&e);
+                if let Some(list) = &mut report.listing {
+                    if tracked < MAX_TRACKED_ENTRIES {
+                        tracked += 1;
+                        list.push(FileRow { entry: e, hidden: None });
+                    }
+                }
+            }
+            let d = r.finish()?;
+            report.compression = d.compression;
+            report.uncompressed_size = d.uncompressed_size;
+            if let Some(claimed) = l.digest.as_deref().filter(|c| c.starts_with("sha256:") && *c != d.digest) {
+                problems.push(Problem {
+                    place: place.clone(),
+                    message: format!("the blob hashes to {}, the manifest says {claimed}", d.digest),
+                });
+            }
+            if let Some(claimed) = l.diff_id.as_deref().filter(|c| c.starts_with("sha256:") && *c != d.diff_id) {
+                problems.push(Problem {
+                    place: place.clone(),
+                    message: format!("the tar hashes to {}, the config's diff_id says {claimed}", d.diff_id),
+                });
+            }
+            report.digest = d.digest;
+            report.diff_id = d.diff_id;
+            Ok(())
+        })();
+        if let Err(e) = read {
+            problems.push(Problem { place: place.clone(), message: e.to_string() });
+        }
+        if unsafe_entries > MAX_PROBLEMS_PER_LAYER {
+            problems.push(Problem {
+                place: place.clone(),
+                message: format!("{} more entries with unsafe names", unsafe_entries - MAX_PROBLEMS_PER_LAYER),
+            });
+        }
+        layers.push(report);
+    }
+    if !overlay.complete() {
+        problems.push(Problem {
+            place: name.clone(),
+            message: format!("more than {MAX_TRACKED_ENTRIES} paths; the waste figures are a lower bound"),
+        });
+    }
+    for (i, l) in layers.iter_mut().enumerate() {
+        l.wasted_bytes = overlay.wasted_in(i);
+    }
+    if files {
+        // The last row of a path in a layer is the one a later layer hides.
+        let mut last: Vec<HashMap<&str, usize>> = vec![HashMap::new(); layers.len()];
+        for (i, l) in layers.iter().enumerate() {
+            for (n, row) in l.listing.iter().flatten().enumerate() {
+                last[i].insert(row.entry.path.as_str(), n);
+            }
+        }
+        let marks: Vec<(usize, usize, HiddenBy)> = overlay
+            .hidden
+            .iter()
+            .filter_map(|h| last.get(h.layer)?.get(h.path.as_str()).map(|n| (h.layer, *n, h.how)))
+            .collect();
+        drop(last);
+        for (layer, n, how) in marks {
+            if let Some(row) = layers[layer].listing.as_mut().and_then(|l| l.get_mut(n)) {
+                row.hidden.get_or_insert(how);
+            }
+        }
+    }
+    let wasted: Vec<WastedFile> = overlay
+        .hidden
+        .iter()
+        .filter(|h| h.size > 0)
+        .map(|h| WastedFile { path: h.path.clone(), layer: h.layer, size: h.size, by_layer: h.by_layer, how: h.how })
+        .collect();
+    let totals = Totals {
+        layers: layers.len(),
+        size: layers.iter().map(|l| l.size).sum(),
+        uncompressed_size: layers.iter().map(|l| l.uncompressed_size).sum(),
+        files: layers.iter().map(|l| l.files).sum(),
+        file_bytes: layers.iter().map(|l| l.file_bytes).sum(),
+        visible_bytes: overlay.visible_bytes(),
+        wasted_bytes: overlay.wasted_bytes(),
+        wasted_files: wasted.len() as u64,
+        complete: overlay.complete(),
+    };
+    let mut history = Vec::new();
+    let mut next_layer = 0;
+    for h in &img.parsed.history {
+        let empty = h.empty_layer.unwrap_or(false);
+        let layer = (!empty && next_layer < layers.len()).then_some(next_layer);
+        if !empty {
+            next_layer += 1;
+        }
+        history.push(HistoryRow {
+            created: h.created.clone(),
+            created_by: h.created_by.clone(),
+            comment: h.comment.clone(),
+            empty_layer: empty,
+            layer,
+            size: layer.map_or(0, |i| layers[i].uncompressed_size),
+        });
+    }
+    ImageReport {
+        names: img.names.clone(),
+        platform: img.platform.to_string(),
+        manifest_digest: img.manifest.as_ref().map(|m| m.digest.clone()),
+        config_digest: img.config.digest.clone(),
+        created: img.parsed.created.clone(),
+        author: img.parsed.author.clone(),
+        config: img.parsed.config.clone(),
+        history,
+        layers,
+        totals,
+        wasted,
+    }
+}
+
+fn print_human(r: &InspectReport, files: bool, rep: &Reporter) {
+    let n = r.images.len();
+    rep.line(format!("{}: {}, {n} image{}", r.archive.display(), r.format.describe(), if n == 1 { "" } else { "s" }));
+    for ix in &r.indexes {
+        rep.line(format!("index {} {} ({})", short_digest(&ix.digest), ix.names.join(", "), ix.platforms.join(", ")));
+    }
+    for img in &r.images {
+        rep.line("");
+        let names = if img.names.is_empty() { "(no name)".to_string() } else { img.names.join(", ") };
+        rep.line(format!("{names}  {}", img.platform));
+        let kv = |k: &str, v: String| rep.line(format!("  {k:<12} {v}"));
+        if let Some(d) = &img.manifest_digest {
+            kv("manifest", d.clone());
+        }
+        kv("id", format!("{} (config)", img.config_digest));
+        kv("created", img.created.clone().unwrap_or_else(|| "-".into()));
+        if let Some(a) = &img.author {
+            kv("author", a.clone());
+        }
+        let c = &img.config;
+        kv("entrypoint", json_list(&c.entrypoint));
+        kv("cmd", json_list(&c.cmd));
+        for (i, e) in c.env.iter().flatten().enumerate() {
+            kv(if i == 0 { "env" } else { "" }, e.clone());
+        }
+        kv("user", c.user.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| "- (root)".into()));
+        kv("workdir", c.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "- (/)".into()));
+        let ports: Vec<&String> = c.exposed_ports.iter().flat_map(|p| p.keys()).collect();
+        kv("ports", if ports.is_empty() { "-".into() } else { join(&ports) });
+        match &c.labels {
+            Some(l) if !l.is_empty() => {
+                for (i, (k, v)) in l.iter().enumerate() {
+                    kv(if i == 0 { "labels" } else { "" }, format!("{k}={v}"));
+                }
+            }
+            _ => kv("labels", "-".into()),
+        }
+        kv("stop signal", c.stop_signal.clone().unwrap_or_else(|| "-".into()));
+
+        rep.line("");
+        rep.line("  history (newest first, like docker history)");
+        let w = img.history.iter().map(|h| h.created.as_deref().map_or(1, str::len)).max().unwrap_or(0).max(7);
+        rep.line(format!("    {:<w$} {:>10}  {:<60} COMMENT", "CREATED", "SIZE", "CREATED BY"));
+        for h in img.history.iter().rev() {
+            let size = if h.empty_layer { "0 B".to_string() } else { human_size(h.size) };
+            rep.line(format!(
+                "    {:<w$} {:>10}  {:<60} {}",
+                h.created.clone().unwrap_or_else(|| "-".into()),
+                size,
+                truncate(h.created_by.as_deref().unwrap_or("-"), 60),
+                h.comment.clone().unwrap_or_default()
+            ));
+        }
+
+        rep.line("");
+        rep.line("  layers (bottom first)");
+        rep.line(format!(
+            "    {:>3}  {:<19}  {:>10}  {:>12}  {:>7}  {:>10}  {}",
+            "#", "DIGEST", "STORED", "UNCOMPRESSED", "FILES", "WASTED", "COMPRESSION"
+        ));
+        for (i, l) in img.layers.iter().enumerate() {
+            rep.line(format!(
+                "    {:>3}  {:<19}  {:>10}  {:>12}  {:>7}  {:>10}  {}",
+                i + 1,
+                short_digest(&l.digest),
+                human_size(l.size),
+                human_size(l.uncompressed_size),
+                group_digits(l.files),
+                human_size(l.wasted_bytes),
+                format!("{:?}", l.compression).to_lowercase()
+            ));
+            if files {
+                for row in l.listing.iter().flatten() {
+                    rep.line(format!("          {}", file_line(row)));
+                }
+            }
+        }
+        let t = &img.totals;
+        rep.line("");
+        rep.line(format!(
+            "  total: {} layer{}, {} stored, {} uncompressed, {} file{} ({})",
+            t.layers,
+            plural(t.layers as u64),
+            human_size(t.size),
+            human_size(t.uncompressed_size),
+            group_digits(t.files),
+            plural(t.files),
+            human_size(t.file_bytes)
+        ));
+        rep.line(format!(
+            "  wasted: {}{} in {} file{} overwritten or deleted by later layers; {} visible",
+            human_size(t.wasted_bytes),
+            exact(t.wasted_bytes),
+            group_digits(t.wasted_files),
+            plural(t.wasted_files),
+            human_size(t.visible_bytes)
+        ));
+        let mut biggest: Vec<&WastedFile> = img.wasted.iter().collect();
+        biggest.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
+        for w in biggest.iter().take(10) {
+            rep.line(format!(
+                "    {:>10}  /{}  (layer {}, {} in layer {})",
+                human_size(w.size),
+                w.path,
+                w.layer + 1,
+                how_word(w.how),
+                w.by_layer + 1
+            ));
+        }
+    }
+    for note in &r.notes {
+        rep.step("note", note);
+    }
+    for p in &r.problems {
+        rep.warn(format!("{}: {}", p.place, p.message));
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// " (110,000 B)" when human_size rounded the figure.
+fn exact(n: u64) -> String {
+    if n >= 10 * 1024 { format!(" ({} B)", group_digits(n)) } else { String::new() }
+}
+
+fn how_word(h: HiddenBy) -> &'static str {
+    match h {
+        HiddenBy::Overwritten => "overwritten",
+        HiddenBy::Deleted => "deleted",
+        HiddenBy::Opaque => "hidden by an opaque directory",
+    }
+}
+
+fn file_line(row: &FileRow) -> String {
+    let e = &row.entry;
+    let shown = if e.path.is_empty() { "/".to_string() } else { format!("/{}", e.path) };
+    let mut s = match e.kind {
+        EntryKind::Whiteout => format!("{:<10} {:>12}  {shown}", "deleted", ""),
+        EntryKind::Opaque => format!("{:<10} {:>12}  {shown}/ (opaque: lower contents hidden)", "opaque", ""),
+        _ => format!("{} {:>12}  {shown}", mode_string(e.kind, e.mode), group_digits(e.size)),
+    };
+    if let Some(l) = &e.link {
+        s.push_str(if e.kind == EntryKind::Hardlink { " link to /" } else { " -> " });
+        s.push_str(l);
+    }
+    if let Some(h) = row.hidden {
+        let word = if e.size > 0 { "wasted" } else { "hidden" };
+        s.push_str(&format!("  [{word}: {}]", how_word(h)));
+    }
+    if let Some(p) = &e.problem {
+        s.push_str(&format!("  [UNSAFE: {p}]"));
+    }
+    s
+}
+
+/// `ls -l` style mode: "drwxr-xr-x".
+pub fn mode_string(kind: EntryKind, mode: u32) -> String {
+    let t = match kind {
+        EntryKind::Dir => 'd',
+        EntryKind::Symlink => 'l',
+        EntryKind::Hardlink => 'h',
+        EntryKind::Device => 'c',
+        EntryKind::Fifo => 'p',
+        EntryKind::File => '-',
+        _ => '?',
+    };
+    let mut s = String::from(t);
+    for (shift, special, lower, upper) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        let x = bits & 1 != 0;
+        s.push(match (mode & special != 0, x) {
+            (true, true) => lower,
+            (true, false) => upper,
+            (false, true) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+fn json_list(v: &Option<Vec<String>>) -> String {
+    match v {
+        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+        None => "-".into(),
+    }
+}
+
+fn join(v: &[&String]) -> String {
+    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    let one_line = s.replace('\n', " ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(n - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_like_ls() {
+        assert_eq!(mode_string(EntryKind::Dir, 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(EntryKind::Dir, 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string(EntryKind::File, 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode_string(EntryKind::File, 0o644), "-rw-r--r--");
+    }
+}

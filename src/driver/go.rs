@@ -1,0 +1,420 @@
+//! The Go driver: `go build` with cgo off (static by construction), or — when the package graph
+//! needs C — cgo linked externally and statically against musl (musl-gcc, or zig cc for other
+//! architectures). Flags and environment come from toolchains/go.toml.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::driver::target::Arch;
+use crate::driver::{Artifact, BuildRequest, Driver};
+use crate::error::{Error, Result};
+use crate::process::Command;
+use crate::toolchain::{Compiler, Preference, spec};
+
+/// The Go-specific tables of toolchains/go.toml.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GoSettings {
+    /// How every build runs.
+    pub build: BuildSettings,
+    /// What changes when cgo is needed.
+    pub cgo: CgoSettings,
+}
+
+/// `[build]` of go.toml.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BuildSettings {
+    /// Flags for `go build`.
+    pub flags: Vec<String>,
+    /// Words of `-ldflags`.
+    pub ldflags: Vec<String>,
+    /// Build tags always set.
+    pub tags: Vec<String>,
+    /// Environment for `go list` and `go build`.
+    pub env: BTreeMap<String, String>,
+    /// Flags added when the package is not inside a version-control checkout.
+    pub outside_repo_flags: Vec<String>,
+    /// The tag that embeds the zone database.
+    pub tzdata_tag: String,
+}
+
+/// `[cgo]` of go.toml.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CgoSettings {
+    /// Environment overriding `[build].env`.
+    pub env: BTreeMap<String, String>,
+    /// Extra words of `-ldflags`.
+    pub ldflags: Vec<String>,
+    /// Flags for the external linker (`-extldflags`).
+    pub extldflags: Vec<String>,
+    /// Extra external-linker flags when the C compiler is zig.
+    pub extldflags_zig: Vec<String>,
+}
+
+/// Loads the `[build]` and `[cgo]` tables of the embedded go.toml.
+pub fn settings() -> GoSettings {
+    let text = crate::toolchain::EMBEDDED.iter().find(|(l, _)| *l == "go").map(|(_, t)| *t).expect("go.toml embedded");
+    toml::from_str(text).unwrap_or_else(|e| panic!("embedded toolchains/go.toml is invalid: {e}"))
+}
+
+/// The fields of `go list -json` staticize reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListedPackage {
+    import_path: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    dir: String,
+    #[serde(default)]
+    standard: bool,
+    #[serde(default)]
+    dep_only: bool,
+    #[serde(default)]
+    go_files: Vec<String>,
+    #[serde(default)]
+    cgo_files: Vec<String>,
+}
+
+/// A Go main package, found with `go list` before anything is built.
+#[derive(Debug, Clone)]
+pub struct MainPackage {
+    /// The directory `go` runs in.
+    pub workdir: PathBuf,
+    /// The package argument given to `go` (".", a file, or an import path).
+    pub pattern: String,
+    /// Its import path.
+    pub import_path: String,
+    /// The package's own directory.
+    pub dir: PathBuf,
+    /// The executable's name, as `go build` would choose it.
+    pub name: String,
+    /// Packages outside the standard library with cgo files.
+    pub cgo_packages: Vec<String>,
+}
+
+/// The C compiler cgo links with.
+#[derive(Debug, Clone)]
+pub struct CgoCompiler {
+    /// "musl-gcc", "zig" or "custom (STATICIZE_CC)".
+    pub name: String,
+    /// The command, as it goes into CC.
+    pub argv: Vec<String>,
+    /// Whether it is zig cc.
+    pub zig: bool,
+}
+
+/// Builds one Go main package for one architecture.
+#[derive(Debug, Clone)]
+pub struct GoDriver {
+    /// The go command found.
+    pub go: Compiler,
+    /// The package to build.
+    pub package: MainPackage,
+    /// The architecture to build for.
+    pub arch: Arch,
+    /// Build tags beyond go.toml's.
+    pub tags: Vec<String>,
+    /// Whether to embed the zone database.
+    pub tzdata: bool,
+    /// The C compiler, when the package needs cgo.
+    pub cgo: Option<CgoCompiler>,
+    settings: GoSettings,
+}
+
+impl GoDriver {
+    /// Finds go, resolves `input` (a directory, a .go file or an import path) to its main
+    /// package and decides whether cgo is needed; nothing is built yet.
+    pub fn new(input: &str, arch: Arch, tags: &[String], tzdata: bool) -> Result<GoDriver> {
+        let go = spec("go").select(&Preference::default())?;
+        let settings = settings();
+        let mut all_tags = settings.build.tags.clone();
+        all_tags
+            .extend(tags.iter().flat_map(|t| t.split(',')).map(str::trim).filter(|t| !t.is_empty()).map(String::from));
+        if tzdata {
+            all_tags.push(settings.build.tzdata_tag.clone());
+        }
+        let package = resolve(&go, input, arch, &all_tags, &settings)?;
+        let cgo = if package.cgo_packages.is_empty() { None } else { Some(cgo_compiler(arch, &package)?) };
+        Ok(GoDriver { go, package, arch, tags: all_tags, tzdata, cgo, settings })
+    }
+
+    /// A sentence saying that, and how, cgo is used; None for pure Go.
+    pub fn cgo_note(&self) -> Option<String> {
+        let cc = self.cgo.as_ref()?;
+        Some(format!(
+            "{} needs C ({}): CGO_ENABLED=1 CC={} with -linkmode external -extldflags -static (musl)",
+            self.package.import_path,
+            self.package.cgo_packages.join(", "),
+            cc.argv.join(" ")
+        ))
+    }
+
+    fn go_version(&self) -> String {
+        // "go version go1.22.1 linux/amd64" → "go1.22.1"
+        self.go.version.split_whitespace().nth(2).unwrap_or(&self.go.version).to_string()
+    }
+
+    /// The environment of `go build`: go.toml's, then cgo's on top, then the target.
+    fn environment(&self) -> BTreeMap<String, String> {
+        let mut env = self.settings.build.env.clone();
+        if let Some(cc) = &self.cgo {
+            env.extend(self.settings.cgo.env.clone());
+            env.insert("CC".into(), cc.argv.join(" "));
+        }
+        env.insert("GOARCH".into(), self.arch.name().into());
+        env
+    }
+}
+
+impl Driver for GoDriver {
+    fn build(&self, req: &BuildRequest) -> Result<Artifact> {
+        let s = &self.settings;
+        let out = req.staging.join(&req.name);
+        // `go build -o` resolves relative to its working directory; the staging path is absolute.
+        let mut ldflags = s.build.ldflags.clone();
+        let mut cmd = with_env(Command::from_argv(&self.go.argv).dir(&self.package.workdir), self.environment());
+        if let Some(cc) = &self.cgo {
+            ldflags.extend(s.cgo.ldflags.iter().cloned());
+            let mut ext = s.cgo.extldflags.clone();
+            if cc.zig {
+                ext.extend(s.cgo.extldflags_zig.iter().cloned());
+            }
+            ldflags.push("-extldflags".into());
+            ldflags.push(format!("'{}'", ext.join(" ")));
+        }
+        cmd = cmd
+            .arg("build")
+            .args(&s.build.flags)
+            .arg("-ldflags")
+            .arg(ldflags.join(" "))
+            .arg("-tags")
+            .arg(self.tags.join(","));
+        if !in_vcs_checkout(&self.package.dir) {
+            cmd = cmd.args(&s.build.outside_repo_flags);
+        }
+        cmd = cmd.arg("-o").arg(&out).args(&req.extra_args).arg(&self.package.pattern);
+        let step = format!("compile {} with go", self.package.import_path);
+        cmd.run(&step)?;
+        if !out.is_file() {
+            return Err(Error::Build {
+                step,
+                message: format!("go build reported success but wrote no {}", out.display()),
+                help: Some("check the extra arguments after -- (they must not change -o)".into()),
+            });
+        }
+        let mut toolchain = format!("{} ({})", self.go_version(), self.arch.platform());
+        let mut target = format!("{}-linux", self.arch.uname());
+        if let Some(cc) = &self.cgo {
+            toolchain.push_str(&format!(", cgo via {} -static", cc.name));
+            target.push_str("-musl");
+        }
+        Ok(Artifact {
+            path: out,
+            lang: "go".into(),
+            target,
+            toolchain_used: toolchain,
+            command: cmd.summary(),
+            warnings: Vec::new(),
+        })
+    }
+}
+
+/// Runs `go list -deps -json` on `input` and finds its main package and its cgo users.
+fn resolve(go: &Compiler, input: &str, arch: Arch, tags: &[String], s: &GoSettings) -> Result<MainPackage> {
+    let (workdir, pattern) = locate_input(input)?;
+    let mut env = s.build.env.clone();
+    // Listed with cgo on, so packages that need C show their CgoFiles instead of hiding them.
+    env.insert("CGO_ENABLED".into(), "1".into());
+    env.insert("GOARCH".into(), arch.name().into());
+    let cmd = with_env(Command::from_argv(&go.argv).dir(&workdir), env)
+        .args(["list", "-deps", "-json", "-tags"])
+        .arg(tags.join(","))
+        .arg(&pattern);
+    let step = format!("find the Go package {input}");
+    let out = cmd.run(&step).map_err(|e| classify_list_error(e, input))?;
+    let packages: Vec<ListedPackage> = serde_json::Deserializer::from_str(&out.stdout)
+        .into_iter::<ListedPackage>()
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Build {
+            step: step.clone(),
+            message: format!("could not read `go list -json` output: {e}"),
+            help: None,
+        })?;
+    let roots: Vec<&ListedPackage> = packages.iter().filter(|p| !p.dep_only).collect();
+    let root = match roots.as_slice() {
+        [] => return Err(not_a_package(input, "no Go package matched")),
+        [one] => *one,
+        many => {
+            let mains: Vec<&str> = many.iter().filter(|p| p.name == "main").map(|p| p.import_path.as_str()).collect();
+            return Err(Error::usage(
+                format!("{input} matches {} packages", many.len()),
+                format!("pass one main package{}", suggest(&mains)),
+            ));
+        }
+    };
+    if root.name != "main" {
+        return Err(Error::input(
+            input,
+            format!("{} is package {}, not a main package — there is no program to build", root.import_path, root.name),
+            Some("point at the directory that holds `package main` (often ./cmd/NAME)".into()),
+        ));
+    }
+    let cgo_packages =
+        packages.iter().filter(|p| !p.standard && !p.cgo_files.is_empty()).map(|p| p.import_path.clone()).collect();
+    Ok(MainPackage {
+        workdir,
+        pattern,
+        import_path: root.import_path.clone(),
+        dir: PathBuf::from(&root.dir),
+        name: exec_name(&root.import_path, &root.go_files),
+        cgo_packages,
+    })
+}
+
+/// Sets each variable once (a variable set twice on one command has no clear winner).
+fn with_env(mut cmd: Command, env: BTreeMap<String, String>) -> Command {
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd
+}
+
+fn suggest(mains: &[&str]) -> String {
+    if mains.is_empty() { String::new() } else { format!(", e.g. {}", mains.join(" or ")) }
+}
+
+/// Where `go` runs and what it is given: a directory runs there with ".", a .go file in its
+/// directory, anything else is an import path resolved from the current directory.
+fn locate_input(input: &str) -> Result<(PathBuf, String)> {
+    let p = Path::new(input);
+    if p.is_dir() {
+        return Ok((p.to_path_buf(), ".".into()));
+    }
+    if p.is_file() {
+        if p.extension().is_some_and(|e| e == "go") {
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            return Ok((dir.to_path_buf(), file));
+        }
+        return Err(not_a_package(input, "is a file, not a Go package directory or .go file"));
+    }
+    if input.starts_with('.') || input.starts_with('/') {
+        return Err(Error::input(
+            p,
+            "no such directory",
+            Some("pass the directory of a Go main package, e.g. staticize go ./cmd/server".into()),
+        ));
+    }
+    Ok((PathBuf::from("."), input.to_string()))
+}
+
+fn not_a_package(input: &str, why: &str) -> Error {
+    Error::input(
+        input,
+        format!("not a Go package: {why}"),
+        Some("pass a directory with a go.mod and a `package main` (go mod init NAME creates the go.mod)".into()),
+    )
+}
+
+/// `go list` failures that mean "this is not a Go package" become input errors with go's words;
+/// anything else (syntax errors, missing modules) stays a build failure.
+fn classify_list_error(e: Error, input: &str) -> Error {
+    const NOT_A_PACKAGE: &[&str] = &[
+        "no Go files in",
+        "go.mod file not found",
+        "directory not found",
+        "is not in std",
+        "cannot find main module",
+        "does not contain main module",
+        "outside main module",
+        "matched no packages",
+    ];
+    match &e {
+        Error::CommandFailed { stderr, .. } if NOT_A_PACKAGE.iter().any(|m| stderr.contains(m)) => {
+            let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            not_a_package(input, &first)
+        }
+        _ => e,
+    }
+}
+
+/// The executable name `go build` gives a main package: the last element of its import path,
+/// skipping a major-version suffix (`example.com/tool/v2` → "tool"); for files, the first file.
+fn exec_name(import_path: &str, go_files: &[String]) -> String {
+    if import_path == "command-line-arguments" {
+        if let Some(f) = go_files.first() {
+            return f.trim_end_matches(".go").to_string();
+        }
+    }
+    let elems: Vec<&str> = import_path.split('/').collect();
+    let last = elems.last().copied().unwrap_or(import_path);
+    let is_major = last.len() > 1 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit());
+    if is_major && elems.len() > 1 { elems[elems.len() - 2].to_string() } else { last.to_string() }
+}
+
+/// True when `dir` is inside a checkout `go build` would stamp (-buildvcs).
+fn in_vcs_checkout(dir: &Path) -> bool {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    dir.ancestors().any(|d| [".git", ".hg", ".svn", ".bzr", ".fossil"].iter().any(|v| d.join(v).exists()))
+}
+
+/// The C compiler for cgo: musl-gcc or zig for the host, zig for another architecture.
+fn cgo_compiler(arch: Arch, pkg: &MainPackage) -> Result<CgoCompiler> {
+    let cross = arch != Arch::host();
+    let pref =
+        Preference { compiler: cross.then(|| "zig".to_string()), libc: Some("musl".into()), ..Default::default() };
+    let c = spec("c").select(&pref).map_err(|e| match e {
+        Error::ToolMissing { hint, .. } => Error::ToolMissing {
+            tool: format!("a static C compiler for cgo ({})", if cross { "zig" } else { "musl-gcc or zig" }),
+            hint: format!(
+                "{} uses C ({}), and nothing here can link it statically for linux/{}: {hint}",
+                pkg.import_path,
+                pkg.cgo_packages.join(", "),
+                arch.name()
+            ),
+        },
+        other => other,
+    })?;
+    let zig = c.name == "zig" || c.argv.iter().any(|a| a == "zig" || a == "ziglang");
+    // toolchains/c.toml fills zig's -target with the host's triple; cgo needs the target's.
+    let host = Arch::host().zig_target();
+    let argv = c.argv.iter().map(|a| if *a == host { arch.zig_target() } else { a.clone() }).collect();
+    Ok(CgoCompiler { name: c.name, argv, zig })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_names_follow_go() {
+        assert_eq!(exec_name("example.com/hello", &[]), "hello");
+        assert_eq!(exec_name("example.com/tool/v2", &[]), "tool");
+        assert_eq!(exec_name("hello", &[]), "hello");
+        assert_eq!(exec_name("v2", &[]), "v2");
+        assert_eq!(exec_name("command-line-arguments", &["main.go".into()]), "main");
+    }
+
+    #[test]
+    fn settings_parse() {
+        let s = settings();
+        assert!(s.build.ldflags.contains(&"-s".to_string()));
+        assert_eq!(s.build.env.get("CGO_ENABLED").map(String::as_str), Some("0"));
+        assert_eq!(s.cgo.extldflags, ["-static"]);
+    }
+
+    #[test]
+    fn list_errors_become_input_errors() {
+        let e = Error::CommandFailed {
+            step: "find".into(),
+            command: "go list".into(),
+            status: "exited with status 1".into(),
+            stderr: "no Go files in /tmp/x".into(),
+        };
+        let e = classify_list_error(e, "/tmp/x");
+        assert_eq!(e.exit_code(), crate::error::EXIT_IO);
+        assert!(e.to_string().contains("not a Go package: no Go files in /tmp/x"), "{e}");
+    }
+}

@@ -1,0 +1,319 @@
+//! Unpacks the first image of an archive into a directory, layers applied in order with
+//! whiteouts, so `check` can resolve closures against the image's own files.
+//!
+//! Reading is [`crate::image::read`]'s, so every shape it opens works here (staticize's tar,
+//! OCI layout directories, docker and podman saves; gzip, zstd or plain layers). This module
+//! only writes, and only below `dest`: no symlink is ever followed while writing (a parent that
+//! is a link or a file is replaced by a directory, as overlayfs shows a later layer's
+//! directory over a lower non-directory), devices and fifos are not created, and set-id bits
+//! are dropped.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::image::read::{Archive, EntryKind, LayerEntry};
+
+/// At most this many skipped-entry notes are kept (a hostile layer could make millions).
+const MAX_NOTES: usize = 20;
+
+/// What unpacking learned besides the files.
+#[derive(Debug, Clone, Default)]
+pub struct Unpacked {
+    /// The config's Env ("KEY=VALUE").
+    pub env: Vec<String>,
+    /// The config's Entrypoint followed by Cmd.
+    pub command: Vec<String>,
+    /// Number of layers applied.
+    pub layers: usize,
+    /// The archive's problems and the entries that were not written, for warnings.
+    pub notes: Vec<String>,
+}
+
+impl Unpacked {
+    /// The directories of LD_LIBRARY_PATH in the config's Env.
+    pub fn library_path(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .filter_map(|v| v.strip_prefix("LD_LIBRARY_PATH="))
+            .flat_map(|v| v.split(':'))
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn note(&mut self, note: String) {
+        match self.notes.len() {
+            n if n < MAX_NOTES => self.notes.push(note),
+            MAX_NOTES => self.notes.push("more entries were skipped; not listed".into()),
+            _ => {}
+        }
+    }
+}
+
+/// True when `path` starts like a tar archive (the "ustar" magic at offset 257).
+pub fn looks_like_tar(path: &Path) -> bool {
+    let mut buf = [0u8; 263];
+    File::open(path).and_then(|mut f| f.read_exact(&mut buf)).is_ok() && &buf[257..262] == b"ustar"
+}
+
+/// True when `dir` holds an OCI image layout (an `oci-layout` file and an `index.json`).
+pub fn is_oci_layout(dir: &Path) -> bool {
+    dir.join("oci-layout").is_file() && dir.join("index.json").is_file()
+}
+
+/// Unpacks the first image of `archive` (a tar or an OCI layout directory) into `dest`, an
+/// empty directory.
+pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked> {
+    let opened = Archive::open(archive)?;
+    // Archive::open fails when it finds no image, so there is a first one.
+    let img = &opened.images[0];
+    let cfg = &img.parsed.config;
+    let mut out = Unpacked {
+        env: cfg.env.clone().unwrap_or_default(),
+        command: cfg.entrypoint.iter().chain(&cfg.cmd).flatten().cloned().collect(),
+        layers: img.layers.len(),
+        notes: Vec::new(),
+    };
+    for p in &opened.problems {
+        out.note(format!("{}: {}", p.place, p.message));
+    }
+    for layer in &img.layers {
+        let mut r = opened.layer(layer)?;
+        while let Some(entry) = r.next_entry()? {
+            apply(dest, &entry, &mut r.data(), &mut out)
+                .map_err(|e| Error::io(format!("unpack /{} of layer {}", entry.path, layer.location), dest, e))?;
+        }
+        // Reading to the end surfaces a damaged tail (a truncated or corrupt compressed stream).
+        r.finish()?;
+    }
+    Ok(out)
+}
+
+/// Applies one layer entry below `dest`.
+fn apply(dest: &Path, e: &LayerEntry, data: &mut impl Read, out: &mut Unpacked) -> io::Result<()> {
+    let (dir, name) = match e.path.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", e.path.as_str()),
+    };
+    match e.kind {
+        EntryKind::Whiteout => return whiteout(dest, Path::new(dir), Some(name)),
+        EntryKind::Opaque => return whiteout(dest, Path::new(&e.path), None),
+        // Devices and fifos mean nothing to a closure and must not be created on the host.
+        EntryKind::Device | EntryKind::Fifo | EntryKind::Other => return Ok(()),
+        _ if e.path.is_empty() => return Ok(()), // the root itself
+        _ => {}
+    }
+    let target = make_parents(dest, Path::new(dir))?.join(name);
+    match e.kind {
+        EntryKind::Dir => {
+            match fs::symlink_metadata(&target) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    remove(&target)?;
+                    fs::create_dir(&target)?;
+                }
+                Err(_) => fs::create_dir(&target)?,
+            }
+            // The owner keeps rwx so later layers can write here and the temp dir can be removed.
+            fs::set_permissions(&target, fs::Permissions::from_mode((e.mode & 0o777) | 0o700))
+        }
+        EntryKind::File => {
+            remove(&target)?;
+            // create_new (O_EXCL) never opens through a symlink, even one that appeared since.
+            let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&target)?;
+            io::copy(data, &mut f)?;
+            f.set_permissions(fs::Permissions::from_mode((e.mode & 0o777) | 0o600))
+        }
+        EntryKind::Symlink => {
+            remove(&target)?;
+            // Stored as written; Root resolves it later without leaving `dest`.
+            std::os::unix::fs::symlink(e.link.as_deref().unwrap_or_default(), &target)
+        }
+        EntryKind::Hardlink => {
+            let Some(source) = e.link.as_deref().and_then(|l| existing(dest, l)) else {
+                out.note(format!("/{}: hard link to a missing /{}; skipped", e.path, e.link.as_deref().unwrap_or("")));
+                return Ok(());
+            };
+            if source == target {
+                return Ok(());
+            }
+            remove(&target)?;
+            // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
+            fs::hard_link(&source, &target)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `dest/dir`, every component made a real directory: missing ones are created, and a file
+/// or symlink in the way is removed (never followed).
+fn make_parents(dest: &Path, dir: &Path) -> io::Result<PathBuf> {
+    let mut cur = dest.to_path_buf();
+    for c in dir.components() {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => fs::remove_file(&cur)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        fs::create_dir(&cur)?;
+        fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(cur)
+}
+
+/// `dest/inside` when it exists as a non-directory and no parent on the way is a link.
+fn existing(dest: &Path, inside: &str) -> Option<PathBuf> {
+    let mut cur = dest.to_path_buf();
+    let parts: Vec<&str> = inside.split('/').filter(|c| !c.is_empty()).collect();
+    let (last, parents) = parts.split_last()?;
+    for c in parents {
+        cur.push(c);
+        if !fs::symlink_metadata(&cur).ok()?.is_dir() {
+            return None;
+        }
+    }
+    cur.push(last);
+    (!fs::symlink_metadata(&cur).ok()?.is_dir()).then_some(cur)
+}
+
+/// Removes whatever is at `p` (a directory with its contents), without following links.
+fn remove(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(p),
+        Ok(_) => fs::remove_file(p),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes `name` in `dir` (or everything in `dir` for an opaque whiteout), refusing to pass
+/// through a symlink so a hostile layer cannot reach outside `dest`.
+fn whiteout(dest: &Path, dir: &Path, name: Option<&str>) -> io::Result<()> {
+    let mut cur = dest.to_path_buf();
+    for c in dir.components() {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => {}
+            _ => return Ok(()), // missing, or a link: nothing of ours to remove
+        }
+    }
+    match name {
+        Some(n) => remove(&cur.join(n)),
+        None => {
+            for e in fs::read_dir(&cur)? {
+                remove(&e?.path())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whiteouts_never_follow_links() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("precious"), b"x").unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dest.path().join("x")).unwrap();
+        whiteout(dest.path(), Path::new("x"), Some("precious")).unwrap();
+        assert!(outside.path().join("precious").exists());
+        fs::create_dir(dest.path().join("d")).unwrap();
+        fs::write(dest.path().join("d/f"), b"x").unwrap();
+        whiteout(dest.path(), Path::new("d"), None).unwrap();
+        assert!(!dest.path().join("d/f").exists());
+    }
+
+    /// A tar entry with its name written raw, so hostile names can be made.
+    fn entry(t: &mut Vec<u8>, name: &str, kind: tar::EntryType, data: &[u8], link: &str, mode: u32) {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        t.extend_from_slice(h.as_bytes());
+        t.extend_from_slice(data);
+        t.resize(t.len().div_ceil(512) * 512, 0);
+    }
+
+    /// A docker-save shaped archive of `layers` (tar bytes, compressed as given).
+    fn archive(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
+        use tar::EntryType::Regular;
+        let config = br#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/app"],"Cmd":["-v"],"Env":["LD_LIBRARY_PATH=/opt/lib:"]}}"#;
+        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}.tar")).collect();
+        let manifest = serde_json::json!([{"Config": "c.json", "Layers": names}]).to_string();
+        let mut t = Vec::new();
+        entry(&mut t, "c.json", Regular, config, "", 0o644);
+        for (n, l) in names.iter().zip(layers) {
+            entry(&mut t, n, Regular, l, "", 0o644);
+        }
+        entry(&mut t, "manifest.json", Regular, manifest.as_bytes(), "", 0o644);
+        t.extend_from_slice(&[0u8; 1024]);
+        let p = dir.join("a.tar");
+        fs::write(&p, t).unwrap();
+        p
+    }
+
+    #[test]
+    fn hostile_layers_stay_inside_and_whiteouts_apply() {
+        use tar::EntryType::{Block, Char, Directory, Fifo, Link, Regular, Symlink};
+        let outside = tempfile::tempdir().unwrap();
+        let o = outside.path().display().to_string();
+        fs::write(outside.path().join("precious"), b"keep").unwrap();
+        let mut low = Vec::new();
+        entry(&mut low, "etc/", Directory, b"", "", 0o555);
+        entry(&mut low, "etc/gone", Regular, b"x", "", 0o644);
+        entry(&mut low, "var/cache/old", Regular, b"x", "", 0o644);
+        entry(&mut low, "evil", Symlink, b"", &o, 0o777);
+        entry(&mut low, "app", Regular, b"v1", "", 0o4755);
+        low.extend_from_slice(&[0u8; 1024]);
+        let mut high = Vec::new();
+        entry(&mut high, "etc/.wh.gone", Regular, b"", "", 0o644);
+        entry(&mut high, "var/cache/.wh..wh..opq", Regular, b"", "", 0o644);
+        // Through the link: must replace it with a directory, never write into `outside`.
+        entry(&mut high, "evil/precious", Regular, b"pwned", "", 0o644);
+        entry(&mut high, "../../escape", Regular, b"x", "", 0o644);
+        entry(&mut high, "hard", Link, b"", "../../etc/passwd", 0o644);
+        entry(&mut high, "app2", Link, b"", "app", 0o644);
+        entry(&mut high, "dev/null", Char, b"", "", 0o666);
+        entry(&mut high, "dev/sda", Block, b"", "", 0o666);
+        entry(&mut high, "fifo", Fifo, b"", "", 0o644);
+        high.extend_from_slice(&[0u8; 1024]);
+        // The upper layer zstd-compressed, the lower one gzip.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &low).unwrap();
+        let zst = zstd::encode_all(high.as_slice(), 3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = archive(dir.path(), &[gz.finish().unwrap(), zst]);
+
+        let dest = tempfile::tempdir().unwrap();
+        let d = dest.path();
+        let u = unpack(&tar, d).unwrap();
+        assert_eq!(u.command, ["/app", "-v"]);
+        assert_eq!(u.library_path(), ["/opt/lib"]);
+        assert_eq!(u.layers, 2);
+        assert_eq!(fs::read(outside.path().join("precious")).unwrap(), b"keep");
+        assert_eq!(fs::read(d.join("evil/precious")).unwrap(), b"pwned");
+        assert!(fs::symlink_metadata(d.join("evil")).unwrap().is_dir());
+        assert_eq!(fs::read(d.join("escape")).unwrap(), b"x", "'..' is cleaned as runtimes do");
+        assert!(!d.join("etc/gone").exists() && d.join("etc").is_dir());
+        assert_eq!(fs::metadata(d.join("etc")).unwrap().permissions().mode() & 0o777, 0o755);
+        assert!(d.join("var/cache").is_dir() && !d.join("var/cache/old").exists());
+        assert!(!d.join("hard").exists(), "a hard link to etc/passwd, absent in the image");
+        assert!(u.notes.iter().any(|n| n.contains("/hard: hard link to a missing /etc/passwd")), "{:?}", u.notes);
+        assert_eq!(fs::read(d.join("app2")).unwrap(), b"v1");
+        assert_eq!(fs::metadata(d.join("app")).unwrap().permissions().mode() & 0o7777, 0o755, "no set-id bits");
+        for gone in ["dev/null", "dev/sda", "fifo"] {
+            assert!(fs::symlink_metadata(d.join(gone)).is_err(), "{gone} was created");
+        }
+    }
+}
