@@ -2,7 +2,7 @@
 # Builds staticize in release mode and runs every benchmark beside its peers, then writes
 # BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes]…
 #
-# Needs: cargo, python3 (3.8+), gcc, objcopy (binutils); for the peers: podman, scanelf and
+# Needs: cargo, python3 (3.9+), gcc, objcopy (binutils); for the peers: podman, scanelf and
 # lddtree (pax-utils, with python3-pyelftools), ldd, gzip, tar, sha256sum. Optional: musl-gcc
 # (musl-tools), g++, go, node, redis-server — rows without them say "pending".
 # Missing apt packages are installed when running as root on a Debian/Ubuntu machine.
