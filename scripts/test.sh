@@ -31,6 +31,8 @@ APT_PACKAGES=(
   python3-pyelftools
   # shells whose completion scripts the tests parse; man to render the man page
   zsh fish man-db groff-base bsdutils
+  # stripping the arm64 node before the SEA blob goes in
+  binutils-aarch64-linux-gnu
   # running other architectures' binaries
   qemu-user-static
 )
@@ -54,8 +56,8 @@ install_apt() {
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
   fi
-  apt-get update -q
-  apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+  apt-get update -q -o DPkg::Lock::Timeout=300
+  apt-get install -y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
   [ -z "$made_policy" ] || rm -f "$policy"
 }
 

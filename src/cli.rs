@@ -70,6 +70,10 @@ pub enum Command {
     /// Build a Cargo bin target into a static executable and a scratch image.
     #[command(after_help = EXIT_CODES_HELP)]
     Rust(RustArgs),
+    /// Turn a Node.js program into a single executable (node + its script) and an image that
+    /// carries it with its library closure.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Node(NodeArgs),
 }
 
 /// Which C library to link.
@@ -424,4 +428,34 @@ pub struct RustArgs {
     /// Extra `cargo build` arguments, after `--`.
     #[arg(last = true, value_name = "ARGS")]
     pub extra: Vec<String>,
+}
+
+/// `staticize node`.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// The program's entry script (.js, .mjs or .cjs).
+    #[arg(value_name = "ENTRY.js")]
+    pub entry: PathBuf,
+    /// The executable to write (default: ./NAME, NAME from the script or its package.json).
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// The node to build from (default: $STATICIZE_NODE, else node on PATH); Node 20.12+.
+    #[arg(long, value_name = "PATH")]
+    pub node: Option<PathBuf>,
+    /// Put a file into the executable, read at run time with require('node:sea').getAsset(NAME).
+    #[arg(long, value_name = "NAME=PATH")]
+    pub asset: Vec<crate::driver::node::Asset>,
+    /// One bundled script in the executable, or the package tree beside it (auto: the tree
+    /// when a module looks for files beside itself).
+    #[arg(long, value_enum, default_value_t)]
+    pub layout: crate::driver::node::LayoutChoice,
+    /// Which injector puts the blob into node.
+    #[arg(long, value_enum, default_value_t)]
+    pub injector: crate::driver::node::Injector,
+    /// Put V8's code cache into the blob: a faster start, but the bytes differ on every build.
+    #[arg(long)]
+    pub code_cache: bool,
+    /// Image options.
+    #[command(flatten)]
+    pub image: ImageArgs,
 }

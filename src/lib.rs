@@ -13,5 +13,7 @@ pub mod gate;
 pub mod image;
 pub mod output;
 pub mod process;
+pub mod progress;
 pub mod report;
+pub mod sea;
 pub mod toolchain;

@@ -54,6 +54,8 @@ pub fn survey() -> Vec<ToolStatus> {
         }
     }
     out.extend(rust_targets());
+    // Node single executables: node, npx and strip (toolchains/node.toml).
+    out.extend(crate::driver::node::tools::survey());
     out
 }
 

@@ -12,6 +12,7 @@ pub mod go;
 pub mod image;
 pub mod inspect;
 pub mod man;
+pub mod node;
 pub mod package;
 pub mod platforms;
 pub mod push;
@@ -40,5 +41,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Man(args) => man::run(args, &rep),
         Command::Go(args) => go::run(args, &rep),
         Command::Rust(args) => rust::run(args, &rep),
+        Command::Node(args) => node::run(args, &rep),
     }
 }

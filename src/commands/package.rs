@@ -211,8 +211,11 @@ pub fn destinations(opts: &ImageOptions, tar: &Path) -> Result<Destinations> {
 
 /// Writes the archive, then the OCI directory and the load, reporting each.
 pub fn deliver(plan: &ImagePlan, dest: &Destinations, rep: &Reporter) -> Result<Written> {
+    // Compressing ~100 MB (a Node executable) takes a while: a spinner on a terminal.
+    let spinner = crate::progress::Progress::start(rep, format!("compressing the image ({})", plan.compression.name()));
     let assembled = archive::assemble(plan, output::parent_dir(&dest.tar))?;
     let mut written = archive::write_tar(&assembled, &dest.tar)?;
+    drop(spinner);
     report_written(plan, &written, rep);
     if plan.compression == Compression::Zstd && dest.load.is_none() {
         rep.step(
@@ -226,7 +229,9 @@ pub fn deliver(plan: &ImagePlan, dest: &Destinations, rep: &Reporter) -> Result<
         written.oci_dir = Some(dir.clone());
     }
     if let Some(engine) = &dest.load {
+        let spinner = crate::progress::Progress::start(rep, format!("loading into {}", engine.name()));
         let said = load::load(engine, &dest.tar)?;
+        drop(spinner);
         rep.step("load", format!("{} {}: {said}", engine.name(), engine.version()));
         written.loaded_into = Some(engine.name().to_string());
     }

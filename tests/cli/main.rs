@@ -11,4 +11,5 @@ mod gate;
 mod go_rust;
 mod images;
 mod inspect;
+mod node;
 mod push;

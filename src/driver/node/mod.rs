@@ -1,0 +1,555 @@
+//! The Node driver: an entry script → a Node single-executable application (SEA): the script
+//! (bundled with esbuild when it needs packages or is an ES module) becomes a preparation blob
+//! made by the same node that is then copied, stripped and injected with it.
+//!
+//! Programs whose modules find files beside themselves (`__dirname`, `import.meta.url`) do not
+//! survive bundling: every module would see the executable's directory. For those the blob is a
+//! small launcher and the package tree ships beside the executable with every module at its own
+//! path (see [`tree`]).
+
+pub mod cross;
+pub mod source;
+pub mod tools;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::process::Command;
+use crate::progress::Progress;
+use crate::report::{Reporter, human_size};
+use crate::sea::{self, Fuse, SeaCheck};
+use tools::{NodeRuntime, NodeToolchain};
+use tree::Tree;
+
+/// Where the package tree goes in the image.
+pub const TREE_ROOT: &str = "/app";
+
+/// How the program is laid out, as asked on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutChoice {
+    /// Bundle; ship the package tree instead when a module locates files beside itself.
+    #[default]
+    Auto,
+    /// Always one bundled script inside the executable.
+    Bundle,
+    /// Always the package tree beside the executable.
+    Tree,
+}
+
+/// How the program was laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// The entry script as it is (it needs only node's built-in modules).
+    Script,
+    /// One script bundled by esbuild.
+    Bundle,
+    /// A launcher in the executable, the package tree under /app.
+    Tree,
+}
+
+/// Which injector writes the blob into node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Injector {
+    /// staticize's own ELF injector (src/sea.rs).
+    #[default]
+    Staticize,
+    /// postject from npm (LIEF), at the version pinned in toolchains/node.toml.
+    Postject,
+}
+
+/// A file put into the blob, readable with `require('node:sea').getAsset(NAME)`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Asset {
+    /// The asset's key.
+    pub name: String,
+    /// The file on this machine.
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for Asset {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.split_once('=') {
+            Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+                Ok(Asset { name: name.to_string(), path: PathBuf::from(path) })
+            }
+            _ => Err(format!("'{s}' is not NAME=PATH")),
+        }
+    }
+}
+
+/// What `staticize node` is asked to build.
+#[derive(Debug, Clone)]
+pub struct NodeRequest {
+    /// The entry script.
+    pub entry: PathBuf,
+    /// The program's name (file name of the executable).
+    pub name: String,
+    /// A private directory for intermediate files and the executable.
+    pub staging: PathBuf,
+    /// The node to use (`--node`), else $STATICIZE_NODE or node on PATH.
+    pub node: Option<PathBuf>,
+    /// Files for the blob.
+    pub assets: Vec<Asset>,
+    /// Bundle, tree or decide.
+    pub layout: LayoutChoice,
+    /// Which injector.
+    pub injector: Injector,
+    /// The executable's path inside the image ("/hello-node"), for the tree launcher.
+    pub program_path: String,
+    /// The architecture to build for when it is not this machine's ("arm64").
+    pub platform: Option<String>,
+    /// Include V8's code cache (faster start; V8 writes a few random bytes into it, so the
+    /// executable is no longer byte-for-byte reproducible).
+    pub code_cache: bool,
+}
+
+/// What was built.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeBuild {
+    /// The single executable (in the staging directory).
+    pub executable: PathBuf,
+    /// The node that made the blob.
+    pub node: NodeRuntime,
+    /// The node binary that was copied and injected (the same one, or another platform's
+    /// build of the same version from npm).
+    pub injected_node: PathBuf,
+    /// The architecture built for, when it is not this machine's.
+    pub platform: Option<String>,
+    /// How the program is laid out.
+    pub layout: Layout,
+    /// "esbuild@0.28.2" when the entry was bundled.
+    pub bundler: Option<String>,
+    /// Modules that locate files beside themselves ("node_modules/x/lib/y.js uses __dirname").
+    pub self_locating: Vec<String>,
+    /// The package tree, for the tree layout.
+    pub tree: Option<Tree>,
+    /// Size of the node binary as found.
+    pub node_bytes: u64,
+    /// Size after stripping.
+    pub stripped_bytes: u64,
+    /// Size of the preparation blob.
+    pub blob_bytes: u64,
+    /// Size of the single executable.
+    pub executable_bytes: u64,
+    /// Which injector wrote it.
+    pub injector: Injector,
+    /// What verification found.
+    pub sea: SeaCheck,
+}
+
+/// Builds the single executable, one reported step at a time.
+pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
+    let tc = tools::toolchain();
+    let text = read_entry(&req.entry)?;
+    // The fuse is read before node is ever run: a node whose fuse is flipped but which has no
+    // blob crashes at start, even for --version.
+    let node_path = tc.node.locate(req.node.as_deref())?;
+    let node_size = check_fuse(&node_path)?;
+    let node = tools::node_runtime(&tc, Some(&node_path))?;
+    rep.step("node", format!("v{} at {} ({})", node.version, node.path.display(), human_size(node_size)));
+    let cross = req.platform.as_deref().map(|arch| cross::spec(&tc, arch)).transpose()?;
+    if cross.is_some() && req.code_cache {
+        return Err(Error::usage(
+            "--code-cache cannot be used with --platform: V8's code cache only fits the machine that made it",
+            "leave out --code-cache",
+        ));
+    }
+    let injected_node = match cross {
+        Some(spec) => {
+            let n = cross::fetch_node(&tc, spec, &node.version, rep)?;
+            check_fuse(&n)?;
+            n
+        }
+        None => node.path.clone(),
+    };
+
+    // Script, bundle or tree.
+    let builtins = builtin_modules(&node)?;
+    let esm = source::is_esm(&req.entry, &text);
+    let packages: Vec<String> =
+        source::specifiers(&text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
+    let mut self_locating = Vec::new();
+    let mut bundler = None;
+    let mut layout = Layout::Script;
+    let mut main = req.entry.clone();
+    if req.layout == LayoutChoice::Tree || esm || !packages.is_empty() || req.layout == LayoutChoice::Bundle {
+        if req.layout != LayoutChoice::Tree {
+            let bundled = bundle(&tc, &node, req, rep)?;
+            self_locating = bundled.self_locating;
+            bundler = Some(tc.esbuild.package.clone());
+            main = bundled.script;
+            layout = Layout::Bundle;
+        }
+        if req.layout == LayoutChoice::Tree || (req.layout == LayoutChoice::Auto && !self_locating.is_empty()) {
+            layout = Layout::Tree;
+        } else if !self_locating.is_empty() {
+            rep.warn(format!(
+                "--layout bundle: these modules look for files beside themselves and will look beside the executable instead: {}",
+                self_locating.join("; ")
+            ));
+        }
+    }
+    let tree = if layout == Layout::Tree {
+        let tree = tree::collect(&req.entry)?;
+        let why = if self_locating.is_empty() {
+            "as asked (--layout tree)".to_string()
+        } else {
+            format!("because {}", summarize(&self_locating))
+        };
+        rep.step(
+            "layout",
+            format!(
+                "package tree: {} files of {} packages ({}) under {TREE_ROOT}, each module at its own path, {why}",
+                tree.files.len(),
+                tree.packages.len(),
+                human_size(tree.bytes)
+            ),
+        );
+        main = write_launcher(req, &tree)?;
+        Some(tree)
+    } else {
+        None
+    };
+
+    let blob = make_blob(&node, &main, req, rep)?;
+    let blob_bytes = size_of(&blob);
+
+    // Copy and strip BEFORE injecting: strip rewrites the file and drops what it does not
+    // know, which breaks an injected node.
+    let exe = req.staging.join(&req.name);
+    std::fs::copy(&injected_node, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
+    set_mode(&exe, 0o755)?;
+    let node_bytes = size_of(&injected_node);
+    if crate::elf::inspect(&exe)?.stripped {
+        rep.step("strip", format!("node is already stripped ({})", human_size(node_bytes)));
+    } else {
+        let strip = match cross {
+            Some(spec) => cross::strip_tool(spec)?,
+            None => tc.strip.locate(None)?,
+        };
+        Command::new(strip).args(&tc.strip.args).arg(&exe).run("strip the copy of node")?;
+        rep.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&exe))));
+    }
+    let stripped_bytes = size_of(&exe);
+
+    inject(&tc, req.injector, &exe, &blob, rep)?;
+    let bytes = std::fs::read(&exe).map_err(|e| Error::io("read", &exe, e))?;
+    let check = sea::verify(&bytes).map_err(|m| Error::input(&exe, m, None))?;
+    if let Some(problem) = check.problem() {
+        return Err(Error::Build {
+            step: "verify the single executable".into(),
+            message: format!("{problem} (the injector reported success)"),
+            help: Some(match req.injector {
+                Injector::Postject => "try staticize's own injector: --injector staticize".into(),
+                Injector::Staticize => "try the reference injector: --injector postject".into(),
+            }),
+        });
+    }
+    rep.step(
+        "verify",
+        format!(
+            "fuse flipped; {} note of {} in a loaded segment, SEA magic present",
+            sea::NOTE_NAME,
+            human_size(check.blob_bytes.unwrap_or(0))
+        ),
+    );
+    Ok(NodeBuild {
+        executable: exe,
+        node,
+        injected_node,
+        platform: req.platform.clone(),
+        layout,
+        bundler,
+        self_locating,
+        tree,
+        node_bytes,
+        stripped_bytes,
+        blob_bytes,
+        executable_bytes: bytes.len() as u64,
+        injector: req.injector,
+        sea: check,
+    })
+}
+
+/// Refuses a node that cannot become a single executable; returns its size.
+fn check_fuse(node: &Path) -> Result<u64> {
+    let bytes = std::fs::read(node).map_err(|e| Error::io("read", node, e))?;
+    match sea::fuse_state(&bytes) {
+        (Fuse::Intact, _) => Ok(bytes.len() as u64),
+        (Fuse::Flipped, _) => Err(Error::input(
+            node,
+            "is already a single-executable app (its SEA fuse is flipped)",
+            Some("pass a plain node binary with --node".into()),
+        )),
+        _ => Err(Error::input(
+            node,
+            format!("has no usable {} fuse, so it cannot run single-executable apps", sea::FUSE),
+            Some("use an official Node 20.12+ build (or pass one with --node)".into()),
+        )),
+    }
+}
+
+fn read_entry(entry: &Path) -> Result<String> {
+    let meta = std::fs::metadata(entry).map_err(|e| Error::io("read entry script", entry, e))?;
+    if !meta.is_file() {
+        return Err(Error::input(
+            entry,
+            "is not a file",
+            Some("pass the program's entry script, e.g. server.js".into()),
+        ));
+    }
+    let bytes = std::fs::read(entry).map_err(|e| Error::io("read entry script", entry, e))?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::input(entry, "is not UTF-8 text", Some("pass a JavaScript entry script (.js, .mjs, .cjs)".into()))
+    })
+}
+
+fn builtin_modules(node: &NodeRuntime) -> Result<Vec<String>> {
+    let out = Command::new(&node.path)
+        .args(["-p", "JSON.stringify(require('node:module').builtinModules)"])
+        .run("list node's built-in modules")?;
+    serde_json::from_str(out.stdout.trim()).map_err(|e| Error::Build {
+        step: "list node's built-in modules".into(),
+        message: format!("unexpected output from node: {e}"),
+        help: None,
+    })
+}
+
+/// The bundle and what its inputs revealed.
+struct Bundled {
+    script: PathBuf,
+    self_locating: Vec<String>,
+}
+
+fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Reporter) -> Result<Bundled> {
+    let npx = tc.npx.locate(None)?;
+    let entry = req.entry.canonicalize().map_err(|e| Error::io("resolve", &req.entry, e))?;
+    // esbuild runs in the project so that its metafile names inputs as "node_modules/x/y.js".
+    let dir = source::project_dir(&entry);
+    let script = req.staging.join("bundle.cjs");
+    let meta = req.staging.join("meta.json");
+    let major = tools::parse_version(&node.version).0;
+    let step = format!("bundle {} with {}", req.entry.display(), tc.esbuild.package);
+    let spinner = Progress::start(rep, format!("bundling with {}", tc.esbuild.package));
+    let result = npm_exec(&npx, &tc.esbuild.package)
+        .arg(&entry)
+        .args(&tc.esbuild.args)
+        .arg(format!("--target=node{major}"))
+        .arg(format!("--outfile={}", script.display()))
+        .arg(format!("--metafile={}", meta.display()))
+        .dir(&dir)
+        .run(&step);
+    drop(spinner);
+    if let Err(Error::CommandFailed { stderr, .. }) = &result {
+        if stderr.contains("Could not resolve") {
+            return Err(Error::Build {
+                step,
+                message: format!("esbuild could not resolve an import:\n{}", stderr.trim_end()),
+                help: Some(format!("install the program's packages first: npm install (in {})", dir.display())),
+            });
+        }
+    }
+    result?;
+    let meta_text = std::fs::read_to_string(&meta).map_err(|e| Error::io("read esbuild's metafile", &meta, e))?;
+    let meta: serde_json::Value = serde_json::from_str(&meta_text).map_err(|e| Error::Build {
+        step: step.clone(),
+        message: format!("esbuild wrote an unreadable metafile: {e}"),
+        help: None,
+    })?;
+    let inputs: Vec<String> = meta["inputs"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let mut found = Vec::new();
+    let mut pkgs = std::collections::BTreeSet::new();
+    for input in &inputs {
+        let path = dir.join(input);
+        if let Some(pkg) = package_of(input) {
+            pkgs.insert(pkg);
+        }
+        if let Some(marker) = std::fs::read_to_string(&path).ok().as_deref().and_then(source::self_locating) {
+            found.push(format!("{input} uses {marker}"));
+        }
+    }
+    rep.step(
+        "bundle",
+        format!(
+            "{} modules from {} packages with {} → {}",
+            inputs.len(),
+            pkgs.len(),
+            tc.esbuild.package,
+            human_size(size_of(&script))
+        ),
+    );
+    Ok(Bundled { script, self_locating: found })
+}
+
+/// "node_modules/@scope/name/lib/x.js" → "@scope/name".
+fn package_of(input: &str) -> Option<String> {
+    let rest = &input[input.rfind("node_modules/")? + "node_modules/".len()..];
+    let mut parts = rest.split('/');
+    let first = parts.next()?;
+    Some(if first.starts_with('@') { format!("{first}/{}", parts.next()?) } else { first.to_string() })
+}
+
+fn summarize(items: &[String]) -> String {
+    match items.len() {
+        0 => String::new(),
+        1..=3 => items.join(", "),
+        n => format!("{} and {} more", items[..3].join(", "), n - 3),
+    }
+}
+
+/// Writes the launcher that runs the entry from the shipped tree, found relative to the
+/// executable so that it works wherever the image puts both.
+fn write_launcher(req: &NodeRequest, tree: &Tree) -> Result<PathBuf> {
+    let target = format!("{TREE_ROOT}/{}", tree.entry);
+    let rel = tree::relative_in_image(&req.program_path, &target);
+    let rel_json = serde_json::to_string(&rel).expect("a string serialises");
+    let script = format!(
+        "'use strict';\n\
+         // Written by staticize: runs the program from the package tree shipped beside this\n\
+         // executable (under {TREE_ROOT} in its image), so every module keeps its own __dirname.\n\
+         const path = require('node:path');\n\
+         const entry = path.resolve(path.dirname(process.execPath), {rel_json});\n\
+         if (!require('node:fs').existsSync(entry)) {{\n  \
+           process.stderr.write(path.basename(process.execPath) + ': ' + entry + ' not found: this executable runs the package tree its image carries under {TREE_ROOT}\\n');\n  \
+           process.exit(127);\n\
+         }}\n\
+         require('node:module').runMain(entry);\n"
+    );
+    let path = req.staging.join("launcher.cjs");
+    std::fs::write(&path, script).map_err(|e| Error::io("write", &path, e))?;
+    Ok(path)
+}
+
+fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, rep: &Reporter) -> Result<PathBuf> {
+    let blob = req.staging.join("sea-prep.blob");
+    let mut assets = serde_json::Map::new();
+    for a in &req.assets {
+        let p = a.path.canonicalize().map_err(|e| Error::io(format!("read asset {}", a.name), &a.path, e))?;
+        if !p.is_file() {
+            return Err(Error::input(&a.path, format!("asset {} is not a file", a.name), None));
+        }
+        assets.insert(a.name.clone(), serde_json::Value::String(p.to_string_lossy().into_owned()));
+    }
+    // Paths in the config are relative to the staging directory: node records the main
+    // script's path in the blob, and a temporary directory's name would make every build's
+    // bytes differ.
+    let main_file = format!("{}.js", req.name);
+    let staged_main = req.staging.join(&main_file);
+    std::fs::copy(main, &staged_main).map_err(|e| Error::io("copy the main script to", &staged_main, e))?;
+    let mut config = serde_json::json!({
+        "main": main_file,
+        "output": "sea-prep.blob",
+        "disableExperimentalSEAWarning": true,
+        "useSnapshot": false,
+        "useCodeCache": req.code_cache,
+    });
+    if !assets.is_empty() {
+        config["assets"] = serde_json::Value::Object(assets);
+    }
+    let config_path = req.staging.join("sea-config.json");
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).expect("JSON serialises"))
+        .map_err(|e| Error::io("write", &config_path, e))?;
+    Command::new(&node.path)
+        .arg("--experimental-sea-config")
+        .arg(&config_path)
+        .dir(&req.staging)
+        .run("make the single-executable blob")?;
+    if !blob.is_file() {
+        return Err(Error::Build {
+            step: "make the single-executable blob".into(),
+            message: format!("node reported success but wrote no {}", blob.display()),
+            help: Some("use Node 20.12 or newer (--node PATH)".into()),
+        });
+    }
+    let assets = if req.assets.is_empty() { String::new() } else { format!(", {} assets", req.assets.len()) };
+    let cache = if req.code_cache { " with code cache" } else { "" };
+    rep.step("blob", format!("{main_file}{cache}{assets} ({})", human_size(size_of(&blob))));
+    Ok(blob)
+}
+
+fn main_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn inject(tc: &NodeToolchain, injector: Injector, exe: &Path, blob: &Path, rep: &Reporter) -> Result<()> {
+    let step = "inject the blob into node";
+    let progress = Progress::start(rep, format!("injecting {} into {}", sea::NOTE_NAME, main_name(exe)));
+    match injector {
+        Injector::Staticize => {
+            let node = std::fs::read(exe).map_err(|e| Error::io("read", exe, e))?;
+            let blob_bytes = std::fs::read(blob).map_err(|e| Error::io("read", blob, e))?;
+            let out = sea::inject(&node, &blob_bytes).map_err(|message| Error::Build {
+                step: step.into(),
+                message,
+                help: Some("pass a plain Node 20.12+ binary with --node".into()),
+            })?;
+            let tmp = crate::output::temp_beside(exe)?;
+            std::fs::write(tmp.path(), &out).map_err(|e| Error::io("write", tmp.path(), e))?;
+            crate::output::persist(tmp, exe, 0o755)?;
+        }
+        Injector::Postject => {
+            let npx = tc.npx.locate(None)?;
+            npm_exec(&npx, &tc.postject.package)
+                .arg(exe)
+                .arg(sea::NOTE_NAME)
+                .arg(blob)
+                .args(["--sentinel-fuse", sea::FUSE])
+                .run(step)?;
+        }
+    }
+    drop(progress);
+    let who = match injector {
+        Injector::Staticize => "staticize's injector".to_string(),
+        Injector::Postject => tc.postject.package.clone(),
+    };
+    rep.step("inject", format!("{} note with {who} → {}", sea::NOTE_NAME, human_size(size_of(exe))));
+    Ok(())
+}
+
+/// `npx --yes PACKAGE`, quiet about npm's own notices.
+fn npm_exec(npx: &Path, package: &str) -> Command {
+    Command::new(npx)
+        .args(["--yes", package])
+        .env("npm_config_update_notifier", "false")
+        .env("npm_config_fund", "false")
+        .env("npm_config_loglevel", "error")
+}
+
+fn set_mode(p: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("set permissions on", p, e))
+}
+
+fn size_of(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assets_parse() {
+        let a: Asset = "greeting=data/hello.txt".parse().unwrap();
+        assert_eq!((a.name.as_str(), a.path.as_path()), ("greeting", Path::new("data/hello.txt")));
+        assert!("nopath=".parse::<Asset>().is_err());
+        assert!("justname".parse::<Asset>().is_err());
+    }
+
+    #[test]
+    fn packages_of_inputs() {
+        assert_eq!(package_of("node_modules/cowsay/lib/cows.js").as_deref(), Some("cowsay"));
+        assert_eq!(package_of("node_modules/@scope/x/i.js").as_deref(), Some("@scope/x"));
+        assert_eq!(package_of("node_modules/a/node_modules/b/i.js").as_deref(), Some("b"));
+        assert_eq!(package_of("server.js"), None);
+    }
+}

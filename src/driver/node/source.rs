@@ -1,0 +1,125 @@
+//! What an entry script needs, read from its text: the modules it imports, whether it is an ES
+//! module, and whether a module reads files beside itself (`__dirname` and friends). Only used
+//! to choose between running it as is, bundling it, and shipping its package tree; esbuild does
+//! the real parsing.
+
+use std::path::{Path, PathBuf};
+
+/// Expressions by which a module finds files relative to its own location.
+pub const SELF_LOCATING: &[&str] =
+    &["__dirname", "__filename", "import.meta.url", "import.meta.dirname", "import.meta.filename", "require.resolve"];
+
+/// The module specifiers a script names in `require("…")`, `import("…")`, `import … from "…"`
+/// and `import "…"`, grouped by form.
+pub fn specifiers(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["require(", "import(", "from", "import"] {
+        let mut from = 0;
+        while let Some(i) = text[from..].find(key) {
+            let at = from + i;
+            from = at + key.len();
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.') {
+                continue;
+            }
+            let rest = text[from..].trim_start();
+            let Some(q) = rest.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')) else { continue };
+            if let Some(end) = rest[1..].find(q) {
+                let spec = &rest[1..1 + end];
+                if !spec.is_empty() && !spec.contains('\n') && !spec.contains("${") {
+                    out.push(spec.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a specifier names a module built into node ("fs", "node:http").
+pub fn is_builtin(spec: &str, builtins: &[String]) -> bool {
+    spec.starts_with("node:")
+        || builtins.iter().any(|b| b == spec || spec.strip_prefix(b.as_str()).is_some_and(|r| r.starts_with('/')))
+}
+
+/// The nearest directory at or above `start` holding a package.json.
+pub fn package_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find(|d| d.join("package.json").is_file()).map(Path::to_path_buf)
+}
+
+/// The directory a program is installed in: its package's root, or the directory above the
+/// node_modules holding it (for a published CLI run from node_modules/NAME/cli.js).
+pub fn project_dir(entry: &Path) -> PathBuf {
+    let dir = entry.parent().unwrap_or(Path::new("/"));
+    let root = package_root(dir).unwrap_or_else(|| dir.to_path_buf());
+    match root.components().position(|c| c.as_os_str() == "node_modules") {
+        Some(i) => root.components().take(i).collect(),
+        None => root,
+    }
+}
+
+/// The parsed package.json of a directory, when there is one.
+pub fn package_json(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Whether node would load `entry` as an ES module: .mjs, or .js under `"type": "module"`, or
+/// .js that uses import/export statements.
+pub fn is_esm(entry: &Path, text: &str) -> bool {
+    match entry.extension().and_then(|e| e.to_str()) {
+        Some("mjs") | Some("mts") => true,
+        Some("cjs") | Some("cts") => false,
+        _ => {
+            let typed = entry
+                .parent()
+                .and_then(package_root)
+                .and_then(|d| package_json(&d))
+                .is_some_and(|p| p["type"] == "module");
+            typed
+                || text.lines().any(|l| {
+                    let l = l.trim_start();
+                    (l.starts_with("import ") && (l.contains(" from ") || l.contains('"') || l.contains('\'')))
+                        || l.starts_with("export ")
+                })
+        }
+    }
+}
+
+/// The first self-locating expression in a module's text, if any.
+pub fn self_locating(text: &str) -> Option<&'static str> {
+    SELF_LOCATING.iter().copied().find(|m| text.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_specifiers_in_both_module_systems() {
+        let js = r#"const http = require('node:http');
+            const esc = require("escape-html");
+            import x from './x.js';
+            import "side-effect";
+            const later = await import(`lazy`);
+            const notme = myrequire('nope'); obj.require('nope2');
+            const dynamic = require(name);"#;
+        assert_eq!(specifiers(js), ["node:http", "escape-html", "lazy", "./x.js", "side-effect"]);
+    }
+
+    #[test]
+    fn builtins() {
+        let b = vec!["fs".to_string(), "http".to_string()];
+        assert!(is_builtin("node:test", &b));
+        assert!(is_builtin("fs", &b));
+        assert!(is_builtin("fs/promises", &b));
+        assert!(!is_builtin("fsx", &b));
+        assert!(!is_builtin("./fs", &b));
+    }
+
+    #[test]
+    fn self_locating_modules() {
+        assert_eq!(self_locating("fs.readdirSync(path.join(__dirname, '../cows'))"), Some("__dirname"));
+        assert_eq!(self_locating("new URL('./data', import.meta.url)"), Some("import.meta.url"));
+        assert_eq!(self_locating("module.exports = 1"), None);
+    }
+}

