@@ -78,8 +78,8 @@ pub struct Linkage {
 /// naming the file.
 pub fn inspect(path: &Path) -> Result<Linkage> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
-    if meta.is_dir() {
-        return Err(Error::input(path, "is a directory, not an executable", None));
+    if let Some(what) = crate::input::not_regular(&meta.file_type()) {
+        return Err(Error::input(path, format!("is {what}, not an executable"), None));
     }
     let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
     inspect_open(&file, path)
@@ -313,6 +313,32 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 0, "no ELF files to compare");
+    }
+
+    #[test]
+    fn fifos_and_devices_are_refused_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // Opening a FIFO for reading blocks until a writer comes; this must return at once.
+        assert!(inspect(&fifo).unwrap_err().to_string().contains("FIFO"));
+        assert!(inspect(Path::new("/dev/zero")).unwrap_err().to_string().contains("a device"));
+        assert!(inspect(dir.path()).unwrap_err().to_string().contains("a directory"));
+    }
+
+    #[test]
+    fn huge_sparse_files_are_judged_without_reading_them_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let zeros = dir.path().join("zeros");
+        std::fs::File::create(&zeros).unwrap().set_len(64 << 30).unwrap();
+        assert!(inspect(&zeros).unwrap_err().to_string().contains("not an ELF"));
+        // A real ELF followed by a 64 GiB hole: mapped, not read; the verdict is the program's.
+        let elf = dir.path().join("elf");
+        std::fs::copy(std::env::current_exe().unwrap(), &elf).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&elf).unwrap().set_len(64 << 30).unwrap();
+        let l = inspect(&elf).unwrap();
+        assert_eq!(l.size, 64 << 30);
+        assert!(matches!(l.kind, LinkKind::Dynamic | LinkKind::StaticPie));
     }
 
     #[test]

@@ -151,9 +151,8 @@ fn io_help(source: &std::io::Error, path: &std::path::Path) -> Option<String> {
         PermissionDenied | ReadOnlyFilesystem => {
             Some(format!("make {} writable, or choose another output with -o", dir.display()))
         }
-        StorageFull | QuotaExceeded | FileTooLarge => {
-            Some("free some disk space or write the output elsewhere with -o".into())
-        }
+        StorageFull | QuotaExceeded => Some("free some disk space or write the output elsewhere with -o".into()),
+        FileTooLarge => Some("raise the file-size limit (ulimit -f) or write the output elsewhere with -o".into()),
         _ => None,
     }
 }

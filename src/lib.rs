@@ -11,6 +11,7 @@ pub mod elf;
 pub mod error;
 pub mod gate;
 pub mod image;
+pub mod input;
 pub mod output;
 pub mod process;
 pub mod progress;

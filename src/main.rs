@@ -6,6 +6,7 @@ use clap::Parser;
 use staticize::{cli::Cli, commands, report::paint};
 
 fn main() -> ExitCode {
+    staticize::output::fail_writes_past_size_limit();
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -192,11 +192,7 @@ pub fn destinations(opts: &ImageOptions, tar: &Path) -> Result<Destinations> {
         archive::check_oci_dest(dir)?;
         // The layout is built beside DIR and renamed: its parent must take a new directory.
         let parent = output::parent_dir(dir);
-        tempfile::Builder::new()
-            .prefix(".staticize-oci-")
-            .tempdir_in(parent)
-            .map(drop)
-            .map_err(|e| Error::io("create a directory in", parent, e))?;
+        output::temp_dir_in(parent, "staticize-oci").map(drop)?;
     }
     let load = match &opts.load {
         Some(requested) => {

@@ -54,7 +54,7 @@ pub fn path_for(config_dir: &Path) -> PathBuf {
 
 /// Reads the baseline at `path`; `None` when there is none yet.
 pub fn load(path: &Path) -> Result<Option<Baseline>> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::input::read_text(path, 16 << 20) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read baseline", path, e)),

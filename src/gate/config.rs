@@ -124,7 +124,7 @@ pub fn located(path: &Path, source: &str, span: Option<Range<usize>>, message: &
 
 /// Reads and checks the config at `path`.
 pub fn load(path: &Path) -> Result<Config> {
-    let source = match std::fs::read_to_string(path) {
+    let source = match crate::input::read_text(path, 16 << 20) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::input(

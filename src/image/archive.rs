@@ -131,7 +131,12 @@ pub struct Assembled {
 
 /// Writes `plan` to `dest` atomically: a temporary file beside it, renamed at the end.
 pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
-    let assembled = assemble(plan, crate::output::parent_dir(dest))?;
+    let assembled = assemble(plan, crate::output::parent_dir(dest)).map_err(|e| match e {
+        // A layer that cannot be written (disk full, file-size limit) is a failure to write
+        // the image: name the image, not the hidden temporary file.
+        Error::Io { step, source, .. } if step == "write layer" => Error::io("write image", dest, source),
+        other => other,
+    })?;
     write_tar(&assembled, dest)
 }
 
@@ -310,10 +315,7 @@ pub fn write_oci_dir(a: &Assembled, dir: &Path) -> Result<()> {
     let replacing = check_oci_dest(dir)?;
     let parent = crate::output::parent_dir(dir);
     let io_err = |p: &Path, e: std::io::Error| Error::io("write OCI layout", p, e);
-    let tmp = tempfile::Builder::new()
-        .prefix(".staticize-oci-")
-        .tempdir_in(parent)
-        .map_err(|e| Error::io("create a directory in", parent, e))?;
+    let tmp = crate::output::temp_dir_in(parent, "staticize-oci")?;
     let root = tmp.path();
     let sha = root.join("blobs/sha256");
     std::fs::create_dir_all(&sha).map_err(|e| io_err(&sha, e))?;

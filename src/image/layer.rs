@@ -110,10 +110,7 @@ pub fn fixed_header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> t
 
 /// Writes `rootfs` as a layer into a temporary file in `dir`.
 pub fn write_layer(rootfs: &Rootfs, compression: Compression, mtime: u64, dir: &Path) -> Result<Layer> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".staticize-layer-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary layer file in", dir, e))?;
+    let tmp = crate::output::temp_in(dir, "staticize-layer")?;
     let file = tmp.reopen().map_err(|e| Error::io("open", tmp.path(), e))?;
     let io_err = |e: io::Error| Error::io("write layer", tmp.path(), e);
     let compressed = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));

@@ -13,3 +13,10 @@ mod images;
 mod inspect;
 mod node;
 mod push;
+
+// Reliability (issue 8): shared fixtures, the bad-input matrix, crash safety, reproducibility.
+mod bad_inputs;
+mod crash_safety;
+mod hostile_archives;
+mod programs;
+mod reproducible;

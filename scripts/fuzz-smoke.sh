@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A short fuzz pass over every cargo-fuzz target (fuzz/fuzz_targets/): each target first replays
+# its committed corpus (fuzz/corpus/<target>/), then fuzzes for a share of the time budget.
+# A crash fails the script and leaves the input in fuzz/artifacts/<target>/.
+#
+#   scripts/fuzz-smoke.sh             ~100 s of fuzzing in all (plus the build)
+#   STATICIZE_FUZZ_SECONDS=600 scripts/fuzz-smoke.sh elf_inspect    a long run of one target
+#
+# Needs cargo-fuzz and a nightly toolchain (libFuzzer's instrumentation uses -Z flags):
+#   rustup toolchain install nightly --profile minimal
+#   cargo install cargo-fuzz --locked
+# Without nightly, STATICIZE_FUZZ_TOOLCHAIN=stable runs on stable with RUSTC_BOOTSTRAP=1 and no
+# sanitizer (-s none): slower to find memory bugs, fine for panics, hangs and runaway allocation.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+toolchain=${STATICIZE_FUZZ_TOOLCHAIN:-nightly}
+fuzz=(cargo "+$toolchain" fuzz)
+build_flags=(-O)
+if [ "$toolchain" != nightly ]; then
+  export RUSTC_BOOTSTRAP=1
+  build_flags+=(-s none)
+fi
+
+if ! "${fuzz[@]}" --version >/dev/null 2>&1; then
+  echo "cargo-fuzz or the $toolchain toolchain is missing:" >&2
+  echo "  rustup toolchain install nightly --profile minimal && cargo install cargo-fuzz --locked" >&2
+  exit 1
+fi
+
+if [ "$#" -gt 0 ]; then
+  targets=("$@")
+else
+  mapfile -t targets < <("${fuzz[@]}" list)
+fi
+budget=${STATICIZE_FUZZ_SECONDS:-100}
+per=$((budget / ${#targets[@]}))
+[ "$per" -ge 5 ] || per=5
+
+"${fuzz[@]}" build "${build_flags[@]}"
+for t in "${targets[@]}"; do
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  printf '\n==> fuzz %s for %ss (corpus fuzz/corpus/%s)\n' "$t" "$per" "$t" >&2
+  # New inputs go to a scratch directory; the committed corpus is only read.
+  "${fuzz[@]}" run "${build_flags[@]}" "$t" "$work" "fuzz/corpus/$t" -- \
+    -max_total_time="$per" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1
+  rm -rf "$work"
+  trap - EXIT
+done
+printf '\n==> fuzz smoke pass: %s target(s), no crash\n' "${#targets[@]}" >&2
