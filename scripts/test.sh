@@ -23,6 +23,8 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 APT_PACKAGES=(
   # build and inspect
   gcc g++ libc6-dev make binutils musl-tools pax-utils git ca-certificates curl tzdata zstd
+  # reproducibility tests run builds under another clock
+  faketime
   # containers and registries
   podman runc fuse-overlayfs skopeo umoci docker.io docker-registry
   # real programs to bundle and run
