@@ -209,7 +209,12 @@ pub fn destinations(opts: &ImageOptions, tar: &Path) -> Result<Destinations> {
 pub fn deliver(plan: &ImagePlan, dest: &Destinations, rep: &Reporter) -> Result<Written> {
     // Compressing ~100 MB (a Node executable) takes a while: a spinner on a terminal.
     let spinner = crate::progress::Progress::start(rep, format!("compressing the image ({})", plan.compression.name()));
-    let assembled = archive::assemble(plan, output::parent_dir(&dest.tar))?;
+    // The layer is staged in a temporary file; a failure there is reported against the image
+    // the user asked for, not against a temporary name they never saw.
+    let assembled = archive::assemble(plan, output::parent_dir(&dest.tar)).map_err(|e| match e {
+        Error::Io { step, source, .. } if step.contains("layer") => Error::io("write image", &dest.tar, source),
+        other => other,
+    })?;
     let mut written = archive::write_tar(&assembled, &dest.tar)?;
     drop(spinner);
     report_written(plan, &written, rep);
