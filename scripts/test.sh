@@ -23,6 +23,8 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 APT_PACKAGES=(
   # build and inspect
   gcc g++ libc6-dev make binutils musl-tools pax-utils git ca-certificates curl tzdata zstd
+  # reproducibility tests run builds under another clock
+  faketime
   # containers and registries
   podman runc fuse-overlayfs skopeo umoci docker.io docker-registry
   # real programs to bundle and run
@@ -56,8 +58,8 @@ install_apt() {
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
   fi
-  apt-get update -q
-  apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+  apt-get update -q -o DPkg::Lock::Timeout=300
+  apt-get install -y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
   [ -z "$made_policy" ] || rm -f "$policy"
 }
 

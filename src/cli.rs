@@ -243,6 +243,9 @@ pub struct CheckArgs {
     /// Fail files larger than SIZE: "64 KiB", "1.5 MB", "94kB" or bytes (kB = 1000, KiB = 1024).
     #[arg(long, value_name = "SIZE")]
     pub max_size: Option<crate::gate::size::Size>,
+    /// Walk directories and judge every ELF file below them; other files are skipped silently.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
 }
 
 /// `staticize doctor`.

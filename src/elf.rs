@@ -1,13 +1,12 @@
 //! ELF verdicts from the headers alone (goblin): is a file static, static-pie or dynamic,
 //! which interpreter and libraries it asks for, its machine, and whether it is stripped.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use goblin::elf::dynamic::{DF_1_PIE, DT_FLAGS_1};
+use goblin::elf::dynamic::{DF_1_PIE, DT_FLAGS_1, DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_SONAME, Dynamic};
 use goblin::elf::header::{ET_DYN, ET_EXEC};
-use goblin::elf::program_header::PT_INTERP;
-use goblin::elf::section_header::SHT_SYMTAB;
+use goblin::elf::program_header::{PT_INTERP, ProgramHeader};
+use goblin::elf::section_header::{SHT_SYMTAB, SectionHeader};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -82,56 +81,78 @@ pub fn inspect(path: &Path) -> Result<Linkage> {
     if let Some(what) = crate::input::not_regular(&meta.file_type()) {
         return Err(Error::input(path, format!("is {what}, not an executable"), None));
     }
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-    // Judge the magic number first: a huge file that is not an ELF is never read further.
-    let mut head = Vec::with_capacity(HEAD);
-    (&mut file).take(HEAD as u64).read_to_end(&mut head).map_err(|e| Error::io("read", path, e))?;
-    if head.len() < 4 || &head[..4] != b"\x7fELF" {
-        return Err(Error::input(path, describe_non_elf(&head), None));
-    }
-    let judged = if meta.len() <= READ_LIMIT {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-        inspect_bytes(&bytes)
-    } else {
-        // SAFETY: the map is read-only and dropped before returning. Another process
-        // truncating the file meanwhile could fault the read; that race is accepted for
-        // files this large (reading them whole would cost their size in memory).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("read", path, e))?;
-        inspect_bytes(&map)
-    };
-    judged.map_err(|message| Error::input(path, message, None))
+    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    inspect_open(&file, path)
 }
 
-/// Bytes read to tell what a file is (magic number, a script's first line).
-const HEAD: usize = 256;
-
-/// Files up to this size are read into memory; larger ones are mapped, so a huge or sparse
-/// file costs address space rather than memory.
-const READ_LIMIT: u64 = 256 << 20;
+/// Judges an open file by mapping it: only the pages the headers, the dynamic section and its
+/// strings live on are read, not the whole (possibly 100 MB) file.
+pub fn inspect_open(file: &std::fs::File, path: &Path) -> Result<Linkage> {
+    // SAFETY: the map is read-only and dropped before returning; a file truncated by someone
+    // else while we read it is the one hazard, the same one every mmap-based ELF tool accepts.
+    let map = unsafe { memmap2::Mmap::map(file) };
+    match map {
+        Ok(map) => inspect_bytes(&map),
+        // Empty files and special files cannot be mapped: read them instead.
+        Err(_) => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut &*file, &mut bytes).map_err(|e| Error::io("read", path, e))?;
+            inspect_bytes(&bytes)
+        }
+    }
+    .map_err(|message| Error::input(path, message, None))
+}
 
 /// Why a buffer is not an ELF staticize can judge, in words for the user.
 pub type NotElf = String;
 
-/// Classifies an in-memory ELF image.
+/// Classifies an in-memory ELF image. Only the ELF header, the program headers, the dynamic
+/// section with the strings it names, and the section header table are read: on a mapped file
+/// that is a few pages, whatever the file's size (goblin's full parse would also walk the
+/// symbol string tables and every relocation).
 pub fn inspect_bytes(bytes: &[u8]) -> std::result::Result<Linkage, NotElf> {
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(describe_non_elf(bytes));
     }
-    let elf = goblin::elf::Elf::parse(bytes).map_err(|e| format!("truncated or invalid ELF ({e})"))?;
-    let interp = elf
-        .program_headers
-        .iter()
-        .any(|ph| ph.p_type == PT_INTERP)
-        .then(|| elf.interpreter.map(str::to_string))
-        .flatten();
-    let has_interp = elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP);
-    let needed: Vec<String> = elf.libraries.iter().map(|s| s.to_string()).collect();
-    let flags_1 =
-        elf.dynamic.as_ref().and_then(|d| d.dyns.iter().find(|d| d.d_tag == DT_FLAGS_1).map(|d| d.d_val)).unwrap_or(0);
+    let invalid = |e: goblin::error::Error| format!("truncated or invalid ELF ({e})");
+    let header = goblin::elf::Elf::parse_header(bytes).map_err(invalid)?;
+    let container = header.container().map_err(invalid)?;
+    let endian = header.endianness().map_err(invalid)?;
+    let ctx = goblin::container::Ctx::new(container, endian);
+    let phdrs = ProgramHeader::parse(bytes, header.e_phoff as usize, header.e_phnum as usize, ctx).map_err(invalid)?;
+    let interp_ph = phdrs.iter().rfind(|ph| ph.p_type == PT_INTERP);
+    let has_interp = interp_ph.is_some();
+    let interp = interp_ph.filter(|ph| ph.p_filesz != 0).and_then(|ph| {
+        let start = ph.p_offset as usize;
+        let raw = bytes.get(start..start.checked_add(ph.p_filesz as usize - 1)?)?;
+        std::str::from_utf8(raw).ok().map(str::to_string)
+    });
+    let dynamic = Dynamic::parse(bytes, &phdrs, ctx).map_err(invalid)?;
+    let (mut needed, mut runpath, mut rpath, mut soname, mut flags_1) = (Vec::new(), Vec::new(), Vec::new(), None, 0);
+    if let Some(d) = &dynamic {
+        // The dynamic string table, bounds-checked once; strings are looked up lazily.
+        let strtab = d.info.strtab.checked_add(d.info.strsz).and_then(|end| bytes.get(d.info.strtab..end));
+        let string = |off: u64| -> Option<String> {
+            let tail = strtab?.get(usize::try_from(off).ok()?..)?;
+            let len = tail.iter().position(|b| *b == 0)?;
+            std::str::from_utf8(&tail[..len]).ok().map(str::to_string)
+        };
+        let split = |v: &str| v.split(':').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>();
+        for entry in &d.dyns {
+            match entry.d_tag {
+                DT_NEEDED => needed.extend(string(entry.d_val)),
+                DT_RUNPATH => runpath.extend(string(entry.d_val).iter().flat_map(|v| split(v))),
+                DT_RPATH => rpath.extend(string(entry.d_val).iter().flat_map(|v| split(v))),
+                DT_SONAME if soname.is_none() => soname = string(entry.d_val),
+                DT_FLAGS_1 if flags_1 == 0 => flags_1 = entry.d_val,
+                _ => {}
+            }
+        }
+    }
     let is_pie_flag = flags_1 & DF_1_PIE != 0;
-    let kind = match elf.header.e_type {
+    let kind = match header.e_type {
         _ if has_interp || !needed.is_empty() => {
-            if elf.header.e_type == ET_DYN && !has_interp && !is_pie_flag {
+            if header.e_type == ET_DYN && !has_interp && !is_pie_flag {
                 LinkKind::SharedLibrary
             } else {
                 LinkKind::Dynamic
@@ -142,21 +163,20 @@ pub fn inspect_bytes(bytes: &[u8]) -> std::result::Result<Linkage, NotElf> {
         ET_DYN => LinkKind::SharedLibrary,
         _ => LinkKind::OtherElf,
     };
-    let split = |v: &Vec<&str>| -> Vec<String> {
-        v.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect()
-    };
-    let stripped = !elf.section_headers.iter().any(|sh| sh.sh_type == SHT_SYMTAB);
+    let sections =
+        SectionHeader::parse(bytes, header.e_shoff as usize, header.e_shnum as usize, ctx).map_err(invalid)?;
+    let stripped = !sections.iter().any(|sh| sh.sh_type == SHT_SYMTAB);
     Ok(Linkage {
         kind,
         interp: if has_interp { interp } else { None },
         needed,
-        runpath: split(&elf.runpaths),
-        rpath: split(&elf.rpaths),
-        soname: elf.soname.map(str::to_string),
-        machine: machine_name(elf.header.e_machine).to_string(),
-        e_machine: elf.header.e_machine,
-        is_64: elf.is_64,
-        little_endian: elf.little_endian,
+        runpath,
+        rpath,
+        soname,
+        machine: machine_name(header.e_machine).to_string(),
+        e_machine: header.e_machine,
+        is_64: container.is_big(),
+        little_endian: endian.is_little(),
         stripped,
         size: bytes.len() as u64,
     })
@@ -214,7 +234,8 @@ impl FileVerdict {
     }
 }
 
-fn plain_reason(e: &Error) -> String {
+/// The reason alone, without the path (the verdict already names the file).
+pub fn plain_reason(e: &Error) -> String {
     match e {
         Error::Input { message, .. } => message.clone(),
         Error::Io { source, .. } => source.to_string(),
@@ -241,6 +262,57 @@ mod tests {
             let r = inspect_bytes(&me[..cut]);
             assert!(r.is_err(), "cut at {cut} parsed: {r:?}");
         }
+    }
+
+    /// What goblin's full parse says, for comparing with the header-only reading.
+    type Summary = (LinkKind, Option<String>, Vec<String>, (Vec<String>, Vec<String>), Option<String>, bool);
+
+    fn full_parse(bytes: &[u8]) -> Option<Summary> {
+        let elf = goblin::elf::Elf::parse(bytes).ok()?;
+        let has_interp = elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP);
+        let pie = elf.dynamic.as_ref().is_some_and(|d| d.info.flags_1 & DF_1_PIE != 0);
+        let kind = match elf.header.e_type {
+            _ if has_interp || !elf.libraries.is_empty() => {
+                if elf.header.e_type == ET_DYN && !has_interp && !pie {
+                    LinkKind::SharedLibrary
+                } else {
+                    LinkKind::Dynamic
+                }
+            }
+            ET_EXEC => LinkKind::Static,
+            ET_DYN if pie => LinkKind::StaticPie,
+            ET_DYN => LinkKind::SharedLibrary,
+            _ => LinkKind::OtherElf,
+        };
+        let paths =
+            |v: &Vec<&str>| v.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        Some((
+            kind,
+            elf.interpreter.filter(|_| has_interp).map(str::to_string),
+            elf.libraries.iter().map(|s| s.to_string()).collect(),
+            (paths(&elf.runpaths), paths(&elf.rpaths)),
+            elf.soname.map(str::to_string),
+            !elf.section_headers.iter().any(|sh| sh.sh_type == SHT_SYMTAB),
+        ))
+    }
+
+    #[test]
+    fn header_only_reading_agrees_with_goblins_full_parse() {
+        let mut files = vec![std::env::current_exe().unwrap()];
+        for dir in ["/usr/bin", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"] {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).take(400));
+        }
+        let mut compared = 0;
+        for f in &files {
+            let Ok(bytes) = std::fs::read(f) else { continue };
+            let Some(want) = full_parse(&bytes) else { continue };
+            let l = inspect_bytes(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let got = (l.kind, l.interp, l.needed, (l.runpath, l.rpath), l.soname, l.stripped);
+            assert_eq!(got, want, "{}", f.display());
+            compared += 1;
+        }
+        assert!(compared > 0, "no ELF files to compare");
     }
 
     #[test]

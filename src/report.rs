@@ -40,9 +40,10 @@ impl Reporter {
     /// The JSON result on stdout (nothing in human mode).
     pub fn json<T: Serialize>(&self, value: &T) {
         if self.json {
-            let mut out = std::io::stdout().lock();
-            let _ = serde_json::to_writer_pretty(&mut out, value);
-            let _ = writeln!(out);
+            // Serialised whole first: stdout flushes at every newline, and pretty JSON has many.
+            let mut text = serde_json::to_vec_pretty(value).unwrap_or_default();
+            text.push(b'\n');
+            let _ = std::io::stdout().lock().write_all(&text);
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::commands::package;
 use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
-use crate::image::{ImagePlan, Source, Written};
+use crate::image::{ImagePlan, Rootfs, Source, Written};
 use crate::report::{Reporter, human_size};
 
 /// The nsswitch.conf written for glibc programs: local files, then DNS — what scratch can serve.
@@ -164,24 +164,7 @@ pub fn bundle_plan(
     let program_path = package::program_path(&opts, name)?;
     let mut plan = package::plan_for_binary(binary, name, &linkage, &opts, created_by)?;
     let image = &mut plan.images[0];
-    for e in &closure.entries {
-        // The closure never replaces what the user put there with --add.
-        if image.rootfs.get(&e.image_path).is_some() {
-            continue;
-        }
-        match e.kind {
-            EntryKind::Symlink => {
-                image.rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
-            }
-            // The kernel maps the interpreter only when it may execute it.
-            EntryKind::Interp => {
-                image.rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
-            }
-            EntryKind::Needed | EntryKind::Dlopen => {
-                image.rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
-            }
-        }
-    }
+    add_closure(&mut image.rootfs, &closure)?;
     if nss.is_some() && image.rootfs.get("/etc/nsswitch.conf").is_none() {
         image.rootfs.add_file("/etc/nsswitch.conf", Source::Bytes(NSSWITCH_CONF.as_bytes().to_vec()), MODE_DATA)?;
     }
@@ -282,4 +265,27 @@ pub fn nss_modules_needed(c: &Closure) -> Vec<&'static str> {
         out.push("libnss_dns.so.2");
     }
     out
+}
+
+/// Puts a closure's files and links into `rootfs` at their image paths; what is already there
+/// (the user's --add) is never replaced.
+pub fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<()> {
+    for e in &closure.entries {
+        if rootfs.get(&e.image_path).is_some() {
+            continue;
+        }
+        match e.kind {
+            EntryKind::Symlink => {
+                rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
+            }
+            // The kernel maps the interpreter only when it may execute it.
+            EntryKind::Interp => {
+                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
+            }
+            EntryKind::Needed | EntryKind::Dlopen => {
+                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
+            }
+        }
+    }
+    Ok(())
 }

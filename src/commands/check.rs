@@ -39,8 +39,14 @@ pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
         return crate::commands::check_image::run(&args, rep);
     }
     let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, &args)).collect();
-    for r in &results {
-        rep.line(file_line(r));
+    finish(results, &args, rep)
+}
+
+/// Prints the verdicts (or their JSON) and fails with exit 1 when any file failed.
+pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
+    // One write for all lines: check -r prints thousands.
+    if !results.is_empty() {
+        rep.line(results.iter().map(file_line).collect::<Vec<_>>().join("\n"));
     }
     rep.json(&results);
     let failed = results.iter().filter(|r| !r.ok).count();
@@ -61,7 +67,11 @@ pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
 
 /// Judges one ELF file against the flags.
 pub fn check_file(p: &std::path::Path, args: &CheckArgs) -> CheckedFile {
-    let verdict = FileVerdict::of(p);
+    judge(FileVerdict::of(p), args)
+}
+
+/// Judges one verdict against the flags: linkage, then the size limit.
+pub fn judge(verdict: FileVerdict, args: &CheckArgs) -> CheckedFile {
     let max_size = args.max_size.map(|m| m.0);
     let over_budget = over_budget(&verdict, max_size);
     let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();

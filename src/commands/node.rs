@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::{ImageOptions, NodeArgs};
-use crate::closure::{self, Closure, EntryKind, ResolveOptions};
+use crate::closure::{self, Closure, ResolveOptions};
 use crate::commands::build::describe;
 use crate::commands::bundle::{self, BundleOptions};
 use crate::commands::package;
@@ -235,22 +235,7 @@ fn cross_plan(
     if arch == "arm64" {
         image.platform.variant = Some("v8".into());
     }
-    for e in &closure.entries {
-        if image.rootfs.get(&e.image_path).is_some() {
-            continue;
-        }
-        match e.kind {
-            EntryKind::Symlink => {
-                image.rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
-            }
-            EntryKind::Interp => {
-                image.rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
-            }
-            EntryKind::Needed | EntryKind::Dlopen => {
-                image.rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
-            }
-        }
-    }
+    bundle::add_closure(&mut image.rootfs, &closure)?;
     let nss = bundle::is_glibc(&closure).then(|| "NSS files and dns are built into Debian 12's glibc".to_string());
     if nss.is_some() && image.rootfs.get("/etc/nsswitch.conf").is_none() {
         let conf = Source::Bytes(bundle::NSSWITCH_CONF.as_bytes().to_vec());

@@ -1127,6 +1127,16 @@ fn layer_entry(h: &TarHeader) -> LayerEntry {
             link = Some(clean);
         }
     }
+    // An absolute symlink target is normal in an image (it resolves inside the container);
+    // a relative one that climbs above the root only "works" because runtimes clamp it, and
+    // anything unpacking the layer onto a host would follow it outside.
+    if kind == EntryKind::Symlink {
+        if let Some(l) = link.as_deref().filter(|l| !l.starts_with('/')) {
+            if link_escapes(&path, l, false).is_some() {
+                problem.get_or_insert(format!("symlink target {l:?} climbs above the image root (outside)"));
+            }
+        }
+    }
     let size = if kind == EntryKind::File { h.size } else { 0 };
     LayerEntry { path, kind, mode: h.mode & 0o7777, size, uid: h.uid, gid: h.gid, link, problem }
 }

@@ -6,6 +6,7 @@ mod support;
 mod bundle;
 mod c_build;
 mod check;
+mod check_tree;
 mod gate;
 mod go_rust;
 mod images;

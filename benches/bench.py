@@ -1,0 +1,717 @@
+#!/usr/bin/env python3
+"""staticize beside its peers, in one run, on the same inputs; writes BENCHMARKS.md.
+
+Run through benches/run.sh (it builds the release binary and installs missing tools).
+Every comparison alternates staticize and the peer (ABBA order, so drift in machine load
+hits both sides alike) and reports medians, min-max and the ratio staticize / peer.
+A row whose staticize feature or peer tool is missing prints "pending: <why>" instead of
+failing, so the whole file can be regenerated after more branches land.
+
+Environment: BENCH_RUNS (default 5) timed pairs per row; BENCH_BIG_RUNS (default 3) for the
+100 MB image rows; STATICIZE (default target/release/staticize); BENCH_OUT (default
+BENCHMARKS.md at the repository root); BENCH_WORK (default a temporary directory).
+"""
+
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STATICIZE = Path(os.environ.get("STATICIZE", REPO / "target/release/staticize"))
+OUT = Path(os.environ.get("BENCH_OUT", REPO / "BENCHMARKS.md"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+BIG_RUNS = int(os.environ.get("BENCH_BIG_RUNS", "3"))
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's lddtree needs pyelftools from the system python
+CHECK_TREES = ["/usr/bin", "/usr/lib", "/usr/libexec"]
+UNREADABLE = "<interpreter bytes are not text>"
+
+
+class Pending(Exception):
+    """A row that cannot run yet: a staticize feature or a peer tool is missing."""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sh(cmd, cwd=None, env=None, ok_codes=(0,), stdout=subprocess.PIPE, input_bytes=None):
+    """Runs cmd (list, or str through sh -c); returns CompletedProcess; raises on other codes."""
+    shell = isinstance(cmd, str)
+    full_env = dict(os.environ, **(env or {}))
+    p = subprocess.run(cmd, shell=shell, cwd=cwd, env=full_env, stdout=stdout,
+                       stderr=subprocess.PIPE, input=input_bytes)
+    if p.returncode not in ok_codes:
+        shown = cmd if shell else shlex.join(map(str, cmd))
+        tail = p.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"`{shown}` exited {p.returncode}: " + " | ".join(tail))
+    return p
+
+
+def which(tool):
+    return shutil.which(tool) is not None
+
+
+def timed(cmd, **kw):
+    """Wall seconds of one run; output discarded unless kw says otherwise."""
+    kw.setdefault("stdout", subprocess.DEVNULL)
+    t = time.perf_counter()
+    sh(cmd, **kw)
+    return time.perf_counter() - t
+
+
+def alternate(a, b, runs, before=None):
+    """Times callables a and b `runs` times each, alternating ABBA; `before` runs untimed
+    before every timed call (cleanup)."""
+    ta, tb = [], []
+    for i in range(runs):
+        order = [(a, ta), (b, tb)] if i % 2 == 0 else [(b, tb), (a, ta)]
+        for fn, acc in order:
+            if before:
+                before()
+            acc.append(fn())
+    return ta, tb
+
+
+def staticize(*args):
+    return [str(STATICIZE), *map(str, args)]
+
+
+_HELP = {}
+
+
+def help_text(*sub):
+    if sub not in _HELP:
+        p = subprocess.run(staticize(*sub, "--help"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        _HELP[sub] = p.stdout.decode(errors="replace") if p.returncode == 0 else ""
+    return _HELP[sub]
+
+
+def has_command(name):
+    """True when `staticize NAME` exists (listed under Commands in --help)."""
+    return re.search(rf"^\s+{re.escape(name)}\s", help_text(), re.M) is not None
+
+
+def has_flag(sub, flag):
+    return flag in help_text(sub)
+
+
+def need_command(name, branch):
+    if not has_command(name):
+        raise Pending(f"`staticize {name}` is not in this build (branch `{branch}` not merged yet)")
+
+
+def need_tool(tool, package):
+    if not which(tool):
+        raise Pending(f"{tool} not installed ({package})")
+
+
+def first_json(text):
+    """The first JSON value on stdout (the step lines go to stderr, but be lenient)."""
+    start = min(i for i in (text.find("{"), text.find("[")) if i >= 0)
+    return json.JSONDecoder().raw_decode(text[start:])[0]
+
+
+def fmt_s(x):
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def fmt_b(n):
+    if n is None:
+        return "—"
+    for unit, size in (("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}" if unit == "MB" else f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def spread(ts):
+    return f"{fmt_s(statistics.median(ts))} ({fmt_s(min(ts))}–{fmt_s(max(ts))})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows. Each returns a list of timing rows and may add notes/sections to REPORT.
+
+TIMINGS = []  # dicts: group, what, s, p, target, verdict, note
+SECTIONS = []  # (title, markdown)
+
+
+def row(group, what, s_times, p_times, target=None, limit=None, note="", words=("meets", "misses")):
+    ratio = statistics.median(s_times) / statistics.median(p_times)
+    verdict = ""
+    if limit is not None:
+        verdict = words[0] if limit(ratio, s_times, p_times) else words[1]
+    TIMINGS.append(dict(group=group, what=what, s=spread(s_times), p=spread(p_times),
+                        ratio=f"{ratio:.2f}", target=target or "reported", verdict=verdict, note=note))
+    log(f"  {what}: staticize {spread(s_times)} vs {spread(p_times)} → {ratio:.2f} {verdict}")
+
+
+def pending(group, what, reason, target=None):
+    TIMINGS.append(dict(group=group, what=what, s="—", p="—", ratio="—", target=target or "reported",
+                        verdict=f"pending: {reason}", note=""))
+    log(f"  {what}: pending: {reason}")
+
+
+def guarded(group, what, target, fn):
+    """Runs a row; Pending and failures become a row saying so, never a crash."""
+    try:
+        fn()
+    except Pending as e:
+        pending(group, what, str(e), target)
+    except Exception as e:  # noqa: BLE001 — one broken row must not lose the others
+        pending(group, what, f"failed: {e}", target)
+
+
+def big_executable(work):
+    """A ~100 MB static ELF that runs: a musl hello with node's bytes (or generated data) in a
+    non-loaded section — the size and mix of a real big program, without being dynamic."""
+    big = work / "big" / "bigapp"
+    if big.exists():
+        return big
+    big.parent.mkdir(parents=True, exist_ok=True)
+    src = work / "hello.c"
+    src.write_text('#include <stdio.h>\nint main(void){puts("hi");return 0;}\n')
+    small = work / "hello-small"
+    cc = "musl-gcc" if which("musl-gcc") else "gcc"
+    sh([cc, "-static", "-Os", "-s", str(src), "-o", str(small)])
+    node = shutil.which("node")
+    payload = work / "payload.bin"
+    if node and os.path.getsize(os.path.realpath(node)) > 50_000_000:
+        shutil.copyfile(os.path.realpath(node), payload)
+        origin = f"a static hello with {node} ({fmt_b(payload.stat().st_size)}) as a non-loaded section"
+    else:
+        # 60 MB that does not compress, 40 MB that does: a stand-in for code and data.
+        with open(payload, "wb") as f:
+            seed = b"staticize"
+            import hashlib
+            for i in range(60 * 1024 * 1024 // 32):
+                seed = hashlib.sha256(seed).digest()
+                f.write(seed)
+            f.write(b"static linking puts everything in one file. " * (40 * 1024 * 1024 // 45))
+        origin = "a static hello with 100 MB of generated data (60 % random) as a non-loaded section"
+    sh(["objcopy", "--add-section", f".payload={payload}", "--set-section-flags",
+        ".payload=noload,readonly", str(small), str(big)])
+    payload.unlink()
+    out = sh([str(big)]).stdout.decode().strip()
+    assert out == "hi", f"the big executable must run: {out!r}"
+    SECTIONS.append(("Inputs", f"- The ~100 MB executable: {origin}; {fmt_b(big.stat().st_size)}, "
+                               f"`staticize check` says static; it runs and prints `hi`."))
+    return big
+
+
+def podman_build_save(ctx, tag, out_tar):
+    """`podman build` (no cache) + `podman save`, as a user of the Containerfile would."""
+    return f"podman build -q --no-cache -t {tag} {shlex.quote(str(ctx))} >/dev/null && " \
+           f"podman save -o {shlex.quote(str(out_tar))} {tag} >/dev/null"
+
+
+def rotate(fns, runs, before=None):
+    """Times every callable in `fns` (name → callable) `runs` times, interleaved: each round runs
+    them all, starting one later than the round before, so drift in load hits all alike."""
+    names = list(fns)
+    times = {n: [] for n in names}
+    for i in range(runs):
+        k = i % len(names)
+        for n in names[k:] + names[:k]:
+            if before:
+                before()
+            times[n].append(fns[n]())
+    return times
+
+
+def rows_image(work):
+    group = "1. Image from a ~100 MB executable"
+    big = big_executable(work)
+    ctx = big.parent
+    (ctx / "Containerfile").write_text("FROM scratch\nCOPY bigapp /bigapp\nENTRYPOINT [\"/bigapp\"]\n")
+    p_tar = work / "big-podman.tar"
+    tag = "localhost/staticize-bench-big:latest"
+    gz = f"tar c -C {shlex.quote(str(ctx))} bigapp | gzip -6 | sha256sum"
+    compress = has_flag("image", "--compress")
+    no_compress = "`staticize image --compress` is not in this build (branch `images` not merged yet)"
+
+    def tar_of(variant):
+        return work / f"big-staticize-{variant}.tar"
+
+    def image(variant):
+        extra = ["--compress", variant] if variant != "default" else []
+        return staticize("image", big, "-o", tar_of(variant), "-t", "bigapp:bench", *extra)
+
+    def clean():
+        for f in (*(tar_of(v) for v in ("default", "zstd", "none")), p_tar):
+            f.unlink(missing_ok=True)
+        subprocess.run(["podman", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    fns = {"default": lambda: timed(image("default"))}
+    if compress:
+        fns["zstd"] = lambda: timed(image("zstd"))
+        fns["none"] = lambda: timed(image("none"))
+    if which("podman"):
+        fns["podman"] = lambda: timed(podman_build_save(ctx, tag, p_tar))
+    fns["gzip"] = lambda: timed(gz)
+    fns["sha256sum"] = lambda: timed(["sha256sum", str(big)])
+    log(f"  {BIG_RUNS} rounds of: {', '.join(fns)}")
+    t = rotate(fns, BIG_RUNS, clean)
+
+    size = {}
+    for v in [v for v in ("default", "zstd", "none") if v in t]:
+        sh(image(v))
+        size[v] = tar_of(v).stat().st_size
+    gz_bytes = int(sh(f"tar c -C {shlex.quote(str(ctx))} bigapp | gzip -6 | wc -c").stdout)
+    if "podman" in t:
+        sh(podman_build_save(ctx, tag, p_tar))
+        size["podman"] = p_tar.stat().st_size
+    clean()
+
+    label = {"default": "`staticize image` (gzip, the default)", "zstd": "`staticize image --compress zstd`",
+             "none": "`staticize image --compress none`"}
+    podman_what = "`podman build` (FROM scratch, COPY, ENTRYPOINT) + `podman save`"
+    if "podman" in t:
+        row(group, f"{label['default']} vs {podman_what}", t["default"], t["podman"], "≤ 0.5",
+            lambda r, *_: r <= 0.5,
+            f"archive {fmt_b(size['default'])} vs {fmt_b(size['podman'])} (podman save writes layers uncompressed)")
+    else:
+        pending(group, f"{label['default']} vs {podman_what}", "podman not installed (apt-get install podman)", "≤ 0.5")
+    smaller = size["default"] <= gz_bytes
+    row(group, f"{label['default']} vs `tar c | gzip -6 | sha256sum`", t["default"], t["gzip"],
+        "≤ 0.6, output no larger", lambda r, *_: r <= 0.6 and smaller,
+        f"whole archive {size['default']:,} B vs gzip stream {gz_bytes:,} B ({'no larger' if smaller else 'LARGER'})")
+    if compress:
+        row(group, f"{label['none']} vs `sha256sum` of the file", t["none"], t["sha256sum"], "≤ 1.5",
+            lambda r, *_: r <= 1.5, f"archive {fmt_b(size['none'])}")
+        if "podman" in t:
+            for v in ("none", "zstd"):
+                row(group, f"{label[v]} vs {podman_what}", t[v], t["podman"], "reported",
+                    note=f"archive {fmt_b(size[v])} vs {fmt_b(size['podman'])}"
+                         + (" — both with uncompressed layers" if v == "none" else ""))
+    else:
+        pending(group, "`staticize image --compress none` vs `sha256sum` of the file", no_compress, "≤ 1.5")
+
+
+def parse_scanelf(text):
+    """`scanelf -F '%F %i %n'` lines → {path: (interp, [needed])}; paths may hold spaces."""
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith("/"):
+            continue  # the header, or the tail of a garbage interpreter with a newline in it
+        parts = line.rsplit(" ", 2)
+        if len(parts) == 3 and "/" in parts[0]:
+            out[parts[0]] = (parts[1], [n for n in parts[2].split(",") if n])
+        else:  # an interpreter string that is not text (e.g. in a separate .debug file)
+            out[line.split(" ", 1)[0]] = (UNREADABLE, [])
+    return out
+
+
+def rows_check(work):
+    group = "2. `check -r` over system trees"
+    trees = [t for t in CHECK_TREES if os.path.isdir(t)]
+    target = "≤ 0.5, same verdicts"
+
+    def run():
+        need_tool("scanelf", "apt-get install pax-utils")
+        if not has_flag("check", "--recursive"):
+            raise Pending("`staticize check -r` is not in this build (branch `bench` not merged yet)")
+        ours_out, theirs_out = work / "check.out", work / "scanelf.out"
+        s_cmd = staticize("check", "-r", *trees)
+        p_cmd = ["scanelf", "-R", "-F", "%F %i %n", *trees]
+
+        def s():
+            with open(ours_out, "wb") as f:
+                return timed(s_cmd, stdout=f, ok_codes=(0, 1))
+
+        def p():
+            with open(theirs_out, "wb") as f:
+                return timed(p_cmd, stdout=f)
+
+        s(), p()  # warm the page cache and dentries for both
+        ts, tp = alternate(s, p, RUNS)
+        # Same verdicts: every ELF file scanelf lists, with the same interpreter and libraries.
+        ours = first_json(sh(staticize("--json", "check", "-r", *trees), ok_codes=(0, 1)).stdout.decode())
+        theirs = parse_scanelf(theirs_out.read_text(errors="replace"))
+        def interp(r):
+            # A PT_INTERP whose bytes are not text (separate .debug files keep the header but
+            # not the contents): staticize says dynamic without naming it, scanelf prints bytes.
+            if not r.get("interp") and r["kind"] == "dynamic" and theirs.get(r["path"], ("",))[0] == UNREADABLE:
+                return UNREADABLE
+            return r.get("interp") or ""
+
+        mine = {r["path"]: (interp(r), r.get("needed") or []) for r in ours if "kind" in r}
+        unjudged = [r["path"] for r in ours if "kind" not in r]
+        only_ours = sorted(set(mine) - set(theirs))
+        only_theirs = sorted(set(theirs) - set(mine))
+        differ = sorted(p for p in set(mine) & set(theirs) if mine[p] != theirs[p])
+        mismatches = len(only_ours) + len(only_theirs) + len(differ)
+        kinds = {}
+        for r in ours:
+            kinds[r.get("kind", "error")] = kinds.get(r.get("kind", "error"), 0) + 1
+        lines = [f"- Trees: {', '.join(trees)}. staticize judged {len(ours):,} ELF files "
+                 f"({', '.join(f'{v:,} {k}' for k, v in sorted(kinds.items()))}); scanelf listed {len(theirs):,}.",
+                 f"- Mismatches: {mismatches} (only staticize: {len(only_ours)}, only scanelf: "
+                 f"{len(only_theirs)}, different interpreter or libraries: {len(differ)})."]
+        for label, paths in (("only staticize", only_ours), ("only scanelf", only_theirs), ("differ", differ)):
+            for path in paths[:10]:
+                lines.append(f"  - {label}: `{path}` staticize {mine.get(path)} scanelf {theirs.get(path)}")
+        odd = [p for p, v in mine.items() if v[0] == UNREADABLE]
+        if odd:
+            lines.append(f"- {len(odd)} file(s) carry a PT_INTERP whose bytes are not text (e.g. `{odd[0]}`, a "
+                         "separate debug file): staticize calls them dynamic without naming the interpreter, "
+                         "scanelf prints the bytes; counted as agreeing.")
+        if unjudged:
+            lines.append(f"- Unreadable (verdict is an error): {len(unjudged)}, e.g. `{unjudged[0]}`.")
+        SECTIONS.append(("Verdicts: `staticize check -r` against `scanelf`", "\n".join(lines)))
+        row(group, f"`staticize check -r {' '.join(trees)}` vs `scanelf -R -F '%F %i %n'` (warm cache)",
+            ts, tp, target, lambda r, *_: r <= 0.5 and mismatches == 0,
+            f"{len(mine):,} ELF files, {mismatches} verdict mismatches")
+
+    guarded(group, "`staticize check -r` vs `scanelf -R`", target, run)
+
+
+def real(p):
+    return os.path.realpath(p)
+
+
+def lddtree_set(prog):
+    lddtree = shutil.which("lddtree")
+    if not lddtree:
+        raise Pending("lddtree not installed (apt-get install pax-utils python3-pyelftools)")
+    if sh([SYSTEM_PYTHON, "-c", "import elftools"], ok_codes=(0, 1)).returncode != 0:
+        raise Pending("lddtree needs pyelftools (apt-get install python3-pyelftools)")
+    cmd = [SYSTEM_PYTHON, lddtree, "-l", prog]
+    lines = [l for l in sh(cmd).stdout.decode().splitlines() if l.strip()]
+    return cmd, {real(l) for l in lines[1:]}
+
+
+def ldd_set(prog):
+    cmd = ["ldd", prog]
+    libs = set()
+    for line in sh(cmd).stdout.decode().splitlines():
+        m = re.search(r"=>\s+(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(0x", line)
+        if m:
+            libs.add(real(m.group(1)))
+    return cmd, libs
+
+
+def rows_closure(work):
+    group = "3. Library closure"
+    progs = [p for p in (shutil.which("redis-server"), shutil.which("node")) if p]
+
+    for prog in progs or ["redis-server"]:
+        name = Path(prog).name
+
+        def run(prog=prog, name=name):
+            need_command("bundle", "bundle")
+            if not os.path.exists(prog):
+                raise Pending(f"{name} not installed")
+            out = work / f"{name}-bundle.tar"
+            extra = ["--compress", "none"] if has_flag("bundle", "--compress") else []
+            s_cmd = staticize("--json", "bundle", prog, "-o", out, *extra)
+            res = first_json(sh(s_cmd).stdout.decode())
+            entries = res["closure"]["entries"]
+            ours = {real(e["host_path"]) for e in entries if str(e["kind"]).lower() in ("interp", "needed")}
+            dlopen = {real(e["host_path"]) for e in entries if str(e["kind"]).lower() == "dlopen"}
+            what_s = "`staticize bundle`" + (" --compress none" if extra else "") + " (closure + image written)"
+            for peer, get in (("lddtree -l", lddtree_set), ("ldd", ldd_set)):
+                try:
+                    p_cmd, theirs = get(prog)
+                except Pending as e:
+                    pending(group, f"{name}: {what_s} vs `{peer}`", str(e))
+                    continue
+                ts, tp = alternate(lambda: timed(s_cmd), lambda: timed(p_cmd), RUNS,
+                                   lambda: out.unlink(missing_ok=True))
+                same = ours == theirs
+                diff = "" if same else f"; only staticize {sorted(ours - theirs)}, only {peer} {sorted(theirs - ours)}"
+                row(group, f"{name}: {what_s} vs `{peer}`", ts, tp, "same library set, ratio reported",
+                    lambda r, *_: same,
+                    f"{len(ours)} files{' (+' + str(len(dlopen)) + ' dlopen)' if dlopen else ''}, "
+                    f"{'same set' if same else 'DIFFERENT'}{diff}", words=("same set", "DIFFERENT SET"))
+
+        guarded(group, f"{name}: `staticize bundle` vs `lddtree -l` / `ldd`", "same library set", run)
+
+
+def artifact_command(res):
+    cmd = (res.get("artifact") or {}).get("command")
+    if not cmd:
+        raise Pending("the JSON output has no artifact.command")
+    return cmd
+
+
+def bare(cmd_text, tmp_out, own_out):
+    """The compiler command staticize printed, writing to our own output instead of its
+    temporary one; leading VAR=value words become environment."""
+    words = shlex.split(cmd_text)
+    env = {}
+    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+        k, v = words.pop(0).split("=", 1)
+        env[k] = v
+    words = [own_out if w == tmp_out else w.replace(tmp_out, own_out) for w in words]
+    return words, env
+
+
+def overhead_limit(r, s, p):
+    return statistics.median(s) <= 1.05 * statistics.median(p) + 0.050
+
+
+def rows_build(work):
+    group = "4. Build overhead"
+    target = "≤ 5 % + 50 ms"
+    d = work / "build"
+    d.mkdir(exist_ok=True)
+    (d / "hello.c").write_text('#include <stdio.h>\nint main(void){puts("hi");return 0;}\n')
+
+    def c():
+        res = first_json(sh(staticize("--json", "c", "hello.c", "--no-image", "-o", "hello-s"), cwd=d).stdout.decode())
+        cmd = artifact_command(res)
+        words, env = bare(cmd, res["artifact"]["path"], "hello-bare")
+        s_cmd = staticize("c", "hello.c", "--no-image", "-o", "hello-s")
+        ts, tp = alternate(lambda: timed(s_cmd, cwd=d), lambda: timed(words, cwd=d, env=env), 3 * RUNS)
+        SECTIONS.append(("The bare compiler command", f"`staticize c hello.c --no-image` runs (from `--json` "
+                                                       f"artifact.command):\n\n```\n{cmd}\n```"))
+        row(group, "`staticize c hello.c --no-image` vs the bare compiler command it runs", ts, tp, target,
+            overhead_limit, f"overhead {fmt_s(max(0.0, statistics.median(ts) - statistics.median(tp)))}")
+
+    def go():
+        need_command("go", "gorust")
+        need_tool("go", "https://go.dev/dl or apt-get install golang")
+        g = work / "hello-go"
+        g.mkdir(exist_ok=True)
+        (g / "go.mod").write_text("module example.com/hello\n\ngo 1.21\n")
+        (g / "main.go").write_text('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n')
+        s_cmd = staticize("--json", "go", ".", "--no-image", "-o", "hello-s")
+        res = first_json(sh(s_cmd, cwd=g).stdout.decode())
+        cmd = artifact_command(res)
+        words, env = bare(cmd, res["artifact"]["path"], str(g / "hello-bare"))
+        # The environment staticize sets (toolchains/go.toml): not part of the printed command.
+        env.update(CGO_ENABLED="0", GOOS="linux", GOARCH={"x86_64": "amd64", "aarch64": "arm64"}.get(
+            platform.machine(), platform.machine()))
+        sh(words, cwd=g, env=env)  # warm the build cache for both
+        ts, tp = alternate(lambda: timed(s_cmd, cwd=g), lambda: timed(words, cwd=g, env=env), RUNS)
+        row(group, "`staticize go` vs bare `go build` with the same flags (warm build cache)", ts, tp, target,
+            overhead_limit, f"overhead {fmt_s(max(0.0, statistics.median(ts) - statistics.median(tp)))}")
+        SECTIONS.append(("The bare go command", f"`staticize go . --no-image` runs (artifact.command, with "
+                                                 f"{' '.join(f'{k}={v}' for k, v in env.items())} set):\n\n```\n{cmd}\n```"))
+
+    guarded(group, "`staticize c` vs the bare compiler command", target, c)
+    guarded(group, "`staticize go` vs bare `go build`", target, go)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes
+
+def image_rootfs(tar_path, dest):
+    """Unpacks the layers of a staticize image into dest; returns (entrypoint, cmd)."""
+    with tarfile.open(tar_path) as t:
+        index = json.load(t.extractfile("index.json"))
+        manifest = index["manifests"][0]
+        doc = json.load(t.extractfile("blobs/sha256/" + manifest["digest"].split(":", 1)[1]))
+        if "manifests" in doc:  # an index of platforms: take the first
+            doc = json.load(t.extractfile("blobs/sha256/" + doc["manifests"][0]["digest"].split(":", 1)[1]))
+        config = json.load(t.extractfile("blobs/sha256/" + doc["config"]["digest"].split(":", 1)[1]))
+        for layer in doc["layers"]:
+            blob = t.extractfile("blobs/sha256/" + layer["digest"].split(":", 1)[1])
+            mode = "r|gz" if layer["mediaType"].endswith("gzip") else "r|"
+            if layer["mediaType"].endswith("zstd"):
+                raise RuntimeError("zstd layers: unpack with skopeo instead")
+            with tarfile.open(fileobj=blob, mode=mode) as lt:
+                lt.extractall(dest, filter="tar") if sys.version_info >= (3, 12) else lt.extractall(dest)
+    c = config.get("config", {})
+    return c.get("Entrypoint") or [], c.get("Cmd") or []
+
+
+def podman_image_bytes(tar_path, work, name):
+    """`podman save` size of a podman-built FROM scratch image holding the same files."""
+    if not which("podman"):
+        return None, "podman not installed"
+    ctx = work / f"podman-{name}"
+    shutil.rmtree(ctx, ignore_errors=True)
+    (ctx / "rootfs").mkdir(parents=True)
+    entrypoint, cmd = image_rootfs(tar_path, ctx / "rootfs")
+    lines = ["FROM scratch", "COPY rootfs/ /"]
+    if entrypoint:
+        lines.append("ENTRYPOINT " + json.dumps(entrypoint))
+    if cmd:
+        lines.append("CMD " + json.dumps(cmd))
+    (ctx / "Containerfile").write_text("\n".join(lines) + "\n")
+    tag = f"localhost/staticize-bench-{name}:latest"
+    out = work / f"podman-{name}.tar"
+    try:
+        sh(podman_build_save(ctx, tag, out))
+        return out.stat().st_size, ""
+    except Exception as e:  # noqa: BLE001
+        return None, f"podman build failed: {e}"
+    finally:
+        subprocess.run(["podman", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out.unlink(missing_ok=True)
+        shutil.rmtree(ctx, ignore_errors=True)
+
+
+def sizes(work):
+    d = work / "sizes"
+    d.mkdir(exist_ok=True)
+    (d / "hello.c").write_text('#include <stdio.h>\nint main(void){puts("hello");return 0;}\n')
+    (d / "hello.cpp").write_text('#include <iostream>\nint main(){std::cout << "hello" << std::endl;}\n')
+    g = d / "go"
+    g.mkdir(exist_ok=True)
+    (g / "go.mod").write_text("module example.com/hello\n\ngo 1.21\n")
+    (g / "main.go").write_text('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n')
+    r = d / "rust"
+    (r / "src").mkdir(parents=True, exist_ok=True)
+    (r / "Cargo.toml").write_text('[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2021"\n')
+    (r / "src/main.rs").write_text('fn main() { println!("hello"); }\n')
+    (d / "hello.js").write_text('console.log("hello");\n')
+    redis = shutil.which("redis-server")
+
+    cases = [
+        # name, needs (command, branch, tool), argv, binary path (None: from JSON), seed figure
+        ("C, musl", ("c", "core", "musl-gcc"), ["c", "hello.c", "--libc", "musl"], "94 kB (musl, scratch)"),
+        ("C, glibc", ("c", "core", "gcc"), ["c", "hello.c", "--libc", "glibc"], "940 kB (static glibc, scratch)"),
+        ("C++", ("cxx", "core", "g++"), ["cxx", "hello.cpp"], "—"),
+        ("Go", ("go", "gorust", "go"), ["go", "./go"], "1.59 MB (hello), 3.6 MB (web service)"),
+        ("Rust", ("rust", "gorust", "cargo"), ["rust", "./rust"], "—"),
+        ("Node", ("node", "node", "node"), ["node", "hello.js"], "—"),
+        ("redis", ("bundle", "bundle", "redis-server"), ["bundle", redis or "redis-server"], "7.73 MB (rootfs with .so)"),
+    ]
+    rows = []
+    for label, (cmd, branch, tool), argv, seed in cases:
+        slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+        tar = d / f"{slug}.tar"
+        try:
+            need_command(cmd, branch)
+            if not which(tool):
+                raise Pending(f"{tool} not installed")
+            extra = ["-o", str(tar)] if cmd == "bundle" else ["-o", str(d / f"{slug}.bin"), "--image", str(tar)]
+            res = first_json(sh(staticize("--json", *argv, *extra), cwd=d).stdout.decode())
+            if cmd == "bundle":
+                binary = os.path.getsize(real(argv[1]))
+                files = [e for e in res["closure"]["entries"] if str(e["kind"]).lower() != "symlink"]
+                bin_note = f"{binary:,} B + {len(files)} libraries"
+            else:
+                binary = (d / f"{slug}.bin").stat().st_size
+                bin_note = f"{binary:,} B"
+            img = tar.stat().st_size
+            pod, why = podman_image_bytes(tar, work, slug)
+            rows.append(f"| {label} | {bin_note} | {img:,} B ({fmt_b(img)}) | {seed} | "
+                        f"{f'{pod:,} B ({fmt_b(pod)})' if pod else why} |")
+        except Pending as e:
+            rows.append(f"| {label} | pending: {e} | | {seed} | |")
+        except Exception as e:  # noqa: BLE001
+            rows.append(f"| {label} | failed: {e} | | {seed} | |")
+        log(f"  size {label}: {rows[-1]}")
+    table = ["| program | binary | staticize image (archive) | seeds' figure | `podman build` + `podman save` of the same files |",
+             "| --- | --- | --- | --- | --- |", *rows]
+    SECTIONS.append(("5. Sizes: hello programs and redis", "\n".join(table) + "\n\n"
+                     "The seeds' figures are `docker images` sizes (unpacked). staticize's archive is the "
+                     "single file `docker load`/`podman load` take, layers compressed; `podman save` writes "
+                     "layers uncompressed."))
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine and report
+
+def machine():
+    def out(cmd):
+        try:
+            p = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+            return p.stdout.decode(errors="replace").strip().splitlines()[0] if p.stdout else "?"
+        except Exception:  # noqa: BLE001
+            return "not installed"
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((int(l.split()[1]) * 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+    tools = {
+        "staticize": f"{out(shlex.quote(str(STATICIZE)) + ' --version').removeprefix('staticize ')} "
+                     f"(commit {out(f'git -C {REPO} describe --always --dirty')})",
+        "rustc": out("rustc --version"),
+        "podman": out("podman --version"),
+        "scanelf (pax-utils)": out("dpkg-query -W -f '${Version}' pax-utils 2>/dev/null || echo '?'"),
+        "ldd (glibc)": out("ldd --version"),
+        "gzip": out("gzip --version"),
+        "tar": out("tar --version"),
+        "sha256sum": out("sha256sum --version"),
+        "gcc": out("gcc --version"),
+        "musl-gcc": out("dpkg-query -W -f 'musl-tools ${Version}' musl-tools 2>/dev/null || echo '?'"),
+        "go": out("go version"),
+        "node": out("node --version"),
+        "python": platform.python_version(),
+    }
+    return cpu, mem, tools
+
+
+def write_report(started, load_before, elapsed):
+    cpu, mem, tools = machine()
+    load_after = os.getloadavg()
+    lines = [
+        "# Benchmarks: staticize beside its peers",
+        "",
+        f"Generated by `benches/run.sh` on {started:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} min. "
+        "Each row alternates staticize and the peer on the same inputs (ABBA order for a pair; the "
+        "100 MB image commands run in rotated rounds, all six in each round); "
+        f"{RUNS} timed pairs per row ({BIG_RUNS} for the 100 MB image rows), after an untimed warm-up "
+        f"where a cache matters. Times are wall clock: median (min–max). "
+        "Ratio = staticize ÷ peer (below 1: staticize is faster). Tests never assert timings; these "
+        "targets are checked only here.",
+        "",
+        "## Machine",
+        "",
+        f"- {os.cpu_count()} CPUs (`nproc`), {cpu}, {mem / 2**30:.1f} GiB memory, "
+        f"{platform.system()} {platform.release()}",
+        f"- Load average {load_before[0]:.1f} when the run started, {load_after[0]:.1f} when it ended. "
+        + ("**The machine was busy with other work during this run**, so absolute times are inflated "
+           "and noisy; both sides of a ratio ran interleaved under the same load, so the ratios still "
+           "compare fairly." if max(load_before[0], load_after[0]) > 0.5 * (os.cpu_count() or 1) else
+           "The machine was otherwise idle."),
+        "- Versions: " + "; ".join(f"{k} {v}" for k, v in tools.items()),
+        "",
+        "## Timings",
+        "",
+        "| comparison | staticize | peer | ratio | target | result | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    group = None
+    for t in TIMINGS:
+        if t["group"] != group:
+            group = t["group"]
+            lines.append(f"| **{group}** | | | | | | |")
+        cells = [t[k].replace("|", "\\|") for k in ("what", "s", "p", "ratio", "target", "verdict", "note")]
+        lines.append("| " + " | ".join(cells) + " |")
+    for title, body in SECTIONS:
+        lines += ["", f"## {title}", "", body]
+    history = REPO / "benches" / "history.md"
+    if history.exists():
+        lines += ["", history.read_text().rstrip()]
+    OUT.write_text("\n".join(lines) + "\n")
+    log(f"wrote {OUT}")
+
+
+def main():
+    if not STATICIZE.exists():
+        sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
+    started = datetime.now(timezone.utc)
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    work_env = os.environ.get("BENCH_WORK")
+    with tempfile.TemporaryDirectory(prefix="staticize-bench-") as tmp:
+        work = Path(work_env) if work_env else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
+        steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
+                 ("build", rows_build), ("sizes", sizes)]
+        for name, fn in steps:
+            if only and name not in only:
+                continue
+            log(f"== {name}")
+            fn(work)
+    write_report(started, load_before, time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()

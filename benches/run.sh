@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds staticize in release mode and runs every benchmark beside its peers, then writes
+# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes]…
+#
+# Needs: cargo, python3 (3.9+), gcc, objcopy (binutils); for the peers: podman, scanelf and
+# lddtree (pax-utils, with python3-pyelftools), ldd, gzip, tar, sha256sum. Optional: musl-gcc
+# (musl-tools), g++, go, node, redis-server — rows without them say "pending".
+# Missing apt packages are installed when running as root on a Debian/Ubuntu machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need gcc gcc
+need g++ g++
+need objcopy binutils
+need musl-gcc musl-tools
+need scanelf pax-utils
+need lddtree pax-utils
+need podman podman
+need redis-server redis-server
+/usr/bin/python3 -c 'import elftools' 2>/dev/null || missing+=(python3-pyelftools)
+if ((${#missing[@]})); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing: ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+  else
+    echo "missing (their rows will say pending): ${missing[*]}" >&2
+  fi
+fi
+
+cargo build --release --quiet
+exec python3 benches/bench.py "$@"
