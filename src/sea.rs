@@ -107,21 +107,22 @@ pub fn verify(bytes: &[u8]) -> Result<SeaCheck, String> {
     let mut check = SeaCheck { fuse, blob_bytes: None, note_loaded: false, magic_ok: false };
     let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD).collect();
     for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_NOTE) {
-        let start = ph.p_offset as usize;
-        let end = start.saturating_add(ph.p_filesz as usize).min(bytes.len());
+        // Every sum is checked: the headers may say anything, and a wrapped offset would lie.
+        let Ok(start) = usize::try_from(ph.p_offset) else { continue };
+        let end = start.saturating_add(usize::try_from(ph.p_filesz).unwrap_or(usize::MAX)).min(bytes.len());
         let mut pos = start;
-        while pos + NHDR_SIZE <= end {
+        while pos.checked_add(NHDR_SIZE).is_some_and(|h| h <= end) {
             let namesz = u32_at(bytes, pos, elf.little_endian) as usize;
             let descsz = u32_at(bytes, pos + 4, elf.little_endian) as usize;
             let name_at = pos + NHDR_SIZE;
-            let desc_at = name_at + align4(namesz);
-            let name = bytes.get(name_at..name_at + namesz).unwrap_or(&[]);
+            let Some(desc_at) = name_at.checked_add(align4(namesz)) else { break };
+            let Some(next) = desc_at.checked_add(align4(descsz)) else { break };
+            let name = name_at.checked_add(namesz).and_then(|e| bytes.get(name_at..e)).unwrap_or(&[]);
             if name.strip_suffix(&[0]).unwrap_or(name) == NOTE_NAME.as_bytes() && descsz > 0 {
-                let desc = bytes.get(desc_at..desc_at + descsz).unwrap_or(&[]);
+                let desc = desc_at.checked_add(descsz).and_then(|e| bytes.get(desc_at..e)).unwrap_or(&[]);
                 check.blob_bytes = Some(desc.len() as u64);
                 check.magic_ok = desc.len() >= 4 && u32_at(desc, 0, elf.little_endian) == BLOB_MAGIC;
                 // Where the note is in memory, and whether a PT_LOAD maps those bytes from the file.
-                // Checked sums: the headers may be anything, and wrapped addresses would lie.
                 let vaddr = ph.p_vaddr.checked_add((pos - start) as u64);
                 let vend = vaddr.and_then(|v| v.checked_add((desc_at + descsz - pos) as u64));
                 check.note_loaded = match (vaddr, vend) {
@@ -134,7 +135,7 @@ pub fn verify(bytes: &[u8]) -> Result<SeaCheck, String> {
                 };
                 return Ok(check);
             }
-            pos = desc_at + align4(descsz);
+            pos = next;
         }
     }
     Ok(check)
