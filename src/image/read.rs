@@ -930,7 +930,7 @@ impl<R: Read> Read for HashCount<R> {
 type Raw = BufReader<HashCount<Box<dyn Read + Send>>>;
 
 enum Decoder {
-    Gzip(flate2::bufread::MultiGzDecoder<Raw>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<Raw>>),
     Zstd(Box<zstd::stream::read::Decoder<'static, Raw>>),
     Plain(Raw),
 }
@@ -1037,7 +1037,7 @@ impl LayerReader {
         let err = |e: io::Error| Error::input(&place, format!("reading the layer: {e}"), None);
         let compression = compression_of(raw.fill_buf().map_err(err)?).unwrap_or(Compression::None);
         let decoder = match compression {
-            Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(raw)),
+            Compression::Gzip => Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(raw))),
             Compression::Zstd => {
                 let mut d = zstd::stream::read::Decoder::with_buffer(raw).map_err(err)?;
                 // 2^27 = 128 MiB: libzstd's default ceiling, stated so a frame cannot ask for more.
