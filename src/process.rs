@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 const STDERR_TAIL_LINES: usize = 40;
 
 /// An external command to run, built up before it runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     program: OsString,
     args: Vec<OsString>,
@@ -111,6 +111,30 @@ impl Command {
             .unchecked()
             .run()
             .map_err(|e| self.start_error(step, e))?;
+        self.finished(step, &out)
+    }
+
+    /// Starts the command in the background, in a process group of its own, so that
+    /// [`Running::abandon`] can stop it together with every process it started.
+    pub fn start(&self, step: &str) -> Result<Running> {
+        use std::os::unix::process::CommandExt;
+        let handle = self
+            .expression()
+            .stdout_capture()
+            .stderr_capture()
+            .stdin_null()
+            .unchecked()
+            .before_spawn(|c| {
+                c.process_group(0);
+                Ok(())
+            })
+            .start()
+            .map_err(|e| self.start_error(step, e))?;
+        Ok(Running { command: self.clone(), handle: Some(handle) })
+    }
+
+    /// The result of a finished run: its output, or the error for a non-zero exit.
+    fn finished(&self, step: &str, out: &std::process::Output) -> Result<Output> {
         let output = Output {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -153,6 +177,44 @@ impl Command {
     }
 }
 
+/// A command started with [`Command::start`]. Dropping it without [`Running::wait`] abandons it.
+#[derive(Debug)]
+pub struct Running {
+    command: Command,
+    handle: Option<duct::Handle>,
+}
+
+impl Running {
+    /// Waits for the command to end: its output, or the same error [`Command::run`] gives.
+    pub fn wait(mut self, step: &str) -> Result<Output> {
+        let handle = self.handle.take().expect("a running command has a handle until it is waited for");
+        let out = handle.into_output().map_err(|e| self.command.start_error(step, e))?;
+        self.command.finished(step, &out)
+    }
+
+    /// Stops the command and everything it started (its process group) and reaps it.
+    pub fn abandon(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            for pid in handle.pids() {
+                // The group was created at spawn with the child's pid as its id. SAFETY: kill(2)
+                // has no memory effects; a group that already exited gives ESRCH, ignored.
+                unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+            }
+            let _ = handle.wait();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 fn describe_status(status: &std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -186,6 +248,23 @@ mod tests {
         assert!(msg.contains("test step failed"), "{msg}");
         assert!(msg.contains("exited with status 3"), "{msg}");
         assert!(msg.contains("boom"), "{msg}");
+    }
+
+    #[test]
+    fn started_commands_report_like_run_and_abandoning_stops_the_whole_group() {
+        let ok = Command::new("sh").args(["-c", "echo hi"]).start("bg").unwrap().wait("bg").unwrap();
+        assert_eq!(ok.stdout, "hi\n");
+        let err = Command::new("sh").args(["-c", "echo bad >&2; exit 4"]).start("bg").unwrap().wait("bg").unwrap_err();
+        assert!(err.to_string().contains("exited with status 4") && err.to_string().contains("bad"), "{err}");
+        // A grandchild that would outlive its parent: abandoning kills it too.
+        let dir = tempfile::tempdir().unwrap();
+        let mark = dir.path().join("late");
+        let script = format!("(sleep 1; touch {}) & wait", mark.display());
+        let started = std::time::Instant::now();
+        Command::new("sh").args(["-c", &script]).start("bg").unwrap().abandon();
+        assert!(started.elapsed() < std::time::Duration::from_millis(900), "abandon waited for the command");
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert!(!mark.exists(), "the grandchild survived abandon");
     }
 
     #[test]

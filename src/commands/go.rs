@@ -16,7 +16,7 @@ pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
     let mut builds: Vec<PlatformBuild> = Vec::new();
     let mut name = String::new();
     for arch in arches {
-        let driver = GoDriver::new(&args.package, arch, &args.tags, args.tzdata)?;
+        let driver = GoDriver::new(&args.package, arch, &args.tags, args.tzdata, &args.extra)?;
         if let Some(note) = driver.cgo_note() {
             rep.step("cgo", format!("{}: {note}", arch.platform()));
         }

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::Deserialize;
 
 use crate::driver::target::Arch;
 use crate::driver::{Artifact, BuildRequest, Driver};
 use crate::error::{Error, Result};
-use crate::process::Command;
+use crate::process::{Command, Running};
 use crate::toolchain::{Compiler, Preference, spec};
 
 /// The Go-specific tables of toolchains/go.toml.
@@ -57,6 +58,9 @@ pub fn settings() -> GoSettings {
     let text = crate::toolchain::EMBEDDED.iter().find(|(l, _)| *l == "go").map(|(_, t)| *t).expect("go.toml embedded");
     toml::from_str(text).unwrap_or_else(|e| panic!("embedded toolchains/go.toml is invalid: {e}"))
 }
+
+/// `go list` asked for exactly the fields of [`ListedPackage`].
+const LIST_FIELDS: &str = "-json=ImportPath,Name,Dir,Standard,DepOnly,GoFiles,CgoFiles";
 
 /// The fields of `go list -json` staticize reads.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -106,7 +110,7 @@ pub struct CgoCompiler {
 }
 
 /// Builds one Go main package for one architecture.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct GoDriver {
     /// The go command found.
     pub go: Compiler,
@@ -121,12 +125,74 @@ pub struct GoDriver {
     /// The C compiler, when the package needs cgo.
     pub cgo: Option<CgoCompiler>,
     settings: GoSettings,
+    /// The pure-Go build started beside `go list`, while it is still wanted.
+    speculation: Mutex<Option<Speculation>>,
+}
+
+/// A pure-Go `go build` started while `go list` decides whether cgo is needed. On a warm cache
+/// `go list -deps` costs a fifth of the build, so it runs beside the build, not before it; when
+/// cgo turns out to be needed (or anything else differs) the speculation is abandoned.
+#[derive(Debug)]
+struct Speculation {
+    /// The command as planned, without the scratch GOTMPDIR: the build uses it only if the
+    /// command planned after `go list` is exactly this.
+    planned: Command,
+    running: Running,
+    out: PathBuf,
+    /// Holds the output and go's own work files; a killed build's leftovers go with it.
+    _scratch: tempfile::TempDir,
+}
+
+/// Everything `go build` is given except the output and the extra arguments.
+struct BuildPlan<'a> {
+    go: &'a Compiler,
+    settings: &'a GoSettings,
+    arch: Arch,
+    tags: &'a [String],
+    workdir: &'a Path,
+    pattern: &'a str,
+    package_dir: &'a Path,
+    cgo: Option<&'a CgoCompiler>,
+}
+
+impl BuildPlan<'_> {
+    /// The `go build` command writing `out`.
+    fn command(&self, out: &Path, extra: &[String]) -> Command {
+        let s = self.settings;
+        let mut env = s.build.env.clone();
+        if let Some(cc) = self.cgo {
+            env.extend(s.cgo.env.clone());
+            env.insert("CC".into(), cc.argv.join(" "));
+        }
+        env.insert("GOARCH".into(), self.arch.name().into());
+        let mut ldflags = s.build.ldflags.clone();
+        if let Some(cc) = self.cgo {
+            ldflags.extend(s.cgo.ldflags.iter().cloned());
+            let mut ext = s.cgo.extldflags.clone();
+            if cc.zig {
+                ext.extend(s.cgo.extldflags_zig.iter().cloned());
+            }
+            ldflags.push("-extldflags".into());
+            ldflags.push(format!("'{}'", ext.join(" ")));
+        }
+        let mut cmd = with_env(Command::from_argv(&self.go.argv).dir(self.workdir), env)
+            .arg("build")
+            .args(&s.build.flags)
+            .arg("-ldflags")
+            .arg(ldflags.join(" "))
+            .arg("-tags")
+            .arg(self.tags.join(","));
+        if !in_vcs_checkout(self.package_dir) {
+            cmd = cmd.args(&s.build.outside_repo_flags);
+        }
+        cmd.arg("-o").arg(out).args(extra).arg(self.pattern)
+    }
 }
 
 impl GoDriver {
     /// Finds go, resolves `input` (a directory, a .go file or an import path) to its main
     /// package and decides whether cgo is needed; nothing is built yet.
-    pub fn new(input: &str, arch: Arch, tags: &[String], tzdata: bool) -> Result<GoDriver> {
+    pub fn new(input: &str, arch: Arch, tags: &[String], tzdata: bool, extra: &[String]) -> Result<GoDriver> {
         let go = spec("go").select(&Preference::default())?;
         let settings = settings();
         let mut all_tags = settings.build.tags.clone();
@@ -135,9 +201,58 @@ impl GoDriver {
         if tzdata {
             all_tags.push(settings.build.tzdata_tag.clone());
         }
-        let package = resolve(&go, input, arch, &all_tags, &settings)?;
+        let (workdir, pattern) = locate_input(input)?;
+        // A directory or a file is the package's own directory, so the pure-Go build can start
+        // now; an import path is placed by `go list` first.
+        let speculation = (pattern == "." || pattern.ends_with(".go"))
+            .then(|| {
+                let plan = BuildPlan {
+                    go: &go,
+                    settings: &settings,
+                    arch,
+                    tags: &all_tags,
+                    workdir: &workdir,
+                    pattern: &pattern,
+                    package_dir: &workdir,
+                    cgo: None,
+                };
+                speculate(&plan, extra)
+            })
+            .flatten();
+        let package = resolve(&go, input, workdir, pattern, arch, &all_tags, &settings)?;
         let cgo = if package.cgo_packages.is_empty() { None } else { Some(cgo_compiler(arch, &package)?) };
-        Ok(GoDriver { go, package, arch, tags: all_tags, tzdata, cgo, settings })
+        let speculation = Mutex::new(speculation.filter(|_| cgo.is_none()));
+        Ok(GoDriver { go, package, arch, tags: all_tags, tzdata, cgo, settings, speculation })
+    }
+
+    fn plan(&self) -> BuildPlan<'_> {
+        BuildPlan {
+            go: &self.go,
+            settings: &self.settings,
+            arch: self.arch,
+            tags: &self.tags,
+            workdir: &self.package.workdir,
+            pattern: &self.package.pattern,
+            package_dir: &self.package.dir,
+            cgo: self.cgo.as_ref(),
+        }
+    }
+
+    /// Finishes the speculative build and moves its output to `out` when it ran exactly the
+    /// command planned now; false (and the speculation stopped) when there is none or it differs.
+    fn take_speculation(&self, out: &Path, extra: &[String], step: &str) -> Result<bool> {
+        let Some(spec) = self.speculation.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return Ok(false);
+        };
+        if self.plan().command(&spec.out, extra) != spec.planned {
+            spec.running.abandon();
+            return Ok(false);
+        }
+        spec.running.wait(step)?;
+        if std::fs::rename(&spec.out, out).is_err() {
+            std::fs::copy(&spec.out, out).map_err(|e| Error::io("copy the built program", out, e))?;
+        }
+        Ok(true)
     }
 
     /// A sentence saying that, and how, cgo is used; None for pure Go.
@@ -156,47 +271,17 @@ impl GoDriver {
         self.go.version.split_whitespace().nth(2).unwrap_or(&self.go.version).to_string()
     }
 
-    /// The environment of `go build`: go.toml's, then cgo's on top, then the target.
-    fn environment(&self) -> BTreeMap<String, String> {
-        let mut env = self.settings.build.env.clone();
-        if let Some(cc) = &self.cgo {
-            env.extend(self.settings.cgo.env.clone());
-            env.insert("CC".into(), cc.argv.join(" "));
-        }
-        env.insert("GOARCH".into(), self.arch.name().into());
-        env
-    }
 }
 
 impl Driver for GoDriver {
     fn build(&self, req: &BuildRequest) -> Result<Artifact> {
-        let s = &self.settings;
         let out = req.staging.join(&req.name);
         // `go build -o` resolves relative to its working directory; the staging path is absolute.
-        let mut ldflags = s.build.ldflags.clone();
-        let mut cmd = with_env(Command::from_argv(&self.go.argv).dir(&self.package.workdir), self.environment());
-        if let Some(cc) = &self.cgo {
-            ldflags.extend(s.cgo.ldflags.iter().cloned());
-            let mut ext = s.cgo.extldflags.clone();
-            if cc.zig {
-                ext.extend(s.cgo.extldflags_zig.iter().cloned());
-            }
-            ldflags.push("-extldflags".into());
-            ldflags.push(format!("'{}'", ext.join(" ")));
-        }
-        cmd = cmd
-            .arg("build")
-            .args(&s.build.flags)
-            .arg("-ldflags")
-            .arg(ldflags.join(" "))
-            .arg("-tags")
-            .arg(self.tags.join(","));
-        if !in_vcs_checkout(&self.package.dir) {
-            cmd = cmd.args(&s.build.outside_repo_flags);
-        }
-        cmd = cmd.arg("-o").arg(&out).args(&req.extra_args).arg(&self.package.pattern);
+        let cmd = self.plan().command(&out, &req.extra_args);
         let step = format!("compile {} with go", self.package.import_path);
-        cmd.run(&step)?;
+        if !self.take_speculation(&out, &req.extra_args, &step)? {
+            cmd.run(&step)?;
+        }
         if !out.is_file() {
             return Err(Error::Build {
                 step,
@@ -222,14 +307,23 @@ impl Driver for GoDriver {
 }
 
 /// Runs `go list -deps -json` on `input` and finds its main package and its cgo users.
-fn resolve(go: &Compiler, input: &str, arch: Arch, tags: &[String], s: &GoSettings) -> Result<MainPackage> {
-    let (workdir, pattern) = locate_input(input)?;
+fn resolve(
+    go: &Compiler,
+    input: &str,
+    workdir: PathBuf,
+    pattern: String,
+    arch: Arch,
+    tags: &[String],
+    s: &GoSettings,
+) -> Result<MainPackage> {
     let mut env = s.build.env.clone();
     // Listed with cgo on, so packages that need C show their CgoFiles instead of hiding them.
     env.insert("CGO_ENABLED".into(), "1".into());
     env.insert("GOARCH".into(), arch.name().into());
     let cmd = with_env(Command::from_argv(&go.argv).dir(&workdir), env)
-        .args(["list", "-deps", "-json", "-tags"])
+        // Only the fields read below: go list then skips computing the rest (build IDs,
+        // staleness, embed patterns), which is most of its time on a warm cache.
+        .args(["list", "-deps", LIST_FIELDS, "-tags"])
         .arg(tags.join(","))
         .arg(&pattern);
     let step = format!("find the Go package {input}");
@@ -271,6 +365,18 @@ fn resolve(go: &Compiler, input: &str, arch: Arch, tags: &[String], s: &GoSettin
         name: exec_name(&root.import_path, &root.go_files),
         cgo_packages,
     })
+}
+
+/// Starts the pure-Go build of `plan` into a scratch directory; None if it cannot start (the
+/// build then runs the ordinary way, and reports the problem itself).
+fn speculate(plan: &BuildPlan, extra: &[String]) -> Option<Speculation> {
+    let scratch = tempfile::Builder::new().prefix("staticize-go-").tempdir().ok()?;
+    let out = scratch.path().join("program");
+    let planned = plan.command(&out, extra);
+    // go's own temporary files go into the scratch directory too, so a build stopped half-way
+    // leaves nothing behind in /tmp.
+    let running = planned.clone().env("GOTMPDIR", scratch.path()).start("compile with go").ok()?;
+    Some(Speculation { planned, running, out, _scratch: scratch })
 }
 
 /// Sets each variable once (a variable set twice on one command has no clear winner).

@@ -178,6 +178,21 @@ fn go_module_with_a_dependency_builds_static() {
     let printed = stdout_of(&mut Command::new(&bin));
     // Version-5 UUIDs are deterministic (Python's uuid.uuid5 agrees): the dependency's code ran.
     assert_eq!(printed.trim(), "uuid f0da0012-5ecd-5ad8-9aaf-4ed558d1597b");
+
+    // staticize starts the pure-Go build beside `go list`, in a scratch GOTMPDIR: the program
+    // must still be exactly what the command it reports builds, run by hand with go.toml's
+    // environment.
+    let reported = v["artifact"]["command"].as_str().unwrap().to_string();
+    let staged = v["artifact"]["path"].as_str().unwrap().to_string();
+    assert!(reported.contains(&staged), "the command names its output: {reported}");
+    let by_hand = dir.path().join("by-hand");
+    let goarch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    ok(Command::new("sh")
+        .arg("-c")
+        .arg(reported.replace(&staged, &by_hand.display().to_string()))
+        .current_dir(&src)
+        .envs([("CGO_ENABLED", "0"), ("GOOS", "linux"), ("GOARCH", goarch)]));
+    assert!(std::fs::read(&by_hand).unwrap() == std::fs::read(&bin).unwrap(), "{reported} built other bytes");
 }
 
 #[test]
@@ -200,7 +215,13 @@ fn go_cgo_links_static_with_musl_and_runs_in_scratch() {
     );
     let tag = unique_tag("cgo");
     let bin = dir.path().join("prog");
-    let out = ok(staticize().arg("go").arg(&src).arg("-o").arg(&bin).args(["-t", &tag]));
+    // A private TMPDIR: the pure-Go build started beside `go list` is stopped once cgo turns out
+    // to be needed, and neither it nor go's work directories may be left behind.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = ok(staticize().env("TMPDIR", &tmp).arg("go").arg(&src).arg("-o").arg(&bin).args(["-t", &tag]));
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
     assert!(out.contains("needs C (example.com/prog)"), "{out}");
     assert!(out.contains("CC=musl-gcc") && out.contains("-linkmode external -extldflags -static"), "{out}");
     assert!(out.contains("check static,"), "{out}");
