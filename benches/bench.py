@@ -518,7 +518,9 @@ def image_rootfs(tar_path, dest):
         config = json.load(t.extractfile("blobs/sha256/" + doc["config"]["digest"].split(":", 1)[1]))
         for layer in doc["layers"]:
             blob = t.extractfile("blobs/sha256/" + layer["digest"].split(":", 1)[1])
-            mode = "r|gz" if layer["mediaType"].endswith("gzip") else "r|"
+            # Not stream mode ("r|gz"): Python's tarfile streams only the first gzip member, and
+            # staticize's gzip layers are one member per MiB. gzip.GzipFile reads them all.
+            mode = "r:gz" if layer["mediaType"].endswith("gzip") else "r:"
             if layer["mediaType"].endswith("zstd"):
                 raise RuntimeError("zstd layers: unpack with skopeo instead")
             with tarfile.open(fileobj=blob, mode=mode) as lt:

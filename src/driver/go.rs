@@ -270,7 +270,6 @@ impl GoDriver {
         // "go version go1.22.1 linux/amd64" → "go1.22.1"
         self.go.version.split_whitespace().nth(2).unwrap_or(&self.go.version).to_string()
     }
-
 }
 
 impl Driver for GoDriver {
