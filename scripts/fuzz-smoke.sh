@@ -6,26 +6,35 @@
 #   scripts/fuzz-smoke.sh             ~100 s of fuzzing in all (plus the build)
 #   STATICIZE_FUZZ_SECONDS=600 scripts/fuzz-smoke.sh elf_inspect    a long run of one target
 #
-# Needs cargo-fuzz and a nightly toolchain (libFuzzer's instrumentation uses -Z flags):
-#   rustup toolchain install nightly --profile minimal
-#   cargo install cargo-fuzz --locked
-# Without nightly, STATICIZE_FUZZ_TOOLCHAIN=stable runs on stable with RUSTC_BOOTSTRAP=1 and no
-# sanitizer (-s none): slower to find memory bugs, fine for panics, hangs and runaway allocation.
+# Needs cargo-fuzz (cargo install cargo-fuzz --locked). With a nightly toolchain installed
+# (rustup toolchain install nightly --profile minimal) the targets are built with
+# AddressSanitizer; without one, the default toolchain builds them with RUSTC_BOOTSTRAP=1 (for
+# libFuzzer's flags) and no sanitizer (-s none): slower to find memory bugs, fine for panics,
+# overflows, hangs and runaway allocation — the bugs fuzzing has found here so far.
+# STATICIZE_FUZZ_TOOLCHAIN=nightly|default chooses.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-toolchain=${STATICIZE_FUZZ_TOOLCHAIN:-nightly}
-fuzz=(cargo "+$toolchain" fuzz)
-build_flags=(-O)
-if [ "$toolchain" != nightly ]; then
+toolchain=${STATICIZE_FUZZ_TOOLCHAIN:-}
+if [ -z "$toolchain" ]; then
+  if rustup run nightly rustc --version >/dev/null 2>&1; then toolchain=nightly; else toolchain=default; fi
+fi
+# Optimised, with debug assertions and overflow checks (-a): a wrapped offset is a finding.
+build_flags=(-O -a)
+if [ "$toolchain" = nightly ]; then
+  fuzz=(cargo +nightly fuzz)
+  rustc_version=$(rustc +nightly --version)
+else
+  fuzz=(cargo fuzz)
   export RUSTC_BOOTSTRAP=1
   build_flags+=(-s none)
+  rustc_version=$(rustc --version)
 fi
+echo "fuzz smoke: $toolchain toolchain, $rustc_version, cargo fuzz build ${build_flags[*]}" >&2
 
 if ! "${fuzz[@]}" --version >/dev/null 2>&1; then
-  echo "cargo-fuzz or the $toolchain toolchain is missing:" >&2
-  echo "  rustup toolchain install nightly --profile minimal && cargo install cargo-fuzz --locked" >&2
+  echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
   exit 1
 fi
 

@@ -2,10 +2,11 @@
 # The whole test suite, from a fresh Debian 12 machine (as root, no terminal needed):
 #   1. installs what the tests use (apt, pip, rustup) — skipped when already there;
 #   2. starts dockerd, a registry and podman's config (scripts/services.sh);
-#   3. cargo fmt --check, cargo clippy -D warnings, cargo test with STATICIZE_E2E=require.
+#   3. cargo fmt --check, cargo clippy -D warnings, cargo test with STATICIZE_E2E=require;
+#   4. a fuzz smoke pass over every cargo-fuzz target (scripts/fuzz-smoke.sh, ~100 s of fuzzing).
 #
 #   scripts/test.sh                 everything
-#   scripts/test.sh elf -- --nocapture    extra args go to `cargo test`
+#   scripts/test.sh elf -- --nocapture    extra args go to `cargo test` (and skip the fuzz pass)
 #
 # Environment:
 #   STATICIZE_TEST_PROFILE=release|debug   cargo test profile (default release: the image
@@ -40,6 +41,9 @@ APT_PACKAGES=(
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)
+# The fuzz smoke pass (scripts/fuzz-smoke.sh) builds with the default toolchain and
+# RUSTC_BOOTSTRAP, the same on every machine (STATICIZE_FUZZ_TOOLCHAIN=nightly adds ASan).
+CARGO_FUZZ_VERSION=0.13.2
 
 install_apt() {
   local missing=() p
@@ -105,6 +109,11 @@ install_all() {
       rustup component add "$c"
     }
   done
+
+  cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION" || {
+    step "cargo install cargo-fuzz@$CARGO_FUZZ_VERSION --locked"
+    cargo install "cargo-fuzz@$CARGO_FUZZ_VERSION" --locked
+  }
 }
 
 if [ "${STATICIZE_SKIP_INSTALL:-}" != 1 ]; then
@@ -133,4 +142,9 @@ cargo clippy --all-targets -- -D warnings
 
 step "cargo test ${profile_flag} $*"
 STATICIZE_E2E=require cargo test ${profile_flag:+"$profile_flag"} "$@"
+
+if [ "$#" -eq 0 ]; then
+  step "fuzz smoke pass (scripts/fuzz-smoke.sh)"
+  STATICIZE_FUZZ_TOOLCHAIN=${STATICIZE_FUZZ_TOOLCHAIN:-default} scripts/fuzz-smoke.sh
+fi
 step "all tests passed"
