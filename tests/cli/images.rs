@@ -83,7 +83,7 @@ fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
     let manifest: Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
     let layer = &blobs[manifest[0]["Layers"][0].as_str().unwrap()];
     let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+    flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
     let mut inner = tar::Archive::new(tar_bytes.as_slice());
     inner
         .entries()

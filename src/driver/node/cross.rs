@@ -60,7 +60,7 @@ pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, rep: &Rep
         })?;
     let tmp = crate::output::temp_beside(&node)?;
     let file = std::fs::File::open(&tgz).map_err(|e| Error::io("read", &tgz, e))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     let mut found = false;
     for entry in archive.entries().map_err(|e| Error::io("read", &tgz, e))? {
         let mut entry = entry.map_err(|e| Error::io("read", &tgz, e))?;
