@@ -115,7 +115,9 @@ impl Command {
     }
 
     /// Starts the command in the background, in a process group of its own, so that
-    /// [`Running::abandon`] can stop it together with every process it started.
+    /// [`Running::abandon`] can stop it together with every process it started. The group is
+    /// outside the terminal's foreground group, so Ctrl-C would not reach it: staticize stops it
+    /// when it is interrupted itself (see [`groups`]).
     pub fn start(&self, step: &str) -> Result<Running> {
         use std::os::unix::process::CommandExt;
         let handle = self
@@ -130,7 +132,9 @@ impl Command {
             })
             .start()
             .map_err(|e| self.start_error(step, e))?;
-        Ok(Running { command: self.clone(), handle: Some(handle) })
+        let group = handle.pids().first().map_or(0, |&pid| pid as libc::pid_t);
+        groups::register(group);
+        Ok(Running { command: self.clone(), handle: Some(handle), group })
     }
 
     /// The result of a finished run: its output, or the error for a non-zero exit.
@@ -154,10 +158,7 @@ impl Command {
     /// Runs the command and returns whether it succeeded, for probes; never errors.
     pub fn probe(&self) -> Option<Output> {
         let out = self.expression().stdout_capture().stderr_capture().stdin_null().unchecked().run().ok()?;
-        out.status.success().then(|| Output {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        self.finished("probe", &out).ok()
     }
 
     fn start_error(&self, step: &str, e: std::io::Error) -> Error {
@@ -182,14 +183,17 @@ impl Command {
 pub struct Running {
     command: Command,
     handle: Option<duct::Handle>,
+    /// Its process group: the child's pid, made a group leader at spawn.
+    group: libc::pid_t,
 }
 
 impl Running {
     /// Waits for the command to end: its output, or the same error [`Command::run`] gives.
     pub fn wait(mut self, step: &str) -> Result<Output> {
         let handle = self.handle.take().expect("a running command has a handle until it is waited for");
-        let out = handle.into_output().map_err(|e| self.command.start_error(step, e))?;
-        self.command.finished(step, &out)
+        let out = handle.into_output();
+        groups::unregister(self.group);
+        self.command.finished(step, &out.map_err(|e| self.command.start_error(step, e))?)
     }
 
     /// Stops the command and everything it started (its process group) and reaps it.
@@ -199,12 +203,10 @@ impl Running {
 
     fn stop(&mut self) {
         if let Some(handle) = self.handle.take() {
-            for pid in handle.pids() {
-                // The group was created at spawn with the child's pid as its id. SAFETY: kill(2)
-                // has no memory effects; a group that already exited gives ESRCH, ignored.
-                unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
-            }
+            // SAFETY: kill(2) has no memory effects; a group that already exited gives ESRCH.
+            unsafe { libc::kill(-self.group, libc::SIGKILL) };
             let _ = handle.wait();
+            groups::unregister(self.group);
         }
     }
 }
@@ -212,6 +214,60 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Process groups of background commands, killed when staticize gets SIGINT, SIGTERM or SIGHUP
+/// and then ended by that signal as it would have been: a user's Ctrl-C stops the whole run.
+mod groups {
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    /// More background commands than one per platform of a build never run at once.
+    const SLOTS: usize = 16;
+    static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+    static HANDLERS: Once = Once::new();
+
+    /// Remembers `group` (0: none) and installs the signal handlers on first use.
+    pub fn register(group: libc::pid_t) {
+        HANDLERS.call_once(|| {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                // SAFETY: the handler only makes async-signal-safe calls (kill, signal, raise)
+                // and atomic loads. A signal that was ignored when staticize started (nohup,
+                // background jobs) stays ignored.
+                unsafe {
+                    if libc::signal(sig, on_signal as *const () as libc::sighandler_t) == libc::SIG_IGN {
+                        libc::signal(sig, libc::SIG_IGN);
+                    }
+                }
+            }
+        });
+        if group > 0 {
+            // A full table only means the group is not stopped by a signal; Drop still stops it.
+            let _ = GROUPS.iter().find(|g| g.compare_exchange(0, group, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+        }
+    }
+
+    /// Forgets `group`: it has been waited for, and its id may be reused.
+    pub fn unregister(group: libc::pid_t) {
+        for g in &GROUPS {
+            let _ = g.compare_exchange(group, 0, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
+
+    extern "C" fn on_signal(sig: libc::c_int) {
+        for g in &GROUPS {
+            let group = g.load(Ordering::SeqCst);
+            if group > 0 {
+                // SAFETY: async-signal-safe.
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+            }
+        }
+        // SAFETY: async-signal-safe; staticize then ends by `sig`, as without a handler.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
     }
 }
 

@@ -331,6 +331,49 @@ fn go_tzdata_embeds_zones_for_scratch() {
 }
 
 #[test]
+fn interrupting_staticize_go_stops_the_build_it_started_beside_go_list() {
+    // A stand-in go: `go list` takes long, `go build` would leave a mark after 2 s. The build
+    // runs in a process group of its own, out of reach of the terminal's Ctrl-C.
+    let dir = tempdir();
+    let mark = dir.path().join("build-finished");
+    let fake = dir.path().join("fake-go");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n  list) sleep 20 ;;\n  build) sleep 2; touch '{}' ;;\n  *) echo go version go1.99 linux/amd64 ;;\nesac\n",
+            mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let pkg = dir.path().join("pkg");
+    write_tree(&pkg, &[("go.mod", GO_MOD), ("main.go", "package main\n\nfunc main() {}\n")]);
+    // Like a shell: staticize leads its own foreground group, and Ctrl-C goes to that group.
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        // A private TMPDIR: an interrupted run leaves its scratch directory, as any program's.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        staticize()
+            .env("STATICIZE_GO", &fake)
+            .env("TMPDIR", &tmp)
+            .arg("go")
+            .arg(&pkg)
+            .arg("--no-image")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: kill(2) on the group just spawned.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGINT), "{status}");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!mark.exists(), "the background go build outlived the interrupted staticize");
+}
+
+#[test]
 fn go_errors_name_the_problem_with_their_exit_codes() {
     if !have("go") {
         return;
