@@ -9,7 +9,9 @@ failing, so the whole file can be regenerated after more branches land.
 
 Environment: BENCH_RUNS (default 5) timed pairs per row; BENCH_BIG_RUNS (default 3) for the
 100 MB image rows; STATICIZE (default target/release/staticize); BENCH_OUT (default
-BENCHMARKS.md at the repository root); BENCH_WORK (default a temporary directory).
+BENCHMARKS.md at the repository root for a full run, target/BENCHMARKS-partial.md when only
+some groups run, so the committed report keeps every row); BENCH_WORK (default a temporary
+directory).
 """
 
 import json
@@ -29,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STATICIZE = Path(os.environ.get("STATICIZE", REPO / "target/release/staticize"))
-OUT = Path(os.environ.get("BENCH_OUT", REPO / "BENCHMARKS.md"))
+OUT_ENV = os.environ.get("BENCH_OUT")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 BIG_RUNS = int(os.environ.get("BENCH_BIG_RUNS", "3"))
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's lddtree needs pyelftools from the system python
@@ -648,7 +650,7 @@ def machine():
     return cpu, mem, tools
 
 
-def write_report(started, load_before, elapsed):
+def write_report(out, started, load_before, elapsed):
     cpu, mem, tools = machine()
     load_after = os.getloadavg()
     lines = [
@@ -690,13 +692,22 @@ def write_report(started, load_before, elapsed):
     history = REPO / "benches" / "history.md"
     if history.exists():
         lines += ["", history.read_text().rstrip()]
-    OUT.write_text("\n".join(lines) + "\n")
-    log(f"wrote {OUT}")
+    out.write_text("\n".join(lines) + "\n")
+    log(f"wrote {out}")
 
 
 def main():
     if not STATICIZE.exists():
         sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
+    steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
+             ("build", rows_build), ("sizes", sizes)]
+    only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
+    unknown = sorted(only - {name for name, _ in steps})
+    if unknown:
+        print(f"benches/run.sh: unknown group {', '.join(unknown)}; "
+              f"choose from: {' '.join(name for name, _ in steps)}", file=sys.stderr)
+        sys.exit(2)
+    out = Path(OUT_ENV) if OUT_ENV else REPO / ("target/BENCHMARKS-partial.md" if only else "BENCHMARKS.md")
     started = datetime.now(timezone.utc)
     load_before = os.getloadavg()
     t0 = time.perf_counter()
@@ -704,15 +715,12 @@ def main():
     with tempfile.TemporaryDirectory(prefix="staticize-bench-") as tmp:
         work = Path(work_env) if work_env else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
-        steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
-                 ("build", rows_build), ("sizes", sizes)]
         for name, fn in steps:
             if only and name not in only:
                 continue
             log(f"== {name}")
             fn(work)
-    write_report(started, load_before, time.perf_counter() - t0)
+    write_report(out, started, load_before, time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

@@ -24,19 +24,19 @@ fi
 build_flags=(-O -a)
 if [ "$toolchain" = nightly ]; then
   fuzz=(cargo +nightly fuzz)
-  rustc_version=$(rustc +nightly --version)
+  rustc_version=$(rustc +nightly --version 2>/dev/null || echo "rustc not found")
 else
   fuzz=(cargo fuzz)
   export RUSTC_BOOTSTRAP=1
   build_flags+=(-s none)
-  rustc_version=$(rustc --version)
+  rustc_version=$(rustc --version 2>/dev/null || echo "rustc not found")
 fi
-echo "fuzz smoke: $toolchain toolchain, $rustc_version, cargo fuzz build ${build_flags[*]}" >&2
-
 if ! "${fuzz[@]}" --version >/dev/null 2>&1; then
-  echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
+  echo "fuzz smoke: '${fuzz[*]}' does not run ($rustc_version): install Rust (https://rustup.rs)," >&2
+  echo "  then cargo-fuzz: cargo install cargo-fuzz --locked" >&2
   exit 1
 fi
+echo "fuzz smoke: $toolchain toolchain, $rustc_version, cargo fuzz build ${build_flags[*]}" >&2
 
 if [ "$#" -gt 0 ]; then
   targets=("$@")
