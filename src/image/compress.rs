@@ -44,10 +44,9 @@ pub struct ParGzip<W: Write> {
     out: W,
     /// One compressor per thread (libdeflate's state is large; it is reused block to block).
     compressors: Vec<Compressor>,
-    /// Input not compressed yet; compressed a batch at a time.
+    /// Input not compressed yet; a full batch is compressed only when more input comes, so
+    /// at the end it is empty only if the whole input was.
     pending: Vec<u8>,
-    /// Whether any member has been written (an empty input still needs one).
-    wrote_member: bool,
 }
 
 impl<W: Write> ParGzip<W> {
@@ -56,7 +55,7 @@ impl<W: Write> ParGzip<W> {
         let level = CompressionLvl::new(GZIP_LEVEL).map_err(|e| io::Error::other(format!("{e:?}")))?;
         let compressors = (0..threads.max(1)).map(|_| Compressor::new(level)).collect::<Vec<_>>();
         let pending = Vec::with_capacity(compressors.len() * BLOCKS_PER_THREAD * GZIP_BLOCK);
-        Ok(ParGzip { out, compressors, pending, wrote_member: false })
+        Ok(ParGzip { out, compressors, pending })
     }
 
     fn batch_bytes(&self) -> usize {
@@ -80,7 +79,6 @@ impl<W: Write> ParGzip<W> {
         });
         for m in members.iter().flatten() {
             self.out.write_all(m)?;
-            self.wrote_member = true;
         }
         self.pending.clear();
         Ok(())
@@ -88,13 +86,12 @@ impl<W: Write> ParGzip<W> {
 
     /// Ends the stream and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        if !self.pending.is_empty() || !self.wrote_member {
+        if self.pending.is_empty() {
+            // No input at all: one empty member, so the stream is still valid gzip.
+            let m = member(&mut self.compressors[0], &[]);
+            self.out.write_all(&m)?;
+        } else {
             self.compress_pending()?;
-            if !self.wrote_member {
-                // No input at all: one empty member, so the stream is still valid gzip.
-                let m = member(&mut self.compressors[0], &[]);
-                self.out.write_all(&m)?;
-            }
         }
         Ok(self.out)
     }
@@ -102,12 +99,11 @@ impl<W: Write> ParGzip<W> {
 
 impl<W: Write> Write for ParGzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = self.batch_bytes() - self.pending.len();
-        let take = room.min(buf.len());
-        self.pending.extend_from_slice(&buf[..take]);
-        if self.pending.len() == self.batch_bytes() {
+        if self.pending.len() == self.batch_bytes() && !buf.is_empty() {
             self.compress_pending()?;
         }
+        let take = (self.batch_bytes() - self.pending.len()).min(buf.len());
+        self.pending.extend_from_slice(&buf[..take]);
         Ok(take)
     }
     fn flush(&mut self) -> io::Result<()> {
