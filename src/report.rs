@@ -69,6 +69,11 @@ pub fn stdout_color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// The size of the file at `p`, for messages: 0 when it cannot be read.
+pub fn size_of(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
 /// A size for people: "6,144 B", "8.5 KiB", "1.6 MiB".
 pub fn human_size(bytes: u64) -> String {
     const KIB: f64 = 1024.0;

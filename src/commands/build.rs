@@ -12,7 +12,7 @@ use crate::elf::{self, Linkage};
 use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::output;
-use crate::report::{Reporter, human_size};
+use crate::report::{Reporter, human_size, size_of};
 use crate::toolchain::{Preference, Profile};
 
 /// The JSON result of a build command.
@@ -180,8 +180,4 @@ fn file_name(p: &Path) -> String {
 
 fn display_inputs(inputs: &[PathBuf]) -> String {
     inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
-}
-
-fn size_of(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }

@@ -173,14 +173,8 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
             }],
         };
         let config_bytes = to_json(&config);
-        let config_desc = descriptor(spec::MEDIA_CONFIG, &config_bytes);
-        let layer_desc = Descriptor {
-            media_type: layer.media_type.to_string(),
-            digest: layer.digest.clone(),
-            size: layer.size,
-            annotations: BTreeMap::new(),
-            platform: None,
-        };
+        let config_desc = Descriptor::of(spec::MEDIA_CONFIG, &config_bytes);
+        let layer_desc = Descriptor::new(layer.media_type, &layer.digest, layer.size);
         let manifest = Manifest {
             schema_version: 2,
             media_type: Some(spec::MEDIA_MANIFEST.into()),
@@ -189,7 +183,7 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
             annotations: BTreeMap::new(),
         };
         let manifest_bytes = to_json(&manifest);
-        let mut manifest_desc = descriptor(spec::MEDIA_MANIFEST, &manifest_bytes);
+        let mut manifest_desc = Descriptor::of(spec::MEDIA_MANIFEST, &manifest_bytes);
         manifest_desc.platform = Some(img.platform.clone());
         blobs.insert(config_desc.digest.clone(), Blob::Json(config_bytes));
         blobs.insert(manifest_desc.digest.clone(), Blob::Json(manifest_bytes));
@@ -223,7 +217,7 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
             annotations: BTreeMap::new(),
         };
         let bytes = to_json(&nested);
-        let mut d = descriptor(spec::MEDIA_INDEX, &bytes);
+        let mut d = Descriptor::of(spec::MEDIA_INDEX, &bytes);
         blobs.insert(d.digest.clone(), Blob::Json(bytes));
         d.annotations = annotations;
         let digest = d.digest.clone();
@@ -398,16 +392,6 @@ fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8], m
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("image documents always serialise")
-}
-
-fn descriptor(media_type: &str, bytes: &[u8]) -> Descriptor {
-    Descriptor {
-        media_type: media_type.to_string(),
-        digest: spec::sha256_digest(bytes),
-        size: bytes.len() as u64,
-        annotations: BTreeMap::new(),
-        platform: None,
-    }
 }
 
 #[cfg(test)]

@@ -241,28 +241,18 @@ fn plan_image(archive: &Archive, img: &Image) -> Result<(Vec<Blob>, Doc)> {
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut r, &mut magic).map_err(|e| Error::io("read image", &archive.path, e))?;
         let media_type = compression_of(&magic[..n]).map_or(spec::MEDIA_LAYER_TAR, |c| c.layer_media_type());
-        layers.push(descriptor(media_type, &digest, size));
+        layers.push(Descriptor::new(media_type, &digest, size));
         blobs.push(Blob { digest, size, source: Source::Archive(l.location.clone()) });
     }
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(spec::MEDIA_MANIFEST.into()),
-        config: descriptor(spec::MEDIA_CONFIG, &img.config.digest, img.config.bytes.len() as u64),
+        config: Descriptor::new(spec::MEDIA_CONFIG, &img.config.digest, img.config.bytes.len() as u64),
         layers,
         annotations: Default::default(),
     };
     let bytes = serde_json::to_vec(&manifest).expect("manifests serialise");
     Ok((blobs, Doc { digest: spec::sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes }))
-}
-
-fn descriptor(media_type: &str, digest: &str, size: u64) -> Descriptor {
-    Descriptor {
-        media_type: media_type.into(),
-        digest: digest.into(),
-        size,
-        annotations: Default::default(),
-        platform: None,
-    }
 }
 
 fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {

@@ -40,6 +40,24 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
 }
 
+impl Descriptor {
+    /// A descriptor of a blob with no annotations and no platform.
+    pub fn new(media_type: &str, digest: &str, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest: digest.into(),
+            size,
+            annotations: BTreeMap::new(),
+            platform: None,
+        }
+    }
+
+    /// A descriptor of `bytes`, its digest computed.
+    pub fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
+        Descriptor::new(media_type, &sha256_digest(bytes), bytes.len() as u64)
+    }
+}
+
 /// An OS and CPU architecture.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Platform {

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::progress::Progress;
-use crate::report::{Reporter, human_size};
+use crate::report::{Reporter, human_size, size_of};
 use crate::sea::{self, Fuse, SeaCheck};
 use tools::{NodeRuntime, NodeToolchain};
 use tree::Tree;
@@ -531,10 +531,6 @@ fn set_mode(p: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", p, e))
-}
-
-fn size_of(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
 #[cfg(test)]
