@@ -240,7 +240,7 @@ fn plan_image(archive: &Archive, img: &Image) -> Result<(Vec<Blob>, Doc)> {
         let (mut r, _) = archive.open_file(&l.location)?;
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut r, &mut magic).map_err(|e| Error::io("read image", &archive.path, e))?;
-        let media_type = compression_of(&magic[..n]).map_or(spec::MEDIA_LAYER_TAR, |c| c.layer_media_type());
+        let media_type = compression_of(&magic[..n]).map_or(spec::MEDIA_LAYER_TAR, |c| c.media_type());
         layers.push(Descriptor::new(media_type, &digest, size));
         blobs.push(Blob { digest, size, source: Source::Archive(l.location.clone()) });
     }

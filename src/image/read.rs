@@ -43,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+pub use crate::image::layer::Compression;
 use crate::image::spec::{self, Descriptor, DockerManifestEntry, History, Index, Manifest, Platform, RunConfig};
 use crate::image::tarstream::{Stream, TarHeader, TarStream};
 
@@ -849,29 +850,6 @@ fn link_escapes(name: &str, target: &str, hard: bool) -> Option<&'static str> {
     None
 }
 
-/// How a layer blob is compressed, judged from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    /// gzip (1f 8b).
-    Gzip,
-    /// zstd (28 b5 2f fd).
-    Zstd,
-    /// A plain tar.
-    None,
-}
-
-impl Compression {
-    /// The OCI layer media type for a blob compressed this way.
-    pub fn layer_media_type(self) -> &'static str {
-        match self {
-            Compression::Gzip => spec::MEDIA_LAYER_GZIP,
-            Compression::Zstd => spec::MEDIA_LAYER_ZSTD,
-            Compression::None => spec::MEDIA_LAYER_TAR,
-        }
-    }
-}
-
 /// The compression of a blob from its first bytes (None when too short to tell).
 pub fn compression_of(magic: &[u8]) -> Option<Compression> {
     if magic.starts_with(&[0x1f, 0x8b]) {
@@ -1402,7 +1380,7 @@ mod tests {
         let plan = ImagePlan {
             reference: crate::image::ImageRef::parse("multi:1").unwrap(),
             images,
-            compression: crate::image::Compression::Gzip,
+            compression: Compression::Gzip,
             epoch: 0,
         };
         let tar_path = dir.join("multi.tar");
