@@ -1,0 +1,151 @@
+//! Paper cuts found by trying real programs as a new user would (issue 13): each test
+//! reproduces one of them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// An archive with one uncompressed layer of `bytes` pseudo-random bytes, made with the library.
+fn archive_of(dir: &Path, bytes: usize) -> PathBuf {
+    use staticize::image::spec::{Platform, RunConfig};
+    use staticize::image::{Compression, ImagePlan, ImageRef, PlatformImage, Rootfs, Source};
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..bytes)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut rootfs = Rootfs::new();
+    rootfs.add_file("/data", Source::Bytes(data), 0o644).unwrap();
+    let plan = ImagePlan {
+        reference: ImageRef::parse("slow:1").unwrap(),
+        images: vec![PlatformImage {
+            platform: Platform::linux("amd64"),
+            rootfs,
+            config: RunConfig::default(),
+            created_by: "test".into(),
+        }],
+        compression: Compression::None,
+        epoch: 0,
+    };
+    let path = dir.join("slow.tar");
+    staticize::image::write(&plan, &path).unwrap();
+    path
+}
+
+#[test]
+fn push_to_a_registry_that_never_answers_stops_at_the_timeout_with_exit_4() {
+    let dir = tempdir();
+    let archive = archive_of(dir.path(), 1000);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts every connection and says nothing, keeping each open.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let started = Instant::now();
+    let out = fails_with(
+        staticize().env("STATICIZE_PUSH_TIMEOUT", "1").arg("push").arg(&archive).arg(format!("127.0.0.1:{port}/x:1")),
+        4,
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "push waited {took:?} for a silent registry:\n{out}");
+    assert!(out.contains(&format!("registry 127.0.0.1:{port}: sent and received nothing for 1 s")), "{out}");
+    assert!(out.contains("while trying to check the registry API"), "{out}");
+    assert!(out.contains("STATICIZE_PUSH_TIMEOUT=SECONDS (now 1)"), "{out}");
+}
+
+/// Writes `bytes` a few at a time, `pause` apart.
+fn dribble(stream: &mut TcpStream, bytes: &[u8], pause: Duration) {
+    for piece in bytes.chunks(4) {
+        let _ = stream.write_all(piece);
+        std::thread::sleep(pause);
+    }
+}
+
+/// A registry on 127.0.0.1 that is slow but always moving: it answers the API check a few bytes
+/// at a time and reads uploaded bodies 64 KiB at a time. Records the body bytes it received.
+fn slow_registry() -> (u16, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(0usize));
+    let total = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let method = line.split_whitespace().next().unwrap_or("").to_string();
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.trim().eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut left = len;
+            while left > 0 {
+                let n = reader.read(&mut buf[..left.min(64 * 1024)]).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                left -= n;
+                *total.lock().unwrap() += n;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let (status, extra) = match method.as_str() {
+                "GET" => (200, ""),
+                "HEAD" => (404, ""),
+                "POST" => (202, "Location: /v2/x/blobs/uploads/u1\r\n"),
+                _ => (201, ""),
+            };
+            let head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n{extra}Content-Length: 0\r\n\r\n");
+            if method == "GET" {
+                // 60-odd bytes, 4 every 100 ms: well over the 1 s limit in all, never 1 s idle.
+                dribble(&mut stream, head.as_bytes(), Duration::from_millis(100));
+            } else {
+                let _ = stream.write_all(head.as_bytes());
+            }
+        }
+    });
+    (port, received)
+}
+
+#[test]
+fn push_to_a_slow_but_moving_registry_is_never_cut_off() {
+    let dir = tempdir();
+    let layer = 12 << 20;
+    let archive = archive_of(dir.path(), layer);
+    let (port, received) = slow_registry();
+    let started = Instant::now();
+    let out = ok(staticize()
+        .env("STATICIZE_PUSH_TIMEOUT", "1")
+        .arg("push")
+        .arg(&archive)
+        .arg(format!("127.0.0.1:{port}/x:1")));
+    let took = started.elapsed();
+    assert!(out.contains("2 blobs uploaded"), "{out}");
+    // The answer alone took over 1 s, and the upload at ~3 MiB/s longer still: only an
+    // inactivity limit lets this finish.
+    assert!(took > Duration::from_secs(3), "the stub was not slow ({took:?}); the test proves nothing");
+    assert!(*received.lock().unwrap() > layer, "the layer did not arrive whole");
+}
