@@ -77,6 +77,7 @@ pub fn build_and_package(
     created_by: String,
     rep: &Reporter,
 ) -> Result<()> {
+    let name = crate::driver::program_name(output.as_deref(), &name);
     let bin_out = output.unwrap_or_else(|| PathBuf::from(&name));
     let image_out =
         (!image.no_image).then(|| image.image.clone().unwrap_or_else(|| package::default_image_path(&bin_out)));

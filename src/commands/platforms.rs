@@ -49,7 +49,8 @@ pub struct Job {
 }
 
 /// Builds every platform and packages them: the same steps as a one-platform build.
-pub fn build_all(builds: Vec<PlatformBuild>, job: Job, image: &ImageArgs, rep: &Reporter) -> Result<()> {
+pub fn build_all(builds: Vec<PlatformBuild>, mut job: Job, image: &ImageArgs, rep: &Reporter) -> Result<()> {
+    job.name = crate::driver::program_name(job.output.as_deref(), &job.name);
     if builds.len() == 1 {
         let (_, driver) = &builds[0];
         // The driver already builds for the platform asked for; the shared pipeline's

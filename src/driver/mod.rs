@@ -6,7 +6,7 @@ pub mod node;
 pub mod rust;
 pub mod target;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -48,4 +48,26 @@ pub struct Artifact {
 pub trait Driver {
     /// Builds the program; errors carry the compiler's own message.
     fn build(&self, req: &BuildRequest) -> crate::error::Result<Artifact>;
+}
+
+/// The program's name: the file name of `-o` when given (it names the program inside the image
+/// and the default tag), else `default` (from the first source or the package).
+pub fn program_name(output: Option<&Path>, default: &str) -> String {
+    output
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty() && n != "." && n != "..")
+        .unwrap_or_else(|| default.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_the_program() {
+        assert_eq!(program_name(Some(Path::new("out/sqlite3")), "shell"), "sqlite3");
+        assert_eq!(program_name(None, "shell"), "shell");
+        assert_eq!(program_name(Some(Path::new("/")), "shell"), "shell");
+    }
 }

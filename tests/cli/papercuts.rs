@@ -149,3 +149,28 @@ fn push_to_a_slow_but_moving_registry_is_never_cut_off() {
     assert!(took > Duration::from_secs(3), "the stub was not slow ({took:?}); the test proves nothing");
     assert!(*received.lock().unwrap() > layer, "the layer did not arrive whole");
 }
+
+#[test]
+fn output_name_names_the_program_in_the_image_and_its_tag() {
+    if !have("musl-gcc") || !have("podman") {
+        return;
+    }
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("shell.c"),
+        "int half(int);\n#include <stdio.h>\nint main(void){printf(\"%d\\n\", half(84));return 0;}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("lib.c"), "int half(int x){return x/2;}\n").unwrap();
+    let out = ok(staticize().current_dir(dir.path()).args(["c", "shell.c", "lib.c", "-o", "calc"]));
+    assert!(out.contains("calc:latest"), "{out}");
+    let archive = dir.path().join("calc.tar");
+    let o = run(staticize().args(["--json", "inspect"]).arg(&archive));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"][0]["names"][0], "calc:latest", "{v}");
+    assert_eq!(v["images"][0]["config"]["Entrypoint"][0], "/calc", "{v}");
+    let tag = "calc:latest";
+    Engine::Podman.load(&archive);
+    assert_eq!(Engine::Podman.run_image(tag, &[], &[]), "42\n");
+    Engine::Podman.remove(tag);
+}
