@@ -95,7 +95,10 @@ pub fn build_and_package(
         .tempdir()
         .map_err(|e| Error::io("create a build directory in", std::env::temp_dir(), e))?;
     let req = BuildRequest { inputs, name: name.clone(), staging: staging.path().to_path_buf(), profile, extra_args };
-    let artifact = driver.build(&req)?;
+    let progress = crate::progress::Progress::start(rep, format!("compiling {}", display_inputs(&req.inputs)));
+    let artifact = driver.build(&req);
+    drop(progress);
+    let artifact = artifact?;
     rep.step(
         "compile",
         format!(

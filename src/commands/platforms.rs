@@ -103,7 +103,10 @@ pub fn build_all(builds: Vec<PlatformBuild>, mut job: Job, image: &ImageArgs, re
             profile: job.profile,
             extra_args: job.extra_args.clone(),
         };
-        let artifact = driver.build(&req)?;
+        let progress = crate::progress::Progress::start(rep, format!("compiling for {}", arch.platform()));
+        let artifact = driver.build(&req);
+        drop(progress);
+        let artifact = artifact?;
         let size = std::fs::metadata(&artifact.path).map(|m| m.len()).unwrap_or(0);
         rep.step("compile", format!("{} with {} → {}", arch.platform(), artifact.toolchain_used, human_size(size)));
         for w in &artifact.warnings {

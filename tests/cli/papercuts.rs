@@ -174,3 +174,33 @@ fn output_name_names_the_program_in_the_image_and_its_tag() {
     assert_eq!(Engine::Podman.run_image(tag, &[], &[]), "42\n");
     Engine::Podman.remove(tag);
 }
+
+#[test]
+fn a_long_step_off_a_terminal_prints_a_start_line_and_a_heartbeat() {
+    if !have("musl-gcc") {
+        return;
+    }
+    let dir = tempdir();
+    // A compiler that takes its time: musl-gcc after a pause.
+    let slow = dir.path().join("slow-musl-gcc");
+    std::fs::write(
+        &slow,
+        "#!/bin/sh\n[ \"$1\" = --version ] && exec musl-gcc --version\nsleep 2.5\nexec musl-gcc \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = ok(staticize()
+        .current_dir(dir.path())
+        .env("STATICIZE_CC", &slow)
+        .env("STATICIZE_PROGRESS_INTERVAL", "0.5")
+        .args(["c", "--no-image"])
+        .arg(repo().join("examples/hello-c/hello.c")));
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    let start = lines.iter().position(|l| l.starts_with("started compiling ")).unwrap_or_else(|| panic!("{out}"));
+    let beats: Vec<usize> =
+        (0..lines.len()).filter(|&i| lines[i].starts_with("running compiling ") && lines[i].ends_with("s)")).collect();
+    let summary = lines.iter().position(|l| l.starts_with("compile ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(beats.len() >= 3, "expected a line every 0.5 s of a 2.5 s compile:\n{out}");
+    assert!(start < beats[0] && *beats.last().unwrap() < summary, "start, heartbeat, then the summary:\n{out}");
+    assert!(!out.contains('\x1b') && !out.contains('⠋'), "no colour and no spinner off a terminal:\n{out}");
+}
