@@ -204,3 +204,34 @@ fn a_long_step_off_a_terminal_prints_a_start_line_and_a_heartbeat() {
     assert!(start < beats[0] && *beats.last().unwrap() < summary, "start, heartbeat, then the summary:\n{out}");
     assert!(!out.contains('\x1b') && !out.contains('⠋'), "no colour and no spinner off a terminal:\n{out}");
 }
+
+#[test]
+fn a_typescript_entry_is_compiled_bundled_and_runs_in_its_image() {
+    if !have("node") || !have("npx") || !have("podman") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::create_dir(d.join("lib")).unwrap();
+    // A path alias only tsconfig.json knows: the build must read it.
+    std::fs::write(d.join("tsconfig.json"), r#"{"compilerOptions": {"baseUrl": ".", "paths": {"@lib/*": ["lib/*"]}}}"#)
+        .unwrap();
+    std::fs::write(
+        d.join("lib/greet.ts"),
+        "export interface Who { name: string }\nexport function greet(w: Who): string { return `hello, ${w.name}`; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("app.ts"),
+        "import { greet, type Who } from \"@lib/greet\";\nconst who: Who = { name: process.argv[2] ?? \"typescript\" };\nconsole.log(greet(who));\n",
+    )
+    .unwrap();
+    let out = ok(staticize().current_dir(d).args(["node", "app.ts", "-t", "staticize-test/ts-app:1"]));
+    assert!(out.contains("bundle ") && out.contains("esbuild"), "{out}");
+    assert_eq!(ok(&mut std::process::Command::new(d.join("app"))), "hello, typescript\n");
+    let tag = "staticize-test/ts-app:1";
+    Engine::Podman.load(&d.join("app.tar"));
+    let said = Engine::Podman.run_image(tag, &[], &["image"]);
+    Engine::Podman.remove(tag);
+    assert_eq!(said, "hello, image\n");
+}

@@ -173,6 +173,15 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
 
     // Script, bundle or tree.
     let builtins = builtin_modules(&node)?;
+    // node cannot run TypeScript (ERR_UNKNOWN_FILE_EXTENSION); esbuild compiles it while
+    // bundling, reading the project's tsconfig.json as it does for any build.
+    let typescript = source::is_typescript(&req.entry);
+    if typescript && req.layout == LayoutChoice::Tree {
+        return Err(Error::usage(
+            format!("{} is TypeScript, which node cannot run from a package tree", req.entry.display()),
+            "leave out --layout tree: TypeScript entries are compiled and bundled by esbuild",
+        ));
+    }
     let esm = source::is_esm(&req.entry, &text);
     let packages: Vec<String> =
         source::specifiers(&text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
@@ -180,7 +189,7 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
     let mut bundler = None;
     let mut layout = Layout::Script;
     let mut main = req.entry.clone();
-    if req.layout == LayoutChoice::Tree || esm || !packages.is_empty() || req.layout == LayoutChoice::Bundle {
+    if req.layout != LayoutChoice::Auto || esm || typescript || !packages.is_empty() {
         if req.layout != LayoutChoice::Tree {
             let bundled = bundle(&tc, &node, req, rep)?;
             self_locating = bundled.self_locating;
@@ -188,11 +197,13 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
             main = bundled.script;
             layout = Layout::Bundle;
         }
-        if req.layout == LayoutChoice::Tree || (req.layout == LayoutChoice::Auto && !self_locating.is_empty()) {
+        let auto_tree = req.layout == LayoutChoice::Auto && !self_locating.is_empty() && !typescript;
+        if req.layout == LayoutChoice::Tree || auto_tree {
             layout = Layout::Tree;
         } else if !self_locating.is_empty() {
             rep.warn(format!(
-                "--layout bundle: these modules look for files beside themselves and will look beside the executable instead: {}",
+                "{}: these modules look for files beside themselves and will look beside the executable instead: {}",
+                if typescript { "TypeScript is bundled" } else { "--layout bundle" },
                 self_locating.join("; ")
             ));
         }
@@ -312,7 +323,11 @@ fn read_entry(entry: &Path) -> Result<String> {
     }
     let bytes = std::fs::read(entry).map_err(|e| Error::io("read entry script", entry, e))?;
     String::from_utf8(bytes).map_err(|_| {
-        Error::input(entry, "is not UTF-8 text", Some("pass a JavaScript entry script (.js, .mjs, .cjs)".into()))
+        Error::input(
+            entry,
+            "is not UTF-8 text",
+            Some("pass a JavaScript or TypeScript entry script (.js, .mjs, .cjs, .ts, .mts, .cts, .tsx)".into()),
+        )
     })
 }
 
