@@ -17,4 +17,5 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod sea;
+pub mod strip;
 pub mod toolchain;

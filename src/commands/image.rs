@@ -43,23 +43,29 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
                 Some(format!("pass it as --binary {actual}={}", path.display())),
             ));
         }
-        if checked.iter().any(|(p, _)| *p == actual) {
+        if checked.iter().any(|(p, _, _)| *p == actual) {
             return Err(Error::usage(
                 format!("two executables for {actual}"),
                 "give one executable per platform (--binary linux/amd64=… --binary linux/arm64=…)",
             ));
         }
-        checked.push((actual, path.clone()));
+        checked.push((actual, path.clone(), linkage.machine.clone()));
     }
-    check_requested_platforms(&args, &checked)?;
+    let plain: Vec<(Platform, PathBuf)> = checked.iter().map(|(p, f, _)| (p.clone(), f.clone())).collect();
+    check_requested_platforms(&args, &plain)?;
     let created_by = format!(
         "staticize image {}",
         checked
             .iter()
-            .map(|(_, p)| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|(_, p, _)| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
             .collect::<Vec<_>>()
             .join(" ")
     );
+    let scratch = tempfile::Builder::new()
+        .prefix("staticize-strip-")
+        .tempdir()
+        .map_err(|e| Error::io("create a scratch directory in", std::env::temp_dir(), e))?;
+    let checked = crate::strip::for_image(&checked, !args.no_strip, scratch.path(), rep)?;
     let (plan, notes) = package::plan_for_binaries(&checked, &name, &args.options, created_by)?;
     for n in &notes {
         rep.step("with", n);

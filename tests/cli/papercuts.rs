@@ -235,3 +235,59 @@ fn a_typescript_entry_is_compiled_bundled_and_runs_in_its_image() {
     Engine::Podman.remove(tag);
     assert_eq!(said, "hello, image\n");
 }
+
+/// The bytes of the files inside an archive's (single) image.
+fn image_file_bytes(archive: &Path) -> u64 {
+    let o = run(staticize().args(["--json", "inspect"]).arg(archive));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    v["images"][0]["totals"]["file_bytes"].as_u64().unwrap()
+}
+
+#[test]
+fn image_strips_a_copy_and_leaves_the_file_and_what_strip_would_break_alone() {
+    if !have("musl-gcc") || !have("strip") || !have("podman") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("calc.c"), "#include <stdio.h>\nint main(void){printf(\"%d\\n\", 6 * 7);return 0;}\n")
+        .unwrap();
+    // Built elsewhere, with symbols and debug information, as a project's own Makefile might.
+    ok(std::process::Command::new("musl-gcc").current_dir(d).args(["-static", "-O2", "-g", "calc.c", "-o", "calc"]));
+    let size = std::fs::metadata(d.join("calc")).unwrap().len();
+    let before = sha256_file(&d.join("calc"));
+    let out = ok(staticize().current_dir(d).args(["image", "calc", "-t", "staticize-test/strip-calc:1"]));
+    assert!(out.contains("strip calc: ") && out.contains("saved; the file on disk is untouched"), "{out}");
+    assert_eq!(sha256_file(&d.join("calc")), before, "the file on disk changed");
+    let stripped = image_file_bytes(&d.join("calc.tar"));
+    // musl's static libc has no debug information: the symbol tables are about a quarter.
+    assert!(stripped + 4000 < size, "{stripped} of {size} bytes: not stripped");
+    Engine::Podman.load(&d.join("calc.tar"));
+    assert_eq!(Engine::Podman.run_image("staticize-test/strip-calc:1", &[], &[]), "42\n");
+    Engine::Podman.remove("staticize-test/strip-calc:1");
+
+    ok(staticize().current_dir(d).args(["image", "calc", "--no-strip", "-o", "whole.tar"]));
+    assert_eq!(image_file_bytes(&d.join("whole.tar")), size, "--no-strip changed the file");
+
+    // A file with a payload after its ELF contents (as self-extracting programs carry), and
+    // one with a flipped Node SEA fuse: strip would break both, so both go in whole.
+    let mut appended = std::fs::read(d.join("calc")).unwrap();
+    appended.extend_from_slice(b"payload read by the program at run time");
+    std::fs::write(d.join("selfx"), &appended).unwrap();
+    std::fs::set_permissions(d.join("selfx"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = ok(staticize().current_dir(d).args(["image", "selfx"]));
+    assert!(out.contains("not stripped: 39 B follow its ELF contents"), "{out}");
+    assert_eq!(image_file_bytes(&d.join("selfx.tar")), appended.len() as u64);
+    std::fs::write(
+        d.join("sea.c"),
+        "#include <stdio.h>\nconst char fuse[] = \"NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1\";\nint main(void){puts(fuse);return 0;}\n",
+    )
+    .unwrap();
+    ok(std::process::Command::new("musl-gcc").current_dir(d).args(["-static", "-O2", "sea.c", "-o", "sea"]));
+    let out = ok(staticize().current_dir(d).args(["image", "sea"]));
+    assert!(
+        out.contains("not stripped: a Node single-executable app: strip would drop its NODE_SEA_BLOB note"),
+        "{out}"
+    );
+    assert_eq!(image_file_bytes(&d.join("sea.tar")), std::fs::metadata(d.join("sea")).unwrap().len());
+}
