@@ -57,7 +57,7 @@ impl Driver for CDriver {
             .arg(&out);
         let first = req.inputs[0].display();
         let step = format!("compile {first} with {}", compiler.name);
-        let output = cmd.run(&step)?;
+        let output = cmd.run(&step).map_err(|e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc))?;
         if !out.is_file() {
             return Err(Error::Build {
                 step,

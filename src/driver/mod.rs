@@ -2,6 +2,7 @@
 
 pub mod c;
 pub mod go;
+pub mod libs;
 pub mod node;
 pub mod rust;
 pub mod target;

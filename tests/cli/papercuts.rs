@@ -291,3 +291,37 @@ fn image_strips_a_copy_and_leaves_the_file_and_what_strip_would_break_alone() {
     );
     assert_eq!(image_file_bytes(&d.join("sea.tar")), std::fs::metadata(d.join("sea")).unwrap().len());
 }
+
+#[test]
+fn a_library_the_system_has_only_for_glibc_is_explained_with_the_ways_out() {
+    if !have("musl-gcc") || !have("gcc") {
+        return;
+    }
+    assert!(Path::new("/usr/include/zlib.h").is_file(), "zlib1g-dev is needed (scripts/test.sh installs it)");
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(
+        d.join("minigzip.c"),
+        "#include <stdio.h>\n#include <string.h>\n#include <zlib.h>\nint main(void){const char *s=\"abc\";\
+         printf(\"%08lx\\n\", crc32(0,(const unsigned char*)s,strlen(s)));return 0;}\n",
+    )
+    .unwrap();
+    // The header: musl-gcc does not search /usr/include.
+    let out = fails_with(staticize().current_dir(d).args(["c", "minigzip.c", "-l", "z", "--compiler", "musl-gcc"]), 3);
+    assert!(out.contains("found no header zlib.h: the system has it only for glibc (/usr/include/zlib.h)"), "{out}");
+    assert!(out.contains("fatal error: zlib.h"), "the compiler's own words stay:\n{out}");
+    assert!(out.contains("add --libc glibc") && out.contains("(from zlib1g-dev)"), "{out}");
+    assert!(out.contains("build the library for musl"), "{out}");
+    // The library: declared by hand, so only the link fails.
+    std::fs::write(
+        d.join("crc.c"),
+        "#include <stdio.h>\nunsigned long crc32(unsigned long, const unsigned char *, unsigned);\n\
+         int main(void){printf(\"%08lx\\n\", crc32(0,(const unsigned char*)\"abc\",3));return 0;}\n",
+    )
+    .unwrap();
+    let out = fails_with(staticize().current_dir(d).args(["c", "crc.c", "-l", "z", "--compiler", "musl-gcc"]), 3);
+    assert!(out.contains("found no library -lz: the system has it only for glibc (/usr/lib/"), "{out}");
+    // The first way out works.
+    ok(staticize().current_dir(d).args(["c", "minigzip.c", "-l", "z", "--libc", "glibc", "--no-image"]));
+    assert_eq!(ok(&mut std::process::Command::new(d.join("minigzip"))), "352441c2\n");
+}
