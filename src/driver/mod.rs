@@ -2,6 +2,7 @@
 
 pub mod c;
 pub mod go;
+pub mod go_remote;
 pub mod libs;
 pub mod node;
 pub mod rust;

@@ -325,3 +325,32 @@ fn a_library_the_system_has_only_for_glibc_is_explained_with_the_ways_out() {
     ok(staticize().current_dir(d).args(["c", "minigzip.c", "-l", "z", "--libc", "glibc", "--no-image"]));
     assert_eq!(ok(&mut std::process::Command::new(d.join("minigzip"))), "352441c2\n");
 }
+
+/// The version of shfmt the Go test builds (served by the Go module proxy).
+const SHFMT: &str = "mvdan.cc/sh/v3/cmd/shfmt@v3.10.0";
+
+#[test]
+fn go_package_at_version_builds_like_go_install_and_knows_its_version() {
+    if !have("go") || !have("podman") {
+        return;
+    }
+    let dir = tempdir();
+    let tag = "staticize-test/shfmt:3";
+    let out = ok(staticize().current_dir(dir.path()).args(["go", SHFMT, "-t", tag]));
+    assert!(out.contains(&format!("go install {SHFMT}")), "{out}");
+    // Built outside any module, the program's module is the main module: its version is known.
+    assert_eq!(ok(&mut std::process::Command::new(dir.path().join("shfmt")).arg("--version")), "v3.10.0\n");
+    Engine::Podman.load(&dir.path().join("shfmt.tar"));
+    let version = Engine::Podman.run_image(tag, &[], &["--version"]);
+    let mut child = podman_cmd()
+        .args(["run", "--rm", "-i", "--network", "none", tag, "-i", "2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"if true;then\necho  hi\nfi\n").unwrap();
+    let formatted = child.wait_with_output().unwrap();
+    Engine::Podman.remove(tag);
+    assert_eq!(version, "v3.10.0\n");
+    assert_eq!(String::from_utf8_lossy(&formatted.stdout), "if true; then\n  echo hi\nfi\n");
+}
