@@ -108,6 +108,9 @@ pub fn build_and_package(
             human_size(size_of(&artifact.path))
         ),
     );
+    if let Some(o) = &artifact.objects {
+        rep.step("objects", o.summary());
+    }
     for w in &artifact.warnings {
         rep.warn(w);
     }

@@ -342,6 +342,7 @@ impl Driver for GoDriver {
             toolchain_used: toolchain,
             command: cmd.summary(),
             warnings: Vec::new(),
+            objects: None,
         })
     }
 }

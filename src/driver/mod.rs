@@ -5,6 +5,7 @@ pub mod go;
 pub mod go_remote;
 pub mod libs;
 pub mod node;
+pub mod objcache;
 pub mod rust;
 pub mod target;
 
@@ -44,6 +45,9 @@ pub struct Artifact {
     pub command: String,
     /// Warnings worth telling the user, already translated into plain words.
     pub warnings: Vec<String>,
+    /// For C and C++: which sources were compiled and which objects came from the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<objcache::Objects>,
 }
 
 /// A language driver: builds a request into an artifact.

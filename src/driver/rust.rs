@@ -352,6 +352,7 @@ impl Driver for RustDriver {
             toolchain_used: format!("cargo {version} ({})", self.triple),
             command: cmd.summary(),
             warnings,
+            objects: None,
         })
     }
 }

@@ -354,3 +354,61 @@ fn go_package_at_version_builds_like_go_install_and_knows_its_version() {
     assert_eq!(version, "v3.10.0\n");
     assert_eq!(String::from_utf8_lossy(&formatted.stdout), "if true; then\n  echo hi\nfi\n");
 }
+
+/// `staticize --json c SOURCES… -o OUT --no-image` with the object cache in `cache`: which
+/// sources were compiled and which came from the cache.
+fn c_build(dir: &Path, cache: &Path, out: &str) -> (Vec<String>, Vec<String>) {
+    let o = run(staticize().current_dir(dir).env("STATICIZE_CACHE", cache).args([
+        "--json",
+        "c",
+        "main.c",
+        "a.c",
+        "b.c",
+        "-o",
+        out,
+        "--no-image",
+        "--compiler",
+        "musl-gcc",
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names = |k: &str| -> Vec<String> {
+        v["artifact"]["objects"][k].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+    };
+    (names("compiled"), names("cached"))
+}
+
+#[test]
+fn unchanged_sources_come_from_the_object_cache_and_the_output_is_byte_identical() {
+    if !have("musl-gcc") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let write = |f: &str, s: &str| std::fs::write(d.join(f), s).unwrap();
+    write("a.h", "#define A 40\n");
+    write(
+        "main.c",
+        "#include <stdio.h>\nint a(void);\nint b(void);\nint main(void){printf(\"%d\\n\", a() + b());return 0;}\n",
+    );
+    write("a.c", "#include \"a.h\"\nint a(void){return A;}\n");
+    write("b.c", "int b(void){return 2;}\n");
+    let cache = d.join("cache");
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    assert_eq!(c_build(d, &cache, "first"), (s(&["main.c", "a.c", "b.c"]), s(&[])));
+    assert_eq!(c_build(d, &cache, "again"), (s(&[]), s(&["main.c", "a.c", "b.c"])));
+    assert_eq!(std::fs::read(d.join("first")).unwrap(), std::fs::read(d.join("again")).unwrap());
+
+    // One source changed: only it compiles, and the result equals a clean build's bytes.
+    write("b.c", "int b(void){return 3;}\n");
+    assert_eq!(c_build(d, &cache, "changed"), (s(&["b.c"]), s(&["main.c", "a.c"])));
+    assert_eq!(c_build(d, &d.join("fresh-cache"), "clean"), (s(&["main.c", "a.c", "b.c"]), s(&[])));
+    assert_eq!(std::fs::read(d.join("changed")).unwrap(), std::fs::read(d.join("clean")).unwrap());
+    assert_eq!(ok(&mut std::process::Command::new(d.join("changed"))), "43\n");
+
+    // A changed header recompiles the file that includes it.
+    write("a.h", "#define A 50\n");
+    assert_eq!(c_build(d, &cache, "header"), (s(&["a.c"]), s(&["main.c", "b.c"])));
+    assert_eq!(ok(&mut std::process::Command::new(d.join("header"))), "53\n");
+}
