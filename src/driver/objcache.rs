@@ -136,6 +136,9 @@ fn one(compiler: &Compiler, src: &Path, args: &[String], obj: &Path, cache: &Pat
     }
     h.update(src.as_os_str().as_encoded_bytes());
     h.update([0]);
+    // The raw bytes too: the preprocessed text was read as UTF-8, lossily.
+    h.update(std::fs::read(src).map_err(|e| Error::io("read source", src, e))?);
+    h.update([0]);
     h.update(pre.stdout.as_bytes());
     let key = hex::encode(h.finalize());
     let cached = cache.join(&key[..2]).join(format!("{}.o", &key[2..]));

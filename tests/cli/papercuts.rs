@@ -339,7 +339,7 @@ fn go_package_at_version_builds_like_go_install_and_knows_its_version() {
     let out = ok(staticize().current_dir(dir.path()).args(["go", SHFMT, "-t", tag]));
     assert!(out.contains(&format!("go install {SHFMT}")), "{out}");
     // Built outside any module, the program's module is the main module: its version is known.
-    assert_eq!(ok(&mut std::process::Command::new(dir.path().join("shfmt")).arg("--version")), "v3.10.0\n");
+    assert_eq!(ok(std::process::Command::new(dir.path().join("shfmt")).arg("--version")), "v3.10.0\n");
     Engine::Podman.load(&dir.path().join("shfmt.tar"));
     let version = Engine::Podman.run_image(tag, &[], &["--version"]);
     let mut child = podman_cmd()

@@ -175,13 +175,7 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
     let builtins = builtin_modules(&node)?;
     // node cannot run TypeScript (ERR_UNKNOWN_FILE_EXTENSION); esbuild compiles it while
     // bundling, reading the project's tsconfig.json as it does for any build.
-    let typescript = source::is_typescript(&req.entry);
-    if typescript && req.layout == LayoutChoice::Tree {
-        return Err(Error::usage(
-            format!("{} is TypeScript, which node cannot run from a package tree", req.entry.display()),
-            "leave out --layout tree: TypeScript entries are compiled and bundled by esbuild",
-        ));
-    }
+    let typescript = typescript_entry(req)?;
     let esm = source::is_esm(&req.entry, &text);
     let packages: Vec<String> =
         source::specifiers(&text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
@@ -292,6 +286,19 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
         injector: req.injector,
         sea: check,
     })
+}
+
+/// Whether the entry is TypeScript; refuses the package-tree layout for it (node would have to
+/// run the TypeScript itself).
+fn typescript_entry(req: &NodeRequest) -> Result<bool> {
+    let typescript = source::is_typescript(&req.entry);
+    if typescript && req.layout == LayoutChoice::Tree {
+        return Err(Error::usage(
+            format!("{} is TypeScript, which node cannot run from a package tree", req.entry.display()),
+            "leave out --layout tree: TypeScript entries are compiled and bundled by esbuild",
+        ));
+    }
+    Ok(typescript)
 }
 
 /// Refuses a node that cannot become a single executable; returns its size.
