@@ -13,6 +13,8 @@ pub mod gate;
 pub mod image;
 pub mod input;
 pub mod output;
+pub mod pipeline;
+pub mod platform;
 pub mod process;
 pub mod progress;
 pub mod report;
