@@ -14,6 +14,8 @@ pub mod image;
 pub mod input;
 pub mod output;
 pub mod pkgdb;
+pub mod pipeline;
+pub mod platform;
 pub mod process;
 pub mod progress;
 pub mod report;
