@@ -42,7 +42,7 @@ impl CDriver {
 }
 
 impl Driver for CDriver {
-    fn build(&self, req: &BuildRequest) -> Result<Artifact> {
+    fn build(&self, req: &BuildRequest, steps: &crate::progress::Steps) -> Result<Artifact> {
         for src in &req.inputs {
             check_source(src)?;
         }
@@ -51,16 +51,17 @@ impl Driver for CDriver {
         let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
         // Each source through the object cache when the arguments allow it (they nearly always
         // do); the link then reads the objects.
-        let (inputs, objects) = match objcache::split_args(&req.extra_args)
+        let (inputs, cached) = match objcache::split_args(&req.extra_args)
             .filter(|_| objcache::all_sources(&req.inputs))
         {
             Some((compile_args, _)) => {
                 let dir = req.staging.join("objects");
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
                 let (objs, report) = objcache::objects(&compiler, &req.inputs, &compile_args, &dir).map_err(explain)?;
-                (objs, Some(report))
+                steps.step("objects", report.summary());
+                (objs, true)
             }
-            None => (req.inputs.clone(), None),
+            None => (req.inputs.clone(), false),
         };
         let cmd = Command::from_argv(&compiler.argv)
             .args(&compiler.flags)
@@ -70,7 +71,7 @@ impl Driver for CDriver {
             .arg("-o")
             .arg(&out);
         let first = req.inputs[0].display();
-        let verb = if objects.is_some() { "link" } else { "compile" };
+        let verb = if cached { "link" } else { "compile" };
         let step = format!("{verb} {first} with {}", compiler.name);
         let output = cmd.run(&step).map_err(explain)?;
         if !out.is_file() {
@@ -95,11 +96,11 @@ impl Driver for CDriver {
         Ok(Artifact {
             path: out,
             lang: self.lang.key().to_string(),
-            target: format!("{}-linux-{}", std::env::consts::ARCH, compiler.libc),
+            target: format!("{}-linux-{}", crate::platform::Arch::host().uname(), compiler.libc),
             toolchain_used: format!("{} ({})", compiler.name, compiler.version),
             command: cmd.summary(),
             warnings,
-            objects,
+            companions: None,
         })
     }
 }
