@@ -36,6 +36,9 @@ pub fn strip_copy(binary: &Path, machine: &str, dir: &Path) -> Result<Outcome> {
     if let Some(why) = unsafe_to_strip(&bytes) {
         return Ok(Outcome::Kept(why));
     }
+    if crate::elf::inspect_bytes(&bytes).is_ok_and(|l| l.stripped) {
+        return Ok(Outcome::Kept("it has no symbols to remove (already stripped)".into()));
+    }
     let Some(tool) = strip_tool(machine) else {
         return Ok(Outcome::Kept(format!(
             "no strip for {machine} found ({}; install binutils, or binutils-{}-linux-gnu, or llvm)",
