@@ -19,7 +19,7 @@ use crate::process::Command;
 use crate::toolchain::Compiler;
 
 /// Bumped when the key's recipe changes, so old entries are never mistaken for new ones.
-const KEY_VERSION: &str = "staticize-objects-1";
+const KEY_VERSION: &str = "staticize-objects-2";
 
 /// Which sources were compiled and which came from the cache.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -68,13 +68,20 @@ pub fn split_args(extra: &[String]) -> Option<(Vec<String>, Vec<String>)> {
                 compile.push(it.next()?.clone());
             }
             "-c" | "-E" | "-S" | "-x" | "-o" => return None,
-            s if s.starts_with("-l") || s.starts_with("-L") || s.starts_with("-Wl,") => link.push(a.clone()),
-            "-static" | "-static-pie" | "-shared" | "-s" | "-pie" | "-no-pie" | "-rdynamic" => link.push(a.clone()),
+            s if link_only(s) => link.push(a.clone()),
             s if s.starts_with('-') && !s.starts_with("-M") && !takes_value(s) => compile.push(a.clone()),
             _ => return None,
         }
     }
     Some((compile, link))
+}
+
+/// Flags that only mean something to the linker.
+fn link_only(flag: &str) -> bool {
+    flag.starts_with("-l")
+        || flag.starts_with("-L")
+        || flag.starts_with("-Wl,")
+        || matches!(flag, "-static" | "-static-pie" | "-shared" | "-s" | "-pie" | "-no-pie" | "-rdynamic")
 }
 
 /// Options whose value is the next word (the per-file build would need to know which).
@@ -123,7 +130,11 @@ pub fn objects(
 /// One source: its object from the cache when the key is there, else compiled and stored.
 fn one(compiler: &Compiler, src: &Path, args: &[String], obj: &Path, cache: &Path) -> Result<(PathBuf, bool)> {
     let step = format!("compile {} with {}", src.display(), compiler.name);
-    let base = || Command::from_argv(&compiler.argv).args(&compiler.flags).args(&compiler.profile_flags).args(args);
+    // Link-only flags stay out of the compile: zig cc takes `-s` with `-c` as "strip the
+    // object", which leaves the link without `main`.
+    let toolchain_flags: Vec<&String> =
+        compiler.flags.iter().chain(&compiler.profile_flags).filter(|f| !link_only(f)).collect();
+    let base = || Command::from_argv(&compiler.argv).args(toolchain_flags.iter().copied()).args(args);
     let pre = base().arg("-E").arg(src).run(&step)?;
     let mut h = Sha256::new();
     for part in [KEY_VERSION, &compiler.argv.join(" "), &compiler.version, &args.join("\u{1f}")] {
