@@ -14,6 +14,7 @@ pub mod gate;
 pub mod image;
 pub mod input;
 pub mod output;
+pub mod pkgdb;
 pub mod process;
 pub mod progress;
 pub mod report;
