@@ -1,6 +1,8 @@
 //! Drivers turn source into one ELF file on disk. A driver knows compilers, never images.
 
+pub mod buildsys;
 pub mod c;
+pub mod cc;
 pub mod go;
 pub mod node;
 pub mod rust;
