@@ -155,6 +155,22 @@ impl Command {
         }
     }
 
+    /// Runs the command with stderr merged into stdout, for builds whose tools report errors on
+    /// either stream (ninja and make print failing commands on stdout): on failure the error
+    /// shows the tail of both, in the order they were written.
+    pub fn run_merged(&self, step: &str) -> Result<Output> {
+        let out = self
+            .expression()
+            .stderr_to_stdout()
+            .stdout_capture()
+            .stdin_null()
+            .unchecked()
+            .run()
+            .map_err(|e| self.start_error(step, e))?;
+        let merged = std::process::Output { status: out.status, stdout: Vec::new(), stderr: out.stdout };
+        self.finished(step, &merged)
+    }
+
     /// Replaces this process with the command, for drop-in wrappers whose caller must see the
     /// tool's own output and exit status unchanged. Returns only when it could not start.
     pub fn exec(&self, step: &str) -> Error {

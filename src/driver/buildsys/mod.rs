@@ -174,7 +174,7 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
         }
         rep.step(step.verb, step.command.summary());
         let cmd = env.apply(step.command.clone());
-        cmd.run(step.verb)?;
+        cmd.run_merged(step.verb)?;
         if step.setup {
             write_atomic(&setup_file, fingerprint.as_bytes())?;
         }
