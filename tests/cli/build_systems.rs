@@ -111,7 +111,10 @@ fn lua_make_lists_two_programs_then_builds_lua_static_incrementally() {
     let out = dir.path();
     // lua 5.4.4's Makefile writes CC= gcc -std=gnu99; staticize's CC still wins.
     let listed = fails_with(staticize().current_dir(out).arg("build").arg(&top), 2);
-    assert!(listed.contains("choose with --bin") && listed.contains("src/lua ") && listed.contains("src/luac"), "{listed}");
+    assert!(
+        listed.contains("choose with --bin") && listed.contains("src/lua ") && listed.contains("src/luac"),
+        "{listed}"
+    );
     let object = top.join("src/lapi.o");
     let stamp = std::fs::metadata(&object).unwrap().modified().unwrap();
     std::fs::write(top.join("src/lua.c"), std::fs::read(top.join("src/lua.c")).unwrap()).unwrap();
@@ -159,7 +162,16 @@ fn sqlite3_configure_builds_a_static_shell_answering_in_the_image() {
     }
     let (dir, top) = unpack(&SQLITE);
     let out = dir.path();
-    let text = build(out, &top, &["--target", "sqlite3", "--bin", "sqlite3"]);
+    // Its configure finds /usr/include/readline by testing the path, which musl-gcc cannot use.
+    let args = [
+        "--configure-arg=--disable-readline",
+        "--configure-arg=--disable-tcl",
+        "--target",
+        "sqlite3",
+        "--bin",
+        "sqlite3",
+    ];
+    let text = build(out, &top, &args);
     assert!(text.contains("configure") && text.contains("--disable-shared --enable-static"), "{text}");
     assert!(top.join(".staticize-build/build/config.status").is_file(), "configure did not run out of tree");
     assert_static(&out.join("sqlite3"));
@@ -206,7 +218,17 @@ fn jq_libtool_comes_out_static_and_matches_a_build_by_hand() {
     let (dir, top) = unpack(&JQ);
     let out = dir.path();
     // The tag's tree has no configure: autoreconf runs first. Nothing here says -all-static.
-    let text = build(out, &top, &["--configure-arg=--without-oniguruma", "--configure-arg=--disable-docs", "--configure-arg=--disable-maintainer-mode", "--bin", "jq"]);
+    let text = build(
+        out,
+        &top,
+        &[
+            "--configure-arg=--without-oniguruma",
+            "--configure-arg=--disable-docs",
+            "--configure-arg=--disable-maintainer-mode",
+            "--bin",
+            "jq",
+        ],
+    );
     assert!(text.contains("autoreconf -fi"), "{text}");
     assert!(!text.contains("all-static"), "{text}");
     assert_static(&out.join("jq"));

@@ -111,8 +111,6 @@ pub fn plan(system: System, l: &Layout, in_tree: bool) -> Vec<Step> {
             let configure = Command::new(l.src.join("configure"))
                 .args(["--disable-shared", "--enable-static"])
                 .args(&l.configure_args)
-                .env("CFLAGS", opt_flag(l.profile))
-                .env("CXXFLAGS", opt_flag(l.profile))
                 .dir(work);
             steps.push(setup(configure));
             steps.push(build(Command::new("make").arg(&jobs).args(&l.targets).dir(work)));
@@ -123,7 +121,9 @@ pub fn plan(system: System, l: &Layout, in_tree: bool) -> Vec<Step> {
     }
 }
 
-fn opt_flag(profile: Profile) -> &'static str {
+/// The optimisation flag of a profile, given to build systems as CFLAGS and CXXFLAGS (those that
+/// honour them: autoconf, CMake, Meson, Makefiles with `CFLAGS ?=`) unless the user set them.
+pub fn opt_flag(profile: Profile) -> &'static str {
     match profile {
         Profile::Size => "-Os",
         Profile::Speed => "-O2",

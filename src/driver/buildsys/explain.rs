@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::driver::cc::LinkRecord;
 use crate::elf::Linkage;
+use crate::error::Error;
 
 /// Flags that undo -static at link time.
 const DYNAMIC_FLAGS: &[&str] = &["-static-pie", "-pie", "-Bdynamic", "-dynamic-linker"];
@@ -53,6 +54,36 @@ pub fn explain(path: &Path, rel: &Path, linkage: &Linkage, links: &[LinkRecord])
     }
 }
 
+/// A failed build step whose linker could not find `-lNAME` gets a help line: a static link
+/// needs `libNAME.a` built for the chosen C library, which the distribution ships only for glibc.
+pub fn missing_library(e: Error, compiler: &str, libc: &str) -> Error {
+    let Error::CommandFailed { step, command, status, stderr } = e else { return e };
+    let mut libs: Vec<&str> = stderr
+        .split("cannot find -l")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| c == ':' || c.is_whitespace()).next())
+        .collect();
+    libs.sort_unstable();
+    libs.dedup();
+    if libs.is_empty() {
+        return Error::CommandFailed { step, command, status, stderr };
+    }
+    let names = libs.iter().map(|l| format!("lib{l}.a")).collect::<Vec<_>>().join(", ");
+    let help = if libc == "musl" {
+        format!(
+            "{compiler} links musl, and Debian's {names} are built for glibc: build with --libc glibc \
+             (apt-get install the -dev packages), or turn the feature off (--configure-arg)"
+        )
+    } else {
+        format!("a static link needs {names}: apt-get install the -dev packages that ship them")
+    };
+    Error::Build {
+        step,
+        message: format!("`{command}` {status}: the linker cannot find {names}\n{stderr}"),
+        help: Some(help),
+    }
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(x), Ok(y)) => x == y,
@@ -78,6 +109,20 @@ mod tests {
         let (why, fix) = explain(Path::new("/nonexistent/jq"), Path::new("jq"), &dynamic(), &[]);
         assert!(why.contains("not linked by staticize cc"), "{why}");
         assert!(fix.contains("CC=staticize-cc"));
+    }
+
+    #[test]
+    fn missing_libraries_get_a_help_line() {
+        let e = Error::CommandFailed {
+            step: "build".into(),
+            command: "make".into(),
+            status: "exited with status 2".into(),
+            stderr: "/usr/bin/ld: cannot find -lreadline: No such file or directory\n".into(),
+        };
+        let e = missing_library(e, "musl-gcc", "musl");
+        assert_eq!(e.exit_code(), crate::error::EXIT_TOOLCHAIN);
+        assert!(e.to_string().contains("libreadline.a"), "{e}");
+        assert!(e.help().unwrap().contains("--libc glibc"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::output;
 use crate::process::Command;
 use crate::report::Reporter;
-use crate::toolchain::Preference;
+use crate::toolchain::{Preference, Profile};
 use detect::{Layout, Step, System};
 
 /// The directory in a project where staticize keeps its build state.
@@ -84,7 +84,7 @@ pub fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built> {
     };
     let state = src.join(STATE_DIR);
     let (cc, cxx) = compilers(&opts.preference)?;
-    let env = Toolbox::create(&state, &cc, cxx.as_ref())?;
+    let env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
     rep.step("detect", format!("{} in {}; CC: {} ({})", system.label(), src.display(), cc.name, cc.version));
     let layout = Layout {
         src: src.clone(),
@@ -174,7 +174,7 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
         }
         rep.step(step.verb, step.command.summary());
         let cmd = env.apply(step.command.clone());
-        cmd.run_merged(step.verb)?;
+        cmd.run_merged(step.verb).map_err(|e| explain::missing_library(e, &cc.name, &cc.libc))?;
         if step.setup {
             write_atomic(&setup_file, fingerprint.as_bytes())?;
         }
@@ -190,7 +190,7 @@ struct Toolbox {
 }
 
 impl Toolbox {
-    fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>) -> Result<Toolbox> {
+    fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>, profile: Profile) -> Result<Toolbox> {
         let bin = state.join("bin");
         std::fs::create_dir_all(&bin).map_err(|e| Error::io("create", &bin, e))?;
         let exe =
@@ -218,7 +218,8 @@ impl Toolbox {
         }
         let inherited = std::env::var("MAKEFLAGS").unwrap_or_default();
         vars.push(("MAKEFLAGS".into(), format!("{inherited} {makeflags}").trim().to_string()));
-        for (k, v) in [("AR", "ar"), ("RANLIB", "ranlib"), ("STRIP", "strip")] {
+        let opt = detect::opt_flag(profile);
+        for (k, v) in [("AR", "ar"), ("RANLIB", "ranlib"), ("STRIP", "strip"), ("CFLAGS", opt), ("CXXFLAGS", opt)] {
             if std::env::var_os(k).is_none() {
                 vars.push((k.into(), v.into()));
             }
