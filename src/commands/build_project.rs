@@ -1,10 +1,15 @@
-//! `staticize build [DIR]`: a project's own build system run static, then the chosen
-//! executables checked, written and imaged like every other build.
+//! `staticize build [DIR]`: a project's own build system run static, then each chosen
+//! executable goes down the one road (`pipeline::run`): checked, imaged, delivered, written.
+
+use std::path::PathBuf;
 
 use crate::cli::BuildArgs;
-use crate::commands::build::build_and_package;
-use crate::driver::buildsys::{self, Options, select};
+use crate::commands::build::{check_host_platform, print_builds};
+use crate::commands::settings;
+use crate::driver::buildsys::{self, Built, Executable, Options, select};
 use crate::error::{Error, Result};
+use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::Preference;
 
@@ -16,6 +21,8 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
             "drop -o: each is written as ./NAME",
         ));
     }
+    // Image settings are refused before the (long) build runs.
+    check_host_platform(&settings::build_settings(&args.image)?)?;
     let opts = Options {
         command: args.command.clone(),
         configure_args: args.configure_args.clone(),
@@ -23,7 +30,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         preference: Preference {
             compiler: args.compiler.clone(),
             libc: args.libc.map(|l| l.name().to_string()),
-            profile: args.profile,
+            profile: args.profile.into(),
         },
     };
     let built = buildsys::build(&args.dir, &opts, rep)?;
@@ -42,23 +49,35 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         select::refuse_dynamic(e, &built)?;
     }
     for e in chosen {
-        let name = select::file_name(e);
-        let driver = select::Prebuilt {
-            path: e.path.clone(),
-            toolchain: format!("{} ({}) via {}", built.cc.name, built.cc.version, built.system.label()),
-            libc: built.cc.libc.clone(),
-        };
-        build_and_package(
-            &driver,
-            vec![e.rel.clone()],
-            name.clone(),
-            args.output.clone(),
-            &args.image,
-            args.profile,
-            Vec::new(),
-            format!("staticize build --bin {name}"),
-            rep,
-        )?;
+        package(&args, &built, e, rep)?;
     }
     Ok(())
+}
+
+/// One chosen executable through the pipeline, as a build whose driver hands over the file.
+fn package(args: &BuildArgs, built: &Built, e: &Executable, rep: &Reporter) -> Result<()> {
+    let name = select::file_name(e);
+    let driver = select::Prebuilt {
+        path: e.path.clone(),
+        toolchain: format!("{} ({}) via {}", built.cc.name, built.cc.version, built.system.label()),
+        libc: built.cc.libc.clone(),
+    };
+    let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
+    let job = Job {
+        created_by: format!("staticize build --bin {name}"),
+        name,
+        programs: Programs::Build {
+            builds: vec![(Arch::host(), &driver)],
+            inputs: vec![e.rel.clone()],
+            profile: args.profile.into(),
+            extra_args: Vec::new(),
+        },
+        settings: settings::build_settings(&args.image)?,
+        destinations: settings::build_destinations(&args.image, &binary)?,
+        binaries: Binaries::PerPlatform(binary),
+        dynamic: Dynamic::Refuse,
+    };
+    let outcome = pipeline::run(job, rep)?;
+    print_builds(&outcome, rep);
+    outcome.finish()
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
-use crate::commands::build::describe;
+use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
 use crate::report::{Reporter, human_size, paint_out};

@@ -15,10 +15,9 @@ pub mod image;
 pub mod inspect;
 pub mod man;
 pub mod node;
-pub mod package;
-pub mod platforms;
 pub mod push;
 pub mod rust;
+pub mod settings;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;

@@ -94,7 +94,7 @@ pub struct Prebuilt {
 }
 
 impl Driver for Prebuilt {
-    fn build(&self, req: &BuildRequest) -> Result<Artifact> {
+    fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
         let out = req.staging.join(&req.name);
         std::fs::copy(&self.path, &out).map_err(|e| Error::io("copy the executable from", &self.path, e))?;
         Ok(Artifact {
@@ -104,6 +104,7 @@ impl Driver for Prebuilt {
             toolchain_used: self.toolchain.clone(),
             command: format!("built by the project's build system: {}", self.path.display()),
             warnings: Vec::new(),
+            companions: None,
         })
     }
 }
