@@ -5,8 +5,6 @@ pub mod build_project;
 pub mod bundle;
 pub mod cc;
 pub mod check;
-pub mod check_image;
-pub mod check_tree;
 pub mod completions;
 pub mod doctor;
 pub mod gate;
@@ -31,7 +29,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::C(args) => build::c(args, Lang::C, &rep),
         Command::Cxx(args) => build::c(args, Lang::Cxx, &rep),
         Command::Image(args) => image::run(args, &rep),
-        Command::Check(args) if args.recursive => check_tree::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
         Command::Bundle(args) => bundle::run(args, &rep),
