@@ -40,12 +40,29 @@ APT_PACKAGES=(
   qemu-user-static
   # a -dev package for glibc only: musl builds that need it get plain words (issue 13)
   zlib1g-dev
+  # staticize build: real projects' build systems (tests/cli/build_systems.rs); dpkg-dev for
+  # apt-get source, tcl for sqlite3's configure
+  autoconf automake libtool meson ninja-build cmake pkg-config dpkg-dev tcl
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)
 # The fuzz smoke pass (scripts/fuzz-smoke.sh) builds with the default toolchain and
 # RUSTC_BOOTSTRAP, the same on every machine (STATICIZE_FUZZ_TOOLCHAIN=nightly adds ASan).
 CARGO_FUZZ_VERSION=0.13.2
+
+# staticize build's tests fetch Debian source packages (apt-get source --download-only).
+enable_deb_src() {
+  grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+  step "enable deb-src (Debian source packages)"
+  cat >/etc/apt/sources.list.d/staticize-deb-src.sources <<'SOURCES'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  apt-get update -q -o DPkg::Lock::Timeout=300
+}
 
 install_apt() {
   local missing=() p
@@ -82,6 +99,7 @@ install_all() {
   command -v python3 >/dev/null || extra+=(python3)
   python3 -m pip --version >/dev/null 2>&1 || extra+=(python3-pip)
   install_apt "${APT_PACKAGES[@]}" "${extra[@]}"
+  enable_deb_src
 
   if ! python3 -c 'import ziglang' 2>/dev/null || ! command -v pre-commit >/dev/null; then
     step "pip install ziglang pre-commit"

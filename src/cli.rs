@@ -72,6 +72,17 @@ pub enum Command {
     /// carries it with its library closure.
     #[command(after_help = EXIT_CODES_HELP)]
     Node(NodeArgs),
+    /// Build a project with its own build system (make, configure, CMake, Meson) statically,
+    /// then check and image the executables it produced.
+    #[command(after_help = BUILD_HELP)]
+    Build(BuildArgs),
+    /// A drop-in C compiler for build systems (CC="staticize cc", or the staticize-cc symlink):
+    /// links of executables come out static; every other call passes through.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Cc(CcArgs),
+    /// A drop-in C++ compiler for build systems (CXX="staticize c++", or staticize-c++).
+    #[command(name = "c++", disable_help_flag = true, disable_version_flag = true)]
+    CPlusPlus(CcArgs),
 }
 
 /// Which C library to link.
@@ -460,6 +471,69 @@ pub struct NodeArgs {
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
+}
+
+/// `staticize cc` and `staticize c++`: every argument is the compiler's.
+#[derive(Debug, Clone, Args)]
+pub struct CcArgs {
+    /// Compiler arguments, exactly as for gcc or clang. The compiler comes from
+    /// STATICIZE_COMPILER (musl-gcc, zig, gcc, g++), STATICIZE_LIBC (musl, glibc) and
+    /// STATICIZE_PROFILE (size, speed); default: the order of `staticize c` / `staticize cxx`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "ARGS")]
+    pub args: Vec<std::ffi::OsString>,
+}
+
+const BUILD_HELP: &str = "\
+Build systems, recognised in this order (or give the command after --):
+  CMakeLists.txt  cmake, MinSizeRel (speed: Release), static libraries, out of tree
+  meson.build     meson, default_library=static, prefer_static=true, out of tree
+  configure       --disable-shared --enable-static, out of tree when the tree is clean
+  configure.ac    autoreconf -fi first, then as configure
+  Makefile        make in the tree, CC and CXX given on make's command line
+Out-of-tree builds and staticize's own files live in DIR/.staticize-build; a second run
+reuses them, so only what changed is rebuilt.
+
+Exit codes:
+  0  success
+  1  a verdict failed (an executable came out dynamic: the step that made it is named)
+  2  usage error (several executables and no --bin: they are listed)
+  3  a toolchain is missing or the build failed
+  4  input/output problem";
+
+/// `staticize build`.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// The project directory.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The executable to keep and image, by file name or path in the tree (repeatable;
+    /// needed when the build produces several).
+    #[arg(long = "bin", value_name = "NAME")]
+    pub bins: Vec<String>,
+    /// The executable to write (default: ./NAME); only with one --bin.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// The C library to link (default: the first compiler found decides; musl first for C).
+    #[arg(long, value_enum)]
+    pub libc: Option<Libc>,
+    /// The compiler to use: musl-gcc, zig or gcc (C); g++ or zig (C++).
+    #[arg(long, value_name = "NAME")]
+    pub compiler: Option<String>,
+    /// Optimise for size (default) or speed.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
+    pub profile: ProfileArg,
+    /// A make, ninja or cmake target to build instead of the default (repeatable).
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// An extra argument for the configure step: configure, cmake or meson setup (repeatable).
+    #[arg(long = "configure-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub configure_args: Vec<String>,
+    /// Image options.
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The build command to run instead of the recognised build system, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 // The command line's names for domain enums: clap stays here, the domain gets plain values.

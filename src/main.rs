@@ -7,8 +7,10 @@ use staticize::{cli::Cli, commands, report::paint};
 
 fn main() -> ExitCode {
     staticize::output::fail_writes_past_size_limit();
-    let cli = Cli::parse();
-    match commands::run(cli) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `staticize cc …` and `staticize-cc …` belong to the compiler, not to clap.
+    let result = commands::cc::intercept(&argv).unwrap_or_else(|| commands::run(Cli::parse_from(argv)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{} {e}", paint("error:", "1;31"));

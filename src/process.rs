@@ -155,6 +155,41 @@ impl Command {
         }
     }
 
+    /// Runs the command with stderr merged into stdout, for builds whose tools report errors on
+    /// either stream (ninja and make print failing commands on stdout): on failure the error
+    /// shows the tail of both, in the order they were written.
+    pub fn run_merged(&self, step: &str) -> Result<Output> {
+        let out = self
+            .expression()
+            .stderr_to_stdout()
+            .stdout_capture()
+            .stdin_null()
+            .unchecked()
+            .run()
+            .map_err(|e| self.start_error(step, e))?;
+        let merged = std::process::Output { status: out.status, stdout: Vec::new(), stderr: out.stdout };
+        self.finished(step, &merged)
+    }
+
+    /// Replaces this process with the command, for drop-in wrappers whose caller must see the
+    /// tool's own output and exit status unchanged. Returns only when it could not start.
+    pub fn exec(&self, step: &str) -> Error {
+        use std::os::unix::process::CommandExt;
+        let mut c = std::process::Command::new(&self.program);
+        c.args(&self.args);
+        for k in &self.env_remove {
+            c.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &self.dir {
+            c.current_dir(d);
+        }
+        let e = c.exec();
+        self.start_error(step, e)
+    }
+
     /// Runs the command and returns whether it succeeded, for probes; never errors.
     pub fn probe(&self) -> Option<Output> {
         let out = self.expression().stdout_capture().stderr_capture().stdin_null().unchecked().run().ok()?;

@@ -105,8 +105,8 @@ pub fn print_builds(outcome: &Outcome, rep: &Reporter) {
     }
 }
 
-/// C and C++ compile for the host: --platform may name it, and nothing else yet.
-fn check_host_platform(s: &ImageSettings) -> Result<()> {
+/// C and C++ (and `staticize build`) compile for the host: --platform may name it, and nothing else yet.
+pub fn check_host_platform(s: &ImageSettings) -> Result<()> {
     let host = Arch::host();
     match s.platforms.iter().find(|p| **p != host) {
         None => Ok(()),

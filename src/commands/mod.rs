@@ -1,7 +1,9 @@
 //! One module per subcommand; `run` dispatches the parsed command line.
 
 pub mod build;
+pub mod build_project;
 pub mod bundle;
+pub mod cc;
 pub mod check;
 pub mod completions;
 pub mod doctor;
@@ -38,5 +40,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Go(args) => go::run(args, &rep),
         Command::Rust(args) => rust::run(args, &rep),
         Command::Node(args) => node::run(args, &rep),
+        Command::Build(args) => build_project::run(args, &rep),
+        Command::Cc(args) => cc::run(Lang::C, args.args),
+        Command::CPlusPlus(args) => cc::run(Lang::Cxx, args.args),
     }
 }

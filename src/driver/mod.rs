@@ -2,7 +2,9 @@
 //! `pipeline::run` calls [`Driver::build`] once per platform, then judges, images and delivers
 //! what it returns. A new language (or build system) is one more `Driver`.
 
+pub mod buildsys;
 pub mod c;
+pub mod cc;
 pub mod go;
 pub mod go_remote;
 pub mod libs;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod build_systems;
 mod bundle;
 mod c_build;
 mod check;

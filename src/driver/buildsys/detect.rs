@@ -1,0 +1,228 @@
+//! Which build system a project uses, and the commands that configure and build it static.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::process::Command;
+use crate::toolchain::Profile;
+
+/// A build system staticize knows how to drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum System {
+    /// CMakeLists.txt: cmake, out of tree.
+    CMake,
+    /// meson.build: meson + ninja, out of tree.
+    Meson,
+    /// An autoconf `configure` script.
+    Configure,
+    /// configure.ac without configure: autoreconf first.
+    Autoreconf,
+    /// A Makefile: make in the tree.
+    Make,
+    /// The user's own command (after `--`).
+    Command,
+}
+
+impl System {
+    /// The name shown in step lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            System::CMake => "CMake",
+            System::Meson => "Meson",
+            System::Configure => "configure",
+            System::Autoreconf => "autotools (autoreconf)",
+            System::Make => "make",
+            System::Command => "your command",
+        }
+    }
+}
+
+/// Recognises the build system of `dir` (in the order of the issue: CMake, Meson, configure,
+/// configure.ac, Makefile); `None` when there is none.
+pub fn detect(dir: &Path) -> Option<System> {
+    let has = |f: &str| dir.join(f).is_file();
+    if has("CMakeLists.txt") {
+        Some(System::CMake)
+    } else if has("meson.build") {
+        Some(System::Meson)
+    } else if has("configure") {
+        Some(System::Configure)
+    } else if has("configure.ac") || has("configure.in") {
+        Some(System::Autoreconf)
+    } else if has("Makefile") || has("makefile") || has("GNUmakefile") {
+        Some(System::Make)
+    } else {
+        None
+    }
+}
+
+/// Everything a plan needs to know about the build.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The project's source directory.
+    pub src: PathBuf,
+    /// Where an out-of-tree build goes (DIR/.staticize-build/build).
+    pub build: PathBuf,
+    /// Jobs to run at once.
+    pub jobs: usize,
+    /// Optimise for size or speed.
+    pub profile: Profile,
+    /// Extra configure-step arguments.
+    pub configure_args: Vec<String>,
+    /// Targets to build instead of the default.
+    pub targets: Vec<String>,
+    /// The C and C++ compilers (the staticize-cc / staticize-c++ links).
+    pub cc: PathBuf,
+    /// The C++ compiler link, when a C++ compiler was found.
+    pub cxx: Option<PathBuf>,
+}
+
+/// One command of a plan.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The step's verb: "configure" or "build".
+    pub verb: &'static str,
+    /// What runs.
+    pub command: Command,
+    /// Whether it only sets the build up (skipped when the build directory is set up already).
+    pub setup: bool,
+}
+
+/// The steps for `system`; `in_tree` says whether configure runs in the source tree (a tree
+/// configured in place refuses out-of-tree builds).
+pub fn plan(system: System, l: &Layout, in_tree: bool) -> Vec<Step> {
+    let setup = |c: Command| Step { verb: "configure", command: c, setup: true };
+    let build = |c: Command| Step { verb: "build", command: c, setup: false };
+    let jobs = format!("-j{}", l.jobs);
+    match system {
+        System::CMake => vec![setup(cmake_configure(l)), build(cmake_build(l, &jobs))],
+        System::Meson => vec![
+            setup(Command::new("meson").arg("setup").arg(&l.build).arg(&l.src).args(meson_options(l))),
+            build(Command::new("ninja").arg("-C").arg(&l.build).arg(&jobs).args(&l.targets)),
+        ],
+        System::Configure | System::Autoreconf => {
+            let work = if in_tree { &l.src } else { &l.build };
+            let mut steps = Vec::new();
+            if system == System::Autoreconf {
+                steps.push(setup(Command::new("autoreconf").args(["-fi"]).dir(&l.src)));
+            }
+            let configure = Command::new(l.src.join("configure"))
+                .args(["--disable-shared", "--enable-static"])
+                .args(&l.configure_args)
+                .dir(work);
+            steps.push(setup(configure));
+            steps.push(build(Command::new("make").arg(&jobs).args(&l.targets).dir(work)));
+            steps
+        }
+        System::Make => vec![build(Command::new("make").arg(&jobs).args(&l.targets).dir(&l.src))],
+        System::Command => Vec::new(),
+    }
+}
+
+/// The optimisation flag of a profile, given to build systems as CFLAGS and CXXFLAGS (those that
+/// honour them: autoconf, CMake, Meson, Makefiles with `CFLAGS ?=`) unless the user set them.
+pub fn opt_flag(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Size => "-Os",
+        Profile::Speed => "-O2",
+    }
+}
+
+fn cmake_configure(l: &Layout) -> Command {
+    let build_type = match l.profile {
+        Profile::Size => "MinSizeRel",
+        Profile::Speed => "Release",
+    };
+    let mut c = Command::new("cmake")
+        .arg("-S")
+        .arg(&l.src)
+        .arg("-B")
+        .arg(&l.build)
+        .arg(format!("-DCMAKE_BUILD_TYPE={build_type}"))
+        .arg("-DBUILD_SHARED_LIBS=OFF")
+        // find_library then only finds archives, never a .so a static link cannot use.
+        .arg("-DCMAKE_FIND_LIBRARY_SUFFIXES=.a")
+        .arg(format!("-DCMAKE_C_COMPILER={}", l.cc.display()));
+    if let Some(cxx) = &l.cxx {
+        c = c.arg(format!("-DCMAKE_CXX_COMPILER={}", cxx.display()));
+    }
+    if which::which("ninja").is_ok() {
+        c = c.args(["-G", "Ninja"]);
+    }
+    c.args(&l.configure_args)
+}
+
+fn cmake_build(l: &Layout, jobs: &str) -> Command {
+    let mut c = Command::new("cmake").arg("--build").arg(&l.build).arg("--parallel").arg(&jobs[2..]);
+    for t in &l.targets {
+        c = c.arg("--target").arg(t);
+    }
+    c
+}
+
+fn meson_options(l: &Layout) -> Vec<String> {
+    let build_type = match l.profile {
+        Profile::Size => "minsize",
+        Profile::Speed => "release",
+    };
+    let mut v = vec![
+        format!("--buildtype={build_type}"),
+        "-Ddefault_library=static".to_string(),
+        "-Dprefer_static=true".to_string(),
+    ];
+    v.extend(l.configure_args.iter().cloned());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Layout {
+        Layout {
+            src: "/p".into(),
+            build: "/p/.staticize-build/build".into(),
+            jobs: 2,
+            profile: Profile::Size,
+            configure_args: vec!["--without-x".into()],
+            targets: vec!["prog".into()],
+            cc: "/p/.staticize-build/bin/staticize-cc".into(),
+            cxx: None,
+        }
+    }
+
+    #[test]
+    fn detection_order() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(detect(d.path()), None);
+        std::fs::write(d.path().join("Makefile"), "").unwrap();
+        assert_eq!(detect(d.path()), Some(System::Make));
+        std::fs::write(d.path().join("configure.ac"), "").unwrap();
+        assert_eq!(detect(d.path()), Some(System::Autoreconf));
+        std::fs::write(d.path().join("configure"), "").unwrap();
+        assert_eq!(detect(d.path()), Some(System::Configure));
+        std::fs::write(d.path().join("CMakeLists.txt"), "").unwrap();
+        assert_eq!(detect(d.path()), Some(System::CMake));
+    }
+
+    #[test]
+    fn configure_is_static_and_out_of_tree() {
+        let steps = plan(System::Configure, &layout(), false);
+        let s: Vec<String> = steps.iter().map(|s| s.command.summary()).collect();
+        assert_eq!(s[0], "/p/configure --disable-shared --enable-static --without-x");
+        assert_eq!(s[1], "make -j2 prog");
+        let steps = plan(System::Autoreconf, &layout(), true);
+        assert_eq!(steps[0].command.summary(), "autoreconf -fi");
+        assert_eq!(steps.len(), 3);
+    }
+
+    #[test]
+    fn meson_prefers_static() {
+        let steps = plan(System::Meson, &layout(), false);
+        let s = steps[0].command.summary();
+        assert!(s.contains("-Ddefault_library=static -Dprefer_static=true --without-x"), "{s}");
+        assert_eq!(steps[1].command.summary(), "ninja -C /p/.staticize-build/build -j2 prog");
+    }
+}

@@ -1,0 +1,269 @@
+//! `staticize build`'s domain: recognise a project's build system, run it with staticize cc as
+//! the compiler, find the executables it produced, judge each, and explain dynamic ones.
+//!
+//! Everything staticize keeps for a project lives in `DIR/.staticize-build/`: `bin/` (the
+//! staticize-cc and staticize-c++ links), `build/` (out-of-tree builds), `links.log` (the
+//! executable links of the last run), `setup` (what the build directory was configured with)
+//! and `executables` (what earlier runs found, so an up-to-date build still finds them).
+
+pub mod detect;
+pub mod explain;
+pub mod select;
+pub mod tree;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::driver::c::Lang;
+use crate::driver::cc::{self, Chosen, LinkRecord};
+use crate::elf::{self, LinkKind, Linkage};
+use crate::error::{Error, Result};
+use crate::output;
+use crate::process::Command;
+use crate::report::Reporter;
+use crate::toolchain::{Preference, Profile};
+use detect::{Layout, Step, System};
+
+/// The directory in a project where staticize keeps its build state.
+pub const STATE_DIR: &str = ".staticize-build";
+
+/// What the user asked of the build (plain data; the command line maps onto it).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The build command to run instead of the recognised build system.
+    pub command: Vec<String>,
+    /// Extra arguments for the configure step.
+    pub configure_args: Vec<String>,
+    /// Targets to build instead of the default.
+    pub targets: Vec<String>,
+    /// The compiler, libc and profile.
+    pub preference: Preference,
+}
+
+/// One executable the build produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Executable {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its path relative to the project directory.
+    pub rel: PathBuf,
+    /// Its verdict.
+    pub linkage: Linkage,
+    /// Whether this run built it (false: an earlier run did and it is up to date).
+    pub rebuilt: bool,
+}
+
+/// The result of running a project's build.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The build system that ran.
+    pub system: System,
+    /// The project directory (absolute).
+    pub src: PathBuf,
+    /// The executables found, sorted by path.
+    pub executables: Vec<Executable>,
+    /// The executable links staticize cc did in this run.
+    pub links: Vec<LinkRecord>,
+    /// The C compiler under staticize cc.
+    pub cc: Chosen,
+}
+
+/// Runs the build of the project in `dir` statically and finds what it produced.
+pub fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built> {
+    let src = std::fs::canonicalize(dir).map_err(|e| Error::io("open the project directory", dir, e))?;
+    if !src.is_dir() {
+        return Err(Error::input(&src, "is not a directory", Some("pass the project directory".into())));
+    }
+    let system = if opts.command.is_empty() {
+        detect::detect(&src).ok_or_else(|| no_build_system(&src))?
+    } else {
+        System::Command
+    };
+    let state = src.join(STATE_DIR);
+    let (cc, cxx) = compilers(&opts.preference)?;
+    let env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
+    rep.step("detect", format!("{} in {}; CC: {} ({})", system.label(), src.display(), cc.name, cc.version));
+    let layout = Layout {
+        src: src.clone(),
+        build: state.join("build"),
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        profile: opts.preference.profile,
+        configure_args: opts.configure_args.clone(),
+        targets: opts.targets.clone(),
+        cc: env.bin.join("staticize-cc"),
+        cxx: cxx.as_ref().map(|_| env.bin.join("staticize-c++")),
+    };
+    let steps = steps_for(system, &layout, opts)?;
+    let before = tree::snapshot(&src);
+    let _ = std::fs::remove_file(env.link_log());
+    run_steps(&steps, &env, &state, &cc, rep)?;
+    let after = tree::snapshot(&src);
+    let remembered = read_remembered(&state);
+    let mut executables = Vec::new();
+    for (rel, rebuilt) in tree::produced(&src, &before, &after, &remembered) {
+        let path = src.join(&rel);
+        let linkage = elf::inspect(&path)?;
+        if matches!(linkage.kind, LinkKind::Static | LinkKind::StaticPie | LinkKind::Dynamic) {
+            executables.push(Executable { path, rel, linkage, rebuilt });
+        }
+    }
+    remember(&state, &executables)?;
+    let links = cc::read_link_log(&env.link_log());
+    Ok(Built { system, src, executables, links, cc })
+}
+
+fn no_build_system(src: &Path) -> Error {
+    Error::usage(
+        format!(
+            "no build system found in {} (no CMakeLists.txt, meson.build, configure, configure.ac or Makefile)",
+            src.display()
+        ),
+        format!("give the build command after --, e.g. staticize build {} -- make prog", src.display()),
+    )
+}
+
+/// The C compiler (required) and the C++ compiler (when one is installed: a C project needs
+/// none). A compiler named for one language only leaves the other to the libc and the order.
+fn compilers(pref: &Preference) -> Result<(Chosen, Option<Chosen>)> {
+    let for_lang = |lang: Lang| {
+        let mut p = pref.clone();
+        let names = crate::toolchain::spec(match lang {
+            Lang::C => "c",
+            Lang::Cxx => "cxx",
+        })
+        .compiler;
+        p.compiler = p.compiler.filter(|c| names.iter().any(|n| &n.name == c));
+        p
+    };
+    let cc = cc::choose_with(Lang::C, &for_lang(Lang::C))?;
+    let cxx = cc::choose_with(Lang::Cxx, &for_lang(Lang::Cxx)).ok();
+    Ok((cc, cxx))
+}
+
+fn steps_for(system: System, layout: &Layout, opts: &Options) -> Result<Vec<Step>> {
+    if system == System::Command {
+        let command = Command::from_argv(&opts.command).dir(&layout.src);
+        return Ok(vec![Step { verb: "build", command, setup: false }]);
+    }
+    // A tree configured in place refuses a second, out-of-tree configure.
+    let in_tree = layout.src.join("config.status").is_file() && !layout.build.join("config.status").is_file();
+    std::fs::create_dir_all(&layout.build).map_err(|e| Error::io("create the build directory", &layout.build, e))?;
+    Ok(detect::plan(system, layout, in_tree))
+}
+
+/// Runs the steps; set-up steps only when the build directory was not set up the same way.
+fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Reporter) -> Result<()> {
+    let setup_file = state.join("setup");
+    let fingerprint = {
+        let mut f: Vec<String> = steps
+            .iter()
+            .filter(|s| s.setup && s.command.summary() != "autoreconf -fi")
+            .map(|s| s.command.summary())
+            .collect();
+        f.push(serde_json::to_string(cc).unwrap_or_default());
+        f.join("\n")
+    };
+    let set_up = std::fs::read_to_string(&setup_file).is_ok_and(|s| s == fingerprint);
+    for step in steps {
+        if step.setup && set_up {
+            rep.step(step.verb, format!("already set up in {} (skipped)", state.display()));
+            continue;
+        }
+        rep.step(step.verb, step.command.summary());
+        let cmd = env.apply(step.command.clone());
+        cmd.run_merged(step.verb).map_err(|e| explain::missing_library(e, &cc.name, &cc.libc))?;
+        if step.setup {
+            write_atomic(&setup_file, fingerprint.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// The private bin directory and the environment every build step runs with.
+#[derive(Debug)]
+struct Toolbox {
+    bin: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+impl Toolbox {
+    fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>, profile: Profile) -> Result<Toolbox> {
+        let bin = state.join("bin");
+        std::fs::create_dir_all(&bin).map_err(|e| Error::io("create", &bin, e))?;
+        let exe =
+            std::env::current_exe().map_err(|e| Error::io("find the staticize executable", "/proc/self/exe", e))?;
+        for name in ["staticize-cc", "staticize-c++"] {
+            let link = bin.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&exe, &link).map_err(|e| Error::io("create the compiler link", &link, e))?;
+        }
+        let cc_path = bin.join("staticize-cc").display().to_string();
+        let cxx_path = bin.join("staticize-c++").display().to_string();
+        let path = std::env::var("PATH").unwrap_or_default();
+        let mut vars = vec![
+            ("CC".to_string(), cc_path.clone()),
+            ("PATH".into(), format!("{}:{path}", bin.display())),
+            (Lang::C.chosen_env().into(), serde_json::to_string(cc).unwrap_or_default()),
+            (cc::ENV_LINK_LOG.into(), state.join("links.log").display().to_string()),
+        ];
+        // make: variables on its command line (MAKEFLAGS) beat CC= written in a Makefile.
+        let mut makeflags = format!("CC={cc_path}");
+        if let Some(cxx) = cxx {
+            vars.push(("CXX".into(), cxx_path.clone()));
+            vars.push((Lang::Cxx.chosen_env().into(), serde_json::to_string(cxx).unwrap_or_default()));
+            makeflags.push_str(&format!(" CXX={cxx_path}"));
+        }
+        let inherited = std::env::var("MAKEFLAGS").unwrap_or_default();
+        vars.push(("MAKEFLAGS".into(), format!("{inherited} {makeflags}").trim().to_string()));
+        let opt = detect::opt_flag(profile);
+        for (k, v) in [("AR", "ar"), ("RANLIB", "ranlib"), ("STRIP", "strip"), ("CFLAGS", opt), ("CXXFLAGS", opt)] {
+            if std::env::var_os(k).is_none() {
+                vars.push((k.into(), v.into()));
+            }
+        }
+        vars.extend(pkg_config_env(state, cc));
+        Ok(Toolbox { bin, vars })
+    }
+
+    fn link_log(&self) -> PathBuf {
+        self.vars.iter().find(|(k, _)| k == cc::ENV_LINK_LOG).map(|(_, v)| PathBuf::from(v)).unwrap_or_default()
+    }
+
+    fn apply(&self, mut cmd: Command) -> Command {
+        for (k, v) in &self.vars {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+}
+
+/// pkg-config for a static build: `--static` always; with musl, no search path at all, since
+/// the distribution's .pc files describe glibc builds musl cannot link.
+fn pkg_config_env(state: &Path, cc: &Chosen) -> Vec<(String, String)> {
+    let mut v = vec![("PKG_CONFIG".to_string(), "pkg-config --static".to_string())];
+    if cc.libc == "musl" {
+        let empty = state.join("pkgconfig");
+        let _ = std::fs::create_dir_all(&empty);
+        v.push(("PKG_CONFIG_LIBDIR".into(), empty.display().to_string()));
+        v.push(("PKG_CONFIG_PATH".into(), String::new()));
+    }
+    v
+}
+
+fn read_remembered(state: &Path) -> BTreeSet<PathBuf> {
+    std::fs::read_to_string(state.join("executables")).unwrap_or_default().lines().map(PathBuf::from).collect()
+}
+
+fn remember(state: &Path, found: &[Executable]) -> Result<()> {
+    let text: String = found.iter().map(|e| format!("{}\n", e.rel.display())).collect();
+    write_atomic(&state.join("executables"), text.as_bytes())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = output::temp_beside(path)?;
+    tmp.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+    output::persist(tmp, path, 0o644)
+}

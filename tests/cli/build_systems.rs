@@ -1,0 +1,291 @@
+//! `staticize build` and `staticize cc` on real projects: Debian 12 source packages (one
+//! `apt-get source --download-only` per package and run, kept in target/debsrc across runs),
+//! each unpacked into a test's own temporary directory, built with the project's own build
+//! system, checked, and run from a scratch image in podman and docker.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use crate::support::*;
+
+/// A Debian source package pinned by the upstream version its orig tarball carries.
+struct Source {
+    /// The source package (`apt-get source NAME`).
+    package: &'static str,
+    /// The orig tarball's file name, which names the version under test.
+    tarball: &'static str,
+}
+
+/// lua5.4 5.4.4 (its own Makefile: lua and luac).
+const LUA: Source = Source { package: "lua5.4", tarball: "lua5.4_5.4.4.orig.tar.gz" };
+/// zstd 1.5.4 (source package libzstd; Makefile).
+const ZSTD: Source = Source { package: "libzstd", tarball: "libzstd_1.5.4+dfsg2.orig.tar.xz" };
+/// sqlite3 3.40.1 (autoconf configure).
+const SQLITE: Source = Source { package: "sqlite3", tarball: "sqlite3_3.40.1.orig.tar.xz" };
+/// jq 1.6 (configure.ac + automake + libtool; the tag's tree, so autoreconf runs first).
+const JQ: Source = Source { package: "jq", tarball: "jq_1.6.orig.tar.gz" };
+/// cmark 0.30.2 (CMake; a CommonMark converter in C, 250 KB of source).
+const CMARK: Source = Source { package: "cmark", tarball: "cmark_0.30.2.orig.tar.gz" };
+/// fribidi 1.0.8 (Meson; the bidi algorithm and a small CLI).
+const FRIBIDI: Source = Source { package: "fribidi", tarball: "fribidi_1.0.8.orig.tar.bz2" };
+
+/// The download cache shared by every test of the run (and by later runs).
+fn cache() -> PathBuf {
+    let dir = std::env::var_os("STATICIZE_TEST_DEBSRC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target").join("debsrc"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The orig tarball of `src`, downloaded once (apt takes a lock, so one download at a time).
+fn tarball(src: &Source) -> PathBuf {
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    let _guard = LOCK.get_or_init(|| Mutex::new(())).lock().unwrap_or_else(|e| e.into_inner());
+    let path = cache().join(src.tarball);
+    if !path.is_file() {
+        assert!(have("apt-get"), "apt-get is needed to fetch Debian source packages");
+        ok(Command::new("apt-get").args(["source", "--download-only", src.package]).current_dir(cache()));
+        assert!(
+            path.is_file(),
+            "apt-get source {} did not give {} (the version under test); deb-src configured? see scripts/test.sh",
+            src.package,
+            src.tarball
+        );
+    }
+    path
+}
+
+/// `src` unpacked into a fresh temporary directory; returns it and the project's top directory.
+fn unpack(src: &Source) -> (tempfile::TempDir, PathBuf) {
+    let tar = tarball(src);
+    let dir = tempdir();
+    ok(Command::new("tar").arg("xf").arg(&tar).current_dir(dir.path()));
+    let top = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("the tarball holds one directory");
+    (dir, top)
+}
+
+/// `staticize build TOP ARGS…` run in `out`; asserts success and returns the output.
+#[track_caller]
+fn build(out: &Path, top: &Path, args: &[&str]) -> String {
+    ok(staticize().current_dir(out).arg("build").arg(top).args(args))
+}
+
+/// Runs `name`'s image (IMAGE.tar in `out`) in every engine with `args` and `extra` run options.
+#[track_caller]
+fn run_everywhere(out: &Path, name: &str, extra: &[&str], args: &[&str]) -> Vec<String> {
+    let tag = unique_tag(name);
+    let tar = out.join(format!("{name}.tar"));
+    let mut outputs = Vec::new();
+    for e in Engine::available() {
+        e.load(&tar);
+        ok(e.cmd().args(["tag", &format!("{name}:latest"), &tag]));
+        outputs.push(e.run_image(&tag, extra, args));
+        e.remove(&tag);
+    }
+    outputs
+}
+
+#[track_caller]
+fn assert_static(path: &Path) {
+    let out = ok(staticize().arg("check").arg(path));
+    assert!(out.contains("static"), "{}: {out}", path.display());
+}
+
+fn tools(list: &[&str]) -> bool {
+    list.iter().all(|t| have(t))
+}
+
+#[test]
+fn lua_make_lists_two_programs_then_builds_lua_static_incrementally() {
+    if !tools(&["apt-get", "make", "musl-gcc"]) {
+        return;
+    }
+    let (dir, top) = unpack(&LUA);
+    let out = dir.path();
+    // lua 5.4.4's Makefile writes CC= gcc -std=gnu99; staticize's CC still wins.
+    let listed = fails_with(staticize().current_dir(out).arg("build").arg(&top), 2);
+    assert!(
+        listed.contains("choose with --bin") && listed.contains("src/lua ") && listed.contains("src/luac"),
+        "{listed}"
+    );
+    let object = top.join("src/lapi.o");
+    let stamp = std::fs::metadata(&object).unwrap().modified().unwrap();
+    std::fs::write(top.join("src/lua.c"), std::fs::read(top.join("src/lua.c")).unwrap()).unwrap();
+    let text = build(out, &top, &["--bin", "lua"]);
+    assert!(text.contains("found 2 executables (1 built by this run)"), "{text}");
+    assert_eq!(std::fs::metadata(&object).unwrap().modified().unwrap(), stamp, "lapi.o was rebuilt: not incremental");
+    assert_static(&out.join("lua"));
+    for stdout in run_everywhere(out, "lua", &[], &["-e", "print(2^10)"]) {
+        assert_eq!(stdout.trim(), "1024.0");
+    }
+}
+
+#[test]
+fn zstd_makefile_target_compresses_and_decompresses_in_the_image() {
+    if !tools(&["apt-get", "make", "musl-gcc"]) {
+        return;
+    }
+    let (dir, top) = unpack(&ZSTD);
+    let out = dir.path();
+    let text = build(out, &top, &["--target", "zstd-release", "--bin", "programs/zstd"]);
+    assert!(text.contains("static"), "{text}");
+    assert_static(&out.join("zstd"));
+    let data = tempdir();
+    let payload = "staticize ".repeat(10_000);
+    std::fs::write(data.path().join("in.txt"), &payload).unwrap();
+    let mount = format!("{}:/d:z", data.path().display());
+    for e in Engine::available() {
+        let tag = unique_tag("zstd");
+        e.load(&out.join("zstd.tar"));
+        ok(e.cmd().args(["tag", "zstd:latest", &tag]));
+        e.run_image(&tag, &["-v", &mount], &["-q", "-f", "/d/in.txt", "-o", "/d/in.zst"]);
+        let packed = std::fs::metadata(data.path().join("in.zst")).unwrap().len();
+        assert!(packed < 1000, "{e:?}: 100 kB of repeats compressed to {packed} bytes");
+        let back = e.run_image(&tag, &["-v", &mount], &["-d", "-c", "/d/in.zst"]);
+        assert_eq!(back, payload, "{e:?}");
+        e.remove(&tag);
+        std::fs::remove_file(data.path().join("in.zst")).unwrap();
+    }
+}
+
+#[test]
+fn sqlite3_configure_builds_a_static_shell_answering_in_the_image() {
+    if !tools(&["apt-get", "make", "musl-gcc", "tclsh"]) {
+        return;
+    }
+    let (dir, top) = unpack(&SQLITE);
+    let out = dir.path();
+    // Its configure finds /usr/include/readline by testing the path, which musl-gcc cannot use.
+    let args = [
+        "--configure-arg=--disable-readline",
+        "--configure-arg=--disable-tcl",
+        "--target",
+        "sqlite3",
+        "--bin",
+        "sqlite3",
+    ];
+    let text = build(out, &top, &args);
+    assert!(text.contains("configure") && text.contains("--disable-shared --enable-static"), "{text}");
+    assert!(top.join(".staticize-build/build/config.status").is_file(), "configure did not run out of tree");
+    assert_static(&out.join("sqlite3"));
+    for stdout in run_everywhere(out, "sqlite3", &[], &[":memory:", "select 6*7"]) {
+        assert_eq!(stdout.trim(), "42");
+    }
+}
+
+#[test]
+fn cmake_project_cmark_builds_static() {
+    if !tools(&["apt-get", "cmake", "musl-gcc"]) {
+        return;
+    }
+    let (dir, top) = unpack(&CMARK);
+    let out = dir.path();
+    let text = build(out, &top, &["--configure-arg=-DCMARK_TESTS=OFF", "--target", "cmark", "--bin", "cmark"]);
+    assert!(text.contains("CMake") && text.contains("-DBUILD_SHARED_LIBS=OFF"), "{text}");
+    assert_static(&out.join("cmark"));
+    for stdout in run_everywhere(out, "cmark", &[], &["--version"]) {
+        assert!(stdout.contains("cmark 0.30.2"), "{stdout}");
+    }
+}
+
+#[test]
+fn meson_project_fribidi_builds_static() {
+    if !tools(&["apt-get", "meson", "ninja", "musl-gcc"]) {
+        return;
+    }
+    let (dir, top) = unpack(&FRIBIDI);
+    let out = dir.path();
+    let text = build(out, &top, &["--configure-arg=-Ddocs=false", "--bin", "fribidi"]);
+    assert!(text.contains("Meson") && text.contains("-Ddefault_library=static"), "{text}");
+    assert_static(&out.join("fribidi"));
+    for stdout in run_everywhere(out, "fribidi", &[], &["--version"]) {
+        assert!(stdout.contains("1.0.8"), "{stdout}");
+    }
+}
+
+#[test]
+fn jq_libtool_comes_out_static_and_matches_a_build_by_hand() {
+    if !tools(&["apt-get", "make", "musl-gcc", "autoreconf", "libtoolize"]) {
+        return;
+    }
+    let (dir, top) = unpack(&JQ);
+    let out = dir.path();
+    // The tag's tree has no configure: autoreconf runs first. Nothing here says -all-static.
+    let text = build(
+        out,
+        &top,
+        &[
+            "--configure-arg=--without-oniguruma",
+            "--configure-arg=--disable-docs",
+            "--configure-arg=--disable-maintainer-mode",
+            "--bin",
+            "jq",
+        ],
+    );
+    assert!(text.contains("autoreconf -fi"), "{text}");
+    assert!(!text.contains("all-static"), "{text}");
+    assert_static(&out.join("jq"));
+    for stdout in run_everywhere(out, "jq", &[], &["-n", "[1,2,3] | map(.*2) | add"]) {
+        assert_eq!(stdout.trim(), "12");
+    }
+    // By hand, in a second copy: CC="staticize cc" ./configure && make.
+    let (hand_dir, hand) = unpack(&JQ);
+    let bin_dir = hand_dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(bin(), bin_dir.join("staticize")).unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let sh = "autoreconf -fi && CC='staticize cc' ./configure --without-oniguruma --disable-docs --disable-maintainer-mode && make -j2";
+    ok(Command::new("sh").args(["-c", sh]).current_dir(&hand).env("PATH", &path));
+    assert_static(&hand.join("jq"));
+    let by_hand = ok(Command::new(hand.join("jq")).args(["-n", "[1,2,3] | map(.*2) | add"]));
+    assert_eq!(by_hand.trim(), "12");
+}
+
+#[test]
+fn a_compiler_hard_coded_in_a_makefile_is_explained_not_imaged() {
+    if !tools(&["make", "gcc", "musl-gcc"]) {
+        return;
+    }
+    let dir = tempdir();
+    let top = dir.path().join("proj");
+    std::fs::create_dir(&top).unwrap();
+    std::fs::write(top.join("hi.c"), "int main(void) { return 0; }\n").unwrap();
+    std::fs::write(top.join("Makefile"), "hi: hi.c\n\t/usr/bin/gcc -o hi hi.c\n").unwrap();
+    let text = fails_with(staticize().current_dir(dir.path()).arg("build").arg(&top), 1);
+    assert!(text.contains("hi is dynamic") && text.contains("not linked by staticize cc"), "{text}");
+    assert!(text.contains("help:") && text.contains("CC=staticize-cc"), "{text}");
+    assert!(!dir.path().join("hi.tar").exists(), "a dynamic result was imaged");
+}
+
+#[test]
+fn staticize_cc_passes_probes_through_and_links_static() {
+    if !tools(&["musl-gcc"]) {
+        return;
+    }
+    let dir = tempdir();
+    let version = ok(staticize().args(["cc", "--version"]));
+    let real = ok(Command::new("musl-gcc").arg("--version"));
+    assert_eq!(version, real, "--version must be the compiler's own");
+    std::fs::write(dir.path().join("x.c"), "#include <stdio.h>\nint main(void) { puts(\"x\"); return 0; }\n").unwrap();
+    ok(staticize().current_dir(dir.path()).args(["cc", "-c", "x.c", "-o", "x.o"]));
+    let link = dir.path().join("staticize-cc");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    ok(Command::new(&link).current_dir(dir.path()).args(["x.o", "-o", "x"]));
+    assert_static(&dir.path().join("x"));
+    let shared = ok(staticize().current_dir(dir.path()).args(["cc", "-shared", "-fPIC", "x.c", "-o", "libx.so"]));
+    assert!(shared.is_empty(), "{shared}");
+    let verdict = text(&run(staticize().arg("check").arg(dir.path().join("libx.so")).arg("--json")));
+    assert!(verdict.contains("shared-library"), "{verdict}");
+    // A compile error is the compiler's: its message and a non-zero status.
+    std::fs::write(dir.path().join("bad.c"), "int main(void) { return nope; }\n").unwrap();
+    let o = run(staticize().current_dir(dir.path()).args(["cc", "-c", "bad.c"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("nope"), "{}", text(&o));
+}
