@@ -5,19 +5,22 @@
 //! Other commands that end with a dynamic program (`staticize node`) call [`bundle_plan`] and
 //! [`report_closure`], then `package::deliver`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use goblin::elf::Elf;
 use serde::Serialize;
 
+use crate::bundle::stdlib::Stdlib;
 use crate::cli::{BundleArgs, ImageOptions};
 use crate::closure::{self, Closure, EntryKind, Loader, ResolveOptions};
 use crate::commands::build::describe;
 use crate::commands::package;
 use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
-use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
-use crate::image::{ImagePlan, Rootfs, Source, Written};
+use crate::image::options::AddSpec;
+use crate::image::rootfs::MODE_DATA;
+use crate::image::{ImagePlan, Source, Written};
 use crate::report::{Reporter, human_size};
 
 /// The nsswitch.conf written for glibc programs: local files, then DNS — what scratch can serve.
@@ -80,9 +83,16 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let dests = package::destinations(&args.options, &dest)?;
     let created_by = format!("staticize bundle {name}");
     let bundle = BundleOptions { extra_libs: args.lib.clone(), allow_missing: args.allow_missing };
-    let b = bundle_plan(&args.binary, &name, &args.options, &bundle, created_by)?;
+    let stdlib = if args.no_stdlib { None } else { crate::bundle::stdlib::find(&args.binary) };
+    let mut options = args.options.clone();
+    if let Some(s) = stdlib.as_ref().filter(|_| options.path.is_none()) {
+        // At its host path the interpreter finds its library from its own prefix.
+        options.path = Some(s.program.to_string_lossy().into_owned());
+    }
+    let mut b = bundle_plan(&args.binary, &name, &options, &bundle, created_by)?;
     rep.step("check", format!("{}: {}", args.binary.display(), describe(&b.linkage)));
     report_closure(&b, rep);
+    complete(&mut b, stdlib.as_ref(), &bundle, rep)?;
     let written = package::deliver(&b.plan, &dests, rep)?;
     package::report_run_hint(&written, rep);
     package::push_if_asked(&written, &args.options, rep)?;
@@ -93,6 +103,55 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         closure: &b.closure,
         image: &written,
     });
+    Ok(())
+}
+
+/// Adds the interpreter's standard library, then the closure of every other ELF object in the
+/// image (--add trees, the library's extension modules); fails like the program's own closure
+/// when one of their libraries is missing, unless --allow-missing.
+fn complete(b: &mut Bundled, stdlib: Option<&Stdlib>, bundle: &BundleOptions, rep: &Reporter) -> Result<()> {
+    let rootfs = &mut b.plan.images[0].rootfs;
+    if let Some(s) = stdlib {
+        for dir in &s.dirs {
+            let spec = AddSpec { src: dir.clone(), dest: dir.to_string_lossy().into_owned(), mode: None };
+            let n = crate::image::add::add(rootfs, &spec)?;
+            rep.step(
+                "stdlib",
+                format!(
+                    "carried the {} standard library {} ({} files, {}); --no-stdlib leaves it out",
+                    s.runtime,
+                    dir.display(),
+                    n.files,
+                    human_size(n.bytes)
+                ),
+            );
+        }
+    }
+    let mut done: BTreeSet<String> = b.closure.files().map(|e| e.image_path.clone()).collect();
+    done.insert(b.program_path.clone());
+    let carried = crate::bundle::carry_closures(rootfs, &done, &ResolveOptions::default())?;
+    if !carried.files.is_empty() {
+        let names: Vec<&str> = carried.files.iter().map(|f| f.rsplit('/').next().unwrap_or(f)).collect();
+        rep.step(
+            "closure",
+            format!(
+                "{} more ELF objects in the image: carried {} more libraries ({}): {}",
+                carried.objects,
+                names.len(),
+                human_size(carried.bytes),
+                names.join(" ")
+            ),
+        );
+    }
+    if !carried.unresolved.is_empty() {
+        let c = Closure { unresolved: carried.unresolved, ..b.closure.clone() };
+        if !bundle.allow_missing {
+            return Err(unresolved_error(&b.closure.program, &c));
+        }
+        for u in &c.unresolved {
+            rep.warn(format!("missing {u}: it will fail where it is loaded (--allow-missing)"));
+        }
+    }
     Ok(())
 }
 
@@ -121,7 +180,13 @@ pub fn bundle_plan(
         other => {
             return Err(Error::input(
                 binary,
-                format!("is a {}, not a program", other.label()),
+                match other {
+                    LinkKind::SharedLibrary => "is a shared library, not a program".to_string(),
+                    _ => {
+                        "is an ELF file that is not a program (a relocatable object, core dump or separate debug info)"
+                            .to_string()
+                    }
+                },
                 Some("give the executable that loads it; name extra libraries with --lib".into()),
             ));
         }
@@ -267,25 +332,4 @@ pub fn nss_modules_needed(c: &Closure) -> Vec<&'static str> {
     out
 }
 
-/// Puts a closure's files and links into `rootfs` at their image paths; what is already there
-/// (the user's --add) is never replaced.
-pub fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<()> {
-    for e in &closure.entries {
-        if rootfs.get(&e.image_path).is_some() {
-            continue;
-        }
-        match e.kind {
-            EntryKind::Symlink => {
-                rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
-            }
-            // The kernel maps the interpreter only when it may execute it.
-            EntryKind::Interp => {
-                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
-            }
-            EntryKind::Needed | EntryKind::Dlopen => {
-                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
-            }
-        }
-    }
-    Ok(())
-}
+pub use crate::bundle::add_closure;

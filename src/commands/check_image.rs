@@ -1,9 +1,11 @@
-//! `staticize check IMAGE.tar|ROOTFS_DIR`: for every executable inside an image (or an unpacked
-//! root file system), whether everything it needs to start is inside too — its interpreter and
-//! its library closure, resolved against the image's own files, never the host's — and whether
-//! the entrypoint exists. Exit 1 when anything is missing.
+//! `staticize check IMAGE.tar|ROOTFS_DIR`: for every ELF object inside an image (or an unpacked
+//! root file system) — executables, shared libraries and loadable modules (`.so` anywhere:
+//! python's lib-dynload/, nginx modules) — whether everything it needs to load is inside too:
+//! its interpreter and its library closure, resolved against the image's own files, never the
+//! host's; and whether the entrypoint exists. Exit 1 when anything is missing, with one help
+//! line per kind of failure.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -16,12 +18,12 @@ use crate::error::{Error, Result};
 use crate::image::unpack;
 use crate::report::{Reporter, paint_out};
 
-/// One executable found in an image.
+/// One ELF object found in an image: an executable or a shared object.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecutableCheck {
     /// Its path inside the image.
     pub path: String,
-    /// static, static-pie or dynamic.
+    /// static, static-pie, dynamic or shared-library.
     pub linkage: LinkKind,
     /// For a dynamic one, the libraries (and interpreter) found inside the image.
     pub files_found: usize,
@@ -29,7 +31,7 @@ pub struct ExecutableCheck {
     pub missing: Vec<String>,
     /// dlopen() libraries a note calls optional that are missing.
     pub optional_missing: Vec<String>,
-    /// True when it can start.
+    /// True when it can start (an executable) or load (a shared object).
     pub ok: bool,
 }
 
@@ -46,11 +48,20 @@ pub struct ImageCheck {
     pub entrypoint_missing: Option<String>,
     /// Every ELF executable found.
     pub executables: Vec<ExecutableCheck>,
+    /// Every shared library and loadable module found.
+    pub libraries: Vec<ExecutableCheck>,
     /// Problems of the archive and entries not unpacked (they do not fail the check).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// True when every executable has its closure inside.
+    /// True when every ELF object has its closure inside and the entrypoint exists.
     pub ok: bool,
+}
+
+impl ImageCheck {
+    /// The objects with libraries missing.
+    fn broken(&self) -> impl Iterator<Item = &ExecutableCheck> {
+        self.executables.iter().chain(&self.libraries).filter(|e| !e.ok)
+    }
 }
 
 /// True when `path` is something to look inside: a directory (a root file system or an OCI
@@ -63,36 +74,65 @@ pub fn is_image_target(path: &Path) -> bool {
 /// judged as `check` always does.
 pub fn run(args: &CheckArgs, rep: &Reporter) -> Result<()> {
     let mut json = Vec::new();
-    let mut failed = 0;
-    let total = args.files.len();
+    let mut images = Vec::new();
+    let mut files_failed = 0;
+    let limits = unpack::Limits {
+        max_bytes: args.max_unpacked.map_or(unpack::Limits::default().max_bytes, |s| s.0),
+        ..Default::default()
+    };
     for p in &args.files {
         if is_image_target(p) {
-            let c = check_target(p)?;
+            let c = check_target(p, &limits)?;
             print_image(&c, rep);
-            failed += usize::from(!c.ok);
             json.push(serde_json::to_value(&c).expect("checks serialise"));
+            images.push(c);
         } else {
             let r = check_file(p, args);
             rep.line(file_line(&r));
-            failed += usize::from(!r.ok);
+            files_failed += usize::from(!r.ok);
             json.push(serde_json::to_value(r).expect("checks serialise"));
         }
     }
     rep.json(&json);
+    let failed = files_failed + images.iter().filter(|c| !c.ok).count();
     if failed > 0 {
         return Err(Error::Verdict {
-            message: format!("{failed} of {total} failed the check"),
-            help: Some(
-                "carry the missing libraries: staticize bundle PROGRAM (add --lib NAME for dlopen()ed ones)".into(),
-            ),
+            message: format!("{failed} of {} failed the check", args.files.len()),
+            help: Some(help_lines(&images, files_failed > 0).join("\nhelp: ")),
         });
     }
     Ok(())
 }
 
-/// Checks one image (an archive or OCI layout, unpacked into a temporary directory) or root
-/// directory.
-pub fn check_target(path: &Path) -> Result<ImageCheck> {
+/// One help line per kind of failure met, so each says what fixes that failure.
+fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<String> {
+    let mut help = Vec::new();
+    if images.iter().any(|c| c.broken().next().is_some()) {
+        help.push(
+            "carry the missing libraries: staticize bundle PROGRAM resolves the closure of every ELF object it puts in (--lib NAME for dlopen()ed ones)"
+                .to_string(),
+        );
+    }
+    if images.iter().any(|c| c.executables.is_empty()) {
+        help.push(
+            "an image without an ELF executable has no program to start: check the image that carries the program (or its script's interpreter)"
+                .into(),
+        );
+    }
+    if images.iter().any(|c| c.entrypoint_missing.is_some()) {
+        help.push("put the program at the entrypoint's path (bundle --path) or set --entrypoint to where it is".into());
+    }
+    if files_failed {
+        help.push(
+            "for a plain file: rebuild statically (staticize c/go/rust…) or bundle it with staticize bundle".into(),
+        );
+    }
+    help
+}
+
+/// Checks one image (an archive or OCI layout, unpacked into a temporary directory within
+/// `limits`) or root directory.
+pub fn check_target(path: &Path, limits: &unpack::Limits) -> Result<ImageCheck> {
     if path.is_dir() && !unpack::is_oci_layout(path) {
         let mut c = check_rootfs(path, &[])?;
         c.path = path.to_path_buf();
@@ -102,7 +142,7 @@ pub fn check_target(path: &Path) -> Result<ImageCheck> {
         .prefix("staticize-check-")
         .tempdir()
         .map_err(|e| Error::io("create a temporary directory in", std::env::temp_dir(), e))?;
-    let unpacked = unpack::unpack(path, tmp.path())?;
+    let unpacked = unpack::unpack(path, tmp.path(), limits)?;
     let mut c = check_rootfs(tmp.path(), &unpacked.library_path())?;
     c.path = path.to_path_buf();
     c.kind = "image";
@@ -118,13 +158,13 @@ pub fn check_target(path: &Path) -> Result<ImageCheck> {
     Ok(c)
 }
 
-/// Checks every ELF executable under `dir`, resolving against `dir` as `/`.
+/// Checks every ELF object under `dir`, resolving against `dir` as `/`.
 pub fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
     let mut found = Vec::new();
     collect(dir, dir, &mut found).map_err(|e| Error::io("read", dir, e))?;
     found.sort();
     let opts = ResolveOptions { root: dir.to_path_buf(), library_path: library_path.to_vec(), ..Default::default() };
-    let mut executables = Vec::new();
+    let (mut executables, mut libraries) = (Vec::new(), Vec::new());
     for inside in found {
         let host = dir.join(inside.trim_start_matches('/'));
         let Ok(l) = crate::elf::inspect(&host) else { continue };
@@ -137,41 +177,47 @@ pub fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
                 optional_missing: Vec::new(),
                 ok: true,
             },
-            LinkKind::Dynamic => {
-                let c = closure::resolve_inside(&inside, &opts)?;
-                ExecutableCheck {
-                    path: inside,
-                    linkage: l.kind,
-                    files_found: c.files().count(),
-                    missing: c.unresolved.iter().map(|u| u.to_string()).collect(),
-                    optional_missing: c.optional_missing.iter().map(|u| u.to_string()).collect(),
-                    ok: c.unresolved.is_empty(),
-                }
-            }
-            LinkKind::SharedLibrary | LinkKind::OtherElf => continue,
+            LinkKind::Dynamic | LinkKind::SharedLibrary => judge(inside, l.kind, &opts)?,
+            // Relocatable objects, core dumps and separate debug info load nothing.
+            LinkKind::OtherElf => continue,
         };
-        executables.push(check);
+        if check.linkage == LinkKind::SharedLibrary { libraries.push(check) } else { executables.push(check) }
     }
-    let ok = !executables.is_empty() && executables.iter().all(|e| e.ok);
+    let ok = !executables.is_empty() && executables.iter().chain(&libraries).all(|e| e.ok);
     Ok(ImageCheck {
         path: dir.to_path_buf(),
         kind: "rootfs",
         command: Vec::new(),
         entrypoint_missing: None,
         executables,
+        libraries,
         warnings: Vec::new(),
         ok,
     })
 }
 
-/// Regular files with an execute bit, as paths inside the root; links are not followed.
+/// The closure of one dynamic executable or shared object, inside the root.
+fn judge(inside: String, linkage: LinkKind, opts: &ResolveOptions) -> Result<ExecutableCheck> {
+    let c = closure::resolve_inside(&inside, opts)?;
+    Ok(ExecutableCheck {
+        path: inside,
+        linkage,
+        files_found: c.files().count(),
+        missing: c.unresolved.iter().map(|u| u.to_string()).collect(),
+        optional_missing: c.optional_missing.iter().map(|u| u.to_string()).collect(),
+        ok: c.unresolved.is_empty(),
+    })
+}
+
+/// Regular files that start with the ELF magic, as paths inside the root; links are not
+/// followed. The execute bit is not asked for: modules are loaded, not executed.
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let meta = std::fs::symlink_metadata(e.path())?;
         if meta.is_dir() {
             collect(root, &e.path(), out)?;
-        } else if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+        } else if meta.is_file() && meta.len() >= 4 && starts_like_elf(&e.path()) {
             if let Ok(rel) = e.path().strip_prefix(root) {
                 out.push(format!("/{}", rel.to_string_lossy()));
             }
@@ -180,14 +226,20 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
     Ok(())
 }
 
+fn starts_like_elf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF"
+}
+
 fn print_image(c: &ImageCheck, rep: &Reporter) {
     let name = c.path.display();
+    let fail = paint_out("FAIL", "31");
     if c.executables.is_empty() {
         let what = if c.kind == "rootfs" { "is a directory with" } else { "is an image with" };
-        rep.line(format!("{} {name}: {what} no ELF executable inside", paint_out("FAIL", "31")));
+        rep.line(format!("{fail} {name}: {what} no ELF executable inside"));
     }
     for e in &c.executables {
-        let mark = if e.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
+        let mark = if e.ok { paint_out("ok  ", "32") } else { fail.clone() };
         let what = match (e.linkage, e.ok) {
             (LinkKind::Dynamic, true) => {
                 format!("dynamic, its closure is inside the {} ({} files)", c.kind, e.files_found)
@@ -196,6 +248,17 @@ fn print_image(c: &ImageCheck, rep: &Reporter) {
             (k, _) => k.label().to_string(),
         };
         rep.line(format!("{mark} {name}:{}: {what}", e.path));
+    }
+    // Libraries: one line for those that load, one per library that does not.
+    let loaded = c.libraries.iter().filter(|l| l.ok).count();
+    if loaded > 0 {
+        let ok = paint_out("ok  ", "32");
+        rep.line(format!("{ok} {name}: {loaded} shared objects, each with its libraries inside the {}", c.kind));
+    }
+    for l in c.libraries.iter().filter(|l| !l.ok) {
+        rep.line(format!("{fail} {name}:{}: shared object, missing {}", l.path, l.missing.join(", ")));
+    }
+    for e in c.executables.iter().chain(&c.libraries) {
         for o in &e.optional_missing {
             rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
         }
@@ -204,6 +267,6 @@ fn print_image(c: &ImageCheck, rep: &Reporter) {
         rep.warn(format!("{name}: {w}"));
     }
     if let Some(m) = &c.entrypoint_missing {
-        rep.line(format!("{} {name}: {m}", paint_out("FAIL", "31")));
+        rep.line(format!("{fail} {name}: {m}"));
     }
 }

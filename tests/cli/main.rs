@@ -4,6 +4,7 @@
 mod support;
 
 mod bundle;
+mod bundle_complete;
 mod c_build;
 mod check;
 mod check_tree;
