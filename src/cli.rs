@@ -276,6 +276,13 @@ pub struct BundleArgs {
     /// by default, with the libraries of its extension modules).
     #[arg(long)]
     pub no_stdlib: bool,
+    /// Also carry the files of the package that owns the program (dpkg): configuration, data,
+    /// helper programs and modules, each ELF with its closure.
+    #[arg(long)]
+    pub package_files: bool,
+    /// Also carry the files of this installed package, with every ELF's closure (repeatable).
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// Image contents and configuration.
     #[command(flatten)]
     pub options: ImageOptions,

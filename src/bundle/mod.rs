@@ -3,6 +3,8 @@
 //! library with its extension modules), and an interpreter's standard library
 //! ([`stdlib`]). Resolution is [`crate::closure`]'s, against the host; nothing is run.
 
+pub mod hints;
+pub mod package;
 pub mod stdlib;
 
 use std::collections::BTreeSet;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use goblin::elf::Elf;
 use serde::Serialize;
 
+use crate::bundle::package as pkg;
 use crate::bundle::stdlib::Stdlib;
 use crate::cli::{BundleArgs, ImageOptions};
 use crate::closure::{self, Closure, EntryKind, Loader, ResolveOptions};
@@ -92,7 +93,11 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let mut b = bundle_plan(&args.binary, &name, &options, &bundle, created_by)?;
     rep.step("check", format!("{}: {}", args.binary.display(), describe(&b.linkage)));
     report_closure(&b, rep);
+    carry_packages(&mut b, &args, rep)?;
     complete(&mut b, stdlib.as_ref(), &bundle, rep)?;
+    for hint in crate::bundle::hints::scratch_gaps(&b.plan.images[0].rootfs, &args.binary, &b.closure) {
+        rep.step("hint", hint);
+    }
     let written = package::deliver(&b.plan, &dests, rep)?;
     package::report_run_hint(&written, rep);
     package::push_if_asked(&written, &args.options, rep)?;
@@ -103,6 +108,47 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         closure: &b.closure,
         image: &written,
     });
+    Ok(())
+}
+
+/// `--package-files` and `--package NAME`: the package's files into the image; without them, a
+/// hint naming what the owning package ships besides the program.
+fn carry_packages(b: &mut Bundled, args: &BundleArgs, rep: &Reporter) -> Result<()> {
+    let rootfs = &mut b.plan.images[0].rootfs;
+    let mut wanted = Vec::new();
+    let owned = pkg::owner(&args.binary)?;
+    if let Some(o) = &owned {
+        if args.package_files {
+            wanted.push(o.clone());
+        } else if !o.files.is_empty() {
+            let areas: Vec<String> = o
+                .areas()
+                .iter()
+                .take(5)
+                .map(|a| match a.executables {
+                    0 => format!("{} ({} files)", a.dir, a.files),
+                    x => format!("{} ({} files, {x} helper programs)", a.dir, a.files),
+                })
+                .collect();
+            rep.step(
+                "package",
+                format!(
+                    "{} is from {} {}, which also ships {}; carry them with --package-files",
+                    args.binary.display(),
+                    o.package,
+                    o.version,
+                    areas.join(", ")
+                ),
+            );
+        }
+    }
+    for name in &args.packages {
+        wanted.push(pkg::named(name)?);
+    }
+    for o in &wanted {
+        let (n, bytes) = pkg::carry(rootfs, o)?;
+        rep.step("package", format!("carried {n} files of {} {} ({})", o.package, o.version, human_size(bytes)));
+    }
     Ok(())
 }
 
