@@ -31,7 +31,8 @@ pub fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: &Closur
             "it links {tls}: TLS needs CA certificates, which scratch lacks — add --with certs (or --with certs=BUNDLE)"
         ));
     }
-    let imports = undefined_symbols(program);
+    let bytes = std::fs::read(program).unwrap_or_default();
+    let imports = undefined_symbols(&bytes);
     let calls = |names: &[&str]| imports.iter().find(|s| names.contains(&s.as_str())).cloned();
     if let Some(f) = calls(USER_LOOKUPS).filter(|_| rootfs.get("/etc/passwd").is_none()) {
         out.push(format!(
@@ -41,8 +42,11 @@ pub fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: &Closur
     if let Some(f) = calls(TEMP_FILES).filter(|_| rootfs.get("/tmp").is_none()) {
         out.push(format!("it calls {f}: scratch has no /tmp — add --with tmp"));
     }
-    if let Some(f) = calls(&["system", "popen"]).filter(|_| rootfs.get("/bin/sh").is_none()) {
-        out.push(format!("it calls {f}, which runs /bin/sh — add --add /bin/dash:/bin/sh (its libraries come with it)"));
+    // system()/popen() run /bin/sh; a program naming "/bin/sh" itself (git) execs it.
+    let names_sh = bytes.windows(8).any(|w| w == b"/bin/sh\0");
+    let why = calls(&["system", "popen"]).map(|f| format!("calls {f}")).or(names_sh.then(|| "names /bin/sh".into()));
+    if let Some(why) = why.filter(|_| rootfs.get("/bin/sh").is_none()) {
+        out.push(format!("it {why}, which scratch lacks — add --add /bin/dash:/bin/sh (its libraries come with it)"));
     }
     if let Some(icu) = lib(&["libicu"]).filter(|_| rootfs.get("/usr/share/zoneinfo").is_none()) {
         out.push(format!("it links {icu}: time zones need zoneinfo — add --with tzdata"));
@@ -50,10 +54,9 @@ pub fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: &Closur
     out
 }
 
-/// The names of the dynamic symbols `program` imports (undefined in it).
-fn undefined_symbols(program: &std::path::Path) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(program) else { return Vec::new() };
-    let Ok(elf) = Elf::parse(&bytes) else { return Vec::new() };
+/// The names of the dynamic symbols an ELF program imports (undefined in it).
+fn undefined_symbols(bytes: &[u8]) -> Vec<String> {
+    let Ok(elf) = Elf::parse(bytes) else { return Vec::new() };
     elf.dynsyms
         .iter()
         .filter(|s| s.st_shndx == 0 && s.st_name != 0)

@@ -151,8 +151,8 @@ pub struct Closure {
     /// ld.so.conf directories (not default ones) that supplied a library: scratch has no
     /// ld.so.cache, so an image must name them in LD_LIBRARY_PATH.
     pub cache_dirs: Vec<String>,
-    /// True when the program's own RPATH/RUNPATH uses $ORIGIN, so it must keep its host
-    /// directory in the image for those paths to mean the same.
+    /// True when the program's own RPATH/RUNPATH or a DT_NEEDED path uses $ORIGIN, so it must
+    /// keep its host directory in the image for those paths to mean the same.
     pub uses_origin: bool,
     /// Things worth telling the user (unreadable notes, candidates of another machine).
     pub warnings: Vec<String>,
@@ -326,8 +326,13 @@ impl<'a> Resolver<'a> {
         self.setup_dirs(&ident, interp.as_deref());
         let main = self.object_from(&elf, bytes, inside.to_string(), origin.to_string());
         self.warnings.extend(main.note_errors.iter().cloned());
-        let uses_origin =
-            main.rpath.iter().chain(&main.runpath).any(|p| p.contains("$ORIGIN") || p.contains("${ORIGIN}"));
+        // DT_NEEDED paths with $ORIGIN count too: glibc expands them from the same directory.
+        let uses_origin = main
+            .rpath
+            .iter()
+            .chain(&main.runpath)
+            .chain(&main.needed)
+            .any(|p| p.contains("$ORIGIN") || p.contains("${ORIGIN}"));
         self.objects.push(main);
         self.loaded.insert(inside.to_string(), 0);
 

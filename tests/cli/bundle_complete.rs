@@ -23,11 +23,15 @@ fn gcc(dir: &Path, src: &str, out: &str, args: &[&str]) -> PathBuf {
     out
 }
 
-/// What `ld.so [OPTIONS] --list PROG` says `name` resolves to, as a real path.
-fn loader_finds(prog: &Path, name: &str, options: &[&str]) -> PathBuf {
+/// Where `ld.so [OPTIONS] --list PROG` says the library file `file_name` was loaded from, as a
+/// real path ("name => /path (addr)", or "/path (addr)" for a name that is a path).
+fn loader_finds(prog: &Path, file_name: &str, options: &[&str]) -> PathBuf {
     let out = ok(Command::new(LD_SO).args(options).arg("--list").arg(prog).env_remove("LD_LIBRARY_PATH"));
-    let line = out.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("{name}?\n{out}"));
-    let path = line.split("=>").nth(1).and_then(|r| r.split_whitespace().next()).unwrap();
+    let path = out
+        .lines()
+        .filter_map(|l| l.rsplit("=>").next().and_then(|r| r.split_whitespace().next()))
+        .find(|p| p.ends_with(&format!("/{file_name}")))
+        .unwrap_or_else(|| panic!("{file_name}?\n{out}"));
     std::fs::canonicalize(path).unwrap()
 }
 
@@ -53,7 +57,7 @@ fn origin_in_dt_needed_matches_the_loader() {
     let prog = gcc(d, "int a(void);\nint main(void){return a() == 42 ? 0 : 1;}\n", "prog", &["-Llib", "-la"]);
     ok(Command::new("patchelf").args(["--replace-needed", "liba.so", "$ORIGIN/lib/liba.so"]).arg(&prog));
     assert!(Command::new(&prog).env_remove("LD_LIBRARY_PATH").status().unwrap().success());
-    let want = loader_finds(&prog, "$ORIGIN/lib/liba.so", &[]);
+    let want = loader_finds(&prog, "liba.so", &[]);
     assert_eq!(want, std::fs::canonicalize(d.join("lib/liba.so")).unwrap());
     assert_eq!(closure_finds(&prog, "liba.so", &[]), want);
     // bundle carries it; check on the image agrees it is complete.
@@ -166,4 +170,51 @@ fn unpack_layer(tar: &Path, dest: &Path) {
     let layer = oci.join(manifest[0]["Layers"][0].as_str().unwrap());
     std::fs::create_dir_all(dest).unwrap();
     ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(dest));
+}
+
+/// git with the files of its package (git-core helpers, templates) and the /bin/sh the hint
+/// names clones a repository inside podman; without --package-files the hint names git-core.
+#[test]
+fn git_with_its_package_files_clones_in_podman() {
+    if !have("git") || !have("podman") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let out = ok(staticize().arg("bundle").arg("/usr/bin/git").arg("-o").arg(d.join("bare.tar")));
+    assert!(out.contains("/usr/lib/git-core") && out.contains("--package-files"), "{out}");
+    assert!(out.contains("/bin/dash:/bin/sh"), "the hint names the shell git execs: {out}");
+    let src = d.join("src");
+    ok(Command::new("git").args(["init", "-q", "-b", "main"]).arg(&src));
+    std::fs::write(src.join("f"), "hello\n").unwrap();
+    ok(Command::new("git").arg("-C").arg(&src).args(["add", "f"]));
+    let id = ["-c", "user.name=t", "-c", "user.email=t@t"];
+    ok(Command::new("git").arg("-C").arg(&src).args(id).args(["commit", "-qm", "first"]));
+    let tar = d.join("git.tar");
+    let tag = unique_tag("git");
+    let args = ["--package-files", "--add", "/bin/dash:/bin/sh"];
+    let out = ok(staticize().arg("bundle").arg("/usr/bin/git").args(args).arg("-o").arg(&tar).arg("-t").arg(&tag));
+    assert!(out.contains("carried") && out.contains("files of git"), "{out}");
+    let dest = d.join("out");
+    std::fs::create_dir(&dest).unwrap();
+    Engine::Podman.load(&tar);
+    let vols = [format!("{}:/src:ro", src.display()), format!("{}:/out", dest.display())];
+    let extra = ["-v", &vols[0], "-v", &vols[1]];
+    Engine::Podman.run_image(&tag, &extra, &["clone", "-q", "--bare", "file:///src", "/out/c.git"]);
+    Engine::Podman.remove(&tag);
+    let log = ok(Command::new("git").arg("-C").arg(dest.join("c.git")).args(["log", "--format=%s"]));
+    assert_eq!(log.trim(), "first");
+}
+
+/// curl links libssl through libcurl: the hint names --with certs, and goes away with it.
+#[test]
+fn curl_gets_the_certs_hint() {
+    if !have("curl") {
+        return;
+    }
+    let t = tempdir();
+    let out = ok(staticize().arg("bundle").arg("/usr/bin/curl").arg("-o").arg(t.path().join("c.tar")));
+    assert!(out.contains("TLS needs CA certificates") && out.contains("--with certs"), "{out}");
+    let out = ok(staticize().args(["bundle", "/usr/bin/curl", "--with", "certs", "-o"]).arg(t.path().join("d.tar")));
+    assert!(!out.contains("TLS needs CA certificates"), "{out}");
 }
