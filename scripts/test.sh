@@ -38,6 +38,8 @@ APT_PACKAGES=(
   binutils-aarch64-linux-gnu
   # running other architectures' binaries
   qemu-user-static
+  # issue 16: Debian's python3.11 bundled with its stdlib; patchelf writes a $ORIGIN DT_NEEDED
+  python3.11 patchelf
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)
