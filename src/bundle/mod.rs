@@ -3,6 +3,7 @@
 //! library with its extension modules), and an interpreter's standard library
 //! ([`stdlib`]). Resolution is [`crate::closure`]'s, against the host; nothing is run.
 
+pub mod complete;
 pub mod hints;
 pub mod package;
 pub mod stdlib;

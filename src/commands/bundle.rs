@@ -11,15 +11,13 @@ use std::path::{Path, PathBuf};
 use goblin::elf::Elf;
 use serde::Serialize;
 
-use crate::bundle::package as pkg;
-use crate::bundle::stdlib::Stdlib;
+use crate::bundle::complete::{Extras, Note, complete, stdlib_for};
 use crate::cli::{BundleArgs, ImageOptions};
 use crate::closure::{self, Closure, EntryKind, Loader, ResolveOptions};
 use crate::commands::build::describe;
 use crate::commands::package;
 use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
-use crate::image::options::AddSpec;
 use crate::image::rootfs::MODE_DATA;
 use crate::image::{ImagePlan, Source, Written};
 use crate::report::{Reporter, human_size};
@@ -84,7 +82,13 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let dests = package::destinations(&args.options, &dest)?;
     let created_by = format!("staticize bundle {name}");
     let bundle = BundleOptions { extra_libs: args.lib.clone(), allow_missing: args.allow_missing };
-    let stdlib = if args.no_stdlib { None } else { crate::bundle::stdlib::find(&args.binary) };
+    let extras = Extras {
+        no_stdlib: args.no_stdlib,
+        package_files: args.package_files,
+        packages: args.packages.clone(),
+        allow_missing: args.allow_missing,
+    };
+    let stdlib = stdlib_for(&args.binary, &extras);
     let mut options = args.options.clone();
     if let Some(s) = stdlib.as_ref().filter(|_| options.path.is_none()) {
         // At its host path the interpreter finds its library from its own prefix.
@@ -93,10 +97,14 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let mut b = bundle_plan(&args.binary, &name, &options, &bundle, created_by)?;
     rep.step("check", format!("{}: {}", args.binary.display(), describe(&b.linkage)));
     report_closure(&b, rep);
-    carry_packages(&mut b, &args, rep)?;
-    complete(&mut b, stdlib.as_ref(), &bundle, rep)?;
-    for hint in crate::bundle::hints::scratch_gaps(&b.plan.images[0].rootfs, &args.binary, &b.closure) {
-        rep.step("hint", hint);
+    let mut done: BTreeSet<String> = b.closure.files().map(|e| e.image_path.clone()).collect();
+    done.insert(b.program_path.clone());
+    let rootfs = &mut b.plan.images[0].rootfs;
+    for note in complete(rootfs, &args.binary, &b.closure, &done, stdlib.as_ref(), &extras)? {
+        match note {
+            Note::Step(step, line) => rep.step(step, line),
+            Note::Warn(w) => rep.warn(w),
+        }
     }
     let written = package::deliver(&b.plan, &dests, rep)?;
     package::report_run_hint(&written, rep);
@@ -108,96 +116,6 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         closure: &b.closure,
         image: &written,
     });
-    Ok(())
-}
-
-/// `--package-files` and `--package NAME`: the package's files into the image; without them, a
-/// hint naming what the owning package ships besides the program.
-fn carry_packages(b: &mut Bundled, args: &BundleArgs, rep: &Reporter) -> Result<()> {
-    let rootfs = &mut b.plan.images[0].rootfs;
-    let mut wanted = Vec::new();
-    let owned = pkg::owner(&args.binary)?;
-    if let Some(o) = &owned {
-        if args.package_files {
-            wanted.push(o.clone());
-        } else if !o.files.is_empty() {
-            let areas: Vec<String> = o
-                .areas()
-                .iter()
-                .take(5)
-                .map(|a| match a.executables {
-                    0 => format!("{} ({} files)", a.dir, a.files),
-                    x => format!("{} ({} files, {x} helper programs)", a.dir, a.files),
-                })
-                .collect();
-            rep.step(
-                "package",
-                format!(
-                    "{} is from {} {}, which also ships {}; carry them with --package-files",
-                    args.binary.display(),
-                    o.package,
-                    o.version,
-                    areas.join(", ")
-                ),
-            );
-        }
-    }
-    for name in &args.packages {
-        wanted.push(pkg::named(name)?);
-    }
-    for o in &wanted {
-        let (n, bytes) = pkg::carry(rootfs, o)?;
-        rep.step("package", format!("carried {n} files of {} {} ({})", o.package, o.version, human_size(bytes)));
-    }
-    Ok(())
-}
-
-/// Adds the interpreter's standard library, then the closure of every other ELF object in the
-/// image (--add trees, the library's extension modules); fails like the program's own closure
-/// when one of their libraries is missing, unless --allow-missing.
-fn complete(b: &mut Bundled, stdlib: Option<&Stdlib>, bundle: &BundleOptions, rep: &Reporter) -> Result<()> {
-    let rootfs = &mut b.plan.images[0].rootfs;
-    if let Some(s) = stdlib {
-        for dir in &s.dirs {
-            let spec = AddSpec { src: dir.clone(), dest: dir.to_string_lossy().into_owned(), mode: None };
-            let n = crate::image::add::add(rootfs, &spec)?;
-            rep.step(
-                "stdlib",
-                format!(
-                    "carried the {} standard library {} ({} files, {}); --no-stdlib leaves it out",
-                    s.runtime,
-                    dir.display(),
-                    n.files,
-                    human_size(n.bytes)
-                ),
-            );
-        }
-    }
-    let mut done: BTreeSet<String> = b.closure.files().map(|e| e.image_path.clone()).collect();
-    done.insert(b.program_path.clone());
-    let carried = crate::bundle::carry_closures(rootfs, &done, &ResolveOptions::default())?;
-    if !carried.files.is_empty() {
-        let names: Vec<&str> = carried.files.iter().map(|f| f.rsplit('/').next().unwrap_or(f)).collect();
-        rep.step(
-            "closure",
-            format!(
-                "{} more ELF objects in the image: carried {} more libraries ({}): {}",
-                carried.objects,
-                names.len(),
-                human_size(carried.bytes),
-                names.join(" ")
-            ),
-        );
-    }
-    if !carried.unresolved.is_empty() {
-        let c = Closure { unresolved: carried.unresolved, ..b.closure.clone() };
-        if !bundle.allow_missing {
-            return Err(unresolved_error(&b.closure.program, &c));
-        }
-        for u in &c.unresolved {
-            rep.warn(format!("missing {u}: it will fail where it is loaded (--allow-missing)"));
-        }
-    }
     Ok(())
 }
 
