@@ -4,6 +4,7 @@
 //! the archive, `report` prints what happened.
 
 pub mod bundle;
+pub mod check;
 pub mod cli;
 pub mod closure;
 pub mod commands;
@@ -14,7 +15,9 @@ pub mod gate;
 pub mod image;
 pub mod input;
 pub mod output;
+pub mod pipeline;
 pub mod pkgdb;
+pub mod platform;
 pub mod process;
 pub mod progress;
 pub mod report;

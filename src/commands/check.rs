@@ -1,49 +1,86 @@
-//! `staticize check`: a verdict per file from its ELF headers; exit 1 when any fails.
+//! `staticize check`: a verdict per file from its ELF headers (`-r`: every ELF file below a
+//! directory; an image or root directory: every executable inside); exit 1 when any fails.
+//! The one place that picks which from the arguments; the judging is [`crate::check`]'s.
 
-use serde::Serialize;
-
+use crate::check::image::{ImageCheck, check_target, help_lines, is_image_target};
+use crate::check::{CheckedFile, Rules, check_file, judge, tree};
 use crate::cli::CheckArgs;
-use crate::commands::build::describe;
+use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
+use crate::image::unpack::Limits;
 use crate::report::{Reporter, human_size, paint_out};
 
-/// One file's result with its pass/fail.
-#[derive(Debug, Serialize)]
-pub struct CheckedFile {
-    /// The verdict.
-    #[serde(flatten)]
-    pub verdict: FileVerdict,
-    /// Whether it passes the requested check.
-    pub ok: bool,
-    /// The size limit it was held to (`--max-size`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_size: Option<u64>,
-    /// Why it failed the size limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub over_budget: Option<String>,
-}
-
-/// Whether a verdict passes: static programs always, dynamic ones only when allowed.
-pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
-    match &v.linkage {
-        Some(l) => l.kind.is_self_contained() || (allow_dynamic && l.kind == LinkKind::Dynamic),
-        None => false,
-    }
-}
-
-/// Runs `check`.
+/// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every
+/// executable's closure inside?); anything else is one ELF file.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
-    // Images and root directories: is every executable's closure inside? (issue 5)
-    if args.files.iter().any(|p| crate::commands::check_image::is_image_target(p)) {
-        return crate::commands::check_image::run(&args, rep);
+    if args.recursive {
+        return run_tree(&args, rep);
     }
-    let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, &args)).collect();
+    if args.files.iter().any(|p| is_image_target(p)) {
+        return run_images(&args, rep);
+    }
+    let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, rules(&args))).collect();
     finish(results, &args, rep)
 }
 
+/// The flags as rules.
+fn rules(args: &CheckArgs) -> Rules {
+    Rules { allow_dynamic: args.allow_dynamic, max_size: args.max_size.map(|m| m.0) }
+}
+
+/// `check -r`: every ELF file below the directories; files named are judged as plain `check`
+/// judges them.
+fn run_tree(args: &CheckArgs, rep: &Reporter) -> Result<()> {
+    let mut results: Vec<CheckedFile> = Vec::new();
+    for root in &args.files {
+        let meta = std::fs::metadata(root).map_err(|e| Error::io("walk", root, e))?;
+        if !meta.is_dir() {
+            results.push(judge(FileVerdict::of(root), rules(args)));
+            continue;
+        }
+        let mut verdicts = tree::walk(root)?;
+        verdicts.sort_by(|a, b| a.path.cmp(&b.path));
+        results.extend(verdicts.into_iter().map(|v| judge(v, rules(args))));
+    }
+    finish(results, args, rep)
+}
+
+/// `check` with at least one image or directory among its arguments; plain ELF files are
+/// judged as `check` always does.
+fn run_images(args: &CheckArgs, rep: &Reporter) -> Result<()> {
+    let mut json = Vec::new();
+    let mut images = Vec::new();
+    let mut files_failed = 0;
+    let limits =
+        Limits { max_bytes: args.max_unpacked.map_or(Limits::default().max_bytes, |s| s.0), ..Default::default() };
+    for p in &args.files {
+        if is_image_target(p) {
+            let c = check_target(p, &limits)?;
+            print_image(&c, rep);
+            json.push(serde_json::to_value(&c).expect("checks serialise"));
+            images.push(c);
+        } else {
+            let r = check_file(p, rules(args));
+            rep.line(file_line(&r));
+            files_failed += usize::from(!r.ok);
+            json.push(serde_json::to_value(r).expect("checks serialise"));
+        }
+    }
+    rep.json(&json);
+    let failed = files_failed + images.iter().filter(|c| !c.ok).count();
+    if failed > 0 {
+        // One help line per kind of failure met.
+        return Err(Error::Verdict {
+            message: format!("{failed} of {} failed the check", args.files.len()),
+            help: Some(help_lines(&images, files_failed > 0).join("\nhelp: ")),
+        });
+    }
+    Ok(())
+}
+
 /// Prints the verdicts (or their JSON) and fails with exit 1 when any file failed.
-pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
+fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
     // One write for all lines: check -r prints thousands.
     if !results.is_empty() {
         rep.line(results.iter().map(file_line).collect::<Vec<_>>().join("\n"));
@@ -65,19 +102,6 @@ pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Re
     Ok(())
 }
 
-/// Judges one ELF file against the flags.
-pub fn check_file(p: &std::path::Path, args: &CheckArgs) -> CheckedFile {
-    judge(FileVerdict::of(p), args)
-}
-
-/// Judges one verdict against the flags: linkage, then the size limit.
-pub fn judge(verdict: FileVerdict, args: &CheckArgs) -> CheckedFile {
-    let max_size = args.max_size.map(|m| m.0);
-    let over_budget = over_budget(&verdict, max_size);
-    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
-    CheckedFile { verdict, ok, max_size, over_budget }
-}
-
 /// The human line for one file: "ok   PATH: static, x86_64, 8.1 KiB".
 pub fn file_line(r: &CheckedFile) -> String {
     let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
@@ -92,12 +116,42 @@ pub fn file_line(r: &CheckedFile) -> String {
     format!("{mark} {}: {what}", r.verdict.path.display())
 }
 
-/// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.
-fn over_budget(v: &FileVerdict, max: Option<u64>) -> Option<String> {
-    let max = max?;
-    let size = match &v.linkage {
-        Some(l) => l.size,
-        None => std::fs::metadata(&v.path).ok()?.len(),
-    };
-    (size > max).then(|| format!("over the {} limit by {}", human_size(max), human_size(size - max)))
+fn print_image(c: &ImageCheck, rep: &Reporter) {
+    let name = c.path.display();
+    let fail = paint_out("FAIL", "31");
+    if c.executables.is_empty() {
+        let what = if c.kind == "rootfs" { "is a directory with" } else { "is an image with" };
+        rep.line(format!("{fail} {name}: {what} no ELF executable inside"));
+    }
+    for e in &c.executables {
+        let mark = if e.ok { paint_out("ok  ", "32") } else { fail.clone() };
+        let what = match (e.linkage, e.ok) {
+            (LinkKind::Dynamic, true) => {
+                format!("dynamic, its closure is inside the {} ({} files)", c.kind, e.files_found)
+            }
+            (LinkKind::Dynamic, false) => format!("dynamic, missing {}", e.missing.join(", ")),
+            (k, _) => k.label().to_string(),
+        };
+        rep.line(format!("{mark} {name}:{}: {what}", e.path));
+    }
+    // Libraries: one line for those that load, one per library that does not.
+    let loaded = c.libraries.iter().filter(|l| l.ok).count();
+    if loaded > 0 {
+        let ok = paint_out("ok  ", "32");
+        rep.line(format!("{ok} {name}: {loaded} shared objects, each with its libraries inside the {}", c.kind));
+    }
+    for l in c.libraries.iter().filter(|l| !l.ok) {
+        rep.line(format!("{fail} {name}:{}: shared object, missing {}", l.path, l.missing.join(", ")));
+    }
+    for e in c.executables.iter().chain(&c.libraries) {
+        for o in &e.optional_missing {
+            rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
+        }
+    }
+    for w in &c.warnings {
+        rep.warn(format!("{name}: {w}"));
+    }
+    if let Some(m) = &c.entrypoint_missing {
+        rep.line(format!("{fail} {name}: {m}"));
+    }
 }

@@ -1,4 +1,4 @@
-//! `staticize check IMAGE.tar|ROOTFS_DIR`: for every ELF object inside an image (or an unpacked
+//! `check IMAGE.tar|ROOTFS_DIR`: for every ELF object inside an image (or an unpacked
 //! root file system) — executables, shared libraries and loadable modules (`.so` anywhere:
 //! python's lib-dynload/, nginx modules) — whether everything it needs to load is inside too:
 //! its interpreter and its library closure, resolved against the image's own files, never the
@@ -10,13 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::CheckArgs;
 use crate::closure::{self, ResolveOptions, root::Root};
-use crate::commands::check::{check_file, file_line};
 use crate::elf::LinkKind;
 use crate::error::{Error, Result};
 use crate::image::unpack;
-use crate::report::{Reporter, paint_out};
 
 /// One ELF object found in an image: an executable or a shared object.
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +56,7 @@ pub struct ImageCheck {
 
 impl ImageCheck {
     /// The objects with libraries missing.
-    fn broken(&self) -> impl Iterator<Item = &ExecutableCheck> {
+    pub fn broken(&self) -> impl Iterator<Item = &ExecutableCheck> {
         self.executables.iter().chain(&self.libraries).filter(|e| !e.ok)
     }
 }
@@ -70,42 +67,8 @@ pub fn is_image_target(path: &Path) -> bool {
     path.is_dir() || (path.is_file() && unpack::looks_like_tar(path))
 }
 
-/// `check` with at least one image or directory among its arguments; plain ELF files are
-/// judged as `check` always does.
-pub fn run(args: &CheckArgs, rep: &Reporter) -> Result<()> {
-    let mut json = Vec::new();
-    let mut images = Vec::new();
-    let mut files_failed = 0;
-    let limits = unpack::Limits {
-        max_bytes: args.max_unpacked.map_or(unpack::Limits::default().max_bytes, |s| s.0),
-        ..Default::default()
-    };
-    for p in &args.files {
-        if is_image_target(p) {
-            let c = check_target(p, &limits)?;
-            print_image(&c, rep);
-            json.push(serde_json::to_value(&c).expect("checks serialise"));
-            images.push(c);
-        } else {
-            let r = check_file(p, args);
-            rep.line(file_line(&r));
-            files_failed += usize::from(!r.ok);
-            json.push(serde_json::to_value(r).expect("checks serialise"));
-        }
-    }
-    rep.json(&json);
-    let failed = files_failed + images.iter().filter(|c| !c.ok).count();
-    if failed > 0 {
-        return Err(Error::Verdict {
-            message: format!("{failed} of {} failed the check", args.files.len()),
-            help: Some(help_lines(&images, files_failed > 0).join("\nhelp: ")),
-        });
-    }
-    Ok(())
-}
-
 /// One help line per kind of failure met, so each says what fixes that failure.
-fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<String> {
+pub fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<String> {
     let mut help = Vec::new();
     if images.iter().any(|c| c.broken().next().is_some()) {
         help.push(
@@ -229,44 +192,4 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
 fn starts_like_elf(path: &Path) -> bool {
     let mut magic = [0u8; 4];
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF"
-}
-
-fn print_image(c: &ImageCheck, rep: &Reporter) {
-    let name = c.path.display();
-    let fail = paint_out("FAIL", "31");
-    if c.executables.is_empty() {
-        let what = if c.kind == "rootfs" { "is a directory with" } else { "is an image with" };
-        rep.line(format!("{fail} {name}: {what} no ELF executable inside"));
-    }
-    for e in &c.executables {
-        let mark = if e.ok { paint_out("ok  ", "32") } else { fail.clone() };
-        let what = match (e.linkage, e.ok) {
-            (LinkKind::Dynamic, true) => {
-                format!("dynamic, its closure is inside the {} ({} files)", c.kind, e.files_found)
-            }
-            (LinkKind::Dynamic, false) => format!("dynamic, missing {}", e.missing.join(", ")),
-            (k, _) => k.label().to_string(),
-        };
-        rep.line(format!("{mark} {name}:{}: {what}", e.path));
-    }
-    // Libraries: one line for those that load, one per library that does not.
-    let loaded = c.libraries.iter().filter(|l| l.ok).count();
-    if loaded > 0 {
-        let ok = paint_out("ok  ", "32");
-        rep.line(format!("{ok} {name}: {loaded} shared objects, each with its libraries inside the {}", c.kind));
-    }
-    for l in c.libraries.iter().filter(|l| !l.ok) {
-        rep.line(format!("{fail} {name}:{}: shared object, missing {}", l.path, l.missing.join(", ")));
-    }
-    for e in c.executables.iter().chain(&c.libraries) {
-        for o in &e.optional_missing {
-            rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
-        }
-    }
-    for w in &c.warnings {
-        rep.warn(format!("{name}: {w}"));
-    }
-    if let Some(m) = &c.entrypoint_missing {
-        rep.line(format!("{fail} {name}: {m}"));
-    }
 }
