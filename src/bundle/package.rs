@@ -35,6 +35,8 @@ pub struct Owned {
     pub version: String,
     /// Its run-time files besides the program (no docs, no directories).
     pub files: Vec<String>,
+    /// Its directories outside the docs (/var/lib/nginx, /var/log/nginx: programs expect them).
+    pub dirs: Vec<String>,
 }
 
 impl Owned {
@@ -60,7 +62,8 @@ pub fn owner(program: &Path) -> Result<Option<Owned>> {
     let Some(db) = PackageDb::open(Path::new("/"))? else { return Ok(None) };
     let Some(pkg) = db.owner(&program.to_string_lossy()) else { return Ok(None) };
     let (package, version) = (pkg.name.clone(), pkg.version.clone());
-    Ok(Some(Owned { files: run_time_files(&db, &package, program)?, package, version }))
+    let (files, dirs) = run_time_files(&db, &package, program)?;
+    Ok(Some(Owned { files, dirs, package, version }))
 }
 
 /// The run-time files of the installed package `name` (for `--package NAME`).
@@ -72,16 +75,24 @@ pub fn named(name: &str) -> Result<Owned> {
         Error::usage(format!("--package {name}: no installed package of that name"), "dpkg -S PATH names the owner")
     })?;
     let version = pkg.version.clone();
-    Ok(Owned { files: run_time_files(&db, name, Path::new(""))?, package: name.to_string(), version })
+    let (files, dirs) = run_time_files(&db, name, Path::new(""))?;
+    Ok(Owned { files, dirs, package: name.to_string(), version })
 }
 
-fn run_time_files(db: &PackageDb, name: &str, program: &Path) -> Result<Vec<String>> {
-    Ok(db
-        .files(name)?
-        .into_iter()
-        .filter(|f| !DOCS.iter().any(|d| f.starts_with(d)) && Path::new(f) != program)
-        .filter(|f| std::fs::symlink_metadata(f).is_ok_and(|m| !m.is_dir()))
-        .collect())
+/// (files and links, directories) of a package on the host, docs and the program left out.
+fn run_time_files(db: &PackageDb, name: &str, program: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    for f in db.files(name)? {
+        if DOCS.iter().any(|d| f.starts_with(d) || f == d.trim_end_matches('/')) || Path::new(&f) == program {
+            continue;
+        }
+        match std::fs::symlink_metadata(&f) {
+            Ok(m) if m.is_dir() => dirs.push(f),
+            Ok(_) => files.push(f),
+            Err(_) => {}
+        }
+    }
+    Ok((files, dirs))
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -93,6 +104,11 @@ fn is_executable(p: &Path) -> bool {
 /// already there is kept. Returns (files, bytes).
 pub fn carry(rootfs: &mut Rootfs, owned: &Owned) -> Result<(usize, u64)> {
     let (mut n, mut bytes) = (0, 0);
+    for d in &owned.dirs {
+        if rootfs.get(d).is_none() {
+            rootfs.add_dir(d, crate::image::rootfs::MODE_EXEC)?;
+        }
+    }
     for f in &owned.files {
         if rootfs.get(f).is_some() {
             continue;

@@ -218,3 +218,51 @@ fn curl_gets_the_certs_hint() {
     let out = ok(staticize().args(["bundle", "/usr/bin/curl", "--with", "certs", "-o"]).arg(t.path().join("d.tar")));
     assert!(!out.contains("TLS needs CA certificates"), "{out}");
 }
+
+/// nginx with its configuration package's files (directories like /var/lib/nginx included),
+/// /etc/passwd and a config of ours serves a page from podman on a free port.
+#[test]
+fn nginx_with_its_package_files_serves_a_page() {
+    if !have("nginx") || !have("podman") || !have("curl") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::create_dir(d.join("www")).unwrap();
+    std::fs::write(d.join("www/index.html"), "hello from scratch\n").unwrap();
+    let conf = format!(
+        "daemon off; master_process off; user root; error_log stderr; pid /tmp/nginx.pid;\n\
+         events {{}}\nhttp {{ access_log off; include /etc/nginx/mime.types;\n\
+         server {{ listen 127.0.0.1:{port}; root /www; }} }}\n"
+    );
+    std::fs::write(d.join("nginx.conf"), conf).unwrap();
+    let tar = d.join("nginx.tar");
+    let tag = unique_tag("nginx");
+    let out = ok(staticize()
+        .args(["bundle", "/usr/sbin/nginx", "--package-files", "--package", "nginx-common", "--with", "passwd"])
+        .args(["--with", "tmp", "--add"])
+        .arg(format!("{}:/www", d.join("www").display()))
+        .arg("--add")
+        .arg(format!("{}:/etc/nginx/staticize.conf", d.join("nginx.conf").display()))
+        .arg("-o")
+        .arg(&tar)
+        .arg("-t")
+        .arg(&tag));
+    assert!(out.contains("files of nginx-common"), "{out}");
+    Engine::Podman.load(&tar);
+    let name = format!("staticize-nginx-{}-{port}", std::process::id());
+    let run_args = ["run", "-d", "--rm", "--name", &name, "--network", "host", &tag];
+    ok(Engine::Podman.cmd().args(run_args).args(["-e", "stderr", "-c", "/etc/nginx/staticize.conf"]));
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut got = String::new();
+    while std::time::Instant::now() < deadline && !got.contains("hello from scratch") {
+        got = String::from_utf8_lossy(&run(Command::new("curl").args(["-s", &url])).stdout).into_owned();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let logs = text(&run(Engine::Podman.cmd().args(["logs", &name])));
+    let _ = run(Engine::Podman.cmd().args(["rm", "-f", &name]));
+    Engine::Podman.remove(&tag);
+    assert!(got.contains("hello from scratch"), "nginx did not serve the page: {got}\n{logs}");
+}
