@@ -80,18 +80,29 @@ pub fn named(name: &str) -> Result<Owned> {
 }
 
 /// (files and links, directories) of a package on the host, docs and the program left out.
+/// Paths are taken with their directory's links resolved (dpkg lists `/lib/systemd/…`, which on
+/// a merged-/usr host is `/usr/lib/systemd/…`), and a link to a directory (`/lib`) is left to
+/// the closure, which carries the links it walks through.
 fn run_time_files(db: &PackageDb, name: &str, program: &Path) -> Result<(Vec<String>, Vec<String>)> {
     let (mut files, mut dirs) = (Vec::new(), Vec::new());
     for f in db.files(name)? {
         if DOCS.iter().any(|d| f.starts_with(d) || f == d.trim_end_matches('/')) || Path::new(&f) == program {
             continue;
         }
-        match std::fs::symlink_metadata(&f) {
-            Ok(m) if m.is_dir() => dirs.push(f),
-            Ok(_) => files.push(f),
-            Err(_) => {}
+        let (parent, base) = (crate::closure::root::parent(&f), f.rsplit('/').next().unwrap_or_default());
+        let Ok(real_parent) = std::fs::canonicalize(&parent) else { continue };
+        let real = crate::closure::root::join(&real_parent.to_string_lossy(), base);
+        match std::fs::symlink_metadata(&real) {
+            Ok(m) if m.is_dir() => dirs.push(real),
+            Ok(m) if m.file_type().is_symlink() && Path::new(&real).is_dir() => {}
+            Ok(_) if Path::new(&real) != program => files.push(real),
+            _ => {}
         }
     }
+    dirs.sort();
+    dirs.dedup();
+    files.sort();
+    files.dedup();
     Ok((files, dirs))
 }
 

@@ -127,24 +127,48 @@ pub fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
     collect(dir, dir, &mut found).map_err(|e| Error::io("read", dir, e))?;
     found.sort();
     let opts = ResolveOptions { root: dir.to_path_buf(), library_path: library_path.to_vec(), ..Default::default() };
-    let (mut executables, mut libraries) = (Vec::new(), Vec::new());
+    let mut objects = Vec::new();
     for inside in found {
         let host = dir.join(inside.trim_start_matches('/'));
-        let Ok(l) = crate::elf::inspect(&host) else { continue };
-        let check = match l.kind {
+        if let Ok(l) = crate::elf::inspect(&host) {
+            objects.push((inside, l.kind));
+        }
+    }
+    // Executables first: a library one of them loads is judged in that program's context (an
+    // RPATH it inherits), and only the others — modules loaded with dlopen() — on their own.
+    let mut loaded = std::collections::BTreeSet::new();
+    let mut executables = Vec::new();
+    for (inside, kind) in objects.iter().filter(|(_, k)| *k != LinkKind::SharedLibrary) {
+        let check = match kind {
             LinkKind::Static | LinkKind::StaticPie => ExecutableCheck {
-                path: inside,
-                linkage: l.kind,
+                path: inside.clone(),
+                linkage: *kind,
                 files_found: 0,
                 missing: Vec::new(),
                 optional_missing: Vec::new(),
                 ok: true,
             },
-            LinkKind::Dynamic | LinkKind::SharedLibrary => judge(inside, l.kind, &opts)?,
+            LinkKind::Dynamic => judge(inside.clone(), *kind, &opts, &mut loaded)?,
             // Relocatable objects, core dumps and separate debug info load nothing.
-            LinkKind::OtherElf => continue,
+            _ => continue,
         };
-        if check.linkage == LinkKind::SharedLibrary { libraries.push(check) } else { executables.push(check) }
+        executables.push(check);
+    }
+    let mut libraries = Vec::new();
+    for (inside, kind) in objects.iter().filter(|(_, k)| *k == LinkKind::SharedLibrary) {
+        let check = if loaded.contains(inside) {
+            ExecutableCheck {
+                path: inside.clone(),
+                linkage: *kind,
+                files_found: 0,
+                missing: Vec::new(),
+                optional_missing: Vec::new(),
+                ok: true,
+            }
+        } else {
+            judge(inside.clone(), *kind, &opts, &mut std::collections::BTreeSet::new())?
+        };
+        libraries.push(check);
     }
     let ok = !executables.is_empty() && executables.iter().chain(&libraries).all(|e| e.ok);
     Ok(ImageCheck {
@@ -159,9 +183,16 @@ pub fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
     })
 }
 
-/// The closure of one dynamic executable or shared object, inside the root.
-fn judge(inside: String, linkage: LinkKind, opts: &ResolveOptions) -> Result<ExecutableCheck> {
+/// The closure of one dynamic executable or shared object, inside the root; the files it
+/// loads are added to `loaded`.
+fn judge(
+    inside: String,
+    linkage: LinkKind,
+    opts: &ResolveOptions,
+    loaded: &mut std::collections::BTreeSet<String>,
+) -> Result<ExecutableCheck> {
     let c = closure::resolve_inside(&inside, opts)?;
+    loaded.extend(c.files().map(|e| e.image_path.clone()));
     Ok(ExecutableCheck {
         path: inside,
         linkage,
