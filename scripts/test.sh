@@ -43,6 +43,8 @@ APT_PACKAGES=(
   # staticize build: real projects' build systems (tests/cli/build_systems.rs); dpkg-dev for
   # apt-get source, tcl for sqlite3's configure
   autoconf automake libtool meson ninja-build cmake pkg-config dpkg-dev tcl
+  # issue 16: Debian's python3.11 bundled with its stdlib; patchelf writes a $ORIGIN DT_NEEDED
+  python3.11 patchelf
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

@@ -259,6 +259,10 @@ pub struct CheckArgs {
     /// Walk directories and judge every ELF file below them; other files are skipped silently.
     #[arg(short = 'r', long)]
     pub recursive: bool,
+    /// Images: stop unpacking when the ELF objects written exceed SIZE (default 4 GiB; only
+    /// ELF objects, links and directories are written, other files as empty names).
+    #[arg(long, value_name = "SIZE")]
+    pub max_unpacked: Option<crate::gate::size::Size>,
 }
 
 /// `staticize doctor`.
@@ -281,6 +285,17 @@ pub struct BundleArgs {
     /// Write the image even when some libraries cannot be found (they are listed).
     #[arg(long)]
     pub allow_missing: bool,
+    /// Do not carry an interpreter's standard library (python3, perl, ruby, lua carry theirs
+    /// by default, with the libraries of its extension modules).
+    #[arg(long)]
+    pub no_stdlib: bool,
+    /// Also carry the files of the package that owns the program (dpkg): configuration, data,
+    /// helper programs and modules, each ELF with its closure.
+    #[arg(long)]
+    pub package_files: bool,
+    /// Also carry the files of this installed package, with every ELF's closure (repeatable).
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// Image contents and configuration.
     #[command(flatten)]
     pub options: ImageOptions,

@@ -122,6 +122,24 @@ pub fn inspect_open(file: &std::fs::File, path: &Path) -> Result<Linkage> {
     .map_err(|message| Error::input(path, message, None))
 }
 
+/// True for a separate debug-info file (`objcopy --only-keep-debug`, /usr/lib/debug/…): its
+/// `.text`, `.dynamic` or `.interp` section is SHT_NOBITS, so the code and the loader's data
+/// the program headers point at are not in the file.
+fn debug_only(bytes: &[u8], sections: &[SectionHeader], shstrndx: usize) -> bool {
+    let Some(names) = sections.get(shstrndx) else { return false };
+    let Some(strtab) = (names.sh_offset as usize)
+        .checked_add(names.sh_size as usize)
+        .and_then(|end| bytes.get(names.sh_offset as usize..end))
+    else {
+        return false;
+    };
+    let name = |off: usize| strtab.get(off..).and_then(|t| t.split(|b| *b == 0).next());
+    sections.iter().any(|sh| {
+        sh.sh_type == goblin::elf::section_header::SHT_NOBITS
+            && matches!(name(sh.sh_name), Some(b".text" | b".dynamic" | b".interp"))
+    })
+}
+
 /// Why a buffer is not an ELF staticize can judge, in words for the user.
 pub type NotElf = String;
 
@@ -184,6 +202,9 @@ pub fn inspect_bytes(bytes: &[u8]) -> std::result::Result<Linkage, NotElf> {
     };
     let sections =
         SectionHeader::parse(bytes, header.e_shoff as usize, header.e_shnum as usize, ctx).map_err(invalid)?;
+    // A separate debug-info file keeps the headers of the program it describes but none of its
+    // code: neither check nor bundle may call it a program.
+    let kind = if debug_only(bytes, &sections, header.e_shstrndx as usize) { LinkKind::OtherElf } else { kind };
     let stripped = !sections.iter().any(|sh| sh.sh_type == SHT_SYMTAB);
     Ok(Linkage {
         kind,

@@ -3,6 +3,7 @@
 //! The pipeline runs one way: a driver builds an ELF, `elf` judges it, the image modules write
 //! the archive, `report` prints what happened.
 
+pub mod bundle;
 pub mod check;
 pub mod cli;
 pub mod closure;

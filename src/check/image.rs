@@ -1,9 +1,11 @@
-//! `check IMAGE.tar|ROOTFS_DIR`: for every executable inside an image (or an unpacked root
-//! file system), whether everything it needs to start is inside too — its interpreter and its
-//! library closure, resolved against the image's own files, never the host's — and whether
-//! the entrypoint exists.
+//! `check IMAGE.tar|ROOTFS_DIR`: for every ELF object inside an image (or an unpacked
+//! root file system) — executables, shared libraries and loadable modules (`.so` anywhere:
+//! python's lib-dynload/, nginx modules) — whether everything it needs to load is inside too:
+//! its interpreter and its library closure, resolved against the image's own files, never the
+//! host's; and whether the entrypoint exists. Exit 1 when anything is missing, with one help
+//! line per kind of failure.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -13,12 +15,12 @@ use crate::elf::LinkKind;
 use crate::error::{Error, Result};
 use crate::image::unpack;
 
-/// One executable found in an image.
+/// One ELF object found in an image: an executable or a shared object.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecutableCheck {
     /// Its path inside the image.
     pub path: String,
-    /// static, static-pie or dynamic.
+    /// static, static-pie, dynamic or shared-library.
     pub linkage: LinkKind,
     /// For a dynamic one, the libraries (and interpreter) found inside the image.
     pub files_found: usize,
@@ -26,7 +28,7 @@ pub struct ExecutableCheck {
     pub missing: Vec<String>,
     /// dlopen() libraries a note calls optional that are missing.
     pub optional_missing: Vec<String>,
-    /// True when it can start.
+    /// True when it can start (an executable) or load (a shared object).
     pub ok: bool,
 }
 
@@ -43,11 +45,20 @@ pub struct ImageCheck {
     pub entrypoint_missing: Option<String>,
     /// Every ELF executable found.
     pub executables: Vec<ExecutableCheck>,
+    /// Every shared library and loadable module found.
+    pub libraries: Vec<ExecutableCheck>,
     /// Problems of the archive and entries not unpacked (they do not fail the check).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// True when every executable has its closure inside.
+    /// True when every ELF object has its closure inside and the entrypoint exists.
     pub ok: bool,
+}
+
+impl ImageCheck {
+    /// The objects with libraries missing.
+    pub fn broken(&self) -> impl Iterator<Item = &ExecutableCheck> {
+        self.executables.iter().chain(&self.libraries).filter(|e| !e.ok)
+    }
 }
 
 /// True when `path` is something to look inside: a directory (a root file system or an OCI
@@ -56,9 +67,35 @@ pub fn is_image_target(path: &Path) -> bool {
     path.is_dir() || (path.is_file() && unpack::looks_like_tar(path))
 }
 
-/// Checks one image (an archive or OCI layout, unpacked into a temporary directory) or root
-/// directory.
-pub fn check_target(path: &Path) -> Result<ImageCheck> {
+/// One help line per kind of failure met, so each says what fixes that failure.
+pub fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<String> {
+    let mut help = Vec::new();
+    if images.iter().any(|c| c.broken().next().is_some()) {
+        help.push(
+            "carry the missing libraries: staticize bundle PROGRAM resolves the closure of every ELF object it puts in (--lib NAME for dlopen()ed ones)"
+                .to_string(),
+        );
+    }
+    if images.iter().any(|c| c.executables.is_empty()) {
+        help.push(
+            "an image without an ELF executable has no program to start: check the image that carries the program (or its script's interpreter)"
+                .into(),
+        );
+    }
+    if images.iter().any(|c| c.entrypoint_missing.is_some()) {
+        help.push("put the program at the entrypoint's path (bundle --path) or set --entrypoint to where it is".into());
+    }
+    if files_failed {
+        help.push(
+            "for a plain file: rebuild statically (staticize c/go/rust…) or bundle it with staticize bundle".into(),
+        );
+    }
+    help
+}
+
+/// Checks one image (an archive or OCI layout, unpacked into a temporary directory within
+/// `limits`) or root directory.
+pub fn check_target(path: &Path, limits: &unpack::Limits) -> Result<ImageCheck> {
     if path.is_dir() && !unpack::is_oci_layout(path) {
         let mut c = check_rootfs(path, &[])?;
         c.path = path.to_path_buf();
@@ -68,7 +105,7 @@ pub fn check_target(path: &Path) -> Result<ImageCheck> {
         .prefix("staticize-check-")
         .tempdir()
         .map_err(|e| Error::io("create a temporary directory in", std::env::temp_dir(), e))?;
-    let unpacked = unpack::unpack(path, tmp.path())?;
+    let unpacked = unpack::unpack(path, tmp.path(), limits)?;
     let mut c = check_rootfs(tmp.path(), &unpacked.library_path())?;
     c.path = path.to_path_buf();
     c.kind = "image";
@@ -84,64 +121,106 @@ pub fn check_target(path: &Path) -> Result<ImageCheck> {
     Ok(c)
 }
 
-/// Checks every ELF executable under `dir`, resolving against `dir` as `/`.
+/// Checks every ELF object under `dir`, resolving against `dir` as `/`.
 pub fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
     let mut found = Vec::new();
     collect(dir, dir, &mut found).map_err(|e| Error::io("read", dir, e))?;
     found.sort();
     let opts = ResolveOptions { root: dir.to_path_buf(), library_path: library_path.to_vec(), ..Default::default() };
-    let mut executables = Vec::new();
+    let mut objects = Vec::new();
     for inside in found {
         let host = dir.join(inside.trim_start_matches('/'));
-        let Ok(l) = crate::elf::inspect(&host) else { continue };
-        let check = match l.kind {
+        if let Ok(l) = crate::elf::inspect(&host) {
+            objects.push((inside, l.kind));
+        }
+    }
+    // Executables first: a library one of them loads is judged in that program's context (an
+    // RPATH it inherits), and only the others — modules loaded with dlopen() — on their own.
+    let mut loaded = std::collections::BTreeSet::new();
+    let mut executables = Vec::new();
+    for (inside, kind) in objects.iter().filter(|(_, k)| *k != LinkKind::SharedLibrary) {
+        let check = match kind {
             LinkKind::Static | LinkKind::StaticPie => ExecutableCheck {
-                path: inside,
-                linkage: l.kind,
+                path: inside.clone(),
+                linkage: *kind,
                 files_found: 0,
                 missing: Vec::new(),
                 optional_missing: Vec::new(),
                 ok: true,
             },
-            LinkKind::Dynamic => {
-                let c = closure::resolve_inside(&inside, &opts)?;
-                ExecutableCheck {
-                    path: inside,
-                    linkage: l.kind,
-                    files_found: c.files().count(),
-                    missing: c.unresolved.iter().map(|u| u.to_string()).collect(),
-                    optional_missing: c.optional_missing.iter().map(|u| u.to_string()).collect(),
-                    ok: c.unresolved.is_empty(),
-                }
-            }
-            LinkKind::SharedLibrary | LinkKind::OtherElf => continue,
+            LinkKind::Dynamic => judge(inside.clone(), *kind, &opts, &mut loaded)?,
+            // Relocatable objects, core dumps and separate debug info load nothing.
+            _ => continue,
         };
         executables.push(check);
     }
-    let ok = !executables.is_empty() && executables.iter().all(|e| e.ok);
+    let mut libraries = Vec::new();
+    for (inside, kind) in objects.iter().filter(|(_, k)| *k == LinkKind::SharedLibrary) {
+        let check = if loaded.contains(inside) {
+            ExecutableCheck {
+                path: inside.clone(),
+                linkage: *kind,
+                files_found: 0,
+                missing: Vec::new(),
+                optional_missing: Vec::new(),
+                ok: true,
+            }
+        } else {
+            judge(inside.clone(), *kind, &opts, &mut std::collections::BTreeSet::new())?
+        };
+        libraries.push(check);
+    }
+    let ok = !executables.is_empty() && executables.iter().chain(&libraries).all(|e| e.ok);
     Ok(ImageCheck {
         path: dir.to_path_buf(),
         kind: "rootfs",
         command: Vec::new(),
         entrypoint_missing: None,
         executables,
+        libraries,
         warnings: Vec::new(),
         ok,
     })
 }
 
-/// Regular files with an execute bit, as paths inside the root; links are not followed.
+/// The closure of one dynamic executable or shared object, inside the root; the files it
+/// loads are added to `loaded`.
+fn judge(
+    inside: String,
+    linkage: LinkKind,
+    opts: &ResolveOptions,
+    loaded: &mut std::collections::BTreeSet<String>,
+) -> Result<ExecutableCheck> {
+    let c = closure::resolve_inside(&inside, opts)?;
+    loaded.extend(c.files().map(|e| e.image_path.clone()));
+    Ok(ExecutableCheck {
+        path: inside,
+        linkage,
+        files_found: c.files().count(),
+        missing: c.unresolved.iter().map(|u| u.to_string()).collect(),
+        optional_missing: c.optional_missing.iter().map(|u| u.to_string()).collect(),
+        ok: c.unresolved.is_empty(),
+    })
+}
+
+/// Regular files that start with the ELF magic, as paths inside the root; links are not
+/// followed. The execute bit is not asked for: modules are loaded, not executed.
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let meta = std::fs::symlink_metadata(e.path())?;
         if meta.is_dir() {
             collect(root, &e.path(), out)?;
-        } else if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+        } else if meta.is_file() && meta.len() >= 4 && starts_like_elf(&e.path()) {
             if let Ok(rel) = e.path().strip_prefix(root) {
                 out.push(format!("/{}", rel.to_string_lossy()));
             }
         }
     }
     Ok(())
+}
+
+fn starts_like_elf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF"
 }

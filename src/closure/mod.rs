@@ -13,11 +13,18 @@
 //!    `include`s (what ld.so.cache holds), then the default directories
 //!    (/lib/TRIPLET, /usr/lib/TRIPLET, /lib64, /usr/lib64, /lib, /usr/lib).
 //!
-//! `$ORIGIN`, `$LIB` and `$PLATFORM` are expanded in RPATH/RUNPATH (`$LIB` is `lib/TRIPLET` when
-//! the root has that directory, as on Debian, else lib64/lib; `$PLATFORM` is the machine's base
-//! name, e.g. x86_64 — glibc may pick a CPU name such as "haswell" at run time, which no file
-//! list can know). glibc-hwcaps and legacy hwcap subdirectories are not searched. A candidate is
-//! taken only when its ELF class, byte order, machine and OS ABI match the program's.
+//! `$ORIGIN`, `$LIB` and `$PLATFORM` are expanded in RPATH/RUNPATH and in DT_NEEDED names that
+//! contain a '/' (as glibc's `expand_dynamic_string_token`; an unknown `$NAME` stays as written).
+//! `$LIB` is `lib/TRIPLET` when the root has that directory, as on Debian, else lib64/lib;
+//! `$PLATFORM` is the machine's base name, e.g. x86_64 — glibc may pick a CPU name such as
+//! "haswell" at run time, which no file list can know.
+//!
+//! Each directory is searched through its hwcaps subdirectories first, in glibc 2.36's order
+//! (see [`hwcaps_subdirs`]): `glibc-hwcaps/LEVEL/` for the levels in
+//! `ResolveOptions::glibc_hwcaps` (none by default: the image's CPU is unknown, so the x86-64
+//! baseline is assumed and no x86-64-v2+ directory is searched unless asked), then the legacy
+//! `tls/PLATFORM/HWCAP` combinations, then the directory itself. A candidate is taken only when
+//! its ELF class, byte order, machine and OS ABI match the program's.
 //!
 //! Libraries named in a `.note.dlopen` note (see [`note`]) and `ResolveOptions::extra_libs`
 //! (`--lib`) are added after the DT_NEEDED closure, searched as a dlopen() from the object that
@@ -54,6 +61,9 @@ pub struct ResolveOptions {
     pub extra_libs: Vec<String>,
     /// Follow `.note.dlopen` notes (on by default).
     pub dlopen_notes: bool,
+    /// glibc-hwcaps levels the image's CPU supports, most capable first ("x86-64-v3",
+    /// "x86-64-v2"); empty for the architecture's baseline.
+    pub glibc_hwcaps: Vec<String>,
 }
 
 impl Default for ResolveOptions {
@@ -63,6 +73,7 @@ impl Default for ResolveOptions {
             library_path: Vec::new(),
             extra_libs: Vec::new(),
             dlopen_notes: true,
+            glibc_hwcaps: Vec::new(),
         }
     }
 }
@@ -141,8 +152,8 @@ pub struct Closure {
     /// ld.so.conf directories (not default ones) that supplied a library: scratch has no
     /// ld.so.cache, so an image must name them in LD_LIBRARY_PATH.
     pub cache_dirs: Vec<String>,
-    /// True when the program's own RPATH/RUNPATH uses $ORIGIN, so it must keep its host
-    /// directory in the image for those paths to mean the same.
+    /// True when the program's own RPATH/RUNPATH or a DT_NEEDED path uses $ORIGIN, so it must
+    /// keep its host directory in the image for those paths to mean the same.
     pub uses_origin: bool,
     /// Things worth telling the user (unreadable notes, candidates of another machine).
     pub warnings: Vec<String>,
@@ -270,6 +281,8 @@ struct Resolver<'a> {
     loader: Loader,
     lib_token: String,
     platform: String,
+    /// Subdirectories tried in every search directory, most specific first, "" last.
+    hwcaps: Vec<String>,
     conf_dirs: Vec<String>,
     default_dirs: Vec<String>,
     objects: Vec<Object>,
@@ -292,6 +305,7 @@ impl<'a> Resolver<'a> {
             loader: Loader::Glibc,
             lib_token: String::new(),
             platform: String::new(),
+            hwcaps: vec![String::new()],
             conf_dirs: Vec::new(),
             default_dirs: Vec::new(),
             objects: Vec::new(),
@@ -313,8 +327,13 @@ impl<'a> Resolver<'a> {
         self.setup_dirs(&ident, interp.as_deref());
         let main = self.object_from(&elf, bytes, inside.to_string(), origin.to_string());
         self.warnings.extend(main.note_errors.iter().cloned());
-        let uses_origin =
-            main.rpath.iter().chain(&main.runpath).any(|p| p.contains("$ORIGIN") || p.contains("${ORIGIN}"));
+        // DT_NEEDED paths with $ORIGIN count too: glibc expands them from the same directory.
+        let uses_origin = main
+            .rpath
+            .iter()
+            .chain(&main.runpath)
+            .chain(&main.needed)
+            .any(|p| p.contains("$ORIGIN") || p.contains("${ORIGIN}"));
         self.objects.push(main);
         self.loaded.insert(inside.to_string(), 0);
 
@@ -395,6 +414,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         self.conf_dirs = ldconf::dirs(&self.root);
+        self.hwcaps = hwcaps_subdirs(ident.machine, &self.platform, &self.opts.glibc_hwcaps);
         let mut dirs = Vec::new();
         if let Some(t) = triplet {
             dirs.push(format!("/lib/{t}"));
@@ -504,7 +524,11 @@ impl<'a> Resolver<'a> {
     /// The search of `_dl_map_object` for `name` asked for by object `by`.
     fn search(&mut self, name: &str, by: usize) -> Option<(Walked, Object, Via)> {
         if name.contains('/') {
-            // A path: relative ones are taken from "/", the working directory of a container.
+            // A path: its $ORIGIN/$LIB/$PLATFORM are the asking object's (glibc expands them in
+            // names with a '/'); relative ones are taken from "/", a container's working directory.
+            let origin = self.objects[by].origin.clone();
+            let Some(name) = &expand_tokens(name, &origin, &self.lib_token, &self.platform) else { return None };
+            let name = name.as_str();
             let inside = if name.starts_with('/') { name.to_string() } else { format!("/{name}") };
             let inside = if self.root.is_host() && !name.starts_with('/') {
                 std::fs::canonicalize(name).map(|p| p.to_string_lossy().into_owned()).unwrap_or(inside)
@@ -553,9 +577,11 @@ impl<'a> Resolver<'a> {
             if !tried.insert(dir.clone()) {
                 continue;
             }
-            if let Some((w, o)) = self.try_file(&join(&dir, name)) {
-                let origin = parent(&join(&dir, name));
-                return Some((w, Object { origin, ..o }, via));
+            for sub in self.hwcaps.clone() {
+                let path = join(&join(&dir, &sub), name);
+                if let Some((w, o)) = self.try_file(&path) {
+                    return Some((w, Object { origin: parent(&path), ..o }, via));
+                }
             }
         }
         None
@@ -622,8 +648,8 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Expands an RPATH/RUNPATH list; elements with unknown `$` tokens are dropped, as glibc
-    /// drops them, and an empty element means the working directory ("/" in a container).
+    /// Expands an RPATH/RUNPATH list; an element whose known token has no value is dropped, as
+    /// glibc drops it, and an empty element means the working directory ("/" in a container).
     fn expand_list(&self, list: &[String], origin: &str) -> Vec<String> {
         list.iter()
             .filter_map(|p| {
@@ -665,30 +691,80 @@ fn parse_elf(bytes: &[u8]) -> std::result::Result<Elf<'_>, String> {
     Elf::parse(bytes).map_err(|e| format!("truncated or invalid ELF ({e})"))
 }
 
-/// Replaces $ORIGIN, $LIB and $PLATFORM (bare or in braces); None when another token appears.
+/// Replaces $ORIGIN, $LIB and $PLATFORM (bare or in braces) as glibc's `_dl_dst_substitute`:
+/// any other `$` (an unknown name, an unclosed brace) stays as written. None when a known token
+/// has no value (an empty origin), which makes glibc drop the path.
 pub fn expand_tokens(path: &str, origin: &str, lib: &str, platform: &str) -> Option<String> {
     let mut out = String::new();
     let mut rest = path;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        let (token, len) = if let Some(inner) = after.strip_prefix('{') {
-            let end = inner.find('}')?;
-            (&inner[..end], end + 2)
-        } else {
-            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-            (&after[..end], end)
+        let (token, len) = match after.strip_prefix('{') {
+            Some(inner) => match inner.find('}') {
+                Some(end) => (&inner[..end], end + 2),
+                None => ("", 0),
+            },
+            None => {
+                let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+                (&after[..end], end)
+            }
         };
-        out.push_str(match token {
+        let value = match token {
             "ORIGIN" => origin,
             "LIB" => lib,
             "PLATFORM" => platform,
-            _ => return None,
-        });
+            _ => {
+                out.push('$');
+                rest = after;
+                continue;
+            }
+        };
+        if value.is_empty() {
+            return None;
+        }
+        out.push_str(value);
         rest = &after[len..];
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// The subdirectories glibc 2.36 tries in each search directory, most specific first and ""
+/// (the directory itself) last: `glibc-hwcaps/LEVEL` for each level asked, then the legacy
+/// hwcaps — every combination of "tls", the platform (AT_PLATFORM) and, on x86-64, the
+/// "x86_64" hwcap bit, longest first — as `LD_DEBUG=libs` shows on x86-64:
+/// tls/x86_64/x86_64, tls/x86_64, tls, x86_64/x86_64, x86_64, "". (glibc 2.37 dropped the
+/// legacy ones; searching them too only finds what 2.36 would.)
+pub fn hwcaps_subdirs(machine: u16, platform: &str, levels: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = levels.iter().map(|l| format!("glibc-hwcaps/{l}")).collect();
+    let mut parts: Vec<&str> = Vec::new();
+    if platform != "unknown" {
+        parts.push(platform);
+    }
+    if machine == goblin::elf::header::EM_X86_64 {
+        parts.push("x86_64");
+    }
+    // Subsets of [platform, hwcap] in glibc's order: both, platform only, hwcap only, none.
+    let mut combos: Vec<String> = Vec::new();
+    for mask in (0..1u32 << parts.len()).rev() {
+        let picked: Vec<&str> = parts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << (parts.len() - 1 - i)) != 0)
+            .map(|(_, p)| *p)
+            .collect();
+        combos.push(picked.join("/"));
+    }
+    for tls in ["tls", ""] {
+        for c in &combos {
+            let sub = [tls, c.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("/");
+            if !out.contains(&sub) {
+                out.push(sub);
+            }
+        }
+    }
+    out
 }
 
 /// musl's names that the loader itself provides.
@@ -710,8 +786,19 @@ mod tests {
         assert_eq!(e("${ORIGIN}/x/$LIB/$PLATFORM").as_deref(), Some("/opt/app/bin/x/lib/x86_64-linux-gnu/x86_64"));
         assert_eq!(e("/usr/${LIB}").as_deref(), Some("/usr/lib/x86_64-linux-gnu"));
         assert_eq!(e("/plain").as_deref(), Some("/plain"));
-        assert_eq!(e("$UNKNOWN/x"), None);
-        assert_eq!(e("${ORIGIN"), None);
+        assert_eq!(e("$UNKNOWN/x").as_deref(), Some("$UNKNOWN/x"));
+        assert_eq!(e("${ORIGIN").as_deref(), Some("${ORIGIN"));
+        assert_eq!(expand_tokens("$ORIGIN/x", "", "lib", "x86_64"), None);
+    }
+
+    #[test]
+    fn hwcaps_order_is_glibc_2_36s() {
+        use goblin::elf::header::{EM_AARCH64, EM_X86_64};
+        let x86 = hwcaps_subdirs(EM_X86_64, "x86_64", &[]);
+        assert_eq!(x86, ["tls/x86_64/x86_64", "tls/x86_64", "tls", "x86_64/x86_64", "x86_64", ""]);
+        let v2 = hwcaps_subdirs(EM_X86_64, "x86_64", &["x86-64-v2".into()]);
+        assert_eq!(v2[0], "glibc-hwcaps/x86-64-v2");
+        assert_eq!(hwcaps_subdirs(EM_AARCH64, "aarch64", &[]), ["tls/aarch64", "tls", "aarch64", ""]);
     }
 
     #[test]

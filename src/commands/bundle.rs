@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::bundle::complete::Extras;
 use crate::cli::BundleArgs;
 use crate::closure::Closure;
 use crate::commands::settings;
@@ -42,7 +43,16 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         settings: settings::image_settings(&args.options)?,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options, dest)?,
-        dynamic: Dynamic::Carry(CarryOptions { extra_libs: args.lib.clone(), allow_missing: args.allow_missing }),
+        dynamic: Dynamic::Carry(CarryOptions {
+            extra_libs: args.lib.clone(),
+            allow_missing: args.allow_missing,
+            extras: Extras {
+                no_stdlib: args.no_stdlib,
+                package_files: args.package_files,
+                packages: args.packages.clone(),
+                allow_missing: args.allow_missing,
+            },
+        }),
     };
     let outcome = pipeline::run(job, rep)?;
     if let (Some(p), Some(image)) = (outcome.programs.first(), &outcome.image) {

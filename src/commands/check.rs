@@ -2,12 +2,13 @@
 //! directory; an image or root directory: every executable inside); exit 1 when any fails.
 //! The one place that picks which from the arguments; the judging is [`crate::check`]'s.
 
-use crate::check::image::{ImageCheck, check_target, is_image_target};
+use crate::check::image::{ImageCheck, check_target, help_lines, is_image_target};
 use crate::check::{CheckedFile, Rules, check_file, judge, tree};
 use crate::cli::CheckArgs;
 use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
+use crate::image::unpack::Limits;
 use crate::report::{Reporter, human_size, paint_out};
 
 /// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every
@@ -49,28 +50,30 @@ fn run_tree(args: &CheckArgs, rep: &Reporter) -> Result<()> {
 /// judged as `check` always does.
 fn run_images(args: &CheckArgs, rep: &Reporter) -> Result<()> {
     let mut json = Vec::new();
-    let mut failed = 0;
-    let total = args.files.len();
+    let mut images = Vec::new();
+    let mut files_failed = 0;
+    let limits =
+        Limits { max_bytes: args.max_unpacked.map_or(Limits::default().max_bytes, |s| s.0), ..Default::default() };
     for p in &args.files {
         if is_image_target(p) {
-            let c = check_target(p)?;
+            let c = check_target(p, &limits)?;
             print_image(&c, rep);
-            failed += usize::from(!c.ok);
             json.push(serde_json::to_value(&c).expect("checks serialise"));
+            images.push(c);
         } else {
             let r = check_file(p, rules(args));
             rep.line(file_line(&r));
-            failed += usize::from(!r.ok);
+            files_failed += usize::from(!r.ok);
             json.push(serde_json::to_value(r).expect("checks serialise"));
         }
     }
     rep.json(&json);
+    let failed = files_failed + images.iter().filter(|c| !c.ok).count();
     if failed > 0 {
+        // One help line per kind of failure met.
         return Err(Error::Verdict {
-            message: format!("{failed} of {total} failed the check"),
-            help: Some(
-                "carry the missing libraries: staticize bundle PROGRAM (add --lib NAME for dlopen()ed ones)".into(),
-            ),
+            message: format!("{failed} of {} failed the check", args.files.len()),
+            help: Some(help_lines(&images, files_failed > 0).join("\nhelp: ")),
         });
     }
     Ok(())
@@ -115,12 +118,13 @@ pub fn file_line(r: &CheckedFile) -> String {
 
 fn print_image(c: &ImageCheck, rep: &Reporter) {
     let name = c.path.display();
+    let fail = paint_out("FAIL", "31");
     if c.executables.is_empty() {
         let what = if c.kind == "rootfs" { "is a directory with" } else { "is an image with" };
-        rep.line(format!("{} {name}: {what} no ELF executable inside", paint_out("FAIL", "31")));
+        rep.line(format!("{fail} {name}: {what} no ELF executable inside"));
     }
     for e in &c.executables {
-        let mark = if e.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
+        let mark = if e.ok { paint_out("ok  ", "32") } else { fail.clone() };
         let what = match (e.linkage, e.ok) {
             (LinkKind::Dynamic, true) => {
                 format!("dynamic, its closure is inside the {} ({} files)", c.kind, e.files_found)
@@ -129,6 +133,17 @@ fn print_image(c: &ImageCheck, rep: &Reporter) {
             (k, _) => k.label().to_string(),
         };
         rep.line(format!("{mark} {name}:{}: {what}", e.path));
+    }
+    // Libraries: one line for those that load, one per library that does not.
+    let loaded = c.libraries.iter().filter(|l| l.ok).count();
+    if loaded > 0 {
+        let ok = paint_out("ok  ", "32");
+        rep.line(format!("{ok} {name}: {loaded} shared objects, each with its libraries inside the {}", c.kind));
+    }
+    for l in c.libraries.iter().filter(|l| !l.ok) {
+        rep.line(format!("{fail} {name}:{}: shared object, missing {}", l.path, l.missing.join(", ")));
+    }
+    for e in c.executables.iter().chain(&c.libraries) {
         for o in &e.optional_missing {
             rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
         }
@@ -137,6 +152,6 @@ fn print_image(c: &ImageCheck, rep: &Reporter) {
         rep.warn(format!("{name}: {w}"));
     }
     if let Some(m) = &c.entrypoint_missing {
-        rep.line(format!("{} {name}: {m}", paint_out("FAIL", "31")));
+        rep.line(format!("{fail} {name}: {m}"));
     }
 }

@@ -1,6 +1,12 @@
 //! Unpacks the first image of an archive into a directory, layers applied in order with
 //! whiteouts, so `check` can resolve closures against the image's own files.
 //!
+//! Only what a closure verdict reads is written in full: ELF objects, the loader's own
+//! configuration (/etc/ld.so.conf*, /etc/ld-musl-*.path), directories and links. Every other
+//! file becomes an empty file of the same name (so "is the entrypoint there" still has an
+//! answer), and what is written is bounded ([`Limits`]): a small archive that inflates to
+//! gigabytes (a gzip bomb) cannot fill the disk, it fails with an error naming the bound.
+//!
 //! Reading is [`crate::image::read`]'s, so every shape it opens works here (staticize's tar,
 //! OCI layout directories, docker and podman saves; gzip, zstd or plain layers). This module
 //! only writes, and only below `dest`: no symlink is ever followed while writing (a parent that
@@ -19,6 +25,26 @@ use crate::image::read::{Archive, EntryKind, LayerEntry};
 /// At most this many skipped-entry notes are kept (a hostile layer could make millions).
 const MAX_NOTES: usize = 20;
 
+/// How much unpacking may write before it stops with an error.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes of file content written (ELF objects and loader configuration).
+    pub max_bytes: u64,
+    /// Entries created (files, placeholders, directories, links).
+    pub max_entries: u64,
+}
+
+impl Default for Limits {
+    /// 4 GiB of ELF objects (the largest CUDA images carry ~3 GiB of libraries) and a million
+    /// entries (a full Debian root has ~60,000).
+    fn default() -> Self {
+        Limits { max_bytes: 4 << 30, max_entries: 1_000_000 }
+    }
+}
+
+/// Largest loader configuration file written in full.
+const MAX_CONFIG: u64 = 1 << 20;
+
 /// What unpacking learned besides the files.
 #[derive(Debug, Clone, Default)]
 pub struct Unpacked {
@@ -30,6 +56,12 @@ pub struct Unpacked {
     pub layers: usize,
     /// The archive's problems and the entries that were not written, for warnings.
     pub notes: Vec<String>,
+    /// Bytes of content written.
+    pub bytes_written: u64,
+    /// Entries created.
+    pub entries_written: u64,
+    /// Regular files written as empty placeholders (not ELF, not loader configuration).
+    pub placeholders: u64,
 }
 
 impl Unpacked {
@@ -65,8 +97,8 @@ pub fn is_oci_layout(dir: &Path) -> bool {
 }
 
 /// Unpacks the first image of `archive` (a tar or an OCI layout directory) into `dest`, an
-/// empty directory.
-pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked> {
+/// empty directory, writing only what a closure verdict needs, within `limits`.
+pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Unpacked> {
     let opened = Archive::open(archive)?;
     // Archive::open fails when it finds no image, so there is a first one.
     let img = &opened.images[0];
@@ -75,7 +107,7 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked> {
         env: cfg.env.clone().unwrap_or_default(),
         command: cfg.entrypoint.iter().chain(&cfg.cmd).flatten().cloned().collect(),
         layers: img.layers.len(),
-        notes: Vec::new(),
+        ..Default::default()
     };
     for p in &opened.problems {
         out.note(format!("{}: {}", p.place, p.message));
@@ -85,11 +117,55 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked> {
         while let Some(entry) = r.next_entry()? {
             apply(dest, &entry, &mut r.data(), &mut out)
                 .map_err(|e| Error::io(format!("unpack /{} of layer {}", entry.path, layer.location), dest, e))?;
+            if out.bytes_written > limits.max_bytes || out.entries_written > limits.max_entries {
+                return Err(over_limit(archive, &out, limits));
+            }
         }
         // Reading to the end surfaces a damaged tail (a truncated or corrupt compressed stream).
         r.finish()?;
     }
     Ok(out)
+}
+
+fn over_limit(archive: &Path, out: &Unpacked, limits: &Limits) -> Error {
+    let what = if out.bytes_written > limits.max_bytes {
+        format!("its ELF objects exceed {} bytes unpacked", limits.max_bytes)
+    } else {
+        format!("it has more than {} entries", limits.max_entries)
+    };
+    Error::input(
+        archive,
+        format!("stopped unpacking the image for check: {what} (a damaged archive or a decompression bomb?)"),
+        Some("if the image is really that large, raise the bound: check --max-unpacked SIZE".into()),
+    )
+}
+
+/// True for the files the loader reads besides libraries: they are written in full.
+fn is_loader_config(path: &str) -> bool {
+    path == "etc/ld.so.conf"
+        || path.starts_with("etc/ld.so.conf.d/")
+        || (path.starts_with("etc/ld-musl-") && path.ends_with(".path"))
+}
+
+/// Writes a regular file: in full when it is an ELF object or loader configuration, else
+/// empty. Returns the bytes written.
+fn write_file(target: &Path, path: &str, data: &mut impl Read, mode: u32) -> io::Result<u64> {
+    remove(target)?;
+    // create_new (O_EXCL) never opens through a symlink, even one that appeared since.
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(target)?;
+    let mut head = Vec::with_capacity(4);
+    data.take(4).read_to_end(&mut head)?;
+    let n = if head == b"\x7fELF" {
+        io::Write::write_all(&mut f, &head)?;
+        4 + io::copy(data, &mut f)?
+    } else if is_loader_config(path) {
+        io::Write::write_all(&mut f, &head)?;
+        head.len() as u64 + io::copy(&mut data.take(MAX_CONFIG), &mut f)?
+    } else {
+        0
+    };
+    f.set_permissions(fs::Permissions::from_mode((mode & 0o777) | 0o600))?;
+    Ok(n)
 }
 
 /// Applies one layer entry below `dest`.
@@ -107,6 +183,7 @@ fn apply(dest: &Path, e: &LayerEntry, data: &mut impl Read, out: &mut Unpacked) 
         _ => {}
     }
     let target = make_parents(dest, Path::new(dir))?.join(name);
+    out.entries_written += 1;
     match e.kind {
         EntryKind::Dir => {
             match fs::symlink_metadata(&target) {
@@ -121,11 +198,10 @@ fn apply(dest: &Path, e: &LayerEntry, data: &mut impl Read, out: &mut Unpacked) 
             fs::set_permissions(&target, fs::Permissions::from_mode((e.mode & 0o777) | 0o700))
         }
         EntryKind::File => {
-            remove(&target)?;
-            // create_new (O_EXCL) never opens through a symlink, even one that appeared since.
-            let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&target)?;
-            io::copy(data, &mut f)?;
-            f.set_permissions(fs::Permissions::from_mode((e.mode & 0o777) | 0o600))
+            let n = write_file(&target, &e.path, data, e.mode)?;
+            out.bytes_written += n;
+            out.placeholders += u64::from(n == 0 && e.size > 0);
+            Ok(())
         }
         EntryKind::Symlink => {
             remove(&target)?;
@@ -297,23 +373,51 @@ mod tests {
 
         let dest = tempfile::tempdir().unwrap();
         let d = dest.path();
-        let u = unpack(&tar, d).unwrap();
+        let u = unpack(&tar, d, &Limits::default()).unwrap();
         assert_eq!(u.command, ["/app", "-v"]);
         assert_eq!(u.library_path(), ["/opt/lib"]);
         assert_eq!(u.layers, 2);
         assert_eq!(fs::read(outside.path().join("precious")).unwrap(), b"keep");
-        assert_eq!(fs::read(d.join("evil/precious")).unwrap(), b"pwned");
+        // Not ELF: written as an empty file, so its name exists but nothing of it is written.
+        assert_eq!(fs::read(d.join("evil/precious")).unwrap(), b"");
         assert!(fs::symlink_metadata(d.join("evil")).unwrap().is_dir());
-        assert_eq!(fs::read(d.join("escape")).unwrap(), b"x", "'..' is cleaned as runtimes do");
+        assert!(d.join("escape").is_file(), "'..' is cleaned as runtimes do");
         assert!(!d.join("etc/gone").exists() && d.join("etc").is_dir());
         assert_eq!(fs::metadata(d.join("etc")).unwrap().permissions().mode() & 0o777, 0o755);
         assert!(d.join("var/cache").is_dir() && !d.join("var/cache/old").exists());
         assert!(!d.join("hard").exists(), "a hard link to etc/passwd, absent in the image");
         assert!(u.notes.iter().any(|n| n.contains("/hard: hard link to a missing /etc/passwd")), "{:?}", u.notes);
-        assert_eq!(fs::read(d.join("app2")).unwrap(), b"v1");
+        assert!(d.join("app2").is_file());
         assert_eq!(fs::metadata(d.join("app")).unwrap().permissions().mode() & 0o7777, 0o755, "no set-id bits");
         for gone in ["dev/null", "dev/sda", "fifo"] {
             assert!(fs::symlink_metadata(d.join(gone)).is_err(), "{gone} was created");
         }
+    }
+
+    #[test]
+    fn only_elf_objects_are_written_and_within_the_bound() {
+        use tar::EntryType::Regular;
+        let mut l = Vec::new();
+        let mut elf = b"\x7fELF".to_vec();
+        elf.resize(4096, 1);
+        entry(&mut l, "lib/a.so", Regular, &elf, "", 0o755);
+        entry(&mut l, "big.dat", Regular, &vec![0u8; 1 << 20], "", 0o644);
+        entry(&mut l, "etc/ld.so.conf", Regular, b"/opt/lib\n", "", 0o644);
+        l.extend_from_slice(&[0u8; 1024]);
+        let dir = tempfile::tempdir().unwrap();
+        let tar = archive(dir.path(), &[l]);
+        let dest = tempfile::tempdir().unwrap();
+        let d = dest.path();
+        let u = unpack(&tar, d, &Limits::default()).unwrap();
+        assert_eq!(fs::read(d.join("lib/a.so")).unwrap(), elf);
+        assert_eq!(fs::metadata(d.join("big.dat")).unwrap().len(), 0, "not ELF: an empty placeholder");
+        assert_eq!(fs::read(d.join("etc/ld.so.conf")).unwrap(), b"/opt/lib\n");
+        assert_eq!((u.bytes_written, u.placeholders), (4096 + 9, 1));
+        let small = Limits { max_bytes: 1000, max_entries: 100 };
+        let err = unpack(&tar, tempfile::tempdir().unwrap().path(), &small).unwrap_err();
+        assert!(err.to_string().contains("exceed 1000 bytes"), "{err}");
+        let few = Limits { max_bytes: 1 << 30, max_entries: 2 };
+        let err = unpack(&tar, tempfile::tempdir().unwrap().path(), &few).unwrap_err();
+        assert!(err.to_string().contains("more than 2 entries"), "{err}");
     }
 }

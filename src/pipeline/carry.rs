@@ -3,14 +3,17 @@
 //! glibc, an /etc/nsswitch.conf. Whoever made the program — `bundle` given a file, `node` a
 //! driver — it comes through here. The program stays dynamic; the report says so.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::bundle::add_closure;
+use crate::bundle::complete::{Extras, Note, complete, stdlib_for};
 use crate::closure::{self, Closure, EntryKind, ResolveOptions, nss};
 use crate::driver::LibraryRoot;
 use crate::elf::{LinkKind, Linkage};
 use crate::error::{Error, Result};
 use crate::image::options::{ImageSettings, program_path};
-use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
+use crate::image::rootfs::MODE_DATA;
 use crate::image::spec::Platform;
 use crate::image::{PlatformImage, Rootfs, Source};
 use crate::report::{Reporter, human_size};
@@ -22,6 +25,9 @@ pub struct CarryOptions {
     pub extra_libs: Vec<String>,
     /// Write the image even when libraries are missing.
     pub allow_missing: bool,
+    /// What else goes in: an interpreter's standard library, package files, the closure of
+    /// every ELF object put in, and the scratch-gap hints ([`crate::bundle::complete`]).
+    pub extras: Extras,
 }
 
 /// One program's image with its closure, and what the report says about it.
@@ -35,6 +41,8 @@ pub struct Carried {
     pub program_path: String,
     /// What was done for NSS, when the program uses glibc.
     pub nss: Option<String>,
+    /// Report lines of what was carried besides the closure, and hints.
+    pub notes: Vec<Note>,
 }
 
 /// The program, what it is, and who asks.
@@ -59,7 +67,13 @@ pub fn carry(p: &Program, s: &ImageSettings, opts: &CarryOptions, root: Option<L
         other => {
             return Err(Error::input(
                 p.elf,
-                format!("is a {}, not a program", other.label()),
+                match other {
+                    LinkKind::SharedLibrary => "is a shared library, not a program".to_string(),
+                    _ => {
+                        "is an ELF file that is not a program (a relocatable object, core dump or separate debug info)"
+                            .to_string()
+                    }
+                },
                 Some("give the executable that loads it; name extra libraries with --lib".into()),
             ));
         }
@@ -92,6 +106,12 @@ fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Car
     // A program whose own RPATH/RUNPATH says $ORIGIN keeps its host directory, so $ORIGIN
     // means the same directory in the image.
     let mut s = s.clone();
+    let extras = Extras { allow_missing: opts.allow_missing, ..opts.extras.clone() };
+    let stdlib = stdlib_for(p.elf, &extras);
+    if let Some(lib) = stdlib.as_ref().filter(|_| s.path.is_none()) {
+        // At its host path the interpreter finds its library from its own prefix.
+        s.path = Some(program_path(&lib.program.to_string_lossy())?);
+    }
     if closure.uses_origin {
         let real = std::fs::canonicalize(p.elf).map_err(|e| Error::io("read", p.elf, e))?;
         let real = real.to_string_lossy().into_owned();
@@ -114,7 +134,10 @@ fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Car
         env.retain(|v| !v.starts_with("LD_LIBRARY_PATH="));
         env.push(format!("LD_LIBRARY_PATH={}", closure.cache_dirs.join(":")));
     }
-    Ok(Carried { image, closure, program_path, nss })
+    let mut done: BTreeSet<String> = closure.files().map(|e| e.image_path.clone()).collect();
+    done.insert(program_path.clone());
+    let notes = complete(&mut image.rootfs, p.elf, &closure, &done, stdlib.as_ref(), &extras)?;
+    Ok(Carried { image, closure, program_path, nss, notes })
 }
 
 /// A cross build's closure: resolved inside a root holding that platform's libraries.
@@ -133,7 +156,7 @@ fn carry_from(p: &Program, s: &ImageSettings, root: LibraryRoot) -> Result<Carri
     add_closure(&mut image.rootfs, &closure)?;
     let nss = nss::is_glibc(&closure).then(|| root.nss_note.clone());
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
-    Ok(Carried { image, closure, program_path, nss })
+    Ok(Carried { image, closure, program_path, nss, notes: Vec::new() })
 }
 
 /// The image of the program alone, every setting applied.
@@ -166,29 +189,6 @@ fn unresolved_error(binary: &Path, c: &Closure) -> Error {
                 .into(),
         ),
     }
-}
-
-/// Puts a closure's files and links into `rootfs` at their image paths; what is already there
-/// (the user's --add) is never replaced.
-pub fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<()> {
-    for e in &closure.entries {
-        if rootfs.get(&e.image_path).is_some() {
-            continue;
-        }
-        match e.kind {
-            EntryKind::Symlink => {
-                rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
-            }
-            // The kernel maps the interpreter only when it may execute it.
-            EntryKind::Interp => {
-                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
-            }
-            EntryKind::Needed | EntryKind::Dlopen => {
-                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Prints what the closure carried: that the program is dynamic, how many libraries, what
@@ -237,5 +237,11 @@ pub fn report(b: &Carried, rep: &Reporter) {
     }
     for w in &c.warnings {
         rep.warn(w);
+    }
+    for note in &b.notes {
+        match note {
+            Note::Step(step, line) => rep.step(step, line),
+            Note::Warn(w) => rep.warn(w),
+        }
     }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod build_systems;
 mod bundle;
+mod bundle_complete;
 mod c_build;
 mod check;
 mod check_tree;
