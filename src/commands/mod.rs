@@ -17,6 +17,8 @@ pub mod package;
 pub mod platforms;
 pub mod push;
 pub mod rust;
+pub mod slim;
+pub mod squash;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -42,5 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Go(args) => go::run(args, &rep),
         Command::Rust(args) => rust::run(args, &rep),
         Command::Node(args) => node::run(args, &rep),
+        Command::Squash(args) => squash::run(args, &rep),
+        Command::Slim(args) => slim::run(args, &rep),
     }
 }
