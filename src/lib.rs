@@ -17,4 +17,5 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod sea;
+pub mod slim;
 pub mod toolchain;

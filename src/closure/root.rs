@@ -65,6 +65,12 @@ impl Root {
         self.host_path(&real).is_file().then_some(Walked { links, real })
     }
 
+    /// Resolves `inside` like [`Root::walk`], to a regular file or a directory (`slim --keep`).
+    pub fn walk_to_any(&self, inside: &str) -> Option<Walked> {
+        let (links, real) = self.walk_any(inside)?;
+        Some(Walked { links, real })
+    }
+
     fn walk_any(&self, inside: &str) -> Option<(Vec<Link>, String)> {
         // Components still to visit, first one last (a stack), so a link's target can be
         // pushed in front of what remains.
