@@ -323,6 +323,11 @@ pub fn assemble_prebuilt(image: Prebuilt, reference: &ImageRef, epoch: u64) -> A
 }
 
 impl Assembled {
+    /// The digest of layer `i` (bottom first).
+    pub fn layer_digest(&self, i: usize) -> String {
+        self.layers[i].digest.clone()
+    }
+
     fn written(&self, path: &Path, bytes: u64) -> Written {
         Written {
             path: path.to_path_buf(),

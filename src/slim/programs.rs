@@ -100,7 +100,9 @@ fn find(word: &str, look: &Lookup) -> Result<String> {
     let candidates: Vec<String> = if word.starts_with('/') {
         vec![word.to_string()]
     } else if word.contains('/') {
-        vec![join(&look.workdir, word)]
+        let joined = join(&look.workdir, word);
+        // "./start.sh" from /app is /app/start.sh: "." parts dropped (".." is left to Root).
+        vec![format!("/{}", joined.split('/').filter(|p| !p.is_empty() && *p != ".").collect::<Vec<_>>().join("/"))]
     } else {
         look.path.split(':').filter(|d| d.starts_with('/')).map(|d| join(d, word)).collect()
     };

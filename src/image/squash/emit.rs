@@ -137,7 +137,7 @@ fn write_dirs(input: &Input, tar: &mut tar::Builder<&mut dyn Write>, done: &mut 
         while let Some(i) = path[end..].find('/') {
             end += i;
             let parent = &path[..end];
-            if !dirs.contains_key(parent) && !plan.lower.contains(parent) {
+            if !dirs.contains_key(parent) && !in_lower(plan, parent) {
                 dirs.insert(parent, implied.clone());
             }
             end += 1;
@@ -157,6 +157,12 @@ fn write_dirs(input: &Input, tar: &mut tar::Builder<&mut dyn Write>, done: &mut 
         append(tar, &e, &meta, &mut Body::Empty, done)?;
     }
     Ok(())
+}
+
+/// True when the kept layers have `dir`, declared or implied by a path below it.
+fn in_lower(plan: &Plan, dir: &str) -> bool {
+    let below = format!("{dir}/");
+    plan.lower.contains(dir) || plan.lower.range(below.clone()..).next().is_some_and(|p| p.starts_with(&below))
 }
 
 /// `.wh.NAME` for each path the kept layers show and the squashed ones delete, at the top of

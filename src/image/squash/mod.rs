@@ -88,6 +88,13 @@ pub struct Squashed {
     pub report: SquashReport,
 }
 
+impl Squashed {
+    /// The digest of layer `i` of the result.
+    pub fn assembled_layer_digest(&self, i: usize) -> String {
+        self.assembled.layer_digest(i)
+    }
+}
+
 /// Squashes the image in `path` (any archive `inspect` reads), writing temporary layers into
 /// `scratch`.
 pub fn squash(path: &Path, opts: &SquashOptions, scratch: &Path) -> Result<Squashed> {
@@ -267,4 +274,208 @@ fn new_config(img: &Image, layers: &[Layer], r: &SquashReport) -> Result<Vec<u8>
     }));
     v["history"] = Value::Array(history);
     Ok(serde_json::to_vec(&v).expect("JSON values serialise"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::read::EntryKind;
+
+    /// One entry of a test layer.
+    enum E<'a> {
+        Dir(&'a str),
+        File(&'a str, &'a [u8]),
+        Owned(&'a str, &'a [u8], u64, u32, Option<&'a [u8]>),
+        Hard(&'a str, &'a str),
+        Sym(&'a str, &'a str),
+    }
+
+    fn layer(entries: &[E]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for e in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_mtime(1000);
+            h.set_size(0);
+            match e {
+                E::Dir(p) => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_mode(0o755);
+                    b.append_data(&mut h, p, io::empty()).unwrap();
+                }
+                E::File(p, data) => {
+                    h.set_mode(0o644);
+                    h.set_size(data.len() as u64);
+                    b.append_data(&mut h, p, *data).unwrap();
+                }
+                E::Owned(p, data, uid, mode, cap) => {
+                    if let Some(cap) = cap {
+                        b.append_pax_extensions([
+                            ("SCHILY.xattr.security.capability", *cap),
+                            ("SCHILY.xattr.security.selinux", &b"x"[..]),
+                        ])
+                        .unwrap();
+                    }
+                    h.set_mode(*mode);
+                    h.set_uid(*uid);
+                    h.set_gid(*uid);
+                    h.set_size(data.len() as u64);
+                    b.append_data(&mut h, p, *data).unwrap();
+                }
+                E::Hard(p, t) => {
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.set_mode(0o644);
+                    b.append_link(&mut h, p, t).unwrap();
+                }
+                E::Sym(p, t) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_mode(0o777);
+                    b.append_link(&mut h, p, t).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// A docker-save style archive of `layers`.
+    fn archive(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
+        let path = dir.join("in.tar");
+        let mut b = tar::Builder::new(File::create(&path).unwrap());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            b.append_data(&mut h, name, data).unwrap();
+        };
+        let diff_ids: Vec<String> = layers.iter().map(|l| crate::image::spec::sha256_digest(l)).collect();
+        let history: Vec<Value> = (0..layers.len()).map(|i| json!({ "created_by": format!("step {i}") })).collect();
+        let config = json!({ "architecture": "amd64", "os": "linux", "config": { "Cmd": ["/bin/x"] },
+            "rootfs": { "type": "layers", "diff_ids": diff_ids }, "history": history });
+        add("config.json", &serde_json::to_vec(&config).unwrap());
+        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}.tar")).collect();
+        for (n, l) in names.iter().zip(layers) {
+            add(n, l);
+        }
+        let manifest = json!([{ "Config": "config.json", "RepoTags": ["test/in:1"], "Layers": names }]);
+        add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+        b.into_inner().unwrap();
+        path
+    }
+
+    /// (path, kind, size, uid, mode, link, capability) of every entry of every layer of `out`.
+    type Row = (String, EntryKind, u64, u64, u32, Option<String>, bool);
+
+    fn squash_to(input: &Path, from: usize, dir: &Path) -> (Squashed, Vec<Vec<Row>>, PathBuf) {
+        let opts = SquashOptions { from_layer: from, compression: Compression::Gzip, reference: None, epoch: 0 };
+        let s = squash(input, &opts, dir).unwrap();
+        let out = dir.join(format!("out-{from}.tar"));
+        crate::image::archive::write_tar(&s.assembled, &out).unwrap();
+        let a = Archive::open(&out).unwrap();
+        assert!(a.problems.is_empty(), "{:?}", a.problems);
+        let mut layers = Vec::new();
+        let n = a.images[0].layers.len();
+        for (i, l) in a.images[0].layers.iter().enumerate() {
+            let mut r = a.layer(l).unwrap();
+            let mut rows = Vec::new();
+            while let Some(e) = r.next_entry().unwrap() {
+                let cap = r.extra().xattrs.iter().any(|(k, _)| k == "security.capability");
+                // Only the squashed layer is rewritten (kept ones are copied as they are).
+                assert!(i + 1 < n || r.extra().xattrs.iter().all(|(k, _)| k != "security.selinux"));
+                rows.push((e.path, e.kind, e.size, e.uid, e.mode, e.link, cap));
+            }
+            r.finish().unwrap();
+            layers.push(rows);
+        }
+        (s, layers, out)
+    }
+
+    fn sample(dir: &Path) -> PathBuf {
+        let l1 = layer(&[
+            E::Dir("etc/"),
+            E::Owned("etc/ping", b"old ping", 1000, 0o4755, Some(b"\x01\x00\x00\x02")),
+            E::File("etc/b", b"bbbb"),
+            E::Hard("etc/c", "etc/b"),
+            E::Dir("var/cache/"),
+            E::File("var/cache/x", b"xxxxxxxx"),
+            E::Sym("bin", "usr/bin"),
+        ]);
+        let l2 = layer(&[
+            E::File("etc/.wh.b", b""),
+            E::File("var/cache/.wh..wh..opq", b""),
+            E::File("var/cache/y", b"y"),
+            E::Owned("etc/ping", b"new ping!", 1000, 0o4755, Some(b"\x01\x00\x00\x02")),
+        ]);
+        let l3 = layer(&[E::Dir("opt/"), E::File("opt/big", &[7u8; 5000])]);
+        let l4 = layer(&[E::File("opt/.wh.big", b"")]);
+        archive(dir, &[l1, l2, l3, l4])
+    }
+
+    #[test]
+    fn every_layer_squashed_keeps_what_is_visible_and_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = sample(dir.path());
+        let (s, layers, out) = squash_to(&input, 1, dir.path());
+        assert_eq!(layers.len(), 1);
+        let rows = &layers[0];
+        let paths: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(paths, ["etc", "opt", "var", "var/cache", "etc/c", "bin", "var/cache/y", "etc/ping"]);
+        let ping = rows.iter().find(|r| r.0 == "etc/ping").unwrap();
+        assert_eq!((ping.2, ping.3, ping.4, ping.6), (9, 1000, 0o4755, true), "owner, set-uid and capability kept");
+        let c = rows.iter().find(|r| r.0 == "etc/c").unwrap();
+        assert_eq!((c.1, c.2), (EntryKind::File, 4), "a hard link to a deleted file becomes that file");
+        assert_eq!(rows.iter().find(|r| r.0 == "bin").unwrap().5.as_deref(), Some("usr/bin"));
+        let r = &s.report;
+        assert_eq!((r.bytes_in, r.bytes_out, r.links_materialized), (8 + 4 + 8 + 1 + 9 + 5000, 4 + 1 + 9, 1));
+        // inspect's waste: old ping (8) + b (4) + x (8) + big (5000); c's 4 bytes come back as a file.
+        assert_eq!(r.wasted_bytes, 5020);
+        assert_eq!(r.removed_bytes, r.wasted_bytes - 4);
+        // Deterministic: the same input gives the same bytes.
+        let again = dir.path().join("again");
+        std::fs::create_dir(&again).unwrap();
+        let (_, _, out2) = squash_to(&input, 1, &again);
+        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out2).unwrap());
+    }
+
+    #[test]
+    fn squashing_from_a_layer_keeps_the_lower_ones_and_whites_out_what_they_lose() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = sample(dir.path());
+        let (s, layers, _) = squash_to(&input, 2, dir.path());
+        assert_eq!(layers.len(), 2);
+        let a = Archive::open(&input).unwrap();
+        let first = a.layer(&a.images[0].layers[0]).unwrap().finish().unwrap();
+        assert_eq!(s.assembled_layer_digest(0), first.digest, "the kept layer is copied byte for byte");
+        let top: Vec<(&str, EntryKind)> = layers[1].iter().map(|r| (r.0.as_str(), r.1)).collect();
+        assert_eq!(
+            top,
+            [
+                ("opt", EntryKind::Dir),
+                ("etc/b", EntryKind::Whiteout),
+                ("var/cache/x", EntryKind::Whiteout),
+                ("var/cache/y", EntryKind::File),
+                ("etc/ping", EntryKind::File)
+            ]
+        );
+        assert_eq!((s.report.whiteouts, s.report.wasted_kept_bytes > 0), (2, true));
+        assert!(squash(&input, &SquashOptions { from_layer: 5, ..opts() }, dir.path()).is_err());
+    }
+
+    fn opts() -> SquashOptions {
+        SquashOptions { from_layer: 1, compression: Compression::None, reference: None, epoch: 0 }
+    }
+
+    #[test]
+    fn unsafe_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        let mut raw = tar::Builder::new(Vec::new());
+        // tar refuses '..' through append_data; write the name bytes directly.
+        h.as_old_mut().name[..13].copy_from_slice(b"../etc/shadow");
+        h.set_cksum();
+        raw.append(&h, &b"x"[..]).unwrap();
+        let input = archive(dir.path(), &[raw.into_inner().unwrap()]);
+        let err = squash(&input, &opts(), dir.path()).err().unwrap().to_string();
+        assert!(err.contains("traversal"), "{err}");
+    }
 }
