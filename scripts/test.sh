@@ -38,6 +38,8 @@ APT_PACKAGES=(
   binutils-aarch64-linux-gnu
   # running other architectures' binaries
   qemu-user-static
+  # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
+  debootstrap
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

@@ -33,6 +33,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         compression: args.compress,
         reference,
         epoch: archive::source_date_epoch()?,
+        limits: crate::image::read::Limits::default(),
     };
     let spinner = crate::progress::Progress::start(rep, format!("squashing {}", args.image.display()));
     let squashed = squash::squash(&args.image, &sopts, scratch.path())?;

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::image::archive::{Assembled, Prebuilt, assemble_prebuilt};
 use crate::image::layer::{Compression, Layer, write_layer_with};
-use crate::image::read::{Archive, Image, LayerReader, LayerRef};
+use crate::image::read::{Archive, Image, LayerReader, LayerRef, Limits};
 use crate::image::reference::ImageRef;
 use crate::image::spec::Platform;
 
@@ -38,6 +38,8 @@ pub struct SquashOptions {
     pub reference: Option<ImageRef>,
     /// Seconds for the few timestamps squash invents (synthesized parents, whiteouts).
     pub epoch: u64,
+    /// How far reading the input may go (the fuzz target caps layers lower).
+    pub limits: Limits,
 }
 
 /// What a squash did, for people and for `--json`.
@@ -98,7 +100,7 @@ impl Squashed {
 /// Squashes the image in `path` (any archive `inspect` reads), writing temporary layers into
 /// `scratch`.
 pub fn squash(path: &Path, opts: &SquashOptions, scratch: &Path) -> Result<Squashed> {
-    let archive = Archive::open(path)?;
+    let archive = Archive::open_with(path, opts.limits)?;
     refuse_problems(&archive)?;
     let (img, mut notes) = choose_image(&archive);
     let n = img.layers.len();
@@ -365,7 +367,7 @@ mod tests {
     type Row = (String, EntryKind, u64, u64, u32, Option<String>, bool);
 
     fn squash_to(input: &Path, from: usize, dir: &Path) -> (Squashed, Vec<Vec<Row>>, PathBuf) {
-        let opts = SquashOptions { from_layer: from, compression: Compression::Gzip, reference: None, epoch: 0 };
+        let opts = SquashOptions { from_layer: from, compression: Compression::Gzip, ..opts() };
         let s = squash(input, &opts, dir).unwrap();
         let out = dir.join(format!("out-{from}.tar"));
         crate::image::archive::write_tar(&s.assembled, &out).unwrap();
@@ -460,7 +462,7 @@ mod tests {
     }
 
     fn opts() -> SquashOptions {
-        SquashOptions { from_layer: 1, compression: Compression::None, reference: None, epoch: 0 }
+        SquashOptions { from_layer: 1, compression: Compression::None, reference: None, epoch: 0, limits: Limits::default() }
     }
 
     #[test]
