@@ -111,10 +111,10 @@ fn list_squashed(archive: &Path) -> Listing {
     let layers = &a.images[0].layers;
     let (raw, _) = a.open_file(&layers[layers.len() - 1].location).unwrap();
     let mut hard = Listing::new();
-    let mut listing = list_tar(flate2::read::GzDecoder::new(raw));
+    let mut listing = list_tar(flate2::read::MultiGzDecoder::new(raw));
     // Hard links have size 0 in a tar: give them their target's.
     let (raw, _) = a.open_file(&layers[layers.len() - 1].location).unwrap();
-    let mut t = tar::Archive::new(flate2::read::GzDecoder::new(raw));
+    let mut t = tar::Archive::new(flate2::read::MultiGzDecoder::new(raw));
     for e in t.entries().unwrap() {
         let e = e.unwrap();
         if e.header().entry_type().is_hard_link() {
