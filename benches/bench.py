@@ -669,7 +669,8 @@ def rows_squash(work):
         image = loaded.strip().split()[-1]
         ours, theirs = work / "staticize-squashed.tar", work / "docker-squashed.tar"
         s_cmd = staticize("squash", saved, "-t", "bench/squash:staticize", "-o", ours)
-        p_cmd = f"docker-squash -t bench/squash:docker-squash -o {shlex.quote(str(theirs))} {image} >/dev/null 2>&1"
+        p_cmd = (f"docker-squash -t bench/squash:docker-squash --output-path {shlex.quote(str(theirs))} "
+                 f"--load-image false {image} >/dev/null 2>&1")
         ts, tp = alternate(lambda: timed(s_cmd), lambda: timed(p_cmd, env=env), BIG_RUNS,
                            lambda: [p.unlink(missing_ok=True) for p in (ours, theirs)])
         runs = []
@@ -678,7 +679,7 @@ def rows_squash(work):
             runs.append(redis_answers("docker", tag, 16400 + len(runs)))
             sh(f"docker rmi -f {tag}", env=env, ok_codes=(0, 1))
         sizes = (ours.stat().st_size, theirs.stat().st_size, saved.stat().st_size)
-        row(group, "`staticize squash` (saved tar → tar) vs `docker-squash -o` (dockerd → tar), redis on debian",
+        row(group, "`staticize squash` (saved tar → tar) vs `docker-squash --output-path` (dockerd → tar), redis on debian",
             ts, tp, "result runs, ratio reported", lambda *_: all(runs),
             f"archives: staticize {fmt_b(sizes[0])} (gzip layer), docker-squash {fmt_b(sizes[1])} (plain layer), "
             f"input {fmt_b(sizes[2])}; PING → PONG: staticize {'yes' if runs[0] else 'NO'}, "
