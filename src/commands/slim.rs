@@ -1,21 +1,21 @@
-//! `staticize slim IMAGE`: arguments → [`crate::slim`] → the shared image delivery.
+//! `staticize slim IMAGE`: arguments → [`crate::slim`] → the pipeline's destinations.
 
 use crate::cli::SlimArgs;
-use crate::commands::bundle::nss_modules_needed;
-use crate::commands::package;
+use crate::commands::settings;
 use crate::commands::squash::default_output;
-use crate::error::Result;
-use crate::image::ImageRef;
+use crate::error::{Error, Result};
 use crate::image::archive::source_date_epoch;
-use crate::image::options::ImageSettings;
+use crate::pipeline::destination;
 use crate::report::{Reporter, human_size};
 use crate::slim::{self, SlimRequest, Slimmed};
 
 /// Runs `slim`.
 pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
     let dest = args.output.clone().unwrap_or_else(|| default_output(&args.image, "slim"));
-    let dests = package::destinations(&args.options, &dest)?;
-    let settings = ImageSettings::from_options(&args.options)?;
+    let settings = settings::image_settings(&args.options)?;
+    let dests = settings::destinations(&args.options, dest.clone())?;
+    let checked = destination::check(&dests, settings.compression)?
+        .ok_or_else(|| Error::usage("slim writes an image archive", "give -o OUT.tar"))?;
     let scratch = crate::output::temp_dir_in(crate::output::parent_dir(&dest), "staticize-slim")?;
     let req = SlimRequest {
         image: &args.image,
@@ -24,16 +24,13 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
         extra_libs: &args.lib,
         allow_missing: args.allow_missing,
         settings: &settings,
-        reference: args.options.tag.as_deref().map(ImageRef::parse).transpose()?,
-        compression: args.options.compress,
         epoch: source_date_epoch()?,
-        nss_modules: nss_modules_needed,
     };
     let spinner = crate::progress::Progress::start(rep, format!("reading {}", args.image.display()));
     let s = slim::slim(&req, scratch.path())?;
     drop(spinner);
     report(&s, rep);
-    let written = package::deliver(&s.plan, &dests, rep)?;
+    let written = destination::deliver(&s.plan, &checked, rep)?;
     let ratio = if written.bytes > 0 { s.original_bytes as f64 / written.bytes as f64 } else { 0.0 };
     rep.step(
         "size",
@@ -43,8 +40,8 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
             human_size(written.bytes)
         ),
     );
-    package::report_run_hint(&written, rep);
-    package::push_if_asked(&written, &args.options, rep)?;
+    destination::report_run_hint(&written, rep);
+    destination::push(&written, &checked, rep)?;
     rep.json(&serde_json::json!({
         "programs": s.carried,
         "hints": s.hints,

@@ -1,15 +1,15 @@
-//! `staticize squash IMAGE`: arguments → [`crate::image::squash`] → every destination.
+//! `staticize squash IMAGE`: arguments → [`crate::image::squash`] → the pipeline's destinations.
 
 use std::path::{Path, PathBuf};
 
 use crate::cli::{ImageOptions, SquashArgs};
-use crate::commands::package::{self, Destinations};
-use crate::error::Result;
-use crate::image::archive::{self, Assembled, Written};
+use crate::commands::settings;
+use crate::error::{Error, Result};
+use crate::image::archive;
 use crate::image::reference::ImageRef;
 use crate::image::squash::{self, SquashOptions, SquashReport};
-use crate::image::{Compression, load};
-use crate::report::{Reporter, human_size, short_digest};
+use crate::pipeline::destination;
+use crate::report::{Reporter, human_size};
 
 /// Runs `squash`.
 pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
@@ -23,14 +23,14 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         ..Default::default()
     };
     let reference = args.tag.as_deref().map(ImageRef::parse).transpose()?;
-    if let Some(r) = &args.push {
-        crate::image::push::Target::parse(r)?;
-    }
-    let dests = package::destinations(&opts, &dest)?;
+    let compression = args.compress.into();
+    let dests = settings::destinations(&opts, dest.clone())?;
+    let checked = destination::check(&dests, compression)?
+        .ok_or_else(|| Error::usage("squash writes an image archive", "give -o OUT.tar"))?;
     let scratch = crate::output::temp_dir_in(crate::output::parent_dir(&dest), "staticize-squash")?;
     let sopts = SquashOptions {
         from_layer: args.from_layer,
-        compression: args.compress,
+        compression,
         reference,
         epoch: archive::source_date_epoch()?,
         limits: crate::image::read::Limits::default(),
@@ -39,13 +39,12 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
     let squashed = squash::squash(&args.image, &sopts, scratch.path())?;
     drop(spinner);
     report_squash(&squashed.report, rep);
-    let written = deliver(&squashed.assembled, &dests, args.compress, rep)?;
-    package::report_run_hint(&written, rep);
-    package::push_if_asked(&written, &opts, rep)?;
+    let written = destination::deliver_assembled(&squashed.assembled, &checked, rep)?;
+    destination::report_run_hint(&written, rep);
+    destination::push(&written, &checked, rep)?;
     rep.json(&serde_json::json!({ "squash": squashed.report, "image": written }));
     Ok(())
 }
-
 /// `./STEM-SUFFIX.tar` from the input's file name ("redis.tar" → "redis-squashed.tar").
 pub fn default_output(image: &Path, suffix: &str) -> PathBuf {
     let stem = image
@@ -101,35 +100,4 @@ fn report_squash(r: &SquashReport, rep: &Reporter) {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// Writes the archive, the OCI directory and the load, reporting each.
-fn deliver(a: &Assembled, dest: &Destinations, compression: Compression, rep: &Reporter) -> Result<Written> {
-    let mut written = archive::write_tar(a, &dest.tar)?;
-    let layers: u64 = written.layers.iter().map(|l| l.size).sum();
-    rep.step(
-        "image",
-        format!(
-            "{} ({}; {} layer{}, {} compressed) {} {}",
-            written.path.display(),
-            human_size(written.bytes),
-            written.layers.len(),
-            plural(written.layers.len()),
-            human_size(layers),
-            written.reference,
-            short_digest(&written.manifest_digest)
-        ),
-    );
-    if let Some(dir) = &dest.oci_dir {
-        archive::write_oci_dir(a, dir)?;
-        rep.step("oci-dir", format!("{} (OCI layout: skopeo inspect oci:{})", dir.display(), dir.display()));
-        written.oci_dir = Some(dir.clone());
-    }
-    if let Some(engine) = &dest.load {
-        load::check_compatible(engine, compression)?;
-        let said = load::load(engine, &dest.tar)?;
-        rep.step("load", format!("{} {}: {said}", engine.name(), engine.version()));
-        written.loaded_into = Some(engine.name().to_string());
-    }
-    Ok(written)
 }

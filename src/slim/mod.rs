@@ -23,13 +23,11 @@ use crate::image::options::{AddSpec, ImageSettings, User};
 use crate::image::read::Archive;
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::{Compression, ImagePlan, ImageRef, PlatformImage, Rootfs, Source, add, extras, unpack};
+use crate::image::{ImagePlan, ImageRef, PlatformImage, Rootfs, Source, add, extras, unpack};
 use programs::{Lookup, Needed};
 
 /// Debian's PATH, for images whose config sets none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// nsswitch.conf written for glibc programs when the image has none: files, then DNS.
-const NSSWITCH: &str = "passwd: files\ngroup: files\nhosts: files dns\nservices: files\nprotocols: files\n";
 
 /// What to make.
 pub struct SlimRequest<'a> {
@@ -43,16 +41,10 @@ pub struct SlimRequest<'a> {
     pub extra_libs: &'a [String],
     /// Write the image even when libraries are missing.
     pub allow_missing: bool,
-    /// The image options (they override the image's config).
+    /// The image options (they override the image's config; `-t` names the result).
     pub settings: &'a ImageSettings,
-    /// `-t`.
-    pub reference: Option<ImageRef>,
-    /// Layer compression.
-    pub compression: Compression,
     /// Seconds for timestamps.
     pub epoch: u64,
-    /// NSS modules a glibc closure needs as separate libraries (bundle's rule).
-    pub nss_modules: fn(&Closure) -> Vec<&'static str>,
 }
 
 /// One program carried, for the report.
@@ -141,7 +133,7 @@ pub fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     let plan = ImagePlan {
         reference: reference(req, default_name.as_deref()),
         images: vec![PlatformImage { platform, rootfs, config, created_by }],
-        compression: req.compression,
+        compression: req.settings.compression,
         epoch: req.epoch,
     };
     Ok(Slimmed { plan, carried, lines, hints, notes, original_bytes, unpacked: dir })
@@ -162,7 +154,7 @@ struct Work<'a> {
 }
 
 fn reference(req: &SlimRequest, name: Option<&str>) -> ImageRef {
-    if let Some(r) = &req.reference {
+    if let Some(r) = &req.settings.tag {
         return r.clone();
     }
     match name.and_then(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok()) {
@@ -201,9 +193,9 @@ impl Work<'_> {
             ..Default::default()
         };
         let mut c = closure::resolve_inside(&n.path, &opts)?;
-        let glibc = c.loader == closure::Loader::Glibc && c.files().any(|e| e.image_path.ends_with("/libc.so.6"));
+        let glibc = closure::nss::is_glibc(&c);
         if glibc {
-            let nss = (req.nss_modules)(&c);
+            let nss = closure::nss::modules_needed(&c);
             if !nss.is_empty() {
                 opts.extra_libs.extend(nss.iter().map(|s| s.to_string()));
                 c = closure::resolve_inside(&n.path, &opts)?;
@@ -335,7 +327,8 @@ impl Work<'_> {
             }
         }
         if self.glibc && rootfs.get("/etc/nsswitch.conf").is_none() {
-            let text = etc::read_small(root, "/etc/nsswitch.conf").unwrap_or_else(|| NSSWITCH.to_string());
+            let text =
+                etc::read_small(root, "/etc/nsswitch.conf").unwrap_or_else(|| closure::nss::NSSWITCH_CONF.to_string());
             rootfs.add_file("/etc/nsswitch.conf", Source::Bytes(text.into_bytes()), MODE_DATA)?;
             self.lines.push("nss: /etc/nsswitch.conf (the image's own) for glibc's user and host lookups".into());
         }

@@ -462,7 +462,13 @@ mod tests {
     }
 
     fn opts() -> SquashOptions {
-        SquashOptions { from_layer: 1, compression: Compression::None, reference: None, epoch: 0, limits: Limits::default() }
+        SquashOptions {
+            from_layer: 1,
+            compression: Compression::None,
+            reference: None,
+            epoch: 0,
+            limits: Limits::default(),
+        }
     }
 
     #[test]
