@@ -31,5 +31,10 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# The squash group's peer (it needs a dockerd: the test one, through DOCKER_HOST).
+command -v docker-squash >/dev/null 2>&1 || python3 -m pip install -q docker-squash 2>/dev/null ||
+  python3 -m pip install -q --break-system-packages docker-squash 2>/dev/null ||
+  echo "docker-squash not installed (pip install docker-squash): its row will say pending" >&2
+
 cargo build --release --quiet
 exec python3 benches/bench.py "$@"
