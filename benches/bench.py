@@ -621,6 +621,114 @@ def sizes(work):
 # ---------------------------------------------------------------------------------------------
 # Machine and report
 
+DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///tmp/staticize-services/docker.sock")
+
+
+def redis_answers(engine, image, port):
+    """Runs `image` (redis-server entrypoint) with host networking; True when it answers PING."""
+    env = dict(os.environ, DOCKER_HOST=DOCKER_HOST)
+    name = f"staticize-bench-{port}"
+    r = sh(f"{engine} run -d --rm --name {name} --network host {image} --port {port} --protected-mode no",
+           env=env, ok_codes=(0, 1, 125, 126, 127))
+    if r.returncode != 0:
+        return False
+    try:
+        for _ in range(50):
+            if b"PONG" in sh(f"redis-cli -p {port} ping", ok_codes=(0, 1)).stdout:
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        sh(f"{engine} rm -f {name}", env=env, ok_codes=(0, 1, 125))
+
+
+def squash_inputs(work):
+    """The real images of tests/cli/squash.rs (debootstrap bookworm + redis-server + a deleted
+    32 MiB file), built once per bench run."""
+    out = work / "squash-images"
+    if not (out / "redis-docker.tar").exists():
+        for tool, pkg in (("debootstrap", "debootstrap"), ("podman", "podman"), ("docker", "docker.io"),
+                          ("redis-cli", "redis-tools"), ("node", "nodejs")):
+            need_tool(tool, pkg)
+        cache = Path(os.environ.get("STATICIZE_TEST_CACHE", "/var/tmp/staticize-test-cache")) / "squash"
+        sh([str(REPO / "tests/fixtures/squash/build-images.sh"), str(cache), str(out)],
+           env=dict(os.environ, DOCKER_HOST=DOCKER_HOST))
+    return out
+
+
+def rows_squash(work):
+    group = "6. Existing images"
+    env = dict(os.environ, DOCKER_HOST=DOCKER_HOST)
+
+    def run():
+        need_command("squash", "squash")
+        need_tool("docker-squash", "pip install docker-squash")
+        imgs = squash_inputs(work)
+        saved = imgs / "redis-docker.tar"
+        loaded = sh(f"docker load -i {shlex.quote(str(saved))}", env=env).stdout.decode()
+        image = loaded.strip().split()[-1]
+        ours, theirs = work / "staticize-squashed.tar", work / "docker-squashed.tar"
+        s_cmd = staticize("squash", saved, "-t", "bench/squash:staticize", "-o", ours)
+        p_cmd = (f"docker-squash -t bench/squash:docker-squash --output-path {shlex.quote(str(theirs))} "
+                 f"--load-image false {image} >/dev/null 2>&1")
+        ts, tp = alternate(lambda: timed(s_cmd), lambda: timed(p_cmd, env=env), BIG_RUNS,
+                           lambda: [p.unlink(missing_ok=True) for p in (ours, theirs)])
+        runs = []
+        for tar, tag in ((ours, "bench/squash:staticize"), (theirs, "bench/squash:docker-squash")):
+            sh(f"docker load -i {shlex.quote(str(tar))}", env=env)
+            runs.append(redis_answers("docker", tag, 16400 + len(runs)))
+            sh(f"docker rmi -f {tag}", env=env, ok_codes=(0, 1))
+        sizes = (ours.stat().st_size, theirs.stat().st_size, saved.stat().st_size)
+        row(group, "`staticize squash` (saved tar → tar) vs `docker-squash --output-path` (dockerd → tar), redis on debian",
+            ts, tp, "result runs, ratio reported", lambda *_: all(runs),
+            f"archives: staticize {fmt_b(sizes[0])} (gzip layer), docker-squash {fmt_b(sizes[1])} (plain layer), "
+            f"input {fmt_b(sizes[2])}; PING → PONG: staticize {'yes' if runs[0] else 'NO'}, "
+            f"docker-squash {'yes' if runs[1] else 'NO'}", words=("both run", "DOES NOT RUN"))
+        slim_section(work, imgs, sizes)
+
+    guarded(group, "`staticize squash` vs `docker-squash`", "result runs", run)
+
+
+def slim_section(work, imgs, squash_sizes):
+    """Sizes: the original redis image, squashed, slim, bundle of the host's redis-server, and the
+    tutorials' figures."""
+    original = imgs / "redis-podman-docker.tar"
+    slim = work / "redis-slim.tar"
+    res = first_json(sh(staticize("--json", "slim", original, "-o", slim)).stdout.decode())
+    bundle = work / "redis-bundle.tar"
+    host = shutil.which("redis-server")
+    bundle_size = "—"
+    if host:
+        sh(staticize("bundle", host, "-o", bundle))
+        bundle_size = fmt_b(bundle.stat().st_size)
+    runs = redis_answers_loaded(slim, res["image"]["reference"])
+    body = "\n".join([
+        "The redis image of `tests/cli/squash.rs` (debootstrap `--variant=minbase` bookworm, "
+        "`apt-get install redis-server`, a 32 MiB file copied in one layer and deleted in the next), "
+        "saved by podman. Archive sizes (bytes on disk; the tutorials quote `docker images` sizes).",
+        "",
+        "| image | size | runs redis |",
+        "| --- | --- | --- |",
+        f"| original (`podman save`, 4 layers) | {fmt_b(original.stat().st_size)} | yes |",
+        f"| `staticize squash` (1 gzip layer) | {fmt_b(squash_sizes[0])} | yes (see timings) |",
+        f"| `docker-squash` output (1 plain layer) | {fmt_b(squash_sizes[1])} | yes (see timings) |",
+        f"| `staticize slim` (scratch + closure from the image) | {fmt_b(slim.stat().st_size)} | "
+        f"{'yes' if runs else 'NO'} |",
+        f"| `staticize bundle /usr/bin/redis-server` (closure from the host) | {bundle_size} | — |",
+        "| tutorials: redis on ubuntu / debian / chained RUN / docker-squash / scratch + .so | "
+        "347 MB / 305 MB / 151 MB / 151 MB / 7.73 MB | — |",
+    ])
+    SECTIONS.append(("Existing images: squash and slim", body))
+
+
+def redis_answers_loaded(tar, tag):
+    sh(f"podman load -i {shlex.quote(str(tar))}")
+    try:
+        return redis_answers("podman", tag, 16410)
+    finally:
+        sh(f"podman rmi -f {tag}", ok_codes=(0, 1))
+
+
 def machine():
     def out(cmd):
         try:
@@ -700,7 +808,7 @@ def main():
     if not STATICIZE.exists():
         sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
-             ("build", rows_build), ("sizes", sizes)]
+             ("build", rows_build), ("sizes", sizes), ("squash", rows_squash)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds staticize in release mode and runs every benchmark beside its peers, then writes
-# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes]…
+# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes|squash]…
 #
 # Needs: cargo, python3 (3.9+), gcc, objcopy (binutils); for the peers: podman, scanelf and
 # lddtree (pax-utils, with python3-pyelftools), ldd, gzip, tar, sha256sum. Optional: musl-gcc
@@ -30,6 +30,11 @@ if ((${#missing[@]})); then
     echo "missing (their rows will say pending): ${missing[*]}" >&2
   fi
 fi
+
+# The squash group's peer (it needs a dockerd: the test one, through DOCKER_HOST).
+command -v docker-squash >/dev/null 2>&1 || python3 -m pip install -q docker-squash 2>/dev/null ||
+  python3 -m pip install -q --break-system-packages docker-squash 2>/dev/null ||
+  echo "docker-squash not installed (pip install docker-squash): its row will say pending" >&2
 
 cargo build --release --quiet
 exec python3 benches/bench.py "$@"

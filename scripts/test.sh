@@ -45,6 +45,8 @@ APT_PACKAGES=(
   autoconf automake libtool meson ninja-build cmake pkg-config dpkg-dev tcl
   # issue 16: Debian's python3.11 bundled with its stdlib; patchelf writes a $ORIGIN DT_NEEDED
   python3.11 patchelf
+  # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
+  debootstrap
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

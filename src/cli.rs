@@ -83,6 +83,15 @@ pub enum Command {
     /// A drop-in C++ compiler for build systems (CXX="staticize c++", or staticize-c++).
     #[command(name = "c++", disable_help_flag = true, disable_version_flag = true)]
     CPlusPlus(CcArgs),
+    /// Merge the layers of an existing image (all, or from one on) into one: overwritten and
+    /// deleted files dropped, owners, modes, links and file capabilities kept.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Squash(SquashArgs),
+    /// Make a scratch image from an existing image without running it: its entrypoint program
+    /// and --program ones with their library closures (resolved inside the image), plus --keep
+    /// paths; the run config carries over.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Slim(SlimArgs),
 }
 
 /// Which C library to link.
@@ -549,6 +558,65 @@ pub struct BuildArgs {
     /// The build command to run instead of the recognised build system, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// `staticize squash`.
+#[derive(Debug, Clone, Args)]
+pub struct SquashArgs {
+    /// The image: a tar (staticize, docker save, podman save) or an OCI layout directory.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Where to write the squashed image (default: ./NAME-squashed.tar, NAME from IMAGE's file).
+    #[arg(short = 'o', long, value_name = "OUT.tar")]
+    pub output: Option<PathBuf>,
+    /// The name of the result, NAME[:TAG] (default: the image's name with the tag "squashed").
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    pub tag: Option<String>,
+    /// Squash from this layer on, numbered from 1 as `staticize inspect` shows them; the layers
+    /// below stay as they are (default: 1, every layer).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub from_layer: usize,
+    /// Compression of the squashed layer: gzip, zstd or none.
+    #[arg(long, value_enum, default_value_t = CompressArg::Gzip)]
+    pub compress: CompressArg,
+    /// Also write the image as an OCI layout directory.
+    #[arg(long, value_name = "DIR")]
+    pub oci_dir: Option<PathBuf>,
+    /// Also load the image into docker or podman (default: whichever answers, docker first).
+    #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto",
+          value_parser = ["auto", "docker", "podman"])]
+    pub load: Option<String>,
+    /// Also push the image to a registry, e.g. 127.0.0.1:5000/team/app:v1.
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+}
+
+/// `staticize slim`.
+#[derive(Debug, Clone, Args)]
+pub struct SlimArgs {
+    /// The image: a tar (staticize, docker save, podman save) or an OCI layout directory.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Where to write the slim image (default: ./NAME-slim.tar, NAME from IMAGE's file).
+    #[arg(short = 'o', long, value_name = "OUT.tar")]
+    pub output: Option<PathBuf>,
+    /// Another program of the image to carry with its libraries (a path inside the image, or a
+    /// name looked up in the image's PATH); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub program: Vec<String>,
+    /// A file or tree of the image to carry as it is (a path inside the image); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub keep: Vec<String>,
+    /// A library a program dlopen()s that no .note.dlopen names: a soname or a path inside the
+    /// image (repeatable).
+    #[arg(long = "lib", value_name = "NAME|PATH")]
+    pub lib: Vec<String>,
+    /// Write the image even when some libraries cannot be found in the image (they are listed).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Image contents and configuration (given flags override the image's own config).
+    #[command(flatten)]
+    pub options: ImageOptions,
 }
 
 // The command line's names for domain enums: clap stays here, the domain gets plain values.

@@ -22,5 +22,6 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod sea;
+pub mod slim;
 pub mod strip;
 pub mod toolchain;

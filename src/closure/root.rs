@@ -65,6 +65,12 @@ impl Root {
         self.host_path(&real).is_file().then_some(Walked { links, real })
     }
 
+    /// Resolves `inside` like [`Root::walk`], to a regular file or a directory (`slim --keep`).
+    pub fn walk_to_any(&self, inside: &str) -> Option<Walked> {
+        let (links, real) = self.walk_any(inside)?;
+        Some(Walked { links, real })
+    }
+
     /// The real path of a directory inside the root (links followed), or None when `inside`
     /// is missing or not a directory: "/lib/x86_64-linux-gnu" → "/usr/lib/x86_64-linux-gnu".
     pub fn real_dir(&self, inside: &str) -> Option<String> {

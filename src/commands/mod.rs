@@ -16,6 +16,8 @@ pub mod node;
 pub mod push;
 pub mod rust;
 pub mod settings;
+pub mod slim;
+pub mod squash;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -43,5 +45,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Build(args) => build_project::run(args, &rep),
         Command::Cc(args) => cc::run(Lang::C, args.args),
         Command::CPlusPlus(args) => cc::run(Lang::Cxx, args.args),
+        Command::Squash(args) => squash::run(args, &rep),
+        Command::Slim(args) => slim::run(args, &rep),
     }
 }

@@ -279,7 +279,81 @@ fn top_descriptor(
     }
 }
 
+/// An image whose layers and config were made elsewhere (`squash`): written like any other.
+pub struct Prebuilt {
+    /// Its platform (for the index).
+    pub platform: Platform,
+    /// Its layers, bottom first, as blobs in temporary files.
+    pub layers: Vec<Layer>,
+    /// Its config document, exactly as it will be stored.
+    pub config: Vec<u8>,
+}
+
+/// Makes every document of a prebuilt image: manifest, index.json and docker's manifest.json.
+pub fn assemble_prebuilt(image: Prebuilt, reference: &ImageRef, epoch: u64) -> Assembled {
+    let config_desc = Descriptor::of(spec::MEDIA_CONFIG, &image.config);
+    let layer_descs: Vec<Descriptor> =
+        image.layers.iter().map(|l| Descriptor::new(l.media_type, &l.digest, l.size)).collect();
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(spec::MEDIA_MANIFEST.into()),
+        config: config_desc.clone(),
+        layers: layer_descs.clone(),
+        annotations: BTreeMap::new(),
+    };
+    let manifest_bytes = to_json(&manifest);
+    let mut top = Descriptor::of(spec::MEDIA_MANIFEST, &manifest_bytes);
+    top.platform = Some(image.platform.clone());
+    let name = reference.to_string();
+    top.annotations = BTreeMap::from([
+        (spec::ANNOTATION_CONTAINERD_NAME.to_string(), name.clone()),
+        (spec::ANNOTATION_REF_NAME.to_string(), name.clone()),
+    ]);
+    let mut blobs = BTreeMap::from([
+        (config_desc.digest.clone(), Blob::Json(image.config)),
+        (top.digest.clone(), Blob::Json(manifest_bytes)),
+    ]);
+    let mut summaries = Vec::new();
+    for (i, l) in image.layers.iter().enumerate() {
+        blobs.insert(l.digest.clone(), Blob::Layer(i));
+        summaries.push(LayerSummary {
+            platform: image.platform.to_string(),
+            digest: l.digest.clone(),
+            size: l.size,
+            uncompressed_size: l.uncompressed_size,
+        });
+    }
+    let docker_manifest = vec![DockerManifestEntry {
+        config: spec::blob_path(&config_desc.digest),
+        repo_tags: Some(vec![name.clone()]),
+        layers: layer_descs.iter().map(|d| spec::blob_path(&d.digest)).collect(),
+    }];
+    let manifest_digest = top.digest.clone();
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(spec::MEDIA_INDEX.into()),
+        manifests: vec![top],
+        annotations: BTreeMap::new(),
+    };
+    Assembled {
+        layers: image.layers,
+        blobs,
+        index: to_json(&index),
+        docker_manifest: to_json(&docker_manifest),
+        epoch,
+        reference: name,
+        manifest_digest,
+        config_digest: config_desc.digest,
+        summaries,
+    }
+}
+
 impl Assembled {
+    /// The digest of layer `i` (bottom first).
+    pub fn layer_digest(&self, i: usize) -> String {
+        self.layers[i].digest.clone()
+    }
+
     fn written(&self, path: &Path, bytes: u64) -> Written {
         Written {
             path: path.to_path_buf(),

@@ -110,6 +110,16 @@ pub fn fixed_header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> t
 
 /// Writes `rootfs` as a layer into a temporary file in `dir`.
 pub fn write_layer(rootfs: &Rootfs, compression: Compression, mtime: u64, dir: &Path) -> Result<Layer> {
+    write_layer_with(compression, dir, &mut |out| write_tar(rootfs, out, mtime))
+}
+
+/// Writes a layer whose tar `fill` streams (squash writes its own entries), compressed and
+/// hashed like every layer, into a temporary file in `dir`.
+pub fn write_layer_with(
+    compression: Compression,
+    dir: &Path,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> Result<Layer> {
     let tmp = crate::output::temp_in(dir, "staticize-layer")?;
     let file = tmp.reopen().map_err(|e| Error::io("open", tmp.path(), e))?;
     let io_err = |e: io::Error| Error::io("write layer", tmp.path(), e);
@@ -117,16 +127,22 @@ pub fn write_layer(rootfs: &Rootfs, compression: Compression, mtime: u64, dir: &
     let threads = compress::threads();
     let (compressed, diff_id, uncompressed_size) = match compression {
         Compression::Gzip => {
-            let gz = ParGzip::new(compressed, threads).map_err(io_err)?;
-            let (gz, diff_id, n) = write_tar(rootfs, HashingWriter::new(gz), mtime).map_err(io_err)?;
+            let mut tar = HashingWriter::new(ParGzip::new(compressed, threads).map_err(io_err)?);
+            fill(&mut tar).map_err(io_err)?;
+            let (gz, diff_id, n) = tar.finish();
             (gz.finish().map_err(io_err)?, diff_id, n)
         }
         Compression::Zstd => {
-            let z = Zstd::new(compressed, threads).map_err(io_err)?;
-            let (z, diff_id, n) = write_tar(rootfs, HashingWriter::new(z), mtime).map_err(io_err)?;
+            let mut tar = HashingWriter::new(Zstd::new(compressed, threads).map_err(io_err)?);
+            fill(&mut tar).map_err(io_err)?;
+            let (z, diff_id, n) = tar.finish();
             (z.finish().map_err(io_err)?, diff_id, n)
         }
-        Compression::None => write_tar(rootfs, HashingWriter::new(compressed), mtime).map_err(io_err)?,
+        Compression::None => {
+            let mut tar = HashingWriter::new(compressed);
+            fill(&mut tar).map_err(io_err)?;
+            tar.finish()
+        }
     };
     let (mut buf, digest, size) = compressed.finish();
     buf.flush().map_err(io_err)?;
@@ -134,8 +150,8 @@ pub fn write_layer(rootfs: &Rootfs, compression: Compression, mtime: u64, dir: &
     Ok(Layer { blob: tmp, digest, size, diff_id, uncompressed_size, media_type: compression.media_type() })
 }
 
-/// Streams the tar of `rootfs` into `out`, returning the inner writer, diff_id and tar size.
-fn write_tar<W: Write>(rootfs: &Rootfs, out: HashingWriter<W>, mtime: u64) -> io::Result<(W, String, u64)> {
+/// Streams the tar of `rootfs` into `out`.
+fn write_tar(rootfs: &Rootfs, out: &mut dyn Write, mtime: u64) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Deterministic);
     for (path, entry) in rootfs.entries() {
@@ -161,8 +177,8 @@ fn write_tar<W: Write>(rootfs: &Rootfs, out: HashingWriter<W>, mtime: u64) -> io
             }
         }
     }
-    let out = tar.into_inner()?;
-    Ok(out.finish())
+    tar.into_inner()?;
+    Ok(())
 }
 
 #[cfg(test)]

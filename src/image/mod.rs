@@ -15,6 +15,7 @@ pub mod read;
 pub mod reference;
 pub mod rootfs;
 pub mod spec;
+pub mod squash;
 pub mod tarstream;
 pub mod unpack;
 pub mod waste;

@@ -85,12 +85,28 @@ pub struct TarStream<R> {
     /// Padding after the current entry's data.
     padding: u64,
     done: bool,
+    /// What the last header said besides [`TarHeader`] (for tools that rewrite layers).
+    extra: TarExtra,
+}
+
+/// The parts of the last header most readers ignore: kept for tools that rewrite entries
+/// (`squash`), so a layer can be written again without losing them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TarExtra {
+    /// Modification time, seconds since the epoch (PAX `mtime` wins over the header's).
+    pub mtime: u64,
+    /// Extended attributes from PAX `SCHILY.xattr.NAME` records, in the order stored.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+    /// Device numbers of a character or block device.
+    pub device: (u32, u32),
+    /// The type flag byte ('3' character device, '4' block device, …).
+    pub kind: u8,
 }
 
 impl<R: Input> TarStream<R> {
     /// Starts reading a tar from `inner`.
     pub fn new(inner: R) -> Self {
-        TarStream { inner, pos: 0, remaining: 0, padding: 0, done: false }
+        TarStream { inner, pos: 0, remaining: 0, padding: 0, done: false, extra: TarExtra::default() }
     }
 
     /// The next entry's header, or None at the end of the archive. Skips whatever the caller
@@ -146,6 +162,15 @@ impl<R: Input> TarStream<R> {
                     };
                     let path = long_name.or(pax_path).unwrap_or_else(|| h.path_bytes().into_owned());
                     let link = long_link.or(pax_link).or_else(|| h.link_name_bytes().map(|l| l.into_owned()));
+                    self.extra = TarExtra {
+                        mtime: pax_num("mtime").or_else(|| h.mtime().ok()).unwrap_or(0),
+                        xattrs: pax.as_deref().map(xattrs).unwrap_or_default(),
+                        device: (
+                            h.device_major().ok().flatten().unwrap_or(0),
+                            h.device_minor().ok().flatten().unwrap_or(0),
+                        ),
+                        kind,
+                    };
                     return Ok(Some(TarHeader {
                         path,
                         link: link.filter(|l| !l.is_empty()),
@@ -165,6 +190,11 @@ impl<R: Input> TarStream<R> {
     /// The current entry's data; reading stops at its end.
     pub fn data(&mut self) -> Data<'_, R> {
         Data { stream: self }
+    }
+
+    /// Mtime, xattrs and device numbers of the entry [`TarStream::next_header`] last returned.
+    pub fn extra(&self) -> &TarExtra {
+        &self.extra
     }
 
     /// Total bytes consumed so far.
@@ -269,6 +299,17 @@ fn pax_value<'a>(pax: &'a [u8], key: &str) -> Option<&'a [u8]> {
         .filter(|e| e.key_bytes() == key.as_bytes())
         .last()
         .map(|e| e.value_bytes())
+}
+
+/// The `SCHILY.xattr.NAME` records of a PAX header (the last record for a name wins).
+fn xattrs(pax: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for e in tar::PaxExtensions::new(pax).filter_map(Result::ok) {
+        let Some(name) = e.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) else { continue };
+        out.retain(|(n, _)| n != name);
+        out.push((name.to_string(), e.value_bytes().to_vec()));
+    }
+    out
 }
 
 fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {

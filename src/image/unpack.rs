@@ -32,13 +32,24 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Entries created (files, placeholders, directories, links).
     pub max_entries: u64,
+    /// Write every regular file in full (what `slim` carries out of an image), not only what a
+    /// closure verdict reads; the byte bound then counts every file.
+    pub every_file: bool,
+}
+
+impl Limits {
+    /// Every file in full, for commands that carry files out of the image (`slim`): 64 GiB and
+    /// a million entries.
+    pub fn every_file() -> Self {
+        Limits { max_bytes: 64 << 30, max_entries: 1_000_000, every_file: true }
+    }
 }
 
 impl Default for Limits {
     /// 4 GiB of ELF objects (the largest CUDA images carry ~3 GiB of libraries) and a million
     /// entries (a full Debian root has ~60,000).
     fn default() -> Self {
-        Limits { max_bytes: 4 << 30, max_entries: 1_000_000 }
+        Limits { max_bytes: 4 << 30, max_entries: 1_000_000, every_file: false }
     }
 }
 
@@ -115,7 +126,7 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Unpacked> 
     for layer in &img.layers {
         let mut r = opened.layer(layer)?;
         while let Some(entry) = r.next_entry()? {
-            apply(dest, &entry, &mut r.data(), &mut out)
+            apply(dest, &entry, &mut r.data(), limits.every_file, &mut out)
                 .map_err(|e| Error::io(format!("unpack /{} of layer {}", entry.path, layer.location), dest, e))?;
             if out.bytes_written > limits.max_bytes || out.entries_written > limits.max_entries {
                 return Err(over_limit(archive, &out, limits));
@@ -128,16 +139,20 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Unpacked> 
 }
 
 fn over_limit(archive: &Path, out: &Unpacked, limits: &Limits) -> Error {
-    let what = if out.bytes_written > limits.max_bytes {
-        format!("its ELF objects exceed {} bytes unpacked", limits.max_bytes)
-    } else {
-        format!("it has more than {} entries", limits.max_entries)
+    let what = match (out.bytes_written > limits.max_bytes, limits.every_file) {
+        (true, false) => format!("its ELF objects exceed {} bytes unpacked", limits.max_bytes),
+        (true, true) => format!("its files exceed {} bytes unpacked", limits.max_bytes),
+        (false, _) => format!("it has more than {} entries", limits.max_entries),
     };
-    Error::input(
-        archive,
-        format!("stopped unpacking the image for check: {what} (a damaged archive or a decompression bomb?)"),
-        Some("if the image is really that large, raise the bound: check --max-unpacked SIZE".into()),
-    )
+    let (step, help) = if limits.every_file {
+        ("stopped unpacking the image", "the image is larger than staticize unpacks; slim a smaller image")
+    } else {
+        (
+            "stopped unpacking the image for check",
+            "if the image is really that large, raise the bound: check --max-unpacked SIZE",
+        )
+    };
+    Error::input(archive, format!("{step}: {what} (a damaged archive or a decompression bomb?)"), Some(help.into()))
 }
 
 /// True for the files the loader reads besides libraries: they are written in full.
@@ -147,15 +162,15 @@ fn is_loader_config(path: &str) -> bool {
         || (path.starts_with("etc/ld-musl-") && path.ends_with(".path"))
 }
 
-/// Writes a regular file: in full when it is an ELF object or loader configuration, else
-/// empty. Returns the bytes written.
-fn write_file(target: &Path, path: &str, data: &mut impl Read, mode: u32) -> io::Result<u64> {
+/// Writes a regular file: in full when it is an ELF object or loader configuration (or
+/// `every_file`), else empty. Returns the bytes written.
+fn write_file(target: &Path, path: &str, data: &mut impl Read, mode: u32, every_file: bool) -> io::Result<u64> {
     remove(target)?;
     // create_new (O_EXCL) never opens through a symlink, even one that appeared since.
     let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(target)?;
     let mut head = Vec::with_capacity(4);
     data.take(4).read_to_end(&mut head)?;
-    let n = if head == b"\x7fELF" {
+    let n = if head == b"\x7fELF" || every_file {
         io::Write::write_all(&mut f, &head)?;
         4 + io::copy(data, &mut f)?
     } else if is_loader_config(path) {
@@ -169,7 +184,7 @@ fn write_file(target: &Path, path: &str, data: &mut impl Read, mode: u32) -> io:
 }
 
 /// Applies one layer entry below `dest`.
-fn apply(dest: &Path, e: &LayerEntry, data: &mut impl Read, out: &mut Unpacked) -> io::Result<()> {
+fn apply(dest: &Path, e: &LayerEntry, data: &mut impl Read, every_file: bool, out: &mut Unpacked) -> io::Result<()> {
     let (dir, name) = match e.path.rsplit_once('/') {
         Some((d, n)) => (d, n),
         None => ("", e.path.as_str()),
@@ -198,7 +213,7 @@ fn apply(dest: &Path, e: &LayerEntry, data: &mut impl Read, out: &mut Unpacked) 
             fs::set_permissions(&target, fs::Permissions::from_mode((e.mode & 0o777) | 0o700))
         }
         EntryKind::File => {
-            let n = write_file(&target, &e.path, data, e.mode)?;
+            let n = write_file(&target, &e.path, data, e.mode, every_file)?;
             out.bytes_written += n;
             out.placeholders += u64::from(n == 0 && e.size > 0);
             Ok(())
@@ -413,10 +428,10 @@ mod tests {
         assert_eq!(fs::metadata(d.join("big.dat")).unwrap().len(), 0, "not ELF: an empty placeholder");
         assert_eq!(fs::read(d.join("etc/ld.so.conf")).unwrap(), b"/opt/lib\n");
         assert_eq!((u.bytes_written, u.placeholders), (4096 + 9, 1));
-        let small = Limits { max_bytes: 1000, max_entries: 100 };
+        let small = Limits { max_bytes: 1000, max_entries: 100, every_file: false };
         let err = unpack(&tar, tempfile::tempdir().unwrap().path(), &small).unwrap_err();
         assert!(err.to_string().contains("exceed 1000 bytes"), "{err}");
-        let few = Limits { max_bytes: 1 << 30, max_entries: 2 };
+        let few = Limits { max_bytes: 1 << 30, max_entries: 2, every_file: false };
         let err = unpack(&tar, tempfile::tempdir().unwrap().path(), &few).unwrap_err();
         assert!(err.to_string().contains("more than 2 entries"), "{err}");
     }

@@ -35,11 +35,18 @@ pub struct Hidden {
     pub how: HiddenBy,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    layer: usize,
-    size: u64,
-    dir: bool,
+/// Where a visible path comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// The layer (0-based) of the entry that is visible.
+    pub layer: usize,
+    /// Bytes of content.
+    pub size: u64,
+    /// True for a directory.
+    pub dir: bool,
+    /// The entry's number: how many entries were applied before it (squash re-reads the
+    /// layers and counts the same way to find it again).
+    pub seq: u64,
 }
 
 /// The merged file system so far, and what was hidden on the way.
@@ -49,6 +56,7 @@ pub struct Overlay {
     layer: usize,
     max_entries: usize,
     overflowed: bool,
+    applied: u64,
     /// Wasted bytes per layer (never capped).
     wasted: Vec<u64>,
     /// Entries hidden so far, in the order they were hidden (at most `max_entries`).
@@ -64,6 +72,7 @@ impl Overlay {
             layer: 0,
             max_entries,
             overflowed: false,
+            applied: 0,
             wasted: Vec::new(),
             hidden: Vec::new(),
         }
@@ -83,6 +92,8 @@ impl Overlay {
     /// Applies one entry of the current layer.
     pub fn apply(&mut self, e: &LayerEntry) {
         let l = self.layer;
+        let seq = self.applied;
+        self.applied += 1;
         match e.kind {
             EntryKind::Whiteout => {
                 self.hide_under(&e.path, true, HiddenBy::Deleted);
@@ -119,9 +130,19 @@ impl Overlay {
                     self.overflowed = true;
                     return;
                 }
-                self.entries.insert(e.path.clone(), Slot { layer: l, size: e.size, dir });
+                self.entries.insert(e.path.clone(), Slot { layer: l, size: e.size, dir, seq });
             }
         }
+    }
+
+    /// Where the visible entry at `path` comes from, if one is.
+    pub fn source(&self, path: &str) -> Option<Slot> {
+        self.entries.get(path).copied()
+    }
+
+    /// Every visible path (sorted) with where it comes from.
+    pub fn visible(&self) -> impl Iterator<Item = (&str, Slot)> {
+        self.entries.iter().map(|(k, s)| (k.as_str(), *s))
     }
 
     /// Bytes of file content visible in the final file system.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::image::archive::Assembled;
 use crate::image::push::Target;
 use crate::image::{Compression, ImagePlan, Written, archive, load};
 use crate::output;
@@ -73,7 +74,7 @@ pub fn deliver(plan: &ImagePlan, dest: &Checked, rep: &Reporter) -> Result<Writt
     // Compressing ~100 MB (a Node executable) takes a while: a spinner on a terminal.
     let spinner = crate::progress::Progress::start(rep, format!("compressing the image ({})", plan.compression.name()));
     let assembled = archive::assemble_beside(plan, &dest.tar)?;
-    let mut written = archive::write_tar(&assembled, &dest.tar)?;
+    let written = archive::write_tar(&assembled, &dest.tar)?;
     drop(spinner);
     report_written(plan, &written, rep);
     if plan.compression == Compression::Zstd && dest.load.is_none() {
@@ -82,8 +83,34 @@ pub fn deliver(plan: &ImagePlan, dest: &Checked, rep: &Reporter) -> Result<Writt
             "zstd layers: podman and docker 23.0+ load this archive; docker 20.10 cannot (use --compress gzip for it)",
         );
     }
+    deliver_rest(&assembled, written, dest, rep)
+}
+
+/// Delivers an image assembled elsewhere (`squash`: layers and config made from an existing
+/// image) to the same destinations, reporting each.
+pub fn deliver_assembled(a: &Assembled, dest: &Checked, rep: &Reporter) -> Result<Written> {
+    let written = archive::write_tar(a, &dest.tar)?;
+    let layers: u64 = written.layers.iter().map(|l| l.size).sum();
+    let n = written.layers.len();
+    rep.step(
+        "image",
+        format!(
+            "{} ({}; {n} layer{}, {} compressed) {} {}",
+            written.path.display(),
+            human_size(written.bytes),
+            if n == 1 { "" } else { "s" },
+            human_size(layers),
+            written.reference,
+            short_digest(&written.manifest_digest)
+        ),
+    );
+    deliver_rest(a, written, dest, rep)
+}
+
+/// The OCI directory and the load, after the archive.
+fn deliver_rest(a: &Assembled, mut written: Written, dest: &Checked, rep: &Reporter) -> Result<Written> {
     if let Some(dir) = &dest.oci_dir {
-        archive::write_oci_dir(&assembled, dir)?;
+        archive::write_oci_dir(a, dir)?;
         rep.step("oci-dir", format!("{} (OCI layout: skopeo inspect oci:{})", dir.display(), dir.display()));
         written.oci_dir = Some(dir.clone());
     }

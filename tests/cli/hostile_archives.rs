@@ -449,6 +449,18 @@ fn readers(dir: &Path, archive: &str) -> Vec<(&'static str, Command, &'static [i
         check.args(["check", archive]);
         v.push(("check", check, &[0, 1, 4][..]));
     }
+    if has_command("squash") {
+        // Their outputs go beside the directory, which must stay untouched.
+        let out = dir.with_extension("out");
+        fs::create_dir_all(&out).unwrap();
+        let mut squash = Command::new(bin());
+        squash.args(["squash", archive, "-o"]).arg(out.join("squashed.tar"));
+        v.push(("squash", squash, &[0, 4][..]));
+        // slim: 2 when the image names no program to carry.
+        let mut slim = Command::new(bin());
+        slim.args(["slim", archive, "-o"]).arg(out.join("slim.tar"));
+        v.push(("slim", slim, &[0, 1, 2, 4][..]));
+    }
     v
 }
 

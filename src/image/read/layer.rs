@@ -203,6 +203,11 @@ impl LayerReader {
         Ok(Some(layer_entry(&h)))
     }
 
+    /// Mtime, xattrs and device numbers of the entry [`LayerReader::next_entry`] last returned.
+    pub fn extra(&self) -> &crate::image::tarstream::TarExtra {
+        self.tar.extra()
+    }
+
     /// The current entry's content (regular files); stops at the entry's end.
     pub fn data(&mut self) -> impl Read + '_ {
         self.tar.data()

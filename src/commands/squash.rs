@@ -1,0 +1,103 @@
+//! `staticize squash IMAGE`: arguments → [`crate::image::squash`] → the pipeline's destinations.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{ImageOptions, SquashArgs};
+use crate::commands::settings;
+use crate::error::{Error, Result};
+use crate::image::archive;
+use crate::image::reference::ImageRef;
+use crate::image::squash::{self, SquashOptions, SquashReport};
+use crate::pipeline::destination;
+use crate::report::{Reporter, human_size};
+
+/// Runs `squash`.
+pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
+    let dest = args.output.clone().unwrap_or_else(|| default_output(&args.image, "squashed"));
+    let opts = ImageOptions {
+        tag: args.tag.clone(),
+        compress: args.compress,
+        oci_dir: args.oci_dir.clone(),
+        load: args.load.clone(),
+        push: args.push.clone(),
+        ..Default::default()
+    };
+    let reference = args.tag.as_deref().map(ImageRef::parse).transpose()?;
+    let compression = args.compress.into();
+    let dests = settings::destinations(&opts, dest.clone())?;
+    let checked = destination::check(&dests, compression)?
+        .ok_or_else(|| Error::usage("squash writes an image archive", "give -o OUT.tar"))?;
+    let scratch = crate::output::temp_dir_in(crate::output::parent_dir(&dest), "staticize-squash")?;
+    let sopts = SquashOptions {
+        from_layer: args.from_layer,
+        compression,
+        reference,
+        epoch: archive::source_date_epoch()?,
+        limits: crate::image::read::Limits::default(),
+    };
+    let spinner = crate::progress::Progress::start(rep, format!("squashing {}", args.image.display()));
+    let squashed = squash::squash(&args.image, &sopts, scratch.path())?;
+    drop(spinner);
+    report_squash(&squashed.report, rep);
+    let written = destination::deliver_assembled(&squashed.assembled, &checked, rep)?;
+    destination::report_run_hint(&written, rep);
+    destination::push(&written, &checked, rep)?;
+    rep.json(&serde_json::json!({ "squash": squashed.report, "image": written }));
+    Ok(())
+}
+/// `./STEM-SUFFIX.tar` from the input's file name ("redis.tar" → "redis-squashed.tar").
+pub fn default_output(image: &Path, suffix: &str) -> PathBuf {
+    let stem = image
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".tar").to_string())
+        .filter(|s| !s.is_empty() && s != "." && s != "..")
+        .unwrap_or_else(|| "image".into());
+    PathBuf::from(format!("{stem}-{suffix}.tar"))
+}
+
+fn report_squash(r: &SquashReport, rep: &Reporter) {
+    let names = if r.names.is_empty() { String::new() } else { format!(" {}", r.names.join(", ")) };
+    rep.step(
+        "read",
+        format!("{}{names} ({}, {} layer{})", r.source.display(), r.platform, r.layers_in, plural(r.layers_in)),
+    );
+    let which = if r.layers_kept == 0 {
+        "every layer".to_string()
+    } else {
+        format!("layers {}-{} (layers 1-{} kept as they are)", r.layers_kept + 1, r.layers_in, r.layers_kept)
+    };
+    rep.step(
+        "squash",
+        format!(
+            "{which}: {} entries -> {}, {} of files -> {}; removed {} of overwritten or deleted files (inspect counted {} wasted)",
+            r.entries_in,
+            r.entries_out,
+            human_size(r.bytes_in),
+            human_size(r.bytes_out),
+            human_size(r.removed_bytes),
+            human_size(r.wasted_bytes)
+        ),
+    );
+    if r.whiteouts > 0 {
+        rep.step("", format!("{} whiteouts delete what the kept layers hold", r.whiteouts));
+    }
+    if r.links_materialized > 0 {
+        rep.step("", format!("{} hard links written as files (their target was overwritten)", r.links_materialized));
+    }
+    if r.wasted_kept_bytes > 0 {
+        rep.step(
+            "note",
+            format!(
+                "{} wasted in the kept layers stays (squash from a lower --from-layer to remove it)",
+                human_size(r.wasted_kept_bytes)
+            ),
+        );
+    }
+    for n in &r.notes {
+        rep.warn(n);
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
