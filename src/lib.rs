@@ -13,6 +13,7 @@ pub mod gate;
 pub mod image;
 pub mod input;
 pub mod output;
+pub mod pack;
 pub mod process;
 pub mod progress;
 pub mod report;

@@ -13,6 +13,7 @@ pub mod image;
 pub mod inspect;
 pub mod man;
 pub mod node;
+pub mod pack;
 pub mod package;
 pub mod platforms;
 pub mod push;
@@ -42,5 +43,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Go(args) => go::run(args, &rep),
         Command::Rust(args) => rust::run(args, &rep),
         Command::Node(args) => node::run(args, &rep),
+        Command::Pack(args) => pack::run(args, &rep),
     }
 }

@@ -1,0 +1,153 @@
+//! `staticize pack`: a dynamic program → one static executable carrying its interpreter and
+//! library closure (src/pack), and a scratch image holding only that file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::{ImageOptions, PackArgs};
+use crate::closure::{self, Closure, ResolveOptions};
+use crate::commands::bundle::{self, is_glibc, nss_modules_needed};
+use crate::commands::package;
+use crate::elf::{self, LinkKind, Linkage};
+use crate::error::{Error, Result};
+use crate::pack::{self, Packed};
+use crate::report::{Reporter, human_size};
+
+/// The JSON result of `staticize pack`.
+#[derive(Debug, Serialize)]
+pub struct PackResult {
+    /// The packed executable written.
+    pub output: PathBuf,
+    /// The input program's verdict.
+    pub program: Linkage,
+    /// What the packed file carries.
+    pub packed: Packed,
+    /// The closure that was resolved.
+    pub closure: Closure,
+    /// The image, when one was written.
+    pub image: Option<crate::image::Written>,
+}
+
+/// Runs `staticize pack`.
+pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
+    let name = bundle::binary_name(&args.program)?;
+    let out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
+    if same_file(&out, &args.program) {
+        return Err(Error::usage(
+            format!("the packed file would replace the program itself ({})", out.display()),
+            "name another output with -o OUT",
+        ));
+    }
+    crate::output::ensure_writable(&out)?;
+    let dests = match args.image.no_image {
+        true => None,
+        false => {
+            let tar = args.image.image.clone().unwrap_or_else(|| package::default_image_path(&out));
+            package::reference(&args.image.options, &name)?;
+            Some(package::destinations(&args.image.options, &tar)?)
+        }
+    };
+    let (linkage, closure, packed) = pack_file(&args.program, &name, &args.lib, args.allow_missing, &out, rep)?;
+    let mut image = None;
+    if let Some(dests) = dests {
+        let plan = one_file_plan(&out, &name, &args.image.options, args.init, format!("staticize pack {name}"))?;
+        let written = package::deliver(&plan, &dests, rep)?;
+        package::report_run_hint(&written, rep);
+        package::push_if_asked(&written, &args.image.options, rep)?;
+        image = Some(written);
+    }
+    rep.json(&PackResult { output: out, program: linkage, packed, closure, image });
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Packs `program` (its closure resolved like `bundle` does, `--lib` included) into `out`,
+/// reporting each step; returns the program's verdict, its closure and what was packed.
+pub fn pack_file(
+    program: &Path,
+    name: &str,
+    libs: &[String],
+    allow_missing: bool,
+    out: &Path,
+    rep: &Reporter,
+) -> Result<(Linkage, Closure, Packed)> {
+    let linkage = elf::inspect(program)?;
+    if !matches!(linkage.kind, LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie) {
+        return Err(Error::input(program, format!("is a {}, not a program", linkage.kind.label()), None));
+    }
+    let launcher = pack::launcher(&linkage.machine)
+        .ok_or_else(|| Error::usage(format!("cannot pack a {} program", linkage.machine), pack::missing_hint(&linkage.machine)))?;
+    let closure = resolve(program, libs)?;
+    if !closure.unresolved.is_empty() && !allow_missing {
+        let names: Vec<String> = closure.unresolved.iter().map(|u| u.to_string()).collect();
+        return Err(Error::Verdict {
+            message: format!("{}: libraries not found: {}", program.display(), names.join(", ")),
+            help: Some("install the package that provides it, name its file with --lib PATH, or pass --allow-missing".into()),
+        });
+    }
+    rep.step("check", format!("{}: {}", program.display(), crate::commands::build::describe(&linkage)));
+    let inputs = pack::inputs(program, name, &closure)?;
+    let spinner = crate::progress::Progress::start(rep, "compressing (zstd -19)");
+    let packed = pack::write(&inputs, &closure, launcher, out)?;
+    drop(spinner);
+    for u in &closure.unresolved {
+        rep.warn(format!("missing {u}: the program will fail where it loads it (--allow-missing)"));
+    }
+    for w in &closure.warnings {
+        rep.warn(w);
+    }
+    let libs = packed.entries.len().saturating_sub(if closure.interp.is_some() { 2 } else { 1 });
+    rep.step(
+        "pack",
+        format!(
+            "{} ({}, static: launcher {} + {} compressed from {}; {} libraries{})",
+            out.display(),
+            human_size(packed.launcher_bytes + packed.payload_bytes),
+            human_size(packed.launcher_bytes),
+            human_size(packed.payload_bytes),
+            human_size(packed.unpacked_bytes),
+            libs,
+            closure.interp.as_deref().map(|i| format!(", loader {i}")).unwrap_or_default()
+        ),
+    );
+    Ok((linkage, closure, packed))
+}
+
+/// The closure as `bundle` resolves it: DT_NEEDED, .note.dlopen, --lib, and for glibc before
+/// 2.34 the NSS modules `files dns` needs.
+fn resolve(program: &Path, libs: &[String]) -> Result<Closure> {
+    let mut ropts = ResolveOptions { extra_libs: libs.to_vec(), ..Default::default() };
+    let c = closure::resolve(program, &ropts)?;
+    if !is_glibc(&c) {
+        return Ok(c);
+    }
+    let nss = nss_modules_needed(&c);
+    if nss.is_empty() {
+        return Ok(c);
+    }
+    ropts.extra_libs.extend(nss.iter().map(|s| s.to_string()));
+    closure::resolve(program, &ropts)
+}
+
+/// A scratch image holding only the packed file as its entrypoint (with the init before it
+/// when asked).
+pub fn one_file_plan(
+    packed: &Path,
+    name: &str,
+    opts: &ImageOptions,
+    init: bool,
+    created_by: String,
+) -> Result<crate::image::ImagePlan> {
+    let linkage = elf::inspect(packed)?;
+    let mut plan = package::plan_for_binary(packed, name, &linkage, opts, created_by)?;
+    if init {
+        for image in &mut plan.images {
+            pack::with_init(image)?;
+        }
+    }
+    Ok(plan)
+}
