@@ -459,6 +459,17 @@ pub struct NodeArgs {
     /// Put V8's code cache into the blob: a faster start, but the bytes differ on every build.
     #[arg(long)]
     pub code_cache: bool,
+    /// Write today's dynamic executable (it needs node's libraries where it runs) instead of
+    /// the packed static one.
+    #[arg(long)]
+    pub no_pack: bool,
+    /// Start node under staticize's minimal init in the image (the default: node ignores
+    /// SIGTERM as PID 1, so `docker stop` would wait and kill).
+    #[arg(long, overrides_with = "no_init")]
+    pub init: bool,
+    /// Make node itself PID 1 in the image.
+    #[arg(long, overrides_with = "init")]
+    pub no_init: bool,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
@@ -491,6 +502,10 @@ pub struct PackArgs {
     /// Pack even when some libraries cannot be found (they are listed).
     #[arg(long)]
     pub allow_missing: bool,
+    /// Find the interpreter and libraries inside DIR instead of / (e.g. an arm64 root for an
+    /// arm64 program).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Run the program under staticize's minimal init in the image (signals forwarded,
     /// zombies reaped): for programs that ignore SIGTERM as PID 1.
     #[arg(long, overrides_with = "no_init")]

@@ -22,6 +22,33 @@ pub struct CheckedFile {
     /// Why it failed the size limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub over_budget: Option<String>,
+    /// What a packed executable (`staticize pack`) carries, or why its payload is unreadable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packed: Option<PackVerdict>,
+}
+
+/// A packed executable's contents, or its damage (which fails the check: it would not run).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackVerdict {
+    /// The header read cleanly: what it carries.
+    Carries(crate::pack::Packed),
+    /// The trailer is there but the rest does not add up.
+    Damaged(String),
+}
+
+/// Reads a static file's pack trailer, when it has one.
+fn pack_verdict(v: &FileVerdict) -> Option<PackVerdict> {
+    let l = v.linkage.as_ref()?;
+    if !l.kind.is_self_contained() {
+        return None;
+    }
+    match crate::pack::read_file(&v.path) {
+        Ok(Some(Ok(p))) => Some(PackVerdict::Carries(p)),
+        Ok(Some(Err(d))) => Some(PackVerdict::Damaged(d.message().to_string())),
+        Ok(None) => None,
+        Err(e) => Some(PackVerdict::Damaged(crate::elf::plain_reason(&e))),
+    }
 }
 
 /// Whether a verdict passes: static programs always, dynamic ones only when allowed.
@@ -74,8 +101,10 @@ pub fn check_file(p: &std::path::Path, args: &CheckArgs) -> CheckedFile {
 pub fn judge(verdict: FileVerdict, args: &CheckArgs) -> CheckedFile {
     let max_size = args.max_size.map(|m| m.0);
     let over_budget = over_budget(&verdict, max_size);
-    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
-    CheckedFile { verdict, ok, max_size, over_budget }
+    let packed = pack_verdict(&verdict);
+    let damaged = matches!(packed, Some(PackVerdict::Damaged(_)));
+    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none() && !damaged;
+    CheckedFile { verdict, ok, max_size, over_budget, packed }
 }
 
 /// The human line for one file: "ok   PATH: static, x86_64, 8.1 KiB".
@@ -86,6 +115,11 @@ pub fn file_line(r: &CheckedFile) -> String {
         (None, Some(e)) => e.clone(),
         (None, None) => String::new(),
     };
+    match &r.packed {
+        Some(PackVerdict::Carries(p)) => what.push_str(&format!("; {}", p.summary())),
+        Some(PackVerdict::Damaged(d)) => what.push_str(&format!("; packed, but {d}: it will not run")),
+        None => {}
+    }
     if let Some(over) = &r.over_budget {
         what.push_str(&format!(" — {over}"));
     }

@@ -126,10 +126,26 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
     let mut written = None;
     if let (Some(dests), Some(mut plan)) = (&dests, plan) {
         plan.images.sort_by(|a, b| a.platform.cmp(&b.platform));
+        if !args.no_init {
+            add_init(&mut plan, rep)?;
+        }
         written = Some(package::deliver(&plan, dests, rep)?);
     }
     // The executable written beside the image: this machine's when it was built, else the first.
     let local = results.iter().find(|r| r.build.platform.is_none()).unwrap_or(&results[0]);
+    if !args.no_pack {
+        let root = match &local.build.platform {
+            None => None,
+            Some(arch) => {
+                let tc = crate::driver::node::tools::toolchain();
+                Some(crate::driver::node::cross::debian_root(crate::driver::node::cross::spec(&tc, arch)?, rep)?)
+            }
+        };
+        let req = crate::commands::pack::PackRequest { root, ..Default::default() };
+        let (_, _, packed) = crate::commands::pack::pack_file(&local.build.executable, &name, &req, &bin_out, rep)?;
+        rep.step("", format!("{} is static: node and its {} libraries run from memory (--no-pack for the dynamic file)", bin_out.display(), packed.entries.len().saturating_sub(2)));
+        return finish(results, written, &args, rep);
+    }
     output::copy_atomic(&local.build.executable, &bin_out, 0o755)?;
     let tree_note = if local.build.tree.is_some() {
         format!(" — it runs the package tree, which is in the image under {TREE_ROOT}")
@@ -145,6 +161,23 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
             local.linkage.machine
         ),
     );
+    finish(results, written, &args, rep)
+}
+
+/// Node ignores SIGTERM as PID 1: the minimal init goes first in every image (--no-init).
+fn add_init(plan: &mut ImagePlan, rep: &Reporter) -> Result<()> {
+    for image in &mut plan.images {
+        crate::pack::with_init(image)?;
+    }
+    rep.step(
+        "init",
+        format!("{} runs first as PID 1: forwards signals to node, reaps zombies, exits with its status (--no-init)", crate::pack::INIT_PATH),
+    );
+    Ok(())
+}
+
+/// Reports the image's run hint, pushes it when asked, prints the JSON.
+fn finish(mut results: Vec<NodeResult>, written: Option<Written>, args: &NodeArgs, rep: &Reporter) -> Result<()> {
     if let Some(w) = &written {
         package::report_run_hint(w, rep);
         package::push_if_asked(w, &args.image.options, rep)?;

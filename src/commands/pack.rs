@@ -48,7 +48,8 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
             Some(package::destinations(&args.image.options, &tar)?)
         }
     };
-    let (linkage, closure, packed) = pack_file(&args.program, &name, &args.lib, args.allow_missing, &out, rep)?;
+    let req = PackRequest { libs: args.lib.clone(), allow_missing: args.allow_missing, root: args.root.clone() };
+    let (linkage, closure, packed) = pack_file(&args.program, &name, &req, &out, rep)?;
     let mut image = None;
     if let Some(dests) = dests {
         let plan = one_file_plan(&out, &name, &args.image.options, args.init, format!("staticize pack {name}"))?;
@@ -65,13 +66,23 @@ fn same_file(a: &Path, b: &Path) -> bool {
     matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
 }
 
+/// How to resolve what is packed.
+#[derive(Debug, Clone, Default)]
+pub struct PackRequest {
+    /// `--lib`: libraries the program dlopen()s that no note names.
+    pub libs: Vec<String>,
+    /// Pack even when libraries are missing.
+    pub allow_missing: bool,
+    /// Resolve the closure inside this directory instead of `/` (another architecture's root).
+    pub root: Option<PathBuf>,
+}
+
 /// Packs `program` (its closure resolved like `bundle` does, `--lib` included) into `out`,
 /// reporting each step; returns the program's verdict, its closure and what was packed.
 pub fn pack_file(
     program: &Path,
     name: &str,
-    libs: &[String],
-    allow_missing: bool,
+    req: &PackRequest,
     out: &Path,
     rep: &Reporter,
 ) -> Result<(Linkage, Closure, Packed)> {
@@ -81,8 +92,8 @@ pub fn pack_file(
     }
     let launcher = pack::launcher(&linkage.machine)
         .ok_or_else(|| Error::usage(format!("cannot pack a {} program", linkage.machine), pack::missing_hint(&linkage.machine)))?;
-    let closure = resolve(program, libs)?;
-    if !closure.unresolved.is_empty() && !allow_missing {
+    let closure = resolve(program, req)?;
+    if !closure.unresolved.is_empty() && !req.allow_missing {
         let names: Vec<String> = closure.unresolved.iter().map(|u| u.to_string()).collect();
         return Err(Error::Verdict {
             message: format!("{}: libraries not found: {}", program.display(), names.join(", ")),
@@ -119,8 +130,11 @@ pub fn pack_file(
 
 /// The closure as `bundle` resolves it: DT_NEEDED, .note.dlopen, --lib, and for glibc before
 /// 2.34 the NSS modules `files dns` needs.
-fn resolve(program: &Path, libs: &[String]) -> Result<Closure> {
-    let mut ropts = ResolveOptions { extra_libs: libs.to_vec(), ..Default::default() };
+fn resolve(program: &Path, req: &PackRequest) -> Result<Closure> {
+    let mut ropts = ResolveOptions { extra_libs: req.libs.clone(), ..Default::default() };
+    if let Some(root) = &req.root {
+        ropts.root = root.clone();
+    }
     let c = closure::resolve(program, &ropts)?;
     if !is_glibc(&c) {
         return Ok(c);

@@ -142,7 +142,9 @@ pub fn inputs(program: &Path, name: &str, closure: &Closure) -> Result<Vec<Input
     let mut out = vec![Input { role: Role::Program, name: name.to_string(), host: program.to_path_buf() }];
     let interp = closure.files().find(|e| e.kind == EntryKind::Interp);
     if let Some(i) = interp {
-        out.push(Input { role: Role::Interpreter, name: base_name(&i.image_path), host: i.host_path.clone() });
+        // Named as PT_INTERP names it (musl's is a link to libc.so).
+        let name = base_name(closure.interp.as_deref().unwrap_or(&i.image_path));
+        out.push(Input { role: Role::Interpreter, name, host: i.host_path.clone() });
     }
     for e in closure.files() {
         let role = match e.kind {
@@ -277,11 +279,15 @@ fn loader_name(code: u32) -> &'static str {
     }
 }
 
-/// Reads what a packed file carries: None when the file is not a pack at all (no trailer
-/// magic), Some(Err) when it is one but damaged.
+/// Reads what a packed file carries: None when the file is not a pack at all, Some(Err) when
+/// it is one but damaged or truncated.
 pub fn read(file: &[u8]) -> Option<std::result::Result<Packed, format::Damage>> {
     if !format::has_trailer(file) {
-        return None;
+        // A launcher whose payload was cut off still carries its own messages: recognise it
+        // by one of them, so a truncated pack is not judged a plain static program.
+        let head = &file[..file.len().min(256 * 1024)];
+        let marker = format::Damage::NoTrailer.message().as_bytes();
+        return memchr::memmem::find(head, marker).map(|_| Err(format::Damage::NoTrailer));
     }
     Some(format::parse(file).map(|p| Packed {
         loader: loader_name(p.loader),
@@ -342,4 +348,35 @@ pub fn with_init(image: &mut crate::image::PlatformImage) -> Result<()> {
     entry.extend(image.config.entrypoint.take().unwrap_or_default());
     image.config.entrypoint = Some(entry);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fuzz_seeds_read_as_packs_or_as_damage() {
+        let glibc = read(include_bytes!("../../fuzz/corpus/pack_read/glibc")).unwrap().unwrap();
+        assert_eq!(glibc.loader, "glibc");
+        let roles: Vec<Role> = glibc.entries.iter().map(|e| e.role).collect();
+        assert_eq!(roles, [Role::Program, Role::Interpreter, Role::Library, Role::Dlopen]);
+        assert_eq!(glibc.unpacked_bytes, 223);
+        assert_eq!(read(include_bytes!("../../fuzz/corpus/pack_read/musl")).unwrap().unwrap().loader, "musl");
+        let st = read(include_bytes!("../../fuzz/corpus/pack_read/static")).unwrap().unwrap();
+        assert_eq!((st.loader, st.launcher_bytes), ("none", 64));
+        // Cut off: no trailer and no launcher text, so not a pack at all.
+        assert!(read(include_bytes!("../../fuzz/corpus/pack_read/truncated")).is_none());
+        let hurt = read(include_bytes!("../../fuzz/corpus/pack_read/header-damaged")).unwrap();
+        assert_eq!(hurt.unwrap_err(), format::Damage::HeaderHash);
+    }
+
+    #[test]
+    fn lying_headers_are_refused() {
+        let mut b = include_bytes!("../../fuzz/corpus/pack_read/glibc").to_vec();
+        // A header offset past the end.
+        let n = b.len();
+        b[n - 24..n - 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(read(&b).unwrap().unwrap_err(), format::Damage::Length);
+        assert_eq!(read(b"").map(|r| r.is_ok()), None);
+    }
 }

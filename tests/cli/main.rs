@@ -20,3 +20,4 @@ mod crash_safety;
 mod hostile_archives;
 mod programs;
 mod reproducible;
+mod pack;
