@@ -61,7 +61,9 @@ impl Damage {
     /// A sentence saying what is wrong.
     pub fn message(&self) -> &'static str {
         match self {
-            Damage::NoTrailer => "no packed payload at the end of the file (not a staticize pack, or its end was cut off)",
+            Damage::NoTrailer => {
+                "no packed payload at the end of the file (not a staticize pack, or its end was cut off)"
+            }
             Damage::Version(_) => "the packed payload has a format version this program does not read",
             Damage::Length => "the file's length does not match its packed payload (truncated or extended)",
             Damage::HeaderHash => "the packed header is damaged (its checksum does not match)",

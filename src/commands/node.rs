@@ -143,7 +143,14 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         };
         let req = crate::commands::pack::PackRequest { root, ..Default::default() };
         let (_, _, packed) = crate::commands::pack::pack_file(&local.build.executable, &name, &req, &bin_out, rep)?;
-        rep.step("", format!("{} is static: node and its {} libraries run from memory (--no-pack for the dynamic file)", bin_out.display(), packed.entries.len().saturating_sub(2)));
+        rep.step(
+            "",
+            format!(
+                "{} is static: node and its {} libraries run from memory (--no-pack for the dynamic file)",
+                bin_out.display(),
+                packed.entries.len().saturating_sub(2)
+            ),
+        );
         return finish(results, written, &args, rep);
     }
     output::copy_atomic(&local.build.executable, &bin_out, 0o755)?;
@@ -171,7 +178,10 @@ fn add_init(plan: &mut ImagePlan, rep: &Reporter) -> Result<()> {
     }
     rep.step(
         "init",
-        format!("{} runs first as PID 1: forwards signals to node, reaps zombies, exits with its status (--no-init)", crate::pack::INIT_PATH),
+        format!(
+            "{} runs first as PID 1: forwards signals to node, reaps zombies, exits with its status (--no-init)",
+            crate::pack::INIT_PATH
+        ),
     );
     Ok(())
 }

@@ -90,19 +90,23 @@ pub fn pack_file(
     if !matches!(linkage.kind, LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie) {
         return Err(Error::input(program, format!("is a {}, not a program", linkage.kind.label()), None));
     }
-    let launcher = pack::launcher(&linkage.machine)
-        .ok_or_else(|| Error::usage(format!("cannot pack a {} program", linkage.machine), pack::missing_hint(&linkage.machine)))?;
+    let launcher = pack::launcher(&linkage.machine).ok_or_else(|| {
+        Error::usage(format!("cannot pack a {} program", linkage.machine), pack::missing_hint(&linkage.machine))
+    })?;
     let closure = resolve(program, req)?;
     if !closure.unresolved.is_empty() && !req.allow_missing {
         let names: Vec<String> = closure.unresolved.iter().map(|u| u.to_string()).collect();
         return Err(Error::Verdict {
             message: format!("{}: libraries not found: {}", program.display(), names.join(", ")),
-            help: Some("install the package that provides it, name its file with --lib PATH, or pass --allow-missing".into()),
+            help: Some(
+                "install the package that provides it, name its file with --lib PATH, or pass --allow-missing".into(),
+            ),
         });
     }
     rep.step("check", format!("{}: {}", program.display(), crate::commands::build::describe(&linkage)));
     let inputs = pack::inputs(program, name, &closure)?;
-    let spinner = crate::progress::Progress::start(rep, "compressing (zstd -19)");
+    let total: u64 = inputs.iter().filter_map(|i| std::fs::metadata(&i.host).ok()).map(|m| m.len()).sum();
+    let spinner = crate::progress::Progress::start(rep, format!("compressing (zstd -{})", pack::level_for(total)));
     let packed = pack::write(&inputs, &closure, launcher, out)?;
     drop(spinner);
     for u in &closure.unresolved {

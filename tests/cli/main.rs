@@ -18,6 +18,6 @@ mod push;
 mod bad_inputs;
 mod crash_safety;
 mod hostile_archives;
+mod pack;
 mod programs;
 mod reproducible;
-mod pack;

@@ -64,7 +64,11 @@ fn main(sp: *const usize) -> ! {
     let mut bufs = Bufs::default();
     let prog_path = bufs.fd_path(prog_fd);
     // argv[0] as the caller gave it, else the program's name.
-    let name0: *const u8 = if argc > 0 { unsafe { *argv } } else { bufs.push(pack.entries().next().map(|e| e.name).unwrap_or(b"program")) };
+    let name0: *const u8 = if argc > 0 {
+        unsafe { *argv }
+    } else {
+        bufs.push(pack.entries().next().map(|e| e.name).unwrap_or(b"program"))
+    };
     let mut args: Vec<*const u8> = Vec::new();
     match (pack.loader, interp) {
         (LOADER_GLIBC, Some(_)) | (LOADER_MUSL, Some(_)) => {
@@ -89,7 +93,12 @@ fn main(sp: *const usize) -> ! {
         (LOADER_NONE, _) | (_, None) => prog_fd,
         (_, Some(fd)) => fd,
     };
-    let r = sys::execveat(exec_fd, args.as_ptr(), envp);
+    let mut r = sys::execveat(exec_fd, args.as_ptr(), envp);
+    if r == -sys::ENOSYS {
+        // No execveat (Linux < 3.19, or qemu-user, which does not emulate it): the same file
+        // by its /proc path.
+        r = sys::execve(bufs.fd_path(exec_fd), args.as_ptr(), envp);
+    }
     exec_failed(r)
 }
 
@@ -124,7 +133,9 @@ fn unpack(pack: &format::Pack<'_>) -> Vec<i32> {
     }
     let mut dec = match StreamingDecoder::new(pack.payload) {
         Ok(d) => d,
-        Err(_) => die(EXIT_DAMAGED, &[b"staticize launcher: the packed payload is not a zstd frame; pack the program again"]),
+        Err(_) => {
+            die(EXIT_DAMAGED, &[b"staticize launcher: the packed payload is not a zstd frame; pack the program again"])
+        }
     };
     let mut buf = alloc::vec![0u8; 1 << 20];
     for (e, &fd) in pack.entries().zip(fds.iter()) {
@@ -137,7 +148,10 @@ fn unpack(pack: &format::Pack<'_>) -> Vec<i32> {
             };
             let w = sys::write_all(fd, &buf[..n]);
             if w < 0 {
-                die(EXIT_SYSTEM, &[b"staticize launcher: cannot fill a memory file (", errno_text(w), b"): too little memory?"]);
+                die(
+                    EXIT_SYSTEM,
+                    &[b"staticize launcher: cannot fill a memory file (", errno_text(w), b"): too little memory?"],
+                );
             }
             left -= n as u64;
         }
@@ -234,4 +248,3 @@ impl Bufs {
         self.push(&v)
     }
 }
-
