@@ -65,6 +65,13 @@ impl Root {
         self.host_path(&real).is_file().then_some(Walked { links, real })
     }
 
+    /// The real path of a directory inside the root (links followed), or None when `inside`
+    /// is missing or not a directory: "/lib/x86_64-linux-gnu" → "/usr/lib/x86_64-linux-gnu".
+    pub fn real_dir(&self, inside: &str) -> Option<String> {
+        let (_, real) = self.walk_any(inside)?;
+        self.host_path(&real).is_dir().then_some(real)
+    }
+
     fn walk_any(&self, inside: &str) -> Option<(Vec<Link>, String)> {
         // Components still to visit, first one last (a stack), so a link's target can be
         // pushed in front of what remains.

@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::{ImageOptions, PackArgs};
+use crate::cli::PackArgs;
+use crate::closure::nss::{is_glibc, modules_needed as nss_modules_needed};
 use crate::closure::{self, Closure, ResolveOptions};
-use crate::commands::bundle::{self, is_glibc, nss_modules_needed};
-use crate::commands::package;
+use crate::commands::{bundle, settings};
 use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
+use crate::image::options::{AddSpec, ImageSettings};
 use crate::pack::{self, Packed};
+use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
 use crate::report::{Reporter, human_size};
 
 /// The JSON result of `staticize pack`.
@@ -29,7 +31,8 @@ pub struct PackResult {
     pub image: Option<crate::image::Written>,
 }
 
-/// Runs `staticize pack`.
+/// Runs `staticize pack`: packs the program, then writes the one-file image through the
+/// pipeline (the packed file is static, so the image is that file alone).
 pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
     let name = bundle::binary_name(&args.program)?;
     let out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
@@ -40,25 +43,45 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
         ));
     }
     crate::output::ensure_writable(&out)?;
-    let dests = match args.image.no_image {
-        true => None,
-        false => {
-            let tar = args.image.image.clone().unwrap_or_else(|| package::default_image_path(&out));
-            package::reference(&args.image.options, &name)?;
-            Some(package::destinations(&args.image.options, &tar)?)
-        }
-    };
+    let mut image_settings = settings::build_settings(&args.image)?;
+    let destinations = settings::build_destinations(&args.image, &out)?;
     let req = PackRequest { libs: args.lib.clone(), allow_missing: args.allow_missing, root: args.root.clone() };
     let (linkage, closure, packed) = pack_file(&args.program, &name, &req, &out, rep)?;
     let mut image = None;
-    if let Some(dests) = dests {
-        let plan = one_file_plan(&out, &name, &args.image.options, args.init, format!("staticize pack {name}"))?;
-        let written = package::deliver(&plan, &dests, rep)?;
-        package::report_run_hint(&written, rep);
-        package::push_if_asked(&written, &args.image.options, rep)?;
-        image = Some(written);
+    if !destinations.is_empty() {
+        let staging = tempfile::tempdir().map_err(|e| Error::io("create a directory in", std::env::temp_dir(), e))?;
+        if args.init {
+            add_init(&mut image_settings, &name, &linkage.machine, staging.path())?;
+        }
+        let job = Job {
+            created_by: format!("staticize pack {name}"),
+            name,
+            programs: Programs::Prebuilt(vec![(None, out.clone())]),
+            settings: image_settings,
+            binaries: Binaries::None,
+            destinations,
+            dynamic: Dynamic::Refuse,
+        };
+        let outcome = pipeline::run(job, rep)?;
+        image = outcome.image.clone();
+        outcome.finish()?;
     }
     rep.json(&PackResult { output: out, program: linkage, packed, closure, image });
+    Ok(())
+}
+
+/// `--init`: the init goes into the image at [`pack::INIT_PATH`] and runs the program.
+fn add_init(s: &mut ImageSettings, name: &str, arch: &str, staging: &Path) -> Result<()> {
+    let init = pack::init(arch).ok_or_else(|| Error::usage(format!("no init for {arch}"), pack::missing_hint(arch)))?;
+    let file = staging.join("init");
+    std::fs::write(&file, init).map_err(|e| Error::io("write", &file, e))?;
+    s.adds.push(AddSpec { src: file, dest: pack::INIT_PATH.into(), mode: Some(0o755) });
+    let mut entry = vec![pack::INIT_PATH.to_string()];
+    entry.extend(s.entrypoint.clone().unwrap_or_else(|| vec![String::new()]));
+    if entry[1].is_empty() {
+        entry[1] = s.program_path(name)?;
+    }
+    s.entrypoint = Some(entry);
     Ok(())
 }
 
@@ -103,7 +126,7 @@ pub fn pack_file(
             ),
         });
     }
-    rep.step("check", format!("{}: {}", program.display(), crate::commands::build::describe(&linkage)));
+    rep.step("check", format!("{}: {}", program.display(), crate::elf::describe(&linkage)));
     let inputs = pack::inputs(program, name, &closure)?;
     let total: u64 = inputs.iter().filter_map(|i| std::fs::metadata(&i.host).ok()).map(|m| m.len()).sum();
     let spinner = crate::progress::Progress::start(rep, format!("compressing (zstd -{})", pack::level_for(total)));
@@ -149,23 +172,4 @@ fn resolve(program: &Path, req: &PackRequest) -> Result<Closure> {
     }
     ropts.extra_libs.extend(nss.iter().map(|s| s.to_string()));
     closure::resolve(program, &ropts)
-}
-
-/// A scratch image holding only the packed file as its entrypoint (with the init before it
-/// when asked).
-pub fn one_file_plan(
-    packed: &Path,
-    name: &str,
-    opts: &ImageOptions,
-    init: bool,
-    created_by: String,
-) -> Result<crate::image::ImagePlan> {
-    let linkage = elf::inspect(packed)?;
-    let mut plan = package::plan_for_binary(packed, name, &linkage, opts, created_by)?;
-    if init {
-        for image in &mut plan.images {
-            pack::with_init(image)?;
-        }
-    }
-    Ok(plan)
 }
