@@ -440,6 +440,80 @@ def rows_closure(work):
         guarded(group, f"{name}: `staticize bundle` vs `lddtree -l` / `ldd`", "same library set", run)
 
 
+def peak_kb(cmd):
+    """Peak resident memory (KiB) of one run, from GNU time."""
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", *map(str, cmd)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    return int(p.stderr.decode().strip().splitlines()[-1])
+
+
+def first_answer(cmd, port, env):
+    """Seconds from start until http://127.0.0.1:PORT/ answers (then the server is killed)."""
+    import socket
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t < 60:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                    c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    if c.recv(16):
+                        return time.perf_counter() - t
+            except OSError:
+                time.sleep(0.005)
+        raise RuntimeError("no answer within 60 s")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def hello_node_dynamic(work):
+    """examples/hello-node built by `staticize node --no-pack` (the dynamic executable)."""
+    need_tool("npm", "nodejs npm")
+    proj = work / "hello-node-src"
+    if not proj.exists():
+        shutil.copytree(REPO / "examples/hello-node", proj)
+        sh(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=proj)
+    out = work / "hello-node"
+    if not out.exists():
+        sh(staticize("node", proj / "server.js", "--no-pack", "--no-image", "-o", out))
+    return out
+
+
+def rows_pack(work):
+    group = "7. Pack (one static file from a dynamic program)"
+    progs = [("redis-server", lambda: shutil.which("redis-server")), ("jq", lambda: shutil.which("jq")),
+             ("hello-node", lambda: hello_node_dynamic(work))]
+    for name, get in progs:
+        def run(name=name, get=get):
+            need_command("pack", "pack")
+            need_tool("staticx", "pip install staticx")
+            prog = get()
+            if not prog:
+                raise Pending(f"{name} not installed")
+            ours, theirs = work / f"{name}.packed", work / f"{name}.staticx"
+            s_pack = staticize("pack", prog, "-o", ours, "--no-image")
+            p_pack = ["staticx", prog, theirs]
+            ts, tp = [timed(s_pack)], [timed(p_pack)]
+            sz_s, sz_p = ours.stat().st_size, theirs.stat().st_size
+            row(group, f"{name}: time to pack vs staticx", ts, tp, "≤ 0.5×", lambda r, *_: r <= 0.5,
+                f"sizes: staticize {fmt_b(sz_s)}, staticx {fmt_b(sz_p)} → {sz_s / sz_p:.2f}× (target ≤ 1.15×)")
+            if name == "hello-node":
+                port = 18000 + os.getpid() % 1000
+                env = dict(os.environ, PORT=str(port))
+                start = lambda p: (lambda: first_answer([p], port, env))  # noqa: E731
+            else:
+                start = lambda p: (lambda: timed([p, "--version"]))  # noqa: E731
+            ts, tp = alternate(start(ours), start(theirs), RUNS)
+            mem = f"peak memory: staticize {peak_kb([ours, '--version'])} KiB, staticx {peak_kb([theirs, '--version'])} KiB" \
+                if name != "hello-node" else "start-up = first HTTP answer"
+            row(group, f"{name}: start-up, packed vs staticx", ts, tp, "≤ 0.1×", lambda r, *_: r <= 0.1, mem)
+            tu, _ = alternate(start(prog), start(ours), RUNS)
+            row(group, f"{name}: start-up, packed vs the program itself (cost of packing)", _, tu, "reported")
+
+        guarded(group, f"{name}: pack vs staticx", "size ≤ 1.15×, start-up ≤ 0.1×, pack time ≤ 0.5×", run)
+
+
 def artifact_command(res):
     cmd = (res.get("artifact") or {}).get("command")
     if not cmd:
@@ -808,7 +882,7 @@ def main():
     if not STATICIZE.exists():
         sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
-             ("build", rows_build), ("sizes", sizes), ("squash", rows_squash)]
+             ("build", rows_build), ("sizes", sizes), ("squash", rows_squash), ("pack", rows_pack)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

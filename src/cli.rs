@@ -92,6 +92,10 @@ pub enum Command {
     /// paths; the run config carries over.
     #[command(after_help = EXIT_CODES_HELP)]
     Slim(SlimArgs),
+    /// Pack a dynamic program, its loader and libraries into one static executable that runs
+    /// from memory (no /tmp, read-only roots), and a scratch image holding only that file.
+    #[command(after_help = PACK_HELP)]
+    Pack(PackArgs),
 }
 
 /// Which C library to link.
@@ -492,6 +496,60 @@ pub struct NodeArgs {
     /// Put V8's code cache into the blob: a faster start, but the bytes differ on every build.
     #[arg(long)]
     pub code_cache: bool,
+    /// Write today's dynamic executable (it needs node's libraries where it runs) instead of
+    /// the packed static one.
+    #[arg(long)]
+    pub no_pack: bool,
+    /// Start node under staticize's minimal init in the image (the default: node ignores
+    /// SIGTERM as PID 1, so `docker stop` would wait and kill).
+    #[arg(long, overrides_with = "no_init")]
+    pub init: bool,
+    /// Make node itself PID 1 in the image.
+    #[arg(long, overrides_with = "init")]
+    pub no_init: bool,
+    /// Image options.
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+/// Exit statuses of a packed executable, shown under `staticize pack --help`.
+pub const PACK_HELP: &str = "\
+A packed executable exits with its program's own status. When it cannot start the program:
+  117  the packed file is damaged or truncated
+  118  /proc is not mounted (it runs the program through /proc/self/fd)
+  119  the kernel lacks memfd_create or execveat
+  120  executing from memory was refused (seccomp, vm.memfd_noexec=2)
+  121  another system error (out of memory)
+
+staticize itself exits 0 ok, 1 libraries missing, 2 usage, 3 build failed, 4 input/output.";
+
+/// `staticize pack`.
+#[derive(Debug, Clone, Args)]
+pub struct PackArgs {
+    /// The program to pack (dynamic, glibc or musl; a static one is only compressed).
+    #[arg(value_name = "PROGRAM")]
+    pub program: PathBuf,
+    /// The packed executable to write (default: ./NAME).
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// A library the program dlopen()s that no .note.dlopen names: a soname or a path
+    /// (repeatable); it is loaded at start.
+    #[arg(long = "lib", value_name = "NAME|PATH")]
+    pub lib: Vec<String>,
+    /// Pack even when some libraries cannot be found (they are listed).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Find the interpreter and libraries inside DIR instead of / (e.g. an arm64 root for an
+    /// arm64 program).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Run the program under staticize's minimal init in the image (signals forwarded,
+    /// zombies reaped): for programs that ignore SIGTERM as PID 1.
+    #[arg(long, overrides_with = "no_init")]
+    pub init: bool,
+    /// The program is the image's PID 1 (the default for pack).
+    #[arg(long, overrides_with = "init")]
+    pub no_init: bool,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,

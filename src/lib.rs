@@ -15,6 +15,7 @@ pub mod gate;
 pub mod image;
 pub mod input;
 pub mod output;
+pub mod pack;
 pub mod pipeline;
 pub mod pkgdb;
 pub mod platform;

@@ -35,6 +35,33 @@ pub struct CheckedFile {
     /// Why it failed the size limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub over_budget: Option<String>,
+    /// What a packed executable (`staticize pack`) carries, or why its payload is unreadable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packed: Option<PackVerdict>,
+}
+
+/// A packed executable's contents, or its damage (which fails the check: it would not run).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackVerdict {
+    /// The header read cleanly: what it carries.
+    Carries(crate::pack::Packed),
+    /// The trailer is there but the rest does not add up.
+    Damaged(String),
+}
+
+/// Reads a static file's pack trailer, when it has one.
+fn pack_verdict(v: &FileVerdict) -> Option<PackVerdict> {
+    let l = v.linkage.as_ref()?;
+    if !l.kind.is_self_contained() {
+        return None;
+    }
+    match crate::pack::read_file(&v.path) {
+        Ok(Some(Ok(p))) => Some(PackVerdict::Carries(p)),
+        Ok(Some(Err(d))) => Some(PackVerdict::Damaged(d.message().to_string())),
+        Ok(None) => None,
+        Err(e) => Some(PackVerdict::Damaged(crate::elf::plain_reason(&e))),
+    }
 }
 
 /// Whether a verdict passes: static programs always, dynamic ones only when allowed.
@@ -53,8 +80,10 @@ pub fn check_file(p: &Path, rules: Rules) -> CheckedFile {
 /// Judges one verdict against the rules: linkage, then the size limit.
 pub fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
     let over_budget = over_budget(&verdict, rules.max_size);
-    let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none();
-    CheckedFile { verdict, ok, max_size: rules.max_size, over_budget }
+    let packed = pack_verdict(&verdict);
+    let damaged = matches!(packed, Some(PackVerdict::Damaged(_)));
+    let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none() && !damaged;
+    CheckedFile { verdict, ok, max_size: rules.max_size, over_budget, packed }
 }
 
 /// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.

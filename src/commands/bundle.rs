@@ -52,6 +52,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
                 packages: args.packages.clone(),
                 allow_missing: args.allow_missing,
             },
+            init: false,
         }),
     };
     let outcome = pipeline::run(job, rep)?;

@@ -3,7 +3,7 @@
 //! The one place that picks which from the arguments; the judging is [`crate::check`]'s.
 
 use crate::check::image::{ImageCheck, check_target, help_lines, is_image_target};
-use crate::check::{CheckedFile, Rules, check_file, judge, tree};
+use crate::check::{CheckedFile, PackVerdict, Rules, check_file, judge, tree};
 use crate::cli::CheckArgs;
 use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
@@ -110,6 +110,11 @@ pub fn file_line(r: &CheckedFile) -> String {
         (None, Some(e)) => e.clone(),
         (None, None) => String::new(),
     };
+    match &r.packed {
+        Some(PackVerdict::Carries(p)) => what.push_str(&format!("; {}", p.summary())),
+        Some(PackVerdict::Damaged(d)) => what.push_str(&format!("; packed, but {d}: it will not run")),
+        None => {}
+    }
     if let Some(over) = &r.over_budget {
         what.push_str(&format!(" — {over}"));
     }

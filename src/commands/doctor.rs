@@ -34,7 +34,26 @@ pub fn survey() -> Vec<ToolStatus> {
     out.extend(rust_targets());
     // Node single executables: node, npx and strip (toolchains/node.toml).
     out.extend(crate::driver::node::tools::survey());
+    out.extend(pack_launchers());
     out
+}
+
+/// Which architectures this staticize can pack for (launchers built into it by build.rs).
+fn pack_launchers() -> Vec<ToolStatus> {
+    ["amd64", "arm64"]
+        .into_iter()
+        .map(|arch| {
+            let size = crate::pack::launcher(arch).map(|b| b.len());
+            ToolStatus {
+                language: "pack".into(),
+                name: format!("launcher-{arch}"),
+                found: size.is_some(),
+                command: None,
+                version: size.map(|n| format!("built in ({n} B)")),
+                install: size.is_none().then(|| crate::pack::missing_hint(arch)),
+            }
+        })
+        .collect()
 }
 
 /// Whether the musl Rust targets `staticize rust` prefers are installed, and how to add them.

@@ -13,6 +13,7 @@ pub mod image;
 pub mod inspect;
 pub mod man;
 pub mod node;
+pub mod pack;
 pub mod push;
 pub mod rust;
 pub mod settings;
@@ -47,5 +48,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::CPlusPlus(args) => cc::run(Lang::Cxx, args.args),
         Command::Squash(args) => squash::run(args, &rep),
         Command::Slim(args) => slim::run(args, &rep),
+        Command::Pack(args) => pack::run(args, &rep),
     }
 }

@@ -71,10 +71,22 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         settings,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::One(binary.clone()),
-        dynamic: Dynamic::Carry(CarryOptions::default()),
+        dynamic: Dynamic::Carry(CarryOptions { init: !args.no_init, ..Default::default() }),
         created_by: format!("staticize node {entry}"),
     };
     let outcome = pipeline::run(job, rep)?;
+    if outcome.image.is_some() && !args.no_init {
+        rep.step(
+            "init",
+            format!(
+                "{} is PID 1 in the image: forwards signals to node, reaps zombies, exits with its status (--no-init)",
+                crate::pack::INIT_PATH
+            ),
+        );
+    }
+    if outcome.failed.is_none() && !args.no_pack {
+        pack_binaries(&outcome.programs, rep)?;
+    }
     let mut results: Vec<NodeResult> = outcome
         .programs
         .iter()
@@ -93,6 +105,35 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         rep.json(&results);
     }
     outcome.finish()
+}
+
+/// Replaces each written executable (dynamic: node and its script) by the packed static file
+/// carrying node's loader and libraries (`--no-pack` keeps the dynamic one). A cross build's
+/// libraries come from the same Debian root its image's closure came from.
+fn pack_binaries(programs: &[pipeline::Program], rep: &Reporter) -> Result<()> {
+    for p in programs {
+        let Some(binary) = &p.binary else { continue };
+        let root = match p.arch {
+            Some(a) if a != Arch::host() => {
+                let tc = crate::driver::node::tools::toolchain();
+                let spec = crate::driver::node::cross::spec(&tc, a.name())?;
+                Some(crate::driver::node::cross::debian_root(spec, &crate::progress::Steps::new(rep))?)
+            }
+            _ => None,
+        };
+        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let req = crate::commands::pack::PackRequest { root, ..Default::default() };
+        let (_, _, packed) = crate::commands::pack::pack_file(binary, &name, &req, binary, rep)?;
+        rep.step(
+            "",
+            format!(
+                "{} is static: node and its {} libraries run from memory (--no-pack for the dynamic file)",
+                binary.display(),
+                packed.entries.len().saturating_sub(2)
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// The program's name: the entry's file name, or its package's name when the file name says

@@ -28,6 +28,8 @@ pub struct CarryOptions {
     /// What else goes in: an interpreter's standard library, package files, the closure of
     /// every ELF object put in, and the scratch-gap hints ([`crate::bundle::complete`]).
     pub extras: Extras,
+    /// Start the program under staticize's minimal init (`--init`, node's default).
+    pub init: bool,
 }
 
 /// One program's image with its closure, and what the report says about it.
@@ -78,10 +80,14 @@ pub fn carry(p: &Program, s: &ImageSettings, opts: &CarryOptions, root: Option<L
             ));
         }
     }
-    match root {
+    let mut carried = match root {
         Some(root) => carry_from(p, s, root),
         None => carry_host(p, s, opts),
+    }?;
+    if opts.init {
+        crate::pack::with_init(&mut carried.image)?;
     }
+    Ok(carried)
 }
 
 fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Carried> {

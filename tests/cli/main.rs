@@ -21,6 +21,7 @@ mod squash;
 mod bad_inputs;
 mod crash_safety;
 mod hostile_archives;
+mod pack;
 mod programs;
 mod reproducible;
 

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 /// node and npm are there (or, under STATICIZE_E2E=require, the test fails).
-fn have_node() -> bool {
+pub(crate) fn have_node() -> bool {
     have("node") && have("npm") && have("npx")
 }
 
 /// Copies a project's package files into a fresh directory and installs exactly its lockfile.
-fn install(project: &Path, files: &[&str]) -> tempfile::TempDir {
+pub(crate) fn install(project: &Path, files: &[&str]) -> tempfile::TempDir {
     let dir = tempdir();
     for f in files {
         fs::copy(project.join(f), dir.path().join(f)).unwrap();
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 /// GET http://127.0.0.1:PORT/PATH, retried for up to 30 s while the server starts.
-fn http_get(port: u16, path: &str) -> Result<String, String> {
+pub(crate) fn http_get(port: u16, path: &str) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -55,7 +55,7 @@ fn http_get(port: u16, path: &str) -> Result<String, String> {
 }
 
 /// GET with retries for up to `secs` seconds.
-fn http_get_within(port: u16, path: &str, secs: u64) -> Result<String, String> {
+pub(crate) fn http_get_within(port: u16, path: &str, secs: u64) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         match http_get(port, path) {
@@ -104,8 +104,9 @@ fn hello_node_image_answers_http_from_podman_and_docker() {
         fs::metadata(&bin).unwrap().len(),
         fs::metadata(&tar).unwrap().len()
     );
-    let verdict = ok(staticize().arg("check").arg("--allow-dynamic").arg(&bin));
-    assert!(verdict.contains("dynamic"), "{verdict}");
+    // The executable is packed: static, carrying node's loader and libraries.
+    let verdict = ok(staticize().arg("check").arg(&bin));
+    assert!(verdict.contains(": static, amd64") && verdict.contains("packed: carries hello-node"), "{verdict}");
 
     let engines = Engine::available();
     assert_eq!(engines.len(), 2, "both podman and docker must run it");
@@ -365,7 +366,8 @@ fn an_es_module_entry_is_bundled_to_commonjs_and_runs() {
     )
     .unwrap();
     let bin = dir.path().join("shouter");
-    let out = ok(staticize().arg("node").arg(&entry).args(["--no-image", "-o"]).arg(&bin));
+    // --no-pack: process.execPath names the file only when node is not run from memory.
+    let out = ok(staticize().arg("node").arg(&entry).args(["--no-image", "--no-pack", "-o"]).arg(&bin));
     assert!(out.contains("bundle 2 modules from 0 packages"), "{out}");
     assert_eq!(ok(Command::new(&bin).args(["es", "modules"])), "ES MODULES! shouter\n");
 }

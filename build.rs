@@ -1,0 +1,85 @@
+//! Builds the tiny no_std programs staticize embeds (launcher/: the launcher of packed
+//! executables and a minimal init) for this target's architecture — always — and for the
+//! other supported architecture when Rust's standard library for it is installed
+//! (`rustup target add aarch64-unknown-linux-musl` or `x86_64-unknown-linux-musl`).
+//! They are linked by rust-lld, which every rustup toolchain ships, so nothing else is needed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PROGRAMS: [&str; 2] = ["launcher", "init"];
+
+fn main() {
+    for p in ["launcher/src", "launcher/Cargo.toml", "launcher/Cargo.lock"] {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let target = std::env::var("TARGET").expect("TARGET");
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("CARGO_CFG_TARGET_ARCH");
+    for a in ["x86_64", "aarch64"] {
+        let triple = if a == arch { Some(target.clone()) } else { installed_target(a) };
+        let built = match triple {
+            Some(t) => build(&t, &out),
+            None => Err(format!("no Rust standard library for {a} (rustup target add {a}-unknown-linux-musl)")),
+        };
+        for p in PROGRAMS {
+            let dest = out.join(format!("{p}-{a}"));
+            match &built {
+                Ok(dir) => std::fs::copy(dir.join(p), &dest).map(|_| ()).expect("copy a launcher program"),
+                Err(e) if a == arch => panic!("building the {a} launcher failed: {e}"),
+                // An empty file means "not built": staticize says what to install.
+                Err(_) => std::fs::write(&dest, b"").expect("write an empty launcher"),
+            }
+        }
+        if let Err(e) = &built {
+            if a != arch {
+                println!("cargo:warning=the {a} pack launcher was not built: {e}");
+            }
+        }
+    }
+}
+
+/// A Linux target of `arch` whose standard library is installed, musl first.
+fn installed_target(arch: &str) -> Option<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc).args(["--print", "sysroot"]).output().ok()?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    [format!("{arch}-unknown-linux-musl"), format!("{arch}-unknown-linux-gnu")]
+        .into_iter()
+        .find(|t| sysroot.join("lib/rustlib").join(t).join("lib").is_dir())
+}
+
+/// Builds launcher/ for `triple` (release: size matters) in its own target directory.
+fn build(triple: &str, out: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_dir = out.join("launcher-target");
+    // Static, not position-independent, linked by the toolchain's own lld: no C toolchain.
+    let flags = [
+        "-Crelocation-model=static",
+        "-Ctarget-feature=+crt-static",
+        "-Clinker=rust-lld",
+        "-Clinker-flavor=ld.lld",
+        // musl targets otherwise add their crt1.o, whose _start is ours.
+        "-Clink-self-contained=no",
+        "-Clink-arg=--build-id=none",
+        "-Clink-arg=-znorelro",
+    ];
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("launcher/Cargo.toml");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--locked", "--bins", "--target", triple, "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build of launcher/ for {triple} failed ({status})"));
+    }
+    Ok(target_dir.join(triple).join("release"))
+}

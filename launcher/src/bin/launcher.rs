@@ -1,0 +1,250 @@
+//! The launcher of a packed executable: reads the payload appended to its own file, puts the
+//! program, its interpreter and its libraries into anonymous memory files, and executes the
+//! interpreter on them. It writes nothing to any file system and does not stay as a parent.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use ruzstd::decoding::StreamingDecoder;
+use ruzstd::io::Read;
+use staticize_launcher::format::{self, Entry, LOADER_GLIBC, LOADER_MUSL, LOADER_NONE, ROLE_INTERP, ROLE_PROGRAM};
+use staticize_launcher::{Alloc, decimal, die, entry, sys};
+
+#[global_allocator]
+static ALLOC: Alloc = Alloc::new();
+
+/// The packed file is damaged or truncated.
+const EXIT_DAMAGED: i32 = 117;
+/// /proc is not mounted.
+const EXIT_NO_PROC: i32 = 118;
+/// memfd_create (or execveat) is not available.
+const EXIT_NO_MEMFD: i32 = 119;
+/// Executing from memory was refused.
+const EXIT_EXEC_REFUSED: i32 = 120;
+/// Any other system error (out of memory, a write refused).
+const EXIT_SYSTEM: i32 = 121;
+
+entry!(main, EXIT_SYSTEM);
+
+const O_CLOEXEC: usize = 0o2000000;
+const MFD_CLOEXEC: usize = 1;
+const MFD_EXEC: usize = 0x10;
+
+fn errno_text(e: isize) -> &'static [u8] {
+    match -e {
+        1 => b"EPERM",
+        2 => b"ENOENT",
+        12 => b"ENOMEM",
+        13 => b"EACCES",
+        22 => b"EINVAL",
+        24 => b"EMFILE",
+        28 => b"ENOSPC",
+        38 => b"ENOSYS",
+        _ => b"an error",
+    }
+}
+
+fn main(sp: *const usize) -> ! {
+    // SAFETY: the kernel lays out argc, argv, NULL, envp, NULL at the initial stack pointer.
+    let (argc, argv, envp) = unsafe {
+        let argc = *sp;
+        let argv = sp.add(1) as *const *const u8;
+        (argc, argv, argv.add(argc + 1))
+    };
+    let file = map_self();
+    let pack = match format::parse(file) {
+        Ok(p) => p,
+        Err(d) => die(EXIT_DAMAGED, &[b"staticize launcher: ", d.message().as_bytes(), b"; pack the program again"]),
+    };
+    let fds = unpack(&pack);
+    let prog_fd = fds[0];
+    let interp = pack.entries().zip(fds.iter()).find(|(e, _)| e.role == ROLE_INTERP).map(|(_, fd)| *fd);
+    let mut bufs = Bufs::default();
+    let prog_path = bufs.fd_path(prog_fd);
+    // argv[0] as the caller gave it, else the program's name.
+    let name0: *const u8 = if argc > 0 {
+        unsafe { *argv }
+    } else {
+        bufs.push(pack.entries().next().map(|e| e.name).unwrap_or(b"program"))
+    };
+    let mut args: Vec<*const u8> = Vec::new();
+    match (pack.loader, interp) {
+        (LOADER_GLIBC, Some(_)) | (LOADER_MUSL, Some(_)) => {
+            args.push(bufs.push(interp_name(&pack)));
+            let preload = preload_list(&pack, &fds);
+            if pack.loader == LOADER_GLIBC && !preload.is_empty() {
+                args.push(c"--preload".as_ptr() as *const u8);
+                args.push(bufs.push(&preload));
+            }
+            args.push(c"--argv0".as_ptr() as *const u8);
+            args.push(name0);
+            args.push(prog_path);
+        }
+        _ => args.push(name0),
+    }
+    for i in 1..argc {
+        // SAFETY: i < argc.
+        args.push(unsafe { *argv.add(i) });
+    }
+    args.push(core::ptr::null());
+    let exec_fd = match (pack.loader, interp) {
+        (LOADER_NONE, _) | (_, None) => prog_fd,
+        (_, Some(fd)) => fd,
+    };
+    let mut r = sys::execveat(exec_fd, args.as_ptr(), envp);
+    if r == -sys::ENOSYS {
+        // No execveat (Linux < 3.19, or qemu-user, which does not emulate it): the same file
+        // by its /proc path.
+        r = sys::execve(bufs.fd_path(exec_fd), args.as_ptr(), envp);
+    }
+    exec_failed(r)
+}
+
+/// The file's own bytes, through /proc/self/exe.
+fn map_self() -> &'static [u8] {
+    let fd = sys::open(b"/proc/self/exe\0", O_CLOEXEC);
+    if fd < 0 {
+        die(
+            EXIT_NO_PROC,
+            &[
+                b"staticize launcher: cannot open /proc/self/exe (",
+                errno_text(fd),
+                b"): /proc is not mounted. A packed program runs from memory through /proc; mount it (mount -t proc proc /proc) or run the program unpacked",
+            ],
+        );
+    }
+    let len = sys::file_len(fd as i32);
+    let map = if len > 0 { sys::mmap_file(fd as i32, len as usize) } else { core::ptr::null() };
+    if map.is_null() {
+        die(EXIT_SYSTEM, &[b"staticize launcher: cannot map its own file (", errno_text(len.min(-1)), b")"]);
+    }
+    sys::close(fd as i32);
+    // SAFETY: the mapping is len bytes long and lives until exec.
+    unsafe { core::slice::from_raw_parts(map, len as usize) }
+}
+
+/// One memory file per entry, filled from the payload; their descriptors, in entry order.
+fn unpack(pack: &format::Pack<'_>) -> Vec<i32> {
+    let mut fds = Vec::new();
+    for e in pack.entries() {
+        fds.push(memfd(&e));
+    }
+    let mut dec = match StreamingDecoder::new(pack.payload) {
+        Ok(d) => d,
+        Err(_) => {
+            die(EXIT_DAMAGED, &[b"staticize launcher: the packed payload is not a zstd frame; pack the program again"])
+        }
+    };
+    let mut buf = alloc::vec![0u8; 1 << 20];
+    for (e, &fd) in pack.entries().zip(fds.iter()) {
+        let mut left = e.size;
+        while left > 0 {
+            let want = (buf.len() as u64).min(left) as usize;
+            let n = match dec.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => damaged_payload(),
+                Ok(n) => n,
+            };
+            let w = sys::write_all(fd, &buf[..n]);
+            if w < 0 {
+                die(
+                    EXIT_SYSTEM,
+                    &[b"staticize launcher: cannot fill a memory file (", errno_text(w), b"): too little memory?"],
+                );
+            }
+            left -= n as u64;
+        }
+    }
+    // The frame must end here, and its checksum (checked at its end) must match.
+    match dec.read(&mut buf[..1]) {
+        Ok(0) => {}
+        _ => damaged_payload(),
+    }
+    fds
+}
+
+fn damaged_payload() -> ! {
+    die(EXIT_DAMAGED, &[b"staticize launcher: the packed payload is damaged (it does not decompress to what its header lists); pack the program again"])
+}
+
+/// A memory file named after the entry; only the interpreter is closed on exec (the loader
+/// opens the others through /proc/self/fd after it).
+fn memfd(e: &Entry<'_>) -> i32 {
+    let mut name = [0u8; format::NAME_MAX + 1];
+    name[..e.name.len()].copy_from_slice(e.name);
+    let base = if e.role == ROLE_INTERP { MFD_CLOEXEC } else { 0 };
+    let exec = if e.role == ROLE_INTERP || e.role == ROLE_PROGRAM { MFD_EXEC } else { 0 };
+    let mut fd = sys::memfd_create(&name, base | exec);
+    // Kernels before 6.3 do not know MFD_EXEC (their memory files are always executable).
+    if fd == -sys::EINVAL && exec != 0 {
+        fd = sys::memfd_create(&name, base);
+    }
+    if fd == -sys::ENOSYS {
+        die(EXIT_NO_MEMFD, &[b"staticize launcher: this kernel has no memfd_create (Linux 3.17 or later is needed, with CONFIG_MEMFD_CREATE); run the program unpacked"]);
+    }
+    if fd == -sys::EACCES || fd == -sys::EPERM {
+        die(
+            EXIT_EXEC_REFUSED,
+            &[b"staticize launcher: executable memory files are refused (", errno_text(fd), b"): vm.memfd_noexec is 2 here, or a seccomp filter forbids memfd_create; set sysctl vm.memfd_noexec=0 or 1, or run the program unpacked"],
+        );
+    }
+    if fd < 0 {
+        die(EXIT_SYSTEM, &[b"staticize launcher: memfd_create failed (", errno_text(fd), b")"]);
+    }
+    fd as i32
+}
+
+fn interp_name<'a>(pack: &format::Pack<'a>) -> &'a [u8] {
+    pack.entries().find(|e| e.role == ROLE_INTERP).map(|e| e.name).unwrap_or(b"ld.so")
+}
+
+/// "/proc/self/fd/A /proc/self/fd/B …" for every library, in closure order.
+fn preload_list(pack: &format::Pack<'_>, fds: &[i32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (e, &fd) in pack.entries().zip(fds.iter()) {
+        if e.role == ROLE_PROGRAM || e.role == ROLE_INTERP {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(b"/proc/self/fd/");
+        out.extend_from_slice(decimal(fd as u64, &mut [0; 20]));
+    }
+    out
+}
+
+fn exec_failed(r: isize) -> ! {
+    if r == -sys::ENOSYS {
+        die(EXIT_NO_MEMFD, &[b"staticize launcher: this kernel has no execveat (Linux 3.19 or later is needed); run the program unpacked"]);
+    }
+    if r == -sys::EACCES || r == -sys::EPERM {
+        die(
+            EXIT_EXEC_REFUSED,
+            &[b"staticize launcher: executing from memory was refused (", errno_text(r), b"): a seccomp filter or security module forbids execveat, or vm.memfd_noexec is set; allow it or run the program unpacked"],
+        );
+    }
+    die(EXIT_SYSTEM, &[b"staticize launcher: execveat failed (", errno_text(r), b")"])
+}
+
+/// NUL-terminated strings that live until exec.
+#[derive(Default)]
+struct Bufs(Vec<Vec<u8>>);
+
+impl Bufs {
+    fn push(&mut self, s: &[u8]) -> *const u8 {
+        let mut v = Vec::with_capacity(s.len() + 1);
+        v.extend_from_slice(s);
+        v.push(0);
+        let p = v.as_ptr();
+        self.0.push(v);
+        p
+    }
+
+    fn fd_path(&mut self, fd: i32) -> *const u8 {
+        let mut v = b"/proc/self/fd/".to_vec();
+        v.extend_from_slice(decimal(fd as u64, &mut [0; 20]));
+        self.push(&v)
+    }
+}

@@ -1,0 +1,401 @@
+//! `staticize pack`: a dynamic program, its interpreter and its library closure compressed
+//! into one static executable. The launcher (launcher/, built by build.rs) reads the payload
+//! appended to its own file, puts each object into an anonymous memory file and executes the
+//! interpreter on them: nothing is written to any file system, so it runs in an empty scratch
+//! image, with a read-only root and with a noexec /tmp.
+//!
+//! The file format is [`format`], shared with the launcher so the two never disagree.
+
+#[path = "../../launcher/src/format.rs"]
+pub mod format;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::closure::{Closure, EntryKind, Loader};
+use crate::error::{Error, Result};
+use crate::output;
+
+static LAUNCHER_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launcher-x86_64"));
+static LAUNCHER_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launcher-aarch64"));
+static INIT_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-x86_64"));
+static INIT_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-aarch64"));
+
+/// Exit statuses of the launcher, each for one failure (documented in the README).
+pub const LAUNCHER_EXITS: [(i32, &str); 5] = [
+    (117, "the packed file is damaged or truncated"),
+    (118, "/proc is not mounted"),
+    (119, "the kernel lacks memfd_create or execveat"),
+    (120, "executing from memory was refused (seccomp, vm.memfd_noexec)"),
+    (121, "another system error (out of memory)"),
+];
+
+/// The launcher for an architecture (OCI name: "amd64", "arm64"), when it was built.
+pub fn launcher(arch: &str) -> Option<&'static [u8]> {
+    let b = match arch {
+        "amd64" => LAUNCHER_X86_64,
+        "arm64" => LAUNCHER_AARCH64,
+        _ => return None,
+    };
+    (!b.is_empty()).then_some(b)
+}
+
+/// The minimal init (see launcher/src/bin/init.rs) for an architecture, when it was built.
+pub fn init(arch: &str) -> Option<&'static [u8]> {
+    let b = match arch {
+        "amd64" => INIT_X86_64,
+        "arm64" => INIT_AARCH64,
+        _ => return None,
+    };
+    (!b.is_empty()).then_some(b)
+}
+
+/// What to install so that this staticize carries the launcher for `arch`.
+pub fn missing_hint(arch: &str) -> String {
+    let triple = match arch {
+        "arm64" => "aarch64-unknown-linux-musl",
+        "amd64" => "x86_64-unknown-linux-musl",
+        other => return format!("staticize has no launcher for {other}: only amd64 and arm64 are supported"),
+    };
+    format!("this staticize was built without the {arch} launcher: rustup target add {triple}, then rebuild staticize")
+}
+
+/// The role of one packed object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The program itself.
+    Program,
+    /// Its interpreter (the dynamic loader).
+    Interpreter,
+    /// A library it needs.
+    Library,
+    /// A library it dlopen()s (preloaded).
+    Dlopen,
+}
+
+impl Role {
+    fn code(self) -> u8 {
+        match self {
+            Role::Program => format::ROLE_PROGRAM,
+            Role::Interpreter => format::ROLE_INTERP,
+            Role::Library => format::ROLE_LIBRARY,
+            Role::Dlopen => format::ROLE_DLOPEN,
+        }
+    }
+
+    fn of(code: u8) -> Role {
+        match code {
+            format::ROLE_PROGRAM => Role::Program,
+            format::ROLE_INTERP => Role::Interpreter,
+            format::ROLE_DLOPEN => Role::Dlopen,
+            _ => Role::Library,
+        }
+    }
+}
+
+/// One object to pack: its role, its name in the pack, the file on the host.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Program, interpreter or library.
+    pub role: Role,
+    /// The name: the program's file name, the interpreter's, a library's soname.
+    pub name: String,
+    /// Where to read it.
+    pub host: PathBuf,
+}
+
+/// One packed object as the header lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Carried {
+    /// Program, interpreter or library.
+    pub role: Role,
+    /// Its name.
+    pub name: String,
+    /// Uncompressed bytes.
+    pub size: u64,
+    /// SHA-256 of the uncompressed bytes, hex.
+    pub sha256: String,
+}
+
+/// What a packed file carries (written by [`write`], read by [`read`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Packed {
+    /// "glibc", "musl" or "none" (a static program).
+    pub loader: &'static str,
+    /// The objects, program first.
+    pub entries: Vec<Carried>,
+    /// Bytes of the launcher.
+    pub launcher_bytes: u64,
+    /// Bytes of the compressed payload.
+    pub payload_bytes: u64,
+    /// Sum of the objects' sizes.
+    pub unpacked_bytes: u64,
+}
+
+/// The objects to pack for `program`: itself, its interpreter and the closure's libraries in
+/// the order the closure found them (which is the order the loader would load them).
+pub fn inputs(program: &Path, name: &str, closure: &Closure) -> Result<Vec<Input>> {
+    let mut out = vec![Input { role: Role::Program, name: name.to_string(), host: program.to_path_buf() }];
+    let interp = closure.files().find(|e| e.kind == EntryKind::Interp);
+    if let Some(i) = interp {
+        // Named as PT_INTERP names it (musl's is a link to libc.so).
+        let name = base_name(closure.interp.as_deref().unwrap_or(&i.image_path));
+        out.push(Input { role: Role::Interpreter, name, host: i.host_path.clone() });
+    }
+    for e in closure.files() {
+        let role = match e.kind {
+            EntryKind::Needed => Role::Library,
+            EntryKind::Dlopen => Role::Dlopen,
+            _ => continue,
+        };
+        // musl's libc.so is its loader: the loader answers for it.
+        if closure.loader == Loader::Musl && interp.is_some_and(|i| same_file(&i.host_path, &e.host_path)) {
+            continue;
+        }
+        let soname = crate::elf::inspect(&e.host_path).ok().and_then(|l| l.soname);
+        out.push(Input { role, name: soname.unwrap_or_else(|| base_name(&e.image_path)), host: e.host_path.clone() });
+    }
+    if closure.loader == Loader::Musl && out.iter().any(|i| matches!(i.role, Role::Library | Role::Dlopen)) {
+        let libs: Vec<&str> = out
+            .iter()
+            .filter(|i| i.role != Role::Program && i.role != Role::Interpreter)
+            .map(|i| i.name.as_str())
+            .collect();
+        return Err(Error::input(
+            program,
+            format!(
+                "is a musl program that needs libraries besides musl's libc ({}); packing supports those only for glibc programs",
+                libs.join(", ")
+            ),
+            Some("link those libraries statically, or use staticize bundle for an image carrying them".into()),
+        ));
+    }
+    Ok(out)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+fn base_name(p: &str) -> String {
+    p.rsplit('/').next().unwrap_or(p).to_string()
+}
+
+/// The loader kind for a closure.
+fn loader_code(closure: &Closure) -> u32 {
+    match (closure.interp.is_some(), closure.loader) {
+        (false, _) => format::LOADER_NONE,
+        (true, Loader::Glibc) => format::LOADER_GLIBC,
+        (true, Loader::Musl) => format::LOADER_MUSL,
+    }
+}
+
+/// Writes `launcher` + header + compressed objects + trailer to `dest` (atomically, 0755).
+/// The same inputs give the same bytes.
+pub fn write(inputs: &[Input], closure: &Closure, launcher: &[u8], dest: &Path) -> Result<Packed> {
+    let mut contents = Vec::new();
+    let mut carried = Vec::new();
+    for i in inputs {
+        let bytes = std::fs::read(&i.host).map_err(|e| Error::io("read", &i.host, e))?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        carried.push(Carried { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 });
+        contents.push(bytes);
+    }
+    let unpacked: u64 = carried.iter().map(|c| c.size).sum();
+    let payload = compress(&contents, unpacked).map_err(|e| Error::io("compress the objects for", dest, e))?;
+    let loader = loader_code(closure);
+    let header = header_bytes(loader, &carried, unpacked)?;
+    let trailer = trailer_bytes(launcher.len() as u64, &header, payload.len() as u64);
+    let mut tmp = output::temp_beside(dest)?;
+    let f = tmp.as_file_mut();
+    for part in [launcher, &header, &payload, &trailer] {
+        f.write_all(part).map_err(|e| Error::io("write", dest, e))?;
+    }
+    f.sync_all().map_err(|e| Error::io("write", dest, e))?;
+    output::persist(tmp, dest, 0o755)?;
+    Ok(Packed {
+        loader: loader_name(loader),
+        entries: carried,
+        launcher_bytes: launcher.len() as u64,
+        payload_bytes: payload.len() as u64,
+        unpacked_bytes: unpacked,
+    })
+}
+
+/// Inputs up to this size are compressed at zstd level 19, bigger ones at [`BIG_LEVEL`].
+pub const SMALL_INPUT: u64 = 32 << 20;
+/// The level for inputs over [`SMALL_INPUT`] (node: ~100 MB): level 19 takes minutes there,
+/// level 12 seconds, for a payload a few per cent larger.
+pub const BIG_LEVEL: i32 = 12;
+
+/// The zstd level for `total` input bytes.
+pub fn level_for(total: u64) -> i32 {
+    if total <= SMALL_INPUT { 19 } else { BIG_LEVEL }
+}
+
+/// One zstd frame of all objects, with a window as large as the input (up to 128 MiB) so the
+/// libraries' repeats are found; its checksum lets the launcher detect damage. zstd's
+/// multi-threaded output does not depend on the number of threads, so it stays deterministic.
+fn compress(contents: &[Vec<u8>], total: u64) -> std::io::Result<Vec<u8>> {
+    let window_log = (64 - total.max(1 << 20).leading_zeros()).min(27);
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), level_for(total))?;
+    enc.include_checksum(true)?;
+    enc.include_contentsize(true)?;
+    enc.set_pledged_src_size(Some(total))?;
+    enc.window_log(window_log)?;
+    enc.long_distance_matching(true)?;
+    enc.multithread(crate::image::compress::threads().max(1) as u32)?;
+    for c in contents {
+        enc.write_all(c)?;
+    }
+    enc.finish()
+}
+
+fn header_bytes(loader: u32, carried: &[Carried], unpacked: u64) -> Result<Vec<u8>> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&loader.to_le_bytes());
+    h.extend_from_slice(&(carried.len() as u32).to_le_bytes());
+    h.extend_from_slice(&unpacked.to_le_bytes());
+    for c in carried {
+        if c.name.is_empty() || c.name.len() > format::NAME_MAX || c.name.contains(['/', '\0']) {
+            return Err(Error::usage(format!("cannot pack an object named {:?}", c.name), "rename the file"));
+        }
+        h.push(c.role.code());
+        h.push(0);
+        h.extend_from_slice(&(c.name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&[0; 4]);
+        h.extend_from_slice(&c.size.to_le_bytes());
+        h.extend_from_slice(&hex::decode(&c.sha256).unwrap_or_default());
+    }
+    for c in carried {
+        h.extend_from_slice(c.name.as_bytes());
+    }
+    Ok(h)
+}
+
+fn trailer_bytes(header_offset: u64, header: &[u8], payload_len: u64) -> Vec<u8> {
+    let mut t = Vec::with_capacity(format::TRAILER_LEN);
+    t.extend_from_slice(&format::MAGIC);
+    t.extend_from_slice(&format::VERSION.to_le_bytes());
+    t.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    t.extend_from_slice(&header_offset.to_le_bytes());
+    t.extend_from_slice(&payload_len.to_le_bytes());
+    t.extend_from_slice(&format::fnv1a(header).to_le_bytes());
+    t
+}
+
+fn loader_name(code: u32) -> &'static str {
+    match code {
+        format::LOADER_GLIBC => "glibc",
+        format::LOADER_MUSL => "musl",
+        _ => "none",
+    }
+}
+
+/// Reads what a packed file carries: None when the file is not a pack at all, Some(Err) when
+/// it is one but damaged or truncated.
+pub fn read(file: &[u8]) -> Option<std::result::Result<Packed, format::Damage>> {
+    if !format::has_trailer(file) {
+        // A launcher whose payload was cut off still carries its own messages: recognise it
+        // by one of them, so a truncated pack is not judged a plain static program.
+        let head = &file[..file.len().min(256 * 1024)];
+        let marker = format::Damage::NoTrailer.message().as_bytes();
+        return memchr::memmem::find(head, marker).map(|_| Err(format::Damage::NoTrailer));
+    }
+    Some(format::parse(file).map(|p| {
+        Packed {
+            loader: loader_name(p.loader),
+            entries: p
+                .entries()
+                .map(|e| Carried {
+                    role: Role::of(e.role),
+                    name: String::from_utf8_lossy(e.name).into_owned(),
+                    size: e.size,
+                    sha256: hex::encode(e.sha256),
+                })
+                .collect(),
+            launcher_bytes: p.header_offset,
+            payload_bytes: p.payload.len() as u64,
+            unpacked_bytes: p.unpacked_len,
+        }
+    }))
+}
+
+/// Reads the end of a file on disk and what it carries (None: not a pack).
+pub fn read_file(path: &Path) -> Result<Option<std::result::Result<Packed, format::Damage>>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    // SAFETY: a read-only private mapping; a file changed underneath gives wrong bytes, which
+    // the parser treats as any other damage.
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io("read", path, e))?;
+    Ok(read(&map))
+}
+
+impl Packed {
+    /// "carries redis-server with ld-linux-x86-64.so.2 and 6 libraries (8.9 MiB unpacked)".
+    pub fn summary(&self) -> String {
+        let program = self.entries.first().map(|e| e.name.as_str()).unwrap_or("?");
+        let interp = self.entries.iter().find(|e| e.role == Role::Interpreter).map(|e| e.name.as_str());
+        let libs = self.entries.iter().filter(|e| matches!(e.role, Role::Library | Role::Dlopen)).count();
+        let unpacked = crate::report::human_size(self.unpacked_bytes);
+        match interp {
+            Some(i) => format!("packed: carries {program} with {i} and {libs} libraries ({unpacked} unpacked)"),
+            None => format!("packed: carries {program}, static ({unpacked} unpacked)"),
+        }
+    }
+}
+
+/// Where [`with_init`] puts the init in an image.
+pub const INIT_PATH: &str = "/init";
+
+/// Makes the minimal init the image's PID 1: it goes to [`INIT_PATH`] and the entrypoint
+/// becomes `/init ENTRYPOINT…`, so signals reach the program and its status comes back.
+pub fn with_init(image: &mut crate::image::PlatformImage) -> Result<()> {
+    let arch = image.platform.architecture.clone();
+    let init = init(&arch).ok_or_else(|| Error::usage(format!("no init for {arch}"), missing_hint(&arch)))?;
+    if image.rootfs.get(INIT_PATH).is_some() {
+        return Err(Error::usage(
+            format!("--init puts staticize's init at {INIT_PATH}, but the image already has a file there"),
+            "pass --no-init, or move your file",
+        ));
+    }
+    image.rootfs.add_file(INIT_PATH, crate::image::Source::Bytes(init.to_vec()), crate::image::rootfs::MODE_EXEC)?;
+    let mut entry = vec![INIT_PATH.to_string()];
+    entry.extend(image.config.entrypoint.take().unwrap_or_default());
+    image.config.entrypoint = Some(entry);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fuzz_seeds_read_as_packs_or_as_damage() {
+        let glibc = read(include_bytes!("../../fuzz/corpus/pack_read/glibc")).unwrap().unwrap();
+        assert_eq!(glibc.loader, "glibc");
+        let roles: Vec<Role> = glibc.entries.iter().map(|e| e.role).collect();
+        assert_eq!(roles, [Role::Program, Role::Interpreter, Role::Library, Role::Dlopen]);
+        assert_eq!(glibc.unpacked_bytes, 223);
+        assert_eq!(read(include_bytes!("../../fuzz/corpus/pack_read/musl")).unwrap().unwrap().loader, "musl");
+        let st = read(include_bytes!("../../fuzz/corpus/pack_read/static")).unwrap().unwrap();
+        assert_eq!((st.loader, st.launcher_bytes), ("none", 64));
+        // Cut off: no trailer and no launcher text, so not a pack at all.
+        assert!(read(include_bytes!("../../fuzz/corpus/pack_read/truncated")).is_none());
+        let hurt = read(include_bytes!("../../fuzz/corpus/pack_read/header-damaged")).unwrap();
+        assert_eq!(hurt.unwrap_err(), format::Damage::HeaderHash);
+    }
+
+    #[test]
+    fn lying_headers_are_refused() {
+        let mut b = include_bytes!("../../fuzz/corpus/pack_read/glibc").to_vec();
+        // A header offset past the end.
+        let n = b.len();
+        b[n - 24..n - 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(read(&b).unwrap().unwrap_err(), format::Damage::Length);
+        assert_eq!(read(b"").map(|r| r.is_ok()), None);
+    }
+}
