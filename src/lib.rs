@@ -17,5 +17,6 @@ pub mod pkgdb;
 pub mod process;
 pub mod progress;
 pub mod report;
+pub mod sbom;
 pub mod sea;
 pub mod toolchain;
