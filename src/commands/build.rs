@@ -144,6 +144,18 @@ pub fn build_and_package(
     output::copy_atomic(&artifact.path, &bin_out, 0o755)?;
     rep.step("write", format!("{} ({})", bin_out.display(), human_size(linkage.size)));
     if let Some(w) = &written {
+        let path = package::program_path(&image.options, &name)?;
+        let subject = crate::sbom::collect::Subject {
+            name: &name,
+            elf: &artifact.path,
+            program_path: &path,
+            artifact: Some(&artifact),
+            inputs: &req.inputs,
+            npm_dirs: &[],
+            closure: None,
+            host_program: None,
+        };
+        package::write_sbom(&image.options, w, &name, &[subject], rep)?;
         package::report_run_hint(w, rep);
         package::push_if_asked(w, &image.options, rep)?;
     }

@@ -84,6 +84,17 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     rep.step("check", format!("{}: {}", args.binary.display(), describe(&b.linkage)));
     report_closure(&b, rep);
     let written = package::deliver(&b.plan, &dests, rep)?;
+    let subject = crate::sbom::collect::Subject {
+        name: &name,
+        elf: &args.binary,
+        program_path: &b.program_path,
+        artifact: None,
+        inputs: &[],
+        npm_dirs: &[],
+        closure: Some(&b.closure),
+        host_program: Some(&args.binary),
+    };
+    package::write_sbom(&args.options, &written, &name, &[subject], rep)?;
     package::report_run_hint(&written, rep);
     package::push_if_asked(&written, &args.options, rep)?;
     rep.json(&BundleResult {
@@ -165,6 +176,9 @@ pub fn bundle_plan(
     let mut plan = package::plan_for_binary(binary, name, &linkage, &opts, created_by)?;
     let image = &mut plan.images[0];
     add_closure(&mut image.rootfs, &closure)?;
+    // Records of the Debian packages carried, so scanners see them (distroless's convention).
+    let (_, paragraphs) = crate::sbom::collect::closure_owners(&closure, Some(binary), &program_path)?;
+    crate::sbom::statusd::add(&mut image.rootfs, &paragraphs)?;
     if nss.is_some() && image.rootfs.get("/etc/nsswitch.conf").is_none() {
         image.rootfs.add_file("/etc/nsswitch.conf", Source::Bytes(NSSWITCH_CONF.as_bytes().to_vec()), MODE_DATA)?;
     }

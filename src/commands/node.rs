@@ -146,6 +146,20 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         ),
     );
     if let Some(w) = &written {
+        let subjects: Vec<crate::sbom::collect::Subject> = results
+            .iter()
+            .map(|r| crate::sbom::collect::Subject {
+                name: &name,
+                elf: &r.build.executable,
+                program_path: &program_path,
+                artifact: None,
+                inputs: &[],
+                npm_dirs: &r.build.npm_packages,
+                closure: r.closure.as_ref(),
+                host_program: None,
+            })
+            .collect();
+        package::write_sbom(&args.image.options, w, &name, &subjects, rep)?;
         package::report_run_hint(w, rep);
         package::push_if_asked(w, &args.image.options, rep)?;
     }
@@ -236,6 +250,8 @@ fn cross_plan(
         image.platform.variant = Some("v8".into());
     }
     bundle::add_closure(&mut image.rootfs, &closure)?;
+    let (_, paragraphs) = crate::sbom::collect::closure_owners(&closure, None, &program_path)?;
+    crate::sbom::statusd::add(&mut image.rootfs, &paragraphs)?;
     let nss = bundle::is_glibc(&closure).then(|| "NSS files and dns are built into Debian 12's glibc".to_string());
     if nss.is_some() && image.rootfs.get("/etc/nsswitch.conf").is_none() {
         let conf = Source::Bytes(bundle::NSSWITCH_CONF.as_bytes().to_vec());

@@ -279,6 +279,41 @@ pub fn push_if_asked(written: &Written, opts: &ImageOptions, rep: &Reporter) -> 
         },
         other => other,
     })?;
+    attach_sbom(written, opts, &archive, &target, rep)
+}
+
+/// Writes the SBOM of a written image beside it (unless --no-sbom); returns its path.
+pub fn write_sbom(
+    opts: &ImageOptions,
+    written: &Written,
+    name: &str,
+    programs: &[crate::sbom::collect::Subject],
+    rep: &Reporter,
+) -> Result<Option<PathBuf>> {
+    let Some(format) = opts.sbom() else { return Ok(None) };
+    let sbom = crate::sbom::collect::sbom(name, &written.manifest_digest, programs)?;
+    let path = crate::sbom::write_beside(&sbom, format, &written.path)?;
+    rep.step("sbom", format!("{} ({} packages)", path.display(), sbom.packages.len()));
+    Ok(Some(path))
+}
+
+/// After a push: the SBOM written beside the image goes to the registry with it.
+fn attach_sbom(
+    written: &Written,
+    opts: &ImageOptions,
+    archive: &crate::image::read::Archive,
+    target: &crate::image::push::Target,
+    rep: &Reporter,
+) -> Result<()> {
+    let Some(format) = opts.sbom() else { return Ok(()) };
+    let path = crate::sbom::path_beside(&written.path, format);
+    let Ok(bytes) = std::fs::read(&path) else { return Ok(()) };
+    let a = crate::image::push::attach(archive, target, format.media_type(), &bytes, "sbom")?;
+    let how = match &a.tag {
+        Some(tag) => format!("as the tag {tag} (the registry has no referrers API)"),
+        None => "as an OCI referrer".to_string(),
+    };
+    rep.step("sbom", format!("attached {} to {target} {how}", short_digest(&a.digest)));
     Ok(())
 }
 

@@ -153,6 +153,21 @@ pub fn build_all(builds: Vec<PlatformBuild>, job: Job, image: &ImageArgs, rep: &
         rep.step("write", format!("{} ({})", r.binary.display(), human_size(r.linkage.size)));
     }
     if let Some(w) = &written {
+        let path = package::program_path(&image.options, &job.name)?;
+        let subjects: Vec<crate::sbom::collect::Subject> = results
+            .iter()
+            .map(|r| crate::sbom::collect::Subject {
+                name: &job.name,
+                elf: &r.artifact.path,
+                program_path: &path,
+                artifact: Some(&r.artifact),
+                inputs: &job.inputs,
+                npm_dirs: &[],
+                closure: None,
+                host_program: None,
+            })
+            .collect();
+        package::write_sbom(&image.options, w, &job.name, &subjects, rep)?;
         package::report_run_hint(w, rep);
         package::push_if_asked(w, &image.options, rep)?;
     }

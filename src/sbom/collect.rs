@@ -79,19 +79,38 @@ pub fn collect(s: &Subject) -> Result<Collected> {
     }
     packages.extend(npm_packages(s.npm_dirs));
     let mut paragraphs = BTreeMap::new();
-    if let Some(c) = s.closure.filter(|c| c.is_dynamic()) {
-        let root = debian::closure_root(c);
-        let mut files = debian::closure_files(c);
-        if let Some(host) = s.host_program.filter(|_| root == Path::new("/")) {
-            let inside = std::fs::canonicalize(host).map_err(|e| Error::io("read", host, e))?;
-            let inside = inside.to_string_lossy().into_owned();
-            files.push(Carried { inside, image_path: s.program_path.to_string(), host_path: host.to_path_buf() });
-        }
-        let (debs, pars) = debian::owners(&root, &files)?;
+    if let Some(c) = s.closure {
+        let (debs, pars) = closure_owners(c, s.host_program, s.program_path)?;
         packages.extend(debs);
         paragraphs = pars;
     }
     Ok(Collected { program, packages, paragraphs })
+}
+
+/// The Debian packages (and unowned files) a dynamic program's closure carries; with
+/// `host_program`, a program taken from this machine (`bundle`), its own package too.
+pub fn closure_owners(
+    c: &Closure,
+    host_program: Option<&Path>,
+    program_path: &str,
+) -> Result<(Vec<Package>, BTreeMap<String, String>)> {
+    if !c.is_dynamic() {
+        return Ok((Vec::new(), BTreeMap::new()));
+    }
+    let root = debian::closure_root(c);
+    let mut files = debian::closure_files(c);
+    if let Some(host) = host_program.filter(|_| root == Path::new("/")) {
+        let inside = std::fs::canonicalize(host).map_err(|e| Error::io("read", host, e))?;
+        let inside = inside.to_string_lossy().into_owned();
+        files.push(Carried { inside, image_path: program_path.to_string(), host_path: host.to_path_buf() });
+    }
+    let (mut packages, paragraphs) = debian::owners(&root, &files)?;
+    // The program itself is the document's subject: listed as unowned it would be listed twice.
+    for p in packages.iter_mut().filter(|p| p.ecosystem == Ecosystem::Unowned) {
+        p.files.retain(|f| f.path != program_path);
+    }
+    packages.retain(|p| p.ecosystem != Ecosystem::Unowned || !p.files.is_empty());
+    Ok((packages, paragraphs))
 }
 
 /// The source files among the inputs, relative to the current directory when below it.
@@ -143,4 +162,25 @@ pub fn npm_packages(dirs: &[PathBuf]) -> Vec<Package> {
             Some(p)
         })
         .collect()
+}
+
+/// The SBOM of an output: `subject` is the image's manifest digest (or the program's
+/// sha256), the programs those of every platform (packages merged, the first one's name).
+pub fn sbom(name: &str, subject: &str, programs: &[Subject]) -> Result<super::Sbom> {
+    let mut packages = Vec::new();
+    let mut program: Option<Package> = None;
+    for s in programs {
+        let c = collect(s)?;
+        packages.extend(c.packages);
+        match &mut program {
+            None => program = Some(c.program),
+            Some(p) => p.files.extend(c.program.files),
+        }
+    }
+    let mut program = program.unwrap_or_else(|| Package::new(name, "", Ecosystem::Program));
+    program.name = name.to_string();
+    let created = crate::image::archive::source_date_epoch()?;
+    let mut s = super::Sbom { name: name.to_string(), subject: subject.to_string(), created, program, packages };
+    s.normalize();
+    Ok(s)
 }

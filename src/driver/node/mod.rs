@@ -131,6 +131,9 @@ pub struct NodeBuild {
     pub self_locating: Vec<String>,
     /// The package tree, for the tree layout.
     pub tree: Option<Tree>,
+    /// Directories of the npm packages shipped (bundled modules' packages, or the tree's),
+    /// for the SBOM.
+    pub npm_packages: Vec<PathBuf>,
     /// Size of the node binary as found.
     pub node_bytes: u64,
     /// Size after stripping.
@@ -178,12 +181,14 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
         source::specifiers(&text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
     let mut self_locating = Vec::new();
     let mut bundler = None;
+    let mut npm_packages = Vec::new();
     let mut layout = Layout::Script;
     let mut main = req.entry.clone();
     if req.layout == LayoutChoice::Tree || esm || !packages.is_empty() || req.layout == LayoutChoice::Bundle {
         if req.layout != LayoutChoice::Tree {
             let bundled = bundle(&tc, &node, req, rep)?;
             self_locating = bundled.self_locating;
+            npm_packages = bundled.package_dirs;
             bundler = Some(tc.esbuild.package.clone());
             main = bundled.script;
             layout = Layout::Bundle;
@@ -214,6 +219,7 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
             ),
         );
         main = write_launcher(req, &tree)?;
+        npm_packages = tree.packages.iter().filter(|p| !p.is_empty()).map(|p| tree.root.join(p)).collect();
         Some(tree)
     } else {
         None
@@ -273,6 +279,7 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
         layout,
         bundler,
         self_locating,
+        npm_packages,
         tree,
         node_bytes,
         stripped_bytes,
@@ -331,6 +338,8 @@ fn builtin_modules(node: &NodeRuntime) -> Result<Vec<String>> {
 struct Bundled {
     script: PathBuf,
     self_locating: Vec<String>,
+    /// Directories of the npm packages esbuild took modules from.
+    package_dirs: Vec<PathBuf>,
 }
 
 fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Reporter) -> Result<Bundled> {
@@ -371,9 +380,12 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Repor
     let inputs: Vec<String> = meta["inputs"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let mut found = Vec::new();
     let mut pkgs = std::collections::BTreeSet::new();
+    let mut package_dirs = std::collections::BTreeSet::new();
     for input in &inputs {
         let path = dir.join(input);
         if let Some(pkg) = package_of(input) {
+            let at = input.rfind("node_modules/").unwrap_or(0);
+            package_dirs.insert(dir.join(&input[..at]).join("node_modules").join(&pkg));
             pkgs.insert(pkg);
         }
         if let Some(marker) = std::fs::read_to_string(&path).ok().as_deref().and_then(source::self_locating) {
@@ -390,7 +402,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Repor
             human_size(size_of(&script))
         ),
     );
-    Ok(Bundled { script, self_locating: found })
+    Ok(Bundled { script, self_locating: found, package_dirs: package_dirs.into_iter().collect() })
 }
 
 /// "node_modules/@scope/name/lib/x.js" → "@scope/name".
