@@ -13,6 +13,7 @@ mod images;
 mod inspect;
 mod node;
 mod push;
+mod sbom;
 
 // Reliability (issue 8): shared fixtures, the bad-input matrix, crash safety, reproducibility.
 mod bad_inputs;
