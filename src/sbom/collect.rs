@@ -62,6 +62,7 @@ pub fn collect(s: &Subject) -> Result<Collected> {
     if let Some(info) = gobuildinfo::read(bytes) {
         if let Some(main) = &info.main {
             program.version = main.version.clone();
+            program.purl = Some(gobuildinfo::purl(main));
         }
         packages.extend(gobuildinfo::packages(&info));
         packages.push(Package::new("go", info.go_version.trim_start_matches("go"), Ecosystem::Tool));

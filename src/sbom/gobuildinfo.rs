@@ -112,23 +112,27 @@ pub fn parse_modinfo(text: &str) -> BuildInfo {
     info
 }
 
-/// The modules as SBOM packages (`pkg:golang/PATH@VERSION`), main module first.
+/// The dependency modules as SBOM packages (the main module is the program itself).
 pub fn packages(info: &BuildInfo) -> Vec<Package> {
-    info.main
+    info.deps
         .iter()
-        .chain(&info.deps)
         .filter(|m| !m.path.is_empty())
         .map(|m| {
             let mut p = Package::new(&m.path, &m.version, Ecosystem::Go);
-            let path: Vec<String> = m.path.split('/').map(purl_escape).collect();
-            p.purl = Some(if m.version.is_empty() || m.version == "(devel)" {
-                format!("pkg:golang/{}", path.join("/"))
-            } else {
-                format!("pkg:golang/{}@{}", path.join("/"), purl_escape(&m.version))
-            });
+            p.purl = Some(purl(m));
             p
         })
         .collect()
+}
+
+/// `pkg:golang/PATH@VERSION` (no version for a main module built from a checkout).
+pub fn purl(m: &Module) -> String {
+    let path: Vec<String> = m.path.split('/').map(purl_escape).collect();
+    if m.version.is_empty() || m.version == "(devel)" {
+        format!("pkg:golang/{}", path.join("/"))
+    } else {
+        format!("pkg:golang/{}@{}", path.join("/"), purl_escape(&m.version))
+    }
 }
 
 #[cfg(test)]
@@ -155,13 +159,14 @@ mod tests {
         let text = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\n\
 dep\tgithub.com/a/b\tv1.0.0\th1:x=\n=>\tgithub.com/c/b\tv1.1.0\th1:y=\n\
 dep\tgolang.org/x/text\tv0.14.0\th1:z=\nbuild\t-ldflags=-s -w\n";
-        let info = read(&blob(&text)).expect("found");
+        let info = read(&blob(text)).expect("found");
         assert_eq!(info.go_version, "go1.22.2");
         assert_eq!(info.path, "example.com/app");
         assert_eq!(info.deps.len(), 2);
         assert_eq!(info.deps[0].path, "github.com/c/b");
         let p = packages(&info);
-        assert_eq!(p[2].purl.as_deref(), Some("pkg:golang/golang.org/x/text@v0.14.0"));
+        assert_eq!(p.len(), 2, "the main module is the program");
+        assert_eq!(p[1].purl.as_deref(), Some("pkg:golang/golang.org/x/text@v0.14.0"));
     }
 
     #[test]
