@@ -51,7 +51,7 @@ fn spdx_names_purls_licences_and_relationships() {
 fn cyclonedx_has_components_and_a_stable_serial() {
     let v: serde_json::Value = serde_json::from_slice(&sample().to_bytes(Format::CycloneDx)).unwrap();
     assert_eq!(v["specVersion"], "1.5");
-    assert_eq!(v["serialNumber"], "urn:uuid:12121212-1212-4121-8121-121212121212");
+    assert_eq!(v["serialNumber"], "urn:uuid:12121212-1212-4212-8212-121212121212");
     assert_eq!(v["components"].as_array().unwrap().len(), 2);
     assert_eq!(v["metadata"]["component"]["name"], "app");
 }
