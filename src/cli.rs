@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::toolchain::Profile;
-
 /// Exit codes, shown under --help.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -141,8 +139,8 @@ pub struct ImageOptions {
     #[arg(long = "with", value_name = "EXTRA", help_heading = "Image contents")]
     pub with: Vec<String>,
     /// Layer compression: gzip (parallel, every core), zstd (multi-threaded) or none.
-    #[arg(long, value_enum, default_value_t = crate::image::Compression::Gzip, help_heading = "Image output")]
-    pub compress: crate::image::Compression,
+    #[arg(long, value_enum, default_value_t = CompressArg::Gzip, help_heading = "Image output")]
+    pub compress: CompressArg,
     /// Also write the image as an OCI layout directory (replaced if it is one already).
     #[arg(long, value_name = "DIR", help_heading = "Image output")]
     pub oci_dir: Option<PathBuf>,
@@ -217,8 +215,8 @@ pub struct CArgs {
     #[arg(long, value_name = "NAME")]
     pub compiler: Option<String>,
     /// Optimise for size (default) or speed.
-    #[arg(long, value_enum, default_value_t = Profile::Size)]
-    pub profile: Profile,
+    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
+    pub profile: ProfileArg,
     /// Add an include directory (passed to the compiler as -IDIR).
     #[arg(short = 'I', value_name = "DIR")]
     pub include: Vec<String>,
@@ -450,8 +448,8 @@ pub struct RustArgs {
     #[arg(long, value_enum)]
     pub libc: Option<Libc>,
     /// Optimise for size (default: opt-level z, LTO, one codegen unit, panic=abort) or speed.
-    #[arg(long, value_enum, default_value_t = Profile::Size)]
-    pub profile: Profile,
+    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
+    pub profile: ProfileArg,
     /// Image options; their `--platform linux/amd64,linux/arm64` cross-compiles (several give
     /// one binary per platform, OUT-ARCH, and one multi-platform image).
     #[command(flatten)]
@@ -479,14 +477,98 @@ pub struct NodeArgs {
     /// One bundled script in the executable, or the package tree beside it (auto: the tree
     /// when a module looks for files beside itself).
     #[arg(long, value_enum, default_value_t)]
-    pub layout: crate::driver::node::LayoutChoice,
+    pub layout: LayoutArg,
     /// Which injector puts the blob into node.
     #[arg(long, value_enum, default_value_t)]
-    pub injector: crate::driver::node::Injector,
+    pub injector: InjectorArg,
     /// Put V8's code cache into the blob: a faster start, but the bytes differ on every build.
     #[arg(long)]
     pub code_cache: bool,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
+}
+
+// The command line's names for domain enums: clap stays here, the domain gets plain values.
+
+/// `--compress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum CompressArg {
+    /// gzip (what every runtime reads), compressed in parallel.
+    #[default]
+    Gzip,
+    /// zstd, multi-threaded: smaller and faster; podman and docker 23+ read it.
+    Zstd,
+    /// No compression.
+    None,
+}
+
+impl From<CompressArg> for crate::image::Compression {
+    fn from(c: CompressArg) -> Self {
+        match c {
+            CompressArg::Gzip => crate::image::Compression::Gzip,
+            CompressArg::Zstd => crate::image::Compression::Zstd,
+            CompressArg::None => crate::image::Compression::None,
+        }
+    }
+}
+
+/// `--profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ProfileArg {
+    /// Smallest output (default).
+    #[default]
+    Size,
+    /// Fastest code.
+    Speed,
+}
+
+impl From<ProfileArg> for crate::toolchain::Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Size => crate::toolchain::Profile::Size,
+            ProfileArg::Speed => crate::toolchain::Profile::Speed,
+        }
+    }
+}
+
+/// `staticize node --layout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LayoutArg {
+    /// Bundle; ship the package tree instead when a module locates files beside itself.
+    #[default]
+    Auto,
+    /// Always one bundled script inside the executable.
+    Bundle,
+    /// Always the package tree beside the executable.
+    Tree,
+}
+
+impl From<LayoutArg> for crate::driver::node::LayoutChoice {
+    fn from(l: LayoutArg) -> Self {
+        match l {
+            LayoutArg::Auto => crate::driver::node::LayoutChoice::Auto,
+            LayoutArg::Bundle => crate::driver::node::LayoutChoice::Bundle,
+            LayoutArg::Tree => crate::driver::node::LayoutChoice::Tree,
+        }
+    }
+}
+
+/// `staticize node --injector`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum InjectorArg {
+    /// staticize's own ELF injector (src/sea.rs).
+    #[default]
+    Staticize,
+    /// postject from npm (LIEF), at the version pinned in toolchains/node.toml.
+    Postject,
+}
+
+impl From<InjectorArg> for crate::driver::node::Injector {
+    fn from(i: InjectorArg) -> Self {
+        match i {
+            InjectorArg::Staticize => crate::driver::node::Injector::Staticize,
+            InjectorArg::Postject => crate::driver::node::Injector::Postject,
+        }
+    }
 }

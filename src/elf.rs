@@ -74,6 +74,25 @@ pub struct Linkage {
     pub size: u64,
 }
 
+/// One line describing a verdict: "static, amd64, stripped" or "dynamic (…) needs libc.so.6".
+impl std::fmt::Display for Linkage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind.label())?;
+        if let Some(i) = &self.interp {
+            write!(f, " (interpreter {i})")?;
+        }
+        if !self.needed.is_empty() {
+            write!(f, ", needs {}", self.needed.join(" "))?;
+        }
+        write!(f, ", {}, {}", self.machine, if self.stripped { "stripped" } else { "not stripped" })
+    }
+}
+
+/// The verdict's one-line description (the same as its `Display`).
+pub fn describe(l: &Linkage) -> String {
+    l.to_string()
+}
+
 /// Reads `path` and returns its linkage; non-ELF, truncated or unreadable files are errors
 /// naming the file.
 pub fn inspect(path: &Path) -> Result<Linkage> {
@@ -173,29 +192,13 @@ pub fn inspect_bytes(bytes: &[u8]) -> std::result::Result<Linkage, NotElf> {
         runpath,
         rpath,
         soname,
-        machine: machine_name(header.e_machine).to_string(),
+        machine: crate::platform::oci_name(header.e_machine).to_string(),
         e_machine: header.e_machine,
         is_64: container.is_big(),
         little_endian: endian.is_little(),
         stripped,
         size: bytes.len() as u64,
     })
-}
-
-/// The OCI/Docker architecture name for an ELF machine, or the ELF name when unmapped.
-pub fn machine_name(e_machine: u16) -> &'static str {
-    use goblin::elf::header::*;
-    match e_machine {
-        EM_X86_64 => "amd64",
-        EM_AARCH64 => "arm64",
-        EM_386 => "386",
-        EM_ARM => "arm",
-        EM_RISCV => "riscv64",
-        EM_PPC64 => "ppc64le",
-        EM_S390 => "s390x",
-        EM_MIPS => "mips",
-        other => goblin::elf::header::machine_to_str(other),
-    }
 }
 
 fn describe_non_elf(bytes: &[u8]) -> String {
@@ -345,6 +348,6 @@ mod tests {
     fn the_test_binary_itself_is_dynamic_or_static_pie() {
         let me = inspect(&std::env::current_exe().unwrap()).unwrap();
         assert!(matches!(me.kind, LinkKind::Dynamic | LinkKind::StaticPie));
-        assert_eq!(me.machine, machine_name(me.e_machine));
+        assert_eq!(me.machine, crate::platform::oci_name(me.e_machine));
     }
 }

@@ -3,6 +3,7 @@
 //! The pipeline runs one way: a driver builds an ELF, `elf` judges it, the image modules write
 //! the archive, `report` prints what happened.
 
+pub mod check;
 pub mod cli;
 pub mod closure;
 pub mod commands;
@@ -13,7 +14,9 @@ pub mod gate;
 pub mod image;
 pub mod input;
 pub mod output;
+pub mod pipeline;
 pub mod pkgdb;
+pub mod platform;
 pub mod process;
 pub mod progress;
 pub mod report;

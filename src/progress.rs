@@ -43,6 +43,33 @@ impl Drop for Progress {
     }
 }
 
+/// What a driver (or any long domain step) may tell the user: step lines, warnings and a
+/// spinner. Results and JSON stay with the command that prints them.
+#[derive(Debug, Clone, Copy)]
+pub struct Steps<'a>(&'a Reporter);
+
+impl<'a> Steps<'a> {
+    /// Steps printed through `rep`.
+    pub fn new(rep: &'a Reporter) -> Self {
+        Steps(rep)
+    }
+
+    /// One step: a short verb and what happened.
+    pub fn step(&self, verb: &str, text: impl AsRef<str>) {
+        self.0.step(verb, text);
+    }
+
+    /// A warning the user should read.
+    pub fn warn(&self, text: impl AsRef<str>) {
+        self.0.warn(text);
+    }
+
+    /// A spinner for a long step, gone when the returned value is dropped.
+    pub fn spinner(&self, message: impl Into<String>) -> Progress {
+        Progress::start(self.0, message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,55 +145,8 @@ pub fn verify(bytes: &[u8]) -> Result<SeaCheck, String> {
 /// NODE_SEA_BLOB note and the fuse flipped. Supports 64-bit little-endian ELF (x86-64, arm64).
 pub fn inject(node: &[u8], blob: &[u8]) -> Result<Vec<u8>, String> {
     let elf = Elf::parse(node).map_err(|e| format!("not a readable ELF file ({e})"))?;
-    if !elf.is_64 || !elf.little_endian {
-        return Err("only 64-bit little-endian ELF executables (x86-64, arm64) can be injected".into());
-    }
-    if usize::from(elf.header.e_phentsize) != PHDR_SIZE {
-        return Err(format!("unexpected program header size {}", elf.header.e_phentsize));
-    }
-    let fuse_at = match fuse_state(node) {
-        (Fuse::Intact, Some(at)) => at,
-        (Fuse::Flipped, _) => return Err("this node already carries a blob (its fuse is flipped)".into()),
-        (Fuse::Absent, _) => return Err(format!("this node has no {FUSE} fuse: it cannot run single-executable apps")),
-        _ => return Err(format!("the fuse {FUSE} appears more than once; refusing to guess")),
-    };
-    if blob.len() < 8 || u32::from_le_bytes(blob[..4].try_into().unwrap()) != BLOB_MAGIC {
-        return Err("the blob is not a SEA preparation blob (wrong magic number)".into());
-    }
-    if blob.len() > u32::MAX as usize - 16 {
-        return Err("the blob is larger than an ELF note can hold (4 GiB)".into());
-    }
-
-    let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD).collect();
-    let first = loads.first().ok_or("the executable has no PT_LOAD segment")?;
-    // The page size the segment must be aligned for: the largest PT_LOAD alignment (64 KiB on
-    // many arm64 builds), never less than 4 KiB.
-    let page = loads.iter().map(|l| l.p_align).max().unwrap_or(0).max(0x1000);
-    if !page.is_power_of_two() {
-        return Err(format!("PT_LOAD alignment {page:#x} is not a power of two"));
-    }
-    let delta = first.p_vaddr.checked_sub(first.p_offset).ok_or("the first PT_LOAD maps below its file offset")?;
-    if delta % page != 0 {
-        return Err("the first PT_LOAD is not page-congruent; cannot place a new segment".into());
-    }
-    let overflow = || "a PT_LOAD segment reaches past the end of the address space".to_string();
-    let mut mem_end = 0u64;
-    for l in &loads {
-        mem_end = mem_end.max(l.p_vaddr.checked_add(l.p_memsz).ok_or_else(overflow)?);
-    }
-    // File offset of the new segment: past the file and past every mapped address, so it
-    // overlaps nothing in the file or in memory.
-    let offset =
-        (node.len() as u64).max(mem_end.saturating_sub(delta)).checked_next_multiple_of(page).ok_or_else(overflow)?;
-    // The file is padded up to that offset. Node's .bss is a few MiB; a gap beyond this means
-    // the program headers are wrong, and following them would write (and allocate) the gap.
-    let gap = offset - node.len() as u64;
-    if gap > MAX_GAP {
-        return Err(format!(
-            "the program headers map {gap} bytes past the end of the file; placing the blob after them would pad the file by that much — is this really node?"
-        ));
-    }
-    let vaddr = offset.checked_add(delta).ok_or_else(overflow)?;
+    let fuse_at = check_inputs(node, &elf, blob)?;
+    let Placement { page, delta, offset, vaddr } = place(node, &elf)?;
 
     let phnum = elf.program_headers.len() + 2;
     if phnum >= 0xffff {
@@ -252,6 +205,77 @@ pub fn inject(node: &[u8], blob: &[u8]) -> Result<Vec<u8>, String> {
     out.resize(out.len() + align4(blob.len()) - blob.len(), 0);
     debug_assert_eq!(out.len() as u64, offset + seg_len);
     Ok(out)
+}
+
+/// Where the new segment goes: past the file and past every mapped address.
+struct Placement {
+    /// The page size the segment must be aligned for.
+    page: u64,
+    /// Virtual address minus file offset of the first PT_LOAD.
+    delta: u64,
+    /// File offset of the new segment.
+    offset: u64,
+    /// Its virtual address.
+    vaddr: u64,
+}
+
+/// Refuses what cannot be injected (not 64-bit little-endian, no intact fuse, not a SEA blob);
+/// returns where the fuse is.
+fn check_inputs(node: &[u8], elf: &Elf, blob: &[u8]) -> Result<usize, String> {
+    if !elf.is_64 || !elf.little_endian {
+        return Err("only 64-bit little-endian ELF executables (x86-64, arm64) can be injected".into());
+    }
+    if usize::from(elf.header.e_phentsize) != PHDR_SIZE {
+        return Err(format!("unexpected program header size {}", elf.header.e_phentsize));
+    }
+    let fuse_at = match fuse_state(node) {
+        (Fuse::Intact, Some(at)) => at,
+        (Fuse::Flipped, _) => return Err("this node already carries a blob (its fuse is flipped)".into()),
+        (Fuse::Absent, _) => return Err(format!("this node has no {FUSE} fuse: it cannot run single-executable apps")),
+        _ => return Err(format!("the fuse {FUSE} appears more than once; refusing to guess")),
+    };
+    if blob.len() < 8 || u32::from_le_bytes(blob[..4].try_into().unwrap()) != BLOB_MAGIC {
+        return Err("the blob is not a SEA preparation blob (wrong magic number)".into());
+    }
+    if blob.len() > u32::MAX as usize - 16 {
+        return Err("the blob is larger than an ELF note can hold (4 GiB)".into());
+    }
+    Ok(fuse_at)
+}
+
+/// Places the new segment so it overlaps nothing in the file or in memory.
+fn place(node: &[u8], elf: &Elf) -> Result<Placement, String> {
+    let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    let first = loads.first().ok_or("the executable has no PT_LOAD segment")?;
+    // The page size the segment must be aligned for: the largest PT_LOAD alignment (64 KiB on
+    // many arm64 builds), never less than 4 KiB.
+    let page = loads.iter().map(|l| l.p_align).max().unwrap_or(0).max(0x1000);
+    if !page.is_power_of_two() {
+        return Err(format!("PT_LOAD alignment {page:#x} is not a power of two"));
+    }
+    let delta = first.p_vaddr.checked_sub(first.p_offset).ok_or("the first PT_LOAD maps below its file offset")?;
+    if delta % page != 0 {
+        return Err("the first PT_LOAD is not page-congruent; cannot place a new segment".into());
+    }
+    let overflow = || "a PT_LOAD segment reaches past the end of the address space".to_string();
+    let mut mem_end = 0u64;
+    for l in &loads {
+        mem_end = mem_end.max(l.p_vaddr.checked_add(l.p_memsz).ok_or_else(overflow)?);
+    }
+    // File offset of the new segment: past the file and past every mapped address, so it
+    // overlaps nothing in the file or in memory.
+    let offset =
+        (node.len() as u64).max(mem_end.saturating_sub(delta)).checked_next_multiple_of(page).ok_or_else(overflow)?;
+    // The file is padded up to that offset. Node's .bss is a few MiB; a gap beyond this means
+    // the program headers are wrong, and following them would write (and allocate) the gap.
+    let gap = offset - node.len() as u64;
+    if gap > MAX_GAP {
+        return Err(format!(
+            "the program headers map {gap} bytes past the end of the file; placing the blob after them would pad the file by that much — is this really node?"
+        ));
+    }
+    let vaddr = offset.checked_add(delta).ok_or_else(overflow)?;
+    Ok(Placement { page, delta, offset, vaddr })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,10 +2,13 @@
 //! which order, with which flags per profile and how to install each; this module finds them.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::platform::Arch;
 use crate::process::Command;
 
 /// The embedded toolchain files, by language name.
@@ -14,10 +17,135 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("cxx", include_str!("../toolchains/cxx.toml")),
     ("go", include_str!("../toolchains/go.toml")),
     ("rust", include_str!("../toolchains/rust.toml")),
+    ("node", include_str!("../toolchains/node.toml")),
 ];
 
+/// The languages whose toolchain file lists compilers (`[[compiler]]`); node's lists tools.
+pub const COMPILER_LANGUAGES: &[&str] = &["c", "cxx", "go", "rust"];
+
+/// Parses the embedded toolchain file of `language` into `T`: the one loader for every
+/// `toolchains/*.toml` (each reader picks the tables it needs).
+pub fn load<T: DeserializeOwned>(language: &str) -> T {
+    let text = EMBEDDED
+        .iter()
+        .find(|(l, _)| *l == language)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("no embedded toolchain for {language}"));
+    toml::from_str(text).unwrap_or_else(|e| panic!("embedded toolchains/{language}.toml is invalid: {e}"))
+}
+
+/// A command-line tool found on PATH or named by an environment variable (node, npx, strip…).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tool {
+    /// The command name looked up on PATH.
+    pub command: String,
+    /// The variable that overrides it with a path.
+    pub env: String,
+    /// Arguments that print the version.
+    #[serde(default)]
+    pub version: Vec<String>,
+    /// The oldest version that works, when it matters.
+    #[serde(default)]
+    pub min_version: Option<String>,
+    /// Arguments always passed.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Install hints per package manager.
+    #[serde(default)]
+    pub install: BTreeMap<String, String>,
+}
+
+impl Tool {
+    /// The path to run: `explicit`, else `$ENV`, else the command on PATH.
+    pub fn locate(&self, explicit: Option<&Path>) -> Result<PathBuf> {
+        if let Some(p) = explicit {
+            return if p.is_file() {
+                Ok(p.to_path_buf())
+            } else {
+                Err(Error::input(p, format!("is not a {} executable", self.command), Some(self.install_hint())))
+            };
+        }
+        if let Some(v) = std::env::var_os(&self.env).filter(|v| !v.is_empty()) {
+            return which::which(&v).map_err(|_| Error::ToolMissing {
+                tool: format!("{} ({}={})", self.command, self.env, v.to_string_lossy()),
+                hint: format!("point {} at an existing {} or unset it", self.env, self.command),
+            });
+        }
+        which::which(&self.command).map_err(|_| Error::ToolMissing {
+            tool: self.command.clone(),
+            hint: format!("install it: {} (or set {})", self.install_hint(), self.env),
+        })
+    }
+
+    /// "apt-get install binutils, or dnf install binutils".
+    pub fn install_hint(&self) -> String {
+        install_hint(&self.install)
+    }
+
+    /// What `doctor` shows for this tool.
+    pub fn status(&self, language: &str) -> ToolStatus {
+        let found = self.locate(None).ok();
+        let args = if self.version.is_empty() { vec!["--version".to_string()] } else { self.version.clone() };
+        let version = found.as_ref().and_then(|p| {
+            let out = Command::new(p).args(args).probe()?;
+            Some(out.stdout.lines().next().unwrap_or("").trim().to_string())
+        });
+        ToolStatus {
+            language: language.into(),
+            name: self.command.clone(),
+            found: found.is_some(),
+            install: found.is_none().then(|| self.install_hint()),
+            command: found.map(|p| p.display().to_string()),
+            version,
+        }
+    }
+}
+
+/// One tool's status, as `doctor` shows it.
+#[derive(Debug, Serialize)]
+pub struct ToolStatus {
+    /// The language or purpose ("c", "cxx", "image").
+    pub language: String,
+    /// The tool's name.
+    pub name: String,
+    /// Whether it was found.
+    pub found: bool,
+    /// The command used to run it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Its version line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// How to install it, when missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install: Option<String>,
+}
+
+/// A one-line install hint from a toolchain file's `install` table: "apt-get install
+/// musl-tools, or pip install ziglang"; entries in parentheses are notes, not packages.
+pub fn install_hint(install: &BTreeMap<String, String>) -> String {
+    let mut hints = Vec::new();
+    for (pm, pkg) in install {
+        if pkg.starts_with('(') {
+            continue;
+        }
+        hints.push(match pm.as_str() {
+            "apt" => format!("apt-get install {pkg}"),
+            "pip" => format!("pip install {pkg}"),
+            "dnf" => format!("dnf install {pkg}"),
+            "apk" => format!("apk add {pkg}"),
+            "pacman" => format!("pacman -S {pkg}"),
+            "brew" => format!("brew install {pkg}"),
+            other => format!("{other} install {pkg}"),
+        });
+    }
+    // apt first: these machines are Debian.
+    hints.sort_by_key(|h| !h.starts_with("apt-get"));
+    hints.join(", or ")
+}
+
 /// A build profile: what the compiler optimises for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Smallest output (default).
@@ -111,20 +239,7 @@ pub struct Compiler {
 
 /// Loads the embedded toolchain file for `language`.
 pub fn spec(language: &str) -> ToolchainSpec {
-    let text = EMBEDDED
-        .iter()
-        .find(|(l, _)| *l == language)
-        .map(|(_, t)| *t)
-        .unwrap_or_else(|| panic!("no embedded toolchain for {language}"));
-    toml::from_str(text).unwrap_or_else(|e| panic!("embedded toolchains/{language}.toml is invalid: {e}"))
-}
-
-/// The zig target triple for the host architecture.
-pub fn zig_target() -> &'static str {
-    match std::env::consts::ARCH {
-        "aarch64" => "aarch64-linux-musl",
-        _ => "x86_64-linux-musl",
-    }
+    load(language)
 }
 
 /// What the user asked for when choosing a compiler.
@@ -146,31 +261,14 @@ impl CompilerSpec {
             let out = Command::from_argv(&via.version).probe()?;
             let text = if out.stdout.trim().is_empty() { out.stderr } else { out.stdout };
             let version = text.lines().next().unwrap_or("").trim().to_string();
-            let argv = via.argv.iter().map(|a| a.replace("{zig_target}", zig_target())).collect();
+            let argv = via.argv.iter().map(|a| a.replace("{zig_target}", &Arch::host().zig_target())).collect();
             Some((argv, version))
         })
     }
 
-    /// A one-line install hint: "apt-get install musl-tools (or pip install ziglang)".
+    /// A one-line install hint: "apt-get install musl-tools, or pip install ziglang".
     pub fn install_hint(&self) -> String {
-        let mut hints = Vec::new();
-        for (pm, pkg) in &self.install {
-            if pkg.starts_with('(') {
-                continue;
-            }
-            hints.push(match pm.as_str() {
-                "apt" => format!("apt-get install {pkg}"),
-                "pip" => format!("pip install {pkg}"),
-                "dnf" => format!("dnf install {pkg}"),
-                "apk" => format!("apk add {pkg}"),
-                "pacman" => format!("pacman -S {pkg}"),
-                "brew" => format!("brew install {pkg}"),
-                other => format!("{other} install {pkg}"),
-            });
-        }
-        // apt first: these machines are Debian.
-        hints.sort_by_key(|h| !h.starts_with("apt-get"));
-        hints.join(", or ")
+        install_hint(&self.install)
     }
 
     fn resolve(&self, argv: Vec<String>, version: String, profile: Profile) -> Compiler {
@@ -254,7 +352,7 @@ mod tests {
 
     #[test]
     fn embedded_toolchains_parse() {
-        for (lang, _) in EMBEDDED {
+        for lang in COMPILER_LANGUAGES {
             let s = spec(lang);
             assert!(!s.compiler.is_empty());
             for c in &s.compiler {

@@ -26,6 +26,7 @@
 
 pub mod ldconf;
 pub mod note;
+pub mod nss;
 pub mod root;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -368,7 +369,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn setup_dirs(&mut self, ident: &Ident, interp: Option<&str>) {
-        let (platform, triplet) = machine_names(ident.machine, ident.is_64, ident.little_endian);
+        let (platform, triplet) = crate::platform::loader_names(ident.machine, ident.is_64, ident.little_endian);
         self.platform = platform.to_string();
         let multiarch =
             triplet.filter(|t| self.root.is_dir(&format!("/lib/{t}")) || self.root.is_dir(&format!("/usr/lib/{t}")));
@@ -696,26 +697,6 @@ fn musl_builtin(name: &str) -> bool {
     ["c", "pthread", "rt", "m", "dl", "util", "xnet"]
         .iter()
         .any(|r| rest.strip_prefix(r).is_some_and(|tail| tail.is_empty() || tail.starts_with('.')))
-}
-
-/// (AT_PLATFORM base name, Debian multiarch triplet) for an ELF machine.
-fn machine_names(machine: u16, is_64: bool, little: bool) -> (&'static str, Option<&'static str>) {
-    use goblin::elf::header::*;
-    match (machine, is_64, little) {
-        (EM_X86_64, true, _) => ("x86_64", Some("x86_64-linux-gnu")),
-        (EM_X86_64, false, _) => ("x86_64", Some("x86_64-linux-gnux32")),
-        (EM_386, _, _) => ("i686", Some("i386-linux-gnu")),
-        (EM_AARCH64, _, true) => ("aarch64", Some("aarch64-linux-gnu")),
-        (EM_AARCH64, _, false) => ("aarch64_be", Some("aarch64_be-linux-gnu")),
-        (EM_ARM, _, _) => ("v7l", Some("arm-linux-gnueabihf")),
-        (EM_RISCV, true, _) => ("riscv64", Some("riscv64-linux-gnu")),
-        (EM_PPC64, _, true) => ("powerpc64le", Some("powerpc64le-linux-gnu")),
-        (EM_PPC64, _, false) => ("powerpc64", Some("powerpc64-linux-gnu")),
-        (EM_S390, _, _) => ("s390x", Some("s390x-linux-gnu")),
-        (EM_MIPS, true, true) => ("mips64", Some("mips64el-linux-gnuabi64")),
-        (EM_MIPS, false, true) => ("mips", Some("mipsel-linux-gnu")),
-        _ => ("unknown", None),
-    }
 }
 
 #[cfg(test)]

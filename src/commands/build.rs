@@ -1,19 +1,22 @@
-//! Build commands: compile → check → write the binary → write the image, one line a step.
+//! `staticize c` / `staticize cxx`, and the JSON every build command prints: the arguments
+//! become a `pipeline::Job`; `pipeline::run` compiles, checks, writes the image and the binary.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::{CArgs, ImageArgs};
-use crate::commands::package;
+use crate::cli::CArgs;
+use crate::commands::settings;
+use crate::driver::Artifact;
 use crate::driver::c::{CDriver, Lang};
-use crate::driver::{Artifact, BuildRequest, Driver};
-use crate::elf::{self, Linkage};
+use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::Written;
-use crate::output;
-use crate::report::{Reporter, human_size, size_of};
-use crate::toolchain::{Preference, Profile};
+use crate::image::options::ImageSettings;
+use crate::pipeline::{self, Binaries, Dynamic, Job, Outcome, Programs};
+use crate::platform::Arch;
+use crate::report::Reporter;
+use crate::toolchain::Preference;
 
 /// The JSON result of a build command.
 #[derive(Debug, Serialize)]
@@ -25,6 +28,15 @@ pub struct BuildResult {
     /// Its verdict.
     pub linkage: Linkage,
     /// The image, when one was written.
+    pub image: Option<Written>,
+}
+
+/// The JSON result of a multi-platform build.
+#[derive(Debug, Serialize)]
+pub struct MultiResult {
+    /// One result per platform (their `image` is empty; see below).
+    pub builds: Vec<BuildResult>,
+    /// The one image holding every platform.
     pub image: Option<Written>,
 }
 
@@ -43,138 +55,72 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
         preference: Preference {
             compiler: args.compiler.clone(),
             libc: args.libc.map(|l| l.name().to_string()),
-            profile: args.profile,
+            profile: args.profile.into(),
         },
     };
     let lang_word = match lang {
         Lang::C => "c",
         Lang::Cxx => "cxx",
     };
-    let created_by = format!("staticize {lang_word} {}", file_name(first));
-    build_and_package(
-        &driver,
-        args.sources.clone(),
+    let settings = settings::build_settings(&args.image)?;
+    check_host_platform(&settings)?;
+    let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
+    let job = Job {
+        created_by: format!("staticize {lang_word} {}", file_name(first)),
         name,
-        args.output.clone(),
-        &args.image,
-        args.profile,
-        extra,
-        created_by,
-        rep,
-    )
+        programs: Programs::Build {
+            builds: vec![(Arch::host(), &driver)],
+            inputs: args.sources.clone(),
+            profile: args.profile.into(),
+            extra_args: extra,
+        },
+        settings,
+        destinations: settings::build_destinations(&args.image, &binary)?,
+        binaries: Binaries::PerPlatform(binary),
+        dynamic: Dynamic::Refuse,
+    };
+    let outcome = pipeline::run(job, rep)?;
+    print_builds(&outcome, rep);
+    outcome.finish()
 }
 
-/// The generic pipeline every driver shares.
-#[allow(clippy::too_many_arguments)]
-pub fn build_and_package(
-    driver: &dyn Driver,
-    inputs: Vec<PathBuf>,
-    name: String,
-    output: Option<PathBuf>,
-    image: &ImageArgs,
-    profile: Profile,
-    extra_args: Vec<String>,
-    created_by: String,
-    rep: &Reporter,
-) -> Result<()> {
-    let bin_out = output.unwrap_or_else(|| PathBuf::from(&name));
-    let image_out =
-        (!image.no_image).then(|| image.image.clone().unwrap_or_else(|| package::default_image_path(&bin_out)));
-    // Everything that can be refused is refused before the compiler runs.
-    let reference = package::reference(&image.options, &name)?;
-    package::program_path(&image.options, &name)?;
-    output::ensure_writable(&bin_out)?;
-    let dests = match &image_out {
-        Some(p) => Some(package::destinations(&image.options, p)?),
-        None => None,
-    };
-    package::check_host_platform(&image.options)?;
-    let staging = tempfile::Builder::new()
-        .prefix("staticize-build-")
-        .tempdir()
-        .map_err(|e| Error::io("create a build directory in", std::env::temp_dir(), e))?;
-    let req = BuildRequest { inputs, name: name.clone(), staging: staging.path().to_path_buf(), profile, extra_args };
-    let artifact = driver.build(&req)?;
-    rep.step(
-        "compile",
-        format!(
-            "{} with {} → {}",
-            display_inputs(&req.inputs),
-            artifact.toolchain_used,
-            human_size(size_of(&artifact.path))
-        ),
-    );
-    for w in &artifact.warnings {
-        rep.warn(w);
+/// Prints a build's JSON: one result for one platform, the list and the image for several.
+pub fn print_builds(outcome: &Outcome, rep: &Reporter) {
+    let mut builds: Vec<BuildResult> = outcome
+        .programs
+        .iter()
+        .map(|p| BuildResult {
+            binary: p.binary.clone().unwrap_or_default(),
+            artifact: p.artifact.clone().expect("a build has an artifact"),
+            linkage: p.linkage.clone(),
+            image: None,
+        })
+        .collect();
+    if builds.len() == 1 {
+        let mut one = builds.remove(0);
+        one.image = outcome.image.clone();
+        rep.json(&one);
+    } else {
+        rep.json(&MultiResult { builds, image: outcome.image.clone() });
     }
-    let linkage = elf::inspect(&artifact.path)?;
-    rep.step("check", describe(&linkage));
-    let mut result =
-        BuildResult { binary: bin_out.clone(), artifact: artifact.clone(), linkage: linkage.clone(), image: None };
-    if !linkage.kind.is_self_contained() {
-        output::copy_atomic(&artifact.path, &bin_out, 0o755)?;
-        rep.step("write", format!("{} ({})", bin_out.display(), human_size(linkage.size)));
-        rep.json(&result);
-        return Err(Error::Verdict {
-            message: format!(
-                "{} is not self-contained ({}): no image written (it would not run in scratch)",
-                bin_out.display(),
-                describe(&linkage)
+}
+
+/// C and C++ compile for the host: --platform may name it, and nothing else yet.
+fn check_host_platform(s: &ImageSettings) -> Result<()> {
+    let host = Arch::host();
+    match s.platforms.iter().find(|p| **p != host) {
+        None => Ok(()),
+        Some(other) => Err(Error::usage(
+            format!("--platform {}: this command builds for the host ({}) only", other.platform(), host.platform()),
+            format!(
+                "build the {} executable separately (e.g. python3 -m ziglang cc -target aarch64-linux-musl -static …), then combine them: staticize image --binary {}=./app --binary {}=./app-{}",
+                other.platform(),
+                host.platform(),
+                other.platform(),
+                other.name()
             ),
-            help: Some(format!(
-                "remove flags that make it dynamic (-shared, -static-pie with musl-gcc), or carry its libraries with: staticize bundle {}",
-                bin_out.display()
-            )),
-        });
+        )),
     }
-    // The image is written first, from the staged file, so a failure there leaves both the
-    // old binary and the old image in place.
-    let written = match dests {
-        Some(dests) => {
-            let binaries = [(crate::image::spec::Platform::linux(&linkage.machine), artifact.path.clone())];
-            let (mut plan, notes) = package::plan_for_binaries(&binaries, &name, &image.options, created_by)?;
-            plan.reference = reference;
-            for n in &notes {
-                rep.step("with", n);
-            }
-            Some(package::deliver(&plan, &dests, rep)?)
-        }
-        None => None,
-    };
-    output::copy_atomic(&artifact.path, &bin_out, 0o755)?;
-    rep.step("write", format!("{} ({})", bin_out.display(), human_size(linkage.size)));
-    if let Some(w) = &written {
-        let path = package::program_path(&image.options, &name)?;
-        let subject = crate::sbom::collect::Subject {
-            name: &name,
-            elf: &artifact.path,
-            program_path: &path,
-            artifact: Some(&artifact),
-            inputs: &req.inputs,
-            npm_dirs: &[],
-            closure: None,
-            host_program: None,
-        };
-        package::write_sbom(&image.options, w, &name, &[subject], rep)?;
-        package::report_run_hint(w, rep);
-        package::push_if_asked(w, &image.options, rep)?;
-    }
-    result.image = written;
-    rep.json(&result);
-    Ok(())
-}
-
-/// One line describing a verdict: "static, amd64, stripped" or "dynamic (…) needs libc.so.6".
-pub fn describe(l: &Linkage) -> String {
-    let mut s = l.kind.label().to_string();
-    if let Some(i) = &l.interp {
-        s.push_str(&format!(" (interpreter {i})"));
-    }
-    if !l.needed.is_empty() {
-        s.push_str(&format!(", needs {}", l.needed.join(" ")));
-    }
-    s.push_str(&format!(", {}, {}", l.machine, if l.stripped { "stripped" } else { "not stripped" }));
-    s
 }
 
 /// The program name from its first source: "src/hello.c" → "hello".
@@ -188,8 +134,4 @@ pub fn program_name(first: &Path) -> Result<String> {
 
 fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
-}
-
-fn display_inputs(inputs: &[PathBuf]) -> String {
-    inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
 }

@@ -1,49 +1,83 @@
-//! `staticize check`: a verdict per file from its ELF headers; exit 1 when any fails.
+//! `staticize check`: a verdict per file from its ELF headers (`-r`: every ELF file below a
+//! directory; an image or root directory: every executable inside); exit 1 when any fails.
+//! The one place that picks which from the arguments; the judging is [`crate::check`]'s.
 
-use serde::Serialize;
-
+use crate::check::image::{ImageCheck, check_target, is_image_target};
+use crate::check::{CheckedFile, Rules, check_file, judge, tree};
 use crate::cli::CheckArgs;
-use crate::commands::build::describe;
+use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
 use crate::report::{Reporter, human_size, paint_out};
 
-/// One file's result with its pass/fail.
-#[derive(Debug, Serialize)]
-pub struct CheckedFile {
-    /// The verdict.
-    #[serde(flatten)]
-    pub verdict: FileVerdict,
-    /// Whether it passes the requested check.
-    pub ok: bool,
-    /// The size limit it was held to (`--max-size`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_size: Option<u64>,
-    /// Why it failed the size limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub over_budget: Option<String>,
-}
-
-/// Whether a verdict passes: static programs always, dynamic ones only when allowed.
-pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
-    match &v.linkage {
-        Some(l) => l.kind.is_self_contained() || (allow_dynamic && l.kind == LinkKind::Dynamic),
-        None => false,
-    }
-}
-
-/// Runs `check`.
+/// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every
+/// executable's closure inside?); anything else is one ELF file.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
-    // Images and root directories: is every executable's closure inside? (issue 5)
-    if args.files.iter().any(|p| crate::commands::check_image::is_image_target(p)) {
-        return crate::commands::check_image::run(&args, rep);
+    if args.recursive {
+        return run_tree(&args, rep);
     }
-    let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, &args)).collect();
+    if args.files.iter().any(|p| is_image_target(p)) {
+        return run_images(&args, rep);
+    }
+    let results: Vec<CheckedFile> = args.files.iter().map(|p| check_file(p, rules(&args))).collect();
     finish(results, &args, rep)
 }
 
+/// The flags as rules.
+fn rules(args: &CheckArgs) -> Rules {
+    Rules { allow_dynamic: args.allow_dynamic, max_size: args.max_size.map(|m| m.0) }
+}
+
+/// `check -r`: every ELF file below the directories; files named are judged as plain `check`
+/// judges them.
+fn run_tree(args: &CheckArgs, rep: &Reporter) -> Result<()> {
+    let mut results: Vec<CheckedFile> = Vec::new();
+    for root in &args.files {
+        let meta = std::fs::metadata(root).map_err(|e| Error::io("walk", root, e))?;
+        if !meta.is_dir() {
+            results.push(judge(FileVerdict::of(root), rules(args)));
+            continue;
+        }
+        let mut verdicts = tree::walk(root)?;
+        verdicts.sort_by(|a, b| a.path.cmp(&b.path));
+        results.extend(verdicts.into_iter().map(|v| judge(v, rules(args))));
+    }
+    finish(results, args, rep)
+}
+
+/// `check` with at least one image or directory among its arguments; plain ELF files are
+/// judged as `check` always does.
+fn run_images(args: &CheckArgs, rep: &Reporter) -> Result<()> {
+    let mut json = Vec::new();
+    let mut failed = 0;
+    let total = args.files.len();
+    for p in &args.files {
+        if is_image_target(p) {
+            let c = check_target(p)?;
+            print_image(&c, rep);
+            failed += usize::from(!c.ok);
+            json.push(serde_json::to_value(&c).expect("checks serialise"));
+        } else {
+            let r = check_file(p, rules(args));
+            rep.line(file_line(&r));
+            failed += usize::from(!r.ok);
+            json.push(serde_json::to_value(r).expect("checks serialise"));
+        }
+    }
+    rep.json(&json);
+    if failed > 0 {
+        return Err(Error::Verdict {
+            message: format!("{failed} of {total} failed the check"),
+            help: Some(
+                "carry the missing libraries: staticize bundle PROGRAM (add --lib NAME for dlopen()ed ones)".into(),
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Prints the verdicts (or their JSON) and fails with exit 1 when any file failed.
-pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
+fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result<()> {
     // One write for all lines: check -r prints thousands.
     if !results.is_empty() {
         rep.line(results.iter().map(file_line).collect::<Vec<_>>().join("\n"));
@@ -65,19 +99,6 @@ pub fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Re
     Ok(())
 }
 
-/// Judges one ELF file against the flags.
-pub fn check_file(p: &std::path::Path, args: &CheckArgs) -> CheckedFile {
-    judge(FileVerdict::of(p), args)
-}
-
-/// Judges one verdict against the flags: linkage, then the size limit.
-pub fn judge(verdict: FileVerdict, args: &CheckArgs) -> CheckedFile {
-    let max_size = args.max_size.map(|m| m.0);
-    let over_budget = over_budget(&verdict, max_size);
-    let ok = passes(&verdict, args.allow_dynamic) && over_budget.is_none();
-    CheckedFile { verdict, ok, max_size, over_budget }
-}
-
 /// The human line for one file: "ok   PATH: static, x86_64, 8.1 KiB".
 pub fn file_line(r: &CheckedFile) -> String {
     let mark = if r.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
@@ -92,12 +113,30 @@ pub fn file_line(r: &CheckedFile) -> String {
     format!("{mark} {}: {what}", r.verdict.path.display())
 }
 
-/// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.
-fn over_budget(v: &FileVerdict, max: Option<u64>) -> Option<String> {
-    let max = max?;
-    let size = match &v.linkage {
-        Some(l) => l.size,
-        None => std::fs::metadata(&v.path).ok()?.len(),
-    };
-    (size > max).then(|| format!("over the {} limit by {}", human_size(max), human_size(size - max)))
+fn print_image(c: &ImageCheck, rep: &Reporter) {
+    let name = c.path.display();
+    if c.executables.is_empty() {
+        let what = if c.kind == "rootfs" { "is a directory with" } else { "is an image with" };
+        rep.line(format!("{} {name}: {what} no ELF executable inside", paint_out("FAIL", "31")));
+    }
+    for e in &c.executables {
+        let mark = if e.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
+        let what = match (e.linkage, e.ok) {
+            (LinkKind::Dynamic, true) => {
+                format!("dynamic, its closure is inside the {} ({} files)", c.kind, e.files_found)
+            }
+            (LinkKind::Dynamic, false) => format!("dynamic, missing {}", e.missing.join(", ")),
+            (k, _) => k.label().to_string(),
+        };
+        rep.line(format!("{mark} {name}:{}: {what}", e.path));
+        for o in &e.optional_missing {
+            rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
+        }
+    }
+    for w in &c.warnings {
+        rep.warn(format!("{name}: {w}"));
+    }
+    if let Some(m) = &c.entrypoint_missing {
+        rep.line(format!("{} {name}: {m}", paint_out("FAIL", "31")));
+    }
 }

@@ -1,36 +1,14 @@
 //! `staticize doctor`: which toolchains are here, their versions, and how to get the rest.
 
-use serde::Serialize;
-
-use crate::driver::target::Arch;
 use crate::error::Result;
+use crate::platform::Arch;
 use crate::report::{Reporter, paint};
-use crate::toolchain::{EMBEDDED, spec};
-
-/// One tool's status.
-#[derive(Debug, Serialize)]
-pub struct ToolStatus {
-    /// The language or purpose ("c", "cxx", "image").
-    pub language: String,
-    /// The tool's name.
-    pub name: String,
-    /// Whether it was found.
-    pub found: bool,
-    /// The command used to run it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Its version line.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// How to install it, when missing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub install: Option<String>,
-}
+use crate::toolchain::{COMPILER_LANGUAGES, ToolStatus, spec};
 
 /// Checks every compiler of every embedded toolchain file.
 pub fn survey() -> Vec<ToolStatus> {
     let mut out = Vec::new();
-    for (lang, _) in EMBEDDED {
+    for lang in COMPILER_LANGUAGES {
         let s = spec(lang);
         for c in &s.compiler {
             out.push(match c.locate() {

@@ -3,37 +3,49 @@
 use std::path::PathBuf;
 
 use crate::cli::GoArgs;
-use crate::commands::platforms::{self, Job, PlatformBuild};
+use crate::commands::build::print_builds;
+use crate::commands::settings;
+use crate::driver::Driver;
 use crate::driver::go::GoDriver;
-use crate::driver::target::parse_platforms;
 use crate::error::Result;
+use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::Profile;
 
 /// Runs `staticize go`.
 pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
-    let arches = parse_platforms(&args.image.options.platform)?;
-    let mut builds: Vec<PlatformBuild> = Vec::new();
-    let mut name = String::new();
+    let settings = settings::build_settings(&args.image)?;
+    let arches = if settings.platforms.is_empty() { vec![Arch::host()] } else { settings.platforms.clone() };
+    let mut drivers: Vec<(Arch, GoDriver)> = Vec::new();
     for arch in arches {
         let driver = GoDriver::new(&args.package, arch, &args.tags, args.tzdata, &args.extra)?;
         if let Some(note) = driver.cgo_note() {
             rep.step("cgo", format!("{}: {note}", arch.platform()));
         }
-        name = driver.package.name.clone();
-        builds.push((arch, Box::new(driver)));
+        drivers.push((arch, driver));
     }
+    let name = drivers.last().map(|(_, d)| d.package.name.clone()).unwrap_or_default();
+    let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let job = Job {
-        inputs: vec![PathBuf::from(&args.package)],
-        name: name.clone(),
-        output: args.output.clone(),
-        profile: Profile::Size,
-        extra_args: args.extra.clone(),
         // The package's name, not the path as typed: an absolute path would put the build
         // directory into the image's history and make its bytes depend on where it was built.
         created_by: format!("staticize go {name}"),
+        name,
+        programs: Programs::Build {
+            builds: drivers.iter().map(|(a, d)| (*a, d as &dyn Driver)).collect(),
+            inputs: vec![PathBuf::from(&args.package)],
+            profile: Profile::Size,
+            extra_args: args.extra.clone(),
+        },
+        settings,
+        destinations: settings::build_destinations(&args.image, &binary)?,
+        binaries: Binaries::PerPlatform(binary),
+        dynamic: Dynamic::Refuse,
     };
-    platforms::build_all(builds, job, &args.image, rep)
+    let outcome = pipeline::run(job, rep)?;
+    print_builds(&outcome, rep);
+    outcome.finish()
 }
 
 #[cfg(test)]

@@ -1,15 +1,14 @@
 //! `staticize image`: static executables built elsewhere → a scratch image, one platform or
 //! several (`--binary linux/arm64=./app-arm64`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::ImageCmdArgs;
-use crate::commands::build::{describe, program_name};
-use crate::commands::package;
-use crate::elf;
+use crate::commands::build::program_name;
+use crate::commands::settings;
 use crate::error::{Error, Result};
-use crate::image::options::parse_platform;
-use crate::image::spec::Platform;
+use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::platform::Arch;
 use crate::report::Reporter;
 
 /// Runs `image`.
@@ -17,62 +16,33 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     let binaries = binaries(&args)?;
     let name = image_name(&args, &binaries)?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
-    let dests = package::destinations(&args.options, &dest)?;
-    let mut checked = Vec::new();
-    for (declared, path) in &binaries {
-        let linkage = elf::inspect(path)?;
-        rep.step("check", format!("{}: {}", path.display(), describe(&linkage)));
-        if !linkage.kind.is_self_contained() {
-            return Err(Error::Verdict {
-                message: format!(
-                    "{} is not self-contained ({}), so it cannot run in a scratch image",
-                    path.display(),
-                    describe(&linkage)
-                ),
-                help: Some(format!(
-                    "rebuild it statically (staticize c|cxx|go|rust), or carry its libraries into the image with: staticize bundle {}",
-                    path.display()
-                )),
-            });
-        }
-        let actual = Platform::linux(&linkage.machine);
-        if let Some(p) = declared.as_ref().filter(|p| **p != actual) {
-            return Err(Error::input(
-                path,
-                format!("is a {actual} executable, but --binary says {p}"),
-                Some(format!("pass it as --binary {actual}={}", path.display())),
-            ));
-        }
-        if checked.iter().any(|(p, _)| *p == actual) {
-            return Err(Error::usage(
-                format!("two executables for {actual}"),
-                "give one executable per platform (--binary linux/amd64=… --binary linux/arm64=…)",
-            ));
-        }
-        checked.push((actual, path.clone()));
-    }
-    check_requested_platforms(&args, &checked)?;
+    let settings = settings::image_settings(&args.options)?;
     let created_by = format!(
         "staticize image {}",
-        checked
+        binaries
             .iter()
             .map(|(_, p)| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let (plan, notes) = package::plan_for_binaries(&checked, &name, &args.options, created_by)?;
-    for n in &notes {
-        rep.step("with", n);
+    let job = Job {
+        name,
+        programs: Programs::Prebuilt(binaries),
+        settings,
+        binaries: Binaries::None,
+        destinations: settings::destinations(&args.options, dest)?,
+        dynamic: Dynamic::Refuse,
+        created_by,
+    };
+    let outcome = pipeline::run(job, rep)?;
+    if let Some(w) = &outcome.image {
+        rep.json(w);
     }
-    let written = package::deliver(&plan, &dests, rep)?;
-    package::report_run_hint(&written, rep);
-    package::push_if_asked(&written, &args.options, rep)?;
-    rep.json(&written);
-    Ok(())
+    outcome.finish()
 }
 
 /// The positional binary (platform from its header) and every `--binary OS/ARCH=PATH`.
-fn binaries(args: &ImageCmdArgs) -> Result<Vec<(Option<Platform>, PathBuf)>> {
+fn binaries(args: &ImageCmdArgs) -> Result<Vec<(Option<Arch>, PathBuf)>> {
     let mut out = Vec::new();
     if let Some(b) = &args.binary {
         out.push((None, b.clone()));
@@ -85,14 +55,14 @@ fn binaries(args: &ImageCmdArgs) -> Result<Vec<(Option<Platform>, PathBuf)>> {
                     "write it as --binary linux/arm64=./app-arm64 (one per platform)",
                 )
             })?;
-        out.push((Some(parse_platform("--binary", platform)?), PathBuf::from(path)));
+        out.push((Some(Arch::parse("--binary", platform)?), PathBuf::from(path)));
     }
     Ok(out)
 }
 
 /// The program's name: from the positional binary, else the first --binary without a
 /// trailing architecture ("app-arm64" → "app").
-fn image_name(args: &ImageCmdArgs, binaries: &[(Option<Platform>, PathBuf)]) -> Result<String> {
+fn image_name(args: &ImageCmdArgs, binaries: &[(Option<Arch>, PathBuf)]) -> Result<String> {
     let first = &binaries[0].1;
     let name = program_name(first)?;
     if args.binary.is_some() {
@@ -112,31 +82,6 @@ fn strip_arch_suffix(name: &str) -> &str {
         }
     }
     name
-}
-
-/// With --platform, exactly those platforms must have an executable.
-fn check_requested_platforms(args: &ImageCmdArgs, have: &[(Platform, PathBuf)]) -> Result<()> {
-    let wanted = crate::image::options::parse_platforms(&args.options.platform)?;
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    if let Some(missing) = wanted.iter().find(|w| !have.iter().any(|(p, _)| p == *w)) {
-        return Err(Error::usage(
-            format!("--platform asks for {missing}, but no executable for it was given"),
-            format!("add --binary {missing}=PATH (staticize image takes one executable per platform)"),
-        ));
-    }
-    if let Some((extra, path)) = have.iter().find(|(p, _)| !wanted.contains(p)) {
-        return Err(Error::usage(
-            format!("{} is for {extra}, which --platform does not list", show(path)),
-            format!("add {extra} to --platform, or leave that executable out"),
-        ));
-    }
-    Ok(())
-}
-
-fn show(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
-use crate::image::read::{Archive, Compression, EntryKind, Format, Image, LayerEntry, Problem};
+use crate::image::paths::EscapingLinks;
+use crate::image::read::{Archive, Compression, EntryKind, Format, Image, LayerEntry, LayerRef, Problem};
 use crate::image::spec::RunConfig;
 use crate::image::waste::{HiddenBy, Overlay};
 use crate::report::{Reporter, group_digits, human_size, short_digest};
@@ -212,136 +213,124 @@ pub fn run(args: InspectArgs, rep: &Reporter) -> Result<()> {
     Ok(())
 }
 
-/// "./a/b/" → "a/b".
-fn clean(path: &str) -> &str {
-    path.trim_start_matches("./").trim_matches('/')
+/// What one image's layers accumulate while they are read bottom first.
+struct Walk<'a> {
+    overlay: Overlay,
+    /// Symbolic links seen so far whose target leaves the image's root.
+    links: EscapingLinks,
+    /// Entries kept for the `--files` listing.
+    tracked: usize,
+    /// Unsafe entries of the current layer.
+    unsafe_entries: u64,
+    problems: &'a mut Vec<Problem>,
 }
 
-/// Whether a symbolic link at `path` pointing to `target` leaves the root when followed
-/// outside a container: an absolute target, or one climbing above the root with "..".
-fn link_escapes(path: &str, target: &str) -> bool {
-    if target.starts_with('/') {
-        return true;
-    }
-    let mut depth = clean(path).split('/').filter(|c| !c.is_empty()).count() as i64 - 1;
-    for c in target.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => depth -= 1,
-            _ => depth += 1,
+impl Walk<'_> {
+    /// Reads one layer into `report`: every entry, then the computed digests.
+    fn layer(&mut self, archive: &Archive, l: &LayerRef, place: &str, report: &mut LayerReport) -> Result<()> {
+        let mut r = archive.layer(l)?;
+        while let Some(e) = r.next_entry()? {
+            self.entry(e, place, report);
         }
-        if depth < 0 {
-            return true;
+        let d = r.finish()?;
+        report.compression = d.compression;
+        report.uncompressed_size = d.uncompressed_size;
+        if let Some(claimed) = l.digest.as_deref().filter(|c| c.starts_with("sha256:") && *c != d.digest) {
+            self.problems.push(Problem {
+                place: place.to_string(),
+                message: format!("the blob hashes to {}, the manifest says {claimed}", d.digest),
+            });
+        }
+        if let Some(claimed) = l.diff_id.as_deref().filter(|c| c.starts_with("sha256:") && *c != d.diff_id) {
+            self.problems.push(Problem {
+                place: place.to_string(),
+                message: format!("the tar hashes to {}, the config's diff_id says {claimed}", d.diff_id),
+            });
+        }
+        report.digest = d.digest;
+        report.diff_id = d.diff_id;
+        Ok(())
+    }
+
+    /// Counts one entry, reports it when unsafe, and tracks it for the waste figures.
+    fn entry(&mut self, e: LayerEntry, place: &str, report: &mut LayerReport) {
+        report.entries += 1;
+        if e.kind == EntryKind::File {
+            report.files += 1;
+            report.file_bytes += e.size;
+        }
+        let through = self.links.through(&e.path).map(|(link, target)| {
+            format!(
+                "the path goes through the symbolic link {link} → {target}, which points outside the image: an extractor that follows it writes outside"
+            )
+        });
+        if let Some(p) = e.problem.clone().or(through) {
+            self.unsafe_entries += 1;
+            if self.unsafe_entries <= MAX_PROBLEMS_PER_LAYER {
+                self.problems.push(Problem { place: format!("{place}: {}", e.path), message: p });
+            }
+        }
+        if e.kind == EntryKind::Symlink {
+            if let Some(target) = e.link.as_deref() {
+                self.links.note(&e.path, target);
+            }
+        }
+        self.overlay.apply(&e);
+        if let Some(list) = &mut report.listing {
+            if self.tracked < MAX_TRACKED_ENTRIES {
+                self.tracked += 1;
+                list.push(FileRow { entry: e, hidden: None });
+            }
         }
     }
-    false
 }
 
-/// The escaping link (and its target) that one of `path`'s parent directories is, if any.
-fn through_escaping_link<'a>(path: &str, links: &'a HashMap<String, String>) -> Option<(&'a str, &'a str)> {
-    if links.is_empty() {
-        return None;
+/// A layer's row before it is read: what the documents claim.
+fn layer_report(l: &LayerRef, files: bool) -> LayerReport {
+    LayerReport {
+        digest: l.digest.clone().unwrap_or_default(),
+        diff_id: l.diff_id.clone().unwrap_or_default(),
+        media_type: l.media_type.clone(),
+        compression: Compression::None,
+        size: l.size,
+        uncompressed_size: 0,
+        entries: 0,
+        files: 0,
+        file_bytes: 0,
+        wasted_bytes: 0,
+        listing: files.then(Vec::new),
     }
-    let path = clean(path);
-    let mut end = 0;
-    while let Some(i) = path[end..].find('/') {
-        end += i;
-        if let Some((k, v)) = links.get_key_value(&path[..end]) {
-            return Some((k.as_str(), v.as_str()));
-        }
-        end += 1;
-    }
-    None
 }
 
 fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec<Problem>) -> ImageReport {
     let name = img.names.first().cloned().unwrap_or_else(|| short_digest(&img.config.digest));
-    let mut overlay = Overlay::new(MAX_TRACKED_ENTRIES);
-    // Symbolic links seen so far whose target leaves the image's root, by path.
-    let mut escaping_links: HashMap<String, String> = HashMap::new();
+    let mut walk = Walk {
+        overlay: Overlay::new(MAX_TRACKED_ENTRIES),
+        links: EscapingLinks::new(MAX_TRACKED_ENTRIES),
+        tracked: 0,
+        unsafe_entries: 0,
+        problems,
+    };
     let mut layers = Vec::new();
-    let mut tracked = 0usize;
     for (i, l) in img.layers.iter().enumerate() {
         let place = format!("{name} layer {}", i + 1);
-        overlay.begin_layer(i);
-        let mut report = LayerReport {
-            digest: l.digest.clone().unwrap_or_default(),
-            diff_id: l.diff_id.clone().unwrap_or_default(),
-            media_type: l.media_type.clone(),
-            compression: Compression::None,
-            size: l.size,
-            uncompressed_size: 0,
-            entries: 0,
-            files: 0,
-            file_bytes: 0,
-            wasted_bytes: 0,
-            listing: files.then(Vec::new),
-        };
-        let mut unsafe_entries = 0u64;
-        let read = (|| -> Result<()> {
-            let mut r = archive.layer(l)?;
-            while let Some(e) = r.next_entry()? {
-                report.entries += 1;
-                if e.kind == EntryKind::File {
-                    report.files += 1;
-                    report.file_bytes += e.size;
-                }
-                let through = through_escaping_link(&e.path, &escaping_links).map(|(link, target)| {
-                    format!(
-                        "the path goes through the symbolic link {link} → {target}, which points outside the image: an extractor that follows it writes outside"
-                    )
-                });
-                if let Some(p) = e.problem.clone().or(through) {
-                    unsafe_entries += 1;
-                    if unsafe_entries <= MAX_PROBLEMS_PER_LAYER {
-                        problems.push(Problem { place: format!("{place}: {}", e.path), message: p });
-                    }
-                }
-                if e.kind == EntryKind::Symlink && escaping_links.len() < MAX_TRACKED_ENTRIES {
-                    if let Some(target) = e.link.as_deref().filter(|t| link_escapes(&e.path, t)) {
-                        escaping_links.insert(clean(&e.path).to_string(), target.to_string());
-                    }
-                }
-                overlay.apply(&e);
-                if let Some(list) = &mut report.listing {
-                    if tracked < MAX_TRACKED_ENTRIES {
-                        tracked += 1;
-                        list.push(FileRow { entry: e, hidden: None });
-                    }
-                }
-            }
-            let d = r.finish()?;
-            report.compression = d.compression;
-            report.uncompressed_size = d.uncompressed_size;
-            if let Some(claimed) = l.digest.as_deref().filter(|c| c.starts_with("sha256:") && *c != d.digest) {
-                problems.push(Problem {
-                    place: place.clone(),
-                    message: format!("the blob hashes to {}, the manifest says {claimed}", d.digest),
-                });
-            }
-            if let Some(claimed) = l.diff_id.as_deref().filter(|c| c.starts_with("sha256:") && *c != d.diff_id) {
-                problems.push(Problem {
-                    place: place.clone(),
-                    message: format!("the tar hashes to {}, the config's diff_id says {claimed}", d.diff_id),
-                });
-            }
-            report.digest = d.digest;
-            report.diff_id = d.diff_id;
-            Ok(())
-        })();
-        if let Err(e) = read {
-            problems.push(Problem { place: place.clone(), message: e.to_string() });
+        walk.overlay.begin_layer(i);
+        walk.unsafe_entries = 0;
+        let mut report = layer_report(l, files);
+        if let Err(e) = walk.layer(archive, l, &place, &mut report) {
+            walk.problems.push(Problem { place: place.clone(), message: e.to_string() });
         }
-        if unsafe_entries > MAX_PROBLEMS_PER_LAYER {
-            problems.push(Problem {
+        if walk.unsafe_entries > MAX_PROBLEMS_PER_LAYER {
+            walk.problems.push(Problem {
                 place: place.clone(),
-                message: format!("{} more entries with unsafe names", unsafe_entries - MAX_PROBLEMS_PER_LAYER),
+                message: format!("{} more entries with unsafe names", walk.unsafe_entries - MAX_PROBLEMS_PER_LAYER),
             });
         }
         layers.push(report);
     }
+    let overlay = walk.overlay;
     if !overlay.complete() {
-        problems.push(Problem {
+        walk.problems.push(Problem {
             place: name.clone(),
             message: format!("more than {MAX_TRACKED_ENTRIES} paths; the waste figures are a lower bound"),
         });
@@ -350,24 +339,7 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
         l.wasted_bytes = overlay.wasted_in(i);
     }
     if files {
-        // The last row of a path in a layer is the one a later layer hides.
-        let mut last: Vec<HashMap<&str, usize>> = vec![HashMap::new(); layers.len()];
-        for (i, l) in layers.iter().enumerate() {
-            for (n, row) in l.listing.iter().flatten().enumerate() {
-                last[i].insert(row.entry.path.as_str(), n);
-            }
-        }
-        let marks: Vec<(usize, usize, HiddenBy)> = overlay
-            .hidden
-            .iter()
-            .filter_map(|h| last.get(h.layer)?.get(h.path.as_str()).map(|n| (h.layer, *n, h.how)))
-            .collect();
-        drop(last);
-        for (layer, n, how) in marks {
-            if let Some(row) = layers[layer].listing.as_mut().and_then(|l| l.get_mut(n)) {
-                row.hidden.get_or_insert(how);
-            }
-        }
+        mark_hidden(&mut layers, &overlay);
     }
     let wasted: Vec<WastedFile> = overlay
         .hidden
@@ -375,7 +347,47 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
         .filter(|h| h.size > 0)
         .map(|h| WastedFile { path: h.path.clone(), layer: h.layer, size: h.size, by_layer: h.by_layer, how: h.how })
         .collect();
-    let totals = Totals {
+    let totals = totals(&layers, &overlay, wasted.len() as u64);
+    ImageReport {
+        names: img.names.clone(),
+        platform: img.platform.to_string(),
+        manifest_digest: img.manifest.as_ref().map(|m| m.digest.clone()),
+        config_digest: img.config.digest.clone(),
+        created: img.parsed.created.clone(),
+        author: img.parsed.author.clone(),
+        config: img.parsed.config.clone(),
+        history: history_rows(img, &layers),
+        layers,
+        totals,
+        wasted,
+    }
+}
+
+/// Marks the `--files` rows a later layer hides: the last row of a path in a layer is the one
+/// hidden.
+fn mark_hidden(layers: &mut [LayerReport], overlay: &Overlay) {
+    let mut last: Vec<HashMap<&str, usize>> = vec![HashMap::new(); layers.len()];
+    for (i, l) in layers.iter().enumerate() {
+        for (n, row) in l.listing.iter().flatten().enumerate() {
+            last[i].insert(row.entry.path.as_str(), n);
+        }
+    }
+    let marks: Vec<(usize, usize, HiddenBy)> = overlay
+        .hidden
+        .iter()
+        .filter_map(|h| last.get(h.layer)?.get(h.path.as_str()).map(|n| (h.layer, *n, h.how)))
+        .collect();
+    drop(last);
+    for (layer, n, how) in marks {
+        if let Some(row) = layers[layer].listing.as_mut().and_then(|l| l.get_mut(n)) {
+            row.hidden.get_or_insert(how);
+        }
+    }
+}
+
+/// Sums over the layers and the merged file system.
+fn totals(layers: &[LayerReport], overlay: &Overlay, wasted_files: u64) -> Totals {
+    Totals {
         layers: layers.len(),
         size: layers.iter().map(|l| l.size).sum(),
         uncompressed_size: layers.iter().map(|l| l.uncompressed_size).sum(),
@@ -383,9 +395,13 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
         file_bytes: layers.iter().map(|l| l.file_bytes).sum(),
         visible_bytes: overlay.visible_bytes(),
         wasted_bytes: overlay.wasted_bytes(),
-        wasted_files: wasted.len() as u64,
+        wasted_files,
         complete: overlay.complete(),
-    };
+    }
+}
+
+/// The config's history, each step with the layer it made and that layer's size.
+fn history_rows(img: &Image, layers: &[LayerReport]) -> Vec<HistoryRow> {
     let mut history = Vec::new();
     let mut next_layer = 0;
     for h in &img.parsed.history {
@@ -403,19 +419,7 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
             size: layer.map_or(0, |i| layers[i].uncompressed_size),
         });
     }
-    ImageReport {
-        names: img.names.clone(),
-        platform: img.platform.to_string(),
-        manifest_digest: img.manifest.as_ref().map(|m| m.digest.clone()),
-        config_digest: img.config.digest.clone(),
-        created: img.parsed.created.clone(),
-        author: img.parsed.author.clone(),
-        config: img.parsed.config.clone(),
-        history,
-        layers,
-        totals,
-        wasted,
-    }
+    history
 }
 
 fn print_human(r: &InspectReport, files: bool, rep: &Reporter) {
@@ -428,111 +432,129 @@ fn print_human(r: &InspectReport, files: bool, rep: &Reporter) {
         rep.line("");
         let names = if img.names.is_empty() { "(no name)".to_string() } else { img.names.join(", ") };
         rep.line(format!("{names}  {}", img.platform));
-        let kv = |k: &str, v: String| rep.line(format!("  {k:<12} {v}"));
-        if let Some(d) = &img.manifest_digest {
-            kv("manifest", d.clone());
-        }
-        kv("id", format!("{} (config)", img.config_digest));
-        kv("created", img.created.clone().unwrap_or_else(|| "-".into()));
-        if let Some(a) = &img.author {
-            kv("author", a.clone());
-        }
-        let c = &img.config;
-        kv("entrypoint", json_list(&c.entrypoint));
-        kv("cmd", json_list(&c.cmd));
-        for (i, e) in c.env.iter().flatten().enumerate() {
-            kv(if i == 0 { "env" } else { "" }, e.clone());
-        }
-        kv("user", c.user.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| "- (root)".into()));
-        kv("workdir", c.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "- (/)".into()));
-        let ports: Vec<&String> = c.exposed_ports.iter().flat_map(|p| p.keys()).collect();
-        kv("ports", if ports.is_empty() { "-".into() } else { join(&ports) });
-        match &c.labels {
-            Some(l) if !l.is_empty() => {
-                for (i, (k, v)) in l.iter().enumerate() {
-                    kv(if i == 0 { "labels" } else { "" }, format!("{k}={v}"));
-                }
-            }
-            _ => kv("labels", "-".into()),
-        }
-        kv("stop signal", c.stop_signal.clone().unwrap_or_else(|| "-".into()));
-
-        rep.line("");
-        rep.line("  history (newest first, like docker history)");
-        let w = img.history.iter().map(|h| h.created.as_deref().map_or(1, str::len)).max().unwrap_or(0).max(7);
-        rep.line(format!("    {:<w$} {:>10}  {:<60} COMMENT", "CREATED", "SIZE", "CREATED BY"));
-        for h in img.history.iter().rev() {
-            let size = if h.empty_layer { "0 B".to_string() } else { human_size(h.size) };
-            rep.line(format!(
-                "    {:<w$} {:>10}  {:<60} {}",
-                h.created.clone().unwrap_or_else(|| "-".into()),
-                size,
-                truncate(h.created_by.as_deref().unwrap_or("-"), 60),
-                h.comment.clone().unwrap_or_default()
-            ));
-        }
-
-        rep.line("");
-        rep.line("  layers (bottom first)");
-        rep.line(format!(
-            "    {:>3}  {:<19}  {:>10}  {:>12}  {:>7}  {:>10}  {}",
-            "#", "DIGEST", "STORED", "UNCOMPRESSED", "FILES", "WASTED", "COMPRESSION"
-        ));
-        for (i, l) in img.layers.iter().enumerate() {
-            rep.line(format!(
-                "    {:>3}  {:<19}  {:>10}  {:>12}  {:>7}  {:>10}  {}",
-                i + 1,
-                short_digest(&l.digest),
-                human_size(l.size),
-                human_size(l.uncompressed_size),
-                group_digits(l.files),
-                human_size(l.wasted_bytes),
-                format!("{:?}", l.compression).to_lowercase()
-            ));
-            if files {
-                for row in l.listing.iter().flatten() {
-                    rep.line(format!("          {}", file_line(row)));
-                }
-            }
-        }
-        let t = &img.totals;
-        rep.line("");
-        rep.line(format!(
-            "  total: {} layer{}, {} stored, {} uncompressed, {} file{} ({})",
-            t.layers,
-            plural(t.layers as u64),
-            human_size(t.size),
-            human_size(t.uncompressed_size),
-            group_digits(t.files),
-            plural(t.files),
-            human_size(t.file_bytes)
-        ));
-        rep.line(format!(
-            "  wasted: {}{} in {} file{} overwritten or deleted by later layers; {} visible",
-            human_size(t.wasted_bytes),
-            exact(t.wasted_bytes),
-            group_digits(t.wasted_files),
-            plural(t.wasted_files),
-            human_size(t.visible_bytes)
-        ));
-        let mut biggest: Vec<&WastedFile> = img.wasted.iter().collect();
-        biggest.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
-        for w in biggest.iter().take(10) {
-            rep.line(format!(
-                "    {:>10}  /{}  (layer {}, {} in layer {})",
-                human_size(w.size),
-                w.path,
-                w.layer + 1,
-                how_word(w.how),
-                w.by_layer + 1
-            ));
-        }
+        print_config(img, rep);
+        print_history(img, rep);
+        print_layers(img, files, rep);
+        print_totals(img, rep);
     }
     for note in &r.notes {
         rep.step("note", note);
     }
     for p in &r.problems {
         rep.warn(format!("{}: {}", p.place, p.message));
+    }
+}
+
+/// The image's ID, creation and run configuration, one `key value` line each.
+fn print_config(img: &ImageReport, rep: &Reporter) {
+    let kv = |k: &str, v: String| rep.line(format!("  {k:<12} {v}"));
+    if let Some(d) = &img.manifest_digest {
+        kv("manifest", d.clone());
+    }
+    kv("id", format!("{} (config)", img.config_digest));
+    kv("created", img.created.clone().unwrap_or_else(|| "-".into()));
+    if let Some(a) = &img.author {
+        kv("author", a.clone());
+    }
+    let c = &img.config;
+    kv("entrypoint", json_list(&c.entrypoint));
+    kv("cmd", json_list(&c.cmd));
+    for (i, e) in c.env.iter().flatten().enumerate() {
+        kv(if i == 0 { "env" } else { "" }, e.clone());
+    }
+    kv("user", c.user.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| "- (root)".into()));
+    kv("workdir", c.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "- (/)".into()));
+    let ports: Vec<&String> = c.exposed_ports.iter().flat_map(|p| p.keys()).collect();
+    kv("ports", if ports.is_empty() { "-".into() } else { join(&ports) });
+    match &c.labels {
+        Some(l) if !l.is_empty() => {
+            for (i, (k, v)) in l.iter().enumerate() {
+                kv(if i == 0 { "labels" } else { "" }, format!("{k}={v}"));
+            }
+        }
+        _ => kv("labels", "-".into()),
+    }
+    kv("stop signal", c.stop_signal.clone().unwrap_or_else(|| "-".into()));
+}
+
+/// The build steps, newest first like `docker history`.
+fn print_history(img: &ImageReport, rep: &Reporter) {
+    rep.line("");
+    rep.line("  history (newest first, like docker history)");
+    let w = img.history.iter().map(|h| h.created.as_deref().map_or(1, str::len)).max().unwrap_or(0).max(7);
+    rep.line(format!("    {:<w$} {:>10}  {:<60} COMMENT", "CREATED", "SIZE", "CREATED BY"));
+    for h in img.history.iter().rev() {
+        let size = if h.empty_layer { "0 B".to_string() } else { human_size(h.size) };
+        rep.line(format!(
+            "    {:<w$} {:>10}  {:<60} {}",
+            h.created.clone().unwrap_or_else(|| "-".into()),
+            size,
+            truncate(h.created_by.as_deref().unwrap_or("-"), 60),
+            h.comment.clone().unwrap_or_default()
+        ));
+    }
+}
+
+/// One row per layer, with its files under `--files`.
+fn print_layers(img: &ImageReport, files: bool, rep: &Reporter) {
+    rep.line("");
+    rep.line("  layers (bottom first)");
+    rep.line(format!(
+        "    {:>3}  {:<19}  {:>10}  {:>12}  {:>7}  {:>10}  {}",
+        "#", "DIGEST", "STORED", "UNCOMPRESSED", "FILES", "WASTED", "COMPRESSION"
+    ));
+    for (i, l) in img.layers.iter().enumerate() {
+        rep.line(format!(
+            "    {:>3}  {:<19}  {:>10}  {:>12}  {:>7}  {:>10}  {}",
+            i + 1,
+            short_digest(&l.digest),
+            human_size(l.size),
+            human_size(l.uncompressed_size),
+            group_digits(l.files),
+            human_size(l.wasted_bytes),
+            format!("{:?}", l.compression).to_lowercase()
+        ));
+        if files {
+            for row in l.listing.iter().flatten() {
+                rep.line(format!("          {}", file_line(row)));
+            }
+        }
+    }
+}
+
+/// The sums and the biggest wasted files.
+fn print_totals(img: &ImageReport, rep: &Reporter) {
+    let t = &img.totals;
+    rep.line("");
+    rep.line(format!(
+        "  total: {} layer{}, {} stored, {} uncompressed, {} file{} ({})",
+        t.layers,
+        plural(t.layers as u64),
+        human_size(t.size),
+        human_size(t.uncompressed_size),
+        group_digits(t.files),
+        plural(t.files),
+        human_size(t.file_bytes)
+    ));
+    rep.line(format!(
+        "  wasted: {}{} in {} file{} overwritten or deleted by later layers; {} visible",
+        human_size(t.wasted_bytes),
+        exact(t.wasted_bytes),
+        group_digits(t.wasted_files),
+        plural(t.wasted_files),
+        human_size(t.visible_bytes)
+    ));
+    let mut biggest: Vec<&WastedFile> = img.wasted.iter().collect();
+    biggest.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
+    for w in biggest.iter().take(10) {
+        rep.line(format!(
+            "    {:>10}  /{}  (layer {}, {} in layer {})",
+            human_size(w.size),
+            w.path,
+            w.layer + 1,
+            how_word(w.how),
+            w.by_layer + 1
+        ));
     }
 }
 
@@ -626,18 +648,6 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_through_escaping_links_are_found() {
-        assert!(link_escapes("etc", "/etc"));
-        assert!(link_escapes("a/up", "../../x"));
-        assert!(!link_escapes("a/b/lib", "../lib"));
-        assert!(!link_escapes("lib", "usr/lib"));
-        let links = HashMap::from([("up".to_string(), "../../".to_string())]);
-        assert_eq!(through_escaping_link("./up/tmp/x", &links), Some(("up", "../../")));
-        assert_eq!(through_escaping_link("up", &links), None);
-        assert_eq!(through_escaping_link("upper/x", &links), None);
-    }
 
     #[test]
     fn modes_like_ls() {

@@ -3,8 +3,6 @@
 pub mod build;
 pub mod bundle;
 pub mod check;
-pub mod check_image;
-pub mod check_tree;
 pub mod completions;
 pub mod doctor;
 pub mod gate;
@@ -14,10 +12,9 @@ pub mod inspect;
 pub mod inspect_sbom;
 pub mod man;
 pub mod node;
-pub mod package;
-pub mod platforms;
 pub mod push;
 pub mod rust;
+pub mod settings;
 
 use crate::cli::{Cli, Command};
 use crate::driver::c::Lang;
@@ -31,7 +28,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::C(args) => build::c(args, Lang::C, &rep),
         Command::Cxx(args) => build::c(args, Lang::Cxx, &rep),
         Command::Image(args) => image::run(args, &rep),
-        Command::Check(args) if args.recursive => check_tree::run(args, &rep),
         Command::Check(args) => check::run(args, &rep),
         Command::Doctor(_) => doctor::run(&rep),
         Command::Bundle(args) => bundle::run(args, &rep),

@@ -1,15 +1,21 @@
 //! `staticize rust`: a Cargo bin target → static executable(s) → scratch image.
 
+use std::path::PathBuf;
+
 use crate::cli::{Libc, RustArgs};
-use crate::commands::platforms::{self, Job, PlatformBuild};
+use crate::commands::build::print_builds;
+use crate::commands::settings;
+use crate::driver::Driver;
 use crate::driver::rust::{RustDriver, RustLibc, cargo, choose_target, installed_targets, resolve};
-use crate::driver::target::parse_platforms;
 use crate::error::Result;
+use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::platform::Arch;
 use crate::report::Reporter;
 
 /// Runs `staticize rust`.
 pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
-    let arches = parse_platforms(&args.image.options.platform)?;
+    let settings = settings::build_settings(&args.image)?;
+    let arches = if settings.platforms.is_empty() { vec![Arch::host()] } else { settings.platforms.clone() };
     let cargo = cargo()?;
     let target = resolve(&cargo, &args.project, args.bin.as_deref())?;
     let want = args.libc.map(|l| match l {
@@ -17,7 +23,7 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
         Libc::Glibc => RustLibc::Glibc,
     });
     let installed = installed_targets();
-    let mut builds: Vec<PlatformBuild> = Vec::new();
+    let mut drivers: Vec<(Arch, RustDriver)> = Vec::new();
     for arch in arches {
         let (triple, libc) = choose_target(arch, want, installed.as_deref())?;
         if libc == RustLibc::Glibc && want.is_none() {
@@ -29,9 +35,9 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
                 ),
             );
         }
-        builds.push((
+        drivers.push((
             arch,
-            Box::new(RustDriver {
+            RustDriver {
                 cargo: cargo.clone(),
                 target: target.clone(),
                 arch,
@@ -40,18 +46,27 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
                 features: args.features.clone(),
                 all_features: args.all_features,
                 no_default_features: args.no_default_features,
-            }),
+            },
         ));
     }
+    let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&target.bin));
     let job = Job {
-        inputs: vec![args.project.clone()],
         name: target.bin.clone(),
-        output: args.output.clone(),
-        profile: args.profile,
-        extra_args: args.extra.clone(),
+        programs: Programs::Build {
+            builds: drivers.iter().map(|(a, d)| (*a, d as &dyn Driver)).collect(),
+            inputs: vec![args.project.clone()],
+            profile: args.profile.into(),
+            extra_args: args.extra.clone(),
+        },
+        settings,
+        destinations: settings::build_destinations(&args.image, &binary)?,
+        binaries: Binaries::PerPlatform(binary),
+        dynamic: Dynamic::Refuse,
         created_by: format!("staticize rust --bin {}", target.bin),
     };
-    platforms::build_all(builds, job, &args.image, rep)
+    let outcome = pipeline::run(job, rep)?;
+    print_builds(&outcome, rep);
+    outcome.finish()
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ impl CDriver {
 }
 
 impl Driver for CDriver {
-    fn build(&self, req: &BuildRequest) -> Result<Artifact> {
+    fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
         for src in &req.inputs {
             check_source(src)?;
         }
@@ -80,10 +80,12 @@ impl Driver for CDriver {
         Ok(Artifact {
             path: out,
             lang: self.lang.key().to_string(),
-            target: format!("{}-linux-{}", std::env::consts::ARCH, compiler.libc),
+            target: format!("{}-linux-{}", crate::platform::Arch::host().uname(), compiler.libc),
             toolchain_used: format!("{} ({})", compiler.name, compiler.version),
             command: cmd.summary(),
             warnings,
+            companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
-use crate::driver::target::Arch;
 use crate::driver::{Artifact, BuildRequest, Driver};
 use crate::error::{Error, Result};
+use crate::platform::Arch;
 use crate::process::{Command, Running};
 use crate::toolchain::{Compiler, Preference, spec};
 
@@ -55,8 +55,7 @@ pub struct CgoSettings {
 
 /// Loads the `[build]` and `[cgo]` tables of the embedded go.toml.
 pub fn settings() -> GoSettings {
-    let text = crate::toolchain::EMBEDDED.iter().find(|(l, _)| *l == "go").map(|(_, t)| *t).expect("go.toml embedded");
-    toml::from_str(text).unwrap_or_else(|e| panic!("embedded toolchains/go.toml is invalid: {e}"))
+    crate::toolchain::load("go")
 }
 
 /// `go list` asked for exactly the fields of [`ListedPackage`].
@@ -273,7 +272,7 @@ impl GoDriver {
 }
 
 impl Driver for GoDriver {
-    fn build(&self, req: &BuildRequest) -> Result<Artifact> {
+    fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
         let out = req.staging.join(&req.name);
         // `go build -o` resolves relative to its working directory; the staging path is absolute.
         let cmd = self.plan().command(&out, &req.extra_args);
@@ -301,6 +300,8 @@ impl Driver for GoDriver {
             toolchain_used: toolchain,
             command: cmd.summary(),
             warnings: Vec::new(),
+            companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

@@ -1,15 +1,18 @@
-//! Drivers turn source into one ELF file on disk. A driver knows compilers, never images.
+//! Drivers turn source into one ELF file on disk. A driver knows compilers, never images:
+//! `pipeline::run` calls [`Driver::build`] once per platform, then judges, images and delivers
+//! what it returns. A new language (or build system) is one more `Driver`.
 
 pub mod c;
 pub mod go;
 pub mod node;
 pub mod rust;
-pub mod target;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::platform::Arch;
+use crate::progress::Steps;
 use crate::toolchain::Profile;
 
 /// What a build is asked to produce.
@@ -25,6 +28,11 @@ pub struct BuildRequest {
     pub profile: Profile,
     /// Extra arguments after `--`, passed to the compiler.
     pub extra_args: Vec<String>,
+    /// The architecture to build for.
+    pub arch: Arch,
+    /// Where the program will be inside the image ("/hello"), for drivers whose output finds
+    /// its files relative to itself.
+    pub program_path: String,
 }
 
 /// The ELF a driver produced.
@@ -42,10 +50,55 @@ pub struct Artifact {
     pub command: String,
     /// Warnings worth telling the user, already translated into plain words.
     pub warnings: Vec<String>,
+    /// Files the program needs beside it in the image (Node's package tree).
+    #[serde(skip)]
+    pub companions: Option<Companions>,
+    /// Directories of the packages the program's code comes from that no metadata inside the
+    /// binary records (Node: each npm package bundled or shipped), for the SBOM.
+    #[serde(skip)]
+    pub package_dirs: Vec<PathBuf>,
+}
+
+/// Files that go into the image with the program, under one directory.
+#[derive(Debug, Clone)]
+pub struct Companions {
+    /// The directory inside the image ("/app").
+    pub root: String,
+    /// (path under `root`, file on this machine, executable).
+    pub files: Vec<(String, PathBuf, bool)>,
+}
+
+/// Where a dynamic artifact built for another machine finds its libraries, and what to say
+/// when some are missing.
+#[derive(Debug, Clone)]
+pub struct LibraryRoot {
+    /// The directory standing for `/` when the closure is resolved.
+    pub root: PathBuf,
+    /// Who supplied it, for messages ("Debian's packages").
+    pub supplier: String,
+    /// How to add a missing library.
+    pub help: String,
+    /// The NSS line for a glibc closure.
+    pub nss_note: String,
+    /// The platform variant its image carries ("v8").
+    pub variant: Option<String>,
 }
 
 /// A language driver: builds a request into an artifact.
 pub trait Driver {
-    /// Builds the program; errors carry the compiler's own message.
-    fn build(&self, req: &BuildRequest) -> crate::error::Result<Artifact>;
+    /// Builds the program; errors carry the compiler's own message. Long work shows through
+    /// `steps` (the one progress mechanism every driver shares).
+    fn build(&self, req: &BuildRequest, steps: &Steps) -> crate::error::Result<Artifact>;
+
+    /// True when the driver reports its own steps (node: fetch, bundle, blob, inject…); else
+    /// the pipeline announces the build with one "compile" line.
+    fn reports_steps(&self) -> bool {
+        false
+    }
+
+    /// Where a dynamic artifact's libraries are when they are not this machine's (a cross
+    /// build); asked only when an image is written, so nothing is fetched for `--no-image`.
+    fn library_root(&self, _artifact: &Artifact, _steps: &Steps) -> crate::error::Result<Option<LibraryRoot>> {
+        Ok(None)
+    }
 }

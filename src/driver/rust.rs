@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::{Message, Metadata, Package, Target, TargetKind};
 use serde::Deserialize;
 
-use crate::driver::target::Arch;
 use crate::driver::{Artifact, BuildRequest, Driver};
 use crate::error::{Error, Result};
+use crate::platform::Arch;
 use crate::process::Command;
 use crate::toolchain::{Compiler, Preference, Profile, spec};
 
@@ -78,9 +78,7 @@ impl RustSettings {
 
 /// Loads the Rust-specific tables of the embedded rust.toml.
 pub fn settings() -> RustSettings {
-    let text =
-        crate::toolchain::EMBEDDED.iter().find(|(l, _)| *l == "rust").map(|(_, t)| *t).expect("rust.toml embedded");
-    toml::from_str(text).unwrap_or_else(|e| panic!("embedded toolchains/rust.toml is invalid: {e}"))
+    crate::toolchain::load("rust")
 }
 
 /// Finds cargo (or STATICIZE_CARGO), with the rustup install line when it is missing.
@@ -334,7 +332,7 @@ fn with_rustflags(cmd: Command, triple_var: &str, flags: &[String]) -> Command {
 }
 
 impl Driver for RustDriver {
-    fn build(&self, req: &BuildRequest) -> Result<Artifact> {
+    fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
         let cmd = self.command(req.profile).args(&req.extra_args);
         let step = format!("compile {} (bin {}) with cargo", self.target.package, self.target.bin);
         let output = cmd.run(&step)?;
@@ -375,6 +373,8 @@ impl Driver for RustDriver {
             toolchain_used: format!("cargo {version} ({})", self.triple),
             command: cmd.summary(),
             warnings,
+            companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

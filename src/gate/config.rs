@@ -151,9 +151,6 @@ pub fn parse(path: &Path, source: &str) -> Result<Config> {
             Some(format!("see `staticize gate --help` for the keys of {CONFIG_FILE}")),
         )
     })?;
-    let at = |span: Range<usize>, message: String, help: &str| {
-        located(path, source, Some(span), &message, Some(help.into()))
-    };
     if raw.budget.is_empty() {
         return Err(located(
             path,
@@ -166,79 +163,97 @@ pub fn parse(path: &Path, source: &str) -> Result<Config> {
     let mut names = BTreeSet::new();
     let mut budgets = Vec::new();
     for spanned in raw.budget {
-        let table_span = spanned.span();
-        let b = spanned.into_inner();
-        let name = b.name.get_ref().trim().to_string();
-        let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !valid_name {
-            return Err(at(
-                b.name.span(),
-                format!("budget name '{}' is not usable as a key", b.name.get_ref()),
-                "use letters, digits, '-', '_' and '.' only",
-            ));
-        }
-        if !names.insert(name.clone()) {
-            return Err(at(
-                b.name.span(),
-                format!("a budget named '{name}' already exists"),
-                "give every budget its own name",
-            ));
-        }
-        let target = match (&b.binary, &b.image) {
-            (Some(p), None) => Target::Binary(non_empty(p, path, source)?),
-            (None, Some(p)) => Target::Image(non_empty(p, path, source)?),
-            (Some(_), Some(img)) => {
-                return Err(at(
-                    img.span(),
-                    format!("budget '{name}' names both a binary and an image"),
-                    "one budget measures one file: split it into two [[budget]] tables",
-                ));
-            }
-            (None, None) => {
-                return Err(at(
-                    table_span,
-                    format!("budget '{name}' names no file to measure"),
-                    "add binary = \"PATH\" or image = \"PATH.tar\"",
-                ));
-            }
-        };
-        if let Target::Binary(_) = target {
-            let image_only = [
-                ("max-compressed", b.max_compressed.as_ref().map(Spanned::span)),
-                ("max-uncompressed", b.max_uncompressed.as_ref().map(Spanned::span)),
-                ("max-files", b.max_files.as_ref().map(Spanned::span)),
-            ];
-            if let Some((key, Some(span))) = image_only.into_iter().find(|(_, s)| s.is_some()) {
-                return Err(at(
-                    span,
-                    format!("{key} applies to images, but budget '{name}' measures a binary"),
-                    "use max = \"SIZE\" for a binary, or measure an image with image = \"PATH.tar\"",
-                ));
-            }
-        }
-        let build = match &b.build {
-            Some(cmd) => Some(build_words(cmd, path, source)?),
-            None => None,
-        };
-        let limits = Limits {
-            max: b.max.map(|s| s.0),
-            max_compressed: b.max_compressed.map(|s| s.into_inner().0),
-            max_uncompressed: b.max_uncompressed.map(|s| s.into_inner().0),
-            max_files: b.max_files.map(Spanned::into_inner),
-            require_static: b.require_static.unwrap_or(false),
-            max_growth: b.max_growth,
-        };
-        if limits == Limits::default() {
-            return Err(at(
-                table_span,
-                format!("budget '{name}' sets no limit"),
-                "add max = \"SIZE\", static = true, max-growth = \"5%\" (or for images max-compressed, max-uncompressed, max-files)",
-            ));
-        }
-        budgets.push(Budget { name, build, target, limits });
+        budgets.push(budget(spanned, &mut names, path, source)?);
     }
     let dir = crate::output::parent_dir(path).to_path_buf();
     Ok(Config { path: path.to_path_buf(), dir, budgets })
+}
+
+/// Checks one [[budget]] table (its name unique among `names`) and makes it a [`Budget`].
+fn budget(spanned: Spanned<RawBudget>, names: &mut BTreeSet<String>, path: &Path, source: &str) -> Result<Budget> {
+    let at = |span: Range<usize>, message: String, help: &str| {
+        located(path, source, Some(span), &message, Some(help.into()))
+    };
+    let table_span = spanned.span();
+    let b = spanned.into_inner();
+    let name = b.name.get_ref().trim().to_string();
+    let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !valid_name {
+        return Err(at(
+            b.name.span(),
+            format!("budget name '{}' is not usable as a key", b.name.get_ref()),
+            "use letters, digits, '-', '_' and '.' only",
+        ));
+    }
+    if !names.insert(name.clone()) {
+        return Err(at(
+            b.name.span(),
+            format!("a budget named '{name}' already exists"),
+            "give every budget its own name",
+        ));
+    }
+    let target = target(&b, &name, table_span.clone(), path, source)?;
+    let build = match &b.build {
+        Some(cmd) => Some(build_words(cmd, path, source)?),
+        None => None,
+    };
+    let limits = Limits {
+        max: b.max.map(|s| s.0),
+        max_compressed: b.max_compressed.map(|s| s.into_inner().0),
+        max_uncompressed: b.max_uncompressed.map(|s| s.into_inner().0),
+        max_files: b.max_files.map(Spanned::into_inner),
+        require_static: b.require_static.unwrap_or(false),
+        max_growth: b.max_growth,
+    };
+    if limits == Limits::default() {
+        return Err(at(
+            table_span,
+            format!("budget '{name}' sets no limit"),
+            "add max = \"SIZE\", static = true, max-growth = \"5%\" (or for images max-compressed, max-uncompressed, max-files)",
+        ));
+    }
+    Ok(Budget { name, build, target, limits })
+}
+
+/// The file a budget measures: a binary or an image, never both or neither; image-only limits
+/// refused on a binary.
+fn target(b: &RawBudget, name: &str, table_span: Range<usize>, path: &Path, source: &str) -> Result<Target> {
+    let at = |span: Range<usize>, message: String, help: &str| {
+        located(path, source, Some(span), &message, Some(help.into()))
+    };
+    let target = match (&b.binary, &b.image) {
+        (Some(p), None) => Target::Binary(non_empty(p, path, source)?),
+        (None, Some(p)) => Target::Image(non_empty(p, path, source)?),
+        (Some(_), Some(img)) => {
+            return Err(at(
+                img.span(),
+                format!("budget '{name}' names both a binary and an image"),
+                "one budget measures one file: split it into two [[budget]] tables",
+            ));
+        }
+        (None, None) => {
+            return Err(at(
+                table_span,
+                format!("budget '{name}' names no file to measure"),
+                "add binary = \"PATH\" or image = \"PATH.tar\"",
+            ));
+        }
+    };
+    if let Target::Binary(_) = target {
+        let image_only = [
+            ("max-compressed", b.max_compressed.as_ref().map(Spanned::span)),
+            ("max-uncompressed", b.max_uncompressed.as_ref().map(Spanned::span)),
+            ("max-files", b.max_files.as_ref().map(Spanned::span)),
+        ];
+        if let Some((key, Some(span))) = image_only.into_iter().find(|(_, s)| s.is_some()) {
+            return Err(at(
+                span,
+                format!("{key} applies to images, but budget '{name}' measures a binary"),
+                "use max = \"SIZE\" for a binary, or measure an image with image = \"PATH.tar\"",
+            ));
+        }
+    }
+    Ok(target)
 }
 
 fn non_empty(p: &Spanned<String>, path: &Path, source: &str) -> Result<PathBuf> {

@@ -61,11 +61,9 @@ impl Measures {
 pub fn binary(path: &Path) -> Result<Measures> {
     let size = std::fs::metadata(path).map_err(|e| Error::io("measure", path, e))?.len();
     let linkage = match elf::inspect(path) {
-        Ok(l) => StaticVerdict {
-            ok: l.kind.is_self_contained(),
-            label: l.kind.label().to_string(),
-            detail: crate::commands::build::describe(&l),
-        },
+        Ok(l) => {
+            StaticVerdict { ok: l.kind.is_self_contained(), label: l.kind.label().to_string(), detail: l.to_string() }
+        }
         Err(Error::Input { message, .. }) => StaticVerdict { ok: false, label: "not ELF".into(), detail: message },
         Err(e) => return Err(e),
     };

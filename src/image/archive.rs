@@ -158,33 +158,8 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
     let mut summaries = Vec::new();
     let mut configs = Vec::new();
     for (i, (img, layer)) in plan.images.iter().zip(&layers).enumerate() {
-        let config = ConfigFile {
-            created: Some(created.clone()),
-            architecture: img.platform.architecture.clone(),
-            os: img.platform.os.clone(),
-            variant: img.platform.variant.clone(),
-            config: img.config.clone(),
-            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.diff_id.clone()] },
-            history: vec![History {
-                created: Some(created.clone()),
-                created_by: Some(img.created_by.clone()),
-                comment: Some(format!("staticize {}", env!("CARGO_PKG_VERSION"))),
-                empty_layer: None,
-            }],
-        };
-        let config_bytes = to_json(&config);
-        let config_desc = Descriptor::of(spec::MEDIA_CONFIG, &config_bytes);
-        let layer_desc = Descriptor::new(layer.media_type, &layer.digest, layer.size);
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(spec::MEDIA_MANIFEST.into()),
-            config: config_desc.clone(),
-            layers: vec![layer_desc.clone()],
-            annotations: BTreeMap::new(),
-        };
-        let manifest_bytes = to_json(&manifest);
-        let mut manifest_desc = Descriptor::of(spec::MEDIA_MANIFEST, &manifest_bytes);
-        manifest_desc.platform = Some(img.platform.clone());
+        let PlatformDocs { config_bytes, config_desc, layer_desc, manifest_bytes, manifest_desc } =
+            platform_docs(img, layer, &created);
         blobs.insert(config_desc.digest.clone(), Blob::Json(config_bytes));
         blobs.insert(manifest_desc.digest.clone(), Blob::Json(manifest_bytes));
         blobs.insert(layer.digest.clone(), Blob::Layer(i));
@@ -204,25 +179,7 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
         (spec::ANNOTATION_REF_NAME.to_string(), name.clone()),
     ]);
     // One platform: index.json points at the manifest. Several: at an image index blob.
-    let (top, top_digest) = if manifests.len() == 1 {
-        let mut m = manifests[0].clone();
-        m.annotations = annotations;
-        let d = m.digest.clone();
-        (m, d)
-    } else {
-        let nested = Index {
-            schema_version: 2,
-            media_type: Some(spec::MEDIA_INDEX.into()),
-            manifests: manifests.clone(),
-            annotations: BTreeMap::new(),
-        };
-        let bytes = to_json(&nested);
-        let mut d = Descriptor::of(spec::MEDIA_INDEX, &bytes);
-        blobs.insert(d.digest.clone(), Blob::Json(bytes));
-        d.annotations = annotations;
-        let digest = d.digest.clone();
-        (d, digest)
-    };
+    let (top, top_digest) = top_descriptor(&manifests, annotations, &mut blobs);
     let index = Index {
         schema_version: 2,
         media_type: Some(spec::MEDIA_INDEX.into()),
@@ -251,6 +208,75 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
         config_digest: configs[0].1.digest.clone(),
         summaries,
     })
+}
+
+/// One platform's config and manifest documents, and their descriptors.
+struct PlatformDocs {
+    config_bytes: Vec<u8>,
+    config_desc: Descriptor,
+    layer_desc: Descriptor,
+    manifest_bytes: Vec<u8>,
+    manifest_desc: Descriptor,
+}
+
+/// Writes the config (one layer, one history step) and the manifest of one platform's image.
+fn platform_docs(img: &PlatformImage, layer: &Layer, created: &str) -> PlatformDocs {
+    let config = ConfigFile {
+        created: Some(created.to_string()),
+        architecture: img.platform.architecture.clone(),
+        os: img.platform.os.clone(),
+        variant: img.platform.variant.clone(),
+        config: img.config.clone(),
+        rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.diff_id.clone()] },
+        history: vec![History {
+            created: Some(created.to_string()),
+            created_by: Some(img.created_by.clone()),
+            comment: Some(format!("staticize {}", env!("CARGO_PKG_VERSION"))),
+            empty_layer: None,
+        }],
+    };
+    let config_bytes = to_json(&config);
+    let config_desc = Descriptor::of(spec::MEDIA_CONFIG, &config_bytes);
+    let layer_desc = Descriptor::new(layer.media_type, &layer.digest, layer.size);
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(spec::MEDIA_MANIFEST.into()),
+        config: config_desc.clone(),
+        layers: vec![layer_desc.clone()],
+        annotations: BTreeMap::new(),
+    };
+    let manifest_bytes = to_json(&manifest);
+    let mut manifest_desc = Descriptor::of(spec::MEDIA_MANIFEST, &manifest_bytes);
+    manifest_desc.platform = Some(img.platform.clone());
+    PlatformDocs { config_bytes, config_desc, layer_desc, manifest_bytes, manifest_desc }
+}
+
+/// What index.json points at: the manifest itself for one platform, else a nested image index
+/// (added to `blobs`); with the reference's `annotations`. Returns it and its digest.
+fn top_descriptor(
+    manifests: &[Descriptor],
+    annotations: BTreeMap<String, String>,
+    blobs: &mut BTreeMap<String, Blob>,
+) -> (Descriptor, String) {
+    if manifests.len() == 1 {
+        let mut m = manifests[0].clone();
+        m.annotations = annotations;
+        let d = m.digest.clone();
+        (m, d)
+    } else {
+        let nested = Index {
+            schema_version: 2,
+            media_type: Some(spec::MEDIA_INDEX.into()),
+            manifests: manifests.to_vec(),
+            annotations: BTreeMap::new(),
+        };
+        let bytes = to_json(&nested);
+        let mut d = Descriptor::of(spec::MEDIA_INDEX, &bytes);
+        blobs.insert(d.digest.clone(), Blob::Json(bytes));
+        d.annotations = annotations;
+        let digest = d.digest.clone();
+        (d, digest)
+    }
 }
 
 impl Assembled {

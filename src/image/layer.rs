@@ -13,7 +13,7 @@ use crate::image::rootfs::{Entry, Rootfs, Source};
 use crate::image::spec;
 
 /// How a layer is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// gzip (what every runtime reads), compressed in parallel.

@@ -9,6 +9,7 @@ pub mod extras;
 pub mod layer;
 pub mod load;
 pub mod options;
+pub mod paths;
 pub mod push;
 pub mod read;
 pub mod reference;

@@ -1,13 +1,15 @@
-//! Parses and validates the image options of the command line (--cmd, --env, --add, --with…)
-//! into plain data. Every refusal is a usage error naming the flag and the fix.
+//! The image settings as plain, validated data, and the parsers that validate each option
+//! (--cmd, --env, --add, --with…). Every refusal is a usage error naming the flag and the fix.
+//! The command line's types stay in `cli`; `commands::settings` feeds its values through these
+//! parsers once, and everything after works on [`ImageSettings`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::cli::ImageOptions;
 use crate::error::{Error, Result};
 use crate::image::rootfs::normalize;
-use crate::image::spec::Platform;
+use crate::image::{Compression, ImageRef};
+use crate::platform::Arch;
 
 /// The validated image options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +35,15 @@ pub struct ImageSettings {
     /// What scratch lacks.
     pub extras: Extras,
     /// Requested platforms (empty: the program's own).
-    pub platforms: Vec<Platform>,
+    pub platforms: Vec<Arch>,
+    /// The image name (`-t`); None: named after the program.
+    pub tag: Option<ImageRef>,
+    /// Where the program goes inside the image (`--path`, cleaned); None: /NAME.
+    pub path: Option<String>,
+    /// Layer compression.
+    pub compression: Compression,
+    /// The SBOM written beside the image and attached on push; None: none (`--no-sbom`).
+    pub sbom: Option<crate::sbom::Format>,
 }
 
 /// A `--user` value.
@@ -93,59 +103,23 @@ pub struct Extras {
 pub const EXTRA_NAMES: &str = "certs, tzdata, passwd, tmp, busybox";
 
 impl ImageSettings {
-    /// Validates every image option; the first bad one is a usage error.
-    pub fn from_options(o: &ImageOptions) -> Result<ImageSettings> {
-        let mut s = ImageSettings {
-            entrypoint: exec_form("--entrypoint", &o.entrypoint)?,
-            cmd: exec_form("--cmd", &o.cmd)?,
-            ..Default::default()
-        };
-        if matches!(&s.cmd, Some(c) if c.is_empty()) {
-            s.cmd = None;
-        }
-        for e in &o.env {
-            let (k, v) = key_value("--env", e)?;
-            if k.contains(char::is_whitespace) {
-                return Err(Error::usage(
-                    format!("--env '{e}': the name '{k}' contains whitespace"),
-                    "use a name such as APP_MODE=prod",
-                ));
-            }
-            match s.env.iter_mut().find(|(ek, _)| *ek == k) {
-                Some(slot) => slot.1 = v,
-                None => s.env.push((k, v)),
-            }
-        }
-        if let Some(w) = &o.workdir {
-            s.workdir = Some(absolute("--workdir", w)?);
-        }
-        if let Some(u) = &o.user {
-            s.user = Some(parse_user(u)?);
-        }
-        let mut ports: Vec<String> = o.expose.iter().map(|p| parse_port(p)).collect::<Result<_>>()?;
-        ports.sort();
-        ports.dedup();
-        s.exposed = ports;
-        for l in &o.label {
-            let (k, v) = key_value("--label", l)?;
-            s.labels.insert(k, v);
-        }
-        if let Some(sig) = &o.stop_signal {
-            s.stop_signal = Some(parse_signal(sig)?);
-        }
-        s.adds = o.add.iter().map(|a| parse_add(a)).collect::<Result<_>>()?;
-        for w in &o.with {
-            parse_with(w, &mut s.extras)?;
-        }
-        s.platforms = parse_platforms(&o.platform)?;
-        if matches!(&s.entrypoint, Some(e) if e.is_empty()) && s.cmd.is_none() {
-            return Err(Error::usage(
-                "--entrypoint '[]' clears the entrypoint but no --cmd says what to run",
-                "give the command with --cmd, e.g. --entrypoint '[]' --cmd /bin/sh",
-            ));
-        }
-        Ok(s)
+    /// The image name: `-t` when given, else derived from the program's name.
+    pub fn reference(&self, program: &str) -> ImageRef {
+        self.tag.clone().unwrap_or_else(|| ImageRef::for_program(program))
     }
+
+    /// The program's path inside the image: `--path` or `/NAME`.
+    pub fn program_path(&self, program: &str) -> Result<String> {
+        match &self.path {
+            Some(p) => Ok(p.clone()),
+            None => program_path(&format!("/{program}")),
+        }
+    }
+}
+
+/// A `--path` value cleaned into an absolute path inside the image.
+pub fn program_path(p: &str) -> Result<String> {
+    Ok(format!("/{}", normalize(p)?))
 }
 
 /// `--cmd a --cmd b` or `--cmd '["a","b"]'` → words. A lone value with spaces is refused: it
@@ -171,7 +145,8 @@ pub fn exec_form(flag: &str, values: &[String]) -> Result<Option<Vec<String>>> {
     }
 }
 
-fn key_value(flag: &str, s: &str) -> Result<(String, String)> {
+/// `KEY=VALUE` (`--env`, `--label`); the value may be empty.
+pub fn key_value(flag: &str, s: &str) -> Result<(String, String)> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(Error::usage(
@@ -181,7 +156,8 @@ fn key_value(flag: &str, s: &str) -> Result<(String, String)> {
     }
 }
 
-fn absolute(flag: &str, p: &str) -> Result<String> {
+/// An absolute path inside the image, cleaned (`--workdir`).
+pub fn absolute(flag: &str, p: &str) -> Result<String> {
     if !p.starts_with('/') {
         return Err(Error::usage(
             format!("{flag} '{p}' is not an absolute path"),
@@ -381,49 +357,6 @@ pub fn parse_with(w: &str, extras: &mut Extras) -> Result<()> {
     Ok(())
 }
 
-/// "linux/amd64", "linux/arm64/v8", "amd64" → platforms, deduplicated in order.
-pub fn parse_platforms(values: &[String]) -> Result<Vec<Platform>> {
-    let mut out: Vec<Platform> = Vec::new();
-    for v in values {
-        let p = parse_platform("--platform", v)?;
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    Ok(out)
-}
-
-/// One platform string; `flag` names the option in errors.
-pub fn parse_platform(flag: &str, v: &str) -> Result<Platform> {
-    let bad = || {
-        Error::usage(
-            format!("{flag} '{v}' is not a platform staticize can build"),
-            format!("write OS/ARCH with OS linux and ARCH amd64 or arm64, e.g. {flag} linux/arm64"),
-        )
-    };
-    let parts: Vec<&str> = v.trim().split('/').collect();
-    let (os, arch, variant) = match parts.as_slice() {
-        [a] => ("linux", *a, None),
-        [o, a] => (*o, *a, None),
-        [o, a, var] => (*o, *a, Some(*var)),
-        _ => return Err(bad()),
-    };
-    let arch = match arch {
-        "amd64" | "x86_64" => "amd64",
-        "arm64" | "aarch64" => "arm64",
-        _ => return Err(bad()),
-    };
-    if os != "linux" {
-        return Err(bad());
-    }
-    // arm64's only variant is v8, which is also what it means without one: keep it implicit so
-    // the same platform always gives the same bytes.
-    match (arch, variant) {
-        (_, None) | ("arm64", Some("v8")) => Ok(Platform::linux(arch)),
-        _ => Err(bad()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,30 +430,5 @@ mod tests {
         assert!(err.help().unwrap().contains("--with certs --with passwd"));
         assert!(parse_with("tzdata=../etc", &mut e).is_err());
         assert!(parse_with("tmp=1", &mut e).is_err());
-    }
-
-    #[test]
-    fn platforms() {
-        let p = parse_platforms(&v(&["linux/amd64", "linux/arm64", "arm64", "linux/arm64/v8"])).unwrap();
-        assert_eq!(p, vec![Platform::linux("amd64"), Platform::linux("arm64")]);
-        for bad in ["windows/amd64", "linux/riscv64", "linux/amd64/v3", "a/b/c/d"] {
-            assert!(parse_platform("--platform", bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn whole_options() {
-        let o = ImageOptions {
-            env: v(&["A=1", "B=2", "A=3"]),
-            workdir: Some("/srv/./app/".into()),
-            expose: v(&["8080", "53/udp", "8080/tcp"]),
-            ..Default::default()
-        };
-        let s = ImageSettings::from_options(&o).unwrap();
-        assert_eq!(s.env, vec![("A".into(), "3".into()), ("B".into(), "2".into())]);
-        assert_eq!(s.workdir.as_deref(), Some("/srv/app"));
-        assert_eq!(s.exposed, v(&["53/udp", "8080/tcp"]));
-        let bad = ImageOptions { workdir: Some("srv".into()), ..Default::default() };
-        assert!(ImageSettings::from_options(&bad).unwrap_err().help().unwrap().contains("--workdir /srv"));
     }
 }

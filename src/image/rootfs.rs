@@ -2,7 +2,7 @@
 //! parent directory present. Paths are kept relative ("etc/passwd") and normalised.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
@@ -50,26 +50,19 @@ pub struct Rootfs {
 
 /// Normalises an image path: drops the leading '/' and "." parts, refuses ".." and empty paths.
 pub fn normalize(path: &str) -> Result<String> {
-    let mut parts = Vec::new();
-    for c in Path::new(path).components() {
-        match c {
-            Component::RootDir | Component::CurDir => {}
-            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(Error::usage(
-                    format!("image path '{path}' leaves the image root"),
-                    "use an absolute path inside the image, e.g. /app/name",
-                ));
-            }
-        }
-    }
-    if parts.is_empty() {
+    let clean = crate::image::paths::clean_strict(path).map_err(|_| {
+        Error::usage(
+            format!("image path '{path}' leaves the image root"),
+            "use an absolute path inside the image, e.g. /app/name",
+        )
+    })?;
+    if clean.is_empty() {
         return Err(Error::usage(
             format!("image path '{path}' names the root, not a file"),
             "give a file path such as /hello",
         ));
     }
-    Ok(parts.join("/"))
+    Ok(clean)
 }
 
 impl Rootfs {

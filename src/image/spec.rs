@@ -76,14 +76,14 @@ impl Platform {
         Platform { architecture: architecture.to_string(), os: "linux".into(), variant: None }
     }
 
+    /// linux/<arch> for an architecture staticize builds for.
+    pub fn of(arch: crate::platform::Arch) -> Self {
+        Platform::linux(arch.name())
+    }
+
     /// The platform of the machine staticize runs on.
     pub fn host() -> Self {
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        };
-        Platform::linux(arch)
+        Platform::of(crate::platform::Arch::host())
     }
 }
 

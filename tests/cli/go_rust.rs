@@ -112,7 +112,7 @@ fn have_zig() -> bool {
         || Command::new("zig").arg("version").output().is_ok_and(|o| o.status.success());
     if !ok {
         assert!(!e2e_required(), "zig is required (STATICIZE_E2E=require): pip install ziglang");
-        eprintln!("SKIP: zig not found");
+        skipped("zig");
     }
     ok
 }

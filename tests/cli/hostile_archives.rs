@@ -234,155 +234,170 @@ struct Hostile {
     inspect_says: Option<&'static str>,
 }
 
-fn hostiles() -> Vec<Hostile> {
-    vec![
-        Hostile {
-            name: "archive: entry climbing out with ..",
-            bytes: || good_archive_with(&[file(&format!("../../../../../{}", escape_target()), b"escaped")]),
-            inspect_says: Some(".."),
+/// Declares the table: `hostiles()` lists the rows (name, row) and each row gets its own
+/// `#[test]` named after it, so a failure names its row and one row runs alone
+/// (`cargo test --test cli hostile_archives::layer_gzip_bomb_1_mib_inflating_to_1_gib`).
+macro_rules! table {
+    ($($id:ident => $row:expr),* $(,)?) => {
+        fn hostiles() -> Vec<(&'static str, Hostile)> {
+            vec![$((stringify!($id), $row)),*]
+        }
+        $(
+            #[test]
+            fn $id() {
+                one_hostile(stringify!($id));
+            }
+        )*
+    };
+}
+
+table! {
+    archive_entry_climbing_out_with_dotdot => Hostile {
+        name: "archive: entry climbing out with ..",
+        bytes: || good_archive_with(&[file(&format!("../../../../../{}", escape_target()), b"escaped")]),
+        inspect_says: Some(".."),
+    },
+    archive_absolute_entry_name => Hostile {
+        name: "archive: absolute entry name",
+        bytes: || good_archive_with(&[file(&format!("/{}", escape_target()), b"escaped")]),
+        inspect_says: Some("absolute"),
+    },
+    archive_the_layer_blob_is_a_symlink_to_etc_shadow => Hostile {
+        name: "archive: the layer blob is a symlink to /etc/shadow",
+        bytes: || {
+            let raw = tar(&good_layer_entries());
+            let gz = gzip(&raw);
+            hostile_layer_link(&gz, &digest(&raw), symlink(&blob_name(&digest(&gz)), "/etc/shadow"))
         },
-        Hostile {
-            name: "archive: absolute entry name",
-            bytes: || good_archive_with(&[file(&format!("/{}", escape_target()), b"escaped")]),
-            inspect_says: Some("absolute"),
+        inspect_says: Some("/etc/shadow"),
+    },
+    archive_hard_link_to_a_file_outside => Hostile {
+        name: "archive: hard link to a file outside",
+        bytes: || good_archive_with(&[hardlink("evil", "../../../../etc/passwd")]),
+        inspect_says: Some("evil"),
+    },
+    archive_device_nodes_and_a_fifo => Hostile {
+        name: "archive: device nodes and a FIFO",
+        bytes: || {
+            good_archive_with(&[
+                device("sda", b'4', (8, 0)),
+                device("null", b'3', (1, 3)),
+                device("fifo", b'6', (0, 0)),
+            ])
         },
-        Hostile {
-            name: "archive: the layer blob is a symlink to /etc/shadow",
-            bytes: || {
-                let raw = tar(&good_layer_entries());
-                let gz = gzip(&raw);
-                hostile_layer_link(&gz, &digest(&raw), symlink(&blob_name(&digest(&gz)), "/etc/shadow"))
-            },
-            inspect_says: Some("/etc/shadow"),
+        inspect_says: None,
+    },
+    archive_entry_declaring_1_tib_archive_ends => Hostile {
+        name: "archive: entry declaring 1 TiB, archive ends",
+        bytes: || {
+            let mut big = file("blobs/sha256/huge", b"tiny");
+            big.declared = Some(1 << 40);
+            let mut a = good_archive_with(&[]);
+            a.truncate(a.len() - 1024);
+            let mut h = tar(&[big]);
+            h.truncate(512 + 512); // the header and one block of "data"
+            a.extend(h);
+            a
         },
-        Hostile {
-            name: "archive: hard link to a file outside",
-            bytes: || good_archive_with(&[hardlink("evil", "../../../../etc/passwd")]),
-            inspect_says: Some("evil"),
+        inspect_says: None,
+    },
+    archive_duplicate_index_json_pointing_nowhere => Hostile {
+        name: "archive: duplicate index.json pointing nowhere",
+        bytes: || {
+            let bogus = br#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2}]}"#;
+            good_archive_with(&[file("index.json", bogus)])
         },
-        Hostile {
-            name: "archive: device nodes and a FIFO",
-            bytes: || {
-                good_archive_with(&[
-                    device("sda", b'4', (8, 0)),
-                    device("null", b'3', (1, 3)),
-                    device("fifo", b'6', (0, 0)),
-                ])
-            },
-            inspect_says: None,
+        inspect_says: None,
+    },
+    archive_300_directories_deep => Hostile {
+        name: "archive: 300 directories deep",
+        bytes: || good_archive_with(&[file(&format!("{}deep", "d/".repeat(300)), b"x")]),
+        inspect_says: None,
+    },
+    archive_index_json_nested_100000_deep => Hostile {
+        name: "archive: index.json nested 100000 deep",
+        bytes: || {
+            let raw = tar(&good_layer_entries());
+            image_archive(&gzip(&raw), &digest(&raw), &[], Some("[".repeat(100_000).into_bytes()))
         },
-        Hostile {
-            name: "archive: entry declaring 1 TiB, archive ends",
-            bytes: || {
-                let mut big = file("blobs/sha256/huge", b"tiny");
-                big.declared = Some(1 << 40);
-                let mut a = good_archive_with(&[]);
-                a.truncate(a.len() - 1024);
-                let mut h = tar(&[big]);
-                h.truncate(512 + 512); // the header and one block of "data"
-                a.extend(h);
-                a
-            },
-            inspect_says: None,
+        inspect_says: Some("index.json"),
+    },
+    archive_not_a_tar_at_all => Hostile { name: "archive: not a tar at all", bytes: || b"hello, not a tar".repeat(100), inspect_says: None },
+    layer_entry_climbing_out_with_dotdot => Hostile {
+        name: "layer: entry climbing out with ..",
+        bytes: || layer_archive(&[file(&format!("../../../../../{}", escape_target()), b"escaped")]),
+        inspect_says: Some(".."),
+    },
+    layer_absolute_entry_name => Hostile {
+        name: "layer: absolute entry name",
+        bytes: || layer_archive(&[file(&format!("/{}", escape_target()), b"escaped")]),
+        inspect_says: Some("absolute"),
+    },
+    layer_symlinks_pointing_outside => Hostile {
+        name: "layer: symlinks pointing outside",
+        bytes: || {
+            layer_archive(&[
+                symlink("etc", "/etc"),
+                symlink("up", "../../../../../../"),
+                file("up/tmp/written-through-link", b"escaped"),
+            ])
         },
-        Hostile {
-            name: "archive: duplicate index.json pointing nowhere",
-            bytes: || {
-                let bogus = br#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2}]}"#;
-                good_archive_with(&[file("index.json", bogus)])
-            },
-            inspect_says: None,
+        inspect_says: Some("goes through the symbolic link up"),
+    },
+    layer_hard_link_to_a_file_outside => Hostile {
+        name: "layer: hard link to a file outside",
+        bytes: || layer_archive(&[hardlink("passwd", "../../../../etc/passwd")]),
+        inspect_says: Some("passwd"),
+    },
+    layer_device_nodes_and_a_fifo => Hostile {
+        name: "layer: device nodes and a FIFO",
+        bytes: || {
+            layer_archive(&[
+                device("dev/sda", b'4', (8, 0)),
+                device("dev/mem", b'3', (1, 1)),
+                device("fifo", b'6', (0, 0)),
+            ])
         },
-        Hostile {
-            name: "archive: 300 directories deep",
-            bytes: || good_archive_with(&[file(&format!("{}deep", "d/".repeat(300)), b"x")]),
-            inspect_says: None,
+        inspect_says: None,
+    },
+    layer_entry_declaring_1_tib_stream_ends => Hostile {
+        name: "layer: entry declaring 1 TiB, stream ends",
+        bytes: || {
+            let mut big = file("huge", b"tiny");
+            big.declared = Some(1 << 40);
+            let mut raw = tar(&[big]);
+            raw.truncate(1024);
+            image_archive(&gzip(&raw), &digest(&raw), &[], None)
         },
-        Hostile {
-            name: "archive: index.json nested 100000 deep",
-            bytes: || {
-                let raw = tar(&good_layer_entries());
-                image_archive(&gzip(&raw), &digest(&raw), &[], Some("[".repeat(100_000).into_bytes()))
-            },
-            inspect_says: Some("index.json"),
+        inspect_says: None,
+    },
+    layer_gzip_bomb_1_mib_inflating_to_1_gib => Hostile {
+        name: "layer: gzip bomb (1 MiB inflating to 1 GiB)",
+        bytes: || image_archive(gzip_bomb(), "sha256:unknown", &[], None),
+        inspect_says: None,
+    },
+    layer_300_directories_deep => Hostile {
+        name: "layer: 300 directories deep",
+        bytes: || layer_archive(&[file(&format!("{}deep", "d/".repeat(300)), b"x")]),
+        inspect_says: None,
+    },
+    layer_the_same_path_as_file_directory_and_link => Hostile {
+        name: "layer: the same path as file, directory and link",
+        bytes: || {
+            layer_archive(&[
+                file("same", b"one"),
+                dir("same/"),
+                symlink("same", "/etc/passwd"),
+                file("same", b"two"),
+            ])
         },
-        Hostile { name: "archive: not a tar at all", bytes: || b"hello, not a tar".repeat(100), inspect_says: None },
-        Hostile {
-            name: "layer: entry climbing out with ..",
-            bytes: || layer_archive(&[file(&format!("../../../../../{}", escape_target()), b"escaped")]),
-            inspect_says: Some(".."),
-        },
-        Hostile {
-            name: "layer: absolute entry name",
-            bytes: || layer_archive(&[file(&format!("/{}", escape_target()), b"escaped")]),
-            inspect_says: Some("absolute"),
-        },
-        Hostile {
-            name: "layer: symlinks pointing outside",
-            bytes: || {
-                layer_archive(&[
-                    symlink("etc", "/etc"),
-                    symlink("up", "../../../../../../"),
-                    file("up/tmp/written-through-link", b"escaped"),
-                ])
-            },
-            inspect_says: Some("goes through the symbolic link up"),
-        },
-        Hostile {
-            name: "layer: hard link to a file outside",
-            bytes: || layer_archive(&[hardlink("passwd", "../../../../etc/passwd")]),
-            inspect_says: Some("passwd"),
-        },
-        Hostile {
-            name: "layer: device nodes and a FIFO",
-            bytes: || {
-                layer_archive(&[
-                    device("dev/sda", b'4', (8, 0)),
-                    device("dev/mem", b'3', (1, 1)),
-                    device("fifo", b'6', (0, 0)),
-                ])
-            },
-            inspect_says: None,
-        },
-        Hostile {
-            name: "layer: entry declaring 1 TiB, stream ends",
-            bytes: || {
-                let mut big = file("huge", b"tiny");
-                big.declared = Some(1 << 40);
-                let mut raw = tar(&[big]);
-                raw.truncate(1024);
-                image_archive(&gzip(&raw), &digest(&raw), &[], None)
-            },
-            inspect_says: None,
-        },
-        Hostile {
-            name: "layer: gzip bomb (1 MiB inflating to 1 GiB)",
-            bytes: || image_archive(gzip_bomb(), "sha256:unknown", &[], None),
-            inspect_says: None,
-        },
-        Hostile {
-            name: "layer: 300 directories deep",
-            bytes: || layer_archive(&[file(&format!("{}deep", "d/".repeat(300)), b"x")]),
-            inspect_says: None,
-        },
-        Hostile {
-            name: "layer: the same path as file, directory and link",
-            bytes: || {
-                layer_archive(&[
-                    file("same", b"one"),
-                    dir("same/"),
-                    symlink("same", "/etc/passwd"),
-                    file("same", b"two"),
-                ])
-            },
-            inspect_says: None,
-        },
-        Hostile {
-            name: "layer: not compressed data at all",
-            bytes: || image_archive(&b"\x1f\x8bnot really gzip".repeat(50), "sha256:x", &[], None),
-            inspect_says: None,
-        },
-    ]
+        inspect_says: None,
+    },
+    layer_not_compressed_data_at_all => Hostile {
+        name: "layer: not compressed data at all",
+        bytes: || image_archive(&b"\x1f\x8bnot really gzip".repeat(50), "sha256:x", &[], None),
+        inspect_says: None,
+    },
 }
 
 /// An archive whose layer entry is `link` instead of the blob.
@@ -442,12 +457,16 @@ fn has_command(name: &str) -> bool {
     Command::new(bin()).args([name, "--help"]).output().is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn hostile_archives_are_read_safely_by_every_reader() {
+/// Feeds the row `id` to every reader, in a directory of its own; fails naming the row.
+fn one_hostile(id: &str) {
+    // Rows run one at a time, as when they were one test: each feeds every reader a hostile
+    // archive under a 1 GiB address-space limit, and the escape check looks at one shared path.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = tempdir();
     let escape = Path::new("/").join(escape_target());
     let mut failures = Vec::new();
-    for (n, h) in hostiles().into_iter().enumerate() {
+    for (n, (_, h)) in hostiles().into_iter().enumerate().filter(|(_, (i, _))| *i == id) {
         let dir = root.path().join(format!("h{n:02}"));
         fs::create_dir(&dir).unwrap();
         fs::write(dir.join("hostile.tar"), (h.bytes)()).unwrap();

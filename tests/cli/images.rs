@@ -476,7 +476,7 @@ fn have_zig() -> bool {
     let found = Command::new("python3").args(["-m", "ziglang", "version"]).output().is_ok_and(|o| o.status.success());
     if !found {
         assert!(!e2e_required(), "zig (pip install ziglang) is required (STATICIZE_E2E=require)");
-        eprintln!("SKIP: zig not found (pip install ziglang)");
+        skipped("zig");
     }
     found
 }

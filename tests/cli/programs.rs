@@ -77,7 +77,7 @@ pub fn zig() -> bool {
     let found = Command::new("python3").args(["-m", "ziglang", "version"]).output().is_ok_and(|o| o.status.success());
     if !found {
         assert!(!e2e_required(), "zig (pip install ziglang) is required under STATICIZE_E2E=require");
-        eprintln!("SKIP: zig not found");
+        skipped("zig");
     }
     found
 }

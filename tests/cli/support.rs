@@ -3,13 +3,17 @@
 //!
 //! End-to-end tests need podman, dockerd, a registry and compilers. With
 //! `STATICIZE_E2E=require` (set by scripts/test.sh and CI) a missing tool fails the test;
-//! otherwise the test says what it skipped and returns.
+//! otherwise the test says what it skipped and returns, and the run ends with a count of the
+//! tests that skipped something ([`skipped`]).
 
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, Once};
 
 /// The staticize binary under test.
 pub fn bin() -> PathBuf {
@@ -61,9 +65,48 @@ pub fn have(tool: &str) -> bool {
     let found = which(tool);
     if !found {
         assert!(!e2e_required(), "{tool} is required (STATICIZE_E2E=require) but was not found");
-        eprintln!("SKIP: {tool} not found (set STATICIZE_E2E=require to make this a failure)");
+        skipped(tool);
     }
     found
+}
+
+/// Skips recorded in this run of the test binary: (test name, missing tool).
+static SKIPS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Records that the running test leaves out its end-to-end part because `tool` is missing
+/// (callers have already failed under STATICIZE_E2E=require). Says so at once, and once more
+/// in a summary when the test binary exits, so a plain `cargo test` cannot pass vacuously
+/// without saying so.
+pub fn skipped(tool: &str) {
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    static SUMMARY: Once = Once::new();
+    // SAFETY: `print_skips` is an `extern "C" fn()` that only locks a static and writes.
+    SUMMARY.call_once(|| unsafe {
+        libc::atexit(print_skips);
+    });
+    // Written to the stderr handle, not with eprintln!, which libtest captures (and hides) for
+    // tests that pass.
+    let _ =
+        writeln!(std::io::stderr(), "SKIP {test}: {tool} not found (set STATICIZE_E2E=require to make this a failure)");
+    SKIPS.lock().unwrap_or_else(|e| e.into_inner()).push((test, tool.to_string()));
+}
+
+/// Prints how many tests skipped what, after libtest's own summary.
+extern "C" fn print_skips() {
+    let skips = SKIPS.lock().unwrap_or_else(|e| e.into_inner());
+    let tests: BTreeSet<&str> = skips.iter().map(|(t, _)| t.as_str()).collect();
+    let mut by_tool: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (t, tool) in skips.iter() {
+        by_tool.entry(tool.as_str()).or_default().insert(t.as_str());
+    }
+    let tools: Vec<String> = by_tool.iter().map(|(tool, t)| format!("{tool} ({})", t.len())).collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nSKIPPED: {} test(s) left out end-to-end checks because tools are missing: {}.\n\
+         Not a full pass: install them (scripts/test.sh) and run with STATICIZE_E2E=require.",
+        tests.len(),
+        tools.join(", ")
+    );
 }
 
 fn which(tool: &str) -> bool {

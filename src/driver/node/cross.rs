@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::driver::node::tools::{CrossSpec, NodeToolchain};
 use crate::error::{Error, Result};
 use crate::process::Command;
-use crate::report::Reporter;
+use crate::progress::Steps;
 
 /// staticize's cache: $STATICIZE_CACHE, else $XDG_CACHE_HOME/staticize, else ~/.cache/staticize.
 pub fn cache_dir() -> PathBuf {
@@ -31,7 +31,7 @@ pub fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpec> {
 }
 
 /// That platform's node binary of `version`, from npm (cached).
-pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, rep: &Reporter) -> Result<PathBuf> {
+pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, steps: &Steps) -> Result<PathBuf> {
     let dir = cache_dir().join(format!("{}-{version}", spec.npm_package));
     let node = dir.join("node");
     if node.is_file() {
@@ -42,7 +42,7 @@ pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, rep: &Rep
     let work =
         tempfile::Builder::new().prefix("npm-pack-").tempdir_in(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let package = format!("{}@{version}", spec.npm_package);
-    let spinner = crate::progress::Progress::start(rep, format!("downloading {package} from npm"));
+    let spinner = steps.spinner(format!("downloading {package} from npm"));
     Command::new(npm)
         .args(["pack", &package, "--silent", "--pack-destination"])
         .arg(work.path())
@@ -75,12 +75,12 @@ pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, rep: &Rep
     }
     crate::output::persist(tmp, &node, 0o755)?;
     drop(spinner);
-    rep.step("fetch", format!("{package} from npm → {}", node.display()));
+    steps.step("fetch", format!("{package} from npm → {}", node.display()));
     Ok(node)
 }
 
 /// A directory holding that architecture's Debian libraries for node (cached).
-pub fn debian_root(spec: &CrossSpec, rep: &Reporter) -> Result<PathBuf> {
+pub fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
     let base = cache_dir().join(format!("debian-{}", spec.debian_arch));
     let root = base.join("root");
     let done = base.join("packages.done");
@@ -112,7 +112,7 @@ pub fn debian_root(spec: &CrossSpec, rep: &Reporter) -> Result<PathBuf> {
             .args(args)
     };
     let step = format!("download Debian {} libraries for node", spec.debian_arch);
-    let spinner = crate::progress::Progress::start(rep, format!("downloading Debian {} libraries", spec.debian_arch));
+    let spinner = steps.spinner(format!("downloading Debian {} libraries", spec.debian_arch));
     apt_get(&["update"]).run(&step)?;
     let debs = base.join("debs");
     let names: Vec<String> = spec.debian_packages.iter().map(|p| format!("{p}:{}", spec.debian_arch)).collect();
@@ -132,7 +132,7 @@ pub fn debian_root(spec: &CrossSpec, rep: &Reporter) -> Result<PathBuf> {
     }
     std::fs::write(&done, &wanted).map_err(|e| Error::io("write", &done, e))?;
     drop(spinner);
-    rep.step("fetch", format!("Debian {} packages {} → {}", spec.debian_arch, wanted, root.display()));
+    steps.step("fetch", format!("Debian {} packages {} → {}", spec.debian_arch, wanted, root.display()));
     Ok(root)
 }
 

@@ -12,14 +12,18 @@ pub mod source;
 pub mod tools;
 pub mod tree;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::driver::{Artifact, BuildRequest, Companions, Driver, LibraryRoot};
+use crate::platform::Arch;
+
 use crate::error::{Error, Result};
 use crate::process::Command;
-use crate::progress::Progress;
-use crate::report::{Reporter, human_size, size_of};
+use crate::progress::Steps;
+use crate::report::{human_size, size_of};
 use crate::sea::{self, Fuse, SeaCheck};
 use tools::{NodeRuntime, NodeToolchain};
 use tree::Tree;
@@ -28,7 +32,7 @@ use tree::Tree;
 pub const TREE_ROOT: &str = "/app";
 
 /// How the program is laid out, as asked on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LayoutChoice {
     /// Bundle; ship the package tree instead when a module locates files beside itself.
@@ -53,7 +57,7 @@ pub enum Layout {
 }
 
 /// Which injector writes the blob into node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Injector {
     /// staticize's own ELF injector (src/sea.rs).
@@ -149,16 +153,55 @@ pub struct NodeBuild {
 }
 
 /// Builds the single executable, one reported step at a time.
-pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
+pub fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
     let tc = tools::toolchain();
     let text = read_entry(&req.entry)?;
+    let (node, injected_node, cross) = runtimes(&tc, req, steps)?;
+    let laid = lay_out(&tc, &node, req, &text, steps)?;
+
+    // A plain script is not bundled, so nothing has parsed it yet: without this a syntax error
+    // would surface only when the image runs. `node --check` parses without running.
+    let step = format!("check the syntax of {}", laid.main.display());
+    Command::new(&node.path).arg("--check").arg(&laid.main).run(&step)?;
+    let blob = make_blob(&node, &laid.main, req, steps)?;
+    let blob_bytes = size_of(&blob);
+    let (exe, node_bytes) = copy_and_strip(&tc, cross, &injected_node, req, steps)?;
+    let stripped_bytes = size_of(&exe);
+    inject(&tc, req.injector, &exe, &blob, steps)?;
+    let (executable_bytes, check) = verify(&exe, req.injector, steps)?;
+    Ok(NodeBuild {
+        executable: exe,
+        node,
+        injected_node,
+        platform: req.platform.clone(),
+        layout: laid.layout,
+        bundler: laid.bundler,
+        self_locating: laid.self_locating,
+        npm_packages: laid.package_dirs,
+        tree: laid.tree,
+        node_bytes,
+        stripped_bytes,
+        blob_bytes,
+        executable_bytes,
+        injector: req.injector,
+        sea: check,
+    })
+}
+
+/// The node that makes the blob, the node binary that is injected (another platform's from
+/// npm for a cross build), and that platform's settings.
+fn runtimes<'t>(
+    tc: &'t NodeToolchain,
+    req: &NodeRequest,
+    steps: &Steps,
+) -> Result<(NodeRuntime, PathBuf, Option<&'t tools::CrossSpec>)> {
     // The fuse is read before node is ever run: a node whose fuse is flipped but which has no
     // blob crashes at start, even for --version.
     let node_path = tc.node.locate(req.node.as_deref())?;
     let node_size = check_fuse(&node_path)?;
-    let node = tools::node_runtime(&tc, Some(&node_path))?;
-    rep.step("node", format!("v{} at {} ({})", node.version, node.path.display(), human_size(node_size)));
-    let cross = req.platform.as_deref().map(|arch| cross::spec(&tc, arch)).transpose()?;
+    let node = tools::node_runtime(tc, Some(&node_path))?;
+    steps.step("node", format!("v{} at {} ({})", node.version, node.path.display(), human_size(node_size)));
+    let cross = req.platform.as_deref().map(|arch| cross::spec(tc, arch)).transpose()?;
     if cross.is_some() && req.code_cache {
         return Err(Error::usage(
             "--code-cache cannot be used with --platform: V8's code cache only fits the machine that made it",
@@ -167,49 +210,66 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
     }
     let injected_node = match cross {
         Some(spec) => {
-            let n = cross::fetch_node(&tc, spec, &node.version, rep)?;
+            let n = cross::fetch_node(tc, spec, &node.version, steps)?;
             check_fuse(&n)?;
             n
         }
         None => node.path.clone(),
     };
+    Ok((node, injected_node, cross))
+}
 
-    // Script, bundle or tree.
-    let builtins = builtin_modules(&node)?;
-    let esm = source::is_esm(&req.entry, &text);
+/// How the program was laid out, and the script the blob runs.
+struct Laid {
+    layout: Layout,
+    bundler: Option<String>,
+    self_locating: Vec<String>,
+    tree: Option<Tree>,
+    main: PathBuf,
+    /// Directories of the npm packages shipped (bundled modules' packages, or the tree's).
+    package_dirs: Vec<PathBuf>,
+}
+
+/// Script, bundle or tree.
+fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str, steps: &Steps) -> Result<Laid> {
+    let builtins = builtin_modules(node)?;
+    let esm = source::is_esm(&req.entry, text);
     let packages: Vec<String> =
-        source::specifiers(&text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
-    let mut self_locating = Vec::new();
-    let mut bundler = None;
-    let mut npm_packages = Vec::new();
-    let mut layout = Layout::Script;
-    let mut main = req.entry.clone();
+        source::specifiers(text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
+    let mut laid = Laid {
+        layout: Layout::Script,
+        bundler: None,
+        self_locating: Vec::new(),
+        tree: None,
+        main: req.entry.clone(),
+        package_dirs: Vec::new(),
+    };
     if req.layout == LayoutChoice::Tree || esm || !packages.is_empty() || req.layout == LayoutChoice::Bundle {
         if req.layout != LayoutChoice::Tree {
-            let bundled = bundle(&tc, &node, req, rep)?;
-            self_locating = bundled.self_locating;
-            npm_packages = bundled.package_dirs;
-            bundler = Some(tc.esbuild.package.clone());
-            main = bundled.script;
-            layout = Layout::Bundle;
+            let bundled = bundle(tc, node, req, steps)?;
+            laid.self_locating = bundled.self_locating;
+            laid.package_dirs = bundled.package_dirs;
+            laid.bundler = Some(tc.esbuild.package.clone());
+            laid.main = bundled.script;
+            laid.layout = Layout::Bundle;
         }
-        if req.layout == LayoutChoice::Tree || (req.layout == LayoutChoice::Auto && !self_locating.is_empty()) {
-            layout = Layout::Tree;
-        } else if !self_locating.is_empty() {
-            rep.warn(format!(
+        if req.layout == LayoutChoice::Tree || (req.layout == LayoutChoice::Auto && !laid.self_locating.is_empty()) {
+            laid.layout = Layout::Tree;
+        } else if !laid.self_locating.is_empty() {
+            steps.warn(format!(
                 "--layout bundle: these modules look for files beside themselves and will look beside the executable instead: {}",
-                self_locating.join("; ")
+                laid.self_locating.join("; ")
             ));
         }
     }
-    let tree = if layout == Layout::Tree {
+    if laid.layout == Layout::Tree {
         let tree = tree::collect(&req.entry)?;
-        let why = if self_locating.is_empty() {
+        let why = if laid.self_locating.is_empty() {
             "as asked (--layout tree)".to_string()
         } else {
-            format!("because {}", summarize(&self_locating))
+            format!("because {}", summarize(&laid.self_locating))
         };
-        rep.step(
+        steps.step(
             "layout",
             format!(
                 "package tree: {} files of {} packages ({}) under {TREE_ROOT}, each module at its own path, {why}",
@@ -218,52 +278,54 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
                 human_size(tree.bytes)
             ),
         );
-        main = write_launcher(req, &tree)?;
-        npm_packages = tree.packages.iter().filter(|p| !p.is_empty()).map(|p| tree.root.join(p)).collect();
-        Some(tree)
-    } else {
-        None
-    };
+        laid.main = write_launcher(req, &tree)?;
+        laid.package_dirs = tree.packages.iter().filter(|p| !p.is_empty()).map(|p| tree.root.join(p)).collect();
+        laid.tree = Some(tree);
+    }
+    Ok(laid)
+}
 
-    // A plain script is not bundled, so nothing has parsed it yet: without this a syntax error
-    // would surface only when the image runs. `node --check` parses without running.
-    let step = format!("check the syntax of {}", main.display());
-    Command::new(&node.path).arg("--check").arg(&main).run(&step)?;
-    let blob = make_blob(&node, &main, req, rep)?;
-    let blob_bytes = size_of(&blob);
-
-    // Copy and strip BEFORE injecting: strip rewrites the file and drops what it does not
-    // know, which breaks an injected node.
+/// Copies and strips node BEFORE injecting: strip rewrites the file and drops what it does not
+/// know, which breaks an injected node. Returns the copy and the size of node as found.
+fn copy_and_strip(
+    tc: &NodeToolchain,
+    cross: Option<&tools::CrossSpec>,
+    injected_node: &Path,
+    req: &NodeRequest,
+    steps: &Steps,
+) -> Result<(PathBuf, u64)> {
     let exe = req.staging.join(&req.name);
-    std::fs::copy(&injected_node, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
+    std::fs::copy(injected_node, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
     set_mode(&exe, 0o755)?;
-    let node_bytes = size_of(&injected_node);
+    let node_bytes = size_of(injected_node);
     if crate::elf::inspect(&exe)?.stripped {
-        rep.step("strip", format!("node is already stripped ({})", human_size(node_bytes)));
+        steps.step("strip", format!("node is already stripped ({})", human_size(node_bytes)));
     } else {
         let strip = match cross {
             Some(spec) => cross::strip_tool(spec)?,
             None => tc.strip.locate(None)?,
         };
         Command::new(strip).args(&tc.strip.args).arg(&exe).run("strip the copy of node")?;
-        rep.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&exe))));
+        steps.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&exe))));
     }
-    let stripped_bytes = size_of(&exe);
+    Ok((exe, node_bytes))
+}
 
-    inject(&tc, req.injector, &exe, &blob, rep)?;
-    let bytes = std::fs::read(&exe).map_err(|e| Error::io("read", &exe, e))?;
-    let check = sea::verify(&bytes).map_err(|m| Error::input(&exe, m, None))?;
+/// Reads the injected executable back and checks the blob is where node will look.
+fn verify(exe: &Path, injector: Injector, steps: &Steps) -> Result<(u64, SeaCheck)> {
+    let bytes = std::fs::read(exe).map_err(|e| Error::io("read", exe, e))?;
+    let check = sea::verify(&bytes).map_err(|m| Error::input(exe, m, None))?;
     if let Some(problem) = check.problem() {
         return Err(Error::Build {
             step: "verify the single executable".into(),
             message: format!("{problem} (the injector reported success)"),
-            help: Some(match req.injector {
+            help: Some(match injector {
                 Injector::Postject => "try staticize's own injector: --injector staticize".into(),
                 Injector::Staticize => "try the reference injector: --injector postject".into(),
             }),
         });
     }
-    rep.step(
+    steps.step(
         "verify",
         format!(
             "fuse flipped; {} note of {} in a loaded segment, SEA magic present",
@@ -271,23 +333,7 @@ pub fn build(req: &NodeRequest, rep: &Reporter) -> Result<NodeBuild> {
             human_size(check.blob_bytes.unwrap_or(0))
         ),
     );
-    Ok(NodeBuild {
-        executable: exe,
-        node,
-        injected_node,
-        platform: req.platform.clone(),
-        layout,
-        bundler,
-        self_locating,
-        npm_packages,
-        tree,
-        node_bytes,
-        stripped_bytes,
-        blob_bytes,
-        executable_bytes: bytes.len() as u64,
-        injector: req.injector,
-        sea: check,
-    })
+    Ok((bytes.len() as u64, check))
 }
 
 /// Refuses a node that cannot become a single executable; returns its size.
@@ -342,7 +388,7 @@ struct Bundled {
     package_dirs: Vec<PathBuf>,
 }
 
-fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Reporter) -> Result<Bundled> {
+fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Steps) -> Result<Bundled> {
     let npx = tc.npx.locate(None)?;
     let entry = req.entry.canonicalize().map_err(|e| Error::io("resolve", &req.entry, e))?;
     // esbuild runs in the project so that its metafile names inputs as "node_modules/x/y.js".
@@ -351,7 +397,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Repor
     let meta = req.staging.join("meta.json");
     let major = tools::parse_version(&node.version).0;
     let step = format!("bundle {} with {}", req.entry.display(), tc.esbuild.package);
-    let spinner = Progress::start(rep, format!("bundling with {}", tc.esbuild.package));
+    let spinner = steps.spinner(format!("bundling with {}", tc.esbuild.package));
     let result = npm_exec(&npx, &tc.esbuild.package)
         .arg(&entry)
         .args(&tc.esbuild.args)
@@ -392,7 +438,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, rep: &Repor
             found.push(format!("{input} uses {marker}"));
         }
     }
-    rep.step(
+    steps.step(
         "bundle",
         format!(
             "{} modules from {} packages with {} → {}",
@@ -444,7 +490,7 @@ fn write_launcher(req: &NodeRequest, tree: &Tree) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, rep: &Reporter) -> Result<PathBuf> {
+fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, steps: &Steps) -> Result<PathBuf> {
     let blob = req.staging.join("sea-prep.blob");
     let mut assets = serde_json::Map::new();
     for a in &req.assets {
@@ -487,7 +533,7 @@ fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, rep: &Reporter)
     }
     let assets = if req.assets.is_empty() { String::new() } else { format!(", {} assets", req.assets.len()) };
     let cache = if req.code_cache { " with code cache" } else { "" };
-    rep.step("blob", format!("{main_file}{cache}{assets} ({})", human_size(size_of(&blob))));
+    steps.step("blob", format!("{main_file}{cache}{assets} ({})", human_size(size_of(&blob))));
     Ok(blob)
 }
 
@@ -495,9 +541,9 @@ fn main_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn inject(tc: &NodeToolchain, injector: Injector, exe: &Path, blob: &Path, rep: &Reporter) -> Result<()> {
+fn inject(tc: &NodeToolchain, injector: Injector, exe: &Path, blob: &Path, steps: &Steps) -> Result<()> {
     let step = "inject the blob into node";
-    let progress = Progress::start(rep, format!("injecting {} into {}", sea::NOTE_NAME, main_name(exe)));
+    let progress = steps.spinner(format!("injecting {} into {}", sea::NOTE_NAME, main_name(exe)));
     match injector {
         Injector::Staticize => {
             let node = std::fs::read(exe).map_err(|e| Error::io("read", exe, e))?;
@@ -526,7 +572,7 @@ fn inject(tc: &NodeToolchain, injector: Injector, exe: &Path, blob: &Path, rep: 
         Injector::Staticize => "staticize's injector".to_string(),
         Injector::Postject => tc.postject.package.clone(),
     };
-    rep.step("inject", format!("{} note with {who} → {}", sea::NOTE_NAME, human_size(size_of(exe))));
+    steps.step("inject", format!("{} note with {who} → {}", sea::NOTE_NAME, human_size(size_of(exe))));
     Ok(())
 }
 
@@ -543,6 +589,81 @@ fn set_mode(p: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", p, e))
+}
+
+/// `staticize node` as a [`Driver`]: what the request does not say (the entry is its only
+/// input), the command line does.
+#[derive(Debug, Default)]
+pub struct NodeDriver {
+    /// The node to use (`--node`).
+    pub node: Option<PathBuf>,
+    /// Files for the blob.
+    pub assets: Vec<Asset>,
+    /// Bundle, tree or decide.
+    pub layout: LayoutChoice,
+    /// Which injector.
+    pub injector: Injector,
+    /// Include V8's code cache.
+    pub code_cache: bool,
+    /// What each build did, in order, for the command's JSON: the pipeline's [`Artifact`] is
+    /// common to every language, and `&self` builds, so the details are kept here.
+    pub builds: RefCell<Vec<NodeBuild>>,
+}
+
+impl Driver for NodeDriver {
+    fn build(&self, req: &BuildRequest, steps: &Steps) -> Result<Artifact> {
+        let nreq = NodeRequest {
+            entry: req.inputs[0].clone(),
+            name: req.name.clone(),
+            staging: req.staging.clone(),
+            node: self.node.clone(),
+            assets: self.assets.clone(),
+            layout: self.layout,
+            injector: self.injector,
+            program_path: req.program_path.clone(),
+            platform: (req.arch != Arch::host()).then(|| req.arch.name().to_string()),
+            code_cache: self.code_cache,
+        };
+        let b = build(&nreq, steps)?;
+        let companions = b.tree.as_ref().map(|t| Companions {
+            root: TREE_ROOT.to_string(),
+            files: t.files.iter().map(|f| (f.rel.clone(), f.host.clone(), f.executable)).collect(),
+        });
+        let artifact = Artifact {
+            path: b.executable.clone(),
+            lang: "node".into(),
+            target: format!("{}-linux", req.arch.uname()),
+            toolchain_used: format!("node v{}", b.node.version),
+            command: String::new(),
+            warnings: Vec::new(),
+            companions,
+            package_dirs: b.npm_packages.clone(),
+        };
+        self.builds.borrow_mut().push(b);
+        Ok(artifact)
+    }
+
+    fn reports_steps(&self) -> bool {
+        true
+    }
+
+    /// A cross build's libraries come from Debian's packages for that architecture.
+    fn library_root(&self, artifact: &Artifact, steps: &Steps) -> Result<Option<LibraryRoot>> {
+        let builds = self.builds.borrow();
+        let Some(arch) = builds.iter().find(|b| b.executable == artifact.path).and_then(|b| b.platform.clone()) else {
+            return Ok(None);
+        };
+        let tc = tools::toolchain();
+        let spec = cross::spec(&tc, &arch)?;
+        let root = cross::debian_root(spec, steps)?;
+        Ok(Some(LibraryRoot {
+            root,
+            supplier: "Debian's packages".into(),
+            help: "add the packages that hold them to [cross] in toolchains/node.toml".into(),
+            nss_note: "NSS files and dns are built into Debian 12's glibc".into(),
+            variant: (arch == "arm64").then(|| "v8".to_string()),
+        }))
+    }
 }
 
 #[cfg(test)]

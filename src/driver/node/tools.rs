@@ -8,9 +8,8 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::process::Command;
-
-/// toolchains/node.toml, embedded.
-pub const NODE_TOML: &str = include_str!("../../../toolchains/node.toml");
+pub use crate::toolchain::Tool;
+use crate::toolchain::ToolStatus;
 
 /// The parsed toolchains/node.toml.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,27 +48,6 @@ pub struct CrossSpec {
     pub strip_install: String,
 }
 
-/// A command-line tool found on PATH or named by an environment variable.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Tool {
-    /// The command name looked up on PATH.
-    pub command: String,
-    /// The variable that overrides it with a path.
-    pub env: String,
-    /// Arguments that print the version.
-    #[serde(default)]
-    pub version: Vec<String>,
-    /// The oldest version that works, when it matters.
-    #[serde(default)]
-    pub min_version: Option<String>,
-    /// Arguments always passed.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Install hints per package manager.
-    #[serde(default)]
-    pub install: BTreeMap<String, String>,
-}
-
 /// An npm package run through `npx --yes` at a pinned version.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NpmTool {
@@ -82,47 +60,7 @@ pub struct NpmTool {
 
 /// The embedded node toolchain.
 pub fn toolchain() -> NodeToolchain {
-    toml::from_str(NODE_TOML).unwrap_or_else(|e| panic!("embedded toolchains/node.toml is invalid: {e}"))
-}
-
-impl Tool {
-    /// The path to run: `explicit`, else `$ENV`, else the command on PATH.
-    pub fn locate(&self, explicit: Option<&Path>) -> Result<PathBuf> {
-        if let Some(p) = explicit {
-            return if p.is_file() {
-                Ok(p.to_path_buf())
-            } else {
-                Err(Error::input(p, format!("is not a {} executable", self.command), Some(self.install_hint())))
-            };
-        }
-        if let Some(v) = std::env::var_os(&self.env).filter(|v| !v.is_empty()) {
-            return which::which(&v).map_err(|_| Error::ToolMissing {
-                tool: format!("{} ({}={})", self.command, self.env, v.to_string_lossy()),
-                hint: format!("point {} at an existing {} or unset it", self.env, self.command),
-            });
-        }
-        which::which(&self.command).map_err(|_| Error::ToolMissing {
-            tool: self.command.clone(),
-            hint: format!("install it: {} (or set {})", self.install_hint(), self.env),
-        })
-    }
-
-    /// "apt-get install binutils, or dnf install binutils".
-    pub fn install_hint(&self) -> String {
-        let mut hints: Vec<String> = self
-            .install
-            .iter()
-            .map(|(pm, pkg)| match pm.as_str() {
-                "apt" => format!("apt-get install {pkg}"),
-                "dnf" => format!("dnf install {pkg}"),
-                "apk" => format!("apk add {pkg}"),
-                "brew" => format!("brew install {pkg}"),
-                other => format!("{other} install {pkg}"),
-            })
-            .collect();
-        hints.sort_by_key(|h| !h.starts_with("apt-get"));
-        hints.join(", or ")
-    }
+    crate::toolchain::load("node")
 }
 
 /// A node runtime with its version.
@@ -160,27 +98,9 @@ pub fn parse_version(v: &str) -> (u32, u32, u32) {
 }
 
 /// What `staticize doctor` shows for node: node, npx and strip, found or with install hints.
-pub fn survey() -> Vec<crate::commands::doctor::ToolStatus> {
+pub fn survey() -> Vec<ToolStatus> {
     let tc = toolchain();
-    let version_args = |t: &Tool| if t.version.is_empty() { vec!["--version".to_string()] } else { t.version.clone() };
-    [&tc.node, &tc.npx, &tc.strip]
-        .into_iter()
-        .map(|t| {
-            let found = t.locate(None).ok();
-            let version = found.as_ref().and_then(|p| {
-                let out = Command::new(p).args(version_args(t)).probe()?;
-                Some(out.stdout.lines().next().unwrap_or("").trim().to_string())
-            });
-            crate::commands::doctor::ToolStatus {
-                language: "node".into(),
-                name: t.command.clone(),
-                found: found.is_some(),
-                install: found.is_none().then(|| t.install_hint()),
-                command: found.map(|p| p.display().to_string()),
-                version,
-            }
-        })
-        .collect()
+    [&tc.node, &tc.npx, &tc.strip].into_iter().map(|t| t.status("node")).collect()
 }
 
 #[cfg(test)]

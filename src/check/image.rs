@@ -1,20 +1,17 @@
-//! `staticize check IMAGE.tar|ROOTFS_DIR`: for every executable inside an image (or an unpacked
-//! root file system), whether everything it needs to start is inside too — its interpreter and
-//! its library closure, resolved against the image's own files, never the host's — and whether
-//! the entrypoint exists. Exit 1 when anything is missing.
+//! `check IMAGE.tar|ROOTFS_DIR`: for every executable inside an image (or an unpacked root
+//! file system), whether everything it needs to start is inside too — its interpreter and its
+//! library closure, resolved against the image's own files, never the host's — and whether
+//! the entrypoint exists.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::CheckArgs;
 use crate::closure::{self, ResolveOptions, root::Root};
-use crate::commands::check::{check_file, file_line};
 use crate::elf::LinkKind;
 use crate::error::{Error, Result};
 use crate::image::unpack;
-use crate::report::{Reporter, paint_out};
 
 /// One executable found in an image.
 #[derive(Debug, Clone, Serialize)]
@@ -57,37 +54,6 @@ pub struct ImageCheck {
 /// layout) or a tar archive.
 pub fn is_image_target(path: &Path) -> bool {
     path.is_dir() || (path.is_file() && unpack::looks_like_tar(path))
-}
-
-/// `check` with at least one image or directory among its arguments; plain ELF files are
-/// judged as `check` always does.
-pub fn run(args: &CheckArgs, rep: &Reporter) -> Result<()> {
-    let mut json = Vec::new();
-    let mut failed = 0;
-    let total = args.files.len();
-    for p in &args.files {
-        if is_image_target(p) {
-            let c = check_target(p)?;
-            print_image(&c, rep);
-            failed += usize::from(!c.ok);
-            json.push(serde_json::to_value(&c).expect("checks serialise"));
-        } else {
-            let r = check_file(p, args);
-            rep.line(file_line(&r));
-            failed += usize::from(!r.ok);
-            json.push(serde_json::to_value(r).expect("checks serialise"));
-        }
-    }
-    rep.json(&json);
-    if failed > 0 {
-        return Err(Error::Verdict {
-            message: format!("{failed} of {total} failed the check"),
-            help: Some(
-                "carry the missing libraries: staticize bundle PROGRAM (add --lib NAME for dlopen()ed ones)".into(),
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// Checks one image (an archive or OCI layout, unpacked into a temporary directory) or root
@@ -178,32 +144,4 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
         }
     }
     Ok(())
-}
-
-fn print_image(c: &ImageCheck, rep: &Reporter) {
-    let name = c.path.display();
-    if c.executables.is_empty() {
-        let what = if c.kind == "rootfs" { "is a directory with" } else { "is an image with" };
-        rep.line(format!("{} {name}: {what} no ELF executable inside", paint_out("FAIL", "31")));
-    }
-    for e in &c.executables {
-        let mark = if e.ok { paint_out("ok  ", "32") } else { paint_out("FAIL", "31") };
-        let what = match (e.linkage, e.ok) {
-            (LinkKind::Dynamic, true) => {
-                format!("dynamic, its closure is inside the {} ({} files)", c.kind, e.files_found)
-            }
-            (LinkKind::Dynamic, false) => format!("dynamic, missing {}", e.missing.join(", ")),
-            (k, _) => k.label().to_string(),
-        };
-        rep.line(format!("{mark} {name}:{}: {what}", e.path));
-        for o in &e.optional_missing {
-            rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
-        }
-    }
-    for w in &c.warnings {
-        rep.warn(format!("{name}: {w}"));
-    }
-    if let Some(m) = &c.entrypoint_missing {
-        rep.line(format!("{} {name}: {m}", paint_out("FAIL", "31")));
-    }
 }

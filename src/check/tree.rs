@@ -1,6 +1,4 @@
-//! `staticize check -r DIR…`: a verdict for every ELF file below the given directories.
-//! Files that are not ELF are skipped silently; files named on the command line are judged
-//! as plain `check` judges them.
+//! Every ELF file below a directory, judged in parallel (`check -r`).
 //!
 //! Built for trees like /usr/lib (60,000 files, 2,500 of them ELF): the walk runs on every
 //! core, one task per directory and per batch of its files; every open is relative to the
@@ -15,33 +13,14 @@ use std::sync::{Arc, Mutex};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use crate::cli::CheckArgs;
-use crate::commands::check::{CheckedFile, finish, judge};
 use crate::elf::{self, FileVerdict};
 use crate::error::{Error, Result};
-use crate::report::Reporter;
 
 /// Files judged by one task: small enough to spread a large directory over the cores.
 const BATCH: usize = 128;
 
-/// Runs `check -r`.
-pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
-    let mut results: Vec<CheckedFile> = Vec::new();
-    for root in &args.files {
-        let meta = std::fs::metadata(root).map_err(|e| Error::io("walk", root, e))?;
-        if !meta.is_dir() {
-            results.push(judge(FileVerdict::of(root), &args));
-            continue;
-        }
-        let mut verdicts = walk(root)?;
-        verdicts.sort_by(|a, b| a.path.cmp(&b.path));
-        results.extend(verdicts.into_iter().map(|v| judge(v, &args)));
-    }
-    finish(results, &args, rep)
-}
-
 /// Judges every ELF file below `root` in parallel, not following symbolic links.
-fn walk(root: &Path) -> Result<Vec<FileVerdict>> {
+pub fn walk(root: &Path) -> Result<Vec<FileVerdict>> {
     // The root itself may be a link (/lib → usr/lib); links below it are not followed.
     let fd = rustix::fs::open(root, dir_flags() - OFlags::NOFOLLOW, Mode::empty())
         .map_err(|e| Error::io("walk", root, e.into()))?;

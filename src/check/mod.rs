@@ -1,0 +1,68 @@
+//! What `check` judges: one ELF file against the rules (linkage, size), every ELF file of a
+//! tree ([`tree`]), and every executable inside an image or root file system ([`image`]).
+//! `commands::check` picks which from its arguments and prints the results.
+
+pub mod image;
+pub mod tree;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::elf::{FileVerdict, LinkKind};
+use crate::report::human_size;
+
+/// What a file must be to pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    /// Dynamic executables pass too (`--allow-dynamic`).
+    pub allow_dynamic: bool,
+    /// Largest size in bytes (`--max-size`).
+    pub max_size: Option<u64>,
+}
+
+/// One file's result with its pass/fail.
+#[derive(Debug, Serialize)]
+pub struct CheckedFile {
+    /// The verdict.
+    #[serde(flatten)]
+    pub verdict: FileVerdict,
+    /// Whether it passes the requested check.
+    pub ok: bool,
+    /// The size limit it was held to (`--max-size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// Why it failed the size limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over_budget: Option<String>,
+}
+
+/// Whether a verdict passes: static programs always, dynamic ones only when allowed.
+pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
+    match &v.linkage {
+        Some(l) => l.kind.is_self_contained() || (allow_dynamic && l.kind == LinkKind::Dynamic),
+        None => false,
+    }
+}
+
+/// Judges one ELF file against the rules.
+pub fn check_file(p: &Path, rules: Rules) -> CheckedFile {
+    judge(FileVerdict::of(p), rules)
+}
+
+/// Judges one verdict against the rules: linkage, then the size limit.
+pub fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
+    let over_budget = over_budget(&verdict, rules.max_size);
+    let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none();
+    CheckedFile { verdict, ok, max_size: rules.max_size, over_budget }
+}
+
+/// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.
+fn over_budget(v: &FileVerdict, max: Option<u64>) -> Option<String> {
+    let max = max?;
+    let size = match &v.linkage {
+        Some(l) => l.size,
+        None => std::fs::metadata(&v.path).ok()?.len(),
+    };
+    (size > max).then(|| format!("over the {} limit by {}", human_size(max), human_size(size - max)))
+}

@@ -1,0 +1,256 @@
+//! The closure stage: a dynamic program goes into its image with its interpreter at the
+//! PT_INTERP path, its library closure (resolved like ld.so, see [`crate::closure`]) and, on
+//! glibc, an /etc/nsswitch.conf. Whoever made the program — `bundle` given a file, `node` a
+//! driver — it comes through here. The program stays dynamic; the report says so.
+
+use std::path::Path;
+
+use crate::closure::{self, Closure, EntryKind, ResolveOptions, nss};
+use crate::driver::LibraryRoot;
+use crate::elf::{LinkKind, Linkage};
+use crate::error::{Error, Result};
+use crate::image::options::{ImageSettings, program_path};
+use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
+use crate::image::spec::Platform;
+use crate::image::{PlatformImage, Rootfs, Source};
+use crate::report::{Reporter, human_size};
+
+/// What carrying a dynamic program adds besides the image settings.
+#[derive(Debug, Clone, Default)]
+pub struct CarryOptions {
+    /// Libraries the program dlopen()s that no note names: sonames or paths (`--lib`).
+    pub extra_libs: Vec<String>,
+    /// Write the image even when libraries are missing.
+    pub allow_missing: bool,
+}
+
+/// One program's image with its closure, and what the report says about it.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    /// The image.
+    pub image: PlatformImage,
+    /// The libraries carried.
+    pub closure: Closure,
+    /// Where the program is inside the image.
+    pub program_path: String,
+    /// What was done for NSS, when the program uses glibc.
+    pub nss: Option<String>,
+}
+
+/// The program, what it is, and who asks.
+pub struct Program<'a> {
+    /// The ELF file.
+    pub elf: &'a Path,
+    /// Its verdict.
+    pub linkage: &'a Linkage,
+    /// Its name.
+    pub name: &'a str,
+    /// "node for linux/arm64", for messages about a cross closure.
+    pub what: String,
+    /// For the image history.
+    pub created_by: &'a str,
+}
+
+/// Plans `p`'s image with its closure: from this machine, or from `root` for a cross build.
+/// Fails with a verdict (exit 1) when libraries are missing, unless `opts.allow_missing`.
+pub fn carry(p: &Program, s: &ImageSettings, opts: &CarryOptions, root: Option<LibraryRoot>) -> Result<Carried> {
+    match p.linkage.kind {
+        LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie => {}
+        other => {
+            return Err(Error::input(
+                p.elf,
+                format!("is a {}, not a program", other.label()),
+                Some("give the executable that loads it; name extra libraries with --lib".into()),
+            ));
+        }
+    }
+    match root {
+        Some(root) => carry_from(p, s, root),
+        None => carry_host(p, s, opts),
+    }
+}
+
+fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Carried> {
+    let mut ropts = ResolveOptions { extra_libs: opts.extra_libs.clone(), ..Default::default() };
+    let mut closure = closure::resolve(p.elf, &ropts)?;
+    let mut nss = None;
+    if nss::is_glibc(&closure) {
+        let missing = nss::modules_needed(&closure);
+        if !missing.is_empty() {
+            ropts.extra_libs.extend(missing.iter().map(|s| s.to_string()));
+            closure = closure::resolve(p.elf, &ropts)?;
+        }
+        nss = Some(if missing.is_empty() {
+            "NSS files and dns are built into this glibc; no libnss_* needed".to_string()
+        } else {
+            format!("carried {} for NSS", missing.join(", "))
+        });
+    }
+    if !closure.unresolved.is_empty() && !opts.allow_missing {
+        return Err(unresolved_error(p.elf, &closure));
+    }
+    // A program whose own RPATH/RUNPATH says $ORIGIN keeps its host directory, so $ORIGIN
+    // means the same directory in the image.
+    let mut s = s.clone();
+    if closure.uses_origin {
+        let real = std::fs::canonicalize(p.elf).map_err(|e| Error::io("read", p.elf, e))?;
+        let real = real.to_string_lossy().into_owned();
+        match &s.path {
+            None => s.path = Some(program_path(&real)?),
+            Some(p) if closure::root::parent(p) != closure::root::parent(&real) => closure.warnings.push(format!(
+                "the program's RPATH/RUNPATH uses $ORIGIN, which in the image means {} instead of {}; leave out --path to keep its host directory",
+                closure::root::parent(p),
+                closure::root::parent(&real)
+            )),
+            Some(_) => {}
+        }
+    }
+    let (program_path, mut image) = program_image(p, &s)?;
+    add_closure(&mut image.rootfs, &closure)?;
+    add_package_records(&mut image.rootfs, &closure, Some(p.elf), &program_path)?;
+    add_nsswitch(&mut image.rootfs, nss.is_some())?;
+    if !closure.cache_dirs.is_empty() {
+        // Scratch has no ld.so.cache: name the ld.so.conf directories that supplied libraries.
+        let env = image.config.env.get_or_insert_with(Vec::new);
+        env.retain(|v| !v.starts_with("LD_LIBRARY_PATH="));
+        env.push(format!("LD_LIBRARY_PATH={}", closure.cache_dirs.join(":")));
+    }
+    Ok(Carried { image, closure, program_path, nss })
+}
+
+/// A cross build's closure: resolved inside a root holding that platform's libraries.
+fn carry_from(p: &Program, s: &ImageSettings, root: LibraryRoot) -> Result<Carried> {
+    let opts = ResolveOptions { root: root.root.clone(), ..Default::default() };
+    let closure = closure::resolve(p.elf, &opts)?;
+    if !closure.unresolved.is_empty() {
+        let names: Vec<String> = closure.unresolved.iter().map(ToString::to_string).collect();
+        return Err(Error::Verdict {
+            message: format!("{} needs libraries {} did not supply: {}", p.what, root.supplier, names.join(", ")),
+            help: Some(root.help.clone()),
+        });
+    }
+    let (program_path, mut image) = program_image(p, s)?;
+    image.platform.variant = root.variant.clone();
+    add_closure(&mut image.rootfs, &closure)?;
+    add_package_records(&mut image.rootfs, &closure, None, &program_path)?;
+    let nss = nss::is_glibc(&closure).then(|| root.nss_note.clone());
+    add_nsswitch(&mut image.rootfs, nss.is_some())?;
+    Ok(Carried { image, closure, program_path, nss })
+}
+
+/// One `/var/lib/dpkg/status.d/NAME` record per Debian package whose files the image carries
+/// (distroless's convention), so scanners see them; `host_program` is the program's own file
+/// when it may come from a package (`bundle /usr/bin/redis-server`).
+fn add_package_records(
+    rootfs: &mut Rootfs,
+    closure: &Closure,
+    host_program: Option<&Path>,
+    program_path: &str,
+) -> Result<()> {
+    let (_, paragraphs) = crate::sbom::collect::closure_owners(closure, host_program, program_path)?;
+    crate::sbom::statusd::add(rootfs, &paragraphs)
+}
+
+/// The image of the program alone, every setting applied.
+fn program_image(p: &Program, s: &ImageSettings) -> Result<(String, PlatformImage)> {
+    let programs = [(Platform::linux(&p.linkage.machine), p.elf.to_path_buf())];
+    let (plan, _) = super::plan::plan(&programs, p.name, s, p.created_by)?;
+    let image = plan.images.into_iter().next().expect("one program gives one image");
+    Ok((s.program_path(p.name)?, image))
+}
+
+fn add_nsswitch(rootfs: &mut Rootfs, glibc: bool) -> Result<()> {
+    if glibc && rootfs.get("/etc/nsswitch.conf").is_none() {
+        rootfs.add_file("/etc/nsswitch.conf", Source::Bytes(nss::NSSWITCH_CONF.as_bytes().to_vec()), MODE_DATA)?;
+    }
+    Ok(())
+}
+
+fn unresolved_error(binary: &Path, c: &Closure) -> Error {
+    let names: Vec<String> = c.unresolved.iter().map(|u| u.to_string()).collect();
+    Error::Verdict {
+        message: format!(
+            "{}: {} librar{} not found: {}",
+            binary.display(),
+            names.len(),
+            if names.len() == 1 { "y" } else { "ies" },
+            names.join(", ")
+        ),
+        help: Some(
+            "install the package that provides it, name its file with --lib PATH, or pass --allow-missing to write the image anyway"
+                .into(),
+        ),
+    }
+}
+
+/// Puts a closure's files and links into `rootfs` at their image paths; what is already there
+/// (the user's --add) is never replaced.
+pub fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<()> {
+    for e in &closure.entries {
+        if rootfs.get(&e.image_path).is_some() {
+            continue;
+        }
+        match e.kind {
+            EntryKind::Symlink => {
+                rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
+            }
+            // The kernel maps the interpreter only when it may execute it.
+            EntryKind::Interp => {
+                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
+            }
+            EntryKind::Needed | EntryKind::Dlopen => {
+                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints what the closure carried: that the program is dynamic, how many libraries, what
+/// is missing.
+pub fn report(b: &Carried, rep: &Reporter) {
+    let c = &b.closure;
+    if !c.is_dynamic() {
+        rep.step("closure", "the program is static: no libraries to carry");
+        return;
+    }
+    let libs: Vec<String> = c
+        .files()
+        .filter(|e| e.kind != EntryKind::Interp)
+        .map(|e| e.image_path.rsplit('/').next().unwrap_or(&e.image_path).to_string())
+        .collect();
+    let links = c.entries.iter().filter(|e| e.kind == EntryKind::Symlink).count();
+    rep.step(
+        "closure",
+        format!(
+            "the program is dynamic, not static: carried its interpreter {} and {} libraries ({} files + {} links, {})",
+            c.interp.as_deref().unwrap_or("(none)"),
+            libs.len(),
+            c.files().count(),
+            links,
+            human_size(c.bytes())
+        ),
+    );
+    if !libs.is_empty() {
+        rep.step("", libs.join(" "));
+    }
+    let dlopen: Vec<&str> = c.files().filter(|e| e.kind == EntryKind::Dlopen).map(|e| e.image_path.as_str()).collect();
+    if !dlopen.is_empty() {
+        rep.step("dlopen", format!("also carried for dlopen(): {}", dlopen.join(" ")));
+    }
+    if let Some(n) = &b.nss {
+        rep.step("nss", format!("/etc/nsswitch.conf (files dns); {n}"));
+    }
+    if !c.cache_dirs.is_empty() {
+        rep.step("env", format!("LD_LIBRARY_PATH={} (scratch has no ld.so.cache)", c.cache_dirs.join(":")));
+    }
+    for u in &c.unresolved {
+        rep.warn(format!("missing {u}: the program will fail where it loads it (--allow-missing)"));
+    }
+    for u in &c.optional_missing {
+        rep.warn(format!("optional dlopen() library not found: {u}; that feature will not work"));
+    }
+    for w in &c.warnings {
+        rep.warn(w);
+    }
+}
