@@ -34,7 +34,8 @@ pub fn run(args: &InspectArgs, rep: &Reporter) -> Result<()> {
     }
     for r in &reports {
         let name = r.names.first().map(String::as_str).unwrap_or("(unnamed)");
-        rep.step("image", format!("{name} {}: {} packages declared in {}", r.platform, r.packages.len(), statusd::DIR));
+        // The result goes to stdout, header included, so `| grep` sees whole images.
+        rep.line(format!("{name} {}: {} packages declared in {}", r.platform, r.packages.len(), statusd::DIR));
         for p in &r.packages {
             rep.line(format!("  {} {} {}", p.name, p.version, p.architecture));
         }
