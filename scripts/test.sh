@@ -38,6 +38,8 @@ APT_PACKAGES=(
   binutils-aarch64-linux-gnu
   # running other architectures' binaries
   qemu-user-static
+  # a -dev package for glibc only: musl builds that need it get plain words (issue 13)
+  zlib1g-dev
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

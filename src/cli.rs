@@ -252,6 +252,10 @@ pub struct ImageCmdArgs {
     /// Image contents and configuration.
     #[command(flatten)]
     pub options: ImageOptions,
+    /// Put the executable in as it is, symbols and all (by default a stripped copy goes in;
+    /// the file on disk is never changed).
+    #[arg(long)]
+    pub no_strip: bool,
 }
 
 /// `staticize check`.

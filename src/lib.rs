@@ -22,4 +22,5 @@ pub mod progress;
 pub mod report;
 pub mod sbom;
 pub mod sea;
+pub mod strip;
 pub mod toolchain;

@@ -1,22 +1,43 @@
-//! Progress for long steps (SEA injection, compressing a 100 MB layer): a spinner with the
-//! elapsed time on a terminal, nothing at all otherwise (pipes, CI, `--json`).
+//! Progress for long steps (compiling, SEA injection, compressing a 100 MB layer): a spinner
+//! with the elapsed time on a terminal; elsewhere (pipes, CI logs) a plain line when the step
+//! starts and one with the elapsed time every 30 s, so a long step never looks hung. Nothing
+//! with `--json`.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::report::Reporter;
 
-/// A running step; the spinner disappears when this is dropped or finished.
+/// Seconds between the "still running" lines off a terminal; STATICIZE_PROGRESS_INTERVAL
+/// (seconds) overrides it.
+pub const DEFAULT_INTERVAL_SECS: f64 = 30.0;
+
+/// A running step; the spinner disappears (or the heartbeat stops) when this is dropped.
 #[derive(Debug)]
-pub struct Progress(Option<ProgressBar>);
+pub struct Progress(Shown);
+
+#[derive(Debug)]
+enum Shown {
+    Nothing,
+    Spinner(ProgressBar),
+    /// Plain lines from a thread that stops when the sender is dropped.
+    Heartbeat(Option<Sender<()>>, Option<JoinHandle<()>>),
+}
 
 impl Progress {
-    /// Starts a spinner saying `message`, when stderr is a terminal and output is for people.
+    /// Starts showing that `message` is under way: a spinner on a terminal, plain lines
+    /// elsewhere, nothing in JSON mode or with STATICIZE_NO_PROGRESS set.
     pub fn start(rep: &Reporter, message: impl Into<String>) -> Self {
-        if rep.json || !std::io::stderr().is_terminal() || std::env::var_os("STATICIZE_NO_PROGRESS").is_some() {
-            return Progress(None);
+        if rep.json || std::env::var_os("STATICIZE_NO_PROGRESS").is_some() {
+            return Progress(Shown::Nothing);
+        }
+        let message = message.into();
+        if !std::io::stderr().is_terminal() {
+            return Progress(heartbeat(*rep, message, interval()));
         }
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -24,21 +45,63 @@ impl Progress {
                 .expect("the template is valid")
                 .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
         );
-        bar.set_message(message.into());
+        bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(100));
-        Progress(Some(bar))
+        Progress(Shown::Spinner(bar))
     }
 
-    /// Whether a spinner is shown.
+    /// Whether anything is shown.
     pub fn is_visible(&self) -> bool {
-        self.0.is_some()
+        !matches!(self.0, Shown::Nothing)
+    }
+}
+
+/// The heartbeat interval: STATICIZE_PROGRESS_INTERVAL when it is a positive number of seconds.
+fn interval() -> Duration {
+    let secs = std::env::var("STATICIZE_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(DEFAULT_INTERVAL_SECS);
+    Duration::from_secs_f64(secs)
+}
+
+/// Prints the start line now and an elapsed-time line every `every` until stopped.
+fn heartbeat(rep: Reporter, message: String, every: Duration) -> Shown {
+    rep.step("started", &message);
+    let (stop, stopped) = mpsc::channel::<()>();
+    let started = Instant::now();
+    let thread = std::thread::spawn(move || {
+        while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+            rep.step("running", format!("{message} ({})", elapsed(started.elapsed())));
+        }
+    });
+    Shown::Heartbeat(Some(stop), Some(thread))
+}
+
+/// "45s", "2m05s", "1h02m03s".
+pub fn elapsed(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec:02}s"),
+        (h, m, sec) => format!("{h}h{m:02}m{sec:02}s"),
     }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Some(bar) = self.0.take() {
-            bar.finish_and_clear();
+        match &mut self.0 {
+            Shown::Nothing => {}
+            Shown::Spinner(bar) => bar.finish_and_clear(),
+            Shown::Heartbeat(stop, thread) => {
+                // Dropping the sender wakes the thread at once; joining keeps its last line
+                // before the step's own summary.
+                drop(stop.take());
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
         }
     }
 }
@@ -77,5 +140,12 @@ mod tests {
     #[test]
     fn quiet_in_json_mode() {
         assert!(!Progress::start(&Reporter::new(true), "x").is_visible());
+    }
+
+    #[test]
+    fn elapsed_times_read_well() {
+        assert_eq!(elapsed(Duration::from_secs(45)), "45s");
+        assert_eq!(elapsed(Duration::from_secs(125)), "2m05s");
+        assert_eq!(elapsed(Duration::from_secs(3723)), "1h02m03s");
     }
 }

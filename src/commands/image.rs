@@ -16,7 +16,8 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     let binaries = binaries(&args)?;
     let name = image_name(&args, &binaries)?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
-    let settings = settings::image_settings(&args.options)?;
+    let mut settings = settings::image_settings(&args.options)?;
+    settings.strip = !args.no_strip;
     let created_by = format!(
         "staticize image {}",
         binaries

@@ -35,7 +35,7 @@ pub struct NodeResult {
 
 /// Runs `staticize node`.
 pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
-    let name = program_name(&args.entry)?;
+    let name = crate::driver::program_name(args.output.as_deref(), &program_name(&args.entry)?);
     // A program named after the tree's directory (app.js → /app) would collide with it by
     // default alone: put it beside other programs instead of refusing a common entry name.
     if args.image.options.path.is_none() && format!("/{name}") == TREE_ROOT {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::driver::{Artifact, BuildRequest, Driver};
+use crate::driver::{Artifact, BuildRequest, Driver, objcache};
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::toolchain::{Compiler, Preference, spec};
@@ -42,22 +42,38 @@ impl CDriver {
 }
 
 impl Driver for CDriver {
-    fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
+    fn build(&self, req: &BuildRequest, steps: &crate::progress::Steps) -> Result<Artifact> {
         for src in &req.inputs {
             check_source(src)?;
         }
         let compiler = self.compiler()?;
         let out = req.staging.join(&req.name);
+        let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
+        // Each source through the object cache when the arguments allow it (they nearly always
+        // do); the link then reads the objects.
+        let (inputs, cached) = match objcache::split_args(&req.extra_args)
+            .filter(|_| objcache::all_sources(&req.inputs))
+        {
+            Some((compile_args, _)) => {
+                let dir = req.staging.join("objects");
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+                let (objs, report) = objcache::objects(&compiler, &req.inputs, &compile_args, &dir).map_err(explain)?;
+                steps.step("objects", report.summary());
+                (objs, true)
+            }
+            None => (req.inputs.clone(), false),
+        };
         let cmd = Command::from_argv(&compiler.argv)
             .args(&compiler.flags)
             .args(&compiler.profile_flags)
-            .args(&req.inputs)
+            .args(&inputs)
             .args(&req.extra_args)
             .arg("-o")
             .arg(&out);
         let first = req.inputs[0].display();
-        let step = format!("compile {first} with {}", compiler.name);
-        let output = cmd.run(&step)?;
+        let verb = if cached { "link" } else { "compile" };
+        let step = format!("{verb} {first} with {}", compiler.name);
+        let output = cmd.run(&step).map_err(explain)?;
         if !out.is_file() {
             return Err(Error::Build {
                 step,

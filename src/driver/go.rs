@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
+use crate::driver::go_remote::Remote;
 use crate::driver::{Artifact, BuildRequest, Driver};
 use crate::error::{Error, Result};
 use crate::platform::Arch;
@@ -124,6 +125,8 @@ pub struct GoDriver {
     /// The C compiler, when the package needs cgo.
     pub cgo: Option<CgoCompiler>,
     settings: GoSettings,
+    /// PKG@VERSION: the throwaway module it was listed in, and the version found.
+    remote: Option<(Remote, String)>,
     /// The pure-Go build started beside `go list`, while it is still wanted.
     speculation: Mutex<Option<Speculation>>,
 }
@@ -152,6 +155,8 @@ struct BuildPlan<'a> {
     pattern: &'a str,
     package_dir: &'a Path,
     cgo: Option<&'a CgoCompiler>,
+    /// For PKG@VERSION: `go install PKG@VERSION` instead of `go build -o`.
+    remote: Option<&'a (Remote, String)>,
 }
 
 impl BuildPlan<'_> {
@@ -174,8 +179,9 @@ impl BuildPlan<'_> {
             ldflags.push("-extldflags".into());
             ldflags.push(format!("'{}'", ext.join(" ")));
         }
+        let verb = if self.remote.is_some() { "install" } else { "build" };
         let mut cmd = with_env(Command::from_argv(&self.go.argv).dir(self.workdir), env)
-            .arg("build")
+            .arg(verb)
             .args(&s.build.flags)
             .arg("-ldflags")
             .arg(ldflags.join(" "))
@@ -183,6 +189,10 @@ impl BuildPlan<'_> {
             .arg(self.tags.join(","));
         if !in_vcs_checkout(self.package_dir) {
             cmd = cmd.args(&s.build.outside_repo_flags);
+        }
+        if let Some((remote, version)) = self.remote {
+            return remote.install_env(cmd.args(extra).arg(format!("{}@{version}", remote.package)));
+            // (go install chooses the output file itself: see go_remote::Remote::installed.)
         }
         cmd.arg("-o").arg(out).args(extra).arg(self.pattern)
     }
@@ -200,7 +210,14 @@ impl GoDriver {
         if tzdata {
             all_tags.push(settings.build.tzdata_tag.clone());
         }
-        let (workdir, pattern) = locate_input(input)?;
+        let remote = match crate::driver::go_remote::split(input) {
+            Some((package, version)) => Some(crate::driver::go_remote::fetch(&go, package, version)?),
+            None => None,
+        };
+        let (workdir, pattern) = match &remote {
+            Some(r) => (r.list_dir(), r.package.clone()),
+            None => locate_input(input)?,
+        };
         // A directory or a file is the package's own directory, so the pure-Go build can start
         // now; an import path is placed by `go list` first.
         let speculation = (pattern == "." || pattern.ends_with(".go"))
@@ -214,6 +231,7 @@ impl GoDriver {
                     pattern: &pattern,
                     package_dir: &workdir,
                     cgo: None,
+                    remote: None,
                 };
                 speculate(&plan, extra)
             })
@@ -221,7 +239,14 @@ impl GoDriver {
         let package = resolve(&go, input, workdir, pattern, arch, &all_tags, &settings)?;
         let cgo = if package.cgo_packages.is_empty() { None } else { Some(cgo_compiler(arch, &package)?) };
         let speculation = Mutex::new(speculation.filter(|_| cgo.is_none()));
-        Ok(GoDriver { go, package, arch, tags: all_tags, tzdata, cgo, settings, speculation })
+        let remote = match remote {
+            Some(r) => {
+                let version = r.resolved_version(&go)?;
+                Some((r, version))
+            }
+            None => None,
+        };
+        Ok(GoDriver { go, package, arch, tags: all_tags, tzdata, cgo, settings, remote, speculation })
     }
 
     fn plan(&self) -> BuildPlan<'_> {
@@ -234,6 +259,7 @@ impl GoDriver {
             pattern: &self.package.pattern,
             package_dir: &self.package.dir,
             cgo: self.cgo.as_ref(),
+            remote: self.remote.as_ref(),
         }
     }
 
@@ -280,6 +306,18 @@ impl Driver for GoDriver {
         if !self.take_speculation(&out, &req.extra_args, &step)? {
             cmd.run(&step)?;
         }
+        if let Some((remote, _)) = &self.remote {
+            let installed = remote.installed(&self.package.name, self.arch.name()).ok_or_else(|| Error::Build {
+                step: step.clone(),
+                message: format!(
+                    "go install reported success but wrote no {} under {}",
+                    self.package.name,
+                    remote.gopath().display()
+                ),
+                help: Some("check the extra arguments after --".into()),
+            })?;
+            std::fs::rename(&installed, &out).map_err(|e| Error::io("move the built program to", &out, e))?;
+        }
         if !out.is_file() {
             return Err(Error::Build {
                 step,
@@ -288,6 +326,9 @@ impl Driver for GoDriver {
             });
         }
         let mut toolchain = format!("{} ({})", self.go_version(), self.arch.platform());
+        if let Some((remote, version)) = &self.remote {
+            toolchain.push_str(&format!(", go install {}@{version}", remote.package));
+        }
         let mut target = format!("{}-linux", self.arch.uname());
         if let Some(cc) = &self.cgo {
             toolchain.push_str(&format!(", cgo via {} -static", cc.name));

@@ -19,6 +19,20 @@ use crate::report::{Reporter, human_size, short_digest};
 /// STATICIZE_PUSH_CHUNK_SIZE (bytes) overrides it.
 pub const DEFAULT_CHUNK: u64 = 32 << 20;
 
+/// Seconds a connection may take to open, and a request may go without a byte moving either
+/// way, before the push gives up. STATICIZE_PUSH_TIMEOUT (seconds) overrides it.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// The push timeout: STATICIZE_PUSH_TIMEOUT when it is a positive number of seconds.
+pub fn timeout() -> Duration {
+    let secs = std::env::var("STATICIZE_PUSH_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(DEFAULT_TIMEOUT_SECS as f64);
+    Duration::from_secs_f64(secs)
+}
+
 /// Where an image goes: registry, repository, tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -355,6 +369,7 @@ impl Body<'_> {
 /// A connection to one repository of one registry, authenticated as needed.
 struct Client {
     agent: ureq::Agent,
+    timeout: Duration,
     target: Target,
     lookup: Lookup,
     authorization: Option<String>,
@@ -365,10 +380,15 @@ impl Client {
     /// Checks the registry answers the v2 API and authenticates for push.
     fn connect(target: &Target) -> Result<Client> {
         let lookup = auth::find_credentials(&target.registry)?;
+        let timeout = timeout();
+        // Inactivity, not duration: every single socket read and write gets `timeout` (ureq's
+        // per-read/per-write limits), so a registry that stops answering ends the push while a
+        // slow upload that keeps moving runs as long as it needs. No phase has a total limit.
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_recv_response(Some(Duration::from_secs(300)))
+            .timeout_connect(Some(timeout))
+            .timeout_per_read(Some(timeout))
+            .timeout_per_write(Some(timeout))
             .user_agent(format!("staticize/{}", env!("CARGO_PKG_VERSION")))
             .build();
         let chunk = std::env::var("STATICIZE_PUSH_CHUNK_SIZE")
@@ -376,7 +396,8 @@ impl Client {
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_CHUNK);
-        let mut c = Client { agent: config.into(), target: target.clone(), lookup, authorization: None, chunk };
+        let mut c =
+            Client { agent: config.into(), timeout, target: target.clone(), lookup, authorization: None, chunk };
         let url = format!("{}/v2/", target.base());
         let resp = c.send("GET", &url, &[], Body::Empty, "check the registry API")?;
         match resp.status().as_u16() {
@@ -503,6 +524,8 @@ impl Client {
             let req = req
                 .body(ureq::SendBody::from_owned_reader(reader))
                 .map_err(|e| self.fail(format!("bad request for {what}: {e}"), "report this bug"))?;
+            let wait = self.timeout + drain_allowance(body.len());
+            let req = self.agent.configure_request(req).timeout_per_read(Some(wait)).build();
             self.agent.run(req)
         };
         result.map_err(|e| self.transport_error(e, what))
@@ -658,9 +681,20 @@ impl Client {
                 format!("host '{}' not found (while trying to {what})", self.target.api_host),
                 "check the registry name in the push reference".to_string(),
             ),
-            ureq::Error::Timeout(_) => (
-                format!("timed out at {url} (while trying to {what})"),
-                "check the network and that the registry is not overloaded, then push again".to_string(),
+            ureq::Error::Timeout(t) => (
+                format!(
+                    "{} at {url} (while trying to {what})",
+                    match t {
+                        ureq::Timeout::Connect | ureq::Timeout::Resolve => {
+                            format!("could not connect within {}", show_secs(self.timeout))
+                        }
+                        _ => format!("sent and received nothing for {}", show_secs(self.timeout)),
+                    }
+                ),
+                format!(
+                    "check that the registry is up and not overloaded, then push again; to wait longer, set STATICIZE_PUSH_TIMEOUT=SECONDS (now {})",
+                    self.timeout.as_secs_f64()
+                ),
             ),
             ureq::Error::Tls(_) | ureq::Error::Rustls(_) => (
                 format!("TLS failed with {url}: {e}"),
@@ -670,6 +704,26 @@ impl Client {
         };
         self.fail(message, &help)
     }
+}
+
+/// The slowest upload rate the wait for an upload's answer allows for (bytes per second).
+const SLOWEST_UPLOAD: u64 = 64 << 10;
+
+/// Extra time to wait for the answer to a request with a body of `len` bytes: the last bytes
+/// handed to the kernel may still sit in this machine's socket send buffer (up to tcp_wmem's
+/// maximum), moving but unseen, while the registry rightly says nothing. A registry that never
+/// answers an upload is given up on after the timeout plus this.
+fn drain_allowance(len: u64) -> Duration {
+    let send_buffer = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2).and_then(|n| n.parse::<u64>().ok()))
+        .unwrap_or(4 << 20);
+    Duration::from_secs_f64(len.min(send_buffer) as f64 / SLOWEST_UPLOAD as f64)
+}
+
+/// "60 s", "0.5 s".
+fn show_secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 fn header(resp: &Response<ureq::Body>, name: &str) -> Option<String> {

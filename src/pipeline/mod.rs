@@ -144,7 +144,11 @@ impl Outcome {
 }
 
 /// Runs a job: refuse early, build, judge, plan, deliver, write, report.
-pub fn run(job: Job, rep: &Reporter) -> Result<Outcome> {
+pub fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
+    // `-o NAME` names the program: inside the image (/NAME) and in the default tag.
+    if let Binaries::PerPlatform(out) | Binaries::One(out) = &job.binaries {
+        job.name = crate::driver::program_name(Some(out), &job.name);
+    }
     let outputs = stages::refuse(&job)?;
     let staging = tempfile::Builder::new()
         .prefix("staticize-build-")

@@ -81,7 +81,12 @@ pub(super) fn build_all(job: &Job, outputs: &Outputs, staging: &Path, rep: &Repo
             arch: *arch,
             program_path: program_path.clone(),
         };
-        let artifact = driver.build(&req, &Steps::new(rep))?;
+        // Off a terminal a long compile prints a start line and a heartbeat (progress.rs).
+        let progress = (!driver.reports_steps())
+            .then(|| crate::progress::Progress::start(rep, format!("compiling {}", display_inputs(&req.inputs))));
+        let artifact = driver.build(&req, &Steps::new(rep));
+        drop(progress);
+        let artifact = artifact?;
         let linkage = judge_build(*driver, *arch, several, &req, &artifact, rep)?;
         let mut program = Program {
             arch: Some(*arch),
@@ -314,8 +319,16 @@ pub(super) fn verdict(job: &Job, programs: &[Program], rep: &Reporter) -> Result
 
 /// Plans the image of static programs (printing what the extras added) and delivers it.
 pub(super) fn deliver_static(job: &Job, programs: &[Program], dests: &Checked, rep: &Reporter) -> Result<Written> {
-    let files: Vec<(Platform, PathBuf)> =
-        programs.iter().map(|p| (Platform::linux(&p.linkage.machine), p.elf.clone())).collect();
+    let files: Vec<(Platform, PathBuf, String)> = programs
+        .iter()
+        .map(|p| (Platform::linux(&p.linkage.machine), p.elf.clone(), p.linkage.machine.clone()))
+        .collect();
+    // Stripped copies live here until the image is written; the given files are never changed.
+    let scratch = tempfile::Builder::new()
+        .prefix("staticize-strip-")
+        .tempdir()
+        .map_err(|e| Error::io("create a scratch directory in", std::env::temp_dir(), e))?;
+    let files = crate::strip::for_image(&files, job.settings.strip, scratch.path(), rep)?;
     let (plan, notes) = super::plan::plan(&files, &job.name, &job.settings, &job.created_by)?;
     for n in &notes {
         rep.step("with", n);

@@ -21,3 +21,6 @@ mod crash_safety;
 mod hostile_archives;
 mod programs;
 mod reproducible;
+
+// Paper cuts (issue 13).
+mod papercuts;

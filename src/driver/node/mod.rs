@@ -233,6 +233,9 @@ struct Laid {
 /// Script, bundle or tree.
 fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str, steps: &Steps) -> Result<Laid> {
     let builtins = builtin_modules(node)?;
+    // node cannot run TypeScript (ERR_UNKNOWN_FILE_EXTENSION); esbuild compiles it while
+    // bundling, reading the project's tsconfig.json as it does for any build.
+    let typescript = typescript_entry(req)?;
     let esm = source::is_esm(&req.entry, text);
     let packages: Vec<String> =
         source::specifiers(text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
@@ -244,7 +247,7 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
         main: req.entry.clone(),
         package_dirs: Vec::new(),
     };
-    if req.layout == LayoutChoice::Tree || esm || !packages.is_empty() || req.layout == LayoutChoice::Bundle {
+    if req.layout != LayoutChoice::Auto || esm || typescript || !packages.is_empty() {
         if req.layout != LayoutChoice::Tree {
             let bundled = bundle(tc, node, req, steps)?;
             laid.self_locating = bundled.self_locating;
@@ -253,11 +256,13 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
             laid.main = bundled.script;
             laid.layout = Layout::Bundle;
         }
-        if req.layout == LayoutChoice::Tree || (req.layout == LayoutChoice::Auto && !laid.self_locating.is_empty()) {
+        let auto_tree = req.layout == LayoutChoice::Auto && !laid.self_locating.is_empty() && !typescript;
+        if req.layout == LayoutChoice::Tree || auto_tree {
             laid.layout = Layout::Tree;
         } else if !laid.self_locating.is_empty() {
             steps.warn(format!(
-                "--layout bundle: these modules look for files beside themselves and will look beside the executable instead: {}",
+                "{}: these modules look for files beside themselves and will look beside the executable instead: {}",
+                if typescript { "TypeScript is bundled" } else { "--layout bundle" },
                 laid.self_locating.join("; ")
             ));
         }
@@ -336,6 +341,19 @@ fn verify(exe: &Path, injector: Injector, steps: &Steps) -> Result<(u64, SeaChec
     Ok((bytes.len() as u64, check))
 }
 
+/// Whether the entry is TypeScript; refuses the package-tree layout for it (node would have to
+/// run the TypeScript itself).
+fn typescript_entry(req: &NodeRequest) -> Result<bool> {
+    let typescript = source::is_typescript(&req.entry);
+    if typescript && req.layout == LayoutChoice::Tree {
+        return Err(Error::usage(
+            format!("{} is TypeScript, which node cannot run from a package tree", req.entry.display()),
+            "leave out --layout tree: TypeScript entries are compiled and bundled by esbuild",
+        ));
+    }
+    Ok(typescript)
+}
+
 /// Refuses a node that cannot become a single executable; returns its size.
 fn check_fuse(node: &Path) -> Result<u64> {
     let bytes = std::fs::read(node).map_err(|e| Error::io("read", node, e))?;
@@ -365,7 +383,11 @@ fn read_entry(entry: &Path) -> Result<String> {
     }
     let bytes = std::fs::read(entry).map_err(|e| Error::io("read entry script", entry, e))?;
     String::from_utf8(bytes).map_err(|_| {
-        Error::input(entry, "is not UTF-8 text", Some("pass a JavaScript entry script (.js, .mjs, .cjs)".into()))
+        Error::input(
+            entry,
+            "is not UTF-8 text",
+            Some("pass a JavaScript or TypeScript entry script (.js, .mjs, .cjs, .ts, .mts, .cts, .tsx)".into()),
+        )
     })
 }
 

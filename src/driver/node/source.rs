@@ -35,6 +35,14 @@ pub fn specifiers(text: &str) -> Vec<String> {
     out
 }
 
+/// TypeScript file extensions esbuild compiles.
+pub const TYPESCRIPT: &[&str] = &["ts", "mts", "cts", "tsx"];
+
+/// Whether `entry` is TypeScript (by its extension, as esbuild and node decide).
+pub fn is_typescript(entry: &Path) -> bool {
+    entry.extension().and_then(|e| e.to_str()).is_some_and(|e| TYPESCRIPT.contains(&e))
+}
+
 /// Whether a specifier names a module built into node ("fs", "node:http").
 pub fn is_builtin(spec: &str, builtins: &[String]) -> bool {
     spec.starts_with("node:")
@@ -93,6 +101,16 @@ pub fn self_locating(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typescript_by_extension() {
+        for f in ["app.ts", "a/b.mts", "c.cts", "v.tsx"] {
+            assert!(is_typescript(Path::new(f)), "{f}");
+        }
+        for f in ["app.js", "types.d", "ts", "app.mjs"] {
+            assert!(!is_typescript(Path::new(f)), "{f}");
+        }
+    }
 
     #[test]
     fn finds_specifiers_in_both_module_systems() {
