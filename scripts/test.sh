@@ -53,6 +53,8 @@ RUST_COMPONENTS=(clippy rustfmt)
 # The fuzz smoke pass (scripts/fuzz-smoke.sh) builds with the default toolchain and
 # RUSTC_BOOTSTRAP, the same on every machine (STATICIZE_FUZZ_TOOLCHAIN=nightly adds ASan).
 CARGO_FUZZ_VERSION=0.13.2
+# The scanner the SBOM tests run on images (tests/cli/sbom.rs); built once into ~/go/bin.
+SYFT_VERSION=v1.57.1
 
 # staticize build's tests fetch Debian source packages (apt-get source --download-only).
 enable_deb_src() {
@@ -105,10 +107,11 @@ install_all() {
   install_apt "${APT_PACKAGES[@]}" "${extra[@]}"
   enable_deb_src
 
-  if ! python3 -c 'import ziglang' 2>/dev/null || ! command -v pre-commit >/dev/null; then
-    step "pip install ziglang pre-commit"
-    python3 -m pip install -q --root-user-action=ignore ziglang pre-commit 2>/dev/null ||
-      python3 -m pip install -q --root-user-action=ignore --break-system-packages ziglang pre-commit
+  # jsonschema: the SBOM tests validate documents against the vendored SPDX/CycloneDX schemas.
+  if ! python3 -c 'import ziglang, jsonschema' 2>/dev/null || ! command -v pre-commit >/dev/null; then
+    step "pip install ziglang pre-commit jsonschema"
+    python3 -m pip install -q --root-user-action=ignore ziglang pre-commit jsonschema 2>/dev/null ||
+      python3 -m pip install -q --root-user-action=ignore --break-system-packages ziglang pre-commit jsonschema
     if command -v pyenv >/dev/null; then pyenv rehash; fi
     hash -r
     command -v pre-commit >/dev/null || export PATH="$HOME/.local/bin:$PATH"
@@ -133,6 +136,11 @@ install_all() {
       rustup component add "$c"
     }
   done
+
+  "$HOME/go/bin/syft" version 2>/dev/null | grep -q "${SYFT_VERSION#v}" || {
+    step "go install github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
+    GOBIN="$HOME/go/bin" go install "github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
+  }
 
   cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION" || {
     step "cargo install cargo-fuzz@$CARGO_FUZZ_VERSION --locked"

@@ -179,6 +179,34 @@ pub struct ImageOptions {
     /// localhost and 127.0.0.1; credentials from REGISTRY_AUTH_FILE or ~/.docker/config.json).
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+    /// The SBOM written beside the image (NAME.spdx.json or NAME.cdx.json) and attached on
+    /// --push: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON).
+    #[arg(long, value_enum, default_value_t = SbomFormat::Spdx, help_heading = "Image output")]
+    pub sbom_format: SbomFormat,
+    /// Write no SBOM (nor attach one on --push).
+    #[arg(long, help_heading = "Image output")]
+    pub no_sbom: bool,
+}
+
+/// `--sbom-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SbomFormat {
+    /// SPDX 2.3 JSON.
+    #[default]
+    Spdx,
+    /// CycloneDX 1.5 JSON.
+    Cyclonedx,
+}
+
+impl ImageOptions {
+    /// The SBOM format asked for, None for `--no-sbom`.
+    pub fn sbom(&self) -> Option<crate::sbom::Format> {
+        match (self.no_sbom, self.sbom_format) {
+            (true, _) => None,
+            (false, SbomFormat::Spdx) => Some(crate::sbom::Format::Spdx),
+            (false, SbomFormat::Cyclonedx) => Some(crate::sbom::Format::CycloneDx),
+        }
+    }
 }
 
 /// Where a build command writes its image.
@@ -397,6 +425,9 @@ pub struct InspectArgs {
     /// List every path of every layer with its mode and size.
     #[arg(long)]
     pub files: bool,
+    /// Print the packages the image declares (its /var/lib/dpkg/status.d records).
+    #[arg(long)]
+    pub sbom: bool,
 }
 
 /// `staticize push`.

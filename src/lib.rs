@@ -22,6 +22,7 @@ pub mod platform;
 pub mod process;
 pub mod progress;
 pub mod report;
+pub mod sbom;
 pub mod sea;
 pub mod slim;
 pub mod strip;

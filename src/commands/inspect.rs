@@ -171,6 +171,9 @@ pub struct Totals {
 
 /// Runs `inspect`.
 pub fn run(args: InspectArgs, rep: &Reporter) -> Result<()> {
+    if args.sbom {
+        return super::inspect_sbom::run(&args, rep);
+    }
     let mut archive = Archive::open(&args.image)?;
     let mut images = Vec::new();
     let mut problems = Vec::new();

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod go;
 pub mod image;
 pub mod inspect;
+pub mod inspect_sbom;
 pub mod man;
 pub mod node;
 pub mod pack;

@@ -26,6 +26,7 @@ pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
         entrypoint: exec_form("--entrypoint", &o.entrypoint)?,
         cmd: exec_form("--cmd", &o.cmd)?,
         compression: o.compress.into(),
+        sbom: o.sbom(),
         ..Default::default()
     };
     if matches!(&s.cmd, Some(c) if c.is_empty()) {

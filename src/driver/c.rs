@@ -101,6 +101,7 @@ impl Driver for CDriver {
             command: cmd.summary(),
             warnings,
             companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

@@ -342,6 +342,7 @@ impl Driver for GoDriver {
             command: cmd.summary(),
             warnings: Vec::new(),
             companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

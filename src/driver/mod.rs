@@ -58,6 +58,10 @@ pub struct Artifact {
     /// Files the program needs beside it in the image (Node's package tree).
     #[serde(skip)]
     pub companions: Option<Companions>,
+    /// Directories of the packages the program's code comes from that no metadata inside the
+    /// binary records (Node: each npm package bundled or shipped), for the SBOM.
+    #[serde(skip)]
+    pub package_dirs: Vec<PathBuf>,
 }
 
 /// Files that go into the image with the program, under one directory.

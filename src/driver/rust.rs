@@ -260,6 +260,24 @@ pub struct RustDriver {
 }
 
 impl RustDriver {
+    /// Embeds the crates the bin links (cargo's resolution for this target and these
+    /// features) in a `.dep-v0` section.
+    fn embed_crates(&self, binary: &Path) -> Result<()> {
+        let mut features = Vec::new();
+        if !self.features.is_empty() {
+            features.extend(["--features".to_string(), self.features.join(",")]);
+        }
+        if self.all_features {
+            features.push("--all-features".into());
+        }
+        if self.no_default_features {
+            features.push("--no-default-features".into());
+        }
+        let meta = crate::sbom::rust::metadata(&self.cargo.argv, &self.target.manifest, &self.triple, &features)?;
+        let info = crate::sbom::rust::from_metadata(&meta, &self.target.package_id);
+        crate::sbom::rust::embed(binary, &info)
+    }
+
     fn command(&self, profile: Profile) -> Command {
         let s = settings();
         let mut cmd = Command::from_argv(&self.cargo.argv)
@@ -339,6 +357,11 @@ impl Driver for RustDriver {
         let out = req.staging.join(&req.name);
         std::fs::copy(&built, &out).map_err(|e| Error::io("copy the built executable", &built, e))?;
         let mut warnings = Vec::new();
+        // The crate list goes into the binary as cargo-auditable writes it, so scanners that
+        // read binaries see the crates (and staticize's SBOM reads it back).
+        if let Err(e) = self.embed_crates(&out) {
+            warnings.push(format!("the crate list was not embedded (scanners will not see the crates): {e}"));
+        }
         if self.libc == RustLibc::Glibc {
             warnings.extend(crate::driver::c::glibc_static_warning(&output.stderr));
         }
@@ -351,6 +374,7 @@ impl Driver for RustDriver {
             command: cmd.summary(),
             warnings,
             companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

@@ -44,6 +44,8 @@ pub struct ImageSettings {
     pub compression: Compression,
     /// Strip a copy of each given executable for the image (`staticize image`; `--no-strip`).
     pub strip: bool,
+    /// The SBOM written beside the image and attached on push; None: none (`--no-sbom`).
+    pub sbom: Option<crate::sbom::Format>,
 }
 
 /// A `--user` value.

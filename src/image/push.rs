@@ -194,6 +194,55 @@ pub fn push(archive: &Archive, target: &Target, rep: &Reporter) -> Result<Pushed
     })
 }
 
+/// How an artifact (an SBOM) was attached to a pushed image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attached {
+    /// Digest of the artifact manifest.
+    pub digest: String,
+    /// True when the registry indexed it as a referrer of the image (OCI 1.1 referrers API).
+    pub referrer: bool,
+    /// The tag it was put under when the registry has no referrers API (ko's
+    /// `sha256-<digest>.sbom` convention).
+    pub tag: Option<String>,
+}
+
+/// The empty JSON object OCI 1.1 artifacts use as their config.
+const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
+/// Attaches `bytes` (of media type `artifact_type`, e.g. application/spdx+json) to the image
+/// the archive's push put in the registry: an OCI artifact manifest whose `subject` is the
+/// image. A registry with the referrers API indexes it by that subject; any other gets it
+/// under the tag `sha256-<hex>.<suffix>` as well (what ko and cosign look up).
+pub fn attach(archive: &Archive, target: &Target, artifact_type: &str, bytes: &[u8], suffix: &str) -> Result<Attached> {
+    let top = plan(archive)?.top;
+    let mut client = Client::connect(target)?;
+    let blobs = [
+        Blob { digest: spec::sha256_digest(b"{}"), size: 2, source: Source::Memory(b"{}".to_vec()) },
+        Blob { digest: spec::sha256_digest(bytes), size: bytes.len() as u64, source: Source::Memory(bytes.to_vec()) },
+    ];
+    for b in &blobs {
+        if !client.has_blob(&b.digest)? {
+            client.upload_blob(archive, b)?;
+        }
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": spec::MEDIA_MANIFEST,
+        "artifactType": artifact_type,
+        "config": { "mediaType": MEDIA_EMPTY, "digest": blobs[0].digest, "size": 2 },
+        "layers": [{ "mediaType": artifact_type, "digest": blobs[1].digest, "size": blobs[1].size }],
+        "subject": { "mediaType": top.media_type, "digest": top.digest, "size": top.bytes.len() },
+    });
+    let body = serde_json::to_vec(&manifest).expect("a manifest serialises");
+    let doc = Doc { digest: spec::sha256_digest(&body), media_type: spec::MEDIA_MANIFEST.into(), bytes: body };
+    if client.put_manifest(&doc.digest, &doc)?.is_some() {
+        return Ok(Attached { digest: doc.digest, referrer: true, tag: None });
+    }
+    let tag = format!("{}.{suffix}", top.digest.replace(':', "-"));
+    client.put_manifest(&tag, &doc)?;
+    Ok(Attached { digest: doc.digest, referrer: false, tag: Some(tag) })
+}
+
 fn plan(archive: &Archive) -> Result<Plan> {
     let usage = |m: String| {
         Error::input(
@@ -408,7 +457,9 @@ impl Client {
         Ok(())
     }
 
-    fn put_manifest(&mut self, reference: &str, doc: &Doc) -> Result<()> {
+    /// Puts a manifest; returns the OCI-Subject header a registry with the referrers API
+    /// answers for a manifest that has a subject.
+    fn put_manifest(&mut self, reference: &str, doc: &Doc) -> Result<Option<String>> {
         let what = format!("put manifest {reference}");
         let url = format!("{}/v2/{}/manifests/{reference}", self.target.base(), self.target.repository);
         let ct = ("Content-Type", doc.media_type.clone());
@@ -416,7 +467,7 @@ impl Client {
         if resp.status().as_u16() != 201 {
             return Err(self.status_error(resp, &what));
         }
-        Ok(())
+        Ok(header(&resp, "oci-subject"))
     }
 
     /// Sends a request; on 401 authenticates as the challenge asks and sends it once more.

@@ -133,6 +133,7 @@ fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Car
     }
     let (program_path, mut image) = program_image(p, &s)?;
     add_closure(&mut image.rootfs, &closure)?;
+    add_package_records(&mut image.rootfs, &closure, Some(p.elf), &program_path)?;
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
     if !closure.cache_dirs.is_empty() {
         // Scratch has no ld.so.cache: name the ld.so.conf directories that supplied libraries.
@@ -160,9 +161,23 @@ fn carry_from(p: &Program, s: &ImageSettings, root: LibraryRoot) -> Result<Carri
     let (program_path, mut image) = program_image(p, s)?;
     image.platform.variant = root.variant.clone();
     add_closure(&mut image.rootfs, &closure)?;
+    add_package_records(&mut image.rootfs, &closure, None, &program_path)?;
     let nss = nss::is_glibc(&closure).then(|| root.nss_note.clone());
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
     Ok(Carried { image, closure, program_path, nss, notes: Vec::new() })
+}
+
+/// One `/var/lib/dpkg/status.d/NAME` record per Debian package whose files the image carries
+/// (distroless's convention), so scanners see them; `host_program` is the program's own file
+/// when it may come from a package (`bundle /usr/bin/redis-server`).
+fn add_package_records(
+    rootfs: &mut Rootfs,
+    closure: &Closure,
+    host_program: Option<&Path>,
+    program_path: &str,
+) -> Result<()> {
+    let (_, paragraphs) = crate::sbom::collect::closure_owners(closure, host_program, program_path)?;
+    crate::sbom::statusd::add(rootfs, &paragraphs)
 }
 
 /// The image of the program alone, every setting applied.

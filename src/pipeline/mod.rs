@@ -18,14 +18,15 @@
 //! - `staticize pack` (issue 17): a stage after judging that turns a dynamic artifact and its
 //!   closure (the [`carry`] stage's resolution) into one static file, written through
 //!   [`Binaries`]; a new `Dynamic` policy selects it;
-//! - an SBOM beside every output (issue 19): [`Outcome`] lists every program, artifact, closure
-//!   and the written image; write it in `run`'s last step, beside each output;
+//! - the SBOM (issue 19) is the `sbom` stage after delivery: written beside the archive, and
+//!   attached after the push; `carry` adds the closure's `status.d` package records;
 //! - squash/slim of existing images (issue 18): a new [`Programs`] input that is not a build
 //!   (an image read with `image::read`) planned into an `ImagePlan`, then the same destinations.
 
 pub mod carry;
 pub mod destination;
 pub mod plan;
+mod sbom;
 mod stages;
 
 #[cfg(test)]
@@ -167,8 +168,10 @@ pub fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
     };
     stages::write_binaries(&job, &made.programs, rep)?;
     if let (Some(w), Some(dests)) = (&image, &outputs.destinations) {
+        sbom::write(&job, &made.programs, w, rep)?;
         destination::report_run_hint(w, rep);
         destination::push(w, dests, rep)?;
+        sbom::attach(&job, w, dests, rep)?;
     }
     Ok(Outcome { programs: made.programs, image, failed: None })
 }

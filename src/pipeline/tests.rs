@@ -26,6 +26,7 @@ impl Driver for FakeDriver {
             command: String::new(),
             warnings: Vec::new(),
             companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

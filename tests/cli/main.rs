@@ -15,6 +15,7 @@ mod images;
 mod inspect;
 mod node;
 mod push;
+mod sbom;
 mod squash;
 
 // Reliability (issue 8): shared fixtures, the bad-input matrix, crash safety, reproducibility.

@@ -105,6 +105,7 @@ impl Driver for Prebuilt {
             command: format!("built by the project's build system: {}", self.path.display()),
             warnings: Vec::new(),
             companions: None,
+            package_dirs: Vec::new(),
         })
     }
 }

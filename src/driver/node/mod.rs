@@ -135,6 +135,9 @@ pub struct NodeBuild {
     pub self_locating: Vec<String>,
     /// The package tree, for the tree layout.
     pub tree: Option<Tree>,
+    /// Directories of the npm packages shipped (bundled modules' packages, or the tree's),
+    /// for the SBOM.
+    pub npm_packages: Vec<PathBuf>,
     /// Size of the node binary as found.
     pub node_bytes: u64,
     /// Size after stripping.
@@ -174,6 +177,7 @@ pub fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
         layout: laid.layout,
         bundler: laid.bundler,
         self_locating: laid.self_locating,
+        npm_packages: laid.package_dirs,
         tree: laid.tree,
         node_bytes,
         stripped_bytes,
@@ -222,6 +226,8 @@ struct Laid {
     self_locating: Vec<String>,
     tree: Option<Tree>,
     main: PathBuf,
+    /// Directories of the npm packages shipped (bundled modules' packages, or the tree's).
+    package_dirs: Vec<PathBuf>,
 }
 
 /// Script, bundle or tree.
@@ -233,12 +239,19 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
     let esm = source::is_esm(&req.entry, text);
     let packages: Vec<String> =
         source::specifiers(text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
-    let mut laid =
-        Laid { layout: Layout::Script, bundler: None, self_locating: Vec::new(), tree: None, main: req.entry.clone() };
+    let mut laid = Laid {
+        layout: Layout::Script,
+        bundler: None,
+        self_locating: Vec::new(),
+        tree: None,
+        main: req.entry.clone(),
+        package_dirs: Vec::new(),
+    };
     if req.layout != LayoutChoice::Auto || esm || typescript || !packages.is_empty() {
         if req.layout != LayoutChoice::Tree {
             let bundled = bundle(tc, node, req, steps)?;
             laid.self_locating = bundled.self_locating;
+            laid.package_dirs = bundled.package_dirs;
             laid.bundler = Some(tc.esbuild.package.clone());
             laid.main = bundled.script;
             laid.layout = Layout::Bundle;
@@ -271,6 +284,7 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
             ),
         );
         laid.main = write_launcher(req, &tree)?;
+        laid.package_dirs = tree.packages.iter().filter(|p| !p.is_empty()).map(|p| tree.root.join(p)).collect();
         laid.tree = Some(tree);
     }
     Ok(laid)
@@ -392,6 +406,8 @@ fn builtin_modules(node: &NodeRuntime) -> Result<Vec<String>> {
 struct Bundled {
     script: PathBuf,
     self_locating: Vec<String>,
+    /// Directories of the npm packages esbuild took modules from.
+    package_dirs: Vec<PathBuf>,
 }
 
 fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Steps) -> Result<Bundled> {
@@ -432,9 +448,12 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Ste
     let inputs: Vec<String> = meta["inputs"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let mut found = Vec::new();
     let mut pkgs = std::collections::BTreeSet::new();
+    let mut package_dirs = std::collections::BTreeSet::new();
     for input in &inputs {
         let path = dir.join(input);
         if let Some(pkg) = package_of(input) {
+            let at = input.rfind("node_modules/").unwrap_or(0);
+            package_dirs.insert(dir.join(&input[..at]).join("node_modules").join(&pkg));
             pkgs.insert(pkg);
         }
         if let Some(marker) = std::fs::read_to_string(&path).ok().as_deref().and_then(source::self_locating) {
@@ -451,7 +470,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Ste
             human_size(size_of(&script))
         ),
     );
-    Ok(Bundled { script, self_locating: found })
+    Ok(Bundled { script, self_locating: found, package_dirs: package_dirs.into_iter().collect() })
 }
 
 /// "node_modules/@scope/name/lib/x.js" → "@scope/name".
@@ -640,6 +659,7 @@ impl Driver for NodeDriver {
             command: String::new(),
             warnings: Vec::new(),
             companions,
+            package_dirs: b.npm_packages.clone(),
         };
         self.builds.borrow_mut().push(b);
         Ok(artifact)

@@ -1,0 +1,262 @@
+//! SBOMs (issue 19): every image gets NAME.spdx.json beside it; syft, run on the image, finds
+//! every package the SBOM lists (Go modules from build info, Rust crates from the embedded
+//! .dep-v0 list, npm packages from the shipped tree, Debian packages from status.d records);
+//! the documents validate against the vendored SPDX 2.3 and CycloneDX 1.5 schemas; a pushed
+//! SBOM comes back from the registry byte for byte.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{have, ok, registry, repo, staticize, tempdir, unique_tag};
+
+fn fixtures() -> PathBuf {
+    repo().join("tests/fixtures/sbom")
+}
+
+/// The SBOM validates against the schema of its format (python3 jsonschema).
+#[track_caller]
+fn validate(doc: &Path) {
+    assert!(have("python3"));
+    let schema =
+        if doc.to_string_lossy().ends_with(".cdx.json") { "bom-1.5.schema.json" } else { "spdx-2.3.schema.json" };
+    ok(Command::new("python3").arg(fixtures().join("validate.py")).arg(fixtures().join(schema)).arg(doc));
+}
+
+fn json(p: &Path) -> Value {
+    serde_json::from_slice(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+/// (name, version) of every SPDX package but the program and its build tools.
+fn listed(doc: &Value) -> Vec<(String, String)> {
+    let tools: Vec<&str> = doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["relationshipType"] == "BUILD_TOOL_OF")
+        .map(|r| r["spdxElementId"].as_str().unwrap())
+        .collect();
+    doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["SPDXID"] != "SPDXRef-Package-program" && !tools.contains(&p["SPDXID"].as_str().unwrap()))
+        .filter(|p| p["name"] != "unowned")
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["versionInfo"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn syft() -> PathBuf {
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_default()).join("go/bin/syft");
+    if home.is_file() {
+        return home;
+    }
+    assert!(have("syft"), "syft: go install github.com/anchore/syft/cmd/syft@v1.57.1 (scripts/test.sh)");
+    PathBuf::from("syft")
+}
+
+/// (name, version) of every package syft finds in the image archive.
+fn syft_finds(tar: &Path) -> Vec<(String, String)> {
+    let out = Command::new(syft())
+        .args(["scan", "-q", "-o", "json"])
+        .arg(format!("docker-archive:{}", tar.display()))
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "syft failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap().to_string(), a["version"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[track_caller]
+fn syft_sees_all(tar: &Path, doc: &Value) -> Vec<(String, String)> {
+    let found = syft_finds(tar);
+    let listed = listed(doc);
+    for p in &listed {
+        assert!(found.contains(p), "syft does not find {p:?} that the SBOM lists; syft found {found:?}");
+    }
+    listed
+}
+
+#[test]
+fn c_sbom_lists_sources_and_compiler_and_leaves_the_image_alone() {
+    if !have("musl-gcc") {
+        return;
+    }
+    let d = tempdir();
+    fs::copy(repo().join("examples/hello-c/hello.c"), d.path().join("hello.c")).unwrap();
+    let out = ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--no-image"]));
+    assert!(!out.contains("sbom"), "{out}");
+    ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--image", "plain.tar", "--no-sbom"]));
+    assert!(!d.path().join("plain.spdx.json").exists());
+    let out = ok(staticize().current_dir(d.path()).args(["c", "hello.c"]));
+    assert!(out.contains("hello.spdx.json"), "{out}");
+    assert_eq!(fs::read(d.path().join("hello.tar")).unwrap(), fs::read(d.path().join("plain.tar")).unwrap());
+    let sbom = d.path().join("hello.spdx.json");
+    validate(&sbom);
+    let doc = json(&sbom);
+    let files = doc["files"].as_array().unwrap();
+    let src = files.iter().find(|f| f["fileName"] == "./hello.c").expect("hello.c listed");
+    assert_eq!(src["checksums"][0]["checksumValue"], crate::support::sha256_file(&d.path().join("hello.c")));
+    let names: Vec<&str> = doc["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"musl-gcc") && names.contains(&"musl"), "{names:?}");
+    syft_sees_all(&d.path().join("hello.tar"), &doc);
+    // The same build gives the same SBOM bytes; SOURCE_DATE_EPOCH sets its time.
+    let first = fs::read(&sbom).unwrap();
+    ok(staticize().current_dir(d.path()).args(["c", "hello.c"]));
+    assert_eq!(fs::read(&sbom).unwrap(), first);
+    ok(staticize().current_dir(d.path()).env("SOURCE_DATE_EPOCH", "1700000000").args(["c", "hello.c"]));
+    assert_eq!(json(&sbom)["creationInfo"]["created"], "2023-11-14T22:13:20Z");
+    ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--sbom-format", "cyclonedx"]));
+    validate(&d.path().join("hello.cdx.json"));
+}
+
+#[test]
+fn go_sbom_lists_the_modules_go_version_and_syft_see() {
+    if !have("go") {
+        return;
+    }
+    let d = tempdir();
+    let p = d.path();
+    fs::write(p.join("go.mod"), "module example.com/uuidgen\n\ngo 1.21\n\nrequire github.com/google/uuid v1.6.0\n")
+        .unwrap();
+    fs::write(
+        p.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/google/uuid\"\n)\n\nfunc main() { fmt.Println(uuid.NewString()) }\n",
+    )
+    .unwrap();
+    ok(Command::new("go").args(["mod", "download", "github.com/google/uuid"]).current_dir(p));
+    ok(Command::new("go").args(["mod", "tidy"]).current_dir(p));
+    ok(staticize().current_dir(p).args(["go", "."]));
+    let doc = json(&p.join("uuidgen.spdx.json"));
+    validate(&p.join("uuidgen.spdx.json"));
+    let listed = syft_sees_all(&p.join("uuidgen.tar"), &doc);
+    assert!(listed.contains(&("github.com/google/uuid".into(), "v1.6.0".into())), "{listed:?}");
+    let m = ok(Command::new("go").args(["version", "-m", "uuidgen"]).current_dir(p));
+    assert!(m.contains("dep\tgithub.com/google/uuid\tv1.6.0"), "{m}");
+}
+
+#[test]
+fn rust_sbom_lists_the_crates_embedded_for_scanners() {
+    if !have("cargo") {
+        return;
+    }
+    let d = tempdir();
+    let p = d.path();
+    fs::create_dir(p.join("src")).unwrap();
+    fs::write(
+        p.join("Cargo.toml"),
+        "[package]\nname = \"hexit\"\nversion = \"0.2.0\"\nedition = \"2021\"\n\n[dependencies]\nhex = \"=0.4.3\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    fs::write(p.join("src/main.rs"), "fn main() { println!(\"{}\", hex::encode(b\"hi\")); }\n").unwrap();
+    ok(staticize().current_dir(p).args(["rust", "."]));
+    let doc = json(&p.join("hexit.spdx.json"));
+    validate(&p.join("hexit.spdx.json"));
+    let listed = syft_sees_all(&p.join("hexit.tar"), &doc);
+    assert_eq!(listed, vec![("hex".to_string(), "0.4.3".to_string())]);
+}
+
+#[test]
+fn bundled_redis_declares_its_debian_packages_and_the_pushed_sbom_comes_back() {
+    let redis = Path::new("/usr/bin/redis-server");
+    if !have("redis-server") {
+        return;
+    }
+    let d = tempdir();
+    let tar = d.path().join("redis.tar");
+    let mut cmd = staticize();
+    cmd.args(["bundle"]).arg(redis).arg("-o").arg(&tar);
+    let remote = registry().map(|r| format!("{r}/{}", unique_tag("sbom-redis")));
+    if let Some(r) = &remote {
+        cmd.args(["--push", r]);
+    }
+    let out = ok(&mut cmd);
+    let sbom = d.path().join("redis.spdx.json");
+    validate(&sbom);
+    let doc = json(&sbom);
+    let listed = syft_sees_all(&tar, &doc);
+    for want in ["libc6", "libssl3", "redis-tools"] {
+        assert!(listed.iter().any(|(n, _)| n == want), "{want} not in {listed:?}");
+    }
+    let purls: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .collect();
+    assert!(
+        purls.iter().any(|p| p.starts_with("pkg:deb/debian/libc6@") && p.contains("distro=debian-12")),
+        "{purls:?}"
+    );
+    let declared = ok(staticize().args(["inspect", "--sbom"]).arg(&tar));
+    for (name, version) in &listed {
+        assert!(declared.contains(&format!("{name} {version}")), "{name} {version} not declared:\n{declared}");
+    }
+    if let Some(r) = remote {
+        assert!(have("registry"));
+        assert!(out.contains("sbom") && out.contains("attached"), "{out}");
+        assert_eq!(fetch_sbom(&r, &out), fs::read(&sbom).unwrap());
+    }
+    ok(staticize().args(["bundle"]).arg(redis).arg("-o").arg(&tar).args(["--sbom-format", "cyclonedx"]));
+    validate(&d.path().join("redis.cdx.json"));
+}
+
+/// The SBOM attached to a pushed image: its artifact manifest (by the `sha256-…sbom` tag, or
+/// the referrers API), then its one layer.
+fn fetch_sbom(remote: &str, out: &str) -> Vec<u8> {
+    let (host, rest) = remote.split_once('/').unwrap();
+    let repo = rest.rsplit_once(':').unwrap().0;
+    let digest = out
+        .lines()
+        .find_map(|l| l.split_once("pushed").and_then(|(_, r)| r.split('@').nth(1)))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the push line names the digest")
+        .to_string();
+    let get = |url: String, accept: &str| {
+        let o = Command::new("curl").args(["-fsS", "-H", &format!("Accept: {accept}"), &url]).output().unwrap();
+        assert!(o.status.success(), "{url}: {}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let tag = digest.replace(':', "-") + ".sbom";
+    let manifest: Value =
+        match Command::new("curl").args(["-fsS", &format!("http://{host}/v2/{repo}/referrers/{digest}")]).output() {
+            Ok(o) if o.status.success() && !o.stdout.is_empty() => {
+                let index: Value = serde_json::from_slice(&o.stdout).unwrap();
+                let d = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+                serde_json::from_slice(&get(format!("http://{host}/v2/{repo}/manifests/{d}"), oci)).unwrap()
+            }
+            _ => serde_json::from_slice(&get(format!("http://{host}/v2/{repo}/manifests/{tag}"), oci)).unwrap(),
+        };
+    assert_eq!(manifest["artifactType"], "application/spdx+json");
+    assert_eq!(manifest["subject"]["digest"], digest.as_str());
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    get(format!("http://{host}/v2/{repo}/blobs/{layer}"), "*/*")
+}
+
+#[test]
+fn node_sbom_lists_the_npm_packages_syft_finds_in_the_tree() {
+    if !(have("node") && have("npm") && have("npx")) {
+        return;
+    }
+    let d = tempdir();
+    for f in ["package.json", "package-lock.json", "server.js"] {
+        fs::copy(repo().join("examples/hello-node").join(f), d.path().join(f)).unwrap();
+    }
+    ok(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(d.path()));
+    ok(staticize().current_dir(d.path()).args(["node", "server.js", "--layout", "tree"]));
+    let sbom = d.path().join("hello-node.spdx.json");
+    validate(&sbom);
+    let doc = json(&sbom);
+    let listed = syft_sees_all(&d.path().join("hello-node.tar"), &doc);
+    assert!(listed.contains(&("escape-html".into(), "1.0.3".into())), "{listed:?}");
+    assert!(listed.iter().any(|(n, _)| n == "libc6"), "the closure's Debian packages: {listed:?}");
+}
