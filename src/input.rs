@@ -8,7 +8,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// "a FIFO (named pipe)", "a directory"… for anything that is not a regular file, else None.
-pub fn not_regular(t: &FileType) -> Option<&'static str> {
+pub(crate) fn not_regular(t: &FileType) -> Option<&'static str> {
     if t.is_file() {
         None
     } else if t.is_dir() {
@@ -27,7 +27,7 @@ pub fn not_regular(t: &FileType) -> Option<&'static str> {
 /// Reads a small text document (a config, a lock file) of at most `max` bytes. Errors keep
 /// their `io::ErrorKind` (NotFound stays NotFound); a FIFO, device or directory is
 /// `InvalidInput` and a larger file `FileTooLarge`, each with a message saying so.
-pub fn read_text(path: &Path, max: u64) -> io::Result<String> {
+pub(crate) fn read_text(path: &Path, max: u64) -> io::Result<String> {
     let meta = std::fs::metadata(path)?;
     if let Some(what) = not_regular(&meta.file_type()) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("is {what}, not a regular file")));

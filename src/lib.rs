@@ -3,27 +3,27 @@
 //! The pipeline runs one way: a driver builds an ELF, `elf` judges it, the image modules write
 //! the archive, `report` prints what happened.
 
-pub mod bundle;
-pub mod check;
+pub(crate) mod bundle;
+pub(crate) mod check;
 pub mod cli;
 pub mod closure;
 pub mod commands;
-pub mod driver;
+pub(crate) mod driver;
 pub mod elf;
 pub mod error;
 pub mod gate;
 pub mod image;
-pub mod input;
+pub(crate) mod input;
 pub mod output;
 pub mod pack;
-pub mod pipeline;
-pub mod pkgdb;
-pub mod platform;
-pub mod process;
-pub mod progress;
+pub(crate) mod pipeline;
+pub(crate) mod pkgdb;
+pub(crate) mod platform;
+pub(crate) mod process;
+pub(crate) mod progress;
 pub mod report;
 pub mod sbom;
 pub mod sea;
-pub mod slim;
-pub mod strip;
-pub mod toolchain;
+pub(crate) mod slim;
+pub(crate) mod strip;
+pub(crate) mod toolchain;

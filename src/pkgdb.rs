@@ -19,7 +19,7 @@ const MAX_LIST: u64 = 16 << 20;
 
 /// One installed package, as dpkg's `status` file records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Package {
+pub(crate) struct Package {
     /// `Package:` ("libssl3").
     pub name: String,
     /// `Version:` ("3.0.15-1~deb12u1").
@@ -38,7 +38,7 @@ pub struct Package {
 
 /// dpkg's database inside a root ("/" for the host, an unpacked image otherwise).
 #[derive(Debug)]
-pub struct PackageDb {
+pub(crate) struct PackageDb {
     root: Root,
     packages: BTreeMap<String, Package>,
     owners: std::sync::OnceLock<HashMap<String, String>>,
@@ -46,7 +46,7 @@ pub struct PackageDb {
 
 impl PackageDb {
     /// Reads `ROOT/var/lib/dpkg/status`; None when the root has no dpkg database.
-    pub fn open(root_dir: &Path) -> Result<Option<PackageDb>> {
+    pub(crate) fn open(root_dir: &Path) -> Result<Option<PackageDb>> {
         let status = root_dir.join("var/lib/dpkg/status");
         if !status.is_file() {
             return Ok(None);
@@ -58,20 +58,15 @@ impl PackageDb {
     }
 
     /// The installed package called `name`.
-    pub fn package(&self, name: &str) -> Option<&Package> {
+    pub(crate) fn package(&self, name: &str) -> Option<&Package> {
         self.packages.get(name)
-    }
-
-    /// Every installed package, by name.
-    pub fn packages(&self) -> impl Iterator<Item = &Package> {
-        self.packages.values()
     }
 
     /// The package that ships `inside` (an absolute path inside the root). Paths are compared
     /// after resolving their directory's links, so `/lib/x86_64-linux-gnu/libc.so.6` (as dpkg
     /// lists it) and `/usr/lib/x86_64-linux-gnu/libc.so.6` (as a merged-/usr closure finds
     /// it) have the same owner.
-    pub fn owner(&self, inside: &str) -> Option<&Package> {
+    pub(crate) fn owner(&self, inside: &str) -> Option<&Package> {
         let key = self.canonical(inside)?;
         let name = self.owners.get_or_init(|| self.index_owners()).get(&key)?;
         self.packages.get(name)
@@ -79,7 +74,7 @@ impl PackageDb {
 
     /// The paths a package ships, as listed in `info/NAME.list` (or `NAME:ARCH.list`),
     /// directories included, in dpkg's order.
-    pub fn files(&self, name: &str) -> Result<Vec<String>> {
+    pub(crate) fn files(&self, name: &str) -> Result<Vec<String>> {
         let Some(list) = self.list_file(name) else {
             return Err(Error::input(
                 self.root.host_path("/var/lib/dpkg/info"),
@@ -95,7 +90,7 @@ impl PackageDb {
     /// The licences named in the package's machine-readable copyright file
     /// (`/usr/share/doc/NAME/copyright`, DEP-5 `License:` fields), sorted and deduplicated;
     /// empty when the file is missing or not machine-readable.
-    pub fn licenses(&self, name: &str) -> Vec<String> {
+    pub(crate) fn licenses(&self, name: &str) -> Vec<String> {
         let path = self.root.host_path(&format!("/usr/share/doc/{name}/copyright"));
         let Ok(text) = crate::input::read_text(&path, MAX_LIST) else {
             return Vec::new();
@@ -143,7 +138,7 @@ impl PackageDb {
 }
 
 /// Parses dpkg's `status` file: the paragraphs of packages that are installed.
-pub fn parse_status(text: &str) -> Vec<Package> {
+pub(crate) fn parse_status(text: &str) -> Vec<Package> {
     text.split("\n\n").filter_map(parse_paragraph).collect()
 }
 

@@ -113,7 +113,7 @@ impl std::fmt::Display for Arch {
 
 /// The architectures asked for with `--platform` (comma-separated or repeated), in the order
 /// given and without repeats; empty when none is given.
-pub fn parse_platforms(values: &[String]) -> Result<Vec<Arch>> {
+pub(crate) fn parse_platforms(values: &[String]) -> Result<Vec<Arch>> {
     let mut out = Vec::new();
     for v in values.iter().flat_map(|v| v.split(',')).filter(|v| !v.trim().is_empty()) {
         let a = Arch::parse("--platform", v)?;
@@ -126,7 +126,7 @@ pub fn parse_platforms(values: &[String]) -> Result<Vec<Arch>> {
 
 /// The OCI name of any ELF machine ("amd64", "riscv64", …), for verdicts about programs
 /// staticize did not build.
-pub fn oci_name(e_machine: u16) -> &'static str {
+pub(crate) fn oci_name(e_machine: u16) -> &'static str {
     use goblin::elf::header::*;
     match e_machine {
         EM_X86_64 => "amd64",
@@ -143,7 +143,7 @@ pub fn oci_name(e_machine: u16) -> &'static str {
 
 /// (AT_PLATFORM base name, Debian multiarch triplet) of an ELF machine: the names ld.so
 /// expands `$PLATFORM` to and the directories Debian keeps its libraries in.
-pub fn loader_names(machine: u16, is_64: bool, little: bool) -> (&'static str, Option<&'static str>) {
+pub(crate) fn loader_names(machine: u16, is_64: bool, little: bool) -> (&'static str, Option<&'static str>) {
     use goblin::elf::header::*;
     match (machine, is_64, little) {
         (EM_X86_64, true, _) => ("x86_64", Some("x86_64-linux-gnu")),

@@ -11,7 +11,7 @@ const STDERR_TAIL_LINES: usize = 40;
 
 /// An external command to run, built up before it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command {
+pub(crate) struct Command {
     program: OsString,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
@@ -21,7 +21,7 @@ pub struct Command {
 
 /// What a finished command printed.
 #[derive(Debug, Clone)]
-pub struct Output {
+pub(crate) struct Output {
     /// Everything it wrote to stdout.
     pub stdout: String,
     /// Everything it wrote to stderr.
@@ -30,12 +30,12 @@ pub struct Output {
 
 impl Command {
     /// A command running `program` with no arguments yet.
-    pub fn new(program: impl Into<OsString>) -> Self {
+    pub(crate) fn new(program: impl Into<OsString>) -> Self {
         Command { program: program.into(), args: Vec::new(), env: Vec::new(), env_remove: Vec::new(), dir: None }
     }
 
     /// A command from a non-empty argv vector (program first).
-    pub fn from_argv<S: Into<OsString> + Clone>(argv: &[S]) -> Self {
+    pub(crate) fn from_argv<S: Into<OsString> + Clone>(argv: &[S]) -> Self {
         let mut it = argv.iter().cloned().map(Into::into);
         let program = it.next().expect("argv must not be empty");
         let mut c = Command::new(program);
@@ -44,13 +44,13 @@ impl Command {
     }
 
     /// Appends one argument.
-    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+    pub(crate) fn arg(mut self, a: impl Into<OsString>) -> Self {
         self.args.push(a.into());
         self
     }
 
     /// Appends several arguments.
-    pub fn args<I, S>(mut self, a: I) -> Self
+    pub(crate) fn args<I, S>(mut self, a: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
@@ -60,25 +60,25 @@ impl Command {
     }
 
     /// Sets an environment variable for the command.
-    pub fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
+    pub(crate) fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
         self.env.push((k.into(), v.into()));
         self
     }
 
     /// Removes an environment variable for the command.
-    pub fn env_remove(mut self, k: impl Into<OsString>) -> Self {
+    pub(crate) fn env_remove(mut self, k: impl Into<OsString>) -> Self {
         self.env_remove.push(k.into());
         self
     }
 
     /// Runs the command in `dir`.
-    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+    pub(crate) fn dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.dir = Some(dir.as_ref().to_path_buf());
         self
     }
 
     /// The command line as a user would type it, for messages.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         std::iter::once(&self.program)
             .chain(self.args.iter())
             .map(|a| shell_quote(&a.to_string_lossy()))
@@ -102,7 +102,7 @@ impl Command {
 
     /// Runs the command to completion, capturing its output; a non-zero exit is an error
     /// naming `step`, the command, its status and the tail of its stderr.
-    pub fn run(&self, step: &str) -> Result<Output> {
+    pub(crate) fn run(&self, step: &str) -> Result<Output> {
         let out = self
             .expression()
             .stdout_capture()
@@ -118,7 +118,7 @@ impl Command {
     /// [`Running::abandon`] can stop it together with every process it started. The group is
     /// outside the terminal's foreground group, so Ctrl-C would not reach it: staticize stops it
     /// when it is interrupted itself (see [`groups`]).
-    pub fn start(&self, step: &str) -> Result<Running> {
+    pub(crate) fn start(&self, step: &str) -> Result<Running> {
         use std::os::unix::process::CommandExt;
         let handle = self
             .expression()
@@ -158,7 +158,7 @@ impl Command {
     /// Runs the command with stderr merged into stdout, for builds whose tools report errors on
     /// either stream (ninja and make print failing commands on stdout): on failure the error
     /// shows the tail of both, in the order they were written.
-    pub fn run_merged(&self, step: &str) -> Result<Output> {
+    pub(crate) fn run_merged(&self, step: &str) -> Result<Output> {
         let out = self
             .expression()
             .stderr_to_stdout()
@@ -173,7 +173,7 @@ impl Command {
 
     /// Replaces this process with the command, for drop-in wrappers whose caller must see the
     /// tool's own output and exit status unchanged. Returns only when it could not start.
-    pub fn exec(&self, step: &str) -> Error {
+    pub(crate) fn exec(&self, step: &str) -> Error {
         use std::os::unix::process::CommandExt;
         let mut c = std::process::Command::new(&self.program);
         c.args(&self.args);
@@ -191,7 +191,7 @@ impl Command {
     }
 
     /// Runs the command and returns whether it succeeded, for probes; never errors.
-    pub fn probe(&self) -> Option<Output> {
+    pub(crate) fn probe(&self) -> Option<Output> {
         let out = self.expression().stdout_capture().stderr_capture().stdin_null().unchecked().run().ok()?;
         self.finished("probe", &out).ok()
     }
@@ -215,7 +215,7 @@ impl Command {
 
 /// A command started with [`Command::start`]. Dropping it without [`Running::wait`] abandons it.
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     command: Command,
     handle: Option<duct::Handle>,
     /// Its process group: the child's pid, made a group leader at spawn.
@@ -224,7 +224,7 @@ pub struct Running {
 
 impl Running {
     /// Waits for the command to end: its output, or the same error [`Command::run`] gives.
-    pub fn wait(mut self, step: &str) -> Result<Output> {
+    pub(crate) fn wait(mut self, step: &str) -> Result<Output> {
         let handle = self.handle.take().expect("a running command has a handle until it is waited for");
         let out = handle.into_output();
         groups::unregister(self.group);
@@ -232,7 +232,7 @@ impl Running {
     }
 
     /// Stops the command and everything it started (its process group) and reaps it.
-    pub fn abandon(mut self) {
+    pub(crate) fn abandon(mut self) {
         self.stop();
     }
 
@@ -264,7 +264,7 @@ mod groups {
     static HANDLERS: Once = Once::new();
 
     /// Remembers `group` (0: none) and installs the signal handlers on first use.
-    pub fn register(group: libc::pid_t) {
+    pub(super) fn register(group: libc::pid_t) {
         HANDLERS.call_once(|| {
             for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
                 // SAFETY: the handler only makes async-signal-safe calls (kill, signal, raise)
@@ -284,7 +284,7 @@ mod groups {
     }
 
     /// Forgets `group`: it has been waited for, and its id may be reused.
-    pub fn unregister(group: libc::pid_t) {
+    pub(super) fn unregister(group: libc::pid_t) {
         for g in &GROUPS {
             let _ = g.compare_exchange(group, 0, Ordering::SeqCst, Ordering::SeqCst);
         }
@@ -316,14 +316,14 @@ fn describe_status(status: &std::process::ExitStatus) -> String {
 }
 
 /// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
+pub(crate) fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(n);
     lines[start..].join("\n")
 }
 
 /// Quotes a word for display in a POSIX shell command line.
-pub fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
     if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }

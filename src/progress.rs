@@ -14,11 +14,11 @@ use crate::report::Reporter;
 
 /// Seconds between the "still running" lines off a terminal; STATICIZE_PROGRESS_INTERVAL
 /// (seconds) overrides it.
-pub const DEFAULT_INTERVAL_SECS: f64 = 30.0;
+pub(crate) const DEFAULT_INTERVAL_SECS: f64 = 30.0;
 
 /// A running step; the spinner disappears (or the heartbeat stops) when this is dropped.
 #[derive(Debug)]
-pub struct Progress(Shown);
+pub(crate) struct Progress(Shown);
 
 #[derive(Debug)]
 enum Shown {
@@ -31,7 +31,7 @@ enum Shown {
 impl Progress {
     /// Starts showing that `message` is under way: a spinner on a terminal, plain lines
     /// elsewhere, nothing in JSON mode or with STATICIZE_NO_PROGRESS set.
-    pub fn start(rep: &Reporter, message: impl Into<String>) -> Self {
+    pub(crate) fn start(rep: &Reporter, message: impl Into<String>) -> Self {
         if rep.json || std::env::var_os("STATICIZE_NO_PROGRESS").is_some() {
             return Progress(Shown::Nothing);
         }
@@ -50,8 +50,9 @@ impl Progress {
         Progress(Shown::Spinner(bar))
     }
 
-    /// Whether anything is shown.
-    pub fn is_visible(&self) -> bool {
+    /// Whether anything is shown (only the tests ask).
+    #[cfg(test)]
+    pub(crate) fn is_visible(&self) -> bool {
         !matches!(self.0, Shown::Nothing)
     }
 }
@@ -80,7 +81,7 @@ fn heartbeat(rep: Reporter, message: String, every: Duration) -> Shown {
 }
 
 /// "45s", "2m05s", "1h02m03s".
-pub fn elapsed(d: Duration) -> String {
+pub(crate) fn elapsed(d: Duration) -> String {
     let s = d.as_secs();
     match (s / 3600, s / 60 % 60, s % 60) {
         (0, 0, sec) => format!("{sec}s"),
@@ -109,26 +110,26 @@ impl Drop for Progress {
 /// What a driver (or any long domain step) may tell the user: step lines, warnings and a
 /// spinner. Results and JSON stay with the command that prints them.
 #[derive(Debug, Clone, Copy)]
-pub struct Steps<'a>(&'a Reporter);
+pub(crate) struct Steps<'a>(&'a Reporter);
 
 impl<'a> Steps<'a> {
     /// Steps printed through `rep`.
-    pub fn new(rep: &'a Reporter) -> Self {
+    pub(crate) fn new(rep: &'a Reporter) -> Self {
         Steps(rep)
     }
 
     /// One step: a short verb and what happened.
-    pub fn step(&self, verb: &str, text: impl AsRef<str>) {
+    pub(crate) fn step(&self, verb: &str, text: impl AsRef<str>) {
         self.0.step(verb, text);
     }
 
     /// A warning the user should read.
-    pub fn warn(&self, text: impl AsRef<str>) {
+    pub(crate) fn warn(&self, text: impl AsRef<str>) {
         self.0.warn(text);
     }
 
     /// A spinner for a long step, gone when the returned value is dropped.
-    pub fn spinner(&self, message: impl Into<String>) -> Progress {
+    pub(crate) fn spinner(&self, message: impl Into<String>) -> Progress {
         Progress::start(self.0, message)
     }
 }

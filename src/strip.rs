@@ -15,7 +15,7 @@ use crate::report::{Reporter, group_digits};
 
 /// What happened to one program on its way into an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A stripped copy goes into the image instead.
     Stripped {
         /// The copy.
@@ -31,7 +31,7 @@ pub enum Outcome {
 
 /// Strips a copy of `binary` (an ELF for `machine`, "amd64"/"arm64"/…) into `dir`, or says why
 /// it is kept as it is. Only a failed copy is an error; a missing or failing strip is a reason.
-pub fn strip_copy(binary: &Path, machine: &str, dir: &Path) -> Result<Outcome> {
+pub(crate) fn strip_copy(binary: &Path, machine: &str, dir: &Path) -> Result<Outcome> {
     let bytes = std::fs::read(binary).map_err(|e| Error::io("read", binary, e))?;
     if let Some(why) = unsafe_to_strip(&bytes) {
         return Ok(Outcome::Kept(why));
@@ -57,7 +57,7 @@ pub fn strip_copy(binary: &Path, machine: &str, dir: &Path) -> Result<Outcome> {
 }
 
 /// Why stripping would break this file, if it would.
-pub fn unsafe_to_strip(bytes: &[u8]) -> Option<String> {
+pub(crate) fn unsafe_to_strip(bytes: &[u8]) -> Option<String> {
     let (fuse, _) = crate::sea::fuse_state(bytes);
     let note = crate::sea::verify(bytes).ok().and_then(|c| c.blob_bytes).is_some();
     if fuse == crate::sea::Fuse::Flipped || note {
@@ -116,7 +116,7 @@ fn strip_tool(machine: &str) -> Option<PathBuf> {
 
 /// Strips copies of `binaries` for an image when `strip` is true, reporting each: the
 /// (platform, path) list to package, with stripped copies in `dir` in place of the originals.
-pub fn for_image<P: Clone>(
+pub(crate) fn for_image<P: Clone>(
     binaries: &[(P, PathBuf, String)],
     strip: bool,
     dir: &Path,

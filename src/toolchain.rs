@@ -12,7 +12,7 @@ use crate::platform::Arch;
 use crate::process::Command;
 
 /// The embedded toolchain files, by language name.
-pub const EMBEDDED: &[(&str, &str)] = &[
+pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("c", include_str!("../toolchains/c.toml")),
     ("cxx", include_str!("../toolchains/cxx.toml")),
     ("go", include_str!("../toolchains/go.toml")),
@@ -21,11 +21,11 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 ];
 
 /// The languages whose toolchain file lists compilers (`[[compiler]]`); node's lists tools.
-pub const COMPILER_LANGUAGES: &[&str] = &["c", "cxx", "go", "rust"];
+pub(crate) const COMPILER_LANGUAGES: &[&str] = &["c", "cxx", "go", "rust"];
 
 /// Parses the embedded toolchain file of `language` into `T`: the one loader for every
 /// `toolchains/*.toml` (each reader picks the tables it needs).
-pub fn load<T: DeserializeOwned>(language: &str) -> T {
+pub(crate) fn load<T: DeserializeOwned>(language: &str) -> T {
     let text = EMBEDDED
         .iter()
         .find(|(l, _)| *l == language)
@@ -36,7 +36,7 @@ pub fn load<T: DeserializeOwned>(language: &str) -> T {
 
 /// A command-line tool found on PATH or named by an environment variable (node, npx, strip…).
 #[derive(Debug, Clone, Deserialize)]
-pub struct Tool {
+pub(crate) struct Tool {
     /// The command name looked up on PATH.
     pub command: String,
     /// The variable that overrides it with a path.
@@ -57,7 +57,7 @@ pub struct Tool {
 
 impl Tool {
     /// The path to run: `explicit`, else `$ENV`, else the command on PATH.
-    pub fn locate(&self, explicit: Option<&Path>) -> Result<PathBuf> {
+    pub(crate) fn locate(&self, explicit: Option<&Path>) -> Result<PathBuf> {
         if let Some(p) = explicit {
             return if p.is_file() {
                 Ok(p.to_path_buf())
@@ -78,12 +78,12 @@ impl Tool {
     }
 
     /// "apt-get install binutils, or dnf install binutils".
-    pub fn install_hint(&self) -> String {
+    pub(crate) fn install_hint(&self) -> String {
         install_hint(&self.install)
     }
 
     /// What `doctor` shows for this tool.
-    pub fn status(&self, language: &str) -> ToolStatus {
+    pub(crate) fn status(&self, language: &str) -> ToolStatus {
         let found = self.locate(None).ok();
         let args = if self.version.is_empty() { vec!["--version".to_string()] } else { self.version.clone() };
         let version = found.as_ref().and_then(|p| {
@@ -123,7 +123,7 @@ pub struct ToolStatus {
 
 /// A one-line install hint from a toolchain file's `install` table: "apt-get install
 /// musl-tools, or pip install ziglang"; entries in parentheses are notes, not packages.
-pub fn install_hint(install: &BTreeMap<String, String>) -> String {
+pub(crate) fn install_hint(install: &BTreeMap<String, String>) -> String {
     let mut hints = Vec::new();
     for (pm, pkg) in install {
         if pkg.starts_with('(') {
@@ -147,7 +147,7 @@ pub fn install_hint(install: &BTreeMap<String, String>) -> String {
 /// A build profile: what the compiler optimises for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Profile {
+pub(crate) enum Profile {
     /// Smallest output (default).
     #[default]
     Size,
@@ -157,7 +157,7 @@ pub enum Profile {
 
 impl Profile {
     /// The profile's name as written in toolchain files.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Profile::Size => "size",
             Profile::Speed => "speed",
@@ -167,7 +167,7 @@ impl Profile {
 
 /// One toolchain file: a language and its compilers in order of preference.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ToolchainSpec {
+pub(crate) struct ToolchainSpec {
     /// The language this file is for ("c", "cxx").
     pub language: String,
     /// The environment variable that overrides the compiler command.
@@ -178,7 +178,7 @@ pub struct ToolchainSpec {
 
 /// One candidate compiler.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CompilerSpec {
+pub(crate) struct CompilerSpec {
     /// The name users pass to `--compiler`.
     pub name: String,
     /// The C library it links against ("musl" or "glibc").
@@ -201,7 +201,7 @@ pub struct CompilerSpec {
 
 /// One way to run a compiler.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Via {
+pub(crate) struct Via {
     /// The command before any flags; `{zig_target}` is substituted.
     pub argv: Vec<String>,
     /// The command that prints the version.
@@ -210,7 +210,7 @@ pub struct Via {
 
 /// Flags for one profile.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ProfileFlags {
+pub(crate) struct ProfileFlags {
     /// Compiler and linker flags.
     #[serde(default)]
     pub flags: Vec<String>,
@@ -218,7 +218,7 @@ pub struct ProfileFlags {
 
 /// A compiler that was found on this machine, ready to run.
 #[derive(Debug, Clone, Serialize)]
-pub struct Compiler {
+pub(crate) struct Compiler {
     /// Its name ("musl-gcc", "zig", "gcc", or "custom").
     pub name: String,
     /// The C library it links.
@@ -238,13 +238,13 @@ pub struct Compiler {
 }
 
 /// Loads the embedded toolchain file for `language`.
-pub fn spec(language: &str) -> ToolchainSpec {
+pub(crate) fn spec(language: &str) -> ToolchainSpec {
     load(language)
 }
 
 /// What the user asked for when choosing a compiler.
 #[derive(Debug, Clone, Default)]
-pub struct Preference {
+pub(crate) struct Preference {
     /// A compiler by name (`--compiler`).
     pub compiler: Option<String>,
     /// A C library (`--libc`).
@@ -255,7 +255,7 @@ pub struct Preference {
 
 impl CompilerSpec {
     /// The first way of running this compiler that works here, with its version line.
-    pub fn locate(&self) -> Option<(Vec<String>, String)> {
+    pub(crate) fn locate(&self) -> Option<(Vec<String>, String)> {
         self.via.iter().find_map(|via| {
             which::which(&via.version[0]).ok()?;
             let out = Command::from_argv(&via.version).probe()?;
@@ -267,7 +267,7 @@ impl CompilerSpec {
     }
 
     /// A one-line install hint: "apt-get install musl-tools, or pip install ziglang".
-    pub fn install_hint(&self) -> String {
+    pub(crate) fn install_hint(&self) -> String {
         install_hint(&self.install)
     }
 
@@ -288,7 +288,7 @@ impl CompilerSpec {
 impl ToolchainSpec {
     /// Picks the compiler to use: the env override, else the first candidate that matches the
     /// preference and is installed. A missing compiler is an error with install hints.
-    pub fn select(&self, pref: &Preference) -> Result<Compiler> {
+    pub(crate) fn select(&self, pref: &Preference) -> Result<Compiler> {
         if let Some(custom) = std::env::var(&self.env).ok().filter(|v| !v.trim().is_empty()) {
             return Ok(self.custom(&custom, pref));
         }

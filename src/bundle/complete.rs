@@ -15,7 +15,7 @@ use crate::report::human_size;
 
 /// What `bundle` carries beyond the program's closure.
 #[derive(Debug, Clone, Default)]
-pub struct Extras {
+pub(crate) struct Extras {
     /// Leave out an interpreter's standard library (`--no-stdlib`).
     pub no_stdlib: bool,
     /// Carry the files of the package owning the program (`--package-files`).
@@ -28,7 +28,7 @@ pub struct Extras {
 
 /// One line for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
+pub(crate) enum Note {
     /// A step line: (step, text).
     Step(&'static str, String),
     /// A warning.
@@ -37,14 +37,14 @@ pub enum Note {
 
 /// The standard library to carry for `program`, unless opted out; decided before the image is
 /// planned because the interpreter then goes to its real host path.
-pub fn stdlib_for(program: &Path, x: &Extras) -> Option<Stdlib> {
+pub(crate) fn stdlib_for(program: &Path, x: &Extras) -> Option<Stdlib> {
     if x.no_stdlib { None } else { stdlib::find(program) }
 }
 
 /// Adds the standard library, the package files, then the closure of every ELF object not yet
 /// resolved (`done`: the program and its closure), and returns the report lines with the
 /// hints. Fails like the program's own closure when a library is missing, unless allowed.
-pub fn complete(
+pub(crate) fn complete(
     rootfs: &mut Rootfs,
     program: &Path,
     closure: &Closure,

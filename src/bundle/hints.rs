@@ -18,7 +18,7 @@ const USER_LOOKUPS: &[&str] =
 const TEMP_FILES: &[&str] = &["mkstemp", "mkstemp64", "mkdtemp", "tmpfile", "tmpfile64", "mkostemp"];
 
 /// The hints that apply to this program and image: one line each, with the flag that fixes it.
-pub fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: &Closure) -> Vec<String> {
+pub(crate) fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: &Closure) -> Vec<String> {
     let mut out = Vec::new();
     let lib = |prefixes: &[&str]| {
         closure.files().find_map(|e| {

@@ -3,10 +3,10 @@
 //! library with its extension modules), and an interpreter's standard library
 //! ([`stdlib`]). Resolution is [`crate::closure`]'s, against the host; nothing is run.
 
-pub mod complete;
-pub mod hints;
-pub mod package;
-pub mod stdlib;
+pub(crate) mod complete;
+pub(crate) mod hints;
+pub(crate) mod package;
+pub(crate) mod stdlib;
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -19,7 +19,7 @@ use crate::image::rootfs::{Entry, MODE_DATA, MODE_EXEC, Rootfs, Source};
 
 /// What [`carry_closures`] added.
 #[derive(Debug, Clone, Default)]
-pub struct Carried {
+pub(crate) struct Carried {
     /// Dynamic ELF objects whose closure was resolved.
     pub objects: usize,
     /// Libraries (files) newly put into the image.
@@ -32,7 +32,7 @@ pub struct Carried {
 
 /// Puts a closure's files and links into `rootfs` at their image paths; what is already there
 /// (the user's --add) is never replaced. Returns the image paths of the regular files added.
-pub fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<Vec<String>> {
+pub(crate) fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<Vec<String>> {
     let mut added = Vec::new();
     for e in &closure.entries {
         if rootfs.get(&e.image_path).is_some() {
@@ -60,7 +60,7 @@ pub fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<Vec<String>
 /// `rootfs` takes from a host file — except the image paths in `done`, whose closure is
 /// already in — and adds it, until no new object appears. So a `lib-dynload/` tree brings
 /// libssl with `_ssl.so`.
-pub fn carry_closures(rootfs: &mut Rootfs, done: &BTreeSet<String>, opts: &ResolveOptions) -> Result<Carried> {
+pub(crate) fn carry_closures(rootfs: &mut Rootfs, done: &BTreeSet<String>, opts: &ResolveOptions) -> Result<Carried> {
     let mut carried = Carried::default();
     let mut seen: BTreeSet<String> = done.iter().map(|p| p.trim_start_matches('/').to_string()).collect();
     loop {

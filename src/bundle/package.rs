@@ -17,7 +17,7 @@ const DOCS: &[&str] =
 
 /// One area of a package's files (a directory three levels deep, e.g. /usr/lib/git-core).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Area {
+pub(crate) struct Area {
     /// The directory.
     pub dir: String,
     /// Files (and links) below it.
@@ -28,7 +28,7 @@ pub struct Area {
 
 /// The package owning a program and what else it ships.
 #[derive(Debug, Clone)]
-pub struct Owned {
+pub(crate) struct Owned {
     /// The package name.
     pub package: String,
     /// Its version.
@@ -41,7 +41,7 @@ pub struct Owned {
 
 impl Owned {
     /// The package's files grouped by area, largest first.
-    pub fn areas(&self) -> Vec<Area> {
+    pub(crate) fn areas(&self) -> Vec<Area> {
         let mut by: BTreeMap<String, Area> = BTreeMap::new();
         for f in &self.files {
             let dir: String = f.split('/').take(4).collect::<Vec<_>>().join("/");
@@ -58,7 +58,7 @@ impl Owned {
 
 /// The package that owns `program` on the host, with its other run-time files; None when the
 /// host has no dpkg database or no package owns it.
-pub fn owner(program: &Path) -> Result<Option<Owned>> {
+pub(crate) fn owner(program: &Path) -> Result<Option<Owned>> {
     let Some(db) = PackageDb::open(Path::new("/"))? else { return Ok(None) };
     let Some(pkg) = db.owner(&program.to_string_lossy()) else { return Ok(None) };
     let (package, version) = (pkg.name.clone(), pkg.version.clone());
@@ -67,7 +67,7 @@ pub fn owner(program: &Path) -> Result<Option<Owned>> {
 }
 
 /// The run-time files of the installed package `name` (for `--package NAME`).
-pub fn named(name: &str) -> Result<Owned> {
+pub(crate) fn named(name: &str) -> Result<Owned> {
     let db = PackageDb::open(Path::new("/"))?.ok_or_else(|| {
         Error::input("/var/lib/dpkg/status", "no dpkg database on this host", Some("--package needs dpkg".into()))
     })?;
@@ -113,7 +113,7 @@ fn is_executable(p: &Path) -> bool {
 
 /// Puts the package's files into `rootfs` at their own paths (links as links); what is
 /// already there is kept. Returns (files, bytes).
-pub fn carry(rootfs: &mut Rootfs, owned: &Owned) -> Result<(usize, u64)> {
+pub(crate) fn carry(rootfs: &mut Rootfs, owned: &Owned) -> Result<(usize, u64)> {
     let (mut n, mut bytes) = (0, 0);
     for d in &owned.dirs {
         if rootfs.get(d).is_none() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// An interpreter's library trees on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stdlib {
+pub(crate) struct Stdlib {
     /// "python", "perl", "ruby" or "lua".
     pub runtime: &'static str,
     /// The interpreter's real path (links resolved): where it goes in the image, so its
@@ -18,7 +18,7 @@ pub struct Stdlib {
 
 /// The standard library of `program` when it is a known interpreter, None otherwise (or when
 /// none of its directories exists).
-pub fn find(program: &Path) -> Option<Stdlib> {
+pub(crate) fn find(program: &Path) -> Option<Stdlib> {
     let real = std::fs::canonicalize(program).ok()?;
     let name = real.file_name()?.to_string_lossy().into_owned();
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');

@@ -17,7 +17,7 @@ use crate::image::unpack;
 
 /// One ELF object found in an image: an executable or a shared object.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExecutableCheck {
+pub(crate) struct ExecutableCheck {
     /// Its path inside the image.
     pub path: String,
     /// static, static-pie, dynamic or shared-library.
@@ -34,7 +34,7 @@ pub struct ExecutableCheck {
 
 /// The verdict on one image or root file system.
 #[derive(Debug, Clone, Serialize)]
-pub struct ImageCheck {
+pub(crate) struct ImageCheck {
     /// The archive or directory.
     pub path: PathBuf,
     /// "image" or "rootfs".
@@ -56,19 +56,19 @@ pub struct ImageCheck {
 
 impl ImageCheck {
     /// The objects with libraries missing.
-    pub fn broken(&self) -> impl Iterator<Item = &ExecutableCheck> {
+    pub(crate) fn broken(&self) -> impl Iterator<Item = &ExecutableCheck> {
         self.executables.iter().chain(&self.libraries).filter(|e| !e.ok)
     }
 }
 
 /// True when `path` is something to look inside: a directory (a root file system or an OCI
 /// layout) or a tar archive.
-pub fn is_image_target(path: &Path) -> bool {
+pub(crate) fn is_image_target(path: &Path) -> bool {
     path.is_dir() || (path.is_file() && unpack::looks_like_tar(path))
 }
 
 /// One help line per kind of failure met, so each says what fixes that failure.
-pub fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<String> {
+pub(crate) fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<String> {
     let mut help = Vec::new();
     if images.iter().any(|c| c.broken().next().is_some()) {
         help.push(
@@ -95,7 +95,7 @@ pub fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<String> {
 
 /// Checks one image (an archive or OCI layout, unpacked into a temporary directory within
 /// `limits`) or root directory.
-pub fn check_target(path: &Path, limits: &unpack::Limits) -> Result<ImageCheck> {
+pub(crate) fn check_target(path: &Path, limits: &unpack::Limits) -> Result<ImageCheck> {
     if path.is_dir() && !unpack::is_oci_layout(path) {
         let mut c = check_rootfs(path, &[])?;
         c.path = path.to_path_buf();
@@ -122,7 +122,7 @@ pub fn check_target(path: &Path, limits: &unpack::Limits) -> Result<ImageCheck> 
 }
 
 /// Checks every ELF object under `dir`, resolving against `dir` as `/`.
-pub fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
+pub(crate) fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageCheck> {
     let mut found = Vec::new();
     collect(dir, dir, &mut found).map_err(|e| Error::io("read", dir, e))?;
     found.sort();

@@ -2,8 +2,8 @@
 //! tree ([`tree`]), and every executable inside an image or root file system ([`image`]).
 //! `commands::check` picks which from its arguments and prints the results.
 
-pub mod image;
-pub mod tree;
+pub(crate) mod image;
+pub(crate) mod tree;
 
 use std::path::Path;
 
@@ -14,7 +14,7 @@ use crate::report::human_size;
 
 /// What a file must be to pass.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Dynamic executables pass too (`--allow-dynamic`).
     pub allow_dynamic: bool,
     /// Largest size in bytes (`--max-size`).
@@ -65,7 +65,7 @@ fn pack_verdict(v: &FileVerdict) -> Option<PackVerdict> {
 }
 
 /// Whether a verdict passes: static programs always, dynamic ones only when allowed.
-pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
+pub(crate) fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
     match &v.linkage {
         Some(l) => l.kind.is_self_contained() || (allow_dynamic && l.kind == LinkKind::Dynamic),
         None => false,
@@ -73,12 +73,12 @@ pub fn passes(v: &FileVerdict, allow_dynamic: bool) -> bool {
 }
 
 /// Judges one ELF file against the rules.
-pub fn check_file(p: &Path, rules: Rules) -> CheckedFile {
+pub(crate) fn check_file(p: &Path, rules: Rules) -> CheckedFile {
     judge(FileVerdict::of(p), rules)
 }
 
 /// Judges one verdict against the rules: linkage, then the size limit.
-pub fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
+pub(crate) fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
     let over_budget = over_budget(&verdict, rules.max_size);
     let packed = pack_verdict(&verdict);
     let damaged = matches!(packed, Some(PackVerdict::Damaged(_)));

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 const BATCH: usize = 128;
 
 /// Judges every ELF file below `root` in parallel, not following symbolic links.
-pub fn walk(root: &Path) -> Result<Vec<FileVerdict>> {
+pub(crate) fn walk(root: &Path) -> Result<Vec<FileVerdict>> {
     // The root itself may be a link (/lib → usr/lib); links below it are not followed.
     let fd = rustix::fs::open(root, dir_flags() - OFlags::NOFOLLOW, Mode::empty())
         .map_err(|e| Error::io("walk", root, e.into()))?;

@@ -27,7 +27,7 @@ impl Lang {
 
 /// Builds C or C++ sources into one static executable.
 #[derive(Debug, Clone)]
-pub struct CDriver {
+pub(crate) struct CDriver {
     /// C or C++.
     pub lang: Lang,
     /// The compiler and libc the user asked for.
@@ -36,7 +36,7 @@ pub struct CDriver {
 
 impl CDriver {
     /// The compiler this driver will use, or why none can be used.
-    pub fn compiler(&self) -> Result<Compiler> {
+    pub(crate) fn compiler(&self) -> Result<Compiler> {
         spec(self.lang.key()).select(&self.preference)
     }
 }
@@ -118,7 +118,7 @@ fn check_source(src: &Path) -> Result<()> {
 
 /// Turns glibc's "Using 'X' in statically linked applications requires at runtime the shared
 /// libraries from the glibc version used for linking" warnings into one plain warning.
-pub fn glibc_static_warning(stderr: &str) -> Option<String> {
+pub(crate) fn glibc_static_warning(stderr: &str) -> Option<String> {
     let mut funcs: Vec<String> = stderr
         .lines()
         .filter(|l| l.contains("in statically linked applications requires at runtime"))

@@ -15,18 +15,18 @@ use crate::process::Command;
 use crate::toolchain::{Preference, Profile, spec};
 
 /// The environment variable naming the compiler (`--compiler`): musl-gcc, zig, gcc, g++.
-pub const ENV_COMPILER: &str = "STATICIZE_COMPILER";
+pub(crate) const ENV_COMPILER: &str = "STATICIZE_COMPILER";
 /// The environment variable naming the C library: musl or glibc.
-pub const ENV_LIBC: &str = "STATICIZE_LIBC";
+pub(crate) const ENV_LIBC: &str = "STATICIZE_LIBC";
 /// The environment variable naming the profile: size or speed.
-pub const ENV_PROFILE: &str = "STATICIZE_PROFILE";
+pub(crate) const ENV_PROFILE: &str = "STATICIZE_PROFILE";
 /// When set, every link of an executable is logged to this file (one JSON line each), so a
 /// dynamic result can be traced to the step that made it.
-pub const ENV_LINK_LOG: &str = "STATICIZE_LINK_LOG";
+pub(crate) const ENV_LINK_LOG: &str = "STATICIZE_LINK_LOG";
 
 /// What one compiler invocation does, judged from its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Version, probe, preprocess, dependency-only or shared/relocatable link: untouched.
     PassThrough,
     /// Compile to objects (`-c`, `-S`): code-generation flags that make --gc-sections work.
@@ -36,7 +36,7 @@ pub enum Mode {
 }
 
 /// Classifies a compiler command line (the arguments after the compiler's name).
-pub fn classify<S: AsRef<OsStr>>(args: &[S]) -> Mode {
+pub(crate) fn classify<S: AsRef<OsStr>>(args: &[S]) -> Mode {
     let mut compile = false;
     let mut inputs = false;
     for a in args {
@@ -66,7 +66,7 @@ pub fn classify<S: AsRef<OsStr>>(args: &[S]) -> Mode {
 
 /// A compiler chosen once, carried to every invocation of a build through the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Chosen {
+pub(crate) struct Chosen {
     /// Its name ("musl-gcc", "zig", "gcc", "g++", or "custom").
     pub name: String,
     /// The C library it links.
@@ -92,7 +92,7 @@ impl Lang {
 }
 
 /// The preference the environment states (STATICIZE_COMPILER, STATICIZE_LIBC, STATICIZE_PROFILE).
-pub fn env_preference(lang: Lang) -> Result<Preference> {
+pub(crate) fn env_preference(lang: Lang) -> Result<Preference> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let profile = match var(ENV_PROFILE).as_deref() {
         None | Some("size") => Profile::Size,
@@ -113,7 +113,7 @@ pub fn env_preference(lang: Lang) -> Result<Preference> {
 
 /// The compiler for `lang`: the one `staticize build` chose, else the toolchain order with the
 /// environment's preference.
-pub fn choose(lang: Lang) -> Result<Chosen> {
+pub(crate) fn choose(lang: Lang) -> Result<Chosen> {
     if let Ok(json) = std::env::var(lang.chosen_env()) {
         return serde_json::from_str(&json).map_err(|e| {
             Error::usage(
@@ -126,7 +126,7 @@ pub fn choose(lang: Lang) -> Result<Chosen> {
 }
 
 /// The compiler for `lang` under an explicit preference.
-pub fn choose_with(lang: Lang, pref: &Preference) -> Result<Chosen> {
+pub(crate) fn choose_with(lang: Lang, pref: &Preference) -> Result<Chosen> {
     let c = spec(lang_key(lang)).select(pref)?;
     Ok(Chosen {
         name: c.name,
@@ -153,7 +153,7 @@ const COMPILE_FLAGS: &[&str] = &["-ffunction-sections", "-fdata-sections"];
 impl Chosen {
     /// The command that runs this compiler for `args`, with flags for its mode. Ours come
     /// before the project's so the project's own -O and -f choices win.
-    pub fn command(&self, args: &[OsString]) -> (Mode, Command) {
+    pub(crate) fn command(&self, args: &[OsString]) -> (Mode, Command) {
         let mode = classify(args);
         let cmd = Command::from_argv(&self.argv);
         let cmd = match mode {
@@ -173,7 +173,7 @@ impl Chosen {
 
 /// One executable link, as logged for `staticize build`'s explanations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LinkRecord {
+pub(crate) struct LinkRecord {
     /// The directory the link ran in.
     pub dir: PathBuf,
     /// The output named with -o (relative to `dir`), or a.out.
@@ -184,7 +184,7 @@ pub struct LinkRecord {
 
 /// Appends `cmd`'s record to the link log when STATICIZE_LINK_LOG is set; best effort (a
 /// compiler never fails because its log could not be written).
-pub fn log_link(args: &[OsString], cmd: &Command) {
+pub(crate) fn log_link(args: &[OsString], cmd: &Command) {
     let Some(path) = std::env::var_os(ENV_LINK_LOG) else { return };
     let output = args
         .iter()
@@ -203,7 +203,7 @@ pub fn log_link(args: &[OsString], cmd: &Command) {
 }
 
 /// Reads the link log written during a build (missing or damaged lines are skipped).
-pub fn read_link_log(path: &std::path::Path) -> Vec<LinkRecord> {
+pub(crate) fn read_link_log(path: &std::path::Path) -> Vec<LinkRecord> {
     std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 

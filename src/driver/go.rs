@@ -17,7 +17,7 @@ use crate::toolchain::{Compiler, Preference, spec};
 
 /// The Go-specific tables of toolchains/go.toml.
 #[derive(Debug, Clone, Deserialize)]
-pub struct GoSettings {
+pub(crate) struct GoSettings {
     /// How every build runs.
     pub build: BuildSettings,
     /// What changes when cgo is needed.
@@ -26,7 +26,7 @@ pub struct GoSettings {
 
 /// `[build]` of go.toml.
 #[derive(Debug, Clone, Deserialize)]
-pub struct BuildSettings {
+pub(crate) struct BuildSettings {
     /// Flags for `go build`.
     pub flags: Vec<String>,
     /// Words of `-ldflags`.
@@ -43,7 +43,7 @@ pub struct BuildSettings {
 
 /// `[cgo]` of go.toml.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CgoSettings {
+pub(crate) struct CgoSettings {
     /// Environment overriding `[build].env`.
     pub env: BTreeMap<String, String>,
     /// Extra words of `-ldflags`.
@@ -55,7 +55,7 @@ pub struct CgoSettings {
 }
 
 /// Loads the `[build]` and `[cgo]` tables of the embedded go.toml.
-pub fn settings() -> GoSettings {
+pub(crate) fn settings() -> GoSettings {
     crate::toolchain::load("go")
 }
 
@@ -83,7 +83,7 @@ struct ListedPackage {
 
 /// A Go main package, found with `go list` before anything is built.
 #[derive(Debug, Clone)]
-pub struct MainPackage {
+pub(crate) struct MainPackage {
     /// The directory `go` runs in.
     pub workdir: PathBuf,
     /// The package argument given to `go` (".", a file, or an import path).
@@ -100,7 +100,7 @@ pub struct MainPackage {
 
 /// The C compiler cgo links with.
 #[derive(Debug, Clone)]
-pub struct CgoCompiler {
+pub(crate) struct CgoCompiler {
     /// "musl-gcc", "zig" or "custom (STATICIZE_CC)".
     pub name: String,
     /// The command, as it goes into CC.
@@ -111,7 +111,7 @@ pub struct CgoCompiler {
 
 /// Builds one Go main package for one architecture.
 #[derive(Debug)]
-pub struct GoDriver {
+pub(crate) struct GoDriver {
     /// The go command found.
     pub go: Compiler,
     /// The package to build.
@@ -120,8 +120,6 @@ pub struct GoDriver {
     pub arch: Arch,
     /// Build tags beyond go.toml's.
     pub tags: Vec<String>,
-    /// Whether to embed the zone database.
-    pub tzdata: bool,
     /// The C compiler, when the package needs cgo.
     pub cgo: Option<CgoCompiler>,
     settings: GoSettings,
@@ -201,7 +199,7 @@ impl BuildPlan<'_> {
 impl GoDriver {
     /// Finds go, resolves `input` (a directory, a .go file or an import path) to its main
     /// package and decides whether cgo is needed; nothing is built yet.
-    pub fn new(input: &str, arch: Arch, tags: &[String], tzdata: bool, extra: &[String]) -> Result<GoDriver> {
+    pub(crate) fn new(input: &str, arch: Arch, tags: &[String], tzdata: bool, extra: &[String]) -> Result<GoDriver> {
         let go = spec("go").select(&Preference::default())?;
         let settings = settings();
         let mut all_tags = settings.build.tags.clone();
@@ -246,7 +244,7 @@ impl GoDriver {
             }
             None => None,
         };
-        Ok(GoDriver { go, package, arch, tags: all_tags, tzdata, cgo, settings, remote, speculation })
+        Ok(GoDriver { go, package, arch, tags: all_tags, cgo, settings, remote, speculation })
     }
 
     fn plan(&self) -> BuildPlan<'_> {
@@ -281,7 +279,7 @@ impl GoDriver {
     }
 
     /// A sentence saying that, and how, cgo is used; None for pure Go.
-    pub fn cgo_note(&self) -> Option<String> {
+    pub(crate) fn cgo_note(&self) -> Option<String> {
         let cc = self.cgo.as_ref()?;
         Some(format!(
             "{} needs C ({}): CGO_ENABLED=1 CC={} with -linkmode external -extldflags -static (musl)",

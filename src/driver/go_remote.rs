@@ -16,11 +16,9 @@ use crate::toolchain::Compiler;
 
 /// A PKG@VERSION request, with the throwaway module it was listed in.
 #[derive(Debug)]
-pub struct Remote {
+pub(crate) struct Remote {
     /// The package's import path.
     pub package: String,
-    /// The version asked for ("latest", "v3.10.0").
-    pub asked: String,
     /// The throwaway module (go list runs there) and GOPATH of the build.
     pub dir: tempfile::TempDir,
     /// The user's module cache, kept when GOPATH moves.
@@ -28,7 +26,7 @@ pub struct Remote {
 }
 
 /// Splits "example.com/cmd/x@v1.2.3" into path and version; None for paths and plain packages.
-pub fn split(input: &str) -> Option<(&str, &str)> {
+pub(crate) fn split(input: &str) -> Option<(&str, &str)> {
     if input.starts_with('.') || input.starts_with('/') || Path::new(input).exists() {
         return None;
     }
@@ -37,7 +35,7 @@ pub fn split(input: &str) -> Option<(&str, &str)> {
 }
 
 /// Adds `package@version` to a throwaway module, so that `go list` can be run on it there.
-pub fn fetch(go: &Compiler, package: &str, version: &str) -> Result<Remote> {
+pub(crate) fn fetch(go: &Compiler, package: &str, version: &str) -> Result<Remote> {
     let dir = tempfile::Builder::new()
         .prefix("staticize-go-install-")
         .tempdir()
@@ -56,22 +54,17 @@ pub fn fetch(go: &Compiler, package: &str, version: &str) -> Result<Remote> {
         other => other,
     })?;
     let cache = Command::from_argv(&go.argv).args(["env", "GOMODCACHE"]).run("find go's module cache")?;
-    Ok(Remote {
-        package: package.to_string(),
-        asked: version.to_string(),
-        dir,
-        modcache: cache.stdout.trim().to_string(),
-    })
+    Ok(Remote { package: package.to_string(), dir, modcache: cache.stdout.trim().to_string() })
 }
 
 impl Remote {
     /// Where `go list` runs.
-    pub fn list_dir(&self) -> PathBuf {
+    pub(crate) fn list_dir(&self) -> PathBuf {
         self.dir.path().join("list")
     }
 
     /// The version the throwaway module settled on for the package's module ("v3.10.0").
-    pub fn resolved_version(&self, go: &Compiler) -> Result<String> {
+    pub(crate) fn resolved_version(&self, go: &Compiler) -> Result<String> {
         let out = Command::from_argv(&go.argv)
             .dir(self.list_dir())
             .args(["list", "-f", "{{.Module.Version}}"])
@@ -81,18 +74,18 @@ impl Remote {
     }
 
     /// GOPATH of the build: go install writes the program under its bin/.
-    pub fn gopath(&self) -> PathBuf {
+    pub(crate) fn gopath(&self) -> PathBuf {
         self.dir.path().join("gopath")
     }
 
     /// `go install` run outside any module (a PKG@VERSION argument ignores the current
     /// module anyway), GOPATH private, the module cache the user's own.
-    pub fn install_env(&self, cmd: Command) -> Command {
+    pub(crate) fn install_env(&self, cmd: Command) -> Command {
         cmd.dir(self.dir.path()).env("GOPATH", self.gopath()).env("GOMODCACHE", &self.modcache).env_remove("GOBIN")
     }
 
     /// The program go install wrote: bin/NAME for the host, bin/GOOS_GOARCH/NAME otherwise.
-    pub fn installed(&self, name: &str, goarch: &str) -> Option<PathBuf> {
+    pub(crate) fn installed(&self, name: &str, goarch: &str) -> Option<PathBuf> {
         let bin = self.gopath().join("bin");
         [bin.join(name), bin.join(format!("linux_{goarch}")).join(name)].into_iter().find(|p| p.is_file())
     }

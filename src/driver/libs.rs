@@ -10,7 +10,7 @@ use crate::process::Command;
 
 /// What the compiler could not find.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Missing {
+pub(crate) enum Missing {
     /// A header, as written in `#include <…>` ("zlib.h").
     Header(String),
     /// A library, as in `-lNAME` ("z").
@@ -29,7 +29,7 @@ impl Missing {
 /// The first missing header or library named in a compiler's stderr: gcc/musl-gcc
 /// ("fatal error: zlib.h: No such file or directory", "cannot find -lz"), clang/zig
 /// ("'zlib.h' file not found", `unable to find static system library "z"`).
-pub fn missing_in(stderr: &str) -> Option<Missing> {
+pub(crate) fn missing_in(stderr: &str) -> Option<Missing> {
     for line in stderr.lines() {
         if let Some(rest) = after(line, "fatal error: ") {
             if let Some(h) = rest.strip_suffix(": No such file or directory") {
@@ -60,7 +60,7 @@ fn after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
 }
 
 /// Where the system keeps `missing` for glibc, if it does.
-pub fn glibc_copy(missing: &Missing) -> Option<PathBuf> {
+pub(crate) fn glibc_copy(missing: &Missing) -> Option<PathBuf> {
     let multiarch = format!("{}-linux-gnu", std::env::consts::ARCH);
     let candidates: Vec<PathBuf> = match missing {
         Missing::Header(h) => {
@@ -86,7 +86,7 @@ fn owning_package(path: &Path) -> Option<String> {
 
 /// The ways out for a musl build that lacks `missing`, best first. A recipe that builds the
 /// library for musl (`--dep NAME`) goes first when one exists for it.
-pub fn ways_out(missing: &Missing, glibc: &Path) -> Vec<String> {
+pub(crate) fn ways_out(missing: &Missing, glibc: &Path) -> Vec<String> {
     let mut ways = Vec::new();
     if let Some(recipe) = musl_recipe(missing) {
         ways.push(recipe);
@@ -104,13 +104,13 @@ pub fn ways_out(missing: &Missing, glibc: &Path) -> Vec<String> {
 
 /// A musl build of `missing` that staticize can make itself; none yet. The dependency
 /// recipes extend this (`--dep zlib` for zlib.h / -lz).
-pub fn musl_recipe(_missing: &Missing) -> Option<String> {
+pub(crate) fn musl_recipe(_missing: &Missing) -> Option<String> {
     None
 }
 
 /// Turns a failed musl compile or link that lacks a header or library the system has for
 /// glibc into an error that says so and gives the ways out; any other error is returned as is.
-pub fn explain(e: Error, compiler: &str, libc: &str) -> Error {
+pub(crate) fn explain(e: Error, compiler: &str, libc: &str) -> Error {
     let Error::CommandFailed { step, stderr, .. } = &e else { return e };
     if libc != "musl" {
         return e;

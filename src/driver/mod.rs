@@ -2,15 +2,15 @@
 //! `pipeline::run` calls [`Driver::build`] once per platform, then judges, images and delivers
 //! what it returns. A new language (or build system) is one more `Driver`.
 
-pub mod buildsys;
-pub mod c;
-pub mod cc;
-pub mod go;
-pub mod go_remote;
-pub mod libs;
-pub mod node;
-pub mod objcache;
-pub mod rust;
+pub(crate) mod buildsys;
+pub(crate) mod c;
+pub(crate) mod cc;
+pub(crate) mod go;
+pub(crate) mod go_remote;
+pub(crate) mod libs;
+pub(crate) mod node;
+pub(crate) mod objcache;
+pub(crate) mod rust;
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ use crate::toolchain::Profile;
 
 /// What a build is asked to produce.
 #[derive(Debug, Clone)]
-pub struct BuildRequest {
+pub(crate) struct BuildRequest {
     /// The inputs as the user gave them (source files, a package, a directory).
     pub inputs: Vec<PathBuf>,
     /// The program's name (output file name and default image name).
@@ -76,7 +76,7 @@ pub struct Companions {
 /// Where a dynamic artifact built for another machine finds its libraries, and what to say
 /// when some are missing.
 #[derive(Debug, Clone)]
-pub struct LibraryRoot {
+pub(crate) struct LibraryRoot {
     /// The directory standing for `/` when the closure is resolved.
     pub root: PathBuf,
     /// Who supplied it, for messages ("Debian's packages").
@@ -90,7 +90,7 @@ pub struct LibraryRoot {
 }
 
 /// A language driver: builds a request into an artifact.
-pub trait Driver {
+pub(crate) trait Driver {
     /// Builds the program; errors carry the compiler's own message. Long work shows through
     /// `steps` (the one progress mechanism every driver shares).
     fn build(&self, req: &BuildRequest, steps: &Steps) -> crate::error::Result<Artifact>;
@@ -110,7 +110,7 @@ pub trait Driver {
 
 /// The program's name: the file name of `-o` when given (it names the program inside the image
 /// and the default tag), else `default` (from the first source or the package).
-pub fn program_name(output: Option<&Path>, default: &str) -> String {
+pub(crate) fn program_name(output: Option<&Path>, default: &str) -> String {
     output
         .and_then(Path::file_name)
         .map(|n| n.to_string_lossy().into_owned())

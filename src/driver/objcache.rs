@@ -23,7 +23,7 @@ const KEY_VERSION: &str = "staticize-objects-2";
 
 /// Which sources were compiled and which came from the cache.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Objects {
+pub(crate) struct Objects {
     /// Sources compiled in this build.
     pub compiled: Vec<String>,
     /// Sources whose object came from the cache.
@@ -34,7 +34,7 @@ pub struct Objects {
 
 impl Objects {
     /// "1 compiled (half.c), 1 from the cache (main.c)".
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let list = |v: &[String]| if v.is_empty() { String::new() } else { format!(" ({})", v.join(" ")) };
         format!(
             "{} compiled{}, {} from the cache{} in {}",
@@ -48,7 +48,7 @@ impl Objects {
 }
 
 /// The cache directory for objects.
-pub fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     crate::driver::node::cross::cache_dir().join("objects")
 }
 
@@ -58,7 +58,7 @@ const SOURCE_EXTENSIONS: &[&str] = &["c", "cc", "cpp", "cxx", "c++", "C", "s", "
 /// Splits extra arguments into those for compiling and those only for linking, or None when
 /// they hold something the per-file build cannot place with certainty (a file, `-x`, `-c`, an
 /// option taking a separate word other than -I/-D/-U): such builds run as one command.
-pub fn split_args(extra: &[String]) -> Option<(Vec<String>, Vec<String>)> {
+pub(crate) fn split_args(extra: &[String]) -> Option<(Vec<String>, Vec<String>)> {
     let (mut compile, mut link) = (Vec::new(), Vec::new());
     let mut it = extra.iter();
     while let Some(a) = it.next() {
@@ -93,12 +93,12 @@ fn takes_value(opt: &str) -> bool {
 }
 
 /// Whether every input is a source file the cache compiles one by one.
-pub fn all_sources(inputs: &[PathBuf]) -> bool {
+pub(crate) fn all_sources(inputs: &[PathBuf]) -> bool {
     inputs.iter().all(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| SOURCE_EXTENSIONS.contains(&e)))
 }
 
 /// Compiles (or takes from the cache) one object per source into `staging`, in input order.
-pub fn objects(
+pub(crate) fn objects(
     compiler: &Compiler,
     sources: &[PathBuf],
     compile_args: &[String],

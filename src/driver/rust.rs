@@ -21,7 +21,7 @@ use crate::toolchain::{Compiler, Preference, Profile, spec};
 
 /// The Rust-specific parts of toolchains/rust.toml.
 #[derive(Debug, Clone, Deserialize)]
-pub struct RustSettings {
+pub(crate) struct RustSettings {
     /// The `[rust]` table.
     pub rust: RustTable,
     /// Profiles' environment, read from `[[compiler]]`.
@@ -42,7 +42,7 @@ struct ProfileEnv {
 
 /// `[rust]` of rust.toml.
 #[derive(Debug, Clone, Deserialize)]
-pub struct RustTable {
+pub(crate) struct RustTable {
     /// `cargo` arguments before staticize's own.
     pub build_args: Vec<String>,
     /// musl target triples by architecture name.
@@ -61,28 +61,28 @@ pub struct RustTable {
 
 impl RustSettings {
     /// The CARGO_PROFILE_RELEASE_* variables of a profile.
-    pub fn profile_env(&self, profile: Profile) -> BTreeMap<String, String> {
+    pub(crate) fn profile_env(&self, profile: Profile) -> BTreeMap<String, String> {
         self.compiler.first().and_then(|c| c.profile.get(profile.name())).map(|p| p.env.clone()).unwrap_or_default()
     }
 
     /// The musl triple for an architecture.
-    pub fn musl_triple(&self, arch: Arch) -> &str {
+    pub(crate) fn musl_triple(&self, arch: Arch) -> &str {
         &self.rust.musl[arch.name()]
     }
 
     /// The glibc triple for an architecture.
-    pub fn gnu_triple(&self, arch: Arch) -> &str {
+    pub(crate) fn gnu_triple(&self, arch: Arch) -> &str {
         &self.rust.gnu[arch.name()]
     }
 }
 
 /// Loads the Rust-specific tables of the embedded rust.toml.
-pub fn settings() -> RustSettings {
+pub(crate) fn settings() -> RustSettings {
     crate::toolchain::load("rust")
 }
 
 /// Finds cargo (or STATICIZE_CARGO), with the rustup install line when it is missing.
-pub fn cargo() -> Result<Compiler> {
+pub(crate) fn cargo() -> Result<Compiler> {
     spec("rust").select(&Preference::default()).map_err(|e| match e {
         Error::ToolMissing { tool, .. } => {
             Error::ToolMissing { tool, hint: format!("{}, or set STATICIZE_CARGO", settings().rust.install) }
@@ -92,14 +92,14 @@ pub fn cargo() -> Result<Compiler> {
 }
 
 /// Rust targets installed with rustup; None when rustup is not here (then cargo decides).
-pub fn installed_targets() -> Option<Vec<String>> {
+pub(crate) fn installed_targets() -> Option<Vec<String>> {
     let out = Command::new("rustup").args(["target", "list", "--installed"]).probe()?;
     Some(out.stdout.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect())
 }
 
 /// The C library a Rust build links statically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RustLibc {
+pub(crate) enum RustLibc {
     /// A `*-linux-musl` target.
     Musl,
     /// `*-linux-gnu` with `+crt-static`.
@@ -108,7 +108,11 @@ pub enum RustLibc {
 
 /// Chooses the target triple: musl when its target is installed (or asked for), else static
 /// glibc on the host; another architecture needs its musl target.
-pub fn choose_target(arch: Arch, want: Option<RustLibc>, installed: Option<&[String]>) -> Result<(String, RustLibc)> {
+pub(crate) fn choose_target(
+    arch: Arch,
+    want: Option<RustLibc>,
+    installed: Option<&[String]>,
+) -> Result<(String, RustLibc)> {
     let s = settings();
     let musl = s.musl_triple(arch).to_string();
     let have_musl = installed.is_none_or(|t| t.contains(&musl));
@@ -128,7 +132,7 @@ pub fn choose_target(arch: Arch, want: Option<RustLibc>, installed: Option<&[Str
 
 /// The bin target chosen from a Cargo project.
 #[derive(Debug, Clone)]
-pub struct BinTarget {
+pub(crate) struct BinTarget {
     /// The manifest of the package that has it.
     pub manifest: PathBuf,
     /// The package's name.
@@ -143,7 +147,7 @@ pub struct BinTarget {
 
 /// Reads the project at `path` (a directory or a Cargo.toml) with `cargo metadata` and picks
 /// the bin target: `--bin` when given, else the package's only bin (or its `default-run`).
-pub fn resolve(cargo: &Compiler, path: &Path, bin: Option<&str>) -> Result<BinTarget> {
+pub(crate) fn resolve(cargo: &Compiler, path: &Path, bin: Option<&str>) -> Result<BinTarget> {
     let manifest = if path.is_dir() { path.join("Cargo.toml") } else { path.to_path_buf() };
     if !manifest.is_file() {
         return Err(Error::input(
@@ -240,7 +244,7 @@ fn pick_bin(meta: &Metadata, manifest: &Path, bin: Option<&str>) -> Result<BinTa
 
 /// Builds one bin target for one architecture.
 #[derive(Debug, Clone)]
-pub struct RustDriver {
+pub(crate) struct RustDriver {
     /// cargo, found.
     pub cargo: Compiler,
     /// What to build.

@@ -20,7 +20,7 @@ use crate::report::{Reporter, human_size};
 
 /// What carrying a dynamic program adds besides the image settings.
 #[derive(Debug, Clone, Default)]
-pub struct CarryOptions {
+pub(crate) struct CarryOptions {
     /// Libraries the program dlopen()s that no note names: sonames or paths (`--lib`).
     pub extra_libs: Vec<String>,
     /// Write the image even when libraries are missing.
@@ -34,7 +34,7 @@ pub struct CarryOptions {
 
 /// One program's image with its closure, and what the report says about it.
 #[derive(Debug, Clone)]
-pub struct Carried {
+pub(crate) struct Carried {
     /// The image.
     pub image: PlatformImage,
     /// The libraries carried.
@@ -48,7 +48,7 @@ pub struct Carried {
 }
 
 /// The program, what it is, and who asks.
-pub struct Program<'a> {
+pub(crate) struct Program<'a> {
     /// The ELF file.
     pub elf: &'a Path,
     /// Its verdict.
@@ -63,7 +63,7 @@ pub struct Program<'a> {
 
 /// Plans `p`'s image with its closure: from this machine, or from `root` for a cross build.
 /// Fails with a verdict (exit 1) when libraries are missing, unless `opts.allow_missing`.
-pub fn carry(p: &Program, s: &ImageSettings, opts: &CarryOptions, root: Option<LibraryRoot>) -> Result<Carried> {
+pub(crate) fn carry(p: &Program, s: &ImageSettings, opts: &CarryOptions, root: Option<LibraryRoot>) -> Result<Carried> {
     match p.linkage.kind {
         LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie => {}
         other => {
@@ -214,7 +214,7 @@ fn unresolved_error(binary: &Path, c: &Closure) -> Error {
 
 /// Prints what the closure carried: that the program is dynamic, how many libraries, what
 /// is missing.
-pub fn report(b: &Carried, rep: &Reporter) {
+pub(crate) fn report(b: &Carried, rep: &Reporter) {
     let c = &b.closure;
     if !c.is_dynamic() {
         rep.step("closure", "the program is static: no libraries to carry");

@@ -26,7 +26,7 @@ pub enum Destination {
 
 /// The destinations after their checks: engines chosen, paths known.
 #[derive(Debug, Clone)]
-pub struct Checked {
+pub(crate) struct Checked {
     /// The archive.
     pub tar: PathBuf,
     /// An OCI layout directory.
@@ -39,7 +39,7 @@ pub struct Checked {
 
 /// Refuses destinations that cannot be reached, before a compiler runs or a file is written.
 /// None when there is no archive (no image).
-pub fn check(dests: &[Destination], compression: Compression) -> Result<Option<Checked>> {
+pub(crate) fn check(dests: &[Destination], compression: Compression) -> Result<Option<Checked>> {
     let Some(tar) = dests.iter().find_map(|d| match d {
         Destination::Archive(p) => Some(p.clone()),
         _ => None,
@@ -70,7 +70,7 @@ pub fn check(dests: &[Destination], compression: Compression) -> Result<Option<C
 }
 
 /// Writes the archive, then the OCI directory and the load, reporting each.
-pub fn deliver(plan: &ImagePlan, dest: &Checked, rep: &Reporter) -> Result<Written> {
+pub(crate) fn deliver(plan: &ImagePlan, dest: &Checked, rep: &Reporter) -> Result<Written> {
     // Compressing ~100 MB (a Node executable) takes a while: a spinner on a terminal.
     let spinner = crate::progress::Progress::start(rep, format!("compressing the image ({})", plan.compression.name()));
     let assembled = archive::assemble_beside(plan, &dest.tar)?;
@@ -88,7 +88,7 @@ pub fn deliver(plan: &ImagePlan, dest: &Checked, rep: &Reporter) -> Result<Writt
 
 /// Delivers an image assembled elsewhere (`squash`: layers and config made from an existing
 /// image) to the same destinations, reporting each.
-pub fn deliver_assembled(a: &Assembled, dest: &Checked, rep: &Reporter) -> Result<Written> {
+pub(crate) fn deliver_assembled(a: &Assembled, dest: &Checked, rep: &Reporter) -> Result<Written> {
     let written = archive::write_tar(a, &dest.tar)?;
     let layers: u64 = written.layers.iter().map(|l| l.size).sum();
     let n = written.layers.len();
@@ -148,7 +148,7 @@ fn report_written(plan: &ImagePlan, written: &Written, rep: &Reporter) {
 }
 
 /// Sends the written archive to the registry, when one was asked for.
-pub fn push(written: &Written, dest: &Checked, rep: &Reporter) -> Result<()> {
+pub(crate) fn push(written: &Written, dest: &Checked, rep: &Reporter) -> Result<()> {
     let Some((target, text)) = &dest.push else { return Ok(()) };
     let archive = crate::image::read::Archive::open(&written.path)?;
     refuse_problems(&archive)?;
@@ -164,7 +164,7 @@ pub fn push(written: &Written, dest: &Checked, rep: &Reporter) -> Result<()> {
 }
 
 /// An archive with unsafe names or mismatched digests is not sent anywhere.
-pub fn refuse_problems(archive: &crate::image::read::Archive) -> Result<()> {
+pub(crate) fn refuse_problems(archive: &crate::image::read::Archive) -> Result<()> {
     match archive.problems.first() {
         None => Ok(()),
         Some(p) => Err(Error::input(
@@ -181,7 +181,7 @@ pub fn refuse_problems(archive: &crate::image::read::Archive) -> Result<()> {
 }
 
 /// Prints how to load and run a written image.
-pub fn report_run_hint(written: &Written, rep: &Reporter) {
+pub(crate) fn report_run_hint(written: &Written, rep: &Reporter) {
     let file = shell_path(&written.path);
     rep.step("run", format!("docker load -i {file} && docker run --rm {}", written.reference));
     rep.step("", format!("podman load -i {file} && podman run --rm {}", written.reference));
@@ -192,7 +192,7 @@ fn shell_path(p: &Path) -> String {
 }
 
 /// `<binary>.tar` beside the binary.
-pub fn default_image_path(binary_out: &Path) -> PathBuf {
+pub(crate) fn default_image_path(binary_out: &Path) -> PathBuf {
     let mut s = binary_out.as_os_str().to_owned();
     s.push(".tar");
     PathBuf::from(s)

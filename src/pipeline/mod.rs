@@ -23,9 +23,9 @@
 //! - squash/slim of existing images (issue 18): a new [`Programs`] input that is not a build
 //!   (an image read with `image::read`) planned into an `ImagePlan`, then the same destinations.
 
-pub mod carry;
-pub mod destination;
-pub mod plan;
+pub(crate) mod carry;
+pub(crate) mod destination;
+pub(crate) mod plan;
 mod sbom;
 mod stages;
 
@@ -44,12 +44,12 @@ use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::Profile;
 
-pub use carry::CarryOptions;
-pub use destination::{Destination, default_image_path};
+pub(crate) use carry::CarryOptions;
+pub(crate) use destination::{Destination, default_image_path};
 
 /// Everything one run needs, validated: what to build (or take), for which platforms, with
 /// which image settings, to which destinations.
-pub struct Job<'a> {
+pub(crate) struct Job<'a> {
     /// The program's name (binary and default image name).
     pub name: String,
     /// Where the programs come from.
@@ -67,7 +67,7 @@ pub struct Job<'a> {
 }
 
 /// Where a job's programs come from.
-pub enum Programs<'a> {
+pub(crate) enum Programs<'a> {
     /// Built here: one driver per platform, all given the same request.
     Build {
         /// (platform asked for, the driver that builds for it), in the order asked.
@@ -85,7 +85,7 @@ pub enum Programs<'a> {
 
 /// Where a job writes its executables.
 #[derive(Debug, Clone)]
-pub enum Binaries {
+pub(crate) enum Binaries {
     /// None (the image is the output: `image`, `bundle`).
     None,
     /// One per platform: PATH for one platform, PATH-ARCH for several.
@@ -96,7 +96,7 @@ pub enum Binaries {
 
 /// What a program that is not self-contained means for the job.
 #[derive(Debug, Clone)]
-pub enum Dynamic {
+pub(crate) enum Dynamic {
     /// A failed verdict: no image (it would not run in scratch).
     Refuse,
     /// Carried into the image with its library closure (`bundle`, `node`).
@@ -144,7 +144,7 @@ impl Outcome {
 }
 
 /// Runs a job: refuse early, build, judge, plan, deliver, write, report.
-pub fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
+pub(crate) fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
     // `-o NAME` names the program: inside the image (/NAME) and in the default tag.
     if let Binaries::PerPlatform(out) | Binaries::One(out) = &job.binaries {
         job.name = crate::driver::program_name(Some(out), &job.name);

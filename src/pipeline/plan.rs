@@ -14,7 +14,7 @@ use crate::report::human_size;
 
 /// A plan with one image per (platform, program), every image setting applied; also returns
 /// one line per extra and --add for the report.
-pub fn plan(
+pub(crate) fn plan(
     programs: &[(Platform, PathBuf)],
     name: &str,
     s: &ImageSettings,

@@ -11,7 +11,7 @@ const MAX_ETC: u64 = 1 << 20;
 
 /// The image's passwd and group reduced to root and `user` (a name or UID, optionally
 /// `:GROUP`), or None when the image does not know that user.
-pub fn users(root: &Root, user: &str) -> Option<(String, String)> {
+pub(crate) fn users(root: &Root, user: &str) -> Option<(String, String)> {
     let name = user.split(':').next().unwrap_or(user);
     let passwd = read_small(root, "/etc/passwd")?;
     let group = read_small(root, "/etc/group").unwrap_or_default();
@@ -36,7 +36,7 @@ pub fn users(root: &Root, user: &str) -> Option<(String, String)> {
 }
 
 /// A small text file of the image (links resolved inside it), or None.
-pub fn read_small(root: &Root, inside: &str) -> Option<String> {
+pub(crate) fn read_small(root: &Root, inside: &str) -> Option<String> {
     let w = root.walk(inside)?;
     let mut s = String::new();
     std::fs::File::open(root.host_path(&w.real)).ok()?.take(MAX_ETC).read_to_string(&mut s).ok()?;
@@ -45,7 +45,7 @@ pub fn read_small(root: &Root, inside: &str) -> Option<String> {
 
 /// Directories named after a program that exist in the image: `/etc/NAME`, `/usr/share/NAME`
 /// (for "redis-server" also "redis").
-pub fn likely_data(root: &Root, program: &str) -> Vec<String> {
+pub(crate) fn likely_data(root: &Root, program: &str) -> Vec<String> {
     let base = program.rsplit('/').next().unwrap_or(program);
     let mut names = vec![base.to_string()];
     if let Some((stem, _)) = base.split_once('-') {

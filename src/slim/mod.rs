@@ -7,8 +7,8 @@
 //! The image is unpacked by [`crate::image::unpack`] (bounded, no link followed while
 //! writing); every path inside it is then resolved with [`Root`], which never leaves it.
 
-pub mod etc;
-pub mod programs;
+pub(crate) mod etc;
+pub(crate) mod programs;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,7 +30,7 @@ use programs::{Lookup, Needed};
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What to make.
-pub struct SlimRequest<'a> {
+pub(crate) struct SlimRequest<'a> {
     /// The image archive (or OCI layout directory).
     pub image: &'a Path,
     /// `--program`: more programs, paths inside the image or names in its PATH.
@@ -49,7 +49,7 @@ pub struct SlimRequest<'a> {
 
 /// One program carried, for the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Carried {
+pub(crate) struct Carried {
     /// What it is and why it is there.
     #[serde(flatten)]
     pub needed: Needed,
@@ -62,7 +62,7 @@ pub struct Carried {
 }
 
 /// A planned slim image.
-pub struct Slimmed {
+pub(crate) struct Slimmed {
     /// The image to write (its files point into `unpacked`).
     pub plan: ImagePlan,
     /// The programs and scripts carried.
@@ -76,11 +76,12 @@ pub struct Slimmed {
     /// Bytes the original image's layers hold (stored).
     pub original_bytes: u64,
     /// The unpacked image; dropped (removed) after the image is written.
+    #[expect(dead_code, reason = "held, not read: the directory must live until the image is written")]
     pub unpacked: tempfile::TempDir,
 }
 
 /// Plans the slim image of `req.image`, unpacking it below `scratch`.
-pub fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
+pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     let archive = Archive::open(req.image)?;
     let img = &archive.images[0];
     let original_bytes = img.layers.iter().map(|l| l.size).sum();

@@ -13,7 +13,7 @@ const MAX_SCRIPT_DEPTH: usize = 4;
 
 /// One file an image's command needs, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Needed {
+pub(crate) struct Needed {
     /// The path inside the image, as the config or the script names it (links not resolved).
     pub path: String,
     /// How it was found: "entrypoint", "shell of a shell-form entrypoint", "interpreter of
@@ -24,7 +24,7 @@ pub struct Needed {
 }
 
 /// Where the image looks for commands.
-pub struct Lookup<'a> {
+pub(crate) struct Lookup<'a> {
     /// The unpacked image.
     pub root: &'a Root,
     /// The config's PATH (Debian's default when it has none).
@@ -34,7 +34,7 @@ pub struct Lookup<'a> {
 }
 
 /// The programs (and scripts) the config's entrypoint + cmd runs.
-pub fn from_command(words: &[String], look: &Lookup) -> Result<Vec<Needed>> {
+pub(crate) fn from_command(words: &[String], look: &Lookup) -> Result<Vec<Needed>> {
     let Some(first) = words.first() else {
         return Err(Error::usage(
             "the image has no entrypoint or cmd, so slim cannot tell which program it runs",
@@ -56,14 +56,14 @@ pub fn from_command(words: &[String], look: &Lookup) -> Result<Vec<Needed>> {
 }
 
 /// The first command word of a shell command line: `exec`, `VAR=value` and `env` skipped.
-pub fn shell_command(script: &str) -> Option<String> {
+pub(crate) fn shell_command(script: &str) -> Option<String> {
     let words = shlex::split(script)?;
     words.into_iter().find(|w| !w.contains('=') && w != "exec" && w != "env" && !w.starts_with('-'))
 }
 
 /// A program named by `word` (a path, or a name looked up in PATH), followed through `#!`
 /// lines to the ELF program that runs it.
-pub fn follow(word: &str, why: &str, look: &Lookup) -> Result<Vec<Needed>> {
+pub(crate) fn follow(word: &str, why: &str, look: &Lookup) -> Result<Vec<Needed>> {
     let mut out = Vec::new();
     let mut word = word.to_string();
     let mut why = why.to_string();

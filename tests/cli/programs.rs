@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 /// The built programs; paths live in a directory kept for the whole test run.
-pub struct Programs {
+pub(crate) struct Programs {
     /// The directory holding them.
     pub dir: PathBuf,
     /// A static x86-64 hello (musl-gcc), a few KiB.
@@ -36,7 +36,7 @@ pub struct Programs {
 const HELLO: &str = "#include <stdio.h>\nint main(void) { puts(\"hello from scratch\"); return 0; }\n";
 
 /// The programs, built on first use.
-pub fn programs() -> &'static Programs {
+pub(crate) fn programs() -> &'static Programs {
     static P: OnceLock<Programs> = OnceLock::new();
     P.get_or_init(|| {
         // Kept (not a TempDir) because statics are never dropped; it is small.
@@ -73,7 +73,7 @@ pub fn programs() -> &'static Programs {
 }
 
 /// Whether `python3 -m ziglang` works (required under STATICIZE_E2E=require).
-pub fn zig() -> bool {
+pub(crate) fn zig() -> bool {
     let found = Command::new("python3").args(["-m", "ziglang", "version"]).output().is_ok_and(|o| o.status.success());
     if !found {
         assert!(!e2e_required(), "zig (pip install ziglang) is required under STATICIZE_E2E=require");
@@ -84,7 +84,7 @@ pub fn zig() -> bool {
 
 /// A static program of about `bytes` bytes: the static hello with incompressible data
 /// appended (the ELF still parses and runs: the loader maps only its segments).
-pub fn padded_static(dest: &Path, bytes: u64) {
+pub(crate) fn padded_static(dest: &Path, bytes: u64) {
     let mut data = fs::read(&programs().static_hello).unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     while (data.len() as u64) < bytes {
@@ -99,7 +99,7 @@ pub fn padded_static(dest: &Path, bytes: u64) {
 }
 
 /// Runs `cmd`, killing it after `limit`; `None` when it had to be killed (it hung).
-pub fn run_with_deadline(cmd: &mut Command, limit: Duration) -> Option<Output> {
+pub(crate) fn run_with_deadline(cmd: &mut Command, limit: Duration) -> Option<Output> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -134,7 +134,7 @@ pub fn run_with_deadline(cmd: &mut Command, limit: Duration) -> Option<Output> {
 
 /// What a directory holds: each entry's type, size and (for small files) a content hash —
 /// never opening anything but regular files, so FIFOs and devices are safe to list.
-pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
     let mut m = BTreeMap::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -165,7 +165,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
 }
 
 /// Files named like staticize's temporaries (`.NAME.XXXXXX.tmp`) anywhere under `dir`.
-pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn temporaries(dir: &Path) -> Vec<PathBuf> {
     snapshot(dir)
         .into_keys()
         .filter(|p| {
@@ -176,14 +176,14 @@ pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The image config of an archive, read by skopeo (`skopeo inspect --config`).
-pub fn skopeo_config(tar: &Path) -> serde_json::Value {
+pub(crate) fn skopeo_config(tar: &Path) -> serde_json::Value {
     let o = run(Command::new("skopeo").args(["inspect", "--config"]).arg(format!("oci-archive:{}", tar.display())));
     assert!(o.status.success(), "skopeo inspect --config {}: {}", tar.display(), text(&o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// True when skopeo reads the archive both as OCI and as docker.
-pub fn skopeo_reads(tar: &Path) -> Result<(), String> {
+pub(crate) fn skopeo_reads(tar: &Path) -> Result<(), String> {
     for transport in ["oci-archive", "docker-archive"] {
         let o = run(Command::new("skopeo").arg("inspect").arg(format!("{transport}:{}", tar.display())));
         if !o.status.success() {
@@ -195,7 +195,7 @@ pub fn skopeo_reads(tar: &Path) -> Result<(), String> {
 
 /// A registry stand-in on 127.0.0.1 that answers every request with `status` (e.g. 401 with a
 /// Basic challenge, 500), for as long as the test process lives. Returns "127.0.0.1:PORT".
-pub fn failing_registry(status: u16) -> String {
+pub(crate) fn failing_registry(status: u16) -> String {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -231,7 +231,7 @@ pub fn failing_registry(status: u16) -> String {
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
-pub fn closed_port() -> String {
+pub(crate) fn closed_port() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
     drop(l);

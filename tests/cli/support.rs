@@ -16,30 +16,30 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
 
 /// The staticize binary under test.
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_staticize"))
 }
 
 /// A `staticize` command with a clean, predictable environment.
-pub fn staticize() -> Command {
+pub(crate) fn staticize() -> Command {
     let mut c = Command::new(bin());
     c.env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
     c
 }
 
 /// Runs a command and returns its output (never panics on failure status).
-pub fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"))
 }
 
 /// stdout + stderr as one string, for assertions and failure messages.
-pub fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// Asserts success and returns the combined output.
 #[track_caller]
-pub fn ok(cmd: &mut Command) -> String {
+pub(crate) fn ok(cmd: &mut Command) -> String {
     let o = run(cmd);
     assert!(o.status.success(), "{cmd:?} failed ({}):\n{}", o.status, text(&o));
     text(&o)
@@ -47,21 +47,21 @@ pub fn ok(cmd: &mut Command) -> String {
 
 /// Asserts the exit code and returns the combined output.
 #[track_caller]
-pub fn fails_with(cmd: &mut Command, code: i32) -> String {
+pub(crate) fn fails_with(cmd: &mut Command, code: i32) -> String {
     let o = run(cmd);
     assert_eq!(o.status.code(), Some(code), "{cmd:?}: expected exit {code}, got {}:\n{}", o.status, text(&o));
     text(&o)
 }
 
 /// True when end-to-end tools are mandatory (CI).
-pub fn e2e_required() -> bool {
+pub(crate) fn e2e_required() -> bool {
     std::env::var("STATICIZE_E2E").is_ok_and(|v| v == "require")
 }
 
 /// Whether `tool` is usable; when it is not, fails under STATICIZE_E2E=require, else prints a
 /// skip notice and returns false.
 #[track_caller]
-pub fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     let found = which(tool);
     if !found {
         assert!(!e2e_required(), "{tool} is required (STATICIZE_E2E=require) but was not found");
@@ -77,7 +77,7 @@ static SKIPS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 /// (callers have already failed under STATICIZE_E2E=require). Says so at once, and once more
 /// in a summary when the test binary exits, so a plain `cargo test` cannot pass vacuously
 /// without saying so.
-pub fn skipped(tool: &str) {
+pub(crate) fn skipped(tool: &str) {
     let test = std::thread::current().name().unwrap_or("?").to_string();
     static SUMMARY: Once = Once::new();
     // SAFETY: `print_skips` is an `extern "C" fn()` that only locks a static and writes.
@@ -119,38 +119,38 @@ fn which(tool: &str) -> bool {
 }
 
 /// The socket of the test dockerd (scripts/services.sh), unless DOCKER_HOST says otherwise.
-pub fn docker_host() -> String {
+pub(crate) fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///tmp/staticize-services/docker.sock".into())
 }
 
 /// A `docker` command talking to the test dockerd.
-pub fn docker_cmd() -> Command {
+pub(crate) fn docker_cmd() -> Command {
     let mut c = Command::new("docker");
     c.env("DOCKER_HOST", docker_host());
     c
 }
 
 /// A `podman` command.
-pub fn podman_cmd() -> Command {
+pub(crate) fn podman_cmd() -> Command {
     Command::new("podman")
 }
 
 /// The test registry's host:port (STATICIZE_REGISTRY), when one runs.
-pub fn registry() -> Option<String> {
+pub(crate) fn registry() -> Option<String> {
     let r = std::env::var("STATICIZE_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
     let up = Command::new("curl").args(["-fsS", "-o", "/dev/null", &format!("http://{r}/v2/")]).status();
     up.is_ok_and(|s| s.success()).then_some(r)
 }
 
 /// A tag nobody else uses in this run, so parallel tests never collide.
-pub fn unique_tag(base: &str) -> String {
+pub(crate) fn unique_tag(base: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("staticize-test/{base}-{}-{}:t", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
 /// Which container engines to exercise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     /// podman, daemonless.
     Podman,
     /// docker against the test dockerd.
@@ -160,7 +160,7 @@ pub enum Engine {
 impl Engine {
     /// Both engines, each required under STATICIZE_E2E=require.
     #[track_caller]
-    pub fn available() -> Vec<Engine> {
+    pub(crate) fn available() -> Vec<Engine> {
         let mut v = Vec::new();
         if have("podman") {
             v.push(Engine::Podman);
@@ -172,7 +172,7 @@ impl Engine {
     }
 
     /// A command for this engine.
-    pub fn cmd(self) -> Command {
+    pub(crate) fn cmd(self) -> Command {
         match self {
             Engine::Podman => podman_cmd(),
             Engine::Docker => docker_cmd(),
@@ -181,13 +181,13 @@ impl Engine {
 
     /// Loads an archive; returns the loader's output.
     #[track_caller]
-    pub fn load(self, tar: &Path) -> String {
+    pub(crate) fn load(self, tar: &Path) -> String {
         ok(self.cmd().arg("load").arg("-i").arg(tar))
     }
 
     /// `run --rm [extra…] IMAGE [args…]` with no network; returns stdout.
     #[track_caller]
-    pub fn run_image(self, image: &str, extra: &[&str], args: &[&str]) -> String {
+    pub(crate) fn run_image(self, image: &str, extra: &[&str], args: &[&str]) -> String {
         let o = run(self.cmd().args(["run", "--rm", "--network", "none"]).args(extra).arg(image).args(args));
         assert!(o.status.success(), "{self:?} run {image} failed ({}):\n{}", o.status, text(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
@@ -195,7 +195,7 @@ impl Engine {
 
     /// `inspect IMAGE` parsed as JSON (the first element).
     #[track_caller]
-    pub fn inspect(self, image: &str) -> serde_json::Value {
+    pub(crate) fn inspect(self, image: &str) -> serde_json::Value {
         let o = run(self.cmd().args(["image", "inspect", image]));
         assert!(o.status.success(), "{self:?} inspect {image}: {}", text(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("inspect prints JSON");
@@ -203,14 +203,14 @@ impl Engine {
     }
 
     /// Removes an image, ignoring failures.
-    pub fn remove(self, image: &str) {
+    pub(crate) fn remove(self, image: &str) {
         let _ = self.cmd().args(["rmi", "-f", image]).output();
     }
 }
 
 /// Loads `tar` into every engine, runs `image` with `args`, and returns each engine's stdout.
 #[track_caller]
-pub fn load_and_run_everywhere(tar: &Path, image: &str, args: &[&str]) -> Vec<(Engine, String)> {
+pub(crate) fn load_and_run_everywhere(tar: &Path, image: &str, args: &[&str]) -> Vec<(Engine, String)> {
     let mut out = Vec::new();
     for e in Engine::available() {
         e.load(tar);
@@ -222,17 +222,17 @@ pub fn load_and_run_everywhere(tar: &Path, image: &str, args: &[&str]) -> Vec<(E
 }
 
 /// The repository root (for examples/).
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A fresh temporary directory.
-pub fn tempdir() -> tempfile::TempDir {
+pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("staticize-it-").tempdir().unwrap()
 }
 
 /// sha256 of a file, hex.
-pub fn sha256_file(p: &Path) -> String {
+pub(crate) fn sha256_file(p: &Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
 }

@@ -10,7 +10,7 @@ use crate::toolchain::Profile;
 /// A build system staticize knows how to drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum System {
+pub(crate) enum System {
     /// CMakeLists.txt: cmake, out of tree.
     CMake,
     /// meson.build: meson + ninja, out of tree.
@@ -27,7 +27,7 @@ pub enum System {
 
 impl System {
     /// The name shown in step lines.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             System::CMake => "CMake",
             System::Meson => "Meson",
@@ -41,7 +41,7 @@ impl System {
 
 /// Recognises the build system of `dir` (in the order of the issue: CMake, Meson, configure,
 /// configure.ac, Makefile); `None` when there is none.
-pub fn detect(dir: &Path) -> Option<System> {
+pub(crate) fn detect(dir: &Path) -> Option<System> {
     let has = |f: &str| dir.join(f).is_file();
     if has("CMakeLists.txt") {
         Some(System::CMake)
@@ -60,7 +60,7 @@ pub fn detect(dir: &Path) -> Option<System> {
 
 /// Everything a plan needs to know about the build.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(crate) struct Layout {
     /// The project's source directory.
     pub src: PathBuf,
     /// Where an out-of-tree build goes (DIR/.staticize-build/build).
@@ -81,7 +81,7 @@ pub struct Layout {
 
 /// One command of a plan.
 #[derive(Debug, Clone)]
-pub struct Step {
+pub(crate) struct Step {
     /// The step's verb: "configure" or "build".
     pub verb: &'static str,
     /// What runs.
@@ -92,7 +92,7 @@ pub struct Step {
 
 /// The steps for `system`; `in_tree` says whether configure runs in the source tree (a tree
 /// configured in place refuses out-of-tree builds).
-pub fn plan(system: System, l: &Layout, in_tree: bool) -> Vec<Step> {
+pub(crate) fn plan(system: System, l: &Layout, in_tree: bool) -> Vec<Step> {
     let setup = |c: Command| Step { verb: "configure", command: c, setup: true };
     let build = |c: Command| Step { verb: "build", command: c, setup: false };
     let jobs = format!("-j{}", l.jobs);
@@ -123,7 +123,7 @@ pub fn plan(system: System, l: &Layout, in_tree: bool) -> Vec<Step> {
 
 /// The optimisation flag of a profile, given to build systems as CFLAGS and CXXFLAGS (those that
 /// honour them: autoconf, CMake, Meson, Makefiles with `CFLAGS ?=`) unless the user set them.
-pub fn opt_flag(profile: Profile) -> &'static str {
+pub(crate) fn opt_flag(profile: Profile) -> &'static str {
     match profile {
         Profile::Size => "-Os",
         Profile::Speed => "-O2",

@@ -12,7 +12,7 @@ const DYNAMIC_FLAGS: &[&str] = &["-static-pie", "-pie", "-Bdynamic", "-dynamic-l
 
 /// The explanation and the fix for a dynamic executable at `path` (absolute), built in a run
 /// whose executable links are in `links`.
-pub fn explain(path: &Path, rel: &Path, linkage: &Linkage, links: &[LinkRecord]) -> (String, String) {
+pub(crate) fn explain(path: &Path, rel: &Path, linkage: &Linkage, links: &[LinkRecord]) -> (String, String) {
     let needs = if linkage.needed.is_empty() { String::new() } else { format!(", needs {}", linkage.needed.join(" ")) };
     let interp = linkage.interp.as_deref().map(|i| format!(" (interpreter {i})")).unwrap_or_default();
     let what = format!("{} is dynamic{interp}{needs}", rel.display());
@@ -56,7 +56,7 @@ pub fn explain(path: &Path, rel: &Path, linkage: &Linkage, links: &[LinkRecord])
 
 /// A failed build step whose linker could not find `-lNAME` gets a help line: a static link
 /// needs `libNAME.a` built for the chosen C library, which the distribution ships only for glibc.
-pub fn missing_library(e: Error, compiler: &str, libc: &str) -> Error {
+pub(crate) fn missing_library(e: Error, compiler: &str, libc: &str) -> Error {
     let Error::CommandFailed { step, command, status, stderr } = e else { return e };
     let mut libs: Vec<&str> = stderr
         .split("cannot find -l")

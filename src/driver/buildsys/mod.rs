@@ -6,10 +6,10 @@
 //! executable links of the last run), `setup` (what the build directory was configured with)
 //! and `executables` (what earlier runs found, so an up-to-date build still finds them).
 
-pub mod detect;
-pub mod explain;
-pub mod select;
-pub mod tree;
+pub(crate) mod detect;
+pub(crate) mod explain;
+pub(crate) mod select;
+pub(crate) mod tree;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -28,11 +28,11 @@ use crate::toolchain::{Preference, Profile};
 use detect::{Layout, Step, System};
 
 /// The directory in a project where staticize keeps its build state.
-pub const STATE_DIR: &str = ".staticize-build";
+pub(crate) const STATE_DIR: &str = ".staticize-build";
 
 /// What the user asked of the build (plain data; the command line maps onto it).
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// The build command to run instead of the recognised build system.
     pub command: Vec<String>,
     /// Extra arguments for the configure step.
@@ -45,7 +45,7 @@ pub struct Options {
 
 /// One executable the build produced.
 #[derive(Debug, Clone, Serialize)]
-pub struct Executable {
+pub(crate) struct Executable {
     /// Where it is.
     pub path: PathBuf,
     /// Its path relative to the project directory.
@@ -58,7 +58,7 @@ pub struct Executable {
 
 /// The result of running a project's build.
 #[derive(Debug, Clone)]
-pub struct Built {
+pub(crate) struct Built {
     /// The build system that ran.
     pub system: System,
     /// The project directory (absolute).
@@ -72,7 +72,7 @@ pub struct Built {
 }
 
 /// Runs the build of the project in `dir` statically and finds what it produced.
-pub fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built> {
+pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built> {
     let src = std::fs::canonicalize(dir).map_err(|e| Error::io("open the project directory", dir, e))?;
     if !src.is_dir() {
         return Err(Error::input(&src, "is not a directory", Some("pass the project directory".into())));

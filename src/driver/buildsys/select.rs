@@ -10,7 +10,7 @@ use crate::report::human_size;
 
 /// The executables named by `bins` (file name or path in the tree), or the only one; several
 /// and none named is a usage error listing them.
-pub fn choose<'a>(built: &'a Built, bins: &[String]) -> Result<Vec<&'a Executable>> {
+pub(crate) fn choose<'a>(built: &'a Built, bins: &[String]) -> Result<Vec<&'a Executable>> {
     let found = &built.executables;
     if found.is_empty() {
         return Err(Error::Build {
@@ -51,7 +51,7 @@ fn by_name<'a>(built: &'a Built, bin: &str) -> Result<&'a Executable> {
 }
 
 /// One line per executable: name, path, verdict, size, rebuilt or not.
-pub fn listing(found: &[Executable]) -> String {
+pub(crate) fn listing(found: &[Executable]) -> String {
     found
         .iter()
         .map(|e| {
@@ -69,12 +69,12 @@ pub fn listing(found: &[Executable]) -> String {
 }
 
 /// The executable's file name.
-pub fn file_name(e: &Executable) -> String {
+pub(crate) fn file_name(e: &Executable) -> String {
     e.rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// A dynamic executable is a failed verdict, with the step that made it and what to change.
-pub fn refuse_dynamic(e: &Executable, built: &Built) -> Result<()> {
+pub(crate) fn refuse_dynamic(e: &Executable, built: &Built) -> Result<()> {
     if e.linkage.kind.is_self_contained() {
         return Ok(());
     }
@@ -84,7 +84,7 @@ pub fn refuse_dynamic(e: &Executable, built: &Built) -> Result<()> {
 
 /// An executable a build system already made, handed to the pipeline as a driver's artifact.
 #[derive(Debug, Clone)]
-pub struct Prebuilt {
+pub(crate) struct Prebuilt {
     /// The executable in the project tree.
     pub path: PathBuf,
     /// The compiler that linked it, for the report.

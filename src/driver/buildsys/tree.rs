@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Executable files by path relative to the root, with (mtime in ns, size, inode).
-pub type Snapshot = BTreeMap<PathBuf, (i64, i64, u64, u64)>;
+pub(crate) type Snapshot = BTreeMap<PathBuf, (i64, i64, u64, u64)>;
 
 /// Directories never searched: version control, and the probes CMake, Meson and autoconf
 /// compile while configuring (they are not the project's programs).
@@ -18,7 +18,7 @@ const SKIP_ENDINGS: &[&str] = &[".o", ".so", ".a", ".lo", ".la", ".obj", ".dylib
 
 /// Every executable regular file under `root` (symlinks are not followed: `zstdcat → zstd`
 /// is the same program).
-pub fn snapshot(root: &Path) -> Snapshot {
+pub(crate) fn snapshot(root: &Path) -> Snapshot {
     let mut out = Snapshot::new();
     walk(root, root, &mut out);
     out
@@ -46,7 +46,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
 
 /// The ELF files among `after` that are new or changed since `before`, plus those in
 /// `remembered` (found by earlier runs) that are still there; each with whether it was rebuilt.
-pub fn produced(
+pub(crate) fn produced(
     root: &Path,
     before: &Snapshot,
     after: &Snapshot,

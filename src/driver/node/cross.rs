@@ -11,7 +11,7 @@ use crate::process::Command;
 use crate::progress::Steps;
 
 /// staticize's cache: $STATICIZE_CACHE, else $XDG_CACHE_HOME/staticize, else ~/.cache/staticize.
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("STATICIZE_CACHE").filter(|v| !v.is_empty()) {
         return PathBuf::from(d);
     }
@@ -23,7 +23,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// The cross spec for an architecture, or a usage error listing the known ones.
-pub fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpec> {
+pub(crate) fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpec> {
     tc.cross.get(arch).ok_or_else(|| {
         let known: Vec<String> = tc.cross.keys().map(|k| format!("linux/{k}")).collect();
         Error::usage(format!("no node build for linux/{arch}"), format!("use one of: {}", known.join(", ")))
@@ -31,7 +31,7 @@ pub fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpec> {
 }
 
 /// That platform's node binary of `version`, from npm (cached).
-pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, steps: &Steps) -> Result<PathBuf> {
+pub(crate) fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, steps: &Steps) -> Result<PathBuf> {
     let dir = cache_dir().join(format!("{}-{version}", spec.npm_package));
     let node = dir.join("node");
     if node.is_file() {
@@ -80,7 +80,7 @@ pub fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, steps: &S
 }
 
 /// A directory holding that architecture's Debian libraries for node (cached).
-pub fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
+pub(crate) fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
     let base = cache_dir().join(format!("debian-{}", spec.debian_arch));
     let root = base.join("root");
     let done = base.join("packages.done");
@@ -137,7 +137,7 @@ pub fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
 }
 
 /// The first strip in `spec.strip` that is installed.
-pub fn strip_tool(spec: &CrossSpec) -> Result<PathBuf> {
+pub(crate) fn strip_tool(spec: &CrossSpec) -> Result<PathBuf> {
     spec.strip.iter().find_map(|s| which::which(s).ok()).ok_or_else(|| Error::ToolMissing {
         tool: spec.strip.join(" / "),
         hint: format!("it strips node for linux/{}: {}", spec.debian_arch, spec.strip_install),

@@ -7,10 +7,10 @@
 //! small launcher and the package tree ships beside the executable with every module at its own
 //! path (see [`tree`]).
 
-pub mod cross;
-pub mod source;
-pub mod tools;
-pub mod tree;
+pub(crate) mod cross;
+pub(crate) mod source;
+pub(crate) mod tools;
+pub(crate) mod tree;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -29,12 +29,12 @@ use tools::{NodeRuntime, NodeToolchain};
 use tree::Tree;
 
 /// Where the package tree goes in the image.
-pub const TREE_ROOT: &str = "/app";
+pub(crate) const TREE_ROOT: &str = "/app";
 
 /// How the program is laid out, as asked on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LayoutChoice {
+pub(crate) enum LayoutChoice {
     /// Bundle; ship the package tree instead when a module locates files beside itself.
     #[default]
     Auto,
@@ -91,7 +91,7 @@ impl std::str::FromStr for Asset {
 
 /// What `staticize node` is asked to build.
 #[derive(Debug, Clone)]
-pub struct NodeRequest {
+pub(crate) struct NodeRequest {
     /// The entry script.
     pub entry: PathBuf,
     /// The program's name (file name of the executable).
@@ -153,7 +153,7 @@ pub struct NodeBuild {
 }
 
 /// Builds the single executable, one reported step at a time.
-pub fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
+pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
     let tc = tools::toolchain();
     let text = read_entry(&req.entry)?;
     let (node, injected_node, cross) = runtimes(&tc, req, steps)?;
@@ -616,7 +616,7 @@ fn set_mode(p: &Path, mode: u32) -> Result<()> {
 /// `staticize node` as a [`Driver`]: what the request does not say (the entry is its only
 /// input), the command line does.
 #[derive(Debug, Default)]
-pub struct NodeDriver {
+pub(crate) struct NodeDriver {
     /// The node to use (`--node`).
     pub node: Option<PathBuf>,
     /// Files for the blob.

@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 
 /// Expressions by which a module finds files relative to its own location.
-pub const SELF_LOCATING: &[&str] =
+pub(crate) const SELF_LOCATING: &[&str] =
     &["__dirname", "__filename", "import.meta.url", "import.meta.dirname", "import.meta.filename", "require.resolve"];
 
 /// The module specifiers a script names in `require("…")`, `import("…")`, `import … from "…"`
 /// and `import "…"`, grouped by form.
-pub fn specifiers(text: &str) -> Vec<String> {
+pub(crate) fn specifiers(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for key in ["require(", "import(", "from", "import"] {
         let mut from = 0;
@@ -36,27 +36,27 @@ pub fn specifiers(text: &str) -> Vec<String> {
 }
 
 /// TypeScript file extensions esbuild compiles.
-pub const TYPESCRIPT: &[&str] = &["ts", "mts", "cts", "tsx"];
+pub(crate) const TYPESCRIPT: &[&str] = &["ts", "mts", "cts", "tsx"];
 
 /// Whether `entry` is TypeScript (by its extension, as esbuild and node decide).
-pub fn is_typescript(entry: &Path) -> bool {
+pub(crate) fn is_typescript(entry: &Path) -> bool {
     entry.extension().and_then(|e| e.to_str()).is_some_and(|e| TYPESCRIPT.contains(&e))
 }
 
 /// Whether a specifier names a module built into node ("fs", "node:http").
-pub fn is_builtin(spec: &str, builtins: &[String]) -> bool {
+pub(crate) fn is_builtin(spec: &str, builtins: &[String]) -> bool {
     spec.starts_with("node:")
         || builtins.iter().any(|b| b == spec || spec.strip_prefix(b.as_str()).is_some_and(|r| r.starts_with('/')))
 }
 
 /// The nearest directory at or above `start` holding a package.json.
-pub fn package_root(start: &Path) -> Option<PathBuf> {
+pub(crate) fn package_root(start: &Path) -> Option<PathBuf> {
     start.ancestors().find(|d| d.join("package.json").is_file()).map(Path::to_path_buf)
 }
 
 /// The directory a program is installed in: its package's root, or the directory above the
 /// node_modules holding it (for a published CLI run from node_modules/NAME/cli.js).
-pub fn project_dir(entry: &Path) -> PathBuf {
+pub(crate) fn project_dir(entry: &Path) -> PathBuf {
     let dir = entry.parent().unwrap_or(Path::new("/"));
     let root = package_root(dir).unwrap_or_else(|| dir.to_path_buf());
     match root.components().position(|c| c.as_os_str() == "node_modules") {
@@ -66,14 +66,14 @@ pub fn project_dir(entry: &Path) -> PathBuf {
 }
 
 /// The parsed package.json of a directory, when there is one.
-pub fn package_json(dir: &Path) -> Option<serde_json::Value> {
+pub(crate) fn package_json(dir: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
 
 /// Whether node would load `entry` as an ES module: .mjs, or .js under `"type": "module"`, or
 /// .js that uses import/export statements.
-pub fn is_esm(entry: &Path, text: &str) -> bool {
+pub(crate) fn is_esm(entry: &Path, text: &str) -> bool {
     match entry.extension().and_then(|e| e.to_str()) {
         Some("mjs") | Some("mts") => true,
         Some("cjs") | Some("cts") => false,
@@ -94,7 +94,7 @@ pub fn is_esm(entry: &Path, text: &str) -> bool {
 }
 
 /// The first self-locating expression in a module's text, if any.
-pub fn self_locating(text: &str) -> Option<&'static str> {
+pub(crate) fn self_locating(text: &str) -> Option<&'static str> {
     SELF_LOCATING.iter().copied().find(|m| text.contains(m))
 }
 

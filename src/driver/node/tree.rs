@@ -43,7 +43,7 @@ pub struct Tree {
 
 /// Collects the tree for `entry` (an existing script; symlinks such as node_modules/.bin/x are
 /// followed to the real file).
-pub fn collect(entry: &Path) -> Result<Tree> {
+pub(crate) fn collect(entry: &Path) -> Result<Tree> {
     let entry = entry.canonicalize().map_err(|e| Error::io("resolve", entry, e))?;
     let entry_dir = entry.parent().unwrap_or(Path::new("/")).to_path_buf();
     let top = package_root(&entry_dir).unwrap_or_else(|| entry_dir.clone());
@@ -162,7 +162,7 @@ fn common_ancestor<'a>(mut paths: impl Iterator<Item = &'a Path>) -> PathBuf {
 }
 
 /// The path of `target` (absolute, inside the image) relative to the directory of `from`.
-pub fn relative_in_image(from_file: &str, target: &str) -> String {
+pub(crate) fn relative_in_image(from_file: &str, target: &str) -> String {
     let depth = Path::new(from_file)
         .parent()
         .map_or(0, |p| p.components().filter(|c| matches!(c, Component::Normal(_))).count());
