@@ -18,7 +18,7 @@ pub mod output;
 pub mod pack;
 pub(crate) mod pipeline;
 pub(crate) mod pkgdb;
-pub(crate) mod platform;
+pub mod platform;
 pub(crate) mod process;
 pub(crate) mod progress;
 pub mod report;

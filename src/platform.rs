@@ -126,7 +126,7 @@ pub(crate) fn parse_platforms(values: &[String]) -> Result<Vec<Arch>> {
 
 /// The OCI name of any ELF machine ("amd64", "riscv64", …), for verdicts about programs
 /// staticize did not build.
-pub(crate) fn oci_name(e_machine: u16) -> &'static str {
+pub fn oci_name(e_machine: u16) -> &'static str {
     use goblin::elf::header::*;
     match e_machine {
         EM_X86_64 => "amd64",

@@ -8,6 +8,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(l) = staticize::elf::inspect_bytes(data) {
         // The verdict's derived fields must be consistent with what was parsed.
         assert_eq!(l.size, data.len() as u64);
-        assert_eq!(l.machine, staticize::elf::machine_name(l.e_machine));
+        assert_eq!(l.machine, staticize::platform::oci_name(l.e_machine));
     }
 });
