@@ -555,7 +555,10 @@ fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, steps: &Steps) 
     }
     let assets = if req.assets.is_empty() { String::new() } else { format!(", {} assets", req.assets.len()) };
     let cache = if req.code_cache { " with code cache" } else { "" };
-    steps.step("blob", format!("{main_file}{cache}{assets} ({})", human_size(size_of(&blob))));
+    // Name the entry when -o renamed the program, so the line says which script went in.
+    let entry = req.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let from = if entry.is_empty() || entry == main_file { String::new() } else { format!(" from {entry}") };
+    steps.step("blob", format!("{main_file}{from}{cache}{assets} ({})", human_size(size_of(&blob))));
     Ok(blob)
 }
 
