@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::closure::root::Root;
-use crate::closure::{self, Closure, EntryKind, ResolveOptions};
+use crate::closure::{self, ResolveOptions};
 use crate::elf::{self, LinkKind};
 use crate::error::{Error, Result};
 use crate::image::options::{AddSpec, ImageSettings, User};
@@ -209,7 +209,7 @@ impl Work<'_> {
                 help: Some("name the file with --lib PATH, or pass --allow-missing to write the image anyway".into()),
             });
         }
-        add_closure(rootfs, &c)?;
+        crate::bundle::add_closure(rootfs, &c)?;
         if !c.cache_dirs.is_empty() {
             // Scratch has no ld.so.cache: name the ld.so.conf directories that supplied libraries.
             self.env.push(("LD_LIBRARY_PATH".into(), c.cache_dirs.join(":")));
@@ -250,27 +250,6 @@ fn add_file(rootfs: &mut Rootfs, inside: &str, host: &Path, mode: Option<u32>) -
         }
     };
     rootfs.add_file(inside, Source::Host(host.to_path_buf()), mode)?;
-    Ok(())
-}
-
-/// A closure's files and links at their paths inside the image (as `bundle` carries them).
-fn add_closure(rootfs: &mut Rootfs, c: &Closure) -> Result<()> {
-    for e in &c.entries {
-        if rootfs.get(&e.image_path).is_some() {
-            continue;
-        }
-        match e.kind {
-            EntryKind::Symlink => {
-                rootfs.add_symlink(&e.image_path, e.link_target.as_deref().unwrap_or_default())?;
-            }
-            EntryKind::Interp => {
-                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_EXEC)?;
-            }
-            EntryKind::Needed | EntryKind::Dlopen => {
-                rootfs.add_file(&e.image_path, Source::Host(e.host_path.clone()), MODE_DATA)?;
-            }
-        }
-    }
     Ok(())
 }
 
