@@ -274,7 +274,10 @@ fn same_input_same_executable() {
     let (script, asset) = asset_script(dir.path());
     let mut sums = Vec::new();
     for n in 0..2 {
-        let bin = dir.path().join(format!("greet{n}"));
+        // The same name in two directories: -o names the program, so the name is an input too.
+        let out = dir.path().join(format!("run{n}"));
+        fs::create_dir_all(&out).unwrap();
+        let bin = out.join("greet");
         ok(staticize()
             .arg("node")
             .arg(&script)
@@ -342,7 +345,8 @@ fn hello_node_for_arm64_runs_from_its_image_files_under_qemu() {
     let child = Command::new("qemu-aarch64-static")
         .arg("-L")
         .arg(&rootfs)
-        .arg(rootfs.join("hello-node"))
+        // -o names the program inside the image (issue 13).
+        .arg(rootfs.join("hello-arm64"))
         .env("PORT", port.to_string())
         .spawn()
         .unwrap();
