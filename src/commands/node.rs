@@ -79,7 +79,7 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         rep.step(
             "init",
             format!(
-                "{} is PID 1 in the image: forwards signals to node, reaps zombies, exits with its status (--no-init)",
+                "{} runs first as PID 1 in the image: forwards signals to node, reaps zombies, exits with its status (--no-init)",
                 crate::pack::INIT_PATH
             ),
         );
