@@ -54,6 +54,21 @@ pub(crate) struct ImageCheck {
     pub ok: bool,
 }
 
+impl ExecutableCheck {
+    /// An object that needs nothing the image lacks: static, or a library a program's
+    /// closure already loaded.
+    fn loads_nothing_missing(path: &str, linkage: LinkKind) -> Self {
+        ExecutableCheck {
+            path: path.to_string(),
+            linkage,
+            files_found: 0,
+            missing: Vec::new(),
+            optional_missing: Vec::new(),
+            ok: true,
+        }
+    }
+}
+
 impl ImageCheck {
     /// The objects with libraries missing.
     pub(crate) fn broken(&self) -> impl Iterator<Item = &ExecutableCheck> {
@@ -140,14 +155,7 @@ pub(crate) fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageC
     let mut executables = Vec::new();
     for (inside, kind) in objects.iter().filter(|(_, k)| *k != LinkKind::SharedLibrary) {
         let check = match kind {
-            LinkKind::Static | LinkKind::StaticPie => ExecutableCheck {
-                path: inside.clone(),
-                linkage: *kind,
-                files_found: 0,
-                missing: Vec::new(),
-                optional_missing: Vec::new(),
-                ok: true,
-            },
+            LinkKind::Static | LinkKind::StaticPie => ExecutableCheck::loads_nothing_missing(inside, *kind),
             LinkKind::Dynamic => judge(inside.clone(), *kind, &opts, &mut loaded)?,
             // Relocatable objects, core dumps and separate debug info load nothing.
             _ => continue,
@@ -157,14 +165,7 @@ pub(crate) fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageC
     let mut libraries = Vec::new();
     for (inside, kind) in objects.iter().filter(|(_, k)| *k == LinkKind::SharedLibrary) {
         let check = if loaded.contains(inside) {
-            ExecutableCheck {
-                path: inside.clone(),
-                linkage: *kind,
-                files_found: 0,
-                missing: Vec::new(),
-                optional_missing: Vec::new(),
-                ok: true,
-            }
+            ExecutableCheck::loads_nothing_missing(inside, *kind)
         } else {
             judge(inside.clone(), *kind, &opts, &mut std::collections::BTreeSet::new())?
         };

@@ -79,6 +79,11 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,
     };
+    run_builds(job, rep)
+}
+
+/// Runs a build job and prints its JSON; exit 1 when a verdict failed.
+pub(crate) fn run_builds(job: pipeline::Job<'_>, rep: &Reporter) -> Result<()> {
     let outcome = pipeline::run(job, rep)?;
     print_builds(&outcome, rep);
     outcome.finish()

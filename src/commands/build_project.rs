@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use crate::cli::BuildArgs;
-use crate::commands::build::{check_host_platform, print_builds};
+use crate::commands::build::{check_host_platform, run_builds};
 use crate::commands::settings;
 use crate::driver::buildsys::{self, Built, Executable, Options, select};
 use crate::error::{Error, Result};
-use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::pipeline::{Binaries, Dynamic, Job, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::Preference;
@@ -77,7 +77,5 @@ fn package(args: &BuildArgs, built: &Built, e: &Executable, rep: &Reporter) -> R
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,
     };
-    let outcome = pipeline::run(job, rep)?;
-    print_builds(&outcome, rep);
-    outcome.finish()
+    run_builds(job, rep)
 }

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use crate::cli::GoArgs;
-use crate::commands::build::print_builds;
+use crate::commands::build::run_builds;
 use crate::commands::settings;
 use crate::driver::Driver;
 use crate::driver::go::GoDriver;
 use crate::error::Result;
-use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::pipeline::{Binaries, Dynamic, Job, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::Profile;
@@ -43,9 +43,7 @@ pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,
     };
-    let outcome = pipeline::run(job, rep)?;
-    print_builds(&outcome, rep);
-    outcome.finish()
+    run_builds(job, rep)
 }
 
 #[cfg(test)]
