@@ -337,6 +337,14 @@ pub struct BundleArgs {
     /// Also carry the files of this installed package, with every ELF's closure (repeatable).
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
+    /// Run the program once, with the arguments after --, under strace in a throwaway working
+    /// directory, and also carry every file it opened or executed (never done without this
+    /// flag). The arguments become the image's default command unless --cmd is given.
+    #[arg(long)]
+    pub trace: bool,
+    /// The arguments of the traced run (`bundle PROGRAM --trace -- ARGS…`).
+    #[arg(last = true, value_name = "ARGS")]
+    pub trace_args: Vec<String>,
     /// Image contents and configuration.
     #[command(flatten)]
     pub options: ImageOptions,

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::bundle::package as pkg;
 use crate::bundle::stdlib::{self, Stdlib};
+use crate::bundle::trace::{self, TraceRequest};
 use crate::closure::{Closure, ResolveOptions};
 use crate::error::{Error, Result};
 use crate::image::options::AddSpec;
@@ -24,6 +25,8 @@ pub(crate) struct Extras {
     pub packages: Vec<String>,
     /// Write the image even when a library is missing (`--allow-missing`).
     pub allow_missing: bool,
+    /// Run the program once under strace and carry what it used (`--trace -- ARGS…`).
+    pub trace: Option<TraceRequest>,
 }
 
 /// One line for the report.
@@ -65,6 +68,9 @@ pub(crate) fn complete(
         }
     }
     notes.extend(packages(rootfs, program, x)?);
+    if let Some(req) = &x.trace {
+        notes.push(traced(rootfs, program, req)?);
+    }
     let carried = crate::bundle::carry_closures(rootfs, done, &ResolveOptions::default())?;
     if !carried.files.is_empty() {
         let names: Vec<&str> = carried.files.iter().map(|f| f.rsplit('/').next().unwrap_or(f)).collect();
@@ -102,6 +108,34 @@ pub(crate) fn complete(
     let hints = crate::bundle::hints::scratch_gaps(rootfs, program, closure);
     notes.extend(hints.into_iter().map(|h| Note::Step("hint", h)));
     Ok(notes)
+}
+
+/// Lines of the trace report name this many files, then how many more.
+const TRACE_NAMED: usize = 12;
+
+/// `--trace`: runs the program under strace and carries what it used; the step line says
+/// what that added.
+fn traced(rootfs: &mut Rootfs, program: &Path, req: &TraceRequest) -> Result<Note> {
+    let (used, work) = trace::run(program, req)?;
+    let t = trace::carry(rootfs, program, &used, &work)?;
+    let run = std::iter::once(program.display().to_string()).chain(req.args.iter().cloned()).collect::<Vec<_>>();
+    let mut names: Vec<&str> = t.added.iter().take(TRACE_NAMED).map(String::as_str).collect();
+    let more = t.added.len().saturating_sub(TRACE_NAMED);
+    let more = if more > 0 { format!(" … and {more} more") } else { String::new() };
+    if names.is_empty() {
+        names.push("nothing new");
+    }
+    Ok(Note::Step(
+        "trace",
+        format!(
+            "ran `{}` under strace: it used {} files; carried {} more ({}): {}{more}",
+            run.join(" "),
+            t.used,
+            t.added.len(),
+            human_size(t.bytes),
+            names.join(" ")
+        ),
+    ))
 }
 
 /// `--package-files` and `--package NAME`: the package's files into the image; without them, a
