@@ -45,6 +45,9 @@ APT_PACKAGES=(
   autoconf automake libtool meson ninja-build cmake pkg-config dpkg-dev tcl
   # issue 16: Debian's python3.11 bundled with its stdlib; patchelf writes a $ORIGIN DT_NEEDED
   python3.11 patchelf
+  # issue 16: bundle --trace runs the program under strace; openssl makes the curl test's
+  # certificate and TLS server; postgres, perl, ruby and lua bundled and run
+  strace openssl postgresql-15 perl ruby lua5.4
   # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
   debootstrap
 )

@@ -110,6 +110,32 @@ pub(crate) fn complete(
     Ok(notes)
 }
 
+/// The hint naming the dependencies of the program's package that ship what it may need,
+/// except those already asked for with --package and areas the image already has (an
+/// interpreter's standard library).
+fn dependency_hint(rootfs: &Rootfs, package: &str, x: &Extras) -> Result<Option<Note>> {
+    let mut deps = pkg::dependencies(package)?;
+    deps.retain_mut(|d| {
+        d.areas.retain(|a| rootfs.get(&a.dir).is_none());
+        let done = d.carried_at.is_some_and(|p| rootfs.get(p).is_some());
+        !done && !d.areas.is_empty() && !x.packages.contains(&d.package)
+    });
+    if deps.is_empty() {
+        return Ok(None);
+    }
+    let area = |a: &pkg::Area| format!("{} ({} files)", a.dir, a.files);
+    let named: Vec<String> = deps
+        .iter()
+        .map(|d| format!("{} ({})", d.package, d.areas.iter().take(2).map(area).collect::<Vec<_>>().join(", ")))
+        .collect();
+    let mut flags: Vec<&str> = deps.iter().map(|d| d.flag.as_str()).collect();
+    flags.dedup();
+    Ok(Some(Note::Step(
+        "hint",
+        format!("{package} depends on {}; carry what the program needs with {}", named.join(", "), flags.join(" ")),
+    )))
+}
+
 /// Lines of the trace report name this many files, then how many more.
 const TRACE_NAMED: usize = 12;
 
@@ -143,7 +169,8 @@ fn traced(rootfs: &mut Rootfs, program: &Path, req: &TraceRequest) -> Result<Not
 fn packages(rootfs: &mut Rootfs, program: &Path, x: &Extras) -> Result<Vec<Note>> {
     let mut notes = Vec::new();
     let mut wanted = Vec::new();
-    if let Some(o) = pkg::owner(program)? {
+    let owner = pkg::owner(program)?;
+    if let Some(o) = owner.clone() {
         if x.package_files {
             wanted.push(o);
         } else if !o.files.is_empty() {
@@ -165,6 +192,9 @@ fn packages(rootfs: &mut Rootfs, program: &Path, x: &Extras) -> Result<Vec<Note>
                 ),
             ));
         }
+    }
+    if let Some(o) = &owner {
+        notes.extend(dependency_hint(rootfs, &o.package, x)?);
     }
     for name in &x.packages {
         wanted.push(pkg::named(name)?);

@@ -105,6 +105,7 @@ pub(crate) fn run(program: &Path, req: &TraceRequest) -> Result<(Vec<Access>, Pa
     let calls: Vec<String> = CALLS.iter().map(|c| format!("?{c}")).collect();
     let mut cmd = Command::new(&tool)
         .args(["-f", "-ff", "-qq", "-y", "--seccomp-bpf", "-e", "signal=none"])
+        .arg("-e")
         .arg(format!("trace={}", calls.join(",")))
         .arg("-o")
         .arg(logs.join("log"))
@@ -119,7 +120,7 @@ pub(crate) fn run(program: &Path, req: &TraceRequest) -> Result<(Vec<Access>, Pa
     cmd.run(&step).map_err(|e| match e {
         Error::CommandFailed { command, status, stderr, .. } => Error::Build {
             step,
-            message: format!("the program failed under strace: `{command}` {status}\n{stderr}"),
+            message: format!("the traced run failed: `{command}` {status}\n{stderr}"),
             help: Some(
                 "--trace carries what one successful run uses: give arguments after -- that make it succeed".into(),
             ),

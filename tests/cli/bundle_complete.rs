@@ -206,19 +206,6 @@ fn git_with_its_package_files_clones_in_podman() {
     assert_eq!(log.trim(), "first");
 }
 
-/// curl links libssl through libcurl: the hint names --with certs, and goes away with it.
-#[test]
-fn curl_gets_the_certs_hint() {
-    if !have("curl") {
-        return;
-    }
-    let t = tempdir();
-    let out = ok(staticize().arg("bundle").arg("/usr/bin/curl").arg("-o").arg(t.path().join("c.tar")));
-    assert!(out.contains("TLS needs CA certificates") && out.contains("--with certs"), "{out}");
-    let out = ok(staticize().args(["bundle", "/usr/bin/curl", "--with", "certs", "-o"]).arg(t.path().join("d.tar")));
-    assert!(!out.contains("TLS needs CA certificates"), "{out}");
-}
-
 /// nginx with its configuration package's files (directories like /var/lib/nginx included),
 /// /etc/passwd and a config of ours serves a page from podman on a free port.
 #[test]

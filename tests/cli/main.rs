@@ -6,6 +6,7 @@ mod support;
 mod build_systems;
 mod bundle;
 mod bundle_complete;
+mod bundle_works;
 mod c_build;
 mod check;
 mod check_tree;
