@@ -17,9 +17,11 @@ const DOCS: &[&str] =
 
 /// Dependencies that only install-time scripts use (debconf questions, users made by
 /// maintainer scripts): never what the program needs at run time.
-const INSTALL_TOOLS: &[&str] = &["debconf", "dpkg", "adduser", "ucf", "lsb-base", "init-system-helpers", "sysvinit-utils"];
+const INSTALL_TOOLS: &[&str] =
+    &["debconf", "dpkg", "adduser", "ucf", "lsb-base", "init-system-helpers", "sysvinit-utils"];
 /// Areas of a dependency that are not what the program reads: service set-up on a full system,
-/// and other programs (a dependency's own executables are not the program's data).
+/// shell and editor integration, and other programs (a dependency's executables are not the
+/// program's data).
 const SERVICE_AREAS: &[&str] = &[
     "/usr/lib/systemd",
     "/lib/systemd",
@@ -28,6 +30,11 @@ const SERVICE_AREAS: &[&str] = &[
     "/etc/init.d",
     "/etc/logrotate.d",
     "/etc/ufw",
+    "/usr/share/bash-completion",
+    "/usr/share/vim",
+    "/usr/share/binfmts",
+    "/usr/share/zsh",
+    "/usr/share/fish",
     "/usr/bin",
     "/usr/sbin",
     "/bin",
@@ -64,7 +71,10 @@ pub(crate) fn dependencies(package: &str) -> Result<Vec<Dependency>> {
         let areas: Vec<Area> = owned
             .areas()
             .into_iter()
-            .filter(|a| !a.dir.contains("-linux-") && !SERVICE_AREAS.iter().any(|s| a.dir == *s || a.dir.starts_with(&format!("{s}/"))))
+            .filter(|a| {
+                !a.dir.contains("-linux-")
+                    && !SERVICE_AREAS.iter().any(|s| a.dir == *s || a.dir.starts_with(&format!("{s}/")))
+            })
             .collect();
         if !areas.is_empty() {
             let (flag, carried_at) = flag_for(&dep);

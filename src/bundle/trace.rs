@@ -154,11 +154,8 @@ fn parse_line(line: &str) -> Option<Access> {
         return None;
     }
     let at = name.ends_with("at") || name.ends_with("at2");
-    let (dir, path_arg, flags) = if at {
-        (decoration(args.first()?), args.get(1)?, args.get(2))
-    } else {
-        (None, args.first()?, args.get(1))
-    };
+    let (dir, path_arg, flags) =
+        if at { (decoration(args.first()?), args.get(1)?, args.get(2)) } else { (None, args.first()?, args.get(1)) };
     let path = unquote(path_arg)?;
     if path.is_empty() {
         return None; // fstatat(fd, "", AT_EMPTY_PATH) names the descriptor, not a path
@@ -365,7 +362,7 @@ openat(AT_FDCWD</tmp/trt>, "/unfinished", O_RDONLY <unfinished ...>
 
     #[test]
     fn escapes_are_undone() {
-        assert_eq!(unescape(r#"a\\b\"c\nd\x41\101\0"#), "a\\b\"c\nd" .to_string() + "AA\0");
+        assert_eq!(unescape(r#"a\\b\"c\nd\x41\101\0"#), "a\\b\"c\nd".to_string() + "AA\0");
         assert_eq!(unescape("tail\\"), "tail\\");
     }
 
@@ -380,7 +377,8 @@ openat(AT_FDCWD</tmp/trt>, "/unfinished", O_RDONLY <unfinished ...>
         std::fs::create_dir(&work).unwrap();
         std::fs::write(work.join("out"), "o").unwrap();
         let p = |s: &str| Access { path: d.join(s).to_string_lossy().into_owned(), how: Use::Read };
-        let used = [p("link.py"), p("work/out"), p("run.sh"), Access { path: "/proc/self/maps".into(), how: Use::Read }];
+        let used =
+            [p("link.py"), p("work/out"), p("run.sh"), Access { path: "/proc/self/maps".into(), how: Use::Read }];
         let mut rootfs = Rootfs::new();
         let traced = carry(&mut rootfs, Path::new("/bin/true"), &used, &work).unwrap();
         let s = |x: &str| d.join(x).to_string_lossy().into_owned();
