@@ -272,17 +272,17 @@ pub(crate) fn carry(rootfs: &mut Rootfs, program: &Path, used: &[Access], work: 
     let work = work.to_string_lossy().into_owned();
     let program = std::fs::canonicalize(program).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let mut traced = Traced::default();
-    let mut todo: Vec<String> = used.iter().map(|a| a.path.clone()).collect();
-    let mut seen = BTreeSet::new();
-    while let Some(path) = todo.pop() {
-        if !seen.insert(path.clone()) || skipped(&path, &work) {
+    let mut todo: Vec<Access> = used.to_vec();
+    let (mut seen, mut existing) = (BTreeSet::new(), BTreeSet::new());
+    while let Some(Access { path, how }) = todo.pop() {
+        if !seen.insert((path.clone(), how)) || skipped(&path, &work) {
             continue;
         }
         let Some(walked) = host.walk_to_any(&path) else { continue };
         if skipped(&walked.real, &work) || walked.real == program {
             continue;
         }
-        traced.used += 1;
+        existing.insert(walked.real.clone());
         for link in &walked.links {
             if rootfs.get(&link.path).is_none() {
                 rootfs.add_symlink(&link.path, &link.target)?;
@@ -290,6 +290,9 @@ pub(crate) fn carry(rootfs: &mut Rootfs, program: &Path, used: &[Access], work: 
             }
         }
         let real = host.host_path(&walked.real);
+        if how == Use::Exec {
+            todo.extend(shebang(&real).map(|path| Access { path, how: Use::Exec }));
+        }
         if rootfs.get(&walked.real).is_some() || walked.real == "/" {
             continue;
         }
@@ -306,8 +309,8 @@ pub(crate) fn carry(rootfs: &mut Rootfs, program: &Path, used: &[Access], work: 
         rootfs.add_file(&walked.real, Source::Host(real.clone()), mode)?;
         traced.added.push(walked.real.clone());
         traced.bytes += meta.len();
-        todo.extend(shebang(&real));
     }
+    traced.used = existing.len();
     traced.added.sort();
     Ok(traced)
 }
@@ -377,8 +380,9 @@ openat(AT_FDCWD</tmp/trt>, "/unfinished", O_RDONLY <unfinished ...>
         std::fs::create_dir(&work).unwrap();
         std::fs::write(work.join("out"), "o").unwrap();
         let p = |s: &str| Access { path: d.join(s).to_string_lossy().into_owned(), how: Use::Read };
-        let used =
-            [p("link.py"), p("work/out"), p("run.sh"), Access { path: "/proc/self/maps".into(), how: Use::Read }];
+        // run.sh was executed; link.py read through its link.
+        let run = Access { how: Use::Exec, ..p("run.sh") };
+        let used = [p("link.py"), p("work/out"), run, Access { path: "/proc/self/maps".into(), how: Use::Read }];
         let mut rootfs = Rootfs::new();
         let traced = carry(&mut rootfs, Path::new("/bin/true"), &used, &work).unwrap();
         let s = |x: &str| d.join(x).to_string_lossy().into_owned();

@@ -39,6 +39,8 @@ fn traced_python_runs_a_script_importing_from_pythonpath() {
     for (engine, stdout) in load_and_run_everywhere(&tar, &tag, &[]) {
         assert_eq!(stdout.trim(), "hello from greet [1]", "{engine:?}");
     }
+    let out = ok(staticize().arg("check").arg(&tar));
+    assert!(out.contains("shared objects, each with its libraries inside") || out.starts_with("ok"), "{out}");
     // Arguments after -- without --trace are refused, not silently dropped.
     let out = fails_with(staticize().args(["bundle", "/usr/bin/python3", "--", "x.py"]), 2);
     assert!(out.contains("--trace"), "{out}");
