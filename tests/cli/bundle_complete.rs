@@ -184,6 +184,7 @@ fn git_with_its_package_files_clones_in_podman() {
     let out = ok(staticize().arg("bundle").arg("/usr/bin/git").arg("-o").arg(d.join("bare.tar")));
     assert!(out.contains("/usr/lib/git-core") && out.contains("--package-files"), "{out}");
     assert!(out.contains("/bin/dash:/bin/sh"), "the hint names the shell git execs: {out}");
+    assert!(out.contains("scratch has no /tmp — add --with tmp"), "{out}");
     let src = d.join("src");
     ok(Command::new("git").args(["init", "-q", "-b", "main"]).arg(&src));
     std::fs::write(src.join("f"), "hello\n").unwrap();

@@ -135,7 +135,8 @@ fn perl_ruby_and_lua_run_with_their_standard_libraries() {
     }
 }
 
-/// nginx's configuration is in another package: the hint names the dependency and its flag.
+/// nginx's configuration is in another package: the hint names the dependency and its flag;
+/// its user lookup (`user nobody;`) gets the /etc/passwd hint.
 #[test]
 fn the_hint_names_the_dependency_holding_the_config() {
     if !have("nginx") {
@@ -145,6 +146,7 @@ fn the_hint_names_the_dependency_holding_the_config() {
     let out = ok(staticize().args(["bundle", "/usr/sbin/nginx", "-o"]).arg(t.path().join("n.tar")));
     assert!(out.contains("nginx depends on") && out.contains("nginx-common (/etc/nginx"), "{out}");
     assert!(out.contains("--package nginx-common"), "{out}");
+    assert!(out.contains("it calls getpwnam") && out.contains("--with passwd"), "{out}");
 }
 
 /// postgres (Debian's postgresql-15) with its package's files and what the hints name — the
