@@ -35,9 +35,24 @@ const CALLS: &[&str] = &[
     "readlinkat",
 ];
 
-/// Where files never come from: the kernel's views, devices, run-time state, and the loader's
-/// cache (scratch has none on purpose: the closure carries libraries, see the README).
-const SKIPPED: &[&str] = &["/proc/", "/sys/", "/dev/", "/run/", "/etc/ld.so.cache", "/etc/ld.so.preload"];
+/// Where files never come from: the kernel's views, devices, run-time state, the loader's cache
+/// (scratch has none on purpose: the closure carries libraries, see the README), password
+/// hashes (never into an image), and the files container engines mount over the image's own.
+const SKIPPED: &[&str] = &[
+    "/proc/",
+    "/sys/",
+    "/dev/",
+    "/run/",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.preload",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+];
 
 /// The traced run to do: the program's arguments and the image's environment.
 #[derive(Debug, Clone, Default)]
@@ -316,9 +331,9 @@ pub(crate) fn carry(rootfs: &mut Rootfs, program: &Path, used: &[Access], work: 
 }
 
 fn skipped(path: &str, work: &str) -> bool {
-    SKIPPED.iter().any(|s| path.starts_with(s) || path == s.trim_end_matches('/'))
-        || path == work
-        || path.starts_with(&format!("{work}/"))
+    let hit =
+        |s: &&str| if s.ends_with('/') { path.starts_with(s) || path == s.trim_end_matches('/') } else { path == *s };
+    SKIPPED.iter().any(hit) || path == work || path.starts_with(&format!("{work}/"))
 }
 
 /// The interpreter a `#!` script names: the kernel opens it, so strace never shows it.
@@ -382,13 +397,14 @@ openat(AT_FDCWD</tmp/trt>, "/unfinished", O_RDONLY <unfinished ...>
         let p = |s: &str| Access { path: d.join(s).to_string_lossy().into_owned(), how: Use::Read };
         // run.sh was executed; link.py read through its link.
         let run = Access { how: Use::Exec, ..p("run.sh") };
-        let used = [p("link.py"), p("work/out"), run, Access { path: "/proc/self/maps".into(), how: Use::Read }];
+        let abs = |p: &str| Access { path: p.into(), how: Use::Read };
+        let used = [p("link.py"), p("work/out"), run, abs("/proc/self/maps"), abs("/etc/shadow")];
         let mut rootfs = Rootfs::new();
         let traced = carry(&mut rootfs, Path::new("/bin/true"), &used, &work).unwrap();
         let s = |x: &str| d.join(x).to_string_lossy().into_owned();
         assert!(matches!(rootfs.get(&s("link.py")), Some(crate::image::rootfs::Entry::Symlink { .. })));
         assert!(rootfs.get(&s("real.py")).is_some() && rootfs.get(&s("work/out")).is_none());
-        assert!(rootfs.get("/proc/self/maps").is_none());
+        assert!(rootfs.get("/proc/self/maps").is_none() && rootfs.get("/etc/shadow").is_none());
         // run.sh's interpreter came with it (/bin/sh, through the host's links).
         assert!(traced.added.iter().any(|a| a.ends_with("/dash") || a.ends_with("/sh")), "{:?}", traced.added);
     }
