@@ -11,7 +11,7 @@ use crate::support::*;
 /// `--trace`: python3 runs a script importing a module from a directory on PYTHONPATH (no
 /// package's, not the standard library) — with `--no-stdlib`, so every Python file the script
 /// needs comes from the trace — and the image runs the same script (the traced arguments are
-/// its default command) in podman and docker.
+/// its default command) in podman and docker. dash running ls brings ls and its libraries.
 #[test]
 fn traced_python_runs_a_script_importing_from_pythonpath() {
     let python = Path::new("/usr/bin/python3.11");
@@ -41,6 +41,17 @@ fn traced_python_runs_a_script_importing_from_pythonpath() {
     }
     let out = ok(staticize().arg("check").arg(&tar));
     assert!(out.contains("shared objects, each with its libraries inside") || out.starts_with("ok"), "{out}");
+    // A program the traced run executes comes with the libraries it loaded: dash running ls.
+    let (tar, tag) = (d.join("dash.tar"), unique_tag("traced-dash"));
+    let out = ok(staticize()
+        .args(["bundle", "/usr/bin/dash", "--trace", "-o"])
+        .arg(&tar)
+        .args(["-t", &tag, "--"])
+        .args(["-c", "ls -d /usr/bin/ls"]));
+    assert!(out.contains("/usr/bin/ls"), "{out}");
+    Engine::Podman.load(&tar);
+    assert_eq!(Engine::Podman.run_image(&tag, &[], &[]).trim(), "/usr/bin/ls");
+    Engine::Podman.remove(&tag);
     // Arguments after -- without --trace are refused, not silently dropped.
     let out = fails_with(staticize().args(["bundle", "/usr/bin/python3", "--", "x.py"]), 2);
     assert!(out.contains("--trace"), "{out}");
