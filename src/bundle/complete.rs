@@ -169,8 +169,9 @@ fn traced(rootfs: &mut Rootfs, program: &Path, req: &TraceRequest) -> Result<Not
 fn packages(rootfs: &mut Rootfs, program: &Path, x: &Extras) -> Result<Vec<Note>> {
     let mut notes = Vec::new();
     let mut wanted = Vec::new();
-    let owner = pkg::owner(program)?;
-    if let Some(o) = owner.clone() {
+    let mut dependencies = None;
+    if let Some(o) = pkg::owner(program)? {
+        dependencies = dependency_hint(rootfs, &o.package, x)?;
         if x.package_files {
             wanted.push(o);
         } else if !o.files.is_empty() {
@@ -193,9 +194,7 @@ fn packages(rootfs: &mut Rootfs, program: &Path, x: &Extras) -> Result<Vec<Note>
             ));
         }
     }
-    if let Some(o) = &owner {
-        notes.extend(dependency_hint(rootfs, &o.package, x)?);
-    }
+    notes.extend(dependencies);
     for name in &x.packages {
         wanted.push(pkg::named(name)?);
     }
