@@ -1,5 +1,5 @@
-//! `staticize inspect IMAGE --sbom`: the packages an image declares in its
-//! `/var/lib/dpkg/status.d/` records (what scanners read), per image.
+//! `staticize inspect IMAGE --sbom`: the packages an image declares in its dpkg database
+//! and its `/var/lib/dpkg/status.d/` records (what scanners read), per image.
 
 use serde::Serialize;
 
@@ -8,6 +8,17 @@ use crate::error::Result;
 use crate::image::read::Archive;
 use crate::report::Reporter;
 use crate::sbom::statusd::{self, Declared};
+
+/// Where an image's packages were declared: the dpkg database, `status.d` records, or both.
+fn sources(r: &DeclaredReport) -> String {
+    let db = r.packages.iter().any(|p| !p.record.starts_with(statusd::DIR));
+    let records = r.packages.iter().any(|p| p.record.starts_with(statusd::DIR));
+    match (db, records) {
+        (true, true) => format!("/var/lib/dpkg/status and {}", statusd::DIR),
+        (true, false) => "/var/lib/dpkg/status".to_string(),
+        _ => statusd::DIR.to_string(),
+    }
+}
 
 /// One image's declared packages, as printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -25,7 +36,7 @@ pub fn run(args: &InspectArgs, rep: &Reporter) -> Result<()> {
     let archive = Archive::open(&args.image)?;
     let mut reports = Vec::new();
     for (i, img) in archive.images.iter().enumerate() {
-        let packages = statusd::read_declared(&archive, i)?;
+        let packages = crate::sbom::image::declared(&archive, i)?;
         reports.push(DeclaredReport { platform: img.platform.to_string(), names: img.names.clone(), packages });
     }
     if rep.json {
@@ -35,7 +46,7 @@ pub fn run(args: &InspectArgs, rep: &Reporter) -> Result<()> {
     for r in &reports {
         let name = r.names.first().map(String::as_str).unwrap_or("(unnamed)");
         // The result goes to stdout, header included, so `| grep` sees whole images.
-        rep.line(format!("{name} {}: {} packages declared in {}", r.platform, r.packages.len(), statusd::DIR));
+        rep.line(format!("{name} {}: {} packages declared in {}", r.platform, r.packages.len(), sources(r)));
         for p in &r.packages {
             rep.line(format!("  {} {} {}", p.name, p.version, p.architecture));
         }

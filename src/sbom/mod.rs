@@ -7,6 +7,7 @@ pub mod collect;
 pub mod cyclonedx;
 pub mod debian;
 pub mod gobuildinfo;
+pub mod image;
 pub mod rust;
 pub mod spdx;
 pub mod statusd;
