@@ -37,11 +37,14 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         reference,
         epoch: archive::source_date_epoch()?,
         limits: crate::image::read::Limits::default(),
+        platform: args.platform.clone(),
     };
     let spinner = crate::progress::Progress::start(rep, format!("squashing {}", args.image.display()));
     let squashed = squash::squash(&args.image, &sopts, scratch.path())?;
     drop(spinner);
-    report_squash(&squashed.report, rep);
+    for r in std::iter::once(&squashed.report).chain(&squashed.more) {
+        report_squash(r, rep);
+    }
     let written = destination::deliver_assembled(&squashed.assembled, &checked, rep)?;
     let format = opts.sbom();
     if let Some(format) = format {
@@ -54,7 +57,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
     if let (Some(format), Some((target, _))) = (format, &checked.push) {
         sbom_stage::attach_beside(&written.path, format, target, rep)?;
     }
-    rep.json(&serde_json::json!({ "squash": squashed.report, "image": written }));
+    rep.json(&serde_json::json!({ "squash": squashed.report, "other_platforms": squashed.more, "image": written }));
     Ok(())
 }
 /// `./STEM-SUFFIX.tar` from the input's file name ("redis.tar" → "redis-squashed.tar").

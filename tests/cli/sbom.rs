@@ -18,19 +18,19 @@ fn fixtures() -> PathBuf {
 
 /// The SBOM validates against the schema of its format (python3 jsonschema).
 #[track_caller]
-fn validate(doc: &Path) {
+pub(crate) fn validate(doc: &Path) {
     assert!(have("python3"));
     let schema =
         if doc.to_string_lossy().ends_with(".cdx.json") { "bom-1.5.schema.json" } else { "spdx-2.3.schema.json" };
     ok(Command::new("python3").arg(fixtures().join("validate.py")).arg(fixtures().join(schema)).arg(doc));
 }
 
-fn json(p: &Path) -> Value {
+pub(crate) fn json(p: &Path) -> Value {
     serde_json::from_slice(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
 /// (name, version) of every SPDX package but the program and its build tools.
-fn listed(doc: &Value) -> Vec<(String, String)> {
+pub(crate) fn listed(doc: &Value) -> Vec<(String, String)> {
     let tools: Vec<&str> = doc["relationships"]
         .as_array()
         .unwrap()
@@ -58,7 +58,7 @@ fn syft() -> PathBuf {
 }
 
 /// (name, version) of every package syft finds in the image archive.
-fn syft_finds(tar: &Path) -> Vec<(String, String)> {
+pub(crate) fn syft_finds(tar: &Path) -> Vec<(String, String)> {
     let out = Command::new(syft())
         .args(["scan", "-q", "-o", "json"])
         .arg(format!("docker-archive:{}", tar.display()))
@@ -76,7 +76,7 @@ fn syft_finds(tar: &Path) -> Vec<(String, String)> {
 }
 
 #[track_caller]
-fn syft_sees_all(tar: &Path, doc: &Value) -> Vec<(String, String)> {
+pub(crate) fn syft_sees_all(tar: &Path, doc: &Value) -> Vec<(String, String)> {
     let found = syft_finds(tar);
     let listed = listed(doc);
     for p in &listed {
@@ -204,6 +204,13 @@ fn bundled_redis_declares_its_debian_packages_and_the_pushed_sbom_comes_back() {
         assert!(have("registry"));
         assert!(out.contains("sbom") && out.contains("attached"), "{out}");
         assert_eq!(fetch_sbom(&r, &out), fs::read(&sbom).unwrap());
+        // `staticize push ARCHIVE REF` sends the SBOM found beside the archive the same way.
+        let again = format!("{r}-again");
+        let out = ok(staticize().arg("push").arg(&tar).arg(&again));
+        assert!(out.contains("attached") && out.contains("redis.spdx.json"), "{out}");
+        assert_eq!(fetch_sbom(&again, &out), fs::read(&sbom).unwrap());
+        let out = ok(staticize().arg("push").arg(&tar).arg(format!("{r}-bare")).arg("--no-sbom"));
+        assert!(!out.contains("attached"), "{out}");
     }
     ok(staticize().args(["bundle"]).arg(redis).arg("-o").arg(&tar).args(["--sbom-format", "cyclonedx"]));
     validate(&d.path().join("redis.cdx.json"));
@@ -211,7 +218,7 @@ fn bundled_redis_declares_its_debian_packages_and_the_pushed_sbom_comes_back() {
 
 /// The SBOM attached to a pushed image: its artifact manifest (by the `sha256-…sbom` tag, or
 /// the referrers API), then its one layer.
-fn fetch_sbom(remote: &str, out: &str) -> Vec<u8> {
+pub(crate) fn fetch_sbom(remote: &str, out: &str) -> Vec<u8> {
     let (host, rest) = remote.split_once('/').unwrap();
     let repo = rest.rsplit_once(':').unwrap().0;
     let digest = out

@@ -218,6 +218,23 @@ fn squash_from_a_layer_keeps_the_lower_layers_and_is_deterministic() {
     let p = port();
     serve_and_probe(Engine::Podman, &tag, &["--port", &p.to_string()], &mut redis_ping(p), "PONG");
     Engine::Podman.remove(&tag);
+    // The SBOM beside it: the image's own dpkg database, the same bytes each time, and what
+    // syft finds in the squashed image.
+    let (sa, sb) = (dir.path().join("a.spdx.json"), dir.path().join("b.spdx.json"));
+    assert_eq!(std::fs::read(&sa).unwrap(), std::fs::read(&sb).unwrap());
+    crate::sbom::validate(&sa);
+    let listed = crate::sbom::syft_sees_all(&a, &crate::sbom::json(&sa));
+    let declared = ok(staticize().args(["inspect", "--sbom"]).arg(&img.redis_docker));
+    assert!(declared.contains("packages declared in /var/lib/dpkg/status"), "{declared}");
+    assert_eq!(listed.len(), declared.lines().count() - 1, "every package the database declares: {declared}");
+    for (name, version) in &listed {
+        assert!(declared.contains(&format!("  {name} {version} ")), "{name} {version} not in the image:\n{declared}");
+    }
+    assert!(listed.iter().any(|(n, _)| n == "redis-server"), "{listed:?}");
+    ok(staticize().args(["squash", "--sbom-format", "cyclonedx", "--no-sbom", "-o"]).arg(&b).arg(&img.redis_docker));
+    assert!(!dir.path().join("b.cdx.json").exists(), "--no-sbom writes none");
+    ok(staticize().args(["squash", "--sbom-format", "cyclonedx", "-o"]).arg(&b).arg(&img.redis_docker));
+    crate::sbom::validate(&dir.path().join("b.cdx.json"));
     let bad = fails_with(staticize().args(["squash", "--from-layer", "9"]).arg(&img.redis_docker), 2);
     assert!(bad.contains("the image has 4 layers"), "{bad}");
 }
@@ -237,6 +254,8 @@ fn squash_pushes_and_writes_an_oci_dir() {
         .arg(&oci)
         .arg(&img.redis_podman_oci));
     assert!(out.contains(&format!("pushed {dest}@sha256:")), "{out}");
+    let sbom = std::fs::read(dir.path().join("redis-podman-oci-squashed.spdx.json")).unwrap();
+    assert_eq!(crate::sbom::fetch_sbom(&dest, &out), sbom, "the SBOM is attached to the pushed image");
     ok(Command::new("skopeo").args(["inspect", "--tls-verify=false", &format!("docker://{dest}")]));
     ok(Command::new("skopeo").arg("inspect").arg(format!("oci:{}", oci.display())));
     assert!(dir.path().join("redis-podman-oci-squashed.tar").is_file());
@@ -255,6 +274,18 @@ fn slim_redis_is_a_scratch_image_that_answers_ping() {
     let original = std::fs::metadata(&img.redis_podman_docker).unwrap().len();
     eprintln!("slim redis: {slim} bytes; original archive {original} bytes; the tutorials' scratch redis: 7.73 MB");
     assert!(slim * 10 < original, "slim {slim} vs original {original}");
+    // The SBOM: the Debian packages of the carried files, from the image's own database
+    // (the versions it declares), each recorded in status.d so syft finds them.
+    let sbom = dir.path().join("redis-slim.spdx.json");
+    crate::sbom::validate(&sbom);
+    let listed = crate::sbom::syft_sees_all(&out, &crate::sbom::json(&sbom));
+    let declared = ok(staticize().args(["inspect", "--sbom"]).arg(&img.redis_podman_docker));
+    for (name, version) in &listed {
+        assert!(declared.contains(&format!("  {name} {version} ")), "{name} {version} not in the image:\n{declared}");
+    }
+    for want in ["redis-server", "redis-tools", "libc6", "libssl3", "libjemalloc2", "libsystemd0"] {
+        assert!(listed.iter().any(|(n, _)| n == want), "{want} not in {listed:?}");
+    }
     let files = json_of(&ok(staticize().args(["--json", "inspect", "--files"]).arg(&out))).to_string();
     assert!(!files.contains("/bin/sh") && !files.contains("apt"), "scratch: no shell, no package manager");
     for e in Engine::available() {
