@@ -315,3 +315,43 @@ fn slim_node_keeps_the_app_and_answers_http() {
     serve_and_probe(e, &tag, &[&p.to_string()], &mut get, "hello from slim node");
     e.remove(&tag);
 }
+
+#[test]
+fn squash_keeps_every_platform_of_an_index_or_the_one_asked_for() {
+    if !have("go") {
+        return;
+    }
+    let d = tempdir();
+    for f in ["go.mod", "main.go"] {
+        std::fs::copy(repo().join("examples/hello-go").join(f), d.path().join(f)).unwrap();
+    }
+    ok(staticize().current_dir(d.path()).args(["go", ".", "-o", "hello", "--platform", "linux/amd64,linux/arm64"]));
+    let tag = format!("localhost/{}", unique_tag("squash-multi"));
+    let said = json_of(&ok(staticize().current_dir(d.path()).args(["--json", "squash", "hello.tar", "-t", &tag])));
+    assert_eq!(said["squash"]["platform"], "linux/amd64", "{said}");
+    assert_eq!(said["other_platforms"][0]["platform"], "linux/arm64", "{said}");
+    let out = d.path().join("hello-squashed.tar");
+    let raw: Value = serde_json::from_str(&ok(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:{}", out.display()))))
+    .unwrap();
+    assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json", "the index is kept: {raw}");
+    let archs: Vec<&str> =
+        raw["manifests"].as_array().unwrap().iter().map(|m| m["platform"]["architecture"].as_str().unwrap()).collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+    for e in Engine::available() {
+        e.load(&out);
+        assert_eq!(e.inspect(&tag)["Architecture"], "amd64", "{e:?} loads the host platform");
+        e.remove(&tag);
+    }
+    // --platform chooses one; a platform the index lacks is a usage error naming those it has.
+    let arm = d.path().join("arm.tar");
+    ok(staticize().current_dir(d.path()).args(["squash", "hello.tar", "--platform", "linux/arm64", "-o"]).arg(&arm));
+    let inspected = json_of(&ok(staticize().args(["--json", "inspect"]).arg(&arm)));
+    let platforms: Vec<&str> =
+        inspected["images"].as_array().unwrap().iter().map(|i| i["platform"].as_str().unwrap()).collect();
+    assert_eq!(platforms, ["linux/arm64"]);
+    let bad =
+        fails_with(staticize().current_dir(d.path()).args(["squash", "hello.tar", "--platform", "linux/s390x"]), 2);
+    assert!(bad.contains("linux/amd64, linux/arm64"), "{bad}");
+}

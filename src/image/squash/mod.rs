@@ -126,7 +126,12 @@ pub fn squash(path: &Path, opts: &SquashOptions, scratch: &Path) -> Result<Squas
 }
 
 /// Squashes one image of the archive: its layers from `opts.from_layer` on become one.
-fn squash_one(archive: &Archive, img: &Image, opts: &SquashOptions, scratch: &Path) -> Result<(Prebuilt, SquashReport)> {
+fn squash_one(
+    archive: &Archive,
+    img: &Image,
+    opts: &SquashOptions,
+    scratch: &Path,
+) -> Result<(Prebuilt, SquashReport)> {
     let path = archive.path.as_path();
     let mut notes = Vec::new();
     let n = img.layers.len();
