@@ -10,6 +10,7 @@ pub mod gobuildinfo;
 pub mod image;
 pub mod rust;
 pub mod spdx;
+pub mod staticlibs;
 pub mod statusd;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +95,8 @@ pub struct Package {
     pub supplier: Option<String>,
     /// Files of it that the output carries.
     pub files: Vec<FileRef>,
+    /// Its code is statically linked into the program (a distribution's `.a` files).
+    pub linked: bool,
 }
 
 impl Package {
@@ -108,6 +111,7 @@ impl Package {
             sha256: None,
             supplier: None,
             files: Vec::new(),
+            linked: false,
         }
     }
 

@@ -29,14 +29,19 @@ pub(crate) fn json(p: &Path) -> Value {
     serde_json::from_slice(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
-/// (name, version) of every SPDX package but the program and its build tools.
+/// (name, version) of every SPDX package but the program, its build tools and the packages
+/// whose static libraries it links (scanners cannot see those in a stripped binary).
 pub(crate) fn listed(doc: &Value) -> Vec<(String, String)> {
-    let tools: Vec<&str> = doc["relationships"]
-        .as_array()
-        .unwrap()
+    let rels = doc["relationships"].as_array().unwrap();
+    let tools: Vec<&str> = rels
         .iter()
         .filter(|r| r["relationshipType"] == "BUILD_TOOL_OF")
         .map(|r| r["spdxElementId"].as_str().unwrap())
+        .chain(
+            rels.iter()
+                .filter(|r| r["relationshipType"] == "STATIC_LINK")
+                .map(|r| r["relatedSpdxElement"].as_str().unwrap()),
+        )
         .collect();
     doc["packages"]
         .as_array()
@@ -116,6 +121,47 @@ fn c_sbom_lists_sources_and_compiler_and_leaves_the_image_alone() {
     assert_eq!(json(&sbom)["creationInfo"]["created"], "2023-11-14T22:13:20Z");
     ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--sbom-format", "cyclonedx"]));
     validate(&d.path().join("hello.cdx.json"));
+}
+
+/// The Debian version of an installed package, as dpkg-query reports it.
+fn dpkg_version(package: &str) -> String {
+    ok(Command::new("dpkg-query").args(["-W", "-f", "${Version}", package])).trim().to_string()
+}
+
+#[test]
+fn c_sbom_lists_the_distribution_static_libraries_the_linker_used() {
+    if !(have("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libz.a").is_file()) {
+        assert!(std::env::var("STATICIZE_E2E").as_deref() != Ok("require"), "gcc and zlib1g-dev (scripts/test.sh)");
+        return;
+    }
+    let d = tempdir();
+    let src =
+        "#include <zlib.h>\n#include <stdio.h>\nint main(void) { printf(\"zlib %s\\n\", zlibVersion()); return 0; }\n";
+    fs::write(d.path().join("zver.c"), src).unwrap();
+    ok(staticize().current_dir(d.path()).args(["c", "zver.c", "--libc", "glibc", "--", "-lz"]));
+    let sbom = d.path().join("zver.spdx.json");
+    validate(&sbom);
+    let doc = json(&sbom);
+    let id_of = |name: &str| {
+        let p = doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == name);
+        let p = p.unwrap_or_else(|| panic!("{name} not listed: {doc}"));
+        (p["SPDXID"].as_str().unwrap().to_string(), p["versionInfo"].as_str().unwrap().to_string())
+    };
+    for package in ["zlib1g-dev", "libc6-dev"] {
+        let (id, version) = id_of(package);
+        assert_eq!(version, dpkg_version(package), "{package}: the installed version");
+        let linked = doc["relationships"].as_array().unwrap().iter().any(|r| {
+            r["relationshipType"] == "STATIC_LINK"
+                && r["spdxElementId"] == "SPDXRef-Package-program"
+                && r["relatedSpdxElement"] == id.as_str()
+        });
+        assert!(linked, "{package} is STATIC_LINKed into the program");
+    }
+    // What the linker did not read is not listed: no -lz, no zlib.
+    fs::copy(repo().join("examples/hello-c/hello.c"), d.path().join("hello.c")).unwrap();
+    ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--libc", "glibc"]));
+    let plain = fs::read_to_string(d.path().join("hello.spdx.json")).unwrap();
+    assert!(!plain.contains("zlib1g-dev") && plain.contains("libc6-dev"), "{plain}");
 }
 
 #[test]

@@ -138,10 +138,10 @@ fn squash_one(
     if opts.from_layer == 0 || opts.from_layer > n {
         return Err(Error::usage(
             format!(
-                "--from-layer {}: the image ({}) has {n} layer{}",
+                "--from-layer {}: the image has {n} layer{} ({})",
                 opts.from_layer,
-                img.platform,
-                if n == 1 { "" } else { "s" }
+                if n == 1 { "" } else { "s" },
+                img.platform
             ),
             format!(
                 "give a layer from 1 (squash them all) to {n}, as staticize inspect {} numbers them",
