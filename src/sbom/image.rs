@@ -97,10 +97,13 @@ fn stack(archive: &Archive, image: usize) -> Result<Tracked> {
     Ok(below)
 }
 
+/// Package name → (its record, the file it was found in).
+type Records = BTreeMap<String, (pkgdb::Package, String)>;
+
 /// The package records image `image` of the archive declares (its dpkg database and its
 /// `status.d` records; the database first when both name a package), each with the path of
 /// the file it was found in, and the image's distribution ("debian-12", else "").
-fn records(archive: &Archive, image: usize) -> Result<(BTreeMap<String, (pkgdb::Package, String)>, String)> {
+fn records(archive: &Archive, image: usize) -> Result<(Records, String)> {
     let tracked = stack(archive, image)?;
     let text = |p: &str| tracked.files.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
     let os_release = text("etc/os-release").or_else(|| text("usr/lib/os-release")).unwrap_or_default();
