@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use staticize::image::read::{Archive, Limits};
-use staticize::sbom::{gobuildinfo, image, rust, statusd};
+use staticize::sbom::{attached, gobuildinfo, image, rust, statusd};
 
 fn scratch() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, data).expect("write the fuzz input");
     let limits = Limits { max_layer_bytes: 16 << 20, ..Limits::default() };
     let Ok(archive) = Archive::open_with(path, limits) else { return };
+    let _ = attached::find(&archive);
     for i in 0..archive.images.len() {
         let _ = image::declared(&archive, i);
         let _ = image::packages(&archive, i);

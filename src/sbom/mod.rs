@@ -3,6 +3,7 @@
 //! JSON or CycloneDX 1.5 JSON beside the output, and the package records (`status.d`) that let
 //! scanners see into an image. Knows nothing about the command line.
 
+pub mod attached;
 pub mod collect;
 pub mod cyclonedx;
 pub mod debian;
