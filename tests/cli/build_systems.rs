@@ -3,7 +3,7 @@
 //! each unpacked into a test's own temporary directory, built with the project's own build
 //! system, checked, and run from a scratch image in podman and docker.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::sources::*;
