@@ -47,6 +47,8 @@ APT_PACKAGES=(
   python3.11 patchelf
   # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
   debootstrap
+  # issue 15 (--dep): openssl's Configure is Perl; the curl test's HTTPS server is openssl s_server
+  perl openssl
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)
