@@ -47,7 +47,8 @@ pub(crate) fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
             rest = &tail[2..];
             continue;
         }
-        match tail.find('}').map(|j| (&tail[1..j], j)).filter(|(k, _)| tail.starts_with('{') && vars.contains_key(*k)) {
+        let key = if tail.starts_with('{') { tail.find('}').map(|j| (&tail[1..j], j)) } else { None };
+        match key.filter(|(k, _)| vars.contains_key(*k)) {
             Some((k, j)) => {
                 out.push_str(&vars[k]);
                 rest = &tail[j + 1..];
