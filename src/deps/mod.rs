@@ -6,7 +6,7 @@
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod recipe;
-pub(crate) mod source;
+pub mod source;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
