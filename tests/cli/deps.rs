@@ -274,7 +274,7 @@ fn curl_built_with_dep_openssl_zlib_fetches_over_https_from_the_image() {
         --disable-ldap --disable-manual --disable-docs && make -j2";
     let args = ["--dep", "openssl,zlib", "--bin", "curl", "--", "sh", "-c", configure];
     let t = Instant::now();
-    let out = ok(st().current_dir(dir.path()).arg("build").arg(&top).args(&args));
+    let out = ok(st().current_dir(dir.path()).arg("build").arg(&top).args(args));
     eprintln!("curl (and any deps not cached yet) built in {:?}", t.elapsed());
     let curl = dir.path().join("curl");
     assert_static(&curl);
