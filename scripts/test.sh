@@ -50,6 +50,8 @@ APT_PACKAGES=(
   strace openssl postgresql-15 perl ruby lua5.4
   # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
   debootstrap
+  # issue 15 (--dep): openssl's Configure is Perl; the curl test's HTTPS server is openssl s_server
+  perl openssl
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)
