@@ -28,3 +28,6 @@ mod reproducible;
 
 // Paper cuts (issue 13).
 mod papercuts;
+
+// Library recipes for --dep (issue 15), each proven by a real program.
+mod deps_recipes;
