@@ -47,6 +47,9 @@ APT_PACKAGES=(
   python3.11 patchelf
   # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
   debootstrap
+  # issue 15: the library recipes' proof programs round-trip through the host's own xz and bzip2
+  # (zstd is above); ncurses' fallbacks come from infocmp/tic (ncurses-bin, essential)
+  xz-utils bzip2
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)
