@@ -127,7 +127,7 @@ fn no_build_system(src: &Path) -> Error {
 
 /// The C compiler (required) and the C++ compiler (when one is installed: a C project needs
 /// none). A compiler named for one language only leaves the other to the libc and the order.
-fn compilers(pref: &Preference) -> Result<(Chosen, Option<Chosen>)> {
+pub(crate) fn compilers(pref: &Preference) -> Result<(Chosen, Option<Chosen>)> {
     let for_lang = |lang: Lang| {
         let mut p = pref.clone();
         let names = crate::toolchain::spec(match lang {
@@ -182,15 +182,18 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
     Ok(())
 }
 
-/// The private bin directory and the environment every build step runs with.
+/// The private bin directory and the environment every build step runs with (also used by
+/// the library builds of `--dep`).
 #[derive(Debug)]
-struct Toolbox {
-    bin: PathBuf,
+pub(crate) struct Toolbox {
+    /// The directory holding the staticize-cc and staticize-c++ links.
+    pub bin: PathBuf,
     vars: Vec<(String, String)>,
 }
 
 impl Toolbox {
-    fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>, profile: Profile) -> Result<Toolbox> {
+    /// Creates the links in `state`/bin and the environment for `cc` and `cxx`.
+    pub(crate) fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>, profile: Profile) -> Result<Toolbox> {
         let bin = state.join("bin");
         std::fs::create_dir_all(&bin).map_err(|e| Error::io("create", &bin, e))?;
         let exe =
@@ -232,7 +235,8 @@ impl Toolbox {
         self.vars.iter().find(|(k, _)| k == cc::ENV_LINK_LOG).map(|(_, v)| PathBuf::from(v)).unwrap_or_default()
     }
 
-    fn apply(&self, mut cmd: Command) -> Command {
+    /// `cmd` with the toolbox's environment.
+    pub(crate) fn apply(&self, mut cmd: Command) -> Command {
         for (k, v) in &self.vars {
             cmd = cmd.env(k, v);
         }
