@@ -92,7 +92,15 @@ fn list(rep: &Reporter) -> Result<()> {
         rep.line("  (nothing yet: staticize deps build NAME, or --dep NAME on a build)");
     }
     for c in &cached {
-        rep.line(format!("  {:<12} {:<24} {:<8} {:<6} {:>9}  {}", c.name, c.version, c.arch, c.profile, human_size(c.size), c.compiler));
+        rep.line(format!(
+            "  {:<12} {:<24} {:<8} {:<6} {:>9}  {}",
+            c.name,
+            c.version,
+            c.arch,
+            c.profile,
+            human_size(c.size),
+            c.compiler
+        ));
     }
     rep.json(&serde_json::json!({ "recipes": recipes, "cached": cached, "cache": cache::root() }));
     Ok(())
@@ -107,7 +115,11 @@ fn build(t: &DepsTargetArgs, rep: &Reporter, print_paths: bool) -> Result<()> {
         Some(p) => Arch::parse("--platform", p)?,
         None => Arch::host(),
     };
-    let pref = Preference { compiler: t.compiler.clone(), libc: t.libc.map(|l| l.name().to_string()), profile: t.profile.into() };
+    let pref = Preference {
+        compiler: t.compiler.clone(),
+        libc: t.libc.map(|l| l.name().to_string()),
+        profile: t.profile.into(),
+    };
     let target = Target::new(&pref, arch)?;
     let entries = deps::ensure(&names, &target, rep)?;
     let rows: Vec<EntryRow> = entries

@@ -63,7 +63,14 @@ pub(crate) fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
 }
 
 /// Builds `r` for `t` into `prefix` (which must not exist yet); `needs` are its needs' entries.
-pub(crate) fn build(r: &Recipe, f: &Fetched, t: &Target, needs: &[Entry], prefix: &Path, rep: &Reporter) -> Result<Manifest> {
+pub(crate) fn build(
+    r: &Recipe,
+    f: &Fetched,
+    t: &Target,
+    needs: &[Entry],
+    prefix: &Path,
+    rep: &Reporter,
+) -> Result<Manifest> {
     let started = Instant::now();
     let root = cache::root();
     let tmp = crate::output::temp_dir_in(&root, "build")?;
@@ -103,7 +110,8 @@ pub(crate) fn build(r: &Recipe, f: &Fetched, t: &Target, needs: &[Entry], prefix
         seconds: started.elapsed().as_secs(),
     };
     let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    std::fs::write(staged.join("manifest.json"), json).map_err(|e| Error::io("write", staged.join("manifest.json"), e))?;
+    std::fs::write(staged.join("manifest.json"), json)
+        .map_err(|e| Error::io("write", staged.join("manifest.json"), e))?;
     let parent = crate::output::parent_dir(prefix);
     std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
     // The one step that makes the entry exist: a killed build never gets here.
@@ -126,7 +134,15 @@ fn failed(e: Error, r: &Recipe) -> Error {
 }
 
 /// The placeholders of one build.
-fn context(r: &Recipe, t: &Target, needs: &[Entry], prefix: &Path, src: &Path, tmp: &Path, tb: &Toolbox) -> Result<Ctx> {
+fn context(
+    r: &Recipe,
+    t: &Target,
+    needs: &[Entry],
+    prefix: &Path,
+    src: &Path,
+    tmp: &Path,
+    tb: &Toolbox,
+) -> Result<Ctx> {
     let build = tmp.join("build");
     let destdir = tmp.join("dest");
     for d in [&build, &destdir] {
@@ -176,7 +192,8 @@ fn archivers(t: &Target, bin: &Path) -> Result<(String, String)> {
         let text = format!("#!/bin/sh\nexec {} {tool} \"$@\"\n", words.join(" "));
         std::fs::write(&script, text).map_err(|e| Error::io("write", &script, e))?;
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io("chmod", &script, e))?;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| Error::io("chmod", &script, e))?;
         names.push(script.display().to_string());
     }
     Ok((names[0].clone(), names[1].clone()))
@@ -192,7 +209,9 @@ fn kernel_headers(t: &Target) -> Result<PathBuf> {
         return Ok(dir);
     }
     let multiarch = format!("/usr/include/{}-linux-gnu/asm", t.arch.uname());
-    for (name, target) in [("linux", "/usr/include/linux"), ("asm-generic", "/usr/include/asm-generic"), ("asm", multiarch.as_str())] {
+    for (name, target) in
+        [("linux", "/usr/include/linux"), ("asm-generic", "/usr/include/asm-generic"), ("asm", multiarch.as_str())]
+    {
         let link = dir.join(name);
         if Path::new(target).is_dir() && std::fs::symlink_metadata(&link).is_err() {
             let _ = std::os::unix::fs::symlink(target, &link);
@@ -281,18 +300,29 @@ fn plan(r: &Recipe, ctx: &Ctx) -> Result<Vec<Command>> {
                 ));
             }
             vec![
-                Command::new("meson").arg("setup").arg(build).arg(src).arg(format!("--prefix={prefix}")).args([
-                    "--libdir=lib",
-                    "-Ddefault_library=static",
-                    if ctx.var("cflags") == "-Os" { "--buildtype=minsize" } else { "--buildtype=release" },
-                ]).args(x(&b.args)),
+                Command::new("meson")
+                    .arg("setup")
+                    .arg(build)
+                    .arg(src)
+                    .arg(format!("--prefix={prefix}"))
+                    .args([
+                        "--libdir=lib",
+                        "-Ddefault_library=static",
+                        if ctx.var("cflags") == "-Os" { "--buildtype=minsize" } else { "--buildtype=release" },
+                    ])
+                    .args(x(&b.args)),
                 Command::new("ninja").arg("-C").arg(build).arg(&jobs).args(x(&b.targets)),
                 Command::new("meson").args(["install", "-C"]).arg(build).arg("--destdir").arg(ctx.var("destdir")),
             ]
         }
         Kind::Make => vec![
             Command::new("make").arg(&jobs).args(x(&b.args)).args(x(&b.targets)).dir(src),
-            Command::new("make").args(install).arg(format!("PREFIX={prefix}")).arg(format!("prefix={prefix}")).arg(destdir).dir(src),
+            Command::new("make")
+                .args(install)
+                .arg(format!("PREFIX={prefix}"))
+                .arg(format!("prefix={prefix}"))
+                .arg(destdir)
+                .dir(src),
         ],
     })
 }

@@ -141,9 +141,12 @@ pub(crate) fn clean(name: Option<&str>) -> Result<u64> {
             continue;
         }
         freed += du(v);
-        let gone = root.join(format!(".gone.{}.{}", std::process::id(), v.file_name().unwrap_or_default().to_string_lossy()));
+        let gone =
+            root.join(format!(".gone.{}.{}", std::process::id(), v.file_name().unwrap_or_default().to_string_lossy()));
         std::fs::rename(v, &gone).map_err(|e| Error::io("move away", v, e))?;
-        std::fs::remove_dir_all(&gone).or_else(|_| std::fs::remove_file(&gone)).map_err(|e| Error::io("remove", &gone, e))?;
+        std::fs::remove_dir_all(&gone)
+            .or_else(|_| std::fs::remove_file(&gone))
+            .map_err(|e| Error::io("remove", &gone, e))?;
     }
     Ok(freed)
 }

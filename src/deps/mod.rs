@@ -8,6 +8,7 @@ pub(crate) mod cache;
 pub(crate) mod recipe;
 pub(crate) mod source;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -67,9 +68,22 @@ impl Target {
         Ok(Target { arch, cc, cxx, profile: pref.profile })
     }
 
-    /// The target of a compiler already chosen (by `staticize c` or a staticize-cc), on the host.
+    /// The target of a compiler already chosen (by a staticize-cc), on the host.
     pub(crate) fn for_chosen(cc: Chosen, profile: Profile) -> Target {
         Target { arch: Arch::host(), cc, cxx: None, profile }
+    }
+
+    /// The target of the compiler `staticize c` chose, on the host.
+    pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, profile: Profile) -> Target {
+        let cc = Chosen {
+            name: c.name.clone(),
+            libc: c.libc.clone(),
+            argv: c.argv.clone(),
+            link_flags: c.flags.clone(),
+            profile_flags: c.profile_flags.clone(),
+            version: c.version.clone(),
+        };
+        Target::for_chosen(cc, profile)
     }
 }
 
@@ -105,14 +119,25 @@ fn ensure_one(r: &Recipe, t: &Target, needs: &[Entry], rep: &Reporter) -> Result
         rep.step("dep", format!("{} {} cached in {}", r.name, manifest.version, prefix.display()));
         return Ok(Entry { recipe: r.clone(), prefix, manifest, built: false });
     }
-    let lock_name = format!("{}.lock", prefix.strip_prefix(cache::root()).unwrap_or(&prefix).display()).replace('/', "_");
+    let lock_name =
+        format!("{}.lock", prefix.strip_prefix(cache::root()).unwrap_or(&prefix).display()).replace('/', "_");
     let _lock = cache::lock(&cache::root().join(".locks").join(lock_name))?;
     // Another run may have built it while this one waited for the lock.
     if let Some(manifest) = cached(&prefix) {
         rep.step("dep", format!("{} {} cached in {}", r.name, manifest.version, prefix.display()));
         return Ok(Entry { recipe: r.clone(), prefix, manifest, built: false });
     }
-    rep.step("dep", format!("building {} {} for {} with {} (once; cached in {})", r.name, fetched.version, t.arch.platform(), t.cc.name, prefix.display()));
+    rep.step(
+        "dep",
+        format!(
+            "building {} {} for {} with {} (once; cached in {})",
+            r.name,
+            fetched.version,
+            t.arch.platform(),
+            t.cc.name,
+            prefix.display()
+        ),
+    );
     let manifest = build::build(r, &fetched, t, needs, &prefix, rep)?;
     rep.step("dep", format!("built {} in {} s", r.name, manifest.seconds));
     Ok(Entry { recipe: r.clone(), prefix, manifest, built: true })
@@ -122,7 +147,16 @@ fn ensure_one(r: &Recipe, t: &Target, needs: &[Entry], rep: &Reporter) -> Result
 /// `<cache>/NAME/VERSION-ARCH-LIBC-COMPILER-PROFILE-HASH`.
 fn entry_dir(r: &Recipe, version: &str, t: &Target, needs: &[Entry]) -> PathBuf {
     let mut h = Sha256::new();
-    for part in [r.text.as_str(), version, &t.cc.name, &t.cc.version, &t.cc.argv.join(" "), &t.cc.libc, t.arch.uname(), t.profile.name()] {
+    for part in [
+        r.text.as_str(),
+        version,
+        &t.cc.name,
+        &t.cc.version,
+        &t.cc.argv.join(" "),
+        &t.cc.libc,
+        t.arch.uname(),
+        t.profile.name(),
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -132,7 +166,15 @@ fn entry_dir(r: &Recipe, version: &str, t: &Target, needs: &[Entry]) -> PathBuf 
     }
     let hash = hex::encode(h.finalize());
     let safe = |s: &str| s.replace([':', '/', ' ', '~', '+'], "_");
-    let name = format!("{}-{}-{}-{}-{}-{}", safe(version), t.arch.uname(), t.cc.libc, safe(&t.cc.name), t.profile.name(), &hash[..10]);
+    let name = format!(
+        "{}-{}-{}-{}-{}-{}",
+        safe(version),
+        t.arch.uname(),
+        t.cc.libc,
+        safe(&t.cc.name),
+        t.profile.name(),
+        &hash[..10]
+    );
     cache::root().join(&r.name).join(name)
 }
 
@@ -171,18 +213,77 @@ impl Flags {
     }
 }
 
+/// A staticize-cc's arguments with the flags of its deps: those `staticize build` resolved
+/// (STATICIZE_DEPS_RESOLVED: -I and -L; configure and pkg-config add the -l), else those
+/// STATICIZE_DEPS names, built first when the cache lacks them (-I, -L and -l). Compiles and
+/// preprocessing get -I, links get everything; probes nothing.
+pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<OsString>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let flags: Flags = if let Some(json) = var(ENV_RESOLVED) {
+        serde_json::from_str(&json).map_err(|e| {
+            Error::usage(
+                format!("{ENV_RESOLVED} is not what staticize build wrote: {e}"),
+                format!("unset {ENV_RESOLVED}"),
+            )
+        })?
+    } else if let Some(names) = var(ENV_DEPS) {
+        let names = recipe::split_names(&[names]);
+        let profile = cc::env_preference(Lang::C).map(|p| p.profile).unwrap_or_default();
+        // Quiet: a compiler's stderr is read by configure scripts.
+        let entries = ensure(&names, &Target::for_chosen(chosen.clone(), profile), &Reporter::new(true))?;
+        Flags::of(&entries)
+    } else {
+        return Ok(args);
+    };
+    let preprocess = args.iter().any(|a| a == "-E");
+    let extra: Vec<&String> = match cc::classify(&args) {
+        cc::Mode::Link => flags.compile.iter().chain(&flags.libdirs).collect(),
+        cc::Mode::Compile => flags.compile.iter().collect(),
+        cc::Mode::PassThrough if preprocess => flags.compile.iter().collect(),
+        cc::Mode::PassThrough => Vec::new(),
+    };
+    let libs: Vec<&String> =
+        if cc::classify(&args) == cc::Mode::Link { flags.libs.iter().collect() } else { Vec::new() };
+    // -I and -L before the project's arguments (its own directories win), -l after its objects.
+    Ok(extra.into_iter().map(OsString::from).chain(args).chain(libs.into_iter().map(OsString::from)).collect())
+}
+
+/// The environment `staticize build` gives a project built with `entries`: the wrapper's
+/// flags, CPPFLAGS and LDFLAGS for configure checks, and pkg-config finding only these libraries.
+pub(crate) fn build_env(entries: &[Entry]) -> Vec<(String, String)> {
+    let mut flags = Flags::of(entries);
+    let pkg = flags.pkg_config_libdir.clone();
+    let append = |k: &str, v: &[String]| {
+        let old = std::env::var(k).unwrap_or_default();
+        format!("{old} {}", v.join(" ")).trim().to_string()
+    };
+    let env = vec![
+        ("CPPFLAGS".to_string(), append("CPPFLAGS", &flags.compile)),
+        ("LDFLAGS".to_string(), append("LDFLAGS", &flags.libdirs)),
+        ("PKG_CONFIG_LIBDIR".to_string(), pkg),
+        ("PKG_CONFIG_PATH".to_string(), String::new()),
+    ];
+    flags.libs.clear();
+    let mut env = env;
+    env.push((ENV_RESOLVED.to_string(), serde_json::to_string(&flags).unwrap_or_default()));
+    env.push((ENV_DEPS.to_string(), String::new()));
+    env
+}
+
 /// The `[deps] use = [...]` list of `dir/staticize.toml` (empty when there is no file or list).
 pub(crate) fn from_config(dir: &Path) -> Result<Vec<String>> {
     let path = dir.join(crate::gate::config::CONFIG_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
-    let value: toml::Table = toml::from_str(&text)
-        .map_err(|e| Error::input(&path, e.to_string(), Some("fix the TOML syntax".into())))?;
+    let value: toml::Table =
+        toml::from_str(&text).map_err(|e| Error::input(&path, e.to_string(), Some("fix the TOML syntax".into())))?;
     let Some(deps) = value.get("deps") else { return Ok(Vec::new()) };
     let list = deps.get("use").and_then(|u| u.as_array()).ok_or_else(|| {
         Error::input(&path, "[deps] has no `use` list", Some("write [deps] then use = [\"zlib\", \"openssl\"]".into()))
     })?;
     let names: Option<Vec<String>> = list.iter().map(|v| v.as_str().map(str::to_string)).collect();
-    names.ok_or_else(|| Error::input(&path, "[deps] use must list recipe names as strings", Some("e.g. use = [\"zlib\"]".into())))
+    names.ok_or_else(|| {
+        Error::input(&path, "[deps] use must list recipe names as strings", Some("e.g. use = [\"zlib\"]".into()))
+    })
 }
 
 /// The deps a command uses: `--dep` values, else `[deps]` of the staticize.toml in `dir`.

@@ -244,7 +244,8 @@ mod tests {
 
     #[test]
     fn needs_come_first_and_once() {
-        let names: Vec<String> = closure(&["curl".into(), "zlib".into()]).unwrap().into_iter().map(|r| r.name).collect();
+        let names: Vec<String> =
+            closure(&["curl".into(), "zlib".into()]).unwrap().into_iter().map(|r| r.name).collect();
         let pos = |n: &str| names.iter().position(|x| x == n).unwrap();
         assert!(pos("zlib") < pos("curl") && pos("openssl") < pos("curl"), "{names:?}");
         assert_eq!(names.iter().filter(|n| *n == "zlib").count(), 1);

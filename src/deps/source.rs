@@ -22,8 +22,6 @@ pub(crate) struct Fetched {
     pub debian: Option<String>,
     /// The tarball holding the upstream tree.
     pub tarball: PathBuf,
-    /// Debian's packaging tarball (for debian/copyright), when there is one.
-    pub debian_tar: Option<PathBuf>,
     /// The SPDX-ish licence name, when known.
     pub license: Option<String>,
 }
@@ -54,7 +52,7 @@ pub(crate) fn fetch(r: &Recipe, rep: &Reporter) -> Result<Fetched> {
         match upstream(&r.name, url, sum, rep) {
             Ok(tarball) => {
                 let license = r.source.license.clone();
-                return Ok(Fetched { version: version.clone(), debian: None, tarball, debian_tar: None, license });
+                return Ok(Fetched { version: version.clone(), debian: None, tarball, license });
             }
             Err(e) => why.push(format!("{url}: {e}")),
         }
@@ -88,14 +86,20 @@ fn debian(pkg: &str, rep: &Reporter) -> Result<Fetched> {
     let version = version.ok_or_else(|| Error::input(&dsc, "has no Version field", None))?;
     let find = |pred: &dyn Fn(&str) -> bool| files.iter().find(|f| pred(f)).map(|f| dir.join(f));
     let debian_tar = find(&|f| f.contains(".debian.tar."));
-    let tarball = find(&|f| f.contains(".orig.tar.")).or_else(|| find(&|f| f.contains(".tar.") && !f.contains(".debian.tar.") && !f.ends_with(".asc")))
+    let tarball = find(&|f| f.contains(".orig.tar."))
+        .or_else(|| find(&|f| f.contains(".tar.") && !f.contains(".debian.tar.") && !f.ends_with(".asc")))
         .ok_or_else(|| Error::input(&dsc, "names no source tarball", None))?;
     let license = debian_tar.as_deref().and_then(copyright_license);
-    Ok(Fetched { version, debian: Some(pkg.to_string()), tarball, debian_tar, license })
+    Ok(Fetched { version, debian: Some(pkg.to_string()), tarball, license })
 }
 
 fn newest_dsc(dir: &Path) -> Option<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "dsc")).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "dsc"))
+        .collect();
     v.sort();
     v.pop()
 }
@@ -211,7 +215,12 @@ mod tests {
         assert_eq!(license_of(c).as_deref(), Some("Zlib"));
         assert_eq!(license_of("Files: a\nLicense: MIT\n").as_deref(), Some("MIT"));
         assert_eq!(license_of("nothing"), None);
-        let f = Fetched { version: "1:1.2-1".into(), debian: Some("zlib".into()), tarball: "x".into(), debian_tar: None, license: None };
+        let f = Fetched {
+            version: "1:1.2-1".into(),
+            debian: Some("zlib".into()),
+            tarball: "x".into(),
+            license: None,
+        };
         assert_eq!(f.purl("zlib"), "pkg:deb/debian/zlib@1%3A1.2-1?arch=source");
     }
 }

@@ -3,6 +3,9 @@
 
 mod support;
 
+// Debian source packages shared by the build tests (issue 15 moved them out of build_systems).
+mod sources;
+
 mod build_systems;
 mod bundle;
 mod bundle_complete;
@@ -29,5 +32,7 @@ mod reproducible;
 // Paper cuts (issue 13).
 mod papercuts;
 
+// Libraries built static for musl: --dep, the deps cache (issue 15).
+mod deps;
 // Library recipes for --dep (issue 15), each proven by a real program.
 mod deps_recipes;

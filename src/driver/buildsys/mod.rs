@@ -41,6 +41,8 @@ pub(crate) struct Options {
     pub targets: Vec<String>,
     /// The compiler, libc and profile.
     pub preference: Preference,
+    /// Library recipes built for the compiler first and made visible to the build (`--dep`).
+    pub deps: Vec<String>,
 }
 
 /// One executable the build produced.
@@ -84,7 +86,17 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
     };
     let state = src.join(STATE_DIR);
     let (cc, cxx) = compilers(&opts.preference)?;
-    let env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
+    let mut env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
+    if !opts.deps.is_empty() {
+        let target = crate::deps::Target {
+            arch: crate::platform::Arch::host(),
+            cc: cc.clone(),
+            cxx: cxx.clone(),
+            profile: opts.preference.profile,
+        };
+        let entries = crate::deps::ensure(&opts.deps, &target, rep)?;
+        env.vars.extend(crate::deps::build_env(&entries));
+    }
     rep.step("detect", format!("{} in {}; CC: {} ({})", system.label(), src.display(), cc.name, cc.version));
     let layout = Layout {
         src: src.clone(),
@@ -164,6 +176,8 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
             .map(|s| s.command.summary())
             .collect();
         f.push(serde_json::to_string(cc).unwrap_or_default());
+        // Other deps (or none) configure differently: the set-up runs again.
+        f.extend(env.vars.iter().filter(|(k, _)| k == crate::deps::ENV_RESOLVED).map(|(_, v)| v.clone()));
         f.join("\n")
     };
     let set_up = std::fs::read_to_string(&setup_file).is_ok_and(|s| s == fingerprint);
