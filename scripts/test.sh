@@ -47,6 +47,8 @@ APT_PACKAGES=(
   python3.11 patchelf
   # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
   debootstrap
+  # issue 15 (--dep): openssl's Configure is Perl; the curl test's HTTPS server is openssl s_server
+  perl openssl
   # issue 15: the library recipes' proof programs round-trip through the host's own xz and bzip2
   # (zstd is above); ncurses' fallbacks come from infocmp/tic (ncurses-bin, essential)
   xz-utils bzip2

@@ -59,9 +59,12 @@ impl Command {
         self
     }
 
-    /// Sets an environment variable for the command.
+    /// Sets an environment variable for the command; setting it again replaces the value
+    /// (duct would otherwise let the first setting win).
     pub(crate) fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
-        self.env.push((k.into(), v.into()));
+        let k = k.into();
+        self.env.retain(|(old, _)| *old != k);
+        self.env.push((k, v.into()));
         self
     }
 

@@ -215,12 +215,7 @@ mod tests {
         assert_eq!(license_of(c).as_deref(), Some("Zlib"));
         assert_eq!(license_of("Files: a\nLicense: MIT\n").as_deref(), Some("MIT"));
         assert_eq!(license_of("nothing"), None);
-        let f = Fetched {
-            version: "1:1.2-1".into(),
-            debian: Some("zlib".into()),
-            tarball: "x".into(),
-            license: None,
-        };
+        let f = Fetched { version: "1:1.2-1".into(), debian: Some("zlib".into()), tarball: "x".into(), license: None };
         assert_eq!(f.purl("zlib"), "pkg:deb/debian/zlib@1%3A1.2-1?arch=source");
     }
 }

@@ -182,3 +182,134 @@ fn arm64_zlib_is_cached_separately_and_minigzip_runs_under_qemu() {
     let gz = pipe(Command::new("qemu-aarch64-static").arg(&bin), &data);
     assert_eq!(pipe(Command::new("gzip").arg("-dc"), &gz), data);
 }
+
+/// jq 1.6 from its Debian source, built by its own autotools with `--dep oniguruma`: configure
+/// finds the musl build of libonig (nothing else could), and regexes work in the image.
+#[test]
+fn jq_built_with_dep_oniguruma_matches_regexes_in_the_image() {
+    if !["apt-get", "musl-gcc", "make", "cmake", "autoreconf"].iter().all(|t| have(t)) {
+        return;
+    }
+    let (dir, top) = unpack(&JQ);
+    let out = ok(st().current_dir(dir.path()).arg("build").arg(&top).args([
+        "--dep",
+        "oniguruma",
+        "--configure-arg=--disable-docs",
+        "--configure-arg=--disable-maintainer-mode",
+        "--bin",
+        "jq",
+    ]));
+    assert!(out.contains("dep oniguruma") || out.contains("building oniguruma"), "{out}");
+    let jq = dir.path().join("jq");
+    assert_static(&jq);
+    let host = ok(Command::new(&jq).args(["-n", r#""abc" | test("a.c")"#]));
+    assert_eq!(host.trim(), "true");
+    for e in Engine::available() {
+        e.load(&dir.path().join("jq.tar"));
+        let tag = unique_tag("jq");
+        ok(e.cmd().args(["tag", "jq:latest", &tag]));
+        let got = e.run_image(&tag, &[], &["-n", r#"["abc", "xbz"] | map(test("a.c"))"#, "-c"]);
+        assert_eq!(got.trim(), "[true,false]", "{e:?}");
+        e.remove(&tag);
+    }
+}
+
+/// A local HTTPS server (openssl s_server -WWW) on 127.0.0.1 serving `dir`, with a certificate
+/// for 127.0.0.1 made here; killed when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    cert: PathBuf,
+}
+
+impl TlsServer {
+    fn start(dir: &Path) -> TlsServer {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        ok(Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(20), "openssl s_server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        TlsServer { child, port, cert }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// curl 7.88.1 from its Debian source through `staticize build --dep openssl,zlib`: static,
+/// `curl --version` names OpenSSL and zlib, and it fetches over HTTPS from a local server from
+/// inside the image (host network, the test's certificate passed with --cacert).
+#[test]
+fn curl_built_with_dep_openssl_zlib_fetches_over_https_from_the_image() {
+    if !["apt-get", "musl-gcc", "make", "perl", "openssl"].iter().all(|t| have(t)) {
+        return;
+    }
+    let (dir, top) = unpack(&CURL);
+    let mut args = vec!["--dep", "openssl,zlib", "--configure-arg=--with-openssl", "--configure-arg=--with-zlib"];
+    for off in ["--without-libpsl", "--without-libidn2", "--without-nghttp2", "--without-brotli", "--without-zstd"] {
+        args.push("--configure-arg");
+        args.push(off);
+    }
+    args.extend([
+        "--configure-arg=--disable-ldap",
+        "--configure-arg=--disable-manual",
+        "--configure-arg=--disable-docs",
+    ]);
+    args.extend(["--bin", "curl"]);
+    let t = Instant::now();
+    let out = ok(st().current_dir(dir.path()).arg("build").arg(&top).args(&args));
+    eprintln!("curl (and any deps not cached yet) built in {:?}", t.elapsed());
+    let curl = dir.path().join("curl");
+    assert_static(&curl);
+    let version = ok(Command::new(&curl).arg("--version"));
+    assert!(version.contains("OpenSSL/") && version.contains("zlib/"), "{version}\n{out}");
+    let cached = ok(st().args(["deps", "build", "openssl,zlib"]));
+    assert!(
+        cached.contains("cached openssl") && cached.contains("cached zlib") && !cached.contains("build openssl:"),
+        "{cached}"
+    );
+    let site = tempdir();
+    std::fs::write(site.path().join("hello.txt"), "hello over TLS from staticize\n").unwrap();
+    let server = TlsServer::start(site.path());
+    let url = format!("https://127.0.0.1:{}/hello.txt", server.port);
+    let certs = format!("{}:/certs:ro", site.path().display());
+    for e in Engine::available() {
+        e.load(&dir.path().join("curl.tar"));
+        let tag = unique_tag("curl");
+        ok(e.cmd().args(["tag", "curl:latest", &tag]));
+        let v = ok(e.cmd().args(["run", "--rm", "--network", "none", &tag, "--version"]));
+        assert!(v.contains("OpenSSL/") && v.contains("zlib/"), "{e:?}: {v}");
+        let got = ok(e.cmd().args(["run", "--rm", "--network", "host", "-v", &certs, &tag]).args([
+            "-sS",
+            "--cacert",
+            "/certs/cert.pem",
+            &url,
+        ]));
+        assert!(got.contains("hello over TLS from staticize"), "{e:?}: {got}");
+        e.remove(&tag);
+    }
+    let _ = server.cert;
+}
