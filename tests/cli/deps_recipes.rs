@@ -29,7 +29,10 @@ fn orig_tarball(package: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("{}: {e} (the recipe's build downloads it)", dir.display()))
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".orig.tar.") && !n.to_string_lossy().ends_with(".asc")));
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".orig.tar.") && !n.to_string_lossy().ends_with(".asc"))
+        });
     found.unwrap_or_else(|| panic!("no {package} orig tarball in {}", dir.display()))
 }
 
@@ -38,7 +41,12 @@ fn orig_tarball(package: &str) -> PathBuf {
 fn upstream_files(package: &str, members: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempdir();
     let patterns: Vec<String> = members.iter().map(|m| format!("*/{m}")).collect();
-    ok(Command::new("tar").arg("xf").arg(orig_tarball(package)).arg("--wildcards").args(&patterns).current_dir(dir.path()));
+    ok(Command::new("tar")
+        .arg("xf")
+        .arg(orig_tarball(package))
+        .arg("--wildcards")
+        .args(&patterns)
+        .current_dir(dir.path()));
     let top = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
     (dir, top)
 }
@@ -176,7 +184,8 @@ fn sqlite3_shell_on_libsqlite3_answers_full_text_and_json_queries() {
         return;
     }
     deps_build("sqlite3");
-    let (dir, top) = upstream_files("sqlite3", &["src/shell.c.in", "tool/mkshellc.tcl", "ext/*", "src/test_windirent.*"]);
+    let (dir, top) =
+        upstream_files("sqlite3", &["src/shell.c.in", "tool/mkshellc.tcl", "ext/*", "src/test_windirent.*"]);
     let out = dir.path();
     // shell.c is generated from shell.c.in and the ext/misc sources it inlines, as SQLite's
     // Makefile does.
@@ -221,20 +230,31 @@ fn libffi_closure_test_calls_back_through_a_trampoline() {
     deps_build("libffi");
     let (dir, top) = upstream_files(
         "libffi",
-        &["testsuite/libffi.closures/closure_fn0.c", "testsuite/libffi.closures/ffitest.h", "testsuite/libffi.call/ffitest.h"],
+        &[
+            "testsuite/libffi.closures/closure_fn0.c",
+            "testsuite/libffi.closures/ffitest.h",
+            "testsuite/libffi.call/ffitest.h",
+        ],
     );
     let out = dir.path();
     // The testsuite's harness header includes the build tree's fficonfig.h, which an
     // installed libffi does not ship; these are the three answers its configure gives on Linux.
     let config = out.join("config");
     std::fs::create_dir(&config).unwrap();
-    std::fs::write(config.join("fficonfig.h"), "#define HAVE_STDINT_H 1\n#define HAVE_INTTYPES_H 1\n#define HAVE_MMAP_ANON 1\n")
-        .unwrap();
+    std::fs::write(
+        config.join("fficonfig.h"),
+        "#define HAVE_STDINT_H 1\n#define HAVE_INTTYPES_H 1\n#define HAVE_MMAP_ANON 1\n",
+    )
+    .unwrap();
     let include = format!("-I{}", config.display());
     let tag = compile(out, &top.join("testsuite/libffi.closures/closure_fn0.c"), "libffi", "ffi-closure", &[&include]);
     in_every_engine(out, "ffi-closure", &tag, |e| {
         let o = run_in(e, &tag, &[], &[], b"");
-        assert_eq!(String::from_utf8_lossy(&o.stdout), "1 2 3 4 127 429 7 8 9 10 11 12 13 19 21 1 3: 680\nres: 680\n", "{e:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "1 2 3 4 127 429 7 8 9 10 11 12 13 19 21 1 3: 680\nres: 680\n",
+            "{e:?}"
+        );
     });
 }
 
@@ -266,7 +286,17 @@ fn libevent_dns_example_answers_its_own_query_over_udp() {
     // Both sides run in one event loop, which never ends: the container is removed once the
     // answer is out.
     in_every_engine(out, "dns-example", &tag, |e| {
-        let o = run(e.cmd().args(["run", "-d", "--network", "none", &tag, "-T", "-s", "127.0.0.1:10053", "staticize.test"]));
+        let o = run(e.cmd().args([
+            "run",
+            "-d",
+            "--network",
+            "none",
+            &tag,
+            "-T",
+            "-s",
+            "127.0.0.1:10053",
+            "staticize.test",
+        ]));
         assert!(o.status.success(), "{e:?}: {}", text(&o));
         let c = Detached { engine: e, id: String::from_utf8_lossy(&o.stdout).trim().to_string() };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -324,7 +354,8 @@ fn readline_rltest_edits_a_line_and_keeps_history() {
     let (dir, top) = upstream_files("readline", &["examples/rltest.c"]);
     let out = dir.path();
     // rltest.c is written for readline's own tree (config.h); these say what it finds there.
-    let tag = compile(out, &top.join("examples/rltest.c"), "readline", "rltest", &["-DHAVE_STDLIB_H", "-DHAVE_LOCALE_H"]);
+    let tag =
+        compile(out, &top.join("examples/rltest.c"), "readline", "rltest", &["-DHAVE_STDLIB_H", "-DHAVE_LOCALE_H"]);
     // "helo", Ctrl-B (back one character), "l": the line readline returns is "hello". rltest
     // echoes each line on stderr, and "list" prints the history.
     let keys = b"helo\x02l\nlist\nquit\n";
