@@ -8,7 +8,7 @@ pub(crate) mod check;
 pub mod cli;
 pub mod closure;
 pub mod commands;
-pub(crate) mod deps;
+pub mod deps;
 pub(crate) mod driver;
 pub mod elf;
 pub mod error;

@@ -336,6 +336,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_variable_set_twice_has_the_later_value() {
+        let out = Command::new("sh").args(["-c", "echo $X"]).env("X", "first").env("X", "second").run("echo").unwrap();
+        assert_eq!(out.stdout.trim(), "second");
+    }
+
+    #[test]
     fn failed_command_reports_status_and_stderr() {
         let err = Command::new("sh").args(["-c", "echo boom >&2; exit 3"]).run("test step").unwrap_err();
         let msg = err.to_string();

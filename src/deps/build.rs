@@ -47,7 +47,8 @@ pub(crate) fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
             rest = &tail[2..];
             continue;
         }
-        match tail.find('}').map(|j| (&tail[1..j], j)).filter(|(k, _)| tail.starts_with('{') && vars.contains_key(*k)) {
+        let key = if tail.starts_with('{') { tail.find('}').map(|j| (&tail[1..j], j)) } else { None };
+        match key.filter(|(k, _)| vars.contains_key(*k)) {
             Some((k, j)) => {
                 out.push_str(&vars[k]);
                 rest = &tail[j + 1..];
@@ -337,11 +338,14 @@ fn cmake(_r: &Recipe, ctx: &Ctx, args: &[String], targets: &[String], jobs: &str
         .arg(format!("-DCMAKE_INSTALL_PREFIX={}", ctx.var("prefix")))
         .args(["-DCMAKE_INSTALL_LIBDIR=lib", "-DBUILD_SHARED_LIBS=OFF", "-DCMAKE_POSITION_INDEPENDENT_CODE=ON"])
         .arg(format!("-DCMAKE_BUILD_TYPE={build_type}"))
-        .arg(format!("-DCMAKE_C_COMPILER={}", ctx.var("cc")))
-        .arg(format!("-DCMAKE_AR={}", ctx.var("ar")))
-        .arg(format!("-DCMAKE_RANLIB={}", ctx.var("ranlib")));
+        .arg(format!("-DCMAKE_C_COMPILER={}", ctx.var("cc")));
     if ctx.cross {
-        c = c.args(["-DCMAKE_SYSTEM_NAME=Linux"]).arg(format!("-DCMAKE_SYSTEM_PROCESSOR={}", ctx.var("arch")));
+        // zig's archiver (an absolute path; CMake would resolve a bare `ar` against the build dir).
+        c = c
+            .args(["-DCMAKE_SYSTEM_NAME=Linux"])
+            .arg(format!("-DCMAKE_SYSTEM_PROCESSOR={}", ctx.var("arch")))
+            .arg(format!("-DCMAKE_AR={}", ctx.var("ar")))
+            .arg(format!("-DCMAKE_RANLIB={}", ctx.var("ranlib")));
     }
     if which::which("ninja").is_ok() {
         c = c.args(["-G", "Ninja"]);

@@ -6,7 +6,7 @@
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod recipe;
-pub(crate) mod source;
+pub mod source;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -262,6 +262,11 @@ pub(crate) fn build_env(entries: &[Entry]) -> Vec<(String, String)> {
         ("LDFLAGS".to_string(), append("LDFLAGS", &flags.libdirs)),
         ("PKG_CONFIG_LIBDIR".to_string(), pkg),
         ("PKG_CONFIG_PATH".to_string(), String::new()),
+        // CMake's find_package / find_library search these prefixes before the system's.
+        (
+            "CMAKE_PREFIX_PATH".to_string(),
+            entries.iter().map(|e| e.prefix.display().to_string()).collect::<Vec<_>>().join(":"),
+        ),
     ];
     flags.libs.clear();
     let mut env = env;

@@ -105,7 +105,7 @@ fn newest_dsc(dir: &Path) -> Option<PathBuf> {
 }
 
 /// The Version and the file names of the Files section of a .dsc.
-pub(crate) fn parse_dsc(text: &str) -> (Option<String>, Vec<String>) {
+pub fn parse_dsc(text: &str) -> (Option<String>, Vec<String>) {
     let mut version = None;
     let mut files = Vec::new();
     let mut in_files = false;
@@ -135,7 +135,7 @@ fn copyright_license(debian_tar: &Path) -> Option<String> {
 
 /// The `License:` of the `Files: *` stanza (else the first one) of a machine-readable
 /// debian/copyright.
-pub(crate) fn license_of(copyright: &str) -> Option<String> {
+pub fn license_of(copyright: &str) -> Option<String> {
     let stanzas: Vec<&str> = copyright.split("\n\n").collect();
     let license = |s: &str| {
         s.lines().find_map(|l| l.strip_prefix("License:")).map(|l| l.trim().to_string()).filter(|l| !l.is_empty())

@@ -160,7 +160,7 @@ fn dep_flags(
         return Ok(Vec::new());
     }
     let target = crate::deps::Target::for_compiler(compiler, profile);
-    let entries = crate::deps::ensure(deps, &target, &steps.reporter())?;
+    let entries = crate::deps::ensure(deps, &target, steps.reporter())?;
     Ok(crate::deps::Flags::of(&entries).all())
 }
 
