@@ -52,6 +52,9 @@ APT_PACKAGES=(
   debootstrap
   # issue 15 (--dep): openssl's Configure is Perl; the curl test's HTTPS server is openssl s_server
   perl openssl
+  # issue 15: the library recipes' proof programs round-trip through the host's own xz and bzip2
+  # (zstd is above); ncurses' fallbacks come from infocmp/tic (ncurses-bin, essential)
+  xz-utils bzip2
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

@@ -15,6 +15,16 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("openssl", include_str!("../../toolchains/deps/openssl.toml")),
     ("oniguruma", include_str!("../../toolchains/deps/oniguruma.toml")),
     ("curl", include_str!("../../toolchains/deps/curl.toml")),
+    ("zstd", include_str!("../../toolchains/deps/zstd.toml")),
+    ("xz", include_str!("../../toolchains/deps/xz.toml")),
+    ("bzip2", include_str!("../../toolchains/deps/bzip2.toml")),
+    ("pcre2", include_str!("../../toolchains/deps/pcre2.toml")),
+    ("sqlite3", include_str!("../../toolchains/deps/sqlite3.toml")),
+    ("libyaml", include_str!("../../toolchains/deps/libyaml.toml")),
+    ("ncurses", include_str!("../../toolchains/deps/ncurses.toml")),
+    ("readline", include_str!("../../toolchains/deps/readline.toml")),
+    ("libffi", include_str!("../../toolchains/deps/libffi.toml")),
+    ("libevent", include_str!("../../toolchains/deps/libevent.toml")),
 ];
 
 /// One library recipe.

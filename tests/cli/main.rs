@@ -35,3 +35,5 @@ mod papercuts;
 
 // Libraries built static for musl: --dep, the deps cache (issue 15).
 mod deps;
+// Library recipes for --dep (issue 15), each proven by a real program.
+mod deps_recipes;
