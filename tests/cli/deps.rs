@@ -65,6 +65,15 @@ fn minigzip_with_dep_zlib_is_static_musl_and_round_trips_through_gzip_in_the_ima
         assert_eq!(pipe(Command::new("gzip").arg("-dc"), &gz), data, "{e:?}: gzip -dc of minigzip's output");
         e.remove(&tag);
     }
+    // The SBOM beside the image names the library linked in: Debian's zlib source, the
+    // version the cache entry was built from, statically linked.
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("minigzip.spdx.json")).unwrap()).unwrap();
+    let zlib = sbom["packages"].as_array().unwrap().iter().find(|p| p["name"] == "zlib");
+    let zlib = zlib.unwrap_or_else(|| panic!("zlib in the SBOM: {sbom}"));
+    assert!(zlib["versionInfo"].as_str().unwrap().contains("1.2.13"), "{zlib}");
+    assert!(zlib.to_string().contains("pkg:deb/debian/zlib@"), "{zlib}");
+    assert!(sbom["relationships"].to_string().contains("STATIC_LINK"), "{sbom}");
     // [deps] in ./staticize.toml does what --dep does; STATICIZE_DEPS does it for staticize cc.
     std::fs::write(dir.path().join("staticize.toml"), "[deps]\nuse = [\"zlib\"]\n").unwrap();
     let out = ok(st().current_dir(dir.path()).args(["c", "minigzip.c", "--no-image", "-o", "mg2"]));
