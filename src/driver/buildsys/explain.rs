@@ -132,7 +132,16 @@ mod tests {
         let e = missing_library(e, "musl-gcc", "musl");
         assert_eq!(e.exit_code(), crate::error::EXIT_TOOLCHAIN);
         assert!(e.to_string().contains("libreadline.a"), "{e}");
-        assert!(e.help().unwrap().contains("--libc glibc"));
+        // readline has a recipe: the help names the --dep that builds it for musl.
+        assert!(e.help().unwrap().contains("--dep readline"), "{:?}", e.help());
+        let e = Error::CommandFailed {
+            step: "build".into(),
+            command: "make".into(),
+            status: "exited with status 2".into(),
+            stderr: "/usr/bin/ld: cannot find -lnosuchlib: No such file or directory\n".into(),
+        };
+        let e = missing_library(e, "musl-gcc", "musl");
+        assert!(e.help().unwrap().contains("--libc glibc"), "{:?}", e.help());
     }
 
     #[test]
