@@ -320,6 +320,55 @@ fn hello_node_is_packed_static_and_its_images_answer_and_stop_with_nodes_status(
     }
 }
 
+/// A Node program that ignores SIGTERM (says so on stdout) and answers HTTP.
+const STUBBORN: &str = r#"'use strict';
+const http = require('node:http');
+process.on('SIGTERM', () => console.log('got SIGTERM, ignoring it'));
+http.createServer((req, res) => res.end('stubborn\n')).listen(Number(process.env.PORT), () => console.log(`listening as pid ${process.pid}`));
+"#;
+
+#[test]
+fn the_node_images_init_forwards_sigterm_and_a_program_ignoring_it_is_killed_at_the_timeout() {
+    if !crate::node::have_node() {
+        return;
+    }
+    let t = tempdir();
+    fs::write(t.path().join("stubborn.js"), STUBBORN).unwrap();
+    let tag = unique_tag("stubborn-node");
+    let out = ok(staticize()
+        .arg("node")
+        .arg(t.path().join("stubborn.js"))
+        .arg("-o")
+        .arg(t.path().join("stubborn"))
+        .args(["-t", &tag]));
+    assert!(out.contains("/init runs first as PID 1"), "{out}");
+    for engine in Engine::available() {
+        engine.load(&t.path().join("stubborn.tar"));
+        let port = free_port();
+        let name = format!("staticize-stubborn-{}-{port}", std::process::id());
+        ok(engine.cmd().args(["run", "-d", "--name", &name, "--network", "host", "-e", &format!("PORT={port}"), &tag]));
+        let resp = crate::node::http_get(port, "/");
+        let started = Instant::now();
+        let stopped = run(engine.cmd().args(["stop", "-t", "2", &name]));
+        let took = started.elapsed();
+        let code = text(&run(engine.cmd().args(["inspect", "--format", "{{.State.ExitCode}}", &name])));
+        let logs = text(&run(engine.cmd().args(["logs", &name])));
+        let _ = run(engine.cmd().args(["rm", "-f", &name]));
+        engine.remove(&tag);
+        assert!(resp.is_ok_and(|r| r.contains("stubborn")), "{engine:?}: no HTTP answer; logs:\n{logs}");
+        assert!(stopped.status.success(), "{}", text(&stopped));
+        // The init passed SIGTERM on (node's handler ran), the program kept running, and the
+        // engine's SIGKILL at the 2 s timeout ended the container: 128 + 9, as documented.
+        assert!(!logs.contains("listening as pid 1\n"), "{engine:?}: node is PID 1, not the init:\n{logs}");
+        assert!(logs.contains("got SIGTERM, ignoring it"), "{engine:?}: SIGTERM never reached node:\n{logs}");
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_secs(10),
+            "{engine:?}: stop took {took:?}"
+        );
+        assert_eq!(code.trim(), "137", "{engine:?}: the container's status after the timeout's SIGKILL");
+    }
+}
+
 #[test]
 fn an_arm64_node_executable_is_packed_and_runs_under_qemu() {
     if !crate::node::have_node() || !have("qemu-aarch64-static") || !have("unshare") || !have("aarch64-linux-gnu-strip")
