@@ -137,7 +137,8 @@ install_all() {
     }
   done
 
-  "$HOME/go/bin/syft" version 2>/dev/null | grep -q "${SYFT_VERSION#v}" || {
+  # A `go install`ed syft reports no version of its own; its build info names the module's.
+  go version -m "$HOME/go/bin/syft" 2>/dev/null | grep -q "mod[[:space:]]*github.com/anchore/syft[[:space:]]*$SYFT_VERSION" || {
     step "go install github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
     GOBIN="$HOME/go/bin" go install "github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
   }
