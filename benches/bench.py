@@ -768,8 +768,10 @@ def rows_squash(work):
         s_cmd = staticize("squash", saved, "-t", "bench/squash:staticize", "-o", ours)
         p_cmd = (f"docker-squash -t bench/squash:docker-squash --output-path {shlex.quote(str(theirs))} "
                  f"--load-image false {image} >/dev/null 2>&1")
-        ts, tp = alternate(lambda: timed(s_cmd), lambda: timed(p_cmd, env=env), BIG_RUNS,
-                           lambda: [p.unlink(missing_ok=True) for p in (ours, theirs)])
+        # Each side removes only its own output before it runs (a shared cleanup would delete
+        # the other side's result, which is loaded and run below).
+        ts, tp = alternate(lambda: (ours.unlink(missing_ok=True), timed(s_cmd))[1],
+                           lambda: (theirs.unlink(missing_ok=True), timed(p_cmd, env=env))[1], BIG_RUNS)
         runs = []
         for tar, tag in ((ours, "bench/squash:staticize"), (theirs, "bench/squash:docker-squash")):
             sh(f"docker load -i {shlex.quote(str(tar))}", env=env)

@@ -439,6 +439,9 @@ pub struct PushArgs {
     /// Where to: [REGISTRY/]REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/app:v1.
     #[arg(value_name = "REF")]
     pub reference: String,
+    /// Do not attach the SBOM found beside the image (NAME.spdx.json or NAME.cdx.json).
+    #[arg(long)]
+    pub no_sbom: bool,
 }
 
 /// `staticize go`.
@@ -678,6 +681,17 @@ pub struct SquashArgs {
     /// Also push the image to a registry, e.g. 127.0.0.1:5000/team/app:v1.
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+    /// The SBOM written beside the image (its Debian packages) and attached on --push: spdx
+    /// or cyclonedx.
+    #[arg(long, value_enum, default_value_t = SbomFormat::Spdx)]
+    pub sbom_format: SbomFormat,
+    /// Write no SBOM (nor attach one on --push).
+    #[arg(long)]
+    pub no_sbom: bool,
+    /// Of a multi-platform image, squash only this platform (OS/ARCH[/VARIANT]); default:
+    /// every platform, the index kept.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
 }
 
 /// `staticize slim`.

@@ -139,19 +139,26 @@ impl PackageDb {
 
 /// Parses dpkg's `status` file: the paragraphs of packages that are installed.
 pub(crate) fn parse_status(text: &str) -> Vec<Package> {
-    text.split("\n\n").filter_map(parse_paragraph).collect()
+    text.split("\n\n").filter_map(|p| parse_paragraph(p, true)).collect()
 }
 
-fn parse_paragraph(par: &str) -> Option<Package> {
+/// Parses package records (`status.d/NAME` files): paragraphs with a name and a version; a
+/// `Status:` field, when present, must say installed (distroless's records have none).
+pub(crate) fn parse_records(text: &str) -> Vec<Package> {
+    text.split("\n\n").filter_map(|p| parse_paragraph(p, false)).collect()
+}
+
+fn parse_paragraph(par: &str, status_required: bool) -> Option<Package> {
     let par = par.trim_matches('\n');
     let field = |key: &str| {
         par.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_string()))
     };
-    let status = field("Status")?;
-    if !status.ends_with(" installed") {
-        return None;
+    match field("Status") {
+        Some(status) if !status.ends_with(" installed") => return None,
+        None if status_required => return None,
+        _ => {}
     }
-    let (name, version) = (field("Package")?, field("Version")?);
+    let (name, version) = (field("Package").filter(|n| !n.is_empty())?, field("Version")?);
     let (source, source_version) = match field("Source") {
         Some(s) => match s.split_once(' ') {
             Some((n, v)) => (n.to_string(), v.trim_matches(|c| c == '(' || c == ')' || c == ' ').to_string()),

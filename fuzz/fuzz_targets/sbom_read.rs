@@ -1,5 +1,5 @@
-//! The SBOM readers of untrusted bytes: `inspect --sbom` (an archive opened, every image's
-//! `status.d` records read and parsed), and the readers of a program's own metadata (Go build
+//! The SBOM readers of untrusted bytes: `inspect --sbom` and squash's SBOM (an archive
+//! opened, every image's layers stacked, its dpkg database and `status.d` records parsed), and the readers of a program's own metadata (Go build
 //! info, the Rust `.dep-v0` crate list). Must return Ok or an error, never panic.
 #![no_main]
 
@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use staticize::image::read::{Archive, Limits};
-use staticize::sbom::{gobuildinfo, rust, statusd};
+use staticize::sbom::{attached, gobuildinfo, image, rust, statusd};
 
 fn scratch() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
@@ -24,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, data).expect("write the fuzz input");
     let limits = Limits { max_layer_bytes: 16 << 20, ..Limits::default() };
     let Ok(archive) = Archive::open_with(path, limits) else { return };
+    let _ = attached::find(&archive);
     for i in 0..archive.images.len() {
-        let _ = statusd::read_declared(&archive, i);
+        let _ = image::declared(&archive, i);
+        let _ = image::packages(&archive, i);
     }
 });

@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&input, data).expect("write the fuzz input");
     let limits = Limits { max_layer_bytes: 16 << 20, ..Limits::default() };
     for from_layer in [1, 2] {
-        let opts = SquashOptions { from_layer, compression: Compression::None, reference: None, epoch: 0, limits };
+        let opts = SquashOptions { from_layer, compression: Compression::None, reference: None, epoch: 0, limits, platform: None };
         let Ok(s) = squash(&input, &opts, dir) else { continue };
         let out = dir.join("out.tar");
         staticize::image::archive::write_tar(&s.assembled, &out).expect("a squashed image can be written");

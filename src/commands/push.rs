@@ -1,4 +1,5 @@
-//! `staticize push IMAGE REF`: an archive already on disk → a registry.
+//! `staticize push IMAGE REF`: an archive already on disk → a registry, with the SBOM
+//! written beside it (NAME.spdx.json or NAME.cdx.json) attached.
 
 use crate::cli::PushArgs;
 use crate::error::Result;
@@ -6,6 +7,7 @@ use crate::image::push::{self, Target};
 use crate::image::read::Archive;
 use crate::pipeline::destination::refuse_problems;
 use crate::report::Reporter;
+use crate::sbom::Format;
 
 /// Runs `push`.
 pub fn run(args: PushArgs, rep: &Reporter) -> Result<()> {
@@ -14,6 +16,14 @@ pub fn run(args: PushArgs, rep: &Reporter) -> Result<()> {
     refuse_problems(&archive)?;
     let pushed = push::push(&archive, &target, rep)?;
     rep.line(format!("{}@{}", pushed.reference, pushed.digest));
+    // The SBOM staticize wrote beside the archive goes with it, as `--push` sends it.
+    let beside = [Format::Spdx, Format::CycloneDx]
+        .into_iter()
+        .find(|f| crate::sbom::path_beside(&args.image, *f).is_file())
+        .filter(|_| !args.no_sbom);
+    if let Some(format) = beside {
+        crate::pipeline::sbom::attach_beside(&args.image, format, &target, rep)?;
+    }
     rep.json(&pushed);
     Ok(())
 }

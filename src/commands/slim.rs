@@ -6,6 +6,7 @@ use crate::commands::squash::default_output;
 use crate::error::{Error, Result};
 use crate::image::archive::source_date_epoch;
 use crate::pipeline::destination;
+use crate::pipeline::sbom as sbom_stage;
 use crate::report::{Reporter, human_size};
 use crate::slim::{self, SlimRequest, Slimmed};
 
@@ -40,8 +41,15 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
             human_size(written.bytes)
         ),
     );
+    if let (Some(format), Some(found)) = (settings.sbom, &s.sbom) {
+        let sbom = found.sbom(&written.reference, &written.manifest_digest)?;
+        sbom_stage::write_for(&sbom, format, &written, rep)?;
+    }
     destination::report_run_hint(&written, rep);
     destination::push(&written, &checked, rep)?;
+    if let (Some(format), Some((target, _))) = (settings.sbom, &checked.push) {
+        sbom_stage::attach_beside(&written.path, format, target, rep)?;
+    }
     rep.json(&serde_json::json!({
         "programs": s.carried,
         "hints": s.hints,

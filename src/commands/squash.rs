@@ -9,6 +9,7 @@ use crate::image::archive;
 use crate::image::reference::ImageRef;
 use crate::image::squash::{self, SquashOptions, SquashReport};
 use crate::pipeline::destination;
+use crate::pipeline::sbom as sbom_stage;
 use crate::report::{Reporter, human_size};
 
 /// Runs `squash`.
@@ -20,6 +21,8 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         oci_dir: args.oci_dir.clone(),
         load: args.load.clone(),
         push: args.push.clone(),
+        sbom_format: args.sbom_format,
+        no_sbom: args.no_sbom,
         ..Default::default()
     };
     let reference = args.tag.as_deref().map(ImageRef::parse).transpose()?;
@@ -34,15 +37,27 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         reference,
         epoch: archive::source_date_epoch()?,
         limits: crate::image::read::Limits::default(),
+        platform: args.platform.clone(),
     };
     let spinner = crate::progress::Progress::start(rep, format!("squashing {}", args.image.display()));
     let squashed = squash::squash(&args.image, &sopts, scratch.path())?;
     drop(spinner);
-    report_squash(&squashed.report, rep);
+    for r in std::iter::once(&squashed.report).chain(&squashed.more) {
+        report_squash(r, rep);
+    }
     let written = destination::deliver_assembled(&squashed.assembled, &checked, rep)?;
+    let format = opts.sbom();
+    if let Some(format) = format {
+        let archive = crate::image::read::Archive::open(&written.path)?;
+        let sbom = crate::sbom::image::sbom_of(&archive, &written.reference, &written.manifest_digest)?;
+        sbom_stage::write_for(&sbom, format, &written, rep)?;
+    }
     destination::report_run_hint(&written, rep);
     destination::push(&written, &checked, rep)?;
-    rep.json(&serde_json::json!({ "squash": squashed.report, "image": written }));
+    if let (Some(format), Some((target, _))) = (format, &checked.push) {
+        sbom_stage::attach_beside(&written.path, format, target, rep)?;
+    }
+    rep.json(&serde_json::json!({ "squash": squashed.report, "other_platforms": squashed.more, "image": written }));
     Ok(())
 }
 /// `./STEM-SUFFIX.tar` from the input's file name ("redis.tar" → "redis-squashed.tar").

@@ -289,61 +289,70 @@ pub struct Prebuilt {
     pub config: Vec<u8>,
 }
 
-/// Makes every document of a prebuilt image: manifest, index.json and docker's manifest.json.
-pub fn assemble_prebuilt(image: Prebuilt, reference: &ImageRef, epoch: u64) -> Assembled {
-    let config_desc = Descriptor::of(spec::MEDIA_CONFIG, &image.config);
-    let layer_descs: Vec<Descriptor> =
-        image.layers.iter().map(|l| Descriptor::new(l.media_type, &l.digest, l.size)).collect();
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(spec::MEDIA_MANIFEST.into()),
-        config: config_desc.clone(),
-        layers: layer_descs.clone(),
-        annotations: BTreeMap::new(),
-    };
-    let manifest_bytes = to_json(&manifest);
-    let mut top = Descriptor::of(spec::MEDIA_MANIFEST, &manifest_bytes);
-    top.platform = Some(image.platform.clone());
+/// Makes every document of prebuilt images: a manifest each, index.json (pointing at the one
+/// manifest, or at an image index of several platforms) and docker's manifest.json (the
+/// host's platform, else the first).
+pub fn assemble_prebuilt(images: Vec<Prebuilt>, reference: &ImageRef, epoch: u64) -> Assembled {
+    let mut blobs = BTreeMap::new();
+    let (mut layers, mut summaries, mut manifests, mut dockers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for image in images {
+        let config_desc = Descriptor::of(spec::MEDIA_CONFIG, &image.config);
+        let layer_descs: Vec<Descriptor> =
+            image.layers.iter().map(|l| Descriptor::new(l.media_type, &l.digest, l.size)).collect();
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(spec::MEDIA_MANIFEST.into()),
+            config: config_desc.clone(),
+            layers: layer_descs.clone(),
+            annotations: BTreeMap::new(),
+        };
+        let manifest_bytes = to_json(&manifest);
+        let mut desc = Descriptor::of(spec::MEDIA_MANIFEST, &manifest_bytes);
+        desc.platform = Some(image.platform.clone());
+        blobs.insert(config_desc.digest.clone(), Blob::Json(image.config));
+        blobs.insert(desc.digest.clone(), Blob::Json(manifest_bytes));
+        for l in image.layers {
+            blobs.insert(l.digest.clone(), Blob::Layer(layers.len()));
+            summaries.push(LayerSummary {
+                platform: image.platform.to_string(),
+                digest: l.digest.clone(),
+                size: l.size,
+                uncompressed_size: l.uncompressed_size,
+            });
+            layers.push(l);
+        }
+        dockers.push((image.platform, config_desc.digest, layer_descs));
+        manifests.push(desc);
+    }
     let name = reference.to_string();
-    top.annotations = BTreeMap::from([
+    let annotations = BTreeMap::from([
         (spec::ANNOTATION_CONTAINERD_NAME.to_string(), name.clone()),
         (spec::ANNOTATION_REF_NAME.to_string(), name.clone()),
     ]);
-    let mut blobs = BTreeMap::from([
-        (config_desc.digest.clone(), Blob::Json(image.config)),
-        (top.digest.clone(), Blob::Json(manifest_bytes)),
-    ]);
-    let mut summaries = Vec::new();
-    for (i, l) in image.layers.iter().enumerate() {
-        blobs.insert(l.digest.clone(), Blob::Layer(i));
-        summaries.push(LayerSummary {
-            platform: image.platform.to_string(),
-            digest: l.digest.clone(),
-            size: l.size,
-            uncompressed_size: l.uncompressed_size,
-        });
-    }
-    let docker_manifest = vec![DockerManifestEntry {
-        config: spec::blob_path(&config_desc.digest),
-        repo_tags: Some(vec![name.clone()]),
-        layers: layer_descs.iter().map(|d| spec::blob_path(&d.digest)).collect(),
-    }];
-    let manifest_digest = top.digest.clone();
+    let (top, manifest_digest) = top_descriptor(&manifests, annotations, &mut blobs);
     let index = Index {
         schema_version: 2,
         media_type: Some(spec::MEDIA_INDEX.into()),
         manifests: vec![top],
         annotations: BTreeMap::new(),
     };
+    let host = Platform::host();
+    let (_, docker_config, docker_layers) =
+        dockers.iter().find(|(p, _, _)| p.architecture == host.architecture).unwrap_or(&dockers[0]);
+    let docker_manifest = vec![DockerManifestEntry {
+        config: spec::blob_path(docker_config),
+        repo_tags: Some(vec![name.clone()]),
+        layers: docker_layers.iter().map(|d| spec::blob_path(&d.digest)).collect(),
+    }];
     Assembled {
-        layers: image.layers,
+        layers,
         blobs,
         index: to_json(&index),
         docker_manifest: to_json(&docker_manifest),
         epoch,
         reference: name,
         manifest_digest,
-        config_digest: config_desc.digest,
+        config_digest: dockers[0].1.clone(),
         summaries,
     }
 }

@@ -26,7 +26,7 @@
 pub(crate) mod carry;
 pub(crate) mod destination;
 pub(crate) mod plan;
-mod sbom;
+pub(crate) mod sbom;
 mod stages;
 
 #[cfg(test)]

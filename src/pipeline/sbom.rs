@@ -2,14 +2,16 @@
 //! crates, sources, npm packages and the Debian packages of its closure) is written beside
 //! the archive as SPDX or CycloneDX JSON, and attached to the image when it is pushed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::destination::Checked;
 use super::{Job, Program, Programs};
 use crate::error::Result;
 use crate::image::Written;
+use crate::image::push::Target;
 use crate::report::{Reporter, short_digest};
 use crate::sbom::collect::{self, Subject};
+use crate::sbom::{Format, Sbom};
 
 /// Writes `NAME.spdx.json` (or `.cdx.json`) beside the archive, unless the job asks for none.
 pub(super) fn write(job: &Job, programs: &[Program], written: &Written, rep: &Reporter) -> Result<Option<PathBuf>> {
@@ -34,22 +36,34 @@ pub(super) fn write(job: &Job, programs: &[Program], written: &Written, rep: &Re
         })
         .collect();
     let sbom = collect::sbom(&job.name, &written.manifest_digest, &subjects)?;
-    let path = crate::sbom::write_beside(&sbom, format, &written.path)?;
-    rep.step("sbom", format!("{} ({} packages)", path.display(), sbom.packages.len()));
-    Ok(Some(path))
+    write_for(&sbom, format, written, rep).map(Some)
 }
 
 /// After a push: the SBOM goes to the registry as an artifact whose subject is the image.
 pub(super) fn attach(job: &Job, written: &Written, dest: &Checked, rep: &Reporter) -> Result<()> {
     let (Some(format), Some((target, _))) = (job.settings.sbom, &dest.push) else { return Ok(()) };
-    let path = crate::sbom::path_beside(&written.path, format);
+    attach_beside(&written.path, format, target, rep)
+}
+
+/// Attaches the SBOM written beside the archive at `archive_path` (in `format`) to the image
+/// that archive's push put at `target`: an OCI referrer, else the `sha256-<digest>.sbom` tag.
+pub(crate) fn attach_beside(archive_path: &Path, format: Format, target: &Target, rep: &Reporter) -> Result<()> {
+    let path = crate::sbom::path_beside(archive_path, format);
     let bytes = std::fs::read(&path).map_err(|e| crate::error::Error::io("read the SBOM", &path, e))?;
-    let archive = crate::image::read::Archive::open(&written.path)?;
+    let archive = crate::image::read::Archive::open(archive_path)?;
     let a = crate::image::push::attach(&archive, target, format.media_type(), &bytes, "sbom")?;
     let how = match &a.tag {
         Some(tag) => format!("as the tag {tag} (the registry has no referrers API)"),
         None => "as an OCI referrer".to_string(),
     };
-    rep.step("sbom", format!("attached {} to {target} {how}", short_digest(&a.digest)));
+    rep.step("sbom", format!("attached {} ({}) to {target} {how}", short_digest(&a.digest), path.display()));
     Ok(())
+}
+
+/// For a command that did not run the pipeline (`squash`, `slim`): writes `sbom` beside the
+/// delivered archive, reports it, and returns its path.
+pub(crate) fn write_for(sbom: &Sbom, format: Format, written: &Written, rep: &Reporter) -> Result<PathBuf> {
+    let path = crate::sbom::write_beside(sbom, format, &written.path)?;
+    rep.step("sbom", format!("{} ({} packages)", path.display(), sbom.packages.len()));
+    Ok(path)
 }

@@ -77,6 +77,7 @@ pub fn collect(s: &Subject) -> Result<Collected> {
     if let Some(a) = s.artifact.filter(|a| a.lang == "c" || a.lang == "c++" || a.lang == "cxx") {
         program.files.extend(sources(s.inputs)?);
         packages.extend(c_tools(a));
+        packages.extend(super::staticlibs::packages(&a.command)?);
     }
     packages.extend(npm_packages(s.npm_dirs));
     let mut paragraphs = BTreeMap::new();
@@ -131,7 +132,9 @@ fn sources(inputs: &[PathBuf]) -> Result<Vec<FileRef>> {
 fn c_tools(a: &Artifact) -> Vec<Package> {
     let mut words = a.toolchain_used.split_whitespace();
     let compiler = words.next().unwrap_or("cc").to_string();
-    let version = words.find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit())).unwrap_or("").to_string();
+    let version = words.find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit())).unwrap_or("");
+    // "gcc (Debian 12.2.0-14+deb12u1) 12.2.0": the word keeps the parenthesis.
+    let version = version.trim_end_matches(')').to_string();
     let mut tool = Package::new(&compiler, version, Ecosystem::Tool);
     if let (Ok(path), Ok(Some(db))) = (which::which(&compiler), crate::pkgdb::PackageDb::open(Path::new("/"))) {
         let real = std::fs::canonicalize(&path).unwrap_or(path);

@@ -54,9 +54,15 @@ pub fn owners(root: &Path, files: &[Carried]) -> Result<(Vec<Package>, BTreeMap<
     let mut paragraphs = BTreeMap::new();
     let mut unowned = Package::new("unowned", "", Ecosystem::Unowned);
     for f in files {
-        let file = FileRef { path: f.image_path.clone(), sha256: super::sha256_file(&f.host_path)? };
+        // A link (`slim` carries the ones on a program's path) makes its owner listed, with
+        // no file: its bytes are its target's.
+        let link = f.host_path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+        let file = match link {
+            true => None,
+            false => Some(FileRef { path: f.image_path.clone(), sha256: super::sha256_file(&f.host_path)? }),
+        };
         let Some(owner) = db.as_ref().and_then(|db| db.owner(&f.inside)) else {
-            unowned.files.push(file);
+            unowned.files.extend(file);
             continue;
         };
         let db = db.as_ref().expect("an owner came from the database");
@@ -68,7 +74,7 @@ pub fn owners(root: &Path, files: &[Carried]) -> Result<(Vec<Package>, BTreeMap<
             p.supplier = Some("Debian".into());
             p
         });
-        entry.files.push(file);
+        entry.files.extend(file);
     }
     let mut out: Vec<Package> = by_name.into_values().collect();
     if !unowned.files.is_empty() {
@@ -93,6 +99,11 @@ pub fn purl(name: &str, version: &str, arch: &str, source: &str, distro: &str) -
 /// "debian-12" from the root's /etc/os-release (ID and VERSION_ID), else "".
 fn distro(root: &Path) -> String {
     let Ok(text) = crate::input::read_text(&root.join("etc/os-release"), 64 << 10) else { return String::new() };
+    distro_of(&text)
+}
+
+/// "debian-12" from an os-release file's text (ID and VERSION_ID), else "".
+pub fn distro_of(text: &str) -> String {
     let field = |k: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix('=')))

@@ -3,12 +3,15 @@
 //! JSON or CycloneDX 1.5 JSON beside the output, and the package records (`status.d`) that let
 //! scanners see into an image. Knows nothing about the command line.
 
+pub mod attached;
 pub mod collect;
 pub mod cyclonedx;
 pub mod debian;
 pub mod gobuildinfo;
+pub mod image;
 pub mod rust;
 pub mod spdx;
+pub mod staticlibs;
 pub mod statusd;
 
 use std::path::{Path, PathBuf};
@@ -93,6 +96,8 @@ pub struct Package {
     pub supplier: Option<String>,
     /// Files of it that the output carries.
     pub files: Vec<FileRef>,
+    /// Its code is statically linked into the program (a distribution's `.a` files).
+    pub linked: bool,
 }
 
 impl Package {
@@ -107,6 +112,7 @@ impl Package {
             sha256: None,
             supplier: None,
             files: Vec::new(),
+            linked: false,
         }
     }
 

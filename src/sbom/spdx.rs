@@ -20,8 +20,12 @@ pub fn document(sbom: &Sbom) -> Value {
     for (i, p) in sbom.packages.iter().enumerate() {
         let id = format!("SPDXRef-Package-{i}-{}", id_part(&p.name));
         packages.push(package(p, &id));
-        let kind = if p.ecosystem == Ecosystem::Tool { "BUILD_TOOL_OF" } else { "CONTAINS" };
-        let (from, to) = if kind == "CONTAINS" {
+        let kind = match (p.ecosystem, p.linked) {
+            (Ecosystem::Tool, _) => "BUILD_TOOL_OF",
+            (_, true) => "STATIC_LINK",
+            _ => "CONTAINS",
+        };
+        let (from, to) = if kind != "BUILD_TOOL_OF" {
             ("SPDXRef-Package-program", id.as_str())
         } else {
             (id.as_str(), "SPDXRef-Package-program")

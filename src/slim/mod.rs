@@ -9,6 +9,7 @@
 
 pub(crate) mod etc;
 pub(crate) mod programs;
+pub(crate) mod sbom;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -75,6 +76,9 @@ pub(crate) struct Slimmed {
     pub notes: Vec<String>,
     /// Bytes the original image's layers hold (stored).
     pub original_bytes: u64,
+    /// What the SBOM lists (the image's Debian packages of the carried files; their
+    /// `status.d` records are in the plan); None with `--no-sbom`.
+    pub sbom: Option<sbom::SlimSbom>,
     /// The unpacked image; dropped (removed) after the image is written.
     #[expect(dead_code, reason = "held, not read: the directory must live until the image is written")]
     pub unpacked: tempfile::TempDir,
@@ -120,6 +124,11 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     w.add_kept()?;
     w.add_implied(config.user.as_deref(), &platform)?;
     let Work { mut rootfs, env: env_extra, carried, lines, notes, .. } = w;
+    let elves: Vec<String> = carried.iter().filter(|c| c.linkage != "script").map(|c| c.needed.path.clone()).collect();
+    let sbom = match req.settings.sbom {
+        Some(_) => Some(sbom::collect(&root, &mut rootfs, &elves)?),
+        None => None,
+    };
     let config = finish_config(config, env_extra, &mut rootfs)?;
     let names: Vec<&str> = carried.iter().map(|c| c.needed.path.as_str()).collect();
     let created_by = format!("staticize slim {}", names.join(" "));
@@ -137,7 +146,7 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
         compression: req.settings.compression,
         epoch: req.epoch,
     };
-    Ok(Slimmed { plan, carried, lines, hints, notes, original_bytes, unpacked: dir })
+    Ok(Slimmed { plan, carried, lines, hints, notes, original_bytes, sbom, unpacked: dir })
 }
 
 /// The image being filled, and what is said about it.

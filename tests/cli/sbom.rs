@@ -18,25 +18,30 @@ fn fixtures() -> PathBuf {
 
 /// The SBOM validates against the schema of its format (python3 jsonschema).
 #[track_caller]
-fn validate(doc: &Path) {
+pub(crate) fn validate(doc: &Path) {
     assert!(have("python3"));
     let schema =
         if doc.to_string_lossy().ends_with(".cdx.json") { "bom-1.5.schema.json" } else { "spdx-2.3.schema.json" };
     ok(Command::new("python3").arg(fixtures().join("validate.py")).arg(fixtures().join(schema)).arg(doc));
 }
 
-fn json(p: &Path) -> Value {
+pub(crate) fn json(p: &Path) -> Value {
     serde_json::from_slice(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
-/// (name, version) of every SPDX package but the program and its build tools.
-fn listed(doc: &Value) -> Vec<(String, String)> {
-    let tools: Vec<&str> = doc["relationships"]
-        .as_array()
-        .unwrap()
+/// (name, version) of every SPDX package but the program, its build tools and the packages
+/// whose static libraries it links (scanners cannot see those in a stripped binary).
+pub(crate) fn listed(doc: &Value) -> Vec<(String, String)> {
+    let rels = doc["relationships"].as_array().unwrap();
+    let tools: Vec<&str> = rels
         .iter()
         .filter(|r| r["relationshipType"] == "BUILD_TOOL_OF")
         .map(|r| r["spdxElementId"].as_str().unwrap())
+        .chain(
+            rels.iter()
+                .filter(|r| r["relationshipType"] == "STATIC_LINK")
+                .map(|r| r["relatedSpdxElement"].as_str().unwrap()),
+        )
         .collect();
     doc["packages"]
         .as_array()
@@ -58,7 +63,7 @@ fn syft() -> PathBuf {
 }
 
 /// (name, version) of every package syft finds in the image archive.
-fn syft_finds(tar: &Path) -> Vec<(String, String)> {
+pub(crate) fn syft_finds(tar: &Path) -> Vec<(String, String)> {
     let out = Command::new(syft())
         .args(["scan", "-q", "-o", "json"])
         .arg(format!("docker-archive:{}", tar.display()))
@@ -76,7 +81,7 @@ fn syft_finds(tar: &Path) -> Vec<(String, String)> {
 }
 
 #[track_caller]
-fn syft_sees_all(tar: &Path, doc: &Value) -> Vec<(String, String)> {
+pub(crate) fn syft_sees_all(tar: &Path, doc: &Value) -> Vec<(String, String)> {
     let found = syft_finds(tar);
     let listed = listed(doc);
     for p in &listed {
@@ -116,6 +121,47 @@ fn c_sbom_lists_sources_and_compiler_and_leaves_the_image_alone() {
     assert_eq!(json(&sbom)["creationInfo"]["created"], "2023-11-14T22:13:20Z");
     ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--sbom-format", "cyclonedx"]));
     validate(&d.path().join("hello.cdx.json"));
+}
+
+/// The Debian version of an installed package, as dpkg-query reports it.
+fn dpkg_version(package: &str) -> String {
+    ok(Command::new("dpkg-query").args(["-W", "-f", "${Version}", package])).trim().to_string()
+}
+
+#[test]
+fn c_sbom_lists_the_distribution_static_libraries_the_linker_used() {
+    if !(have("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libz.a").is_file()) {
+        assert!(std::env::var("STATICIZE_E2E").as_deref() != Ok("require"), "gcc and zlib1g-dev (scripts/test.sh)");
+        return;
+    }
+    let d = tempdir();
+    let src =
+        "#include <zlib.h>\n#include <stdio.h>\nint main(void) { printf(\"zlib %s\\n\", zlibVersion()); return 0; }\n";
+    fs::write(d.path().join("zver.c"), src).unwrap();
+    ok(staticize().current_dir(d.path()).args(["c", "zver.c", "--libc", "glibc", "--", "-lz"]));
+    let sbom = d.path().join("zver.spdx.json");
+    validate(&sbom);
+    let doc = json(&sbom);
+    let id_of = |name: &str| {
+        let p = doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == name);
+        let p = p.unwrap_or_else(|| panic!("{name} not listed: {doc}"));
+        (p["SPDXID"].as_str().unwrap().to_string(), p["versionInfo"].as_str().unwrap().to_string())
+    };
+    for package in ["zlib1g-dev", "libc6-dev"] {
+        let (id, version) = id_of(package);
+        assert_eq!(version, dpkg_version(package), "{package}: the installed version");
+        let linked = doc["relationships"].as_array().unwrap().iter().any(|r| {
+            r["relationshipType"] == "STATIC_LINK"
+                && r["spdxElementId"] == "SPDXRef-Package-program"
+                && r["relatedSpdxElement"] == id.as_str()
+        });
+        assert!(linked, "{package} is STATIC_LINKed into the program");
+    }
+    // What the linker did not read is not listed: no -lz, no zlib.
+    fs::copy(repo().join("examples/hello-c/hello.c"), d.path().join("hello.c")).unwrap();
+    ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--libc", "glibc"]));
+    let plain = fs::read_to_string(d.path().join("hello.spdx.json")).unwrap();
+    assert!(!plain.contains("zlib1g-dev") && plain.contains("libc6-dev"), "{plain}");
 }
 
 #[test]
@@ -204,6 +250,13 @@ fn bundled_redis_declares_its_debian_packages_and_the_pushed_sbom_comes_back() {
         assert!(have("registry"));
         assert!(out.contains("sbom") && out.contains("attached"), "{out}");
         assert_eq!(fetch_sbom(&r, &out), fs::read(&sbom).unwrap());
+        // `staticize push ARCHIVE REF` sends the SBOM found beside the archive the same way.
+        let again = format!("{r}-again");
+        let out = ok(staticize().arg("push").arg(&tar).arg(&again));
+        assert!(out.contains("attached") && out.contains("redis.spdx.json"), "{out}");
+        assert_eq!(fetch_sbom(&again, &out), fs::read(&sbom).unwrap());
+        let out = ok(staticize().arg("push").arg(&tar).arg(format!("{r}-bare")).arg("--no-sbom"));
+        assert!(!out.contains("attached"), "{out}");
     }
     ok(staticize().args(["bundle"]).arg(redis).arg("-o").arg(&tar).args(["--sbom-format", "cyclonedx"]));
     validate(&d.path().join("redis.cdx.json"));
@@ -211,7 +264,7 @@ fn bundled_redis_declares_its_debian_packages_and_the_pushed_sbom_comes_back() {
 
 /// The SBOM attached to a pushed image: its artifact manifest (by the `sha256-…sbom` tag, or
 /// the referrers API), then its one layer.
-fn fetch_sbom(remote: &str, out: &str) -> Vec<u8> {
+pub(crate) fn fetch_sbom(remote: &str, out: &str) -> Vec<u8> {
     let (host, rest) = remote.split_once('/').unwrap();
     let repo = rest.rsplit_once(':').unwrap().0;
     let digest = out

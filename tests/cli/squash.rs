@@ -181,6 +181,10 @@ fn squash_gives_the_final_root_and_runs_redis_in_podman_and_docker() {
         let export_bytes: u64 = reference.values().filter(|v| v.0 == '0').map(|v| v.1).sum();
         assert_eq!(bytes, export_bytes);
         if i == 0 {
+            // Its SBOM: every package of the image's dpkg database, each one syft finds.
+            let sbom = dir.path().join("squashed-0.spdx.json");
+            let listed = crate::sbom::syft_sees_all(&out, &crate::sbom::json(&sbom));
+            assert!(listed.iter().any(|(n, _)| n == "redis-server") && listed.len() > 80, "{listed:?}");
             for e in Engine::available() {
                 e.load(&out);
                 let p = port();
@@ -203,6 +207,8 @@ fn squash_from_a_layer_keeps_the_lower_layers_and_is_deterministic() {
     assert!(said.contains("layers 2-4 (layers 1-1 kept as they are)"), "{said}");
     ok(staticize().args(["squash", "--from-layer", "2", "-t", "sq:from2", "-o"]).arg(&b).arg(&img.redis_docker));
     assert_eq!(sha256_file(&a), sha256_file(&b), "two squashes of one image give the same bytes");
+    let (sa, sb) = (dir.path().join("a.spdx.json"), dir.path().join("b.spdx.json"));
+    assert!(std::fs::read(&sa).unwrap() == std::fs::read(&sb).unwrap(), "and the same SBOM bytes");
     let before = json_of(&ok(staticize().args(["--json", "inspect"]).arg(&img.redis_docker)));
     let after = json_of(&ok(staticize().args(["--json", "inspect"]).arg(&a)));
     let layers = after["images"][0]["layers"].as_array().unwrap();
@@ -218,6 +224,23 @@ fn squash_from_a_layer_keeps_the_lower_layers_and_is_deterministic() {
     let p = port();
     serve_and_probe(Engine::Podman, &tag, &["--port", &p.to_string()], &mut redis_ping(p), "PONG");
     Engine::Podman.remove(&tag);
+    // The SBOM beside it lists what the image's own dpkg database declares (syft reads the
+    // fully squashed image in the first test: go-containerregistry, under syft, takes every
+    // layer of a docker archive for plain tar when the first one is).
+    let sa = dir.path().join("a.spdx.json");
+    crate::sbom::validate(&sa);
+    let listed = crate::sbom::listed(&crate::sbom::json(&sa));
+    let declared = ok(staticize().args(["inspect", "--sbom"]).arg(&img.redis_docker));
+    assert!(declared.contains("packages declared in /var/lib/dpkg/status"), "{declared}");
+    assert_eq!(listed.len(), declared.lines().count() - 1, "every package the database declares: {declared}");
+    for (name, version) in &listed {
+        assert!(declared.contains(&format!("  {name} {version} ")), "{name} {version} not in the image:\n{declared}");
+    }
+    assert!(listed.iter().any(|(n, _)| n == "redis-server"), "{listed:?}");
+    ok(staticize().args(["squash", "--sbom-format", "cyclonedx", "--no-sbom", "-o"]).arg(&b).arg(&img.redis_docker));
+    assert!(!dir.path().join("b.cdx.json").exists(), "--no-sbom writes none");
+    ok(staticize().args(["squash", "--sbom-format", "cyclonedx", "-o"]).arg(&b).arg(&img.redis_docker));
+    crate::sbom::validate(&dir.path().join("b.cdx.json"));
     let bad = fails_with(staticize().args(["squash", "--from-layer", "9"]).arg(&img.redis_docker), 2);
     assert!(bad.contains("the image has 4 layers"), "{bad}");
 }
@@ -237,6 +260,8 @@ fn squash_pushes_and_writes_an_oci_dir() {
         .arg(&oci)
         .arg(&img.redis_podman_oci));
     assert!(out.contains(&format!("pushed {dest}@sha256:")), "{out}");
+    let sbom = std::fs::read(dir.path().join("redis-podman-oci-squashed.spdx.json")).unwrap();
+    assert_eq!(crate::sbom::fetch_sbom(&dest, &out), sbom, "the SBOM is attached to the pushed image");
     ok(Command::new("skopeo").args(["inspect", "--tls-verify=false", &format!("docker://{dest}")]));
     ok(Command::new("skopeo").arg("inspect").arg(format!("oci:{}", oci.display())));
     assert!(dir.path().join("redis-podman-oci-squashed.tar").is_file());
@@ -255,6 +280,18 @@ fn slim_redis_is_a_scratch_image_that_answers_ping() {
     let original = std::fs::metadata(&img.redis_podman_docker).unwrap().len();
     eprintln!("slim redis: {slim} bytes; original archive {original} bytes; the tutorials' scratch redis: 7.73 MB");
     assert!(slim * 10 < original, "slim {slim} vs original {original}");
+    // The SBOM: the Debian packages of the carried files, from the image's own database
+    // (the versions it declares), each recorded in status.d so syft finds them.
+    let sbom = dir.path().join("redis-slim.spdx.json");
+    crate::sbom::validate(&sbom);
+    let listed = crate::sbom::syft_sees_all(&out, &crate::sbom::json(&sbom));
+    let declared = ok(staticize().args(["inspect", "--sbom"]).arg(&img.redis_podman_docker));
+    for (name, version) in &listed {
+        assert!(declared.contains(&format!("  {name} {version} ")), "{name} {version} not in the image:\n{declared}");
+    }
+    for want in ["redis-server", "redis-tools", "libc6", "libssl3", "libjemalloc2", "libsystemd0"] {
+        assert!(listed.iter().any(|(n, _)| n == want), "{want} not in {listed:?}");
+    }
     let files = json_of(&ok(staticize().args(["--json", "inspect", "--files"]).arg(&out))).to_string();
     assert!(!files.contains("/bin/sh") && !files.contains("apt"), "scratch: no shell, no package manager");
     for e in Engine::available() {
@@ -283,4 +320,44 @@ fn slim_node_keeps_the_app_and_answers_http() {
     };
     serve_and_probe(e, &tag, &[&p.to_string()], &mut get, "hello from slim node");
     e.remove(&tag);
+}
+
+#[test]
+fn squash_keeps_every_platform_of_an_index_or_the_one_asked_for() {
+    if !have("go") {
+        return;
+    }
+    let d = tempdir();
+    for f in ["go.mod", "main.go"] {
+        std::fs::copy(repo().join("examples/hello-go").join(f), d.path().join(f)).unwrap();
+    }
+    ok(staticize().current_dir(d.path()).args(["go", ".", "-o", "hello", "--platform", "linux/amd64,linux/arm64"]));
+    let tag = format!("localhost/{}", unique_tag("squash-multi"));
+    let said = json_of(&ok(staticize().current_dir(d.path()).args(["--json", "squash", "hello.tar", "-t", &tag])));
+    assert_eq!(said["squash"]["platform"], "linux/amd64", "{said}");
+    assert_eq!(said["other_platforms"][0]["platform"], "linux/arm64", "{said}");
+    let out = d.path().join("hello-squashed.tar");
+    let raw: Value = serde_json::from_str(&ok(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:{}", out.display()))))
+    .unwrap();
+    assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json", "the index is kept: {raw}");
+    let archs: Vec<&str> =
+        raw["manifests"].as_array().unwrap().iter().map(|m| m["platform"]["architecture"].as_str().unwrap()).collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+    for e in Engine::available() {
+        e.load(&out);
+        assert_eq!(e.inspect(&tag)["Architecture"], "amd64", "{e:?} loads the host platform");
+        e.remove(&tag);
+    }
+    // --platform chooses one; a platform the index lacks is a usage error naming those it has.
+    let arm = d.path().join("arm.tar");
+    ok(staticize().current_dir(d.path()).args(["squash", "hello.tar", "--platform", "linux/arm64", "-o"]).arg(&arm));
+    let inspected = json_of(&ok(staticize().args(["--json", "inspect"]).arg(&arm)));
+    let platforms: Vec<&str> =
+        inspected["images"].as_array().unwrap().iter().map(|i| i["platform"].as_str().unwrap()).collect();
+    assert_eq!(platforms, ["linux/arm64"]);
+    let bad =
+        fails_with(staticize().current_dir(d.path()).args(["squash", "hello.tar", "--platform", "linux/s390x"]), 2);
+    assert!(bad.contains("linux/amd64, linux/arm64"), "{bad}");
 }

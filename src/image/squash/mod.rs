@@ -40,6 +40,8 @@ pub struct SquashOptions {
     pub epoch: u64,
     /// How far reading the input may go (the fuzz target caps layers lower).
     pub limits: Limits,
+    /// Of a multi-platform image, only this platform (OS/ARCH[/VARIANT]); None: every one.
+    pub platform: Option<String>,
 }
 
 /// What a squash did, for people and for `--json`.
@@ -86,8 +88,10 @@ pub struct Squashed {
     pub assembled: Assembled,
     /// The name it carries.
     pub reference: ImageRef,
-    /// What was done.
+    /// What was done (to the first platform).
     pub report: SquashReport,
+    /// What was done to the other platforms of a multi-platform image.
+    pub more: Vec<SquashReport>,
 }
 
 impl Squashed {
@@ -98,15 +102,47 @@ impl Squashed {
 }
 
 /// Squashes the image in `path` (any archive `inspect` reads), writing temporary layers into
-/// `scratch`.
+/// `scratch`: every platform of a multi-platform image (the index kept), or the one
+/// `opts.platform` names.
 pub fn squash(path: &Path, opts: &SquashOptions, scratch: &Path) -> Result<Squashed> {
     let archive = Archive::open_with(path, opts.limits)?;
     refuse_problems(&archive)?;
-    let (img, mut notes) = choose_image(&archive);
+    let (chosen, notes) = choose_images(&archive, opts.platform.as_deref())?;
+    let (mut images, mut reports) = (Vec::new(), Vec::new());
+    for &i in &chosen {
+        let (image, report) = squash_one(&archive, &archive.images[i], opts, scratch)?;
+        images.push(image);
+        reports.push(report);
+    }
+    reports[0].notes.splice(0..0, notes);
+    let names = match archive.indexes.first() {
+        Some(ix) if chosen.len() > 1 && !ix.names.is_empty() => ix.names.clone(),
+        _ => archive.images[chosen[0]].names.clone(),
+    };
+    let reference = opts.reference.clone().unwrap_or_else(|| default_reference(&names));
+    let assembled = assemble_prebuilt(images, &reference, opts.epoch);
+    let report = reports.remove(0);
+    Ok(Squashed { assembled, reference, report, more: reports })
+}
+
+/// Squashes one image of the archive: its layers from `opts.from_layer` on become one.
+fn squash_one(
+    archive: &Archive,
+    img: &Image,
+    opts: &SquashOptions,
+    scratch: &Path,
+) -> Result<(Prebuilt, SquashReport)> {
+    let path = archive.path.as_path();
+    let mut notes = Vec::new();
     let n = img.layers.len();
     if opts.from_layer == 0 || opts.from_layer > n {
         return Err(Error::usage(
-            format!("--from-layer {}: the image has {n} layer{}", opts.from_layer, if n == 1 { "" } else { "s" }),
+            format!(
+                "--from-layer {}: the image has {n} layer{} ({})",
+                opts.from_layer,
+                if n == 1 { "" } else { "s" },
+                img.platform
+            ),
             format!(
                 "give a layer from 1 (squash them all) to {n}, as staticize inspect {} numbers them",
                 path.display()
@@ -114,12 +150,12 @@ pub fn squash(path: &Path, opts: &SquashOptions, scratch: &Path) -> Result<Squas
         ));
     }
     let from = opts.from_layer - 1;
-    let plan = plan::plan(&archive, img, from)?;
+    let plan = plan::plan(archive, img, from)?;
     let mut layers = Vec::new();
     for l in &img.layers[..from] {
-        layers.push(keep_layer(&archive, l, scratch)?);
+        layers.push(keep_layer(archive, l, scratch)?);
     }
-    let input = emit::Input { archive: &archive, image: img, from, plan: &plan, scratch, epoch: opts.epoch };
+    let input = emit::Input { archive, image: img, from, plan: &plan, scratch, epoch: opts.epoch };
     let mut done = emit::Emitted::default();
     let squashed = write_layer_with(opts.compression, scratch, &mut |out| {
         done = emit::emit(&input, out)?;
@@ -158,13 +194,7 @@ pub fn squash(path: &Path, opts: &SquashOptions, scratch: &Path) -> Result<Squas
         notes,
     };
     let config = new_config(img, &layers, &report)?;
-    let reference = match &opts.reference {
-        Some(r) => r.clone(),
-        None => default_reference(img),
-    };
-    let platform = Platform { ..img.platform.clone() };
-    let assembled = assemble_prebuilt(Prebuilt { platform, layers, config }, &reference, opts.epoch);
-    Ok(Squashed { assembled, reference, report })
+    Ok((Prebuilt { platform: img.platform.clone(), layers, config }, report))
 }
 
 /// Archive-level problems (links out of the archive, digests that do not match) stop a squash:
@@ -183,21 +213,52 @@ fn refuse_problems(archive: &Archive) -> Result<()> {
     ))
 }
 
-/// The host's platform when the archive has several, else the first image.
-fn choose_image(archive: &Archive) -> (&Image, Vec<String>) {
+/// The images to squash: the one `platform` names; else every platform of a multi-platform
+/// index (kept as one); else the host's platform when the archive holds several images, else
+/// its only one. Also says what was left out.
+fn choose_images(archive: &Archive, platform: Option<&str>) -> Result<(Vec<usize>, Vec<String>)> {
+    let all = || archive.images.iter().map(|i| i.platform.to_string()).collect::<Vec<_>>().join(", ");
+    if let Some(want) = platform {
+        let found = archive.images.iter().position(|i| matches_platform(&i.platform, want));
+        return match found {
+            Some(i) => Ok((vec![i], Vec::new())),
+            None => Err(Error::usage(
+                format!("--platform {want}: {} holds no image for it", archive.path.display()),
+                format!("give one of the platforms it holds: {}", all()),
+            )),
+        };
+    }
+    if let [ix] = archive.indexes.as_slice() {
+        if ix.images.len() > 1 && ix.images.len() == archive.images.len() {
+            return Ok((ix.images.clone(), Vec::new()));
+        }
+    }
     let host = Platform::host();
-    let img =
-        archive.images.iter().find(|i| i.platform.architecture == host.architecture).unwrap_or(&archive.images[0]);
+    let i = archive.images.iter().position(|i| i.platform.architecture == host.architecture).unwrap_or(0);
     let mut notes = Vec::new();
     if archive.images.len() > 1 {
-        notes.push(format!("the archive holds {} images; squashed the {} one", archive.images.len(), img.platform));
+        notes.push(format!(
+            "the archive holds {} images ({}); squashed the {} one (choose with --platform)",
+            archive.images.len(),
+            all(),
+            archive.images[i].platform
+        ));
     }
-    (img, notes)
+    Ok((vec![i], notes))
+}
+
+/// True when `p` is the platform `want` spells: OS/ARCH or OS/ARCH/VARIANT.
+fn matches_platform(p: &Platform, want: &str) -> bool {
+    let mut parts = want.split('/');
+    let (os, arch, variant) = (parts.next(), parts.next(), parts.next());
+    os == Some(p.os.as_str())
+        && arch == Some(p.architecture.as_str())
+        && variant.is_none_or(|v| p.variant.as_deref() == Some(v))
 }
 
 /// The input's first name with the tag `squashed` ("squashed:latest" when it has none).
-fn default_reference(img: &Image) -> ImageRef {
-    let parsed = img.names.iter().find_map(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok());
+fn default_reference(names: &[String]) -> ImageRef {
+    let parsed = names.iter().find_map(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok());
     match parsed {
         Some(r) => ImageRef { repository: r.repository, tag: "squashed".into() },
         None => ImageRef { repository: "squashed".into(), tag: "latest".into() },
@@ -468,6 +529,7 @@ mod tests {
             reference: None,
             epoch: 0,
             limits: Limits::default(),
+            platform: None,
         }
     }
 
