@@ -45,8 +45,16 @@ APT_PACKAGES=(
   autoconf automake libtool meson ninja-build cmake pkg-config dpkg-dev tcl
   # issue 16: Debian's python3.11 bundled with its stdlib; patchelf writes a $ORIGIN DT_NEEDED
   python3.11 patchelf
+  # issue 16: bundle --trace runs the program under strace; openssl makes the curl test's
+  # certificate and TLS server; postgres, perl, ruby and lua bundled and run
+  strace openssl postgresql-15 perl ruby lua5.4
   # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
   debootstrap
+  # issue 15 (--dep): openssl's Configure is Perl; the curl test's HTTPS server is openssl s_server
+  perl openssl
+  # issue 15: the library recipes' proof programs round-trip through the host's own xz and bzip2
+  # (zstd is above); ncurses' fallbacks come from infocmp/tic (ncurses-bin, essential)
+  xz-utils bzip2
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

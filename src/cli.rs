@@ -96,6 +96,10 @@ pub enum Command {
     /// from memory (no /tmp, read-only roots), and a scratch image holding only that file.
     #[command(after_help = PACK_HELP)]
     Pack(PackArgs),
+    /// Libraries built static for musl from their Debian sources (what --dep uses): list the
+    /// recipes and the cache, build ahead, print a library's prefix, clean the cache.
+    #[command(after_help = DEPS_HELP)]
+    Deps(DepsArgs),
 }
 
 /// Which C library to link.
@@ -253,6 +257,14 @@ pub struct CArgs {
     /// Link a library (passed as -lNAME).
     #[arg(short = 'l', value_name = "NAME")]
     pub lib: Vec<String>,
+    /// Libraries to build static for the compiler (once, cached) and link: a recipe name, or
+    /// several separated by commas (`staticize deps list`). Default: [deps] in ./staticize.toml.
+    #[arg(long = "dep", value_name = "NAME[,NAME…]", env = "STATICIZE_DEPS")]
+    pub deps: Vec<String>,
+    /// When the compile or link fails on a header or library a recipe provides, add that
+    /// recipe as a --dep and try again.
+    #[arg(long)]
+    pub auto_deps: bool,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
@@ -337,6 +349,14 @@ pub struct BundleArgs {
     /// Also carry the files of this installed package, with every ELF's closure (repeatable).
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
+    /// Run the program once, with the arguments after --, under strace in a throwaway working
+    /// directory, and also carry every file it opened or executed (never done without this
+    /// flag). The arguments become the image's default command unless --cmd is given.
+    #[arg(long)]
+    pub trace: bool,
+    /// The arguments of the traced run (`bundle PROGRAM --trace -- ARGS…`).
+    #[arg(last = true, value_name = "ARGS")]
+    pub trace_args: Vec<String>,
     /// Image contents and configuration.
     #[command(flatten)]
     pub options: ImageOptions,
@@ -644,6 +664,11 @@ pub struct BuildArgs {
     /// An extra argument for the configure step: configure, cmake or meson setup (repeatable).
     #[arg(long = "configure-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub configure_args: Vec<String>,
+    /// Libraries to build static for the compiler (once, cached) before the project: their
+    /// -I/-L reach every compile and link, their .pc files pkg-config (nothing else does).
+    /// Default: [deps] in DIR/staticize.toml.
+    #[arg(long = "dep", value_name = "NAME[,NAME…]", env = "STATICIZE_DEPS")]
+    pub deps: Vec<String>,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
@@ -804,4 +829,64 @@ impl From<InjectorArg> for crate::driver::node::Injector {
             InjectorArg::Postject => crate::driver::node::Injector::Postject,
         }
     }
+}
+
+const DEPS_HELP: &str = "\
+The cache: $STATICIZE_DEPS_CACHE, else $STATICIZE_CACHE/deps, else ~/.cache/staticize/deps.
+One entry per library, source version, compiler, C library, architecture and profile;
+an entry appears only when its build finished, and concurrent runs wait for each other.
+
+Exit codes:
+  0  success
+  2  usage error (unknown recipe, bad platform)
+  3  a library's source could not be fetched or its build failed (nothing is cached)
+  4  input/output problem (the cache directory)";
+
+/// `staticize deps`.
+#[derive(Debug, Clone, Args)]
+pub struct DepsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DepsAction,
+}
+
+/// The `staticize deps` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DepsAction {
+    /// The recipes (what each provides) and what the cache holds, with sizes.
+    List,
+    /// Build libraries (and what they need) into the cache now; cached ones are reused.
+    Build(DepsTargetArgs),
+    /// Print the prefix (include/, lib/, lib/pkgconfig/) of each library, building it if needed.
+    Path(DepsTargetArgs),
+    /// Remove cached libraries: the named ones, or everything (downloads included).
+    Clean(DepsCleanArgs),
+}
+
+/// Which libraries, for which compiler and platform.
+#[derive(Debug, Clone, Args)]
+pub struct DepsTargetArgs {
+    /// Recipe names (commas or spaces).
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Build for this platform (linux/amd64, linux/arm64; another than the host's uses zig).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// The C library (default: the first compiler found decides; musl first).
+    #[arg(long, value_enum)]
+    pub libc: Option<Libc>,
+    /// The compiler: musl-gcc, zig or gcc.
+    #[arg(long, value_name = "NAME")]
+    pub compiler: Option<String>,
+    /// Optimise for size (default) or speed.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
+    pub profile: ProfileArg,
+}
+
+/// `staticize deps clean`.
+#[derive(Debug, Clone, Args)]
+pub struct DepsCleanArgs {
+    /// Recipe names to remove (default: the whole cache).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
 }

@@ -8,6 +8,7 @@ pub(crate) mod check;
 pub mod cli;
 pub mod closure;
 pub mod commands;
+pub mod deps;
 pub(crate) mod driver;
 pub mod elf;
 pub mod error;

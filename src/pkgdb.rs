@@ -107,6 +107,26 @@ impl PackageDb {
         found
     }
 
+    /// The installed packages that `name` depends on (`Pre-Depends:` and `Depends:`), one per
+    /// dependency: of alternatives (`locales | locales-all`) the first installed one; virtual
+    /// names and uninstalled dependencies are left out. Empty for an unknown package.
+    pub(crate) fn depends(&self, name: &str) -> Vec<String> {
+        let Some(pkg) = self.packages.get(name) else { return Vec::new() };
+        let mut out: Vec<String> = Vec::new();
+        for field in ["Pre-Depends", "Depends"] {
+            for dep in field_value(&pkg.paragraph, field).split(',') {
+                let found = dep
+                    .split('|')
+                    .filter_map(|alt| alt.split(['(', ' ', ':']).find(|w| !w.is_empty()))
+                    .find(|n| self.packages.contains_key(*n));
+                if let Some(n) = found.filter(|n| !out.iter().any(|o| o == n)) {
+                    out.push(n.to_string());
+                }
+            }
+        }
+        out
+    }
+
     fn list_file(&self, name: &str) -> Option<PathBuf> {
         let info = self.root.host_path("/var/lib/dpkg/info");
         let arch = self.packages.get(name).map(|p| p.architecture.as_str()).unwrap_or("");
@@ -135,6 +155,24 @@ impl PackageDb {
         }
         owners
     }
+}
+
+/// A field of a deb822 paragraph with its continuation lines joined ("" when absent).
+fn field_value(par: &str, key: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in par.lines() {
+        if let Some(v) = line.strip_prefix(key).and_then(|r| r.strip_prefix(':')) {
+            inside = true;
+            out.push_str(v.trim());
+        } else if inside && line.starts_with([' ', '\t']) {
+            out.push(' ');
+            out.push_str(line.trim());
+        } else {
+            inside = false;
+        }
+    }
+    out
 }
 
 /// Parses dpkg's `status` file: the paragraphs of packages that are installed.
@@ -185,7 +223,8 @@ mod tests {
     const STATUS: &str = "Package: libfoo1\nStatus: install ok installed\nArchitecture: amd64\n\
 Source: foo (1.2-1)\nVersion: 1.2-1+b1\nHomepage: https://foo.example\nDescription: foo\n more\n\n\
 Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n\
-Package: bar\nStatus: install ok installed\nArchitecture: all\nVersion: 3\n";
+Package: bar\nStatus: install ok installed\nArchitecture: all\nVersion: 3\n\
+Pre-Depends: libfoo1\nDepends: gone, locales | libfoo1 (>= 1.2),\n bar:any, libfoo1\n";
 
     fn fake_root() -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
@@ -210,6 +249,14 @@ Package: bar\nStatus: install ok installed\nArchitecture: all\nVersion: 3\n";
         assert_eq!((p[0].source.as_str(), p[0].source_version.as_str()), ("foo", "1.2-1"));
         assert_eq!((p[1].source.as_str(), p[1].source_version.as_str()), ("bar", "3"));
         assert!(p[0].paragraph.starts_with("Package: libfoo1\n") && p[0].paragraph.ends_with(" more\n"));
+    }
+
+    #[test]
+    fn depends_names_installed_packages_first_alternative_first() {
+        let t = fake_root();
+        let db = PackageDb::open(t.path()).unwrap().unwrap();
+        assert_eq!(db.depends("bar"), ["libfoo1", "bar"]);
+        assert!(db.depends("libfoo1").is_empty() && db.depends("nope").is_empty());
     }
 
     #[test]

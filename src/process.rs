@@ -59,9 +59,12 @@ impl Command {
         self
     }
 
-    /// Sets an environment variable for the command.
+    /// Sets an environment variable for the command; setting it again replaces the value
+    /// (duct would otherwise let the first setting win).
     pub(crate) fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
-        self.env.push((k.into(), v.into()));
+        let k = k.into();
+        self.env.retain(|(old, _)| *old != k);
+        self.env.push((k, v.into()));
         self
     }
 
@@ -331,6 +334,12 @@ pub(crate) fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variable_set_twice_has_the_later_value() {
+        let out = Command::new("sh").args(["-c", "echo $X"]).env("X", "first").env("X", "second").run("echo").unwrap();
+        assert_eq!(out.stdout.trim(), "second");
+    }
 
     #[test]
     fn failed_command_reports_status_and_stderr() {

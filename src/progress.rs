@@ -128,6 +128,11 @@ impl<'a> Steps<'a> {
         self.0.warn(text);
     }
 
+    /// The reporter behind these steps, for domain steps that print their own (library builds).
+    pub(crate) fn reporter(&self) -> &'a Reporter {
+        self.0
+    }
+
     /// A spinner for a long step, gone when the returned value is dropped.
     pub(crate) fn spinner(&self, message: impl Into<String>) -> Progress {
         Progress::start(self.0, message)

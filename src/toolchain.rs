@@ -18,6 +18,7 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("go", include_str!("../toolchains/go.toml")),
     ("rust", include_str!("../toolchains/rust.toml")),
     ("node", include_str!("../toolchains/node.toml")),
+    ("trace", include_str!("../toolchains/trace.toml")),
 ];
 
 /// The languages whose toolchain file lists compilers (`[[compiler]]`); node's lists tools.

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::bundle::package as pkg;
 use crate::bundle::stdlib::{self, Stdlib};
+use crate::bundle::trace::{self, TraceRequest};
 use crate::closure::{Closure, ResolveOptions};
 use crate::error::{Error, Result};
 use crate::image::options::AddSpec;
@@ -24,6 +25,8 @@ pub(crate) struct Extras {
     pub packages: Vec<String>,
     /// Write the image even when a library is missing (`--allow-missing`).
     pub allow_missing: bool,
+    /// Run the program once under strace and carry what it used (`--trace -- ARGS…`).
+    pub trace: Option<TraceRequest>,
 }
 
 /// One line for the report.
@@ -65,6 +68,9 @@ pub(crate) fn complete(
         }
     }
     notes.extend(packages(rootfs, program, x)?);
+    if let Some(req) = &x.trace {
+        notes.push(traced(rootfs, program, req)?);
+    }
     let carried = crate::bundle::carry_closures(rootfs, done, &ResolveOptions::default())?;
     if !carried.files.is_empty() {
         let names: Vec<&str> = carried.files.iter().map(|f| f.rsplit('/').next().unwrap_or(f)).collect();
@@ -104,12 +110,68 @@ pub(crate) fn complete(
     Ok(notes)
 }
 
+/// The hint naming the dependencies of the program's package that ship what it may need,
+/// except those already asked for with --package and areas the image already has (an
+/// interpreter's standard library).
+fn dependency_hint(rootfs: &Rootfs, package: &str, x: &Extras) -> Result<Option<Note>> {
+    let mut deps = pkg::dependencies(package)?;
+    deps.retain_mut(|d| {
+        d.areas.retain(|a| rootfs.get(&a.dir).is_none());
+        let done = d.carried_at.is_some_and(|p| rootfs.get(p).is_some());
+        !done && !d.areas.is_empty() && !x.packages.contains(&d.package)
+    });
+    if deps.is_empty() {
+        return Ok(None);
+    }
+    let area = |a: &pkg::Area| format!("{} ({} files)", a.dir, a.files);
+    let named: Vec<String> = deps
+        .iter()
+        .map(|d| format!("{} ({})", d.package, d.areas.iter().take(2).map(area).collect::<Vec<_>>().join(", ")))
+        .collect();
+    let mut flags: Vec<&str> = deps.iter().map(|d| d.flag.as_str()).collect();
+    flags.dedup();
+    Ok(Some(Note::Step(
+        "hint",
+        format!("{package} depends on {}; carry what the program needs with {}", named.join(", "), flags.join(" ")),
+    )))
+}
+
+/// Lines of the trace report name this many files, then how many more.
+const TRACE_NAMED: usize = 12;
+
+/// `--trace`: runs the program under strace and carries what it used; the step line says
+/// what that added.
+fn traced(rootfs: &mut Rootfs, program: &Path, req: &TraceRequest) -> Result<Note> {
+    let (used, work) = trace::run(program, req)?;
+    let t = trace::carry(rootfs, program, &used, &work)?;
+    let run = std::iter::once(program.display().to_string()).chain(req.args.iter().cloned()).collect::<Vec<_>>();
+    let mut names: Vec<&str> = t.added.iter().take(TRACE_NAMED).map(String::as_str).collect();
+    let more = t.added.len().saturating_sub(TRACE_NAMED);
+    let more = if more > 0 { format!(" … and {more} more") } else { String::new() };
+    if names.is_empty() {
+        names.push("nothing new");
+    }
+    Ok(Note::Step(
+        "trace",
+        format!(
+            "ran `{}` under strace: it used {} files; carried {} more ({}): {}{more}",
+            run.join(" "),
+            t.used,
+            t.added.len(),
+            human_size(t.bytes),
+            names.join(" ")
+        ),
+    ))
+}
+
 /// `--package-files` and `--package NAME`: the package's files into the image; without them, a
 /// hint naming what the owning package ships besides the program.
 fn packages(rootfs: &mut Rootfs, program: &Path, x: &Extras) -> Result<Vec<Note>> {
     let mut notes = Vec::new();
     let mut wanted = Vec::new();
+    let mut dependencies = None;
     if let Some(o) = pkg::owner(program)? {
+        dependencies = dependency_hint(rootfs, &o.package, x)?;
         if x.package_files {
             wanted.push(o);
         } else if !o.files.is_empty() {
@@ -132,6 +194,7 @@ fn packages(rootfs: &mut Rootfs, program: &Path, x: &Extras) -> Result<Vec<Note>
             ));
         }
     }
+    notes.extend(dependencies);
     for name in &x.packages {
         wanted.push(pkg::named(name)?);
     }

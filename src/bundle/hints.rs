@@ -6,7 +6,7 @@
 use goblin::elf::Elf;
 
 use crate::closure::Closure;
-use crate::image::extras::CERTS_PATH;
+use crate::image::extras::{CERTS_PATH, ZONEINFO};
 use crate::image::rootfs::Rootfs;
 
 /// Library file-name prefixes that speak TLS and read a CA bundle.
@@ -48,8 +48,16 @@ pub(crate) fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: 
     if let Some(why) = why.filter(|_| rootfs.get("/bin/sh").is_none()) {
         out.push(format!("it {why}, which scratch lacks — add --add /bin/dash:/bin/sh (its libraries come with it)"));
     }
-    if let Some(icu) = lib(&["libicu"]).filter(|_| rootfs.get("/usr/share/zoneinfo").is_none()) {
-        out.push(format!("it links {icu}: time zones need zoneinfo — add --with tzdata"));
+    // Time zones: ICU's, a tz directory compiled in (postgres' --with-system-tzdata), or the TZ
+    // variable tzset() reads (TZ=Europe/Paris falls back to UTC without zoneinfo).
+    let tz = lib(&["libicu"])
+        .map(|icu| format!("links {icu}"))
+        .or_else(|| {
+            bytes.windows(20).any(|w| w == b"/usr/share/zoneinfo\0").then(|| "names /usr/share/zoneinfo".into())
+        })
+        .or_else(|| calls(&["tzset"]).map(|f| format!("calls {f} (TZ=Area/City is UTC without zoneinfo)")));
+    if let Some(why) = tz.filter(|_| rootfs.get(ZONEINFO).is_none()) {
+        out.push(format!("it {why}: time zones need zoneinfo — add --with tzdata"));
     }
     out
 }

@@ -7,6 +7,7 @@ pub(crate) mod complete;
 pub(crate) mod hints;
 pub(crate) mod package;
 pub(crate) mod stdlib;
+pub(crate) mod trace;
 
 use std::collections::BTreeSet;
 use std::io::Read;

@@ -15,6 +15,89 @@ use crate::pkgdb::PackageDb;
 const DOCS: &[&str] =
     &["/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/lintian/", "/usr/share/bug/"];
 
+/// Dependencies that only install-time scripts use (debconf questions, users made by
+/// maintainer scripts): never what the program needs at run time.
+const INSTALL_TOOLS: &[&str] =
+    &["debconf", "dpkg", "adduser", "ucf", "lsb-base", "init-system-helpers", "sysvinit-utils"];
+/// Areas of a dependency that are not what the program reads: service set-up on a full system,
+/// shell and editor integration, and other programs (a dependency's executables are not the
+/// program's data).
+const SERVICE_AREAS: &[&str] = &[
+    "/usr/lib/systemd",
+    "/lib/systemd",
+    "/usr/lib/binfmt.d",
+    "/usr/lib/tmpfiles.d",
+    "/etc/init.d",
+    "/etc/logrotate.d",
+    "/etc/ufw",
+    "/usr/share/bash-completion",
+    "/usr/share/vim",
+    "/usr/share/binfmts",
+    "/usr/share/zsh",
+    "/usr/share/fish",
+    "/usr/bin",
+    "/usr/sbin",
+    "/bin",
+    "/sbin",
+];
+
+/// A dependency of the program's package that ships files the program may need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dependency {
+    /// The package.
+    pub package: String,
+    /// Its areas outside library directories and service files, largest first.
+    pub areas: Vec<Area>,
+    /// The flag that carries what the program needs of it.
+    pub flag: String,
+    /// The image path that flag puts in, when it is not one of the areas (the compiled
+    /// C.UTF-8 locale for `locales`): there, the dependency is taken care of.
+    pub carried_at: Option<&'static str>,
+}
+
+/// The installed dependencies of `package` (dpkg's Depends) that ship run-time files outside
+/// library directories — nginx's configuration from nginx-common, postgres' time zones from
+/// tzdata — with the flag that carries them. Library packages (`lib*`) are left out: the
+/// closure brings what is loaded of them.
+pub(crate) fn dependencies(package: &str) -> Result<Vec<Dependency>> {
+    let Some(db) = PackageDb::open(Path::new("/"))? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for dep in db.depends(package) {
+        if dep.starts_with("lib") || INSTALL_TOOLS.contains(&dep.as_str()) {
+            continue;
+        }
+        let Ok((files, dirs)) = run_time_files(&db, &dep, Path::new("")) else { continue };
+        let owned = Owned { package: dep.clone(), version: String::new(), files, dirs };
+        let areas: Vec<Area> = owned
+            .areas()
+            .into_iter()
+            .filter(|a| {
+                !a.dir.contains("-linux-")
+                    && !SERVICE_AREAS.iter().any(|s| a.dir == *s || a.dir.starts_with(&format!("{s}/")))
+            })
+            .collect();
+        if !areas.is_empty() {
+            let (flag, carried_at) = flag_for(&dep);
+            out.push(Dependency { flag, carried_at, package: dep, areas });
+        }
+    }
+    Ok(out)
+}
+
+/// How to carry what a program needs of a dependency: staticize's own extras for the ones it
+/// knows, the compiled C.UTF-8 locale for `locales` (which ships only locale sources; the
+/// compiled ones are libc-bin's C.utf8 and the generated locale-archive), else the package.
+fn flag_for(dep: &str) -> (String, Option<&'static str>) {
+    match dep {
+        "tzdata" => ("--with tzdata".into(), Some(crate::image::extras::ZONEINFO)),
+        "ca-certificates" => ("--with certs".into(), Some(crate::image::extras::CERTS_PATH)),
+        "locales" | "locales-all" => {
+            ("--add /usr/lib/locale/C.utf8:/usr/lib/locale/C.utf8".into(), Some("/usr/lib/locale"))
+        }
+        other => (format!("--package {other}"), None),
+    }
+}
+
 /// One area of a package's files (a directory three levels deep, e.g. /usr/lib/git-core).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Area {

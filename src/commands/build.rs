@@ -57,6 +57,8 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
             libc: args.libc.map(|l| l.name().to_string()),
             profile: args.profile.into(),
         },
+        deps: crate::deps::requested(&args.deps, Path::new("."))?,
+        auto_deps: args.auto_deps,
     };
     let lang_word = match lang {
         Lang::C => "c",

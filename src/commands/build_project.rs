@@ -32,6 +32,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
             libc: args.libc.map(|l| l.name().to_string()),
             profile: args.profile.into(),
         },
+        deps: crate::deps::requested(&args.deps, &args.dir)?,
     };
     let built = buildsys::build(&args.dir, &opts, rep)?;
     let rebuilt = built.executables.iter().filter(|e| e.rebuilt).count();

@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::bundle::complete::Extras;
+use crate::bundle::trace::TraceRequest;
 use crate::cli::BundleArgs;
 use crate::closure::Closure;
 use crate::commands::settings;
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::Written;
+use crate::image::options::ImageSettings;
 use crate::pipeline::{self, Binaries, CarryOptions, Dynamic, Job, Programs};
 use crate::report::Reporter;
 
@@ -36,11 +38,13 @@ pub struct BundleResult<'a> {
 pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let name = binary_name(&args.binary)?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
+    let mut settings = settings::image_settings(&args.options)?;
+    let trace = trace_request(&args, &mut settings)?;
     let job = Job {
         created_by: format!("staticize bundle {name}"),
         name,
         programs: Programs::Prebuilt(vec![(None, args.binary.clone())]),
-        settings: settings::image_settings(&args.options)?,
+        settings,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options, dest)?,
         dynamic: Dynamic::Carry(CarryOptions {
@@ -51,6 +55,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
                 package_files: args.package_files,
                 packages: args.packages.clone(),
                 allow_missing: args.allow_missing,
+                trace,
             },
             init: false,
         }),
@@ -66,6 +71,24 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         });
     }
     outcome.finish()
+}
+
+/// `--trace -- ARGS…`: the run to trace, with the image's environment; its arguments become
+/// the image's default command unless `--cmd` set one. Arguments without `--trace` are refused.
+fn trace_request(args: &BundleArgs, settings: &mut ImageSettings) -> Result<Option<TraceRequest>> {
+    if !args.trace {
+        if args.trace_args.is_empty() {
+            return Ok(None);
+        }
+        return Err(Error::usage(
+            format!("arguments after -- ({}) are only used by --trace", args.trace_args.join(" ")),
+            "add --trace to run the program with them, or --cmd to make them the image's default arguments",
+        ));
+    }
+    if settings.cmd.is_none() && !args.trace_args.is_empty() {
+        settings.cmd = Some(args.trace_args.clone());
+    }
+    Ok(Some(TraceRequest { args: args.trace_args.clone(), env: settings.env.clone() }))
 }
 
 /// The file name of a binary, used to name the image and the program inside it.

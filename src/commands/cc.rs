@@ -34,6 +34,7 @@ pub fn compiler_call(argv: &[OsString]) -> Option<(Lang, &[OsString])> {
 /// Runs the chosen compiler with `args`, adding static flags to links of executables.
 pub fn run(lang: Lang, args: Vec<OsString>) -> Result<()> {
     let chosen = cc::choose(lang)?;
+    let args = crate::deps::wrapper_args(&chosen, args)?;
     let (mode, cmd) = chosen.command(&args);
     if mode == Mode::Link {
         cc::log_link(&args, &cmd);

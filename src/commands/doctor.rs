@@ -35,6 +35,8 @@ pub fn survey() -> Vec<ToolStatus> {
     // Node single executables: node, npx and strip (toolchains/node.toml).
     out.extend(crate::driver::node::tools::survey());
     out.extend(pack_launchers());
+    // strace: only `bundle --trace` runs it.
+    out.push(crate::bundle::trace::status());
     out
 }
 

@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod cc;
 pub mod check;
 pub mod completions;
+pub mod deps;
 pub mod doctor;
 pub mod gate;
 pub mod go;
@@ -50,5 +51,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Squash(args) => squash::run(args, &rep),
         Command::Slim(args) => slim::run(args, &rep),
         Command::Pack(args) => pack::run(args, &rep),
+        Command::Deps(args) => deps::run(args, &rep),
     }
 }

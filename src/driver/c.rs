@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::driver::{Artifact, BuildRequest, Driver, objcache};
 use crate::error::{Error, Result};
 use crate::process::Command;
-use crate::toolchain::{Compiler, Preference, spec};
+use crate::toolchain::{Compiler, Preference, Profile, spec};
 
 /// Which of the two languages this driver compiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,10 @@ pub(crate) struct CDriver {
     pub lang: Lang,
     /// The compiler and libc the user asked for.
     pub preference: Preference,
+    /// Library recipes to build for the compiler and link (`--dep`).
+    pub deps: Vec<String>,
+    /// Add the recipe that provides a missing header or library and try again (`--auto-deps`).
+    pub auto_deps: bool,
 }
 
 impl CDriver {
@@ -47,33 +51,25 @@ impl Driver for CDriver {
             check_source(src)?;
         }
         let compiler = self.compiler()?;
-        let out = req.staging.join(&req.name);
         let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
-        // Each source through the object cache when the arguments allow it (they nearly always
-        // do); the link then reads the objects.
-        let (inputs, cached) = match objcache::split_args(&req.extra_args)
-            .filter(|_| objcache::all_sources(&req.inputs))
-        {
-            Some((compile_args, _)) => {
-                let dir = req.staging.join("objects");
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-                let (objs, report) = objcache::objects(&compiler, &req.inputs, &compile_args, &dir).map_err(explain)?;
-                steps.step("objects", report.summary());
-                (objs, true)
+        let mut deps = self.deps.clone();
+        let (cmd, output, step) = loop {
+            let extra = [dep_flags(&compiler, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
+            match self.compile(req, &compiler, &extra, steps) {
+                Ok(done) => break done,
+                Err(e) => match self.auto_dep(&e, &compiler, &deps) {
+                    Some(name) => {
+                        steps.step(
+                            "auto-deps",
+                            format!("adding --dep {name} (it provides what the build lacked) and trying again"),
+                        );
+                        deps.push(name);
+                    }
+                    None => return Err(explain(e)),
+                },
             }
-            None => (req.inputs.clone(), false),
         };
-        let cmd = Command::from_argv(&compiler.argv)
-            .args(&compiler.flags)
-            .args(&compiler.profile_flags)
-            .args(&inputs)
-            .args(&req.extra_args)
-            .arg("-o")
-            .arg(&out);
-        let first = req.inputs[0].display();
-        let verb = if cached { "link" } else { "compile" };
-        let step = format!("{verb} {first} with {}", compiler.name);
-        let output = cmd.run(&step).map_err(explain)?;
+        let out = req.staging.join(&req.name);
         if !out.is_file() {
             return Err(Error::Build {
                 step,
@@ -104,6 +100,68 @@ impl Driver for CDriver {
             package_dirs: Vec::new(),
         })
     }
+}
+
+impl CDriver {
+    /// One compile and link with `extra` arguments: the command, its output and its step name.
+    fn compile(
+        &self,
+        req: &BuildRequest,
+        compiler: &Compiler,
+        extra: &[String],
+        steps: &crate::progress::Steps,
+    ) -> Result<(Command, crate::process::Output, String)> {
+        let out = req.staging.join(&req.name);
+        // Each source through the object cache when the arguments allow it (they nearly always
+        // do); the link then reads the objects.
+        let (inputs, cached) = match objcache::split_args(extra).filter(|_| objcache::all_sources(&req.inputs)) {
+            Some((compile_args, _)) => {
+                let dir = req.staging.join("objects");
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+                let (objs, report) = objcache::objects(compiler, &req.inputs, &compile_args, &dir)?;
+                steps.step("objects", report.summary());
+                (objs, true)
+            }
+            None => (req.inputs.clone(), false),
+        };
+        let cmd = Command::from_argv(&compiler.argv)
+            .args(&compiler.flags)
+            .args(&compiler.profile_flags)
+            .args(&inputs)
+            .args(extra)
+            .arg("-o")
+            .arg(&out);
+        let verb = if cached { "link" } else { "compile" };
+        let step = format!("{verb} {} with {}", req.inputs[0].display(), compiler.name);
+        let output = cmd.run(&step)?;
+        Ok((cmd, output, step))
+    }
+
+    /// With --auto-deps, the recipe that provides what a failed compile or link lacked (once).
+    fn auto_dep(&self, e: &Error, compiler: &Compiler, deps: &[String]) -> Option<String> {
+        if !self.auto_deps {
+            return None;
+        }
+        let Error::CommandFailed { stderr, .. } = e else { return None };
+        let missing = crate::driver::libs::missing_in(stderr)?;
+        let r = crate::deps::recipe::providing(&missing)?;
+        (!deps.contains(&r.name) && compiler.libc == "musl").then_some(r.name)
+    }
+}
+
+/// The -I, -L and -l flags of `deps`, built for `compiler` first when the cache lacks them.
+fn dep_flags(
+    compiler: &Compiler,
+    deps: &[String],
+    profile: Profile,
+    steps: &crate::progress::Steps,
+) -> Result<Vec<String>> {
+    if deps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let target = crate::deps::Target::for_compiler(compiler, profile);
+    let entries = crate::deps::ensure(deps, &target, steps.reporter())?;
+    Ok(crate::deps::Flags::of(&entries).all())
 }
 
 fn check_source(src: &Path) -> Result<()> {

@@ -102,32 +102,50 @@ pub(crate) fn ways_out(missing: &Missing, glibc: &Path) -> Vec<String> {
     ways
 }
 
-/// A musl build of `missing` that staticize can make itself; none yet. The dependency
-/// recipes extend this (`--dep zlib` for zlib.h / -lz).
-pub(crate) fn musl_recipe(_missing: &Missing) -> Option<String> {
-    None
+/// A musl build of `missing` that staticize can make itself: the recipe that provides it
+/// (`--dep zlib` for zlib.h / -lz).
+pub(crate) fn musl_recipe(missing: &Missing) -> Option<String> {
+    let r = crate::deps::recipe::providing(missing)?;
+    Some(format!(
+        "add --dep {}: staticize builds {} for musl from its source once, caches it and links it (or pass --auto-deps)",
+        r.name, r.name
+    ))
 }
 
-/// Turns a failed musl compile or link that lacks a header or library the system has for
-/// glibc into an error that says so and gives the ways out; any other error is returned as is.
+/// Turns a failed musl compile or link that lacks a header or library into an error that says
+/// so and gives the ways out (a recipe's `--dep` first); any other error is returned as is.
 pub(crate) fn explain(e: Error, compiler: &str, libc: &str) -> Error {
     let Error::CommandFailed { step, stderr, .. } = &e else { return e };
     if libc != "musl" {
         return e;
     }
     let Some(missing) = missing_in(stderr) else { return e };
-    let Some(glibc) = glibc_copy(&missing) else { return e };
+    let tail = crate::process::tail(stderr, 6);
+    let numbered = |ways: Vec<String>| {
+        ways.iter().enumerate().map(|(i, w)| format!("{}) {w}", i + 1)).collect::<Vec<_>>().join("; or ")
+    };
+    let Some(glibc) = glibc_copy(&missing) else {
+        let (message, help) = match musl_recipe(&missing) {
+            Some(recipe) => (format!("{compiler} links with musl and found no {}\n{tail}", missing.describe()), recipe),
+            None => (
+                format!("{compiler} links with musl and found no {}, and no staticize recipe provides it (staticize deps list)\n{tail}", missing.describe()),
+                "link against glibc instead: add --libc glibc and install the library's -dev package (it ships the static library), or build it for musl yourself and pass -I/-L".to_string(),
+            ),
+        };
+        return Error::Build { step: step.clone(), message, help: Some(help) };
+    };
     let ways = ways_out(&missing, &glibc);
+    let no_recipe =
+        if musl_recipe(&missing).is_none() { "; no staticize recipe provides it (staticize deps list)" } else { "" };
     Error::Build {
         step: step.clone(),
         message: format!(
             "{compiler} links with musl and found no {}: the system has it only for glibc ({}), \
-             and glibc's headers and libraries cannot be used with musl\n{}",
+             and glibc's headers and libraries cannot be used with musl{no_recipe}\n{tail}",
             missing.describe(),
             glibc.display(),
-            crate::process::tail(stderr, 6)
         ),
-        help: Some(ways.iter().enumerate().map(|(i, w)| format!("{}) {w}", i + 1)).collect::<Vec<_>>().join("; or ")),
+        help: Some(numbered(ways)),
     }
 }
 

@@ -86,6 +86,9 @@ pub struct Budget {
 struct RawConfig {
     #[serde(default)]
     budget: Vec<Spanned<RawBudget>>,
+    /// `[deps]`, read by `--dep` (deps::from_config), not by the gate.
+    #[serde(default, rename = "deps")]
+    _deps: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

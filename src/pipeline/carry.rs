@@ -117,6 +117,11 @@ fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Car
     if let Some(lib) = stdlib.as_ref().filter(|_| s.path.is_none()) {
         // At its host path the interpreter finds its library from its own prefix.
         s.path = Some(program_path(&lib.program.to_string_lossy())?);
+    } else if extras.package_files && s.path.is_none() {
+        // Beside its package's files, as on the host: postgres finds its share and lib
+        // directories relative to its own directory, initdb finds postgres beside itself.
+        let real = std::fs::canonicalize(p.elf).map_err(|e| Error::io("read", p.elf, e))?;
+        s.path = Some(program_path(&real.to_string_lossy())?);
     }
     if closure.uses_origin {
         let real = std::fs::canonicalize(p.elf).map_err(|e| Error::io("read", p.elf, e))?;

@@ -3,9 +3,13 @@
 
 mod support;
 
+// Debian source packages shared by the build tests (issue 15 moved them out of build_systems).
+mod sources;
+
 mod build_systems;
 mod bundle;
 mod bundle_complete;
+mod bundle_works;
 mod c_build;
 mod check;
 mod check_tree;
@@ -28,3 +32,8 @@ mod reproducible;
 
 // Paper cuts (issue 13).
 mod papercuts;
+
+// Libraries built static for musl: --dep, the deps cache (issue 15).
+mod deps;
+// Library recipes for --dep (issue 15), each proven by a real program.
+mod deps_recipes;

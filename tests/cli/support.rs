@@ -236,3 +236,14 @@ pub(crate) fn sha256_file(p: &Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
 }
+
+/// The deps cache every test of the run shares, so each library (openssl above all) is built
+/// once per run and kept across runs: STATICIZE_TEST_DEPS_CACHE, else <repo>/target/test-deps-cache.
+/// Give it to staticize as STATICIZE_DEPS_CACHE.
+pub(crate) fn deps_cache() -> PathBuf {
+    let dir = std::env::var_os("STATICIZE_TEST_DEPS_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target").join("test-deps-cache"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -41,6 +41,8 @@ pub(crate) struct Options {
     pub targets: Vec<String>,
     /// The compiler, libc and profile.
     pub preference: Preference,
+    /// Library recipes built for the compiler first and made visible to the build (`--dep`).
+    pub deps: Vec<String>,
 }
 
 /// One executable the build produced.
@@ -84,7 +86,17 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
     };
     let state = src.join(STATE_DIR);
     let (cc, cxx) = compilers(&opts.preference)?;
-    let env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
+    let mut env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
+    if !opts.deps.is_empty() {
+        let target = crate::deps::Target {
+            arch: crate::platform::Arch::host(),
+            cc: cc.clone(),
+            cxx: cxx.clone(),
+            profile: opts.preference.profile,
+        };
+        let entries = crate::deps::ensure(&opts.deps, &target, rep)?;
+        env.vars.extend(crate::deps::build_env(&entries));
+    }
     rep.step("detect", format!("{} in {}; CC: {} ({})", system.label(), src.display(), cc.name, cc.version));
     let layout = Layout {
         src: src.clone(),
@@ -127,7 +139,7 @@ fn no_build_system(src: &Path) -> Error {
 
 /// The C compiler (required) and the C++ compiler (when one is installed: a C project needs
 /// none). A compiler named for one language only leaves the other to the libc and the order.
-fn compilers(pref: &Preference) -> Result<(Chosen, Option<Chosen>)> {
+pub(crate) fn compilers(pref: &Preference) -> Result<(Chosen, Option<Chosen>)> {
     let for_lang = |lang: Lang| {
         let mut p = pref.clone();
         let names = crate::toolchain::spec(match lang {
@@ -164,6 +176,8 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
             .map(|s| s.command.summary())
             .collect();
         f.push(serde_json::to_string(cc).unwrap_or_default());
+        // Other deps (or none) configure differently: the set-up runs again.
+        f.extend(env.vars.iter().filter(|(k, _)| k == crate::deps::ENV_RESOLVED).map(|(_, v)| v.clone()));
         f.join("\n")
     };
     let set_up = std::fs::read_to_string(&setup_file).is_ok_and(|s| s == fingerprint);
@@ -182,15 +196,18 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
     Ok(())
 }
 
-/// The private bin directory and the environment every build step runs with.
+/// The private bin directory and the environment every build step runs with (also used by
+/// the library builds of `--dep`).
 #[derive(Debug)]
-struct Toolbox {
-    bin: PathBuf,
+pub(crate) struct Toolbox {
+    /// The directory holding the staticize-cc and staticize-c++ links.
+    pub bin: PathBuf,
     vars: Vec<(String, String)>,
 }
 
 impl Toolbox {
-    fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>, profile: Profile) -> Result<Toolbox> {
+    /// Creates the links in `state`/bin and the environment for `cc` and `cxx`.
+    pub(crate) fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>, profile: Profile) -> Result<Toolbox> {
         let bin = state.join("bin");
         std::fs::create_dir_all(&bin).map_err(|e| Error::io("create", &bin, e))?;
         let exe =
@@ -232,7 +249,8 @@ impl Toolbox {
         self.vars.iter().find(|(k, _)| k == cc::ENV_LINK_LOG).map(|(_, v)| PathBuf::from(v)).unwrap_or_default()
     }
 
-    fn apply(&self, mut cmd: Command) -> Command {
+    /// `cmd` with the toolbox's environment.
+    pub(crate) fn apply(&self, mut cmd: Command) -> Command {
         for (k, v) in &self.vars {
             cmd = cmd.env(k, v);
         }

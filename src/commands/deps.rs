@@ -1,0 +1,148 @@
+//! `staticize deps list|build|path|clean`: thin adapter from the command line to `crate::deps`.
+
+use serde::Serialize;
+
+use crate::cli::{DepsAction, DepsArgs, DepsTargetArgs};
+use crate::deps::{self, Target, cache, recipe};
+use crate::error::Result;
+use crate::platform::Arch;
+use crate::report::{Reporter, human_size};
+use crate::toolchain::Preference;
+
+/// One recipe in `deps list --json`.
+#[derive(Debug, Serialize)]
+struct RecipeRow {
+    name: String,
+    summary: String,
+    libs: Vec<String>,
+    pkgconfig: Vec<String>,
+    needs: Vec<String>,
+    debian: Option<String>,
+}
+
+/// One cache entry in `deps list --json` and `deps build --json`.
+#[derive(Debug, Serialize)]
+struct EntryRow {
+    name: String,
+    version: String,
+    arch: String,
+    compiler: String,
+    profile: String,
+    path: String,
+    size: u64,
+    built: bool,
+}
+
+/// Runs `staticize deps`.
+pub fn run(args: DepsArgs, rep: &Reporter) -> Result<()> {
+    match args.action {
+        DepsAction::List => list(rep),
+        DepsAction::Build(t) => build(&t, rep, false),
+        DepsAction::Path(t) => build(&t, rep, true),
+        DepsAction::Clean(c) => {
+            let names = recipe::split_names(&c.names);
+            let mut freed = 0;
+            if names.is_empty() {
+                freed += cache::clean(None)?;
+            }
+            for n in &names {
+                recipe::find(n)?;
+                freed += cache::clean(Some(n))?;
+            }
+            rep.line(format!("removed {} from {}", human_size(freed), cache::root().display()));
+            rep.json(&serde_json::json!({ "freed": freed, "cache": cache::root() }));
+            Ok(())
+        }
+    }
+}
+
+fn list(rep: &Reporter) -> Result<()> {
+    let recipes: Vec<RecipeRow> = recipe::all()
+        .into_iter()
+        .map(|r| RecipeRow {
+            name: r.name,
+            summary: r.summary,
+            libs: r.provides.libs,
+            pkgconfig: r.provides.pkgconfig,
+            needs: r.needs,
+            debian: r.source.debian,
+        })
+        .collect();
+    let cached: Vec<EntryRow> = cache::entries(None)
+        .into_iter()
+        .map(|c| EntryRow {
+            name: c.manifest.name,
+            version: c.manifest.version,
+            arch: c.manifest.arch,
+            compiler: c.manifest.compiler,
+            profile: c.manifest.profile,
+            path: c.dir.display().to_string(),
+            size: c.size,
+            built: false,
+        })
+        .collect();
+    rep.line("recipes:");
+    for r in &recipes {
+        let libs: Vec<String> = r.libs.iter().map(|l| format!("-l{l}")).collect();
+        let needs = if r.needs.is_empty() { String::new() } else { format!(" (needs {})", r.needs.join(", ")) };
+        rep.line(format!("  {:<12} {:<22} {}{needs}", r.name, libs.join(" "), r.summary));
+    }
+    rep.line(format!("cached in {}:", cache::root().display()));
+    if cached.is_empty() {
+        rep.line("  (nothing yet: staticize deps build NAME, or --dep NAME on a build)");
+    }
+    for c in &cached {
+        rep.line(format!(
+            "  {:<12} {:<24} {:<8} {:<6} {:>9}  {}",
+            c.name,
+            c.version,
+            c.arch,
+            c.profile,
+            human_size(c.size),
+            c.compiler
+        ));
+    }
+    rep.json(&serde_json::json!({ "recipes": recipes, "cached": cached, "cache": cache::root() }));
+    Ok(())
+}
+
+fn build(t: &DepsTargetArgs, rep: &Reporter, print_paths: bool) -> Result<()> {
+    let names = recipe::split_names(&t.names);
+    for n in &names {
+        recipe::find(n)?;
+    }
+    let arch = match &t.platform {
+        Some(p) => Arch::parse("--platform", p)?,
+        None => Arch::host(),
+    };
+    let pref = Preference {
+        compiler: t.compiler.clone(),
+        libc: t.libc.map(|l| l.name().to_string()),
+        profile: t.profile.into(),
+    };
+    let target = Target::new(&pref, arch)?;
+    let entries = deps::ensure(&names, &target, rep)?;
+    let rows: Vec<EntryRow> = entries
+        .iter()
+        .map(|e| EntryRow {
+            name: e.recipe.name.clone(),
+            version: e.manifest.version.clone(),
+            arch: e.manifest.arch.clone(),
+            compiler: e.manifest.compiler.clone(),
+            profile: e.manifest.profile.clone(),
+            path: e.prefix.display().to_string(),
+            size: cache::du(&e.prefix),
+            built: e.built,
+        })
+        .collect();
+    for r in rows.iter().filter(|r| !print_paths || names.contains(&r.name)) {
+        if print_paths {
+            rep.line(&r.path);
+        } else {
+            let how = if r.built { "built" } else { "cached" };
+            rep.line(format!("{how} {} {} ({}, {}): {}", r.name, r.version, r.arch, human_size(r.size), r.path));
+        }
+    }
+    rep.json(&rows);
+    Ok(())
+}

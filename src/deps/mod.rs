@@ -1,0 +1,319 @@
+//! Libraries real programs link, built static for musl (issue 15): recipes as data
+//! (`toolchains/deps/*.toml`, [`recipe`]), their sources ([`source`]), builds ([`build`]) into a
+//! cache shared by every project ([`cache`]), and the flags that let a compiler, a configure
+//! script or pkg-config find them (`--dep NAME`, `STATICIZE_DEPS`, `[deps]` in staticize.toml).
+
+pub(crate) mod build;
+pub(crate) mod cache;
+pub(crate) mod recipe;
+pub mod source;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::driver::c::Lang;
+use crate::driver::cc::{self, Chosen};
+use crate::error::{Error, Result};
+use crate::platform::Arch;
+use crate::report::Reporter;
+use crate::toolchain::{Preference, Profile};
+use cache::Manifest;
+use recipe::Recipe;
+
+/// The environment variable listing deps for `staticize cc` / `staticize c++` (`zlib,openssl`).
+pub(crate) const ENV_DEPS: &str = "STATICIZE_DEPS";
+/// The flags `staticize build` resolved once, handed to each staticize-cc it runs (JSON).
+pub(crate) const ENV_RESOLVED: &str = "STATICIZE_DEPS_RESOLVED";
+
+/// What the libraries are built for: the compilers, the architecture and the profile.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The architecture.
+    pub arch: Arch,
+    /// The C compiler (the one the program is built with).
+    pub cc: Chosen,
+    /// The C++ compiler, when one is installed.
+    pub cxx: Option<Chosen>,
+    /// The profile.
+    pub profile: Profile,
+}
+
+impl Target {
+    /// The compilers `pref` chooses for `arch`: the host's order, or zig for another architecture.
+    pub(crate) fn new(pref: &Preference, arch: Arch) -> Result<Target> {
+        if arch == Arch::host() {
+            let (cc, cxx) = crate::driver::buildsys::compilers(pref)?;
+            return Ok(Target { arch, cc, cxx, profile: pref.profile });
+        }
+        if pref.compiler.as_deref().is_some_and(|c| c != "zig") || pref.libc.as_deref() == Some("glibc") {
+            return Err(Error::usage(
+                format!("libraries for {} are built with zig (musl)", arch.platform()),
+                "drop --compiler and --libc, or build for the host",
+            ));
+        }
+        let p = Preference { compiler: Some("zig".into()), libc: Some("musl".into()), profile: pref.profile };
+        let retarget = |mut c: Chosen| {
+            if let Some(i) = c.argv.iter().position(|a| a == "-target") {
+                if let Some(t) = c.argv.get_mut(i + 1) {
+                    *t = arch.zig_target();
+                }
+            }
+            c
+        };
+        let cc = retarget(cc::choose_with(Lang::C, &p)?);
+        let cxx = cc::choose_with(Lang::Cxx, &p).ok().map(retarget);
+        Ok(Target { arch, cc, cxx, profile: pref.profile })
+    }
+
+    /// The target of a compiler already chosen (by a staticize-cc), on the host.
+    pub(crate) fn for_chosen(cc: Chosen, profile: Profile) -> Target {
+        Target { arch: Arch::host(), cc, cxx: None, profile }
+    }
+
+    /// The target of the compiler `staticize c` chose, on the host.
+    pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, profile: Profile) -> Target {
+        let cc = Chosen {
+            name: c.name.clone(),
+            libc: c.libc.clone(),
+            argv: c.argv.clone(),
+            link_flags: c.flags.clone(),
+            profile_flags: c.profile_flags.clone(),
+            version: c.version.clone(),
+        };
+        Target::for_chosen(cc, profile)
+    }
+}
+
+/// A library ready in the cache.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// Its recipe.
+    pub recipe: Recipe,
+    /// Its prefix (include/, lib/, lib/pkgconfig/).
+    pub prefix: PathBuf,
+    /// What it records.
+    pub manifest: Manifest,
+    /// Whether this run built it (false: it was cached).
+    pub built: bool,
+}
+
+/// `names` and their needs, each built for `t` unless the cache has it; needs first.
+pub(crate) fn ensure(names: &[String], t: &Target, rep: &Reporter) -> Result<Vec<Entry>> {
+    let mut done: Vec<Entry> = Vec::new();
+    for r in recipe::closure(names)? {
+        let needs: Vec<Entry> = done.iter().filter(|e| r.needs.contains(&e.recipe.name)).cloned().collect();
+        let entry = ensure_one(&r, t, &needs, rep)?;
+        done.push(entry);
+    }
+    Ok(done)
+}
+
+fn ensure_one(r: &Recipe, t: &Target, needs: &[Entry], rep: &Reporter) -> Result<Entry> {
+    let fetched = source::fetch(r, rep)?;
+    let prefix = entry_dir(r, &fetched.version, t, needs);
+    let cached = |prefix: &Path| cache::read_manifest(prefix);
+    if let Some(manifest) = cached(&prefix) {
+        rep.step("dep", format!("{} {} cached in {}", r.name, manifest.version, prefix.display()));
+        return Ok(Entry { recipe: r.clone(), prefix, manifest, built: false });
+    }
+    let lock_name =
+        format!("{}.lock", prefix.strip_prefix(cache::root()).unwrap_or(&prefix).display()).replace('/', "_");
+    let _lock = cache::lock(&cache::root().join(".locks").join(lock_name))?;
+    // Another run may have built it while this one waited for the lock.
+    if let Some(manifest) = cached(&prefix) {
+        rep.step("dep", format!("{} {} cached in {}", r.name, manifest.version, prefix.display()));
+        return Ok(Entry { recipe: r.clone(), prefix, manifest, built: false });
+    }
+    rep.step(
+        "dep",
+        format!(
+            "building {} {} for {} with {} (once; cached in {})",
+            r.name,
+            fetched.version,
+            t.arch.platform(),
+            t.cc.name,
+            prefix.display()
+        ),
+    );
+    let manifest = build::build(r, &fetched, t, needs, &prefix, rep)?;
+    rep.step("dep", format!("built {} in {} s", r.name, manifest.seconds));
+    Ok(Entry { recipe: r.clone(), prefix, manifest, built: true })
+}
+
+/// The cache directory of `r` built from `version` for `t` against `needs`:
+/// `<cache>/NAME/VERSION-ARCH-LIBC-COMPILER-PROFILE-HASH`.
+fn entry_dir(r: &Recipe, version: &str, t: &Target, needs: &[Entry]) -> PathBuf {
+    let mut h = Sha256::new();
+    for part in [
+        r.text.as_str(),
+        version,
+        &t.cc.name,
+        &t.cc.version,
+        &t.cc.argv.join(" "),
+        &t.cc.libc,
+        t.arch.uname(),
+        t.profile.name(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for n in needs {
+        h.update(n.prefix.display().to_string().as_bytes());
+        h.update([0]);
+    }
+    let hash = hex::encode(h.finalize());
+    let safe = |s: &str| s.replace([':', '/', ' ', '~', '+'], "_");
+    let name = format!(
+        "{}-{}-{}-{}-{}-{}",
+        safe(version),
+        t.arch.uname(),
+        t.cc.libc,
+        safe(&t.cc.name),
+        t.profile.name(),
+        &hash[..10]
+    );
+    cache::root().join(&r.name).join(name)
+}
+
+/// The flags a compiler needs to use some cached libraries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Flags {
+    /// `-I` for every library's include directory (compiles and preprocessing).
+    pub compile: Vec<String>,
+    /// `-L` for every library's lib directory (links).
+    pub libdirs: Vec<String>,
+    /// `-l` for every library, dependents before what they use (links).
+    pub libs: Vec<String>,
+    /// The `PKG_CONFIG_LIBDIR` that finds exactly these libraries' .pc files.
+    pub pkg_config_libdir: String,
+}
+
+impl Flags {
+    /// The flags of `entries` (in the order [`ensure`] returns them: needs first).
+    pub(crate) fn of(entries: &[Entry]) -> Flags {
+        let mut f = Flags::default();
+        for e in entries {
+            f.compile.push(format!("-I{}", e.prefix.join("include").display()));
+            f.libdirs.push(format!("-L{}", e.prefix.join("lib").display()));
+        }
+        for e in entries.iter().rev() {
+            f.libs.extend(e.manifest.libs.iter().map(|l| format!("-l{l}")));
+        }
+        f.pkg_config_libdir =
+            entries.iter().map(|e| e.prefix.join("lib/pkgconfig").display().to_string()).collect::<Vec<_>>().join(":");
+        f
+    }
+
+    /// Every flag of a one-step compile and link: -I, -L, then -l.
+    pub(crate) fn all(&self) -> Vec<String> {
+        self.compile.iter().chain(&self.libdirs).chain(&self.libs).cloned().collect()
+    }
+}
+
+/// A staticize-cc's arguments with the flags of its deps: those `staticize build` resolved
+/// (STATICIZE_DEPS_RESOLVED: -I and -L; configure and pkg-config add the -l), else those
+/// STATICIZE_DEPS names, built first when the cache lacks them (-I, -L and -l). Compiles and
+/// preprocessing get -I, links get everything; probes nothing.
+pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<OsString>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let flags: Flags = if let Some(json) = var(ENV_RESOLVED) {
+        serde_json::from_str(&json).map_err(|e| {
+            Error::usage(
+                format!("{ENV_RESOLVED} is not what staticize build wrote: {e}"),
+                format!("unset {ENV_RESOLVED}"),
+            )
+        })?
+    } else if let Some(names) = var(ENV_DEPS) {
+        let names = recipe::split_names(&[names]);
+        let profile = cc::env_preference(Lang::C).map(|p| p.profile).unwrap_or_default();
+        // Quiet: a compiler's stderr is read by configure scripts.
+        let entries = ensure(&names, &Target::for_chosen(chosen.clone(), profile), &Reporter::new(true))?;
+        Flags::of(&entries)
+    } else {
+        return Ok(args);
+    };
+    let preprocess = args.iter().any(|a| a == "-E");
+    let extra: Vec<&String> = match cc::classify(&args) {
+        cc::Mode::Link => flags.compile.iter().chain(&flags.libdirs).collect(),
+        cc::Mode::Compile => flags.compile.iter().collect(),
+        cc::Mode::PassThrough if preprocess => flags.compile.iter().collect(),
+        cc::Mode::PassThrough => Vec::new(),
+    };
+    let libs: Vec<&String> =
+        if cc::classify(&args) == cc::Mode::Link { flags.libs.iter().collect() } else { Vec::new() };
+    // -I and -L before the project's arguments (its own directories win), -l after its objects.
+    Ok(extra.into_iter().map(OsString::from).chain(args).chain(libs.into_iter().map(OsString::from)).collect())
+}
+
+/// The environment `staticize build` gives a project built with `entries`: the wrapper's
+/// flags, CPPFLAGS and LDFLAGS for configure checks, and pkg-config finding only these libraries.
+pub(crate) fn build_env(entries: &[Entry]) -> Vec<(String, String)> {
+    let mut flags = Flags::of(entries);
+    let pkg = flags.pkg_config_libdir.clone();
+    let append = |k: &str, v: &[String]| {
+        let old = std::env::var(k).unwrap_or_default();
+        format!("{old} {}", v.join(" ")).trim().to_string()
+    };
+    let env = vec![
+        ("CPPFLAGS".to_string(), append("CPPFLAGS", &flags.compile)),
+        ("LDFLAGS".to_string(), append("LDFLAGS", &flags.libdirs)),
+        ("PKG_CONFIG_LIBDIR".to_string(), pkg),
+        ("PKG_CONFIG_PATH".to_string(), String::new()),
+        // CMake's find_package / find_library search these prefixes before the system's.
+        (
+            "CMAKE_PREFIX_PATH".to_string(),
+            entries.iter().map(|e| e.prefix.display().to_string()).collect::<Vec<_>>().join(":"),
+        ),
+    ];
+    flags.libs.clear();
+    let mut env = env;
+    env.push((ENV_RESOLVED.to_string(), serde_json::to_string(&flags).unwrap_or_default()));
+    env.push((ENV_DEPS.to_string(), String::new()));
+    env
+}
+
+/// The `[deps] use = [...]` list of `dir/staticize.toml` (empty when there is no file or list).
+pub(crate) fn from_config(dir: &Path) -> Result<Vec<String>> {
+    let path = dir.join(crate::gate::config::CONFIG_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
+    let value: toml::Table =
+        toml::from_str(&text).map_err(|e| Error::input(&path, e.to_string(), Some("fix the TOML syntax".into())))?;
+    let Some(deps) = value.get("deps") else { return Ok(Vec::new()) };
+    let list = deps.get("use").and_then(|u| u.as_array()).ok_or_else(|| {
+        Error::input(&path, "[deps] has no `use` list", Some("write [deps] then use = [\"zlib\", \"openssl\"]".into()))
+    })?;
+    let names: Option<Vec<String>> = list.iter().map(|v| v.as_str().map(str::to_string)).collect();
+    names.ok_or_else(|| {
+        Error::input(&path, "[deps] use must list recipe names as strings", Some("e.g. use = [\"zlib\"]".into()))
+    })
+}
+
+/// The deps a command uses: `--dep` values, else `[deps]` of the staticize.toml in `dir`.
+pub(crate) fn requested(flags: &[String], dir: &Path) -> Result<Vec<String>> {
+    let from_flags = recipe::split_names(flags);
+    let names = if from_flags.is_empty() { from_config(dir)? } else { from_flags };
+    for n in &names {
+        recipe::find(n)?;
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_lists_deps() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(from_config(d.path()).unwrap().is_empty());
+        std::fs::write(d.path().join("staticize.toml"), "[deps]\nuse = [\"zlib\"]\n").unwrap();
+        assert_eq!(from_config(d.path()).unwrap(), ["zlib"]);
+        assert_eq!(requested(&["openssl".into()], d.path()).unwrap(), ["openssl"]);
+        std::fs::write(d.path().join("staticize.toml"), "[deps]\nuse = [1]\n").unwrap();
+        assert!(from_config(d.path()).is_err());
+        assert_eq!(requested(&["nope".into()], d.path()).unwrap_err().exit_code(), crate::error::EXIT_USAGE);
+    }
+}

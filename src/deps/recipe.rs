@@ -1,0 +1,262 @@
+//! Library recipes as data: the embedded `toolchains/deps/*.toml` files say where each
+//! library's source comes from, how to build it static, what it provides and what it needs.
+//! The format is documented in README.md ("Libraries for musl: --dep").
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::driver::libs::Missing;
+use crate::error::{Error, Result};
+
+/// The embedded recipes, by name (the file name without `.toml`).
+pub(crate) const EMBEDDED: &[(&str, &str)] = &[
+    ("zlib", include_str!("../../toolchains/deps/zlib.toml")),
+    ("openssl", include_str!("../../toolchains/deps/openssl.toml")),
+    ("oniguruma", include_str!("../../toolchains/deps/oniguruma.toml")),
+    ("curl", include_str!("../../toolchains/deps/curl.toml")),
+    ("zstd", include_str!("../../toolchains/deps/zstd.toml")),
+    ("xz", include_str!("../../toolchains/deps/xz.toml")),
+    ("bzip2", include_str!("../../toolchains/deps/bzip2.toml")),
+    ("pcre2", include_str!("../../toolchains/deps/pcre2.toml")),
+    ("sqlite3", include_str!("../../toolchains/deps/sqlite3.toml")),
+    ("libyaml", include_str!("../../toolchains/deps/libyaml.toml")),
+    ("ncurses", include_str!("../../toolchains/deps/ncurses.toml")),
+    ("readline", include_str!("../../toolchains/deps/readline.toml")),
+    ("libffi", include_str!("../../toolchains/deps/libffi.toml")),
+    ("libevent", include_str!("../../toolchains/deps/libevent.toml")),
+];
+
+/// One library recipe.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Recipe {
+    /// Its name (set from the file name, not written in the file).
+    #[serde(skip)]
+    pub name: String,
+    /// The recipe's text, part of the cache key: a changed recipe builds again.
+    #[serde(skip)]
+    pub text: String,
+    /// One line for `staticize deps list`.
+    pub summary: String,
+    /// Other recipes built first.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Where the source comes from.
+    pub source: SourceSpec,
+    /// How it is built.
+    pub build: BuildSpec,
+    /// What it installs.
+    pub provides: Provides,
+}
+
+/// Where a recipe's source comes from: a Debian source package, else an upstream tarball.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SourceSpec {
+    /// The Debian source package (`apt-get source --download-only NAME`).
+    pub debian: Option<String>,
+    /// The upstream tarball used when apt has no source for it.
+    pub url: Option<String>,
+    /// The tarball's sha256 (hex).
+    pub sha256: Option<String>,
+    /// The upstream version the tarball holds.
+    pub version: Option<String>,
+    /// The SPDX licence, when debian/copyright gives none.
+    pub license: Option<String>,
+    /// The directory inside the unpacked tree where the build starts.
+    pub subdir: Option<String>,
+}
+
+/// The build systems a recipe can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Kind {
+    /// An autoconf configure script (autoreconf first when only configure.ac exists).
+    Configure,
+    /// CMake, out of tree.
+    Cmake,
+    /// Meson, out of tree.
+    Meson,
+    /// A plain Makefile.
+    Make,
+    /// The recipe's own commands.
+    Steps,
+}
+
+/// How a recipe is built.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BuildSpec {
+    /// The build system.
+    pub kind: Kind,
+    /// Extra arguments of the configure / cmake / meson setup / make step.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// make / ninja targets of the build step.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Install targets (configure and make kinds).
+    #[serde(default)]
+    pub install: Vec<String>,
+    /// The commands of kind `steps`.
+    #[serde(default)]
+    pub steps: Vec<Vec<String>>,
+    /// Extra environment of every step.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Whether the recipe can be built for another architecture.
+    #[serde(default = "yes")]
+    pub cross: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a recipe installs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Provides {
+    /// `-l` names, in link order.
+    #[serde(default)]
+    pub libs: Vec<String>,
+    /// pkg-config names.
+    #[serde(default)]
+    pub pkgconfig: Vec<String>,
+    /// Headers as written in `#include <…>`.
+    #[serde(default)]
+    pub headers: Vec<String>,
+}
+
+/// Parses one recipe's text; `name` is its file name without `.toml`.
+pub(crate) fn parse(name: &str, text: &str) -> Result<Recipe> {
+    let bad = |m: String| {
+        Error::input(
+            format!("toolchains/deps/{name}.toml"),
+            m,
+            Some("fix the recipe (its format is in README.md, section --dep)".into()),
+        )
+    };
+    let mut r: Recipe = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    r.name = name.to_string();
+    r.text = text.to_string();
+    let s = &r.source;
+    if s.debian.is_none() && s.url.is_none() {
+        return Err(bad("[source] names neither a Debian package (debian) nor an upstream url".into()));
+    }
+    if s.url.is_some() && (s.sha256.is_none() || s.version.is_none()) {
+        return Err(bad("[source] url needs sha256 and version too".into()));
+    }
+    if (r.build.kind == Kind::Steps) == r.build.steps.is_empty() {
+        return Err(bad("[build] steps are given exactly when kind = \"steps\"".into()));
+    }
+    Ok(r)
+}
+
+/// Every embedded recipe, sorted by name.
+pub(crate) fn all() -> Vec<Recipe> {
+    let mut v: Vec<Recipe> = EMBEDDED
+        .iter()
+        .map(|(n, t)| parse(n, t).unwrap_or_else(|e| panic!("embedded recipe {n} is invalid: {e}")))
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// The recipe called `name`, or a usage error listing the known ones.
+pub(crate) fn find(name: &str) -> Result<Recipe> {
+    all().into_iter().find(|r| r.name == name).ok_or_else(|| {
+        let names: Vec<String> = all().into_iter().map(|r| r.name).collect();
+        Error::usage(
+            format!("no library recipe named '{name}'"),
+            format!("use one of: {} (staticize deps list)", names.join(", ")),
+        )
+    })
+}
+
+/// The recipe that provides `missing` (a header or an -l name), if one does.
+pub(crate) fn providing(missing: &Missing) -> Option<Recipe> {
+    all().into_iter().find(|r| match missing {
+        Missing::Header(h) => r.provides.headers.iter().any(|x| x == h),
+        Missing::Library(l) => r.provides.libs.iter().any(|x| x == l),
+    })
+}
+
+/// `names` and everything they need, each once, needs before the recipes that need them.
+pub(crate) fn closure(names: &[String]) -> Result<Vec<Recipe>> {
+    let mut out: Vec<Recipe> = Vec::new();
+    fn visit(name: &str, out: &mut Vec<Recipe>, path: &mut Vec<String>) -> Result<()> {
+        if out.iter().any(|r| r.name == name) {
+            return Ok(());
+        }
+        if path.iter().any(|p| p == name) {
+            return Err(Error::usage(
+                format!("library recipes need each other in a cycle: {} → {name}", path.join(" → ")),
+                "fix the needs of those recipes",
+            ));
+        }
+        let r = find(name)?;
+        path.push(name.to_string());
+        for n in &r.needs {
+            visit(n, out, path)?;
+        }
+        path.pop();
+        out.push(r);
+        Ok(())
+    }
+    for n in names {
+        visit(n, &mut out, &mut Vec::new())?;
+    }
+    Ok(out)
+}
+
+/// Splits `--dep a,b --dep c` and `STATICIZE_DEPS=a,b` values into names (empty ones dropped).
+pub(crate) fn split_names<S: AsRef<str>>(values: &[S]) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for n in values.iter().flat_map(|s| s.as_ref().split([',', ' '])).map(str::trim).filter(|s| !s.is_empty()) {
+        if !v.iter().any(|x| x == n) {
+            v.push(n.to_string());
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_recipe_file_is_embedded_and_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("toolchains/deps");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(EMBEDDED.iter().any(|(n, _)| *n == name), "{name}.toml is not in recipe::EMBEDDED");
+        }
+        for r in all() {
+            for n in &r.needs {
+                find(n).unwrap_or_else(|e| panic!("{} needs {n}: {e}", r.name));
+            }
+            assert!(!r.provides.libs.is_empty() || !r.provides.headers.is_empty(), "{} provides nothing", r.name);
+        }
+    }
+
+    #[test]
+    fn needs_come_first_and_once() {
+        let names: Vec<String> =
+            closure(&["curl".into(), "zlib".into()]).unwrap().into_iter().map(|r| r.name).collect();
+        let pos = |n: &str| names.iter().position(|x| x == n).unwrap();
+        assert!(pos("zlib") < pos("curl") && pos("openssl") < pos("curl"), "{names:?}");
+        assert_eq!(names.iter().filter(|n| *n == "zlib").count(), 1);
+        assert_eq!(find("nope").unwrap_err().exit_code(), crate::error::EXIT_USAGE);
+    }
+
+    #[test]
+    fn headers_and_libraries_map_to_recipes() {
+        assert_eq!(providing(&Missing::Header("zlib.h".into())).unwrap().name, "zlib");
+        assert_eq!(providing(&Missing::Library("crypto".into())).unwrap().name, "openssl");
+        assert!(providing(&Missing::Library("nosuchlib".into())).is_none());
+        assert_eq!(split_names(&["zlib,openssl", " zlib ", ""]), ["zlib", "openssl"]);
+    }
+}
