@@ -3,6 +3,9 @@
 //! other supported architecture when Rust's standard library for it is installed
 //! (`rustup target add aarch64-unknown-linux-musl` or `x86_64-unknown-linux-musl`).
 //! They are linked by rust-lld, which every rustup toolchain ships, so nothing else is needed.
+//! The launcher decodes with zstd's C decoder where a C compiler for the target is at hand
+//! (this architecture's: staticize compiles zstd itself, so it has one; the other's when
+//! `CC_<triple>` names one), else with the pure-Rust ruzstd.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +22,7 @@ fn main() {
     for a in ["x86_64", "aarch64"] {
         let triple = if a == arch { Some(target.clone()) } else { installed_target(a) };
         let built = match triple {
-            Some(t) => build(&t, &out),
+            Some(t) => build(&t, &out, decoder(&t, a == arch)),
             None => Err(format!("no Rust standard library for {a} (rustup target add {a}-unknown-linux-musl)")),
         };
         for p in PROGRAMS {
@@ -49,8 +52,16 @@ fn installed_target(arch: &str) -> Option<String> {
         .find(|t| sysroot.join("lib/rustlib").join(t).join("lib").is_dir())
 }
 
-/// Builds launcher/ for `triple` (release: size matters) in its own target directory.
-fn build(triple: &str, out: &Path) -> Result<PathBuf, String> {
+/// The launcher's decoder feature for `triple` (see launcher/Cargo.toml).
+fn decoder(triple: &str, native: bool) -> &'static str {
+    let cc_var = format!("CC_{}", triple.replace('-', "_"));
+    println!("cargo:rerun-if-env-changed={cc_var}");
+    if native || std::env::var_os(&cc_var).is_some() { "c-zstd" } else { "rust-zstd" }
+}
+
+/// Builds launcher/ for `triple` (release: size matters) with the decoder `feature`, in its own
+/// target directory.
+fn build(triple: &str, out: &Path, feature: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = out.join("launcher-target");
     // Static, not position-independent, linked by the toolchain's own lld: no C toolchain.
@@ -65,12 +76,17 @@ fn build(triple: &str, out: &Path) -> Result<PathBuf, String> {
         "-Clink-arg=-znorelro",
     ];
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("launcher/Cargo.toml");
+    // zstd's C decoder without C library: no stack protector (its __stack_chk_fail is libc's),
+    // and one code path instead of a generic and a BMI2 copy of each hot loop (half the size).
+    let cflags = "-fno-stack-protector -DDYNAMIC_BMI2=0";
     let status = Command::new(cargo)
-        .args(["build", "--release", "--locked", "--bins", "--target", triple, "--manifest-path"])
+        .args(["build", "--release", "--locked", "--bins", "--features", feature, "--target", triple])
+        .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
+        .env(format!("CFLAGS_{}", triple.replace('-', "_")), cflags)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")

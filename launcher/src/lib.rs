@@ -6,6 +6,9 @@
 
 pub mod format;
 pub mod sys;
+pub mod unzstd;
+
+extern crate alloc;
 
 mod mem;
 

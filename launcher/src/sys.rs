@@ -7,6 +7,7 @@ mod nr {
     pub const CLOSE: usize = 3;
     pub const LSEEK: usize = 8;
     pub const MMAP: usize = 9;
+    pub const FTRUNCATE: usize = 77;
     pub const MUNMAP: usize = 11;
     pub const RT_SIGPROCMASK: usize = 14;
     pub const MREMAP: usize = 25;
@@ -31,6 +32,7 @@ mod nr {
     pub const CLOSE: usize = 57;
     pub const LSEEK: usize = 62;
     pub const MMAP: usize = 222;
+    pub const FTRUNCATE: usize = 46;
     pub const MUNMAP: usize = 215;
     pub const RT_SIGPROCMASK: usize = 135;
     pub const MREMAP: usize = 216;
@@ -146,6 +148,17 @@ pub fn mmap_anon(len: usize) -> *mut u8 {
     if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
 }
 
+/// ftruncate(2).
+pub fn ftruncate(fd: i32, len: u64) -> isize {
+    call(nr::FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0])
+}
+
+/// A shared read-write mapping of a whole file, or null.
+pub fn mmap_shared(fd: i32, len: usize) -> *mut u8 {
+    let r = call(nr::MMAP, [0, len, 3, 1, fd as usize, 0]);
+    if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
+}
+
 /// munmap(2).
 pub fn munmap(p: *mut u8, len: usize) {
     call(nr::MUNMAP, [p as usize, len, 0, 0, 0, 0]);
@@ -180,6 +193,8 @@ pub fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -
 /// exit_group(2).
 pub fn exit(code: i32) -> ! {
     call(nr::EXIT_GROUP, [code as usize, 0, 0, 0, 0, 0]);
+    // exit_group does not return; the loop only tells the compiler so.
+    #[allow(clippy::empty_loop)]
     loop {}
 }
 

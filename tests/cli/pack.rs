@@ -126,6 +126,68 @@ fn each_launcher_failure_is_named_with_its_own_status() {
     }
 }
 
+/// `deny NAME ERRNO PROGRAM ARGS…`: runs PROGRAM under a seccomp filter that fails the system
+/// call NAME (execveat or memfd_create) with ERRNO, as a container runtime's profile can.
+const DENY: &str = r#"#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc < 4) return 2;
+    unsigned nr = strcmp(argv[1], "execveat") == 0 ? SYS_execveat : SYS_memfd_create;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)atoi(argv[2])),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+        perror("seccomp");
+        return 3;
+    }
+    execv(argv[3], argv + 3);
+    perror("execv");
+    return 4;
+}
+"#;
+
+#[test]
+fn seccomp_refusals_are_named_and_nothing_runs() {
+    if !have("gcc") {
+        return;
+    }
+    let t = tempdir();
+    let packed = t.path().join("packed");
+    pack(&compile("gcc", t.path(), "prog"), &packed);
+    fs::write(t.path().join("deny.c"), DENY).unwrap();
+    let deny = t.path().join("deny");
+    ok(Command::new("gcc").arg("-O2").arg(t.path().join("deny.c")).arg("-o").arg(&deny));
+    // (system call, errno, status, what the message names)
+    let cases = [
+        ("execveat", "1", 120, "executing from memory was refused (EPERM)"),
+        ("memfd_create", "1", 120, "executable memory files are refused (EPERM)"),
+        // ENOSYS: what a kernel without memfd_create answers.
+        ("memfd_create", "38", 119, "this kernel has no memfd_create"),
+    ];
+    for (call, errno, code, says) in cases {
+        let o = run(Command::new(&deny).args([call, errno]).arg(&packed).arg("fail"));
+        assert_eq!(o.status.code(), Some(code), "{call} {errno}: {}", text(&o));
+        assert!(text(&o).contains(says), "{call} {errno}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "{call}: no half program ran");
+    }
+    // execveat missing (ENOSYS, as under qemu-user): the launcher falls back to execve of
+    // /proc/self/fd/N and the program runs as itself.
+    let o = run(Command::new(&deny).args(["execveat", "38"]).arg(&packed).args(["fail", "x"]));
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("[fail] [x]"), "{}", text(&o));
+}
+
 /// Runs redis from `tag` with `extra` run flags and waits for PONG; then stops it and returns
 /// the container's exit code and how long the stop took.
 fn redis_answers(engine: Engine, tag: &str, extra: &[&str]) -> (i64, Duration) {
@@ -255,6 +317,55 @@ fn hello_node_is_packed_static_and_its_images_answer_and_stop_with_nodes_status(
         let _ = run(engine.cmd().args(["rm", "-f", &name]));
         engine.remove(&tag);
         assert!(resp.as_ref().is_ok_and(|r| r.contains("Hello, packed!")), "{engine:?}: {resp:?}\n{logs}");
+    }
+}
+
+/// A Node program that ignores SIGTERM (says so on stdout) and answers HTTP.
+const STUBBORN: &str = r#"'use strict';
+const http = require('node:http');
+process.on('SIGTERM', () => console.log('got SIGTERM, ignoring it'));
+http.createServer((req, res) => res.end('stubborn\n')).listen(Number(process.env.PORT), () => console.log(`listening as pid ${process.pid}`));
+"#;
+
+#[test]
+fn the_node_images_init_forwards_sigterm_and_a_program_ignoring_it_is_killed_at_the_timeout() {
+    if !crate::node::have_node() {
+        return;
+    }
+    let t = tempdir();
+    fs::write(t.path().join("stubborn.js"), STUBBORN).unwrap();
+    let tag = unique_tag("stubborn-node");
+    let out = ok(staticize()
+        .arg("node")
+        .arg(t.path().join("stubborn.js"))
+        .arg("-o")
+        .arg(t.path().join("stubborn"))
+        .args(["-t", &tag]));
+    assert!(out.contains("/init runs first as PID 1"), "{out}");
+    for engine in Engine::available() {
+        engine.load(&t.path().join("stubborn.tar"));
+        let port = free_port();
+        let name = format!("staticize-stubborn-{}-{port}", std::process::id());
+        ok(engine.cmd().args(["run", "-d", "--name", &name, "--network", "host", "-e", &format!("PORT={port}"), &tag]));
+        let resp = crate::node::http_get(port, "/");
+        let started = Instant::now();
+        let stopped = run(engine.cmd().args(["stop", "-t", "2", &name]));
+        let took = started.elapsed();
+        let code = text(&run(engine.cmd().args(["inspect", "--format", "{{.State.ExitCode}}", &name])));
+        let logs = text(&run(engine.cmd().args(["logs", &name])));
+        let _ = run(engine.cmd().args(["rm", "-f", &name]));
+        engine.remove(&tag);
+        assert!(resp.is_ok_and(|r| r.contains("stubborn")), "{engine:?}: no HTTP answer; logs:\n{logs}");
+        assert!(stopped.status.success(), "{}", text(&stopped));
+        // The init passed SIGTERM on (node's handler ran), the program kept running, and the
+        // engine's SIGKILL at the 2 s timeout ended the container: 128 + 9, as documented.
+        assert!(!logs.contains("listening as pid 1\n"), "{engine:?}: node is PID 1, not the init:\n{logs}");
+        assert!(logs.contains("got SIGTERM, ignoring it"), "{engine:?}: SIGTERM never reached node:\n{logs}");
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_secs(10),
+            "{engine:?}: stop took {took:?}"
+        );
+        assert_eq!(code.trim(), "137", "{engine:?}: the container's status after the timeout's SIGKILL");
     }
 }
 

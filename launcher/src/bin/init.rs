@@ -6,7 +6,11 @@
 #![no_std]
 #![no_main]
 
-use staticize_launcher::{cstr_len, die, entry, sys};
+use staticize_launcher::{Alloc, cstr_len, die, entry, sys};
+
+// Never used by init itself: the runtime it shares with the launcher links `alloc`.
+#[global_allocator]
+static ALLOC: Alloc = Alloc::new();
 
 entry!(main, 121);
 

@@ -7,9 +7,8 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use ruzstd::decoding::StreamingDecoder;
-use ruzstd::io::Read;
 use staticize_launcher::format::{self, Entry, LOADER_GLIBC, LOADER_MUSL, LOADER_NONE, ROLE_INTERP, ROLE_PROGRAM};
+use staticize_launcher::unzstd::{DecodeError, Frame};
 use staticize_launcher::{Alloc, decimal, die, entry, sys};
 
 #[global_allocator]
@@ -75,10 +74,10 @@ fn main(sp: *const usize) -> ! {
             args.push(bufs.push(interp_name(&pack)));
             let preload = preload_list(&pack, &fds);
             if pack.loader == LOADER_GLIBC && !preload.is_empty() {
-                args.push(c"--preload".as_ptr() as *const u8);
+                args.push(c"--preload".to_bytes_with_nul().as_ptr());
                 args.push(bufs.push(&preload));
             }
-            args.push(c"--argv0".as_ptr() as *const u8);
+            args.push(c"--argv0".to_bytes_with_nul().as_ptr());
             args.push(name0);
             args.push(prog_path);
         }
@@ -125,43 +124,47 @@ fn map_self() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(map, len as usize) }
 }
 
-/// One memory file per entry, filled from the payload; their descriptors, in entry order.
+/// One memory file per entry, decoded straight into its mapping (no copy through a buffer and
+/// write(2)); their descriptors, in entry order.
 fn unpack(pack: &format::Pack<'_>) -> Vec<i32> {
     let mut fds = Vec::new();
     for e in pack.entries() {
         fds.push(memfd(&e));
     }
-    let mut dec = match StreamingDecoder::new(pack.payload) {
-        Ok(d) => d,
-        Err(_) => {
-            die(EXIT_DAMAGED, &[b"staticize launcher: the packed payload is not a zstd frame; pack the program again"])
-        }
-    };
-    let mut buf = alloc::vec![0u8; 1 << 20];
+    let mut frame = Frame::new(pack.payload).unwrap_or_else(|e| decode_failed(e));
     for (e, &fd) in pack.entries().zip(fds.iter()) {
-        let mut left = e.size;
-        while left > 0 {
-            let want = (buf.len() as u64).min(left) as usize;
-            let n = match dec.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => damaged_payload(),
-                Ok(n) => n,
-            };
-            let w = sys::write_all(fd, &buf[..n]);
-            if w < 0 {
-                die(
-                    EXIT_SYSTEM,
-                    &[b"staticize launcher: cannot fill a memory file (", errno_text(w), b"): too little memory?"],
-                );
-            }
-            left -= n as u64;
+        if e.size == 0 {
+            continue;
         }
+        let r = sys::ftruncate(fd, e.size);
+        // The mapping's pages are allocated as the decoder writes them; memory short then is
+        // the OOM killer's, as for any program.
+        let map = if r < 0 { core::ptr::null_mut() } else { sys::mmap_shared(fd, e.size as usize) };
+        if map.is_null() {
+            die(
+                EXIT_SYSTEM,
+                &[b"staticize launcher: cannot size a memory file (", errno_text(r.min(-1)), b"): too little memory?"],
+            );
+        }
+        // SAFETY: the mapping is e.size bytes, writable, and used by nothing else until unmapped.
+        let out = unsafe { core::slice::from_raw_parts_mut(map, e.size as usize) };
+        if let Err(err) = frame.fill(out) {
+            decode_failed(err)
+        }
+        sys::munmap(map, e.size as usize);
     }
     // The frame must end here, and its checksum (checked at its end) must match.
-    match dec.read(&mut buf[..1]) {
-        Ok(0) => {}
-        _ => damaged_payload(),
+    if let Err(err) = frame.finish() {
+        decode_failed(err)
     }
     fds
+}
+
+fn decode_failed(e: DecodeError) -> ! {
+    match e {
+        DecodeError::Damaged => damaged_payload(),
+        DecodeError::NoMemory => die(EXIT_SYSTEM, &[b"staticize launcher: out of memory for the decoder's window"]),
+    }
 }
 
 fn damaged_payload() -> ! {
