@@ -157,7 +157,8 @@ fn squash_one(
     }
     let input = emit::Input { archive, image: img, from, plan: &plan, scratch, epoch: opts.epoch };
     let mut done = emit::Emitted::default();
-    let squashed = write_layer_with(opts.compression, scratch, &mut |out| {
+    let compression = like_kept(opts.compression, &layers, &mut notes);
+    let squashed = write_layer_with(compression, scratch, &mut |out| {
         done = emit::emit(&input, out)?;
         Ok(())
     })
@@ -266,6 +267,25 @@ fn default_reference(names: &[String]) -> ImageRef {
 }
 
 /// A kept layer: its blob copied as it is (same digest), its diff_id computed on the way.
+/// The compression of the squashed layer: `chosen`, unless the kept layers below it all use
+/// another one. go-containerregistry (under syft, crane, ko) takes the first layer's
+/// compression for every layer of a docker archive, so an image mixing plain and gzip layers
+/// is unreadable to scanners; the squashed layer follows the kept ones, and a note says so.
+fn like_kept(chosen: Compression, kept: &[Layer], notes: &mut Vec<String>) -> Compression {
+    let Some(first) = kept.first() else { return chosen };
+    let all = [Compression::Gzip, Compression::Zstd, Compression::None];
+    let Some(theirs) = all.into_iter().find(|c| c.media_type() == first.media_type) else { return chosen };
+    if theirs == chosen || kept.iter().any(|l| l.media_type != first.media_type) {
+        return chosen;
+    }
+    notes.push(format!(
+        "squashed layer compressed as {} like the kept layers below it, not {}: scanners reading docker archives (syft, crane) take one compression for every layer",
+        theirs.name(),
+        chosen.name()
+    ));
+    theirs
+}
+
 fn keep_layer(archive: &Archive, l: &LayerRef, scratch: &Path) -> Result<Layer> {
     let tmp = crate::output::temp_in(scratch, "staticize-layer")?;
     let file = tmp.reopen().map_err(|e| Error::io("write layer", tmp.path(), e))?;
