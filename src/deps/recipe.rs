@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::driver::libs::Missing;
 use crate::error::{Error, Result};
 
 /// The embedded recipes, by name (the file name without `.toml`).
@@ -175,12 +174,14 @@ pub(crate) fn find(name: &str) -> Result<Recipe> {
     })
 }
 
-/// The recipe that provides `missing` (a header or an -l name), if one does.
-pub(crate) fn providing(missing: &Missing) -> Option<Recipe> {
-    all().into_iter().find(|r| match missing {
-        Missing::Header(h) => r.provides.headers.iter().any(|x| x == h),
-        Missing::Library(l) => r.provides.libs.iter().any(|x| x == l),
-    })
+/// The recipe that provides the header `h` (as in `#include <h>`), if one does.
+pub(crate) fn providing_header(h: &str) -> Option<Recipe> {
+    all().into_iter().find(|r| r.provides.headers.iter().any(|x| x == h))
+}
+
+/// The recipe that provides the library `-l{l}`, if one does.
+pub(crate) fn providing_lib(l: &str) -> Option<Recipe> {
+    all().into_iter().find(|r| r.provides.libs.iter().any(|x| x == l))
 }
 
 /// `names` and everything they need, each once, needs before the recipes that need them.
@@ -254,9 +255,9 @@ mod tests {
 
     #[test]
     fn headers_and_libraries_map_to_recipes() {
-        assert_eq!(providing(&Missing::Header("zlib.h".into())).unwrap().name, "zlib");
-        assert_eq!(providing(&Missing::Library("crypto".into())).unwrap().name, "openssl");
-        assert!(providing(&Missing::Library("nosuchlib".into())).is_none());
+        assert_eq!(providing_header("zlib.h").unwrap().name, "zlib");
+        assert_eq!(providing_lib("crypto").unwrap().name, "openssl");
+        assert!(providing_lib("nosuchlib").is_none());
         assert_eq!(split_names(&["zlib,openssl", " zlib ", ""]), ["zlib", "openssl"]);
     }
 }

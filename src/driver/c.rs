@@ -144,7 +144,7 @@ impl CDriver {
         }
         let Error::CommandFailed { stderr, .. } = e else { return None };
         let missing = crate::driver::libs::missing_in(stderr)?;
-        let r = crate::deps::recipe::providing(&missing)?;
+        let r = missing.recipe()?;
         (!deps.contains(&r.name) && compiler.libc == "musl").then_some(r.name)
     }
 }

@@ -18,6 +18,14 @@ pub(crate) enum Missing {
 }
 
 impl Missing {
+    /// The `--dep` recipe that provides what is missing, if one does.
+    pub(crate) fn recipe(&self) -> Option<crate::deps::recipe::Recipe> {
+        match self {
+            Missing::Header(h) => crate::deps::recipe::providing_header(h),
+            Missing::Library(l) => crate::deps::recipe::providing_lib(l),
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Missing::Header(h) => format!("header {h}"),
@@ -105,7 +113,7 @@ pub(crate) fn ways_out(missing: &Missing, glibc: &Path) -> Vec<String> {
 /// A musl build of `missing` that staticize can make itself: the recipe that provides it
 /// (`--dep zlib` for zlib.h / -lz).
 pub(crate) fn musl_recipe(missing: &Missing) -> Option<String> {
-    let r = crate::deps::recipe::providing(missing)?;
+    let r = missing.recipe()?;
     Some(format!(
         "add --dep {}: staticize builds {} for musl from its source once, caches it and links it (or pass --auto-deps)",
         r.name, r.name

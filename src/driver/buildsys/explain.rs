@@ -69,11 +69,8 @@ pub(crate) fn missing_library(e: Error, compiler: &str, libc: &str) -> Error {
         return Error::CommandFailed { step, command, status, stderr };
     }
     let names = libs.iter().map(|l| format!("lib{l}.a")).collect::<Vec<_>>().join(", ");
-    let recipes: Vec<String> = libs
-        .iter()
-        .filter_map(|l| crate::deps::recipe::providing(&crate::driver::libs::Missing::Library(l.to_string())))
-        .map(|r| r.name)
-        .collect();
+    let recipes: Vec<String> =
+        libs.iter().filter_map(|l| crate::deps::recipe::providing_lib(l)).map(|r| r.name).collect();
     let help = if libc == "musl" && !recipes.is_empty() {
         format!(
             "add --dep {}: staticize builds it for musl from its source once, caches it, and makes it visible to the build (-I, -L, pkg-config)",
