@@ -79,7 +79,15 @@ fn build(triple: &str, out: &Path, feature: &str) -> Result<PathBuf, String> {
     // zstd's C decoder without C library: no stack protector (its __stack_chk_fail is libc's),
     // and one code path instead of a generic and a BMI2 copy of each hot loop (half the size).
     let cflags = "-fno-stack-protector -DDYNAMIC_BMI2=0";
-    let status = Command::new(cargo)
+    let mut cmd = Command::new(cargo);
+    // The outer build's target cfgs (CARGO_CFG_SANITIZE under cargo fuzz, …) would reach the
+    // launcher's C build through the cc crate, which reads them: the launcher has its own.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CARGO_CFG_") {
+            cmd.env_remove(key);
+        }
+    }
+    let status = cmd
         .args(["build", "--release", "--locked", "--bins", "--features", feature, "--target", triple])
         .arg("--manifest-path")
         .arg(&manifest)
