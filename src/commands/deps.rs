@@ -85,7 +85,9 @@ fn list(rep: &Reporter) -> Result<()> {
     for r in &recipes {
         let libs: Vec<String> = r.libs.iter().map(|l| format!("-l{l}")).collect();
         let needs = if r.needs.is_empty() { String::new() } else { format!(" (needs {})", r.needs.join(", ")) };
-        rep.line(format!("  {:<12} {:<22} {}{needs}", r.name, libs.join(" "), r.summary));
+        // The -l list goes on its own line: ncurses and libevent provide seven and four.
+        rep.line(format!("  {:<12} {}{needs}", r.name, r.summary));
+        rep.line(format!("  {:<12} provides {}", "", libs.join(" ")));
     }
     rep.line(format!("cached in {}:", cache::root().display()));
     if cached.is_empty() {
