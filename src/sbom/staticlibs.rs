@@ -54,9 +54,15 @@ fn parse_trace(text: &str) -> Vec<PathBuf> {
 /// marked as statically linked; archives no package ships are left out (they are the
 /// project's own, or the toolchain's).
 pub fn packages(command: &str) -> Result<Vec<Package>> {
-    let (built, system): (Vec<PathBuf>, Vec<PathBuf>) =
-        archives(command).into_iter().partition(|a| dep_manifest(a).is_some());
-    let mut deps: Vec<Package> = built.iter().filter_map(|a| dep_manifest(a)).map(dep_package).collect();
+    // Each archive's manifest is read once: a --dep entry's, or none for a system archive.
+    let mut deps: Vec<Package> = Vec::new();
+    let mut system: Vec<PathBuf> = Vec::new();
+    for a in archives(command) {
+        match dep_manifest(&a) {
+            Some(m) => deps.push(dep_package(m)),
+            None => system.push(a),
+        }
+    }
     deps.dedup_by(|a, b| a.name == b.name && a.version == b.version);
     let files: Vec<debian::Carried> = system
         .into_iter()
