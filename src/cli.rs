@@ -121,6 +121,31 @@ impl Libc {
     }
 }
 
+/// The compiler choice of every command that runs a C or C++ compiler (c, cxx, build, deps).
+#[derive(Debug, Clone, Args)]
+pub struct ToolchainArgs {
+    /// The C library to link (default: the first compiler found decides; musl first for C).
+    #[arg(long, value_enum)]
+    pub libc: Option<Libc>,
+    /// The compiler to use: musl-gcc, zig or gcc (C); g++ or zig (C++).
+    #[arg(long, value_name = "NAME")]
+    pub compiler: Option<String>,
+    /// Optimise for size (default) or speed.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
+    pub profile: ProfileArg,
+}
+
+impl ToolchainArgs {
+    /// The domain's compiler preference.
+    pub(crate) fn preference(&self) -> crate::toolchain::Preference {
+        crate::toolchain::Preference {
+            compiler: self.compiler.clone(),
+            libc: self.libc.map(|l| l.name().to_string()),
+            profile: self.profile.into(),
+        }
+    }
+}
+
 /// What goes into an image besides the program: its name, paths and run configuration.
 /// Every command that writes an image takes these.
 #[derive(Debug, Clone, Args, Default)]
@@ -166,6 +191,18 @@ pub struct ImageOptions {
     /// busybox.
     #[arg(long = "with", value_name = "EXTRA", help_heading = "Image contents")]
     pub with: Vec<String>,
+    /// Platforms to build for, comma-separated (default: the program's own).
+    #[arg(long, value_name = "OS/ARCH,…", value_delimiter = ',', help_heading = "Image output")]
+    pub platform: Vec<String>,
+    /// Compression, SBOM and where else the image goes.
+    #[command(flatten)]
+    pub image_output: ImageOutput,
+}
+
+/// How an image is written and where else it goes: every command that writes an image (the
+/// build commands, image, bundle, slim, pack, squash) takes these.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ImageOutput {
     /// Layer compression: gzip (parallel, every core), zstd (multi-threaded) or none.
     #[arg(long, value_enum, default_value_t = CompressArg::Gzip, help_heading = "Image output")]
     pub compress: CompressArg,
@@ -176,12 +213,9 @@ pub struct ImageOptions {
     #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto",
           value_parser = ["auto", "docker", "podman"], help_heading = "Image output")]
     pub load: Option<String>,
-    /// Platforms to build for, comma-separated (default: the program's own).
-    #[arg(long, value_name = "OS/ARCH,…", value_delimiter = ',', help_heading = "Image output")]
-    pub platform: Vec<String>,
     /// Also push the image to a registry, e.g. 127.0.0.1:5000/team/app:v1 (plain HTTP for
     /// localhost and 127.0.0.1; credentials from REGISTRY_AUTH_FILE or ~/.docker/config.json).
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", help_heading = "Image output")]
     pub push: Option<String>,
     /// The SBOM written beside the image (NAME.spdx.json or NAME.cdx.json) and attached on
     /// --push: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON).
@@ -202,7 +236,7 @@ pub enum SbomFormat {
     Cyclonedx,
 }
 
-impl ImageOptions {
+impl ImageOutput {
     /// The SBOM format asked for, None for `--no-sbom`.
     pub fn sbom(&self) -> Option<crate::sbom::Format> {
         match (self.no_sbom, self.sbom_format) {
@@ -236,15 +270,9 @@ pub struct CArgs {
     /// The executable to write (default: ./NAME).
     #[arg(short = 'o', long, value_name = "OUT")]
     pub output: Option<PathBuf>,
-    /// The C library to link (default: the first compiler found decides; musl first).
-    #[arg(long, value_enum)]
-    pub libc: Option<Libc>,
-    /// The compiler to use: musl-gcc, zig or gcc (C); g++ or zig (C++).
-    #[arg(long, value_name = "NAME")]
-    pub compiler: Option<String>,
-    /// Optimise for size (default) or speed.
-    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
-    pub profile: ProfileArg,
+    /// The C or C++ compiler, its C library and profile.
+    #[command(flatten)]
+    pub toolchain: ToolchainArgs,
     /// Add an include directory (passed to the compiler as -IDIR).
     #[arg(short = 'I', value_name = "DIR")]
     pub include: Vec<String>,
@@ -649,15 +677,9 @@ pub struct BuildArgs {
     /// The executable to write (default: ./NAME); only with one --bin.
     #[arg(short = 'o', long, value_name = "OUT")]
     pub output: Option<PathBuf>,
-    /// The C library to link (default: the first compiler found decides; musl first for C).
-    #[arg(long, value_enum)]
-    pub libc: Option<Libc>,
-    /// The compiler to use: musl-gcc, zig or gcc (C); g++ or zig (C++).
-    #[arg(long, value_name = "NAME")]
-    pub compiler: Option<String>,
-    /// Optimise for size (default) or speed.
-    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
-    pub profile: ProfileArg,
+    /// The C or C++ compiler, its C library and profile.
+    #[command(flatten)]
+    pub toolchain: ToolchainArgs,
     /// A make, ninja or cmake target to build instead of the default (repeatable).
     #[arg(long = "target", value_name = "TARGET")]
     pub targets: Vec<String>,
@@ -693,30 +715,13 @@ pub struct SquashArgs {
     /// below stay as they are (default: 1, every layer).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub from_layer: usize,
-    /// Compression of the squashed layer: gzip, zstd or none.
-    #[arg(long, value_enum, default_value_t = CompressArg::Gzip)]
-    pub compress: CompressArg,
-    /// Also write the image as an OCI layout directory.
-    #[arg(long, value_name = "DIR")]
-    pub oci_dir: Option<PathBuf>,
-    /// Also load the image into docker or podman (default: whichever answers, docker first).
-    #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto",
-          value_parser = ["auto", "docker", "podman"])]
-    pub load: Option<String>,
-    /// Also push the image to a registry, e.g. 127.0.0.1:5000/team/app:v1.
-    #[arg(long, value_name = "REF")]
-    pub push: Option<String>,
-    /// The SBOM written beside the image (its Debian packages) and attached on --push: spdx
-    /// or cyclonedx.
-    #[arg(long, value_enum, default_value_t = SbomFormat::Spdx)]
-    pub sbom_format: SbomFormat,
-    /// Write no SBOM (nor attach one on --push).
-    #[arg(long)]
-    pub no_sbom: bool,
     /// Of a multi-platform image, squash only this platform (OS/ARCH[/VARIANT]); default:
     /// every platform, the index kept.
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// Compression of the squashed layer, SBOM, and where else the image goes.
+    #[command(flatten)]
+    pub image_output: ImageOutput,
 }
 
 /// `staticize slim`.
@@ -872,15 +877,9 @@ pub struct DepsTargetArgs {
     /// Build for this platform (linux/amd64, linux/arm64; another than the host's uses zig).
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
-    /// The C library (default: the first compiler found decides; musl first).
-    #[arg(long, value_enum)]
-    pub libc: Option<Libc>,
-    /// The compiler: musl-gcc, zig or gcc.
-    #[arg(long, value_name = "NAME")]
-    pub compiler: Option<String>,
-    /// Optimise for size (default) or speed.
-    #[arg(long, value_enum, default_value_t = ProfileArg::Size)]
-    pub profile: ProfileArg,
+    /// The C or C++ compiler, its C library and profile.
+    #[command(flatten)]
+    pub toolchain: ToolchainArgs,
 }
 
 /// `staticize deps clean`.
@@ -889,4 +888,54 @@ pub struct DepsCleanArgs {
     /// Recipe names to remove (default: the whole cache).
     #[arg(value_name = "NAME")]
     pub names: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("staticize").chain(argv.iter().copied())).unwrap().command
+    }
+
+    #[test]
+    fn toolchain_flags_parse_alike_in_every_command() {
+        let flags = ["--libc", "glibc", "--compiler", "gcc", "--profile", "speed"];
+        let mut seen = Vec::new();
+        for head in
+            [&["c", "a.c"][..], &["cxx", "a.cc"], &["build"], &["deps", "build", "zlib"], &["deps", "path", "zlib"]]
+        {
+            let t = match parse(&[head, &flags[..]].concat()) {
+                Command::C(a) | Command::Cxx(a) => a.toolchain,
+                Command::Build(a) => a.toolchain,
+                Command::Deps(DepsArgs { action: DepsAction::Build(a) | DepsAction::Path(a) }) => a.toolchain,
+                other => panic!("{other:?}"),
+            };
+            let p = t.preference();
+            seen.push((p.compiler, p.libc, p.profile == crate::toolchain::Profile::Speed));
+        }
+        assert!(seen.iter().all(|s| *s == (Some("gcc".into()), Some("glibc".into()), true)), "{seen:?}");
+        let Command::Build(b) = parse(&["build"]) else { unreachable!() };
+        assert_eq!((b.toolchain.libc, b.toolchain.compiler, b.toolchain.profile), (None, None, ProfileArg::Size));
+    }
+
+    #[test]
+    fn image_output_flags_parse_alike_in_squash_and_image_commands() {
+        let flags = ["--compress", "zstd", "--oci-dir", "lay", "--load", "--push", "r/x:1", "--no-sbom"];
+        let squash = match parse(&[&["squash", "in.tar"][..], &flags[..]].concat()) {
+            Command::Squash(a) => a.image_output,
+            other => panic!("{other:?}"),
+        };
+        let image = match parse(&[&["image", "prog"][..], &flags[..]].concat()) {
+            Command::Image(a) => a.options.image_output,
+            other => panic!("{other:?}"),
+        };
+        for o in [&squash, &image] {
+            assert_eq!(o.compress, CompressArg::Zstd);
+            assert_eq!(o.oci_dir.as_deref(), Some(std::path::Path::new("lay")));
+            assert_eq!((o.load.as_deref(), o.push.as_deref(), o.sbom()), (Some("auto"), Some("r/x:1"), None));
+        }
+    }
 }

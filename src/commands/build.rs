@@ -16,7 +16,6 @@ use crate::image::options::ImageSettings;
 use crate::pipeline::{self, Binaries, Dynamic, Job, Outcome, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
-use crate::toolchain::Preference;
 
 /// The JSON result of a build command.
 #[derive(Debug, Serialize)]
@@ -52,11 +51,7 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
     extra.extend(args.extra.iter().cloned());
     let driver = CDriver {
         lang,
-        preference: Preference {
-            compiler: args.compiler.clone(),
-            libc: args.libc.map(|l| l.name().to_string()),
-            profile: args.profile.into(),
-        },
+        preference: args.toolchain.preference(),
         deps: crate::deps::requested(&args.deps, Path::new("."))?,
         auto_deps: args.auto_deps,
     };
@@ -73,7 +68,7 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
         programs: Programs::Build {
             builds: vec![(Arch::host(), &driver)],
             inputs: args.sources.clone(),
-            profile: args.profile.into(),
+            profile: args.toolchain.profile.into(),
             extra_args: extra,
         },
         settings,

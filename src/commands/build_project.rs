@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Binaries, Dynamic, Job, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
-use crate::toolchain::Preference;
 
 /// Runs `staticize build`.
 pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
@@ -27,11 +26,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         command: args.command.clone(),
         configure_args: args.configure_args.clone(),
         targets: args.targets.clone(),
-        preference: Preference {
-            compiler: args.compiler.clone(),
-            libc: args.libc.map(|l| l.name().to_string()),
-            profile: args.profile.into(),
-        },
+        preference: args.toolchain.preference(),
         deps: crate::deps::requested(&args.deps, &args.dir)?,
     };
     let built = buildsys::build(&args.dir, &opts, rep)?;
@@ -70,7 +65,7 @@ fn package(args: &BuildArgs, built: &Built, e: &Executable, rep: &Reporter) -> R
         programs: Programs::Build {
             builds: vec![(Arch::host(), &driver)],
             inputs: vec![e.rel.clone()],
-            profile: args.profile.into(),
+            profile: args.toolchain.profile.into(),
             extra_args: Vec::new(),
         },
         settings: settings::build_settings(&args.image)?,

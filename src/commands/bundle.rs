@@ -46,7 +46,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         programs: Programs::Prebuilt(vec![(None, args.binary.clone())]),
         settings,
         binaries: Binaries::None,
-        destinations: settings::destinations(&args.options, dest)?,
+        destinations: settings::destinations(&args.options.image_output, dest)?,
         dynamic: Dynamic::Carry(CarryOptions {
             extra_libs: args.lib.clone(),
             allow_missing: args.allow_missing,

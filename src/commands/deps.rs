@@ -7,7 +7,6 @@ use crate::deps::{self, Target, cache, recipe};
 use crate::error::Result;
 use crate::platform::Arch;
 use crate::report::{Reporter, human_size};
-use crate::toolchain::Preference;
 
 /// One recipe in `deps list --json`.
 #[derive(Debug, Serialize)]
@@ -117,12 +116,7 @@ fn build(t: &DepsTargetArgs, rep: &Reporter, print_paths: bool) -> Result<()> {
         Some(p) => Arch::parse("--platform", p)?,
         None => Arch::host(),
     };
-    let pref = Preference {
-        compiler: t.compiler.clone(),
-        libc: t.libc.map(|l| l.name().to_string()),
-        profile: t.profile.into(),
-    };
-    let target = Target::new(&pref, arch)?;
+    let target = Target::new(&t.toolchain.preference(), arch)?;
     let entries = deps::ensure(&names, &target, rep)?;
     let rows: Vec<EntryRow> = entries
         .iter()

@@ -31,7 +31,7 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
         programs: Programs::Prebuilt(binaries),
         settings,
         binaries: Binaries::None,
-        destinations: settings::destinations(&args.options, dest)?,
+        destinations: settings::destinations(&args.options.image_output, dest)?,
         dynamic: Dynamic::Refuse,
         created_by,
     };

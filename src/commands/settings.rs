@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ImageArgs, ImageOptions};
+use crate::cli::{ImageArgs, ImageOptions, ImageOutput};
 use crate::error::{Error, Result};
 use crate::image::ImageRef;
 use crate::image::options::{
@@ -17,7 +17,7 @@ use crate::platform::parse_platforms;
 /// Validates every image option; the first bad one is a usage error.
 pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
     // A bad --push REF is refused here, before anything is compiled or written.
-    if let Some(r) = &o.push {
+    if let Some(r) = &o.image_output.push {
         Target::parse(r)?;
     }
     let mut s = ImageSettings {
@@ -25,8 +25,8 @@ pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
         path: o.path.as_deref().map(program_path).transpose()?,
         entrypoint: exec_form("--entrypoint", &o.entrypoint)?,
         cmd: exec_form("--cmd", &o.cmd)?,
-        compression: o.compress.into(),
-        sbom: o.sbom(),
+        compression: o.image_output.compress.into(),
+        sbom: o.image_output.sbom(),
         ..Default::default()
     };
     if matches!(&s.cmd, Some(c) if c.is_empty()) {
@@ -71,7 +71,7 @@ pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
 }
 
 /// Where the image goes: the archive at `tar`, then `--oci-dir`, `--load`, `--push`.
-pub fn destinations(o: &ImageOptions, tar: PathBuf) -> Result<Vec<Destination>> {
+pub fn destinations(o: &ImageOutput, tar: PathBuf) -> Result<Vec<Destination>> {
     let mut out = vec![Destination::Archive(tar)];
     if let Some(dir) = &o.oci_dir {
         out.push(Destination::OciDir(dir.clone()));
@@ -92,14 +92,14 @@ pub fn build_settings(a: &ImageArgs) -> Result<ImageSettings> {
         return image_settings(&a.options);
     }
     let o = &a.options;
-    if let Some(r) = &o.push {
+    if let Some(r) = &o.image_output.push {
         Target::parse(r)?;
     }
     Ok(ImageSettings {
         tag: o.tag.as_deref().map(ImageRef::parse).transpose()?,
         path: o.path.as_deref().map(program_path).transpose()?,
         platforms: parse_platforms(&o.platform)?,
-        compression: o.compress.into(),
+        compression: o.image_output.compress.into(),
         ..Default::default()
     })
 }
@@ -111,7 +111,7 @@ pub fn build_destinations(a: &ImageArgs, binary: &std::path::Path) -> Result<Vec
         return Ok(Vec::new());
     }
     let tar = a.image.clone().unwrap_or_else(|| default_image_path(binary));
-    destinations(&a.options, tar)
+    destinations(&a.options.image_output, tar)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::slim::{self, SlimRequest, Slimmed};
 pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
     let dest = args.output.clone().unwrap_or_else(|| default_output(&args.image, "slim"));
     let settings = settings::image_settings(&args.options)?;
-    let dests = settings::destinations(&args.options, dest.clone())?;
+    let dests = settings::destinations(&args.options.image_output, dest.clone())?;
     let checked = destination::check(&dests, settings.compression)?
         .ok_or_else(|| Error::usage("slim writes an image archive", "give -o OUT.tar"))?;
     let scratch = crate::output::temp_dir_in(crate::output::parent_dir(&dest), "staticize-slim")?;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{ImageOptions, SquashArgs};
+use crate::cli::SquashArgs;
 use crate::commands::settings;
 use crate::error::{Error, Result};
 use crate::image::archive;
@@ -15,19 +15,9 @@ use crate::report::{Reporter, human_size};
 /// Runs `squash`.
 pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
     let dest = args.output.clone().unwrap_or_else(|| default_output(&args.image, "squashed"));
-    let opts = ImageOptions {
-        tag: args.tag.clone(),
-        compress: args.compress,
-        oci_dir: args.oci_dir.clone(),
-        load: args.load.clone(),
-        push: args.push.clone(),
-        sbom_format: args.sbom_format,
-        no_sbom: args.no_sbom,
-        ..Default::default()
-    };
     let reference = args.tag.as_deref().map(ImageRef::parse).transpose()?;
-    let compression = args.compress.into();
-    let dests = settings::destinations(&opts, dest.clone())?;
+    let compression = args.image_output.compress.into();
+    let dests = settings::destinations(&args.image_output, dest.clone())?;
     let checked = destination::check(&dests, compression)?
         .ok_or_else(|| Error::usage("squash writes an image archive", "give -o OUT.tar"))?;
     let scratch = crate::output::temp_dir_in(crate::output::parent_dir(&dest), "staticize-squash")?;
@@ -46,7 +36,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         report_squash(r, rep);
     }
     let written = destination::deliver_assembled(&squashed.assembled, &checked, rep)?;
-    let format = opts.sbom();
+    let format = args.image_output.sbom();
     if let Some(format) = format {
         let archive = crate::image::read::Archive::open(&written.path)?;
         let sbom = crate::sbom::image::sbom_of(&archive, &written.reference, &written.manifest_digest)?;
