@@ -17,6 +17,8 @@ pub mod rootfs;
 pub mod spec;
 pub mod squash;
 pub mod tarstream;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod unpack;
 pub mod waste;
 

@@ -307,6 +307,7 @@ fn whiteout(dest: &Path, dir: &Path, name: Option<&str>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::testkit::{RawTar, docker_save};
 
     #[test]
     fn whiteouts_never_follow_links() {
@@ -322,36 +323,11 @@ mod tests {
         assert!(!dest.path().join("d/f").exists());
     }
 
-    /// A tar entry with its name written raw, so hostile names can be made.
-    fn entry(t: &mut Vec<u8>, name: &str, kind: tar::EntryType, data: &[u8], link: &str, mode: u32) {
-        let mut h = tar::Header::new_old();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        h.set_entry_type(kind);
-        h.set_mode(mode);
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        t.extend_from_slice(h.as_bytes());
-        t.extend_from_slice(data);
-        t.resize(t.len().div_ceil(512) * 512, 0);
-    }
-
-    /// A docker-save shaped archive of `layers` (tar bytes, compressed as given).
+    /// A docker-save style archive of `layers` (tar bytes, compressed as given; no diff_ids).
     fn archive(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
-        use tar::EntryType::Regular;
-        let config = br#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/app"],"Cmd":["-v"],"Env":["LD_LIBRARY_PATH=/opt/lib:"]}}"#;
-        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}.tar")).collect();
-        let manifest = serde_json::json!([{"Config": "c.json", "Layers": names}]).to_string();
-        let mut t = Vec::new();
-        entry(&mut t, "c.json", Regular, config, "", 0o644);
-        for (n, l) in names.iter().zip(layers) {
-            entry(&mut t, n, Regular, l, "", 0o644);
-        }
-        entry(&mut t, "manifest.json", Regular, manifest.as_bytes(), "", 0o644);
-        t.extend_from_slice(&[0u8; 1024]);
-        let p = dir.join("a.tar");
-        fs::write(&p, t).unwrap();
-        p
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "config": {"Entrypoint": ["/app"], "Cmd": ["-v"], "Env": ["LD_LIBRARY_PATH=/opt/lib:"]}});
+        docker_save(dir, &config, &[], layers)
     }
 
     #[test]
@@ -360,25 +336,25 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         let o = outside.path().display().to_string();
         fs::write(outside.path().join("precious"), b"keep").unwrap();
-        let mut low = Vec::new();
-        entry(&mut low, "etc/", Directory, b"", "", 0o555);
-        entry(&mut low, "etc/gone", Regular, b"x", "", 0o644);
-        entry(&mut low, "var/cache/old", Regular, b"x", "", 0o644);
-        entry(&mut low, "evil", Symlink, b"", &o, 0o777);
-        entry(&mut low, "app", Regular, b"v1", "", 0o4755);
-        low.extend_from_slice(&[0u8; 1024]);
-        let mut high = Vec::new();
-        entry(&mut high, "etc/.wh.gone", Regular, b"", "", 0o644);
-        entry(&mut high, "var/cache/.wh..wh..opq", Regular, b"", "", 0o644);
-        // Through the link: must replace it with a directory, never write into `outside`.
-        entry(&mut high, "evil/precious", Regular, b"pwned", "", 0o644);
-        entry(&mut high, "../../escape", Regular, b"x", "", 0o644);
-        entry(&mut high, "hard", Link, b"", "../../etc/passwd", 0o644);
-        entry(&mut high, "app2", Link, b"", "app", 0o644);
-        entry(&mut high, "dev/null", Char, b"", "", 0o666);
-        entry(&mut high, "dev/sda", Block, b"", "", 0o666);
-        entry(&mut high, "fifo", Fifo, b"", "", 0o644);
-        high.extend_from_slice(&[0u8; 1024]);
+        let low = RawTar::new()
+            .entry("etc/", Directory, b"", None, 0o555)
+            .entry("etc/gone", Regular, b"x", None, 0o644)
+            .entry("var/cache/old", Regular, b"x", None, 0o644)
+            .entry("evil", Symlink, b"", Some(&o), 0o777)
+            .entry("app", Regular, b"v1", None, 0o4755)
+            .finish();
+        let high = RawTar::new()
+            .entry("etc/.wh.gone", Regular, b"", None, 0o644)
+            .entry("var/cache/.wh..wh..opq", Regular, b"", None, 0o644)
+            // Through the link: must replace it with a directory, never write into `outside`.
+            .entry("evil/precious", Regular, b"pwned", None, 0o644)
+            .entry("../../escape", Regular, b"x", None, 0o644)
+            .entry("hard", Link, b"", Some("../../etc/passwd"), 0o644)
+            .entry("app2", Link, b"", Some("app"), 0o644)
+            .entry("dev/null", Char, b"", None, 0o666)
+            .entry("dev/sda", Block, b"", None, 0o666)
+            .entry("fifo", Fifo, b"", None, 0o644)
+            .finish();
         // The upper layer zstd-compressed, the lower one gzip.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         io::Write::write_all(&mut gz, &low).unwrap();
@@ -412,13 +388,13 @@ mod tests {
     #[test]
     fn only_elf_objects_are_written_and_within_the_bound() {
         use tar::EntryType::Regular;
-        let mut l = Vec::new();
         let mut elf = b"\x7fELF".to_vec();
         elf.resize(4096, 1);
-        entry(&mut l, "lib/a.so", Regular, &elf, "", 0o755);
-        entry(&mut l, "big.dat", Regular, &vec![0u8; 1 << 20], "", 0o644);
-        entry(&mut l, "etc/ld.so.conf", Regular, b"/opt/lib\n", "", 0o644);
-        l.extend_from_slice(&[0u8; 1024]);
+        let l = RawTar::new()
+            .entry("lib/a.so", Regular, &elf, None, 0o755)
+            .entry("big.dat", Regular, &vec![0u8; 1 << 20], None, 0o644)
+            .entry("etc/ld.so.conf", Regular, b"/opt/lib\n", None, 0o644)
+            .finish();
         let dir = tempfile::tempdir().unwrap();
         let tar = archive(dir.path(), &[l]);
         let dest = tempfile::tempdir().unwrap();

@@ -162,40 +162,12 @@ pub(crate) fn package(p: &pkgdb::Package, distro: &str) -> Package {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::testkit::{Entry, docker_save, layer, rootfs};
 
-    fn layer(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (path, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            let data = data.unwrap_or(b"");
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, path, data).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
-
+    /// A docker-save style archive of `layers`.
     fn archive(dir: &std::path::Path, layers: &[Vec<u8>]) -> std::path::PathBuf {
-        let path = dir.join("in.tar");
-        let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
-        let mut add = |name: &str, data: &[u8]| {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, name, data).unwrap();
-        };
-        let diff_ids: Vec<String> = layers.iter().map(|l| crate::image::spec::sha256_digest(l)).collect();
-        let config = serde_json::json!({ "architecture": "amd64", "os": "linux",
-            "rootfs": { "type": "layers", "diff_ids": diff_ids } });
-        add("config.json", &serde_json::to_vec(&config).unwrap());
-        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}.tar")).collect();
-        for (n, l) in names.iter().zip(layers) {
-            add(n, l);
-        }
-        let manifest = serde_json::json!([{ "Config": "config.json", "RepoTags": ["t:1"], "Layers": names }]);
-        add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
-        b.into_inner().unwrap();
-        path
+        let config = serde_json::json!({ "architecture": "amd64", "os": "linux", "rootfs": rootfs(layers) });
+        docker_save(dir, &config, &["t:1"], layers)
     }
 
     const INSTALLED: &str = "Status: install ok installed\nArchitecture: amd64\n";
@@ -207,17 +179,17 @@ mod tests {
             "Package: libc6\n{INSTALLED}Version: 2.36-9\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n"
         );
         let l1 = layer(&[
-            ("var/lib/dpkg/status", Some(status.as_bytes())),
-            ("etc/os-release", Some(b"ID=debian\nVERSION_ID=\"12\"\n")),
-            ("var/lib/dpkg/status.d/old", Some(b"Package: old\nVersion: 1\n")),
+            Entry::File("var/lib/dpkg/status", status.as_bytes()),
+            Entry::File("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n"),
+            Entry::File("var/lib/dpkg/status.d/old", b"Package: old\nVersion: 1\n"),
         ]);
         let newer = format!(
             "Package: libc6\n{INSTALLED}Version: 2.36-9+deb12u9\n\nPackage: redis-server\n{INSTALLED}Source: redis (5:7.0.15-1)\nVersion: 5:7.0.15-1~deb12u1\n"
         );
         let l2 = layer(&[
-            ("var/lib/dpkg/status", Some(newer.as_bytes())),
-            ("var/lib/dpkg/status.d/.wh.old", None),
-            ("var/lib/dpkg/status.d/zlib1g", Some(b"Package: zlib1g\nVersion: 1:1.2.13\nArchitecture: amd64\n")),
+            Entry::File("var/lib/dpkg/status", newer.as_bytes()),
+            Entry::File("var/lib/dpkg/status.d/.wh.old", b""),
+            Entry::File("var/lib/dpkg/status.d/zlib1g", b"Package: zlib1g\nVersion: 1:1.2.13\nArchitecture: amd64\n"),
         ]);
         let a = Archive::open(&archive(dir.path(), &[l1, l2])).unwrap();
         let got: Vec<(String, String, String)> =
@@ -234,10 +206,10 @@ mod tests {
     #[test]
     fn an_opaque_directory_hides_the_lower_records() {
         let dir = tempfile::tempdir().unwrap();
-        let l1 = layer(&[("var/lib/dpkg/status.d/a", Some(b"Package: a\nVersion: 1\n"))]);
+        let l1 = layer(&[Entry::File("var/lib/dpkg/status.d/a", b"Package: a\nVersion: 1\n")]);
         let l2 = layer(&[
-            ("var/lib/dpkg/status.d/b", Some(b"Package: b\nVersion: 2\n")),
-            ("var/lib/dpkg/status.d/.wh..wh..opq", None),
+            Entry::File("var/lib/dpkg/status.d/b", b"Package: b\nVersion: 2\n"),
+            Entry::File("var/lib/dpkg/status.d/.wh..wh..opq", b""),
         ]);
         let a = Archive::open(&archive(dir.path(), &[l1, l2])).unwrap();
         let names: Vec<String> = packages(&a, 0).unwrap().into_iter().map(|p| p.name).collect();

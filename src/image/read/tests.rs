@@ -8,41 +8,7 @@ use super::layer::layer_entry;
 use super::*;
 use crate::image::spec::{self, Platform, RunConfig};
 use crate::image::tarstream::TarHeader;
-
-/// A tar built entry by entry; names are written raw so hostile ones can be made.
-struct RawTar(Vec<u8>);
-
-impl RawTar {
-    fn new() -> Self {
-        RawTar(Vec::new())
-    }
-    fn entry(&mut self, name: &str, kind: tar::EntryType, data: &[u8], link: Option<&str>) -> &mut Self {
-        let mut h = tar::Header::new_old();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        if let Some(l) = link {
-            h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
-        }
-        h.set_entry_type(kind);
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        self.0.extend_from_slice(h.as_bytes());
-        self.0.extend_from_slice(data);
-        self.0.resize(self.0.len().div_ceil(512) * 512, 0);
-        self
-    }
-    fn file(&mut self, name: &str, data: &[u8]) -> &mut Self {
-        self.entry(name, tar::EntryType::Regular, data, None)
-    }
-    fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
-        self.entry(name, tar::EntryType::Symlink, b"", Some(target))
-    }
-    fn finish(&mut self) -> Vec<u8> {
-        let mut v = std::mem::take(&mut self.0);
-        v.extend_from_slice(&[0u8; 1024]);
-        v
-    }
-}
+use crate::image::testkit::RawTar;
 
 fn gz(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -161,7 +127,7 @@ fn hostile_names_and_links_are_reported_never_followed() {
             .file("/etc/abs", b"x")
             .symlink("out", "../../../etc/passwd")
             .symlink("abslink", "/etc/passwd")
-            .entry("hard", tar::EntryType::Link, b"", Some("../x"));
+            .entry("hard", tar::EntryType::Link, b"", Some("../x"), 0o644);
     });
     let p = write(dir.path(), "h.tar", &bytes);
     let a = Archive::open(&p).unwrap();

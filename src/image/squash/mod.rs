@@ -363,85 +363,14 @@ fn new_config(img: &Image, layers: &[Layer], r: &SquashReport) -> Result<Vec<u8>
 mod tests {
     use super::*;
     use crate::image::read::EntryKind;
+    use crate::image::testkit::{Entry as E, RawTar, docker_save, layer, rootfs};
 
-    /// One entry of a test layer.
-    enum E<'a> {
-        Dir(&'a str),
-        File(&'a str, &'a [u8]),
-        Owned(&'a str, &'a [u8], u64, u32, Option<&'a [u8]>),
-        Hard(&'a str, &'a str),
-        Sym(&'a str, &'a str),
-    }
-
-    fn layer(entries: &[E]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for e in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_mtime(1000);
-            h.set_size(0);
-            match e {
-                E::Dir(p) => {
-                    h.set_entry_type(tar::EntryType::Directory);
-                    h.set_mode(0o755);
-                    b.append_data(&mut h, p, io::empty()).unwrap();
-                }
-                E::File(p, data) => {
-                    h.set_mode(0o644);
-                    h.set_size(data.len() as u64);
-                    b.append_data(&mut h, p, *data).unwrap();
-                }
-                E::Owned(p, data, uid, mode, cap) => {
-                    if let Some(cap) = cap {
-                        b.append_pax_extensions([
-                            ("SCHILY.xattr.security.capability", *cap),
-                            ("SCHILY.xattr.security.selinux", &b"x"[..]),
-                        ])
-                        .unwrap();
-                    }
-                    h.set_mode(*mode);
-                    h.set_uid(*uid);
-                    h.set_gid(*uid);
-                    h.set_size(data.len() as u64);
-                    b.append_data(&mut h, p, *data).unwrap();
-                }
-                E::Hard(p, t) => {
-                    h.set_entry_type(tar::EntryType::Link);
-                    h.set_mode(0o644);
-                    b.append_link(&mut h, p, t).unwrap();
-                }
-                E::Sym(p, t) => {
-                    h.set_entry_type(tar::EntryType::Symlink);
-                    h.set_mode(0o777);
-                    b.append_link(&mut h, p, t).unwrap();
-                }
-            }
-        }
-        b.into_inner().unwrap()
-    }
-
-    /// A docker-save style archive of `layers`.
+    /// A docker-save style archive of `layers`, with a command and one history step each.
     fn archive(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
-        let path = dir.join("in.tar");
-        let mut b = tar::Builder::new(File::create(&path).unwrap());
-        let mut add = |name: &str, data: &[u8]| {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, name, data).unwrap();
-        };
-        let diff_ids: Vec<String> = layers.iter().map(|l| crate::image::spec::sha256_digest(l)).collect();
         let history: Vec<Value> = (0..layers.len()).map(|i| json!({ "created_by": format!("step {i}") })).collect();
         let config = json!({ "architecture": "amd64", "os": "linux", "config": { "Cmd": ["/bin/x"] },
-            "rootfs": { "type": "layers", "diff_ids": diff_ids }, "history": history });
-        add("config.json", &serde_json::to_vec(&config).unwrap());
-        let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}.tar")).collect();
-        for (n, l) in names.iter().zip(layers) {
-            add(n, l);
-        }
-        let manifest = json!([{ "Config": "config.json", "RepoTags": ["test/in:1"], "Layers": names }]);
-        add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
-        b.into_inner().unwrap();
-        path
+            "rootfs": rootfs(layers), "history": history });
+        docker_save(dir, &config, &["test/in:1"], layers)
     }
 
     /// (path, kind, size, uid, mode, link, capability) of every entry of every layer of `out`.
@@ -556,15 +485,7 @@ mod tests {
     #[test]
     fn unsafe_names_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(1);
-        h.set_mode(0o644);
-        let mut raw = tar::Builder::new(Vec::new());
-        // tar refuses '..' through append_data; write the name bytes directly.
-        h.as_old_mut().name[..13].copy_from_slice(b"../etc/shadow");
-        h.set_cksum();
-        raw.append(&h, &b"x"[..]).unwrap();
-        let input = archive(dir.path(), &[raw.into_inner().unwrap()]);
+        let input = archive(dir.path(), &[RawTar::new().file("../etc/shadow", b"x").finish()]);
         let err = squash(&input, &opts(), dir.path()).err().unwrap().to_string();
         assert!(err.contains("traversal"), "{err}");
     }
