@@ -148,80 +148,18 @@ pub fn assemble_beside(plan: &ImagePlan, dest: &Path) -> Result<Assembled> {
 /// Makes the layers (as temporary files in `scratch`) and every JSON document of `plan`.
 pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
     let created = rfc3339(plan.epoch);
-    let mut layers = Vec::new();
+    let mut images = Vec::new();
     for img in &plan.images {
-        layers.push(write_layer(&img.rootfs, plan.compression, plan.epoch, scratch)?);
+        let layer = write_layer(&img.rootfs, plan.compression, plan.epoch, scratch)?;
+        let config = to_json(&platform_config(img, &layer, &created));
+        images.push(Prebuilt { platform: img.platform.clone(), layers: vec![layer], config });
     }
-
-    let mut blobs: BTreeMap<String, Blob> = BTreeMap::new();
-    let mut manifests = Vec::new();
-    let mut summaries = Vec::new();
-    let mut configs = Vec::new();
-    for (i, (img, layer)) in plan.images.iter().zip(&layers).enumerate() {
-        let PlatformDocs { config_bytes, config_desc, layer_desc, manifest_bytes, manifest_desc } =
-            platform_docs(img, layer, &created);
-        blobs.insert(config_desc.digest.clone(), Blob::Json(config_bytes));
-        blobs.insert(manifest_desc.digest.clone(), Blob::Json(manifest_bytes));
-        blobs.insert(layer.digest.clone(), Blob::Layer(i));
-        summaries.push(LayerSummary {
-            platform: img.platform.to_string(),
-            digest: layer.digest.clone(),
-            size: layer.size,
-            uncompressed_size: layer.uncompressed_size,
-        });
-        configs.push((img.platform.clone(), config_desc, layer_desc));
-        manifests.push(manifest_desc);
-    }
-
-    let name = plan.reference.to_string();
-    let annotations = BTreeMap::from([
-        (spec::ANNOTATION_CONTAINERD_NAME.to_string(), name.clone()),
-        (spec::ANNOTATION_REF_NAME.to_string(), name.clone()),
-    ]);
-    // One platform: index.json points at the manifest. Several: at an image index blob.
-    let (top, top_digest) = top_descriptor(&manifests, annotations, &mut blobs);
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(spec::MEDIA_INDEX.into()),
-        manifests: vec![top],
-        annotations: BTreeMap::new(),
-    };
-
-    // docker load reads one image per entry: the host's platform, else the first.
-    let host = Platform::host();
-    let (_, docker_config, docker_layer) =
-        configs.iter().find(|(p, _, _)| p.architecture == host.architecture).unwrap_or(&configs[0]);
-    let docker_manifest = vec![DockerManifestEntry {
-        config: spec::blob_path(&docker_config.digest),
-        repo_tags: Some(vec![name.clone()]),
-        layers: vec![spec::blob_path(&docker_layer.digest)],
-    }];
-
-    Ok(Assembled {
-        index: to_json(&index),
-        docker_manifest: to_json(&docker_manifest),
-        layers,
-        blobs,
-        epoch: plan.epoch,
-        reference: name,
-        manifest_digest: top_digest,
-        config_digest: configs[0].1.digest.clone(),
-        summaries,
-    })
+    Ok(assemble_prebuilt(images, &plan.reference, plan.epoch))
 }
 
-/// One platform's config and manifest documents, and their descriptors.
-struct PlatformDocs {
-    config_bytes: Vec<u8>,
-    config_desc: Descriptor,
-    layer_desc: Descriptor,
-    manifest_bytes: Vec<u8>,
-    manifest_desc: Descriptor,
-}
-
-/// Writes the config (one layer, one history step) and the manifest of one platform's image.
-fn platform_docs(img: &PlatformImage, layer: &Layer, created: &str) -> PlatformDocs {
-    let config = ConfigFile {
+/// The config of one platform's image: its one layer, one history step.
+fn platform_config(img: &PlatformImage, layer: &Layer, created: &str) -> ConfigFile {
+    ConfigFile {
         created: Some(created.to_string()),
         architecture: img.platform.architecture.clone(),
         os: img.platform.os.clone(),
@@ -234,21 +172,7 @@ fn platform_docs(img: &PlatformImage, layer: &Layer, created: &str) -> PlatformD
             comment: Some(format!("staticize {}", env!("CARGO_PKG_VERSION"))),
             empty_layer: None,
         }],
-    };
-    let config_bytes = to_json(&config);
-    let config_desc = Descriptor::of(spec::MEDIA_CONFIG, &config_bytes);
-    let layer_desc = Descriptor::new(layer.media_type, &layer.digest, layer.size);
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(spec::MEDIA_MANIFEST.into()),
-        config: config_desc.clone(),
-        layers: vec![layer_desc.clone()],
-        annotations: BTreeMap::new(),
-    };
-    let manifest_bytes = to_json(&manifest);
-    let mut manifest_desc = Descriptor::of(spec::MEDIA_MANIFEST, &manifest_bytes);
-    manifest_desc.platform = Some(img.platform.clone());
-    PlatformDocs { config_bytes, config_desc, layer_desc, manifest_bytes, manifest_desc }
+    }
 }
 
 /// What index.json points at: the manifest itself for one platform, else a nested image index
@@ -279,7 +203,8 @@ fn top_descriptor(
     }
 }
 
-/// An image whose layers and config were made elsewhere (`squash`): written like any other.
+/// One platform's image with its layers written and its config made: by [`assemble`], or
+/// elsewhere (`squash`).
 pub struct Prebuilt {
     /// Its platform (for the index).
     pub platform: Platform,
@@ -289,7 +214,7 @@ pub struct Prebuilt {
     pub config: Vec<u8>,
 }
 
-/// Makes every document of prebuilt images: a manifest each, index.json (pointing at the one
+/// Makes every other document of prebuilt images: a manifest each, index.json (pointing at the one
 /// manifest, or at an image index of several platforms) and docker's manifest.json (the
 /// host's platform, else the first).
 pub fn assemble_prebuilt(images: Vec<Prebuilt>, reference: &ImageRef, epoch: u64) -> Assembled {
