@@ -186,20 +186,7 @@ pub fn inspect_bytes(bytes: &[u8]) -> std::result::Result<Linkage, NotElf> {
             }
         }
     }
-    let is_pie_flag = flags_1 & DF_1_PIE != 0;
-    let kind = match header.e_type {
-        _ if has_interp || !needed.is_empty() => {
-            if header.e_type == ET_DYN && !has_interp && !is_pie_flag {
-                LinkKind::SharedLibrary
-            } else {
-                LinkKind::Dynamic
-            }
-        }
-        ET_EXEC => LinkKind::Static,
-        ET_DYN if is_pie_flag => LinkKind::StaticPie,
-        ET_DYN => LinkKind::SharedLibrary,
-        _ => LinkKind::OtherElf,
-    };
+    let kind = link_kind(header.e_type, has_interp, !needed.is_empty(), flags_1 & DF_1_PIE != 0);
     let sections =
         SectionHeader::parse(bytes, header.e_shoff as usize, header.e_shnum as usize, ctx).map_err(invalid)?;
     // A separate debug-info file keeps the headers of the program it describes but none of its
@@ -267,6 +254,19 @@ pub fn plain_reason(e: &Error) -> String {
     }
 }
 
+/// The verdict from the ELF type, a PT_INTERP, DT_NEEDED entries and the DF_1_PIE flag: a
+/// shared object with neither interpreter nor PIE flag is a library, not a program.
+fn link_kind(e_type: u16, has_interp: bool, has_needed: bool, pie: bool) -> LinkKind {
+    match e_type {
+        ET_DYN if !has_interp && !pie => LinkKind::SharedLibrary,
+        _ if has_interp || has_needed => LinkKind::Dynamic,
+        ET_EXEC => LinkKind::Static,
+        // Neither interpreter nor libraries, and (by the first arm) the PIE flag.
+        ET_DYN => LinkKind::StaticPie,
+        _ => LinkKind::OtherElf,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +277,28 @@ mod tests {
         assert!(inspect_bytes(b"#!/bin/sh\necho hi\n").unwrap_err().contains("script (#!/bin/sh)"));
         assert!(inspect_bytes(b"hello world").unwrap_err().contains("not an ELF"));
         assert!(inspect_bytes(b"\x7fEL").unwrap_err().contains("truncated"));
+    }
+
+    #[test]
+    fn link_kind_table() {
+        use LinkKind::*;
+        use goblin::elf::header::ET_REL;
+        // (type, PT_INTERP, DT_NEEDED, DF_1_PIE) → verdict
+        for (t, interp, needed, pie, want) in [
+            (ET_EXEC, false, false, false, Static),
+            (ET_EXEC, true, true, false, Dynamic),
+            (ET_EXEC, false, true, false, Dynamic),
+            (ET_DYN, false, false, true, StaticPie),
+            (ET_DYN, true, true, true, Dynamic),
+            (ET_DYN, true, false, false, Dynamic),
+            (ET_DYN, false, true, true, Dynamic),
+            (ET_DYN, false, true, false, SharedLibrary),
+            (ET_DYN, false, false, false, SharedLibrary),
+            (ET_REL, false, false, false, OtherElf),
+            (ET_REL, false, true, false, Dynamic),
+        ] {
+            assert_eq!(link_kind(t, interp, needed, pie), want, "{t} {interp} {needed} {pie}");
+        }
     }
 
     #[test]
@@ -295,19 +317,7 @@ mod tests {
         let elf = goblin::elf::Elf::parse(bytes).ok()?;
         let has_interp = elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP);
         let pie = elf.dynamic.as_ref().is_some_and(|d| d.info.flags_1 & DF_1_PIE != 0);
-        let kind = match elf.header.e_type {
-            _ if has_interp || !elf.libraries.is_empty() => {
-                if elf.header.e_type == ET_DYN && !has_interp && !pie {
-                    LinkKind::SharedLibrary
-                } else {
-                    LinkKind::Dynamic
-                }
-            }
-            ET_EXEC => LinkKind::Static,
-            ET_DYN if pie => LinkKind::StaticPie,
-            ET_DYN => LinkKind::SharedLibrary,
-            _ => LinkKind::OtherElf,
-        };
+        let kind = link_kind(elf.header.e_type, has_interp, !elf.libraries.is_empty(), pie);
         let paths =
             |v: &Vec<&str>| v.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect();
         Some((
