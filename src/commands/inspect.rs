@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::image::paths::EscapingLinks;
 use crate::image::read::{Archive, Compression, EntryKind, Format, Image, LayerEntry, LayerRef, Problem};
 use crate::image::spec::RunConfig;
-use crate::image::waste::{HiddenBy, Overlay};
+use crate::image::waste::{Hidden, HiddenBy, Overlay};
 use crate::report::{Reporter, group_digits, human_size, short_digest};
 
 /// Most entries tracked for one image (overlay and `--files` listing); beyond, figures are
@@ -72,7 +72,7 @@ pub struct ImageReport {
     /// Sums over the layers and the merged file system.
     pub totals: Totals,
     /// Files stored in a layer but invisible in the final file system.
-    pub wasted: Vec<WastedFile>,
+    pub wasted: Vec<Hidden>,
 }
 
 /// One history step.
@@ -129,21 +129,6 @@ pub struct FileRow {
     /// How a later layer hides it, when one does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden: Option<HiddenBy>,
-}
-
-/// A file whose bytes are wasted.
-#[derive(Debug, Serialize)]
-pub struct WastedFile {
-    /// Its path.
-    pub path: String,
-    /// The layer (0-based) storing it.
-    pub layer: usize,
-    /// Bytes.
-    pub size: u64,
-    /// The layer that hides it.
-    pub by_layer: usize,
-    /// How.
-    pub how: HiddenBy,
 }
 
 /// Sums for one image.
@@ -341,12 +326,7 @@ fn inspect_image(archive: &Archive, img: &Image, files: bool, problems: &mut Vec
     if files {
         mark_hidden(&mut layers, &overlay);
     }
-    let wasted: Vec<WastedFile> = overlay
-        .hidden
-        .iter()
-        .filter(|h| h.size > 0)
-        .map(|h| WastedFile { path: h.path.clone(), layer: h.layer, size: h.size, by_layer: h.by_layer, how: h.how })
-        .collect();
+    let wasted: Vec<Hidden> = overlay.hidden.iter().filter(|h| h.size > 0).cloned().collect();
     let totals = totals(&layers, &overlay, wasted.len() as u64);
     ImageReport {
         names: img.names.clone(),
@@ -544,7 +524,7 @@ fn print_totals(img: &ImageReport, rep: &Reporter) {
         plural(t.wasted_files),
         human_size(t.visible_bytes)
     ));
-    let mut biggest: Vec<&WastedFile> = img.wasted.iter().collect();
+    let mut biggest: Vec<&Hidden> = img.wasted.iter().collect();
     biggest.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
     for w in biggest.iter().take(10) {
         rep.line(format!(
