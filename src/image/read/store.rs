@@ -197,25 +197,16 @@ fn item_of(h: &TarHeader, name: &str, len: u64, problems: &mut Vec<Problem>) -> 
     let link = h.link.as_ref().map(|l| String::from_utf8_lossy(l).into_owned());
     match h.kind {
         b'5' => Some(Item::Dir),
-        b'2' => {
-            let target = link.unwrap_or_default();
-            if let Some(why) = link_escapes(name, &target, false) {
+        b'1' | b'2' => {
+            let (hard, target) = (h.kind == b'1', link.unwrap_or_default());
+            if let Some(why) = link_escapes(name, &target, hard) {
+                let what = if hard { "hard link" } else { "symlink" };
                 problems.push(Problem {
                     place: format!("archive entry {name}"),
-                    message: format!("symlink to {target:?} {why}; it will not be followed"),
+                    message: format!("{what} to {target:?} {why}; it will not be followed"),
                 });
             }
-            Some(Item::Symlink(target))
-        }
-        b'1' => {
-            let target = link.unwrap_or_default();
-            if let Some(why) = link_escapes(name, &target, true) {
-                problems.push(Problem {
-                    place: format!("archive entry {name}"),
-                    message: format!("hard link to {target:?} {why}; it will not be followed"),
-                });
-            }
-            Some(Item::Hardlink(target))
+            Some(if hard { Item::Hardlink(target) } else { Item::Symlink(target) })
         }
         _ if h.is_file() => {
             if h.data_offset.checked_add(h.size).is_none_or(|end| end > len) {
