@@ -16,9 +16,8 @@ use crate::toolchain::Profile;
 /// Runs `staticize go`.
 pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
     let settings = settings::build_settings(&args.image)?;
-    let arches = if settings.platforms.is_empty() { vec![Arch::host()] } else { settings.platforms.clone() };
     let mut drivers: Vec<(Arch, GoDriver)> = Vec::new();
-    for arch in arches {
+    for arch in settings.build_platforms() {
         let driver = GoDriver::new(&args.package, arch, &args.tags, args.tzdata, &args.extra)?;
         if let Some(note) = driver.cgo_note() {
             rep.step("cgo", format!("{}: {note}", arch.platform()));

@@ -49,7 +49,7 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
             "put the executable elsewhere, e.g. --path /usr/local/bin/NAME",
         ));
     }
-    let arches = target_platforms(&settings.platforms);
+    let arches = settings.build_platforms();
     let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let driver = NodeDriver {
@@ -157,10 +157,6 @@ fn package_name_or_stem(entry: &Path) -> Option<String> {
 }
 
 /// The platforms to build for from `--platform`, in the order given: this machine's when none.
-fn target_platforms(wanted: &[Arch]) -> Vec<Arch> {
-    if wanted.is_empty() { vec![Arch::host()] } else { wanted.to_vec() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,11 +169,5 @@ mod tests {
         std::fs::write(d.path().join("tool.js"), "").unwrap();
         assert_eq!(program_name(&d.path().join("server.js")).unwrap(), "hello-node");
         assert_eq!(program_name(&d.path().join("tool.js")).unwrap(), "tool");
-    }
-
-    #[test]
-    fn platforms() {
-        assert_eq!(target_platforms(&[]), vec![Arch::host()]);
-        assert_eq!(target_platforms(&[Arch::Arm64, Arch::Amd64]), vec![Arch::Arm64, Arch::Amd64]);
     }
 }

@@ -3,19 +3,18 @@
 use std::path::PathBuf;
 
 use crate::cli::{Libc, RustArgs};
-use crate::commands::build::print_builds;
+use crate::commands::build::run_builds;
 use crate::commands::settings;
 use crate::driver::Driver;
 use crate::driver::rust::{RustDriver, RustLibc, cargo, choose_target, installed_targets, resolve};
 use crate::error::Result;
-use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::pipeline::{Binaries, Dynamic, Job, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
 
 /// Runs `staticize rust`.
 pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
     let settings = settings::build_settings(&args.image)?;
-    let arches = if settings.platforms.is_empty() { vec![Arch::host()] } else { settings.platforms.clone() };
     let cargo = cargo()?;
     let target = resolve(&cargo, &args.project, args.bin.as_deref())?;
     let want = args.libc.map(|l| match l {
@@ -24,7 +23,7 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
     });
     let installed = installed_targets();
     let mut drivers: Vec<(Arch, RustDriver)> = Vec::new();
-    for arch in arches {
+    for arch in settings.build_platforms() {
         let (triple, libc) = choose_target(arch, want, installed.as_deref())?;
         if libc == RustLibc::Glibc && want.is_none() {
             rep.step(
@@ -64,9 +63,7 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
         dynamic: Dynamic::Refuse,
         created_by: format!("staticize rust --bin {}", target.bin),
     };
-    let outcome = pipeline::run(job, rep)?;
-    print_builds(&outcome, rep);
-    outcome.finish()
+    run_builds(job, rep)
 }
 
 #[cfg(test)]

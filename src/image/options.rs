@@ -110,6 +110,11 @@ impl ImageSettings {
         self.tag.clone().unwrap_or_else(|| ImageRef::for_program(program))
     }
 
+    /// The platforms to build for: those asked for, else the host's.
+    pub fn build_platforms(&self) -> Vec<Arch> {
+        if self.platforms.is_empty() { vec![Arch::host()] } else { self.platforms.clone() }
+    }
+
     /// The program's path inside the image: `--path` or `/NAME`.
     pub fn program_path(&self, program: &str) -> Result<String> {
         match &self.path {
@@ -365,6 +370,13 @@ mod tests {
 
     fn v(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn build_platforms_default_to_the_host() {
+        assert_eq!(ImageSettings::default().build_platforms(), vec![Arch::host()]);
+        let two = ImageSettings { platforms: vec![Arch::Arm64, Arch::Amd64], ..Default::default() };
+        assert_eq!(two.build_platforms(), vec![Arch::Arm64, Arch::Amd64]);
     }
 
     #[test]
