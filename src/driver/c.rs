@@ -5,25 +5,8 @@ use std::path::Path;
 use crate::driver::{Artifact, BuildRequest, Driver, objcache};
 use crate::error::{Error, Result};
 use crate::process::Command;
+use crate::toolchain::cc::Lang;
 use crate::toolchain::{Compiler, Preference, Profile, spec};
-
-/// Which of the two languages this driver compiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// C, from toolchains/c.toml.
-    C,
-    /// C++, from toolchains/cxx.toml.
-    Cxx,
-}
-
-impl Lang {
-    fn key(self) -> &'static str {
-        match self {
-            Lang::C => "c",
-            Lang::Cxx => "cxx",
-        }
-    }
-}
 
 /// Builds C or C++ sources into one static executable.
 #[derive(Debug, Clone)]
