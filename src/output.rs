@@ -1,13 +1,26 @@
 //! Writing outputs without ever leaving a half-written file: write beside the destination,
-//! then rename over it. An existing output survives any failure before the rename.
+//! then rename over it. An existing output survives any failure before the rename. Also where
+//! staticize keeps what outlives a run (its cache directory).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
+
+/// staticize's cache: $STATICIZE_CACHE, else $XDG_CACHE_HOME/staticize, else ~/.cache/staticize.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("STATICIZE_CACHE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d).join("staticize");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/staticize")
+}
 
 /// Sets `mode` on a finished temporary file and renames it to `dest`.
 pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path, mode: u32) -> Result<()> {

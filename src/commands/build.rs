@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::cli::CArgs;
 use crate::commands::settings;
 use crate::driver::Artifact;
-use crate::driver::c::{CDriver, Lang};
+use crate::driver::c::CDriver;
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::Written;
@@ -16,6 +16,7 @@ use crate::image::options::ImageSettings;
 use crate::pipeline::{self, Binaries, Dynamic, Job, Outcome, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
+use crate::toolchain::cc::Lang;
 
 /// The JSON result of a build command.
 #[derive(Debug, Serialize)]
@@ -55,10 +56,7 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
         deps: crate::deps::requested(&args.deps, Path::new("."))?,
         auto_deps: args.auto_deps,
     };
-    let lang_word = match lang {
-        Lang::C => "c",
-        Lang::Cxx => "cxx",
-    };
+    let lang_word = lang.key();
     let settings = settings::build_settings(&args.image)?;
     check_host_platform(&settings)?;
     let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));

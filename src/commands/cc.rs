@@ -6,9 +6,9 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::driver::c::Lang;
-use crate::driver::cc::{self, Mode};
+use crate::driver::cc;
 use crate::error::Result;
+use crate::toolchain::cc::{Lang, Mode};
 
 /// The names under which staticize acts as a compiler, as argv[0] or as the first argument.
 const NAMES: &[(&str, Lang)] = &[("cc", Lang::C), ("c++", Lang::Cxx), ("cxx", Lang::Cxx)];
@@ -34,7 +34,7 @@ pub fn compiler_call(argv: &[OsString]) -> Option<(Lang, &[OsString])> {
 /// Runs the chosen compiler with `args`, adding static flags to links of executables.
 pub fn run(lang: Lang, args: Vec<OsString>) -> Result<()> {
     let chosen = cc::choose(lang)?;
-    let args = crate::deps::wrapper_args(&chosen, args)?;
+    let args = cc::wrapper_args(&chosen, args)?;
     let (mode, cmd) = chosen.command(&args);
     if mode == Mode::Link {
         cc::log_link(&args, &cmd);

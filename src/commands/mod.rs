@@ -23,9 +23,9 @@ pub mod slim;
 pub mod squash;
 
 use crate::cli::{Cli, Command};
-use crate::driver::c::Lang;
 use crate::error::Result;
 use crate::report::Reporter;
+use crate::toolchain::cc::Lang;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {

@@ -11,10 +11,10 @@ use crate::deps::cache::{self, Manifest};
 use crate::deps::recipe::{Kind, Recipe};
 use crate::deps::source::{self, Fetched};
 use crate::deps::{Entry, Target};
-use crate::driver::buildsys::{Toolbox, detect};
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::report::Reporter;
+use crate::toolchain::toolbox::Toolbox;
 
 /// Where one build happens and what its placeholders stand for.
 struct Ctx {
@@ -167,7 +167,7 @@ fn context(
         ("host", format!("{}-linux-{}", t.arch.uname(), if t.cc.libc == "musl" { "musl" } else { "gnu" })),
         ("arch", t.arch.uname().to_string()),
         ("libc", t.cc.libc.clone()),
-        ("cflags", detect::opt_flag(t.profile).to_string()),
+        ("cflags", t.profile.opt_flag().to_string()),
         ("kernel_headers", kernel_headers(t)?.display().to_string()),
     ]
     .into_iter()

@@ -17,7 +17,7 @@ pub(crate) const ENV_CACHE: &str = "STATICIZE_DEPS_CACHE";
 pub(crate) fn root() -> PathBuf {
     match std::env::var_os(ENV_CACHE).filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
-        None => crate::driver::node::cross::cache_dir().join("deps"),
+        None => crate::output::cache_dir().join("deps"),
     }
 }
 

@@ -8,17 +8,15 @@ pub(crate) mod cache;
 pub(crate) mod recipe;
 pub mod source;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::driver::c::Lang;
-use crate::driver::cc::{self, Chosen};
 use crate::error::{Error, Result};
 use crate::platform::Arch;
 use crate::report::Reporter;
+use crate::toolchain::cc::{self, Chosen, Lang};
 use crate::toolchain::{Preference, Profile};
 use cache::Manifest;
 use recipe::Recipe;
@@ -45,7 +43,7 @@ impl Target {
     /// The compilers `pref` chooses for `arch`: the host's order, or zig for another architecture.
     pub(crate) fn new(pref: &Preference, arch: Arch) -> Result<Target> {
         if arch == Arch::host() {
-            let (cc, cxx) = crate::driver::buildsys::compilers(pref)?;
+            let (cc, cxx) = cc::compilers(pref)?;
             return Ok(Target { arch, cc, cxx, profile: pref.profile });
         }
         if pref.compiler.as_deref().is_some_and(|c| c != "zig") || pref.libc.as_deref() == Some("glibc") {
@@ -75,15 +73,7 @@ impl Target {
 
     /// The target of the compiler `staticize c` chose, on the host.
     pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, profile: Profile) -> Target {
-        let cc = Chosen {
-            name: c.name.clone(),
-            libc: c.libc.clone(),
-            argv: c.argv.clone(),
-            link_flags: c.flags.clone(),
-            profile_flags: c.profile_flags.clone(),
-            version: c.version.clone(),
-        };
-        Target::for_chosen(cc, profile)
+        Target::for_chosen(Chosen::from(c), profile)
     }
 }
 
@@ -211,41 +201,6 @@ impl Flags {
     pub(crate) fn all(&self) -> Vec<String> {
         self.compile.iter().chain(&self.libdirs).chain(&self.libs).cloned().collect()
     }
-}
-
-/// A staticize-cc's arguments with the flags of its deps: those `staticize build` resolved
-/// (STATICIZE_DEPS_RESOLVED: -I and -L; configure and pkg-config add the -l), else those
-/// STATICIZE_DEPS names, built first when the cache lacks them (-I, -L and -l). Compiles and
-/// preprocessing get -I, links get everything; probes nothing.
-pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<OsString>> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let flags: Flags = if let Some(json) = var(ENV_RESOLVED) {
-        serde_json::from_str(&json).map_err(|e| {
-            Error::usage(
-                format!("{ENV_RESOLVED} is not what staticize build wrote: {e}"),
-                format!("unset {ENV_RESOLVED}"),
-            )
-        })?
-    } else if let Some(names) = var(ENV_DEPS) {
-        let names = recipe::split_names(&[names]);
-        let profile = cc::env_preference(Lang::C).map(|p| p.profile).unwrap_or_default();
-        // Quiet: a compiler's stderr is read by configure scripts.
-        let entries = ensure(&names, &Target::for_chosen(chosen.clone(), profile), &Reporter::new(true))?;
-        Flags::of(&entries)
-    } else {
-        return Ok(args);
-    };
-    let preprocess = args.iter().any(|a| a == "-E");
-    let extra: Vec<&String> = match cc::classify(&args) {
-        cc::Mode::Link => flags.compile.iter().chain(&flags.libdirs).collect(),
-        cc::Mode::Compile => flags.compile.iter().collect(),
-        cc::Mode::PassThrough if preprocess => flags.compile.iter().collect(),
-        cc::Mode::PassThrough => Vec::new(),
-    };
-    let libs: Vec<&String> =
-        if cc::classify(&args) == cc::Mode::Link { flags.libs.iter().collect() } else { Vec::new() };
-    // -I and -L before the project's arguments (its own directories win), -l after its objects.
-    Ok(extra.into_iter().map(OsString::from).chain(args).chain(libs.into_iter().map(OsString::from)).collect())
 }
 
 /// The environment `staticize build` gives a project built with `entries`: the wrapper's

@@ -1,29 +1,12 @@
 //! The C and C++ driver: musl-gcc, zig cc/c++ or gcc/g++ with static, size-minded flags.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::driver::{Artifact, BuildRequest, Driver, objcache};
+use crate::driver::{Artifact, BuildRequest, Driver, linktrace, objcache};
 use crate::error::{Error, Result};
 use crate::process::Command;
+use crate::toolchain::cc::Lang;
 use crate::toolchain::{Compiler, Preference, Profile, spec};
-
-/// Which of the two languages this driver compiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// C, from toolchains/c.toml.
-    C,
-    /// C++, from toolchains/cxx.toml.
-    Cxx,
-}
-
-impl Lang {
-    fn key(self) -> &'static str {
-        match self {
-            Lang::C => "c",
-            Lang::Cxx => "cxx",
-        }
-    }
-}
 
 /// Builds C or C++ sources into one static executable.
 #[derive(Debug, Clone)]
@@ -53,7 +36,7 @@ impl Driver for CDriver {
         let compiler = self.compiler()?;
         let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
         let mut deps = self.deps.clone();
-        let (cmd, output, step) = loop {
+        let linked = loop {
             let extra = [dep_flags(&compiler, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
             match self.compile(req, &compiler, &extra, steps) {
                 Ok(done) => break done,
@@ -72,7 +55,7 @@ impl Driver for CDriver {
         let out = req.staging.join(&req.name);
         if !out.is_file() {
             return Err(Error::Build {
-                step,
+                step: linked.step,
                 message: format!("{} reported success but wrote no {}", compiler.name, out.display()),
                 help: Some("check the extra arguments after -- (e.g. -c or -E stop before linking)".into()),
             });
@@ -87,30 +70,43 @@ impl Driver for CDriver {
             ));
         }
         if compiler.warn_glibc_static {
-            warnings.extend(glibc_static_warning(&output.stderr));
+            warnings.extend(glibc_static_warning(&linked.output.stderr));
         }
         Ok(Artifact {
             path: out,
             lang: self.lang.key().to_string(),
             target: format!("{}-linux-{}", crate::platform::Arch::host().uname(), compiler.libc),
             toolchain_used: format!("{} ({})", compiler.name, compiler.version),
-            command: cmd.summary(),
+            command: linked.cmd.summary(),
             warnings,
             companions: None,
             package_dirs: Vec::new(),
+            archives: linked.archives,
         })
     }
 }
 
+/// A link that succeeded.
+struct Linked {
+    /// The command, as the artifact reports it.
+    cmd: Command,
+    /// What it printed (stdout without the linker's trace).
+    output: crate::process::Output,
+    /// Its step name.
+    step: String,
+    /// The static archives the linker read.
+    archives: Vec<PathBuf>,
+}
+
 impl CDriver {
-    /// One compile and link with `extra` arguments: the command, its output and its step name.
+    /// One compile and link with `extra` arguments, traced when the compiler allows it.
     fn compile(
         &self,
         req: &BuildRequest,
         compiler: &Compiler,
         extra: &[String],
         steps: &crate::progress::Steps,
-    ) -> Result<(Command, crate::process::Output, String)> {
+    ) -> Result<Linked> {
         let out = req.staging.join(&req.name);
         // Each source through the object cache when the arguments allow it (they nearly always
         // do); the link then reads the objects.
@@ -133,8 +129,8 @@ impl CDriver {
             .arg(&out);
         let verb = if cached { "link" } else { "compile" };
         let step = format!("{verb} {} with {}", req.inputs[0].display(), compiler.name);
-        let output = cmd.run(&step)?;
-        Ok((cmd, output, step))
+        let (output, archives) = linktrace::run(&cmd, linktrace::traceable(&compiler.argv), &step)?;
+        Ok(Linked { cmd, output, step, archives })
     }
 
     /// With --auto-deps, the recipe that provides what a failed compile or link lacked (once).

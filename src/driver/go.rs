@@ -341,6 +341,7 @@ impl Driver for GoDriver {
             warnings: Vec::new(),
             companions: None,
             package_dirs: Vec::new(),
+            archives: Vec::new(),
         })
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod cc;
 pub(crate) mod go;
 pub(crate) mod go_remote;
 pub(crate) mod libs;
+pub(crate) mod linktrace;
 pub(crate) mod node;
 pub(crate) mod objcache;
 pub(crate) mod rust;
@@ -62,6 +63,10 @@ pub struct Artifact {
     /// binary records (Node: each npm package bundled or shipped), for the SBOM.
     #[serde(skip)]
     pub package_dirs: Vec<PathBuf>,
+    /// The static archives the link read, as the linker listed them (C/C++ links with
+    /// `-Wl,--trace`, see `linktrace`), for the SBOM; empty when no link was traced.
+    #[serde(skip)]
+    pub archives: Vec<PathBuf>,
 }
 
 /// Files that go into the image with the program, under one directory.

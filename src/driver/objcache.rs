@@ -49,7 +49,7 @@ impl Objects {
 
 /// The cache directory for objects.
 pub(crate) fn dir() -> PathBuf {
-    crate::driver::node::cross::cache_dir().join("objects")
+    crate::output::cache_dir().join("objects")
 }
 
 /// Source files the cache compiles one by one; anything else keeps the one-command build.

@@ -379,6 +379,7 @@ impl Driver for RustDriver {
             warnings,
             companions: None,
             package_dirs: Vec::new(),
+            archives: Vec::new(),
         })
     }
 }

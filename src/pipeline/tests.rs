@@ -27,6 +27,7 @@ impl Driver for FakeDriver {
             warnings: Vec::new(),
             companions: None,
             package_dirs: Vec::new(),
+            archives: Vec::new(),
         })
     }
 }

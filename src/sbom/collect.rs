@@ -77,7 +77,7 @@ pub fn collect(s: &Subject) -> Result<Collected> {
     if let Some(a) = s.artifact.filter(|a| a.lang == "c" || a.lang == "c++" || a.lang == "cxx") {
         program.files.extend(sources(s.inputs)?);
         packages.extend(c_tools(a));
-        packages.extend(super::staticlibs::packages(&a.command)?);
+        packages.extend(super::staticlibs::packages(&a.archives)?);
     }
     packages.extend(npm_packages(s.npm_dirs));
     let mut paragraphs = BTreeMap::new();

@@ -128,40 +128,83 @@ fn dpkg_version(package: &str) -> String {
     ok(Command::new("dpkg-query").args(["-W", "-f", "${Version}", package])).trim().to_string()
 }
 
-#[test]
-fn c_sbom_lists_the_distribution_static_libraries_the_linker_used() {
+/// A C program that links zlib (`-lz`).
+const ZVER: &str =
+    "#include <zlib.h>\n#include <stdio.h>\nint main(void) { printf(\"zlib %s\\n\", zlibVersion()); return 0; }\n";
+
+/// Whether gcc and zlib's static library are here (required under STATICIZE_E2E=require).
+fn have_gcc_and_libz() -> bool {
     if !(have("gcc") && Path::new("/usr/lib/x86_64-linux-gnu/libz.a").is_file()) {
         assert!(std::env::var("STATICIZE_E2E").as_deref() != Ok("require"), "gcc and zlib1g-dev (scripts/test.sh)");
+        return false;
+    }
+    true
+}
+
+/// Asserts the SBOM lists `package` at its installed version, statically linked into the program.
+#[track_caller]
+fn assert_statically_linked(doc: &Value, package: &str) {
+    let p = doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == package);
+    let p = p.unwrap_or_else(|| panic!("{package} not listed: {doc}"));
+    assert_eq!(p["versionInfo"].as_str().unwrap(), dpkg_version(package), "{package}: the installed version");
+    let linked = doc["relationships"].as_array().unwrap().iter().any(|r| {
+        r["relationshipType"] == "STATIC_LINK"
+            && r["spdxElementId"] == "SPDXRef-Package-program"
+            && r["relatedSpdxElement"] == p["SPDXID"]
+    });
+    assert!(linked, "{package} is STATIC_LINKed into the program");
+}
+
+#[test]
+fn c_sbom_lists_the_distribution_static_libraries_the_linker_used() {
+    if !have_gcc_and_libz() {
         return;
     }
     let d = tempdir();
-    let src =
-        "#include <zlib.h>\n#include <stdio.h>\nint main(void) { printf(\"zlib %s\\n\", zlibVersion()); return 0; }\n";
-    fs::write(d.path().join("zver.c"), src).unwrap();
+    fs::write(d.path().join("zver.c"), ZVER).unwrap();
     ok(staticize().current_dir(d.path()).args(["c", "zver.c", "--libc", "glibc", "--", "-lz"]));
     let sbom = d.path().join("zver.spdx.json");
     validate(&sbom);
     let doc = json(&sbom);
-    let id_of = |name: &str| {
-        let p = doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == name);
-        let p = p.unwrap_or_else(|| panic!("{name} not listed: {doc}"));
-        (p["SPDXID"].as_str().unwrap().to_string(), p["versionInfo"].as_str().unwrap().to_string())
-    };
     for package in ["zlib1g-dev", "libc6-dev"] {
-        let (id, version) = id_of(package);
-        assert_eq!(version, dpkg_version(package), "{package}: the installed version");
-        let linked = doc["relationships"].as_array().unwrap().iter().any(|r| {
-            r["relationshipType"] == "STATIC_LINK"
-                && r["spdxElementId"] == "SPDXRef-Package-program"
-                && r["relatedSpdxElement"] == id.as_str()
-        });
-        assert!(linked, "{package} is STATIC_LINKed into the program");
+        assert_statically_linked(&doc, package);
     }
     // What the linker did not read is not listed: no -lz, no zlib.
     fs::copy(repo().join("examples/hello-c/hello.c"), d.path().join("hello.c")).unwrap();
     ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--libc", "glibc"]));
     let plain = fs::read_to_string(d.path().join("hello.spdx.json")).unwrap();
     assert!(!plain.contains("zlib1g-dev") && plain.contains("libc6-dev"), "{plain}");
+}
+
+/// The SBOM's archives come from the program's one real link (traced with -Wl,--trace), never
+/// from a second link: a compiler wrapper given as STATICIZE_CC logs every call it gets.
+#[test]
+fn c_sbom_learns_the_static_libraries_from_the_one_real_link() {
+    if !have_gcc_and_libz() {
+        return;
+    }
+    let d = tempdir();
+    fs::write(d.path().join("zver.c"), ZVER).unwrap();
+    let (log, wrapper) = (d.path().join("calls.log"), d.path().join("logging-gcc"));
+    fs::write(&wrapper, format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec gcc \"$@\"\n", log.display())).unwrap();
+    fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = ok(staticize().current_dir(d.path()).env("STATICIZE_CC", &wrapper).args(["c", "zver.c", "--", "-lz"]));
+    let calls = fs::read_to_string(&log).unwrap();
+    let links: Vec<&str> =
+        calls.lines().filter(|c| c.split(' ').any(|w| w == "-o") && !c.split(' ').any(|w| w == "-c")).collect();
+    assert_eq!(links.len(), 1, "one link, no second one for the SBOM:\n{calls}");
+    assert!(links[0].contains("-Wl,--trace"), "the real link is the traced one:\n{calls}");
+    assert!(!out.contains("crt1.o") && !out.contains("libz.a"), "the linker's trace is not shown:\n{out}");
+    let doc = json(&d.path().join("zver.spdx.json"));
+    assert_statically_linked(&doc, "zlib1g-dev");
+    assert_eq!(ok(&mut Command::new(d.path().join("zver"))).trim_end(), format!("zlib {}", zlib_version()));
+}
+
+/// zlib's version as its header states it (ZLIB_VERSION in /usr/include/zlib.h).
+fn zlib_version() -> String {
+    let h = fs::read_to_string("/usr/include/zlib.h").unwrap();
+    let line = h.lines().find(|l| l.starts_with("#define ZLIB_VERSION")).unwrap();
+    line.split('"').nth(1).unwrap().to_string()
 }
 
 #[test]

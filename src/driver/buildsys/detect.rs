@@ -121,15 +121,6 @@ pub(crate) fn plan(system: System, l: &Layout, in_tree: bool) -> Vec<Step> {
     }
 }
 
-/// The optimisation flag of a profile, given to build systems as CFLAGS and CXXFLAGS (those that
-/// honour them: autoconf, CMake, Meson, Makefiles with `CFLAGS ?=`) unless the user set them.
-pub(crate) fn opt_flag(profile: Profile) -> &'static str {
-    match profile {
-        Profile::Size => "-Os",
-        Profile::Speed => "-O2",
-    }
-}
-
 fn cmake_configure(l: &Layout) -> Command {
     let build_type = match l.profile {
         Profile::Size => "MinSizeRel",

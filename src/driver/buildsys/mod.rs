@@ -17,14 +17,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::driver::c::Lang;
-use crate::driver::cc::{self, Chosen, LinkRecord};
+use crate::driver::cc::{self, LinkRecord};
 use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::process::Command;
 use crate::report::Reporter;
-use crate::toolchain::{Preference, Profile};
+use crate::toolchain::Preference;
+use crate::toolchain::cc::{Chosen, compilers};
+use crate::toolchain::toolbox::Toolbox;
 use detect::{Layout, Step, System};
 
 /// The directory in a project where staticize keeps its build state.
@@ -95,7 +96,7 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
             profile: opts.preference.profile,
         };
         let entries = crate::deps::ensure(&opts.deps, &target, rep)?;
-        env.vars.extend(crate::deps::build_env(&entries));
+        env.extend(crate::deps::build_env(&entries));
     }
     rep.step("detect", format!("{} in {}; CC: {} ({})", system.label(), src.display(), cc.name, cc.version));
     let layout = Layout {
@@ -137,24 +138,6 @@ fn no_build_system(src: &Path) -> Error {
     )
 }
 
-/// The C compiler (required) and the C++ compiler (when one is installed: a C project needs
-/// none). A compiler named for one language only leaves the other to the libc and the order.
-pub(crate) fn compilers(pref: &Preference) -> Result<(Chosen, Option<Chosen>)> {
-    let for_lang = |lang: Lang| {
-        let mut p = pref.clone();
-        let names = crate::toolchain::spec(match lang {
-            Lang::C => "c",
-            Lang::Cxx => "cxx",
-        })
-        .compiler;
-        p.compiler = p.compiler.filter(|c| names.iter().any(|n| &n.name == c));
-        p
-    };
-    let cc = cc::choose_with(Lang::C, &for_lang(Lang::C))?;
-    let cxx = cc::choose_with(Lang::Cxx, &for_lang(Lang::Cxx)).ok();
-    Ok((cc, cxx))
-}
-
 fn steps_for(system: System, layout: &Layout, opts: &Options) -> Result<Vec<Step>> {
     if system == System::Command {
         let command = Command::from_argv(&opts.command).dir(&layout.src);
@@ -177,7 +160,7 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
             .collect();
         f.push(serde_json::to_string(cc).unwrap_or_default());
         // Other deps (or none) configure differently: the set-up runs again.
-        f.extend(env.vars.iter().filter(|(k, _)| k == crate::deps::ENV_RESOLVED).map(|(_, v)| v.clone()));
+        f.extend(env.value(crate::deps::ENV_RESOLVED).map(str::to_string));
         f.join("\n")
     };
     let set_up = std::fs::read_to_string(&setup_file).is_ok_and(|s| s == fingerprint);
@@ -194,81 +177,6 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
         }
     }
     Ok(())
-}
-
-/// The private bin directory and the environment every build step runs with (also used by
-/// the library builds of `--dep`).
-#[derive(Debug)]
-pub(crate) struct Toolbox {
-    /// The directory holding the staticize-cc and staticize-c++ links.
-    pub bin: PathBuf,
-    vars: Vec<(String, String)>,
-}
-
-impl Toolbox {
-    /// Creates the links in `state`/bin and the environment for `cc` and `cxx`.
-    pub(crate) fn create(state: &Path, cc: &Chosen, cxx: Option<&Chosen>, profile: Profile) -> Result<Toolbox> {
-        let bin = state.join("bin");
-        std::fs::create_dir_all(&bin).map_err(|e| Error::io("create", &bin, e))?;
-        let exe =
-            std::env::current_exe().map_err(|e| Error::io("find the staticize executable", "/proc/self/exe", e))?;
-        for name in ["staticize-cc", "staticize-c++"] {
-            let link = bin.join(name);
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(&exe, &link).map_err(|e| Error::io("create the compiler link", &link, e))?;
-        }
-        let cc_path = bin.join("staticize-cc").display().to_string();
-        let cxx_path = bin.join("staticize-c++").display().to_string();
-        let path = std::env::var("PATH").unwrap_or_default();
-        let mut vars = vec![
-            ("CC".to_string(), cc_path.clone()),
-            ("PATH".into(), format!("{}:{path}", bin.display())),
-            (Lang::C.chosen_env().into(), serde_json::to_string(cc).unwrap_or_default()),
-            (cc::ENV_LINK_LOG.into(), state.join("links.log").display().to_string()),
-        ];
-        // make: variables on its command line (MAKEFLAGS) beat CC= written in a Makefile.
-        let mut makeflags = format!("CC={cc_path}");
-        if let Some(cxx) = cxx {
-            vars.push(("CXX".into(), cxx_path.clone()));
-            vars.push((Lang::Cxx.chosen_env().into(), serde_json::to_string(cxx).unwrap_or_default()));
-            makeflags.push_str(&format!(" CXX={cxx_path}"));
-        }
-        let inherited = std::env::var("MAKEFLAGS").unwrap_or_default();
-        vars.push(("MAKEFLAGS".into(), format!("{inherited} {makeflags}").trim().to_string()));
-        let opt = detect::opt_flag(profile);
-        for (k, v) in [("AR", "ar"), ("RANLIB", "ranlib"), ("STRIP", "strip"), ("CFLAGS", opt), ("CXXFLAGS", opt)] {
-            if std::env::var_os(k).is_none() {
-                vars.push((k.into(), v.into()));
-            }
-        }
-        vars.extend(pkg_config_env(state, cc));
-        Ok(Toolbox { bin, vars })
-    }
-
-    fn link_log(&self) -> PathBuf {
-        self.vars.iter().find(|(k, _)| k == cc::ENV_LINK_LOG).map(|(_, v)| PathBuf::from(v)).unwrap_or_default()
-    }
-
-    /// `cmd` with the toolbox's environment.
-    pub(crate) fn apply(&self, mut cmd: Command) -> Command {
-        for (k, v) in &self.vars {
-            cmd = cmd.env(k, v);
-        }
-        cmd
-    }
-}
-
-/// pkg-config for a static build: `--static` always; with musl, no search path at all, since
-/// the distribution's .pc files describe glibc builds musl cannot link.
-fn pkg_config_env(state: &Path, cc: &Chosen) -> Vec<(String, String)> {
-    let mut v = vec![("PKG_CONFIG".to_string(), "pkg-config --static".to_string())];
-    if cc.libc == "musl" {
-        let empty = state.join("pkgconfig");
-        let _ = std::fs::create_dir_all(&empty);
-        v.push(("PKG_CONFIG_LIBDIR".into(), empty.display().to_string()));
-        v.push(("PKG_CONFIG_PATH".into(), String::new()));
-    }
-    v
 }
 
 fn read_remembered(state: &Path) -> BTreeSet<PathBuf> {

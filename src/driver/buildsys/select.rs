@@ -106,6 +106,7 @@ impl Driver for Prebuilt {
             warnings: Vec::new(),
             companions: None,
             package_dirs: Vec::new(),
+            archives: Vec::new(),
         })
     }
 }

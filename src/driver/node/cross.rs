@@ -10,18 +10,6 @@ use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::progress::Steps;
 
-/// staticize's cache: $STATICIZE_CACHE, else $XDG_CACHE_HOME/staticize, else ~/.cache/staticize.
-pub(crate) fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("STATICIZE_CACHE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(d).join("staticize");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    home.join(".cache/staticize")
-}
-
 /// The cross spec for an architecture, or a usage error listing the known ones.
 pub(crate) fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpec> {
     tc.cross.get(arch).ok_or_else(|| {
@@ -32,7 +20,7 @@ pub(crate) fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpe
 
 /// That platform's node binary of `version`, from npm (cached).
 pub(crate) fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, steps: &Steps) -> Result<PathBuf> {
-    let dir = cache_dir().join(format!("{}-{version}", spec.npm_package));
+    let dir = crate::output::cache_dir().join(format!("{}-{version}", spec.npm_package));
     let node = dir.join("node");
     if node.is_file() {
         return Ok(node);
@@ -81,7 +69,7 @@ pub(crate) fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, st
 
 /// A directory holding that architecture's Debian libraries for node (cached).
 pub(crate) fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
-    let base = cache_dir().join(format!("debian-{}", spec.debian_arch));
+    let base = crate::output::cache_dir().join(format!("debian-{}", spec.debian_arch));
     let root = base.join("root");
     let done = base.join("packages.done");
     let wanted = spec.debian_packages.join(" ");

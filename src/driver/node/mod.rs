@@ -663,6 +663,7 @@ impl Driver for NodeDriver {
             warnings: Vec::new(),
             companions,
             package_dirs: b.npm_packages.clone(),
+            archives: Vec::new(),
         };
         self.builds.borrow_mut().push(b);
         Ok(artifact)

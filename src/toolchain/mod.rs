@@ -1,5 +1,11 @@
 //! Toolchains as data: the embedded `toolchains/*.toml` files say which compilers to try in
 //! which order, with which flags per profile and how to install each; this module finds them.
+//! Below it, what every C/C++ build shares (`staticize c`, `staticize build`, `--dep` library
+//! builds): the compiler chosen for a language ([`cc`]) and the environment a build system
+//! runs in ([`toolbox`]). Nothing here knows drivers or deps: both build on it.
+
+pub(crate) mod cc;
+pub(crate) mod toolbox;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,12 +19,12 @@ use crate::process::Command;
 
 /// The embedded toolchain files, by language name.
 pub(crate) const EMBEDDED: &[(&str, &str)] = &[
-    ("c", include_str!("../toolchains/c.toml")),
-    ("cxx", include_str!("../toolchains/cxx.toml")),
-    ("go", include_str!("../toolchains/go.toml")),
-    ("rust", include_str!("../toolchains/rust.toml")),
-    ("node", include_str!("../toolchains/node.toml")),
-    ("trace", include_str!("../toolchains/trace.toml")),
+    ("c", include_str!("../../toolchains/c.toml")),
+    ("cxx", include_str!("../../toolchains/cxx.toml")),
+    ("go", include_str!("../../toolchains/go.toml")),
+    ("rust", include_str!("../../toolchains/rust.toml")),
+    ("node", include_str!("../../toolchains/node.toml")),
+    ("trace", include_str!("../../toolchains/trace.toml")),
 ];
 
 /// The languages whose toolchain file lists compilers (`[[compiler]]`); node's lists tools.
@@ -162,6 +168,16 @@ impl Profile {
         match self {
             Profile::Size => "size",
             Profile::Speed => "speed",
+        }
+    }
+
+    /// The optimisation flag of a profile, given to build systems as CFLAGS and CXXFLAGS (those
+    /// that honour them: autoconf, CMake, Meson, Makefiles with `CFLAGS ?=`) unless the user
+    /// set them.
+    pub(crate) fn opt_flag(self) -> &'static str {
+        match self {
+            Profile::Size => "-Os",
+            Profile::Speed => "-O2",
         }
     }
 }
