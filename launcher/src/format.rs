@@ -2,29 +2,45 @@
 //! (`check`, `pack`). One file, included by both crates, so the two readers never disagree.
 //!
 //! ```text
-//! [launcher ELF][header][payload: one zstd frame][trailer, 40 bytes]
+//! [launcher ELF][header][payload: frames][trailer, 40 bytes]
 //! trailer: magic "STZPACK\0" | version u32 | header_len u32 | header_offset u64
 //!          | payload_len u64 | header_hash u64 (FNV-1a 64 of the header)
-//! header:  loader u32 | count u32 | unpacked_len u64 | count × entry (48 bytes) | names
-//! entry:   role u8 | 0 u8 | name_len u16 | 0 u32 | size u64 | sha256 [32]
+//! header:  loader u32 | count u32 | image_len u64 | align u32 | frame_count u32
+//!          | frame_count × (raw_len u64 | packed_len u64) | count × entry (56 bytes) | names
+//! entry:   role u8 | 0 u8 | name_len u16 | 0 u32 | size u64 | offset u64 | sha256 [32]
 //! ```
-//! All integers little-endian. The payload decompresses to the entries' contents, in order.
+//! All integers little-endian. The payload's frames are zstd frames that decompress, one after
+//! the other, to the *image*: each entry's bytes at its offset (a multiple of `align`, at least
+//! the page size of any kernel running the pack), zeros between. Page-aligned entries let the
+//! launcher map every memory file at its place in one region and decode each frame in one pass
+//! straight into it, several frames at once on several cores.
 //! The first entry is the program; at most one interpreter; every other entry is a library.
+//!
+//! Version 1 (one frame, entries back to back, 48-byte entries without an offset) is still
+//! read, so `check` judges packs made by earlier releases.
 
 /// The magic at the start of the trailer.
 pub const MAGIC: [u8; 8] = *b"STZPACK\0";
-/// The format version this code reads and writes.
-pub const VERSION: u32 = 1;
+/// The format version this code writes.
+pub const VERSION: u32 = 2;
+/// The earlier version, still read.
+pub const VERSION_1: u32 = 1;
 /// Bytes in the trailer.
 pub const TRAILER_LEN: usize = 40;
-/// Bytes in the fixed part of the header.
-pub const HEADER_FIXED: usize = 16;
-/// Bytes per entry record.
-pub const ENTRY_LEN: usize = 48;
+/// Bytes in the fixed part of the header (version 2).
+pub const HEADER_FIXED: usize = 24;
+/// Bytes per frame record.
+pub const FRAME_LEN: usize = 16;
+/// Bytes per entry record (version 2).
+pub const ENTRY_LEN: usize = 56;
 /// The longest name (memfd_create accepts 249 bytes).
 pub const NAME_MAX: usize = 249;
 /// Most entries a header may list.
 pub const MAX_ENTRIES: usize = 4096;
+/// Most frames a header may list.
+pub const MAX_FRAMES: usize = 64;
+/// The smallest and largest alignment of entries in the image.
+pub const ALIGN_RANGE: (u32, u32) = (4096, 1 << 20);
 
 /// Role of the program entry.
 pub const ROLE_PROGRAM: u8 = 1;
@@ -81,23 +97,43 @@ pub struct Entry<'a> {
     pub name: &'a [u8],
     /// Uncompressed size in bytes.
     pub size: u64,
+    /// Where its bytes start in the decompressed image.
+    pub offset: u64,
     /// SHA-256 of the uncompressed bytes.
     pub sha256: &'a [u8; 32],
+}
+
+/// One zstd frame of the payload and the part of the image it decompresses to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// Where its output starts in the image.
+    pub raw_offset: u64,
+    /// Bytes it decompresses to.
+    pub raw_len: u64,
+    /// The compressed frame.
+    pub data: &'a [u8],
 }
 
 /// A parsed pack: borrowed from the file's bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Pack<'a> {
+    /// The format version (1 or 2).
+    pub version: u32,
     /// One of the LOADER_ constants.
     pub loader: u32,
     /// Number of entries.
     pub count: usize,
     /// Sum of the entries' sizes.
     pub unpacked_len: u64,
+    /// Bytes of the decompressed image: the entries at their offsets, zeros between.
+    pub image_len: u64,
+    /// The entries' alignment in the image (1 in version 1).
+    pub align: u64,
     /// Where the launcher ends and the header starts (the launcher's length).
     pub header_offset: u64,
     /// The compressed payload.
     pub payload: &'a [u8],
+    frames: &'a [u8],
     records: &'a [u8],
     names: &'a [u8],
 }
@@ -141,7 +177,7 @@ pub fn parse(file: &[u8]) -> Result<Pack<'_>, Damage> {
     }
     let t = &file[file.len() - TRAILER_LEN..];
     let version = u32_at(t, 8);
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(Damage::Version(version));
     }
     let header_len = u32_at(t, 12) as u64;
@@ -158,105 +194,262 @@ pub fn parse(file: &[u8]) -> Result<Pack<'_>, Damage> {
         return Err(Damage::HeaderHash);
     }
     let payload = &file[ho + hl..body as usize];
-    parse_header(header, header_offset, payload)
+    let mut pack = if version == VERSION_1 {
+        parse_header_v1(header, header_offset, payload)?
+    } else {
+        parse_header(header, header_offset, payload)?
+    };
+    validate(&mut pack)?;
+    Ok(pack)
 }
+
+/// Bytes in the fixed part of a version 1 header, and per version 1 entry.
+const V1_FIXED: usize = 16;
+const V1_ENTRY: usize = 48;
 
 fn parse_header<'a>(h: &'a [u8], header_offset: u64, payload: &'a [u8]) -> Result<Pack<'a>, Damage> {
     if h.len() < HEADER_FIXED {
         return Err(Damage::Header("the packed header is shorter than its fixed part"));
     }
-    let loader = u32_at(h, 0);
-    if loader > LOADER_MUSL {
-        return Err(Damage::Header("the packed header names an unknown loader"));
+    let count = entry_count(h)?;
+    let frame_count = u32_at(h, 20) as usize;
+    if frame_count == 0 || frame_count > MAX_FRAMES {
+        return Err(Damage::Header("the packed header lists no frames or too many"));
     }
+    let frames_end = HEADER_FIXED + frame_count * FRAME_LEN;
+    let records_end = frames_end + count * ENTRY_LEN;
+    if h.len() < records_end {
+        return Err(Damage::Header("the packed header is shorter than its frame and entry lists"));
+    }
+    Ok(Pack {
+        version: VERSION,
+        loader: u32_at(h, 0),
+        count,
+        unpacked_len: 0,
+        image_len: u64_at(h, 8),
+        align: u32_at(h, 16) as u64,
+        header_offset,
+        payload,
+        frames: &h[HEADER_FIXED..frames_end],
+        records: &h[frames_end..records_end],
+        names: &h[records_end..],
+    })
+}
+
+/// A version 1 header: one frame, entries back to back.
+fn parse_header_v1<'a>(h: &'a [u8], header_offset: u64, payload: &'a [u8]) -> Result<Pack<'a>, Damage> {
+    if h.len() < V1_FIXED {
+        return Err(Damage::Header("the packed header is shorter than its fixed part"));
+    }
+    let count = entry_count(h)?;
+    let records_end = V1_FIXED + count * V1_ENTRY;
+    if h.len() < records_end {
+        return Err(Damage::Header("the packed header is shorter than its entry list"));
+    }
+    Ok(Pack {
+        version: VERSION_1,
+        loader: u32_at(h, 0),
+        count,
+        unpacked_len: 0,
+        image_len: u64_at(h, 8),
+        align: 1,
+        header_offset,
+        payload,
+        frames: &[],
+        records: &h[V1_FIXED..records_end],
+        names: &h[records_end..],
+    })
+}
+
+fn entry_count(h: &[u8]) -> Result<usize, Damage> {
     let count = u32_at(h, 4) as usize;
     if count == 0 || count > MAX_ENTRIES {
         return Err(Damage::Header("the packed header lists no entries or too many"));
     }
-    let records_end = HEADER_FIXED + count * ENTRY_LEN;
-    if h.len() < records_end {
-        return Err(Damage::Header("the packed header is shorter than its entry list"));
-    }
-    let pack = Pack {
-        loader,
-        count,
-        unpacked_len: u64_at(h, 8),
-        header_offset,
-        payload,
-        records: &h[HEADER_FIXED..records_end],
-        names: &h[records_end..],
-    };
-    validate(&pack)?;
-    Ok(pack)
+    Ok(count)
 }
 
-fn validate(p: &Pack<'_>) -> Result<(), Damage> {
-    let mut total: u64 = 0;
-    let mut interps = 0;
-    let mut names_used = 0usize;
-    for i in 0..p.count {
-        let r = &p.records[i * ENTRY_LEN..(i + 1) * ENTRY_LEN];
-        let role = r[0];
-        let name_len = u16_at(r, 2) as usize;
-        if name_len == 0 || name_len > NAME_MAX {
-            return Err(Damage::Header("a packed entry has an empty or too long name"));
-        }
-        names_used = names_used.checked_add(name_len).ok_or(Damage::Header("names overflow"))?;
-        if names_used > p.names.len() {
-            return Err(Damage::Header("the packed header's names run past its end"));
-        }
-        let name = &p.names[names_used - name_len..names_used];
+/// Checks everything the launcher relies on, and fills in `unpacked_len`.
+fn validate(p: &mut Pack<'_>) -> Result<(), Damage> {
+    if p.loader > LOADER_MUSL {
+        return Err(Damage::Header("the packed header names an unknown loader"));
+    }
+    if p.version == VERSION
+        && (!p.align.is_power_of_two() || p.align < ALIGN_RANGE.0 as u64 || p.align > ALIGN_RANGE.1 as u64)
+    {
+        return Err(Damage::Header("the packed header's alignment is not a power of two from 4 KiB to 1 MiB"));
+    }
+    // align is a power of two (checked above for version 2; 1 in version 1), so masks test
+    // multiples of it.
+    let (mut total, mut end, mut interps) = (0u64, 0u64, 0);
+    let mut names = Names { names: p.names, used: 0 };
+    for (i, e) in p.raw_entries().enumerate() {
+        let name = names.next(e.name_len)?;
         if name.iter().any(|&c| c == 0 || c == b'/') {
             return Err(Damage::Header("a packed entry's name holds '/' or NUL"));
         }
-        match (i, role) {
+        match (i, e.role) {
             (0, ROLE_PROGRAM) => {}
             (0, _) | (_, ROLE_PROGRAM) => return Err(Damage::Header("the program is not the first packed entry")),
             (_, ROLE_INTERP) => interps += 1,
             (_, ROLE_LIBRARY | ROLE_DLOPEN) => {}
             _ => return Err(Damage::Header("a packed entry has an unknown role")),
         }
-        total = total.checked_add(u64_at(r, 8)).ok_or(Damage::Header("entry sizes overflow"))?;
+        if e.offset < end || e.offset & (p.align - 1) != 0 {
+            return Err(Damage::Header("a packed entry overlaps the one before it or is not aligned"));
+        }
+        end = e.offset.checked_add(e.size).ok_or(Damage::Header("entry sizes overflow"))?;
+        total = total.checked_add(e.size).ok_or(Damage::Header("entry sizes overflow"))?;
     }
-    if names_used != p.names.len() {
+    if names.used != p.names.len() {
         return Err(Damage::Header("the packed header has bytes after its names"));
     }
-    if total != p.unpacked_len {
-        return Err(Damage::Header("the packed entries' sizes do not add up to the unpacked length"));
+    let image_end = end.checked_add(p.align - 1).ok_or(Damage::Header("entry sizes overflow"))? & !(p.align - 1);
+    if p.image_len != image_end {
+        return Err(Damage::Header("the packed entries do not add up to the image length"));
     }
+    p.unpacked_len = total;
+    validate_frames(p)?;
     match (p.loader, interps) {
         (LOADER_NONE, 0) | (LOADER_GLIBC | LOADER_MUSL, 1) => Ok(()),
         _ => Err(Damage::Header("the packed loader kind and interpreter entries disagree")),
     }
 }
 
+/// The frames cover the image, each a whole number of alignment units, and the payload.
+fn validate_frames(p: &Pack<'_>) -> Result<(), Damage> {
+    let (mut raw, mut packed) = (0u64, 0u64);
+    for f in p.frame_records() {
+        if f.0 == 0 || f.1 == 0 || f.0 & (p.align - 1) != 0 {
+            return Err(Damage::Header("a packed frame is empty or not aligned"));
+        }
+        raw = raw.checked_add(f.0).ok_or(Damage::Header("frame sizes overflow"))?;
+        packed = packed.checked_add(f.1).ok_or(Damage::Header("frame sizes overflow"))?;
+    }
+    if raw != p.image_len || packed != p.payload.len() as u64 {
+        return Err(Damage::Header("the packed frames do not cover the image and the payload"));
+    }
+    Ok(())
+}
+
+/// Hands out consecutive names from the header's name block.
+struct Names<'a> {
+    names: &'a [u8],
+    used: usize,
+}
+
+impl<'a> Names<'a> {
+    fn next(&mut self, len: usize) -> Result<&'a [u8], Damage> {
+        if len == 0 || len > NAME_MAX {
+            return Err(Damage::Header("a packed entry has an empty or too long name"));
+        }
+        let end = self.used.checked_add(len).ok_or(Damage::Header("names overflow"))?;
+        if end > self.names.len() {
+            return Err(Damage::Header("the packed header's names run past its end"));
+        }
+        let name = &self.names[self.used..end];
+        self.used = end;
+        Ok(name)
+    }
+}
+
+/// An entry record before its name is looked up.
+struct RawEntry<'a> {
+    role: u8,
+    name_len: usize,
+    size: u64,
+    offset: u64,
+    sha256: &'a [u8; 32],
+}
+
 impl<'a> Pack<'a> {
-    /// The entries, in payload order.
+    /// The entries, in image order.
     pub fn entries(&self) -> Entries<'a> {
-        Entries { pack: *self, index: 0, name_at: 0 }
+        Entries { raw: self.raw_entries(), names: Names { names: self.names, used: 0 } }
+    }
+
+    /// The payload's frames, in image order.
+    pub fn frames(&self) -> Frames<'a> {
+        Frames { pack: *self, index: 0, raw_at: 0, data_at: 0 }
+    }
+
+    /// Number of frames.
+    pub fn frame_count(&self) -> usize {
+        if self.version == VERSION_1 { 1 } else { self.frames.len() / FRAME_LEN }
+    }
+
+    fn raw_entries(&self) -> RawEntries<'a> {
+        RawEntries { pack: *self, index: 0, next_v1: 0 }
+    }
+
+    /// (raw_len, packed_len) of each frame.
+    fn frame_records(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
+        let v1 = (self.version == VERSION_1).then_some((self.image_len, self.payload.len() as u64));
+        let v2 = self.frames.chunks_exact(FRAME_LEN).map(|r| (u64_at(r, 0), u64_at(r, 8)));
+        v1.into_iter().chain(v2)
+    }
+}
+
+struct RawEntries<'a> {
+    pack: Pack<'a>,
+    index: usize,
+    /// Version 1 has no offsets: entries follow each other.
+    next_v1: u64,
+}
+
+impl<'a> Iterator for RawEntries<'a> {
+    type Item = RawEntry<'a>;
+
+    fn next(&mut self) -> Option<RawEntry<'a>> {
+        let p = &self.pack;
+        let len = if p.version == VERSION_1 { V1_ENTRY } else { ENTRY_LEN };
+        if self.index >= p.count {
+            return None;
+        }
+        let r = &p.records[self.index * len..(self.index + 1) * len];
+        self.index += 1;
+        let size = u64_at(r, 8);
+        let (offset, hash_at) = if p.version == VERSION_1 { (self.next_v1, 16) } else { (u64_at(r, 16), 24) };
+        self.next_v1 = self.next_v1.wrapping_add(size);
+        let sha256: &'a [u8; 32] = r[hash_at..hash_at + 32].try_into().ok()?;
+        Some(RawEntry { role: r[0], name_len: u16_at(r, 2) as usize, size, offset, sha256 })
     }
 }
 
 /// Iterator over a pack's entries (validated by [`parse`]).
 pub struct Entries<'a> {
-    pack: Pack<'a>,
-    index: usize,
-    name_at: usize,
+    raw: RawEntries<'a>,
+    names: Names<'a>,
 }
 
 impl<'a> Iterator for Entries<'a> {
     type Item = Entry<'a>;
 
     fn next(&mut self) -> Option<Entry<'a>> {
-        if self.index >= self.pack.count {
-            return None;
-        }
-        let r = &self.pack.records[self.index * ENTRY_LEN..(self.index + 1) * ENTRY_LEN];
-        let name_len = u16_at(r, 2) as usize;
-        let name = &self.pack.names[self.name_at..self.name_at + name_len];
+        let r = self.raw.next()?;
+        let name = self.names.next(r.name_len).ok()?;
+        Some(Entry { role: r.role, name, size: r.size, offset: r.offset, sha256: r.sha256 })
+    }
+}
+
+/// Iterator over a pack's frames (validated by [`parse`]).
+pub struct Frames<'a> {
+    pack: Pack<'a>,
+    index: usize,
+    raw_at: u64,
+    data_at: usize,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Frame<'a>;
+
+    fn next(&mut self) -> Option<Frame<'a>> {
+        let (raw_len, packed_len) = self.pack.frame_records().nth(self.index)?;
         self.index += 1;
-        self.name_at += name_len;
-        let sha256: &'a [u8; 32] = r[16..48].try_into().ok()?;
-        Some(Entry { role: r[0], name, size: u64_at(r, 8), sha256 })
+        let data = self.pack.payload.get(self.data_at..self.data_at + packed_len as usize)?;
+        let f = Frame { raw_offset: self.raw_at, raw_len, data };
+        self.raw_at += raw_len;
+        self.data_at += packed_len as usize;
+        Some(f)
     }
 }

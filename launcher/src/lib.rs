@@ -6,6 +6,7 @@
 
 pub mod format;
 pub mod sys;
+pub mod thread;
 pub mod unzstd;
 
 extern crate alloc;
@@ -14,6 +15,7 @@ mod mem;
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Writes the message parts to standard error and exits with `code`.
 pub fn die(code: i32, parts: &[&[u8]]) -> ! {
@@ -56,18 +58,43 @@ pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
 const BIG: usize = 64 * 1024;
 const ARENA: usize = 1024 * 1024;
 
-/// The allocator: bump for small blocks, one mmap per big block.
+/// The allocator: bump for small blocks, one mmap per big block. A spin lock guards the bump
+/// state: the launcher decodes on several threads (their work allocates rarely, so the lock is
+/// almost never contended).
 pub struct Alloc {
+    lock: AtomicBool,
     state: UnsafeCell<(usize, usize)>,
 }
 
-// SAFETY: these programs are single-threaded.
+// SAFETY: the bump state is only touched with the lock held.
 unsafe impl Sync for Alloc {}
 
 impl Alloc {
     /// An empty allocator.
     pub const fn new() -> Self {
-        Alloc { state: UnsafeCell::new((0, 0)) }
+        Alloc { lock: AtomicBool::new(false), state: UnsafeCell::new((0, 0)) }
+    }
+
+    /// A small block from the arena (a new arena when the current one is full), or null.
+    fn bump(&self, l: Layout) -> *mut u8 {
+        while self.lock.swap(true, Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the lock is held.
+        let st = unsafe { &mut *self.state.get() };
+        let mut start = (st.0 + l.align() - 1) & !(l.align() - 1);
+        if st.0 == 0 || start + l.size() > st.1 {
+            let base = sys::mmap_anon(ARENA) as usize;
+            if base == 0 {
+                self.lock.store(false, Ordering::Release);
+                return core::ptr::null_mut();
+            }
+            *st = (base, base + ARENA);
+            start = (base + l.align() - 1) & !(l.align() - 1);
+        }
+        st.0 = start + l.size();
+        self.lock.store(false, Ordering::Release);
+        start as *mut u8
     }
 }
 
@@ -82,19 +109,7 @@ unsafe impl GlobalAlloc for Alloc {
         if l.size() >= BIG || l.align() > 4096 {
             return sys::mmap_anon(l.size().max(1));
         }
-        // SAFETY: single-threaded; the state is only touched here.
-        let st = unsafe { &mut *self.state.get() };
-        let start = (st.0 + l.align() - 1) & !(l.align() - 1);
-        if st.0 == 0 || start + l.size() > st.1 {
-            let base = sys::mmap_anon(ARENA) as usize;
-            if base == 0 {
-                return core::ptr::null_mut();
-            }
-            *st = (base, base + ARENA);
-            return unsafe { self.alloc(l) };
-        }
-        st.0 = start + l.size();
-        start as *mut u8
+        self.bump(l)
     }
 
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {

@@ -188,3 +188,12 @@ pub extern "C" fn _Unwind_Resume() -> ! {
 /// See [`_Unwind_Resume`].
 #[unsafe(no_mangle)]
 pub extern "C" fn rust_eh_personality() {}
+
+/// getauxval(3) for compiler-builtins' outlined aarch64 atomics, which ask it (from a
+/// constructor) whether the CPU has LSE atomics. These programs run no constructors, so the
+/// atomics use their portable LL/SC form and this is never called; 0 means "no such entry".
+#[cfg(target_arch = "aarch64")]
+#[unsafe(no_mangle)]
+pub extern "C" fn getauxval(_type: usize) -> usize {
+    0
+}

@@ -23,6 +23,9 @@ mod nr {
     pub const OPENAT: usize = 257;
     pub const MEMFD_CREATE: usize = 319;
     pub const EXECVEAT: usize = 322;
+    pub const MADVISE: usize = 28;
+    pub const SCHED_GETAFFINITY: usize = 204;
+    pub const FUTEX: usize = 202;
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -48,6 +51,9 @@ mod nr {
     pub const OPENAT: usize = 56;
     pub const MEMFD_CREATE: usize = 279;
     pub const EXECVEAT: usize = 281;
+    pub const MADVISE: usize = 233;
+    pub const SCHED_GETAFFINITY: usize = 123;
+    pub const FUTEX: usize = 98;
 }
 
 /// A raw system call with up to six arguments; returns the kernel's value (negative errno).
@@ -157,6 +163,34 @@ pub fn ftruncate(fd: i32, len: u64) -> isize {
 pub fn mmap_shared(fd: i32, len: usize) -> *mut u8 {
     let r = call(nr::MMAP, [0, len, 3, 1, fd as usize, 0]);
     if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
+}
+
+/// A shared read-write mapping of a file placed at `addr` (MAP_FIXED, over a reservation the
+/// caller owns), or null.
+pub fn mmap_fixed_shared(addr: *mut u8, len: usize, fd: i32) -> *mut u8 {
+    let r = call(nr::MMAP, [addr as usize, len, 3, 0x11, fd as usize, 0]);
+    if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
+}
+
+/// madvise(MADV_POPULATE_WRITE): allocates and maps the range's pages in one call instead of one
+/// fault per page. Linux 5.14 and later; older kernels say EINVAL and the pages fault in as used.
+pub fn populate_write(addr: *mut u8, len: usize) -> isize {
+    call(nr::MADVISE, [addr as usize, len, 23, 0, 0, 0])
+}
+
+/// The number of CPUs this process may run on (at least 1).
+pub fn cpus() -> usize {
+    let mut mask = [0u64; 16];
+    let r = call(nr::SCHED_GETAFFINITY, [0, core::mem::size_of_val(&mask), mask.as_mut_ptr() as usize, 0, 0, 0]);
+    if r <= 0 {
+        return 1;
+    }
+    mask.iter().map(|w| w.count_ones() as usize).sum::<usize>().max(1)
+}
+
+/// futex(FUTEX_WAIT) on `word` while it holds `val` (returns at once when it does not).
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, val: u32) -> isize {
+    call(nr::FUTEX, [word.as_ptr() as usize, 0, val as usize, 0, 0, 0])
 }
 
 /// munmap(2).

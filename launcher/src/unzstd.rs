@@ -1,81 +1,46 @@
-//! The payload's decoder: one zstd frame decoded piece by piece straight into the caller's
-//! buffers (the memory files' mappings), its XXH64 checksum verified at its end. Two
-//! implementations behind one type, chosen by build.rs through a cargo feature: zstd's own C
-//! decoder (`c-zstd`, ~2.3x faster: decoding is most of a packed program's start-up) and the
-//! pure-Rust ruzstd (`rust-zstd`, for an architecture with no C compiler at hand).
+//! The payload's decoder: one zstd frame decoded in one pass straight into the caller's buffer
+//! (the memory files' mappings), its XXH64 checksum verified. Two implementations behind one
+//! type, chosen by build.rs through a cargo feature: zstd's own C decoder (`c-zstd`, ~2.3x
+//! faster: decoding is most of a packed program's start-up) and the pure-Rust ruzstd
+//! (`rust-zstd`, for an architecture with no C compiler at hand).
 
 /// Why decoding stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The frame is not zstd, is cut short, fails its checksum or holds more than was asked.
+    /// The frame is not zstd, is cut short, fails its checksum or holds more or less than asked.
     Damaged,
-    /// The decoder could not allocate its window.
+    /// The decoder could not allocate its state.
     NoMemory,
 }
 
 #[cfg(feature = "c-zstd")]
 mod imp {
     use super::DecodeError;
-    use zstd_sys::{
-        ZSTD_DStream, ZSTD_createDStream, ZSTD_decompressStream, ZSTD_inBuffer, ZSTD_isError, ZSTD_outBuffer,
-    };
+    use zstd_sys::{ZSTD_DCtx, ZSTD_createDCtx, ZSTD_decompressDCtx, ZSTD_isError};
 
-    /// A zstd frame being decoded.
-    pub struct Frame<'a> {
-        ds: *mut ZSTD_DStream,
-        input: ZSTD_inBuffer,
-        /// zstd's last answer: 0 once the frame is decoded and its checksum verified.
-        last: usize,
-        _payload: core::marker::PhantomData<&'a [u8]>,
+    /// A decoder's state, reused from frame to frame by one thread.
+    pub struct Decoder {
+        dctx: *mut ZSTD_DCtx,
     }
 
-    impl<'a> Frame<'a> {
-        /// Starts decoding `payload`.
-        pub fn new(payload: &'a [u8]) -> Result<Self, DecodeError> {
+    impl Decoder {
+        /// A decoder; its memory is allocated here, so decoding allocates nothing (threads
+        /// decode without touching the allocator).
+        pub fn new() -> Result<Self, DecodeError> {
             // SAFETY: plain constructor; null means out of memory.
-            let ds = unsafe { ZSTD_createDStream() };
-            if ds.is_null() {
-                return Err(DecodeError::NoMemory);
-            }
-            let input = ZSTD_inBuffer { src: payload.as_ptr().cast(), size: payload.len(), pos: 0 };
-            Ok(Frame { ds, input, last: 1, _payload: core::marker::PhantomData })
+            let dctx = unsafe { ZSTD_createDCtx() };
+            if dctx.is_null() { Err(DecodeError::NoMemory) } else { Ok(Decoder { dctx }) }
         }
 
-        /// Fills `out` entirely with the next decoded bytes.
-        pub fn fill(&mut self, out: &mut [u8]) -> Result<(), DecodeError> {
-            let mut o = ZSTD_outBuffer { dst: out.as_mut_ptr().cast(), size: out.len(), pos: 0 };
-            while o.pos < o.size {
-                let before = (self.input.pos, o.pos);
-                // SAFETY: both buffers describe live memory of their stated sizes.
-                let r = unsafe { ZSTD_decompressStream(self.ds, &mut o, &mut self.input) };
-                // SAFETY: ZSTD_isError only inspects the value.
-                if unsafe { ZSTD_isError(r) } != 0 {
-                    return Err(DecodeError::Damaged);
-                }
-                // The frame ended early, or the input ran out (no progress).
-                if (r == 0 && o.pos < o.size) || before == (self.input.pos, o.pos) {
-                    return Err(DecodeError::Damaged);
-                }
-                self.last = r;
-            }
-            Ok(())
-        }
-
-        /// Checks that the frame ends here, whole, with a matching checksum, and is the
-        /// payload's last byte.
-        pub fn finish(mut self) -> Result<(), DecodeError> {
-            if self.last != 0 {
-                // The checksum may not have been read yet: one more call, with room for one byte
-                // that must stay unwritten.
-                let mut extra = [0u8; 1];
-                let mut o = ZSTD_outBuffer { dst: extra.as_mut_ptr().cast(), size: 1, pos: 0 };
-                // SAFETY: as in fill.
-                let r = unsafe { ZSTD_decompressStream(self.ds, &mut o, &mut self.input) };
-                if r != 0 || o.pos != 0 {
-                    return Err(DecodeError::Damaged);
-                }
-            }
-            if self.input.pos != self.input.size {
+        /// Decodes `frame` into `out`, which it must fill exactly. Without a window buffer: the
+        /// whole output is one buffer, so matches are copied from it directly.
+        pub fn decode(&mut self, frame: &[u8], out: &mut [u8]) -> Result<(), DecodeError> {
+            // SAFETY: both buffers describe live memory of their stated sizes.
+            let r = unsafe {
+                ZSTD_decompressDCtx(self.dctx, out.as_mut_ptr().cast(), out.len(), frame.as_ptr().cast(), frame.len())
+            };
+            // SAFETY: ZSTD_isError only inspects the value.
+            if unsafe { ZSTD_isError(r) } != 0 || r != out.len() {
                 return Err(DecodeError::Damaged);
             }
             Ok(())
@@ -137,40 +102,30 @@ mod imp {
 #[cfg(all(feature = "rust-zstd", not(feature = "c-zstd")))]
 mod imp {
     use super::DecodeError;
-    use ruzstd::decoding::StreamingDecoder;
+    use ruzstd::decoding::FrameDecoder;
     use ruzstd::decoding::errors::FrameDecoderError;
-    use ruzstd::io::Read;
 
-    /// A zstd frame being decoded.
-    pub struct Frame<'a> {
-        dec: StreamingDecoder<&'a [u8], ruzstd::decoding::FrameDecoder>,
+    /// A decoder's state, reused from frame to frame by one thread.
+    pub struct Decoder {
+        dec: FrameDecoder,
     }
 
-    impl<'a> Frame<'a> {
-        /// Starts decoding `payload`.
-        pub fn new(payload: &'a [u8]) -> Result<Self, DecodeError> {
-            match StreamingDecoder::new(payload) {
-                Ok(dec) => Ok(Frame { dec }),
-                Err(FrameDecoderError::WindowSizeTooBig { .. }) => Err(DecodeError::NoMemory),
-                Err(_) => Err(DecodeError::Damaged),
-            }
+    impl Decoder {
+        /// A decoder (ruzstd allocates its window as it decodes).
+        pub fn new() -> Result<Self, DecodeError> {
+            Ok(Decoder { dec: FrameDecoder::new() })
         }
 
-        /// Fills `out` entirely with the next decoded bytes.
-        pub fn fill(&mut self, mut out: &mut [u8]) -> Result<(), DecodeError> {
-            while !out.is_empty() {
-                match self.dec.read(out) {
-                    Ok(0) | Err(_) => return Err(DecodeError::Damaged),
-                    Ok(n) => out = &mut out[n..],
-                }
+        /// Decodes `frame` into `out`, which it must fill exactly, and checks its checksum.
+        pub fn decode(&mut self, frame: &[u8], out: &mut [u8]) -> Result<(), DecodeError> {
+            match self.dec.decode_all(frame, out) {
+                Ok(n) if n == out.len() => {}
+                Err(FrameDecoderError::WindowSizeTooBig { .. }) => return Err(DecodeError::NoMemory),
+                _ => return Err(DecodeError::Damaged),
             }
-            Ok(())
-        }
-
-        /// Checks that the frame ends here, whole, with a matching checksum.
-        pub fn finish(mut self) -> Result<(), DecodeError> {
-            match self.dec.read(&mut [0u8; 1]) {
-                Ok(0) => Ok(()),
+            // decode_all does not compare the frame's checksum with the decoded bytes' own.
+            match (self.dec.get_checksum_from_data(), self.dec.get_calculated_checksum()) {
+                (Some(a), Some(b)) if a == b => Ok(()),
                 _ => Err(DecodeError::Damaged),
             }
         }
@@ -178,4 +133,4 @@ mod imp {
 }
 
 #[cfg(any(feature = "c-zstd", feature = "rust-zstd"))]
-pub use imp::Frame;
+pub use imp::Decoder;

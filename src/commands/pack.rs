@@ -113,7 +113,7 @@ pub fn pack_file(
     if !matches!(linkage.kind, LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie) {
         return Err(Error::input(program, format!("is a {}, not a program", linkage.kind.label()), None));
     }
-    let launcher = pack::launcher(&linkage.machine).ok_or_else(|| {
+    pack::launcher(&linkage.machine).ok_or_else(|| {
         Error::usage(format!("cannot pack a {} program", linkage.machine), pack::missing_hint(&linkage.machine))
     })?;
     let closure = resolve(program, req)?;
@@ -130,7 +130,7 @@ pub fn pack_file(
     let inputs = pack::inputs(program, name, &closure)?;
     let total: u64 = inputs.iter().filter_map(|i| std::fs::metadata(&i.host).ok()).map(|m| m.len()).sum();
     let spinner = crate::progress::Progress::start(rep, format!("compressing (zstd -{})", pack::level_for(total)));
-    let packed = pack::write(&inputs, &closure, launcher, out)?;
+    let packed = pack::write(&inputs, &closure, &linkage.machine, out)?;
     drop(spinner);
     for u in &closure.unresolved {
         rep.warn(format!("missing {u}: the program will fail where it loads it (--allow-missing)"));

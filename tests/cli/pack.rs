@@ -57,6 +57,13 @@ fn packed_glibc_and_musl_programs_behave_as_themselves() {
         assert_eq!(o.status.code(), Some(7), "{cc}: {}", text(&o));
         let argv0 = packed.display().to_string();
         assert_eq!(String::from_utf8_lossy(&o.stdout), format!("argv0={argv0} [fail] [a b] GREETING=hi\n"));
+        // On one CPU the launcher starts no thread; the program is the same.
+        if have("taskset") {
+            let o =
+                run(Command::new("taskset").args(["-c", "0"]).arg(&packed).args(["fail", "a b"]).env("GREETING", "hi"));
+            assert_eq!(o.status.code(), Some(7), "{cc} on one CPU: {}", text(&o));
+            assert!(String::from_utf8_lossy(&o.stdout).ends_with("[fail] [a b] GREETING=hi\n"), "{}", text(&o));
+        }
         // check: static, and what it carries.
         let checked = ok(staticize().arg("check").arg(&packed));
         assert!(checked.contains(": static, amd64"), "{checked}");
@@ -97,16 +104,22 @@ fn each_launcher_failure_is_named_with_its_own_status() {
     assert!(o.stdout.is_empty(), "no half program ran");
     let checked = fails_with(staticize().arg("check").arg(&cut), 1);
     assert!(checked.contains("packed, but no packed payload"), "{checked}");
-    // Damaged in the middle of the payload: the zstd checksum catches it.
-    let mut bad = bytes.clone();
-    let mid = bad.len() - 4096;
-    bad[mid] ^= 0xff;
-    let damaged = t.path().join("damaged");
-    fs::write(&damaged, &bad).unwrap();
-    fs::set_permissions(&damaged, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let o = run(&mut Command::new(&damaged));
-    assert_eq!(o.status.code(), Some(117), "{}", text(&o));
-    assert!(text(&o).contains("damaged"), "{}", text(&o));
+    // Damaged inside the first frame (just after the header) or the last (near the end): the
+    // frame's zstd checksum catches it, whichever thread decodes it.
+    let n = bytes.len();
+    let header_end = u64::from_le_bytes(bytes[n - 24..n - 16].try_into().unwrap())
+        + u64::from(u32::from_le_bytes(bytes[n - 28..n - 24].try_into().unwrap()));
+    for at in [header_end as usize + 200, n - 4096] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0xff;
+        let damaged = t.path().join("damaged");
+        fs::write(&damaged, &bad).unwrap();
+        fs::set_permissions(&damaged, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let o = run(&mut Command::new(&damaged));
+        assert_eq!(o.status.code(), Some(117), "byte {at}: {}", text(&o));
+        assert!(text(&o).contains("damaged"), "{}", text(&o));
+        assert!(o.stdout.is_empty(), "no half program ran");
+    }
 
     // No /proc: a mount namespace with /proc unmounted.
     let script = format!("umount -l /proc && exec {}", packed.display());
@@ -127,7 +140,7 @@ fn each_launcher_failure_is_named_with_its_own_status() {
 }
 
 /// `deny NAME ERRNO PROGRAM ARGS…`: runs PROGRAM under a seccomp filter that fails the system
-/// call NAME (execveat or memfd_create) with ERRNO, as a container runtime's profile can.
+/// call NAME (execveat, clone or memfd_create) with ERRNO, as a container runtime's profile can.
 const DENY: &str = r#"#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -139,7 +152,9 @@ const DENY: &str = r#"#include <linux/filter.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
     if (argc < 4) return 2;
-    unsigned nr = strcmp(argv[1], "execveat") == 0 ? SYS_execveat : SYS_memfd_create;
+    unsigned nr = strcmp(argv[1], "execveat") == 0 ? SYS_execveat
+                : strcmp(argv[1], "clone") == 0    ? SYS_clone
+                                                   : SYS_memfd_create;
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
@@ -186,6 +201,10 @@ fn seccomp_refusals_are_named_and_nothing_runs() {
     let o = run(Command::new(&deny).args(["execveat", "38"]).arg(&packed).args(["fail", "x"]));
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("[fail] [x]"), "{}", text(&o));
+    // No threads allowed (clone refused): the launcher decodes every frame on its own thread.
+    let o = run(Command::new(&deny).args(["clone", "1"]).arg(&packed).args(["fail", "y"]));
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("[fail] [y]"), "{}", text(&o));
 }
 
 /// Runs redis from `tag` with `extra` run flags and waits for PONG; then stops it and returns

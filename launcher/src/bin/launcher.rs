@@ -7,9 +7,10 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use staticize_launcher::format::{self, Entry, LOADER_GLIBC, LOADER_MUSL, LOADER_NONE, ROLE_INTERP, ROLE_PROGRAM};
-use staticize_launcher::unzstd::{DecodeError, Frame};
-use staticize_launcher::{Alloc, decimal, die, entry, sys};
+use staticize_launcher::unzstd::{DecodeError, Decoder};
+use staticize_launcher::{Alloc, decimal, die, entry, sys, thread};
 
 #[global_allocator]
 static ALLOC: Alloc = Alloc::new();
@@ -54,10 +55,13 @@ fn main(sp: *const usize) -> ! {
     };
     let file = map_self();
     let pack = match format::parse(file) {
-        Ok(p) => p,
+        Ok(p) if p.version == format::VERSION => p,
+        Ok(_) => damaged_payload(),
         Err(d) => die(EXIT_DAMAGED, &[b"staticize launcher: ", d.message().as_bytes(), b"; pack the program again"]),
     };
-    let fds = unpack(&pack);
+    // SAFETY: the auxiliary vector follows envp's NULL.
+    let page = unsafe { page_size(envp) };
+    let fds = unpack(&pack, page);
     let prog_fd = fds[0];
     let interp = pack.entries().zip(fds.iter()).find(|(e, _)| e.role == ROLE_INTERP).map(|(_, fd)| *fd);
     let mut bufs = Bufs::default();
@@ -124,40 +128,136 @@ fn map_self() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(map, len as usize) }
 }
 
-/// One memory file per entry, decoded straight into its mapping (no copy through a buffer and
-/// write(2)); their descriptors, in entry order.
-fn unpack(pack: &format::Pack<'_>) -> Vec<i32> {
-    let mut fds = Vec::new();
-    for e in pack.entries() {
-        fds.push(memfd(&e));
+/// The page size, from the auxiliary vector (AT_PAGESZ), else 4 KiB.
+///
+/// # Safety
+/// `envp` is the initial environment array, followed by the auxiliary vector.
+unsafe fn page_size(envp: *const *const u8) -> usize {
+    // SAFETY: the kernel ends envp with NULL and auxv with AT_NULL.
+    unsafe {
+        let mut p = envp;
+        while !(*p).is_null() {
+            p = p.add(1);
+        }
+        let mut a = p.add(1) as *const usize;
+        while *a != 0 {
+            if *a == 6 {
+                return *a.add(1);
+            }
+            a = a.add(2);
+        }
     }
-    let mut frame = Frame::new(pack.payload).unwrap_or_else(|e| decode_failed(e));
+    4096
+}
+
+/// One memory file per entry, all mapped at their offsets in one region the size of the image,
+/// so each frame decodes in one pass straight into the files (no window buffer, no copy), the
+/// frames on as many cores as there are; their descriptors, in entry order.
+fn unpack(pack: &format::Pack<'_>, page: usize) -> Vec<i32> {
+    if !(pack.align as usize).is_multiple_of(page) {
+        die(EXIT_SYSTEM, &[b"staticize launcher: this kernel's pages are larger than the pack's alignment; pack the program again for this machine"]);
+    }
+    let fds: Vec<i32> = pack.entries().map(|e| memfd(&e)).collect();
+    let len = pack.image_len as usize;
+    let base = sys::mmap_anon(len);
+    if base.is_null() {
+        die(EXIT_SYSTEM, &[b"staticize launcher: cannot map memory for the program: too little memory?"]);
+    }
     for (e, &fd) in pack.entries().zip(fds.iter()) {
         if e.size == 0 {
             continue;
         }
         let r = sys::ftruncate(fd, e.size);
-        // The mapping's pages are allocated as the decoder writes them; memory short then is
-        // the OOM killer's, as for any program.
-        let map = if r < 0 { core::ptr::null_mut() } else { sys::mmap_shared(fd, e.size as usize) };
-        if map.is_null() {
+        let span = (e.size as usize + page - 1) & !(page - 1);
+        // SAFETY: offset + span lies inside the region (the header was validated).
+        let at = unsafe { base.add(e.offset as usize) };
+        // The pages are allocated as they are populated or written; memory short then is the
+        // OOM killer's, as for any program.
+        if r < 0 || sys::mmap_fixed_shared(at, span, fd).is_null() {
             die(
                 EXIT_SYSTEM,
-                &[b"staticize launcher: cannot size a memory file (", errno_text(r.min(-1)), b"): too little memory?"],
+                &[
+                    b"staticize launcher: cannot size or map a memory file (",
+                    errno_text(r.min(-1)),
+                    b"): too little memory?",
+                ],
             );
         }
-        // SAFETY: the mapping is e.size bytes, writable, and used by nothing else until unmapped.
-        let out = unsafe { core::slice::from_raw_parts_mut(map, e.size as usize) };
-        if let Err(err) = frame.fill(out) {
-            decode_failed(err)
-        }
-        sys::munmap(map, e.size as usize);
     }
-    // The frame must end here, and its checksum (checked at its end) must match.
-    if let Err(err) = frame.finish() {
-        decode_failed(err)
-    }
+    decode_all(pack, base);
+    sys::munmap(base, len);
     fds
+}
+
+/// What the decoding threads share.
+struct Work<'a> {
+    pack: &'a format::Pack<'a>,
+    base: *mut u8,
+    /// The next frame to take.
+    next: AtomicUsize,
+    /// 0, or 1 + the first DecodeError seen.
+    failed: AtomicU8,
+}
+
+/// One worker: its decoder, and the work.
+struct Worker<'a> {
+    work: &'a Work<'a>,
+    decoder: Decoder,
+}
+
+/// Decodes every frame, on up to one thread per CPU; dies on damage.
+fn decode_all(pack: &format::Pack<'_>, base: *mut u8) {
+    let work = Work { pack, base, next: AtomicUsize::new(0), failed: AtomicU8::new(0) };
+    let n = pack.frame_count().min(sys::cpus()).max(1);
+    let mut workers: Vec<Worker<'_>> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let decoder = Decoder::new().unwrap_or_else(|e| decode_failed(e));
+        workers.push(Worker { work: &work, decoder });
+    }
+    let (first, rest) = workers.split_first_mut().unwrap_or_else(|| decode_failed(DecodeError::NoMemory));
+    let mut threads = Vec::with_capacity(rest.len());
+    for w in rest.iter_mut() {
+        // SAFETY: the worker lives in `workers` until every thread is joined below.
+        if let Some(t) = unsafe { thread::spawn(run_worker, (w as *mut Worker<'_>).cast()) } {
+            threads.push(t);
+        }
+    }
+    // The launcher's own thread works too (and alone when no thread could be started).
+    first.run();
+    for t in threads {
+        t.join();
+    }
+    match work.failed.load(Ordering::SeqCst) {
+        0 => {}
+        2 => decode_failed(DecodeError::NoMemory),
+        _ => decode_failed(DecodeError::Damaged),
+    }
+}
+
+extern "C" fn run_worker(arg: *mut u8) {
+    // SAFETY: spawn's caller passed a Worker that outlives the thread.
+    let w = unsafe { &mut *(arg as *mut Worker<'_>) };
+    w.run();
+}
+
+impl Worker<'_> {
+    /// Takes frames until none is left or one failed.
+    fn run(&mut self) {
+        let w = self.work;
+        while w.failed.load(Ordering::Relaxed) == 0 {
+            let i = w.next.fetch_add(1, Ordering::Relaxed);
+            let Some(f) = w.pack.frames().nth(i) else { return };
+            // SAFETY: the frames cover the region exactly (validated), and each frame's part is
+            // written by the one worker that took it.
+            let out = unsafe { core::slice::from_raw_parts_mut(w.base.add(f.raw_offset as usize), f.raw_len as usize) };
+            // One call allocates and maps the frame's pages (fewer faults); best effort.
+            sys::populate_write(out.as_mut_ptr(), out.len());
+            if let Err(e) = self.decoder.decode(f.data, out) {
+                let code = if e == DecodeError::NoMemory { 2 } else { 1 };
+                let _ = w.failed.compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+            }
+        }
+    }
 }
 
 fn decode_failed(e: DecodeError) -> ! {
