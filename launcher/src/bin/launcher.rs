@@ -184,8 +184,8 @@ fn unpack(pack: &format::Pack<'_>, page: usize) -> Vec<i32> {
             );
         }
     }
+    // Each frame's part of the region is unmapped by the thread that decoded it.
     decode_all(pack, base);
-    sys::munmap(base, len);
     fds
 }
 
@@ -256,6 +256,9 @@ impl Worker<'_> {
                 let code = if e == DecodeError::NoMemory { 2 } else { 1 };
                 let _ = w.failed.compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
             }
+            // The bytes are in the memory files; the mapping goes now, on this core, rather
+            // than all at once on one core at exec.
+            sys::munmap(out.as_mut_ptr(), out.len());
         }
     }
 }
