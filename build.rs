@@ -80,7 +80,7 @@ fn build(triple: &str, out: &Path, feature: &str) -> Result<PathBuf, String> {
     // Its BMI2 code paths stay (chosen at run time; a quarter less decoding time where the CPU
     // has BMI2), and the size they cost is won back by keeping one Huffman decoder (X1) and one
     // sequence decoder: the "long" one, which prefetches matches far back in the window, which
-    // is what a pack's libraries are full of (measured on redis-server's closure: 85 KiB and
+    // is what a pack's libraries are full of (measured on redis-server's closure: 83 KiB and
     // as fast as all four at 129 KiB).
     let cflags = "-fno-stack-protector -DHUF_FORCE_DECOMPRESS_X1 -DZSTD_FORCE_DECOMPRESS_SEQUENCES_LONG";
     let mut cmd = Command::new(cargo);
