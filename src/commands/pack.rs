@@ -6,15 +6,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::PackArgs;
-use crate::closure::nss::{is_glibc, modules_needed as nss_modules_needed};
-use crate::closure::{self, Closure, ResolveOptions};
+use crate::closure::Closure;
 use crate::commands::{bundle, settings};
-use crate::elf::{self, LinkKind, Linkage};
+use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::options::{AddSpec, ImageSettings};
-use crate::pack::{self, Packed};
+use crate::pack::{self, PackRequest, Packed, pack_file};
 use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
-use crate::report::{Reporter, human_size};
+use crate::report::Reporter;
 
 /// The JSON result of `staticize pack`.
 #[derive(Debug, Serialize)]
@@ -87,89 +86,4 @@ fn add_init(s: &mut ImageSettings, name: &str, arch: &str, staging: &Path) -> Re
 
 fn same_file(a: &Path, b: &Path) -> bool {
     matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
-}
-
-/// How to resolve what is packed.
-#[derive(Debug, Clone, Default)]
-pub struct PackRequest {
-    /// `--lib`: libraries the program dlopen()s that no note names.
-    pub libs: Vec<String>,
-    /// Pack even when libraries are missing.
-    pub allow_missing: bool,
-    /// Resolve the closure inside this directory instead of `/` (another architecture's root).
-    pub root: Option<PathBuf>,
-}
-
-/// Packs `program` (its closure resolved like `bundle` does, `--lib` included) into `out`,
-/// reporting each step; returns the program's verdict, its closure and what was packed.
-pub fn pack_file(
-    program: &Path,
-    name: &str,
-    req: &PackRequest,
-    out: &Path,
-    rep: &Reporter,
-) -> Result<(Linkage, Closure, Packed)> {
-    let linkage = elf::inspect(program)?;
-    if !matches!(linkage.kind, LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie) {
-        return Err(Error::input(program, format!("is a {}, not a program", linkage.kind.label()), None));
-    }
-    pack::launcher(&linkage.machine).ok_or_else(|| {
-        Error::usage(format!("cannot pack a {} program", linkage.machine), pack::missing_hint(&linkage.machine))
-    })?;
-    let closure = resolve(program, req)?;
-    if !closure.unresolved.is_empty() && !req.allow_missing {
-        let names: Vec<String> = closure.unresolved.iter().map(|u| u.to_string()).collect();
-        return Err(Error::Verdict {
-            message: format!("{}: libraries not found: {}", program.display(), names.join(", ")),
-            help: Some(
-                "install the package that provides it, name its file with --lib PATH, or pass --allow-missing".into(),
-            ),
-        });
-    }
-    rep.step("check", format!("{}: {}", program.display(), crate::elf::describe(&linkage)));
-    let inputs = pack::inputs(program, name, &closure)?;
-    let total: u64 = inputs.iter().filter_map(|i| std::fs::metadata(&i.host).ok()).map(|m| m.len()).sum();
-    let spinner = crate::progress::Progress::start(rep, format!("compressing (zstd -{})", pack::level_for(total)));
-    let packed = pack::write(&inputs, &closure, &linkage.machine, out)?;
-    drop(spinner);
-    for u in &closure.unresolved {
-        rep.warn(format!("missing {u}: the program will fail where it loads it (--allow-missing)"));
-    }
-    for w in &closure.warnings {
-        rep.warn(w);
-    }
-    let libs = packed.entries.len().saturating_sub(if closure.interp.is_some() { 2 } else { 1 });
-    rep.step(
-        "pack",
-        format!(
-            "{} ({}, static: launcher {} + {} compressed from {}; {} libraries{})",
-            out.display(),
-            human_size(packed.launcher_bytes + packed.payload_bytes),
-            human_size(packed.launcher_bytes),
-            human_size(packed.payload_bytes),
-            human_size(packed.unpacked_bytes),
-            libs,
-            closure.interp.as_deref().map(|i| format!(", loader {i}")).unwrap_or_default()
-        ),
-    );
-    Ok((linkage, closure, packed))
-}
-
-/// The closure as `bundle` resolves it: DT_NEEDED, .note.dlopen, --lib, and for glibc before
-/// 2.34 the NSS modules `files dns` needs.
-fn resolve(program: &Path, req: &PackRequest) -> Result<Closure> {
-    let mut ropts = ResolveOptions { extra_libs: req.libs.clone(), ..Default::default() };
-    if let Some(root) = &req.root {
-        ropts.root = root.clone();
-    }
-    let c = closure::resolve(program, &ropts)?;
-    if !is_glibc(&c) {
-        return Ok(c);
-    }
-    let nss = nss_modules_needed(&c);
-    if nss.is_empty() {
-        return Ok(c);
-    }
-    ropts.extra_libs.extend(nss.iter().map(|s| s.to_string()));
-    closure::resolve(program, &ropts)
 }

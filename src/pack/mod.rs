@@ -8,6 +8,9 @@
 
 #[path = "../../launcher/src/format.rs"]
 pub mod format;
+mod make;
+
+pub use make::{PackRequest, pack_file};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

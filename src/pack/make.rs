@@ -1,0 +1,97 @@
+//! Making a packed file from a program on this machine: its closure resolved as `bundle`
+//! resolves it, refused when libraries are missing (unless allowed), then written by
+//! [`super::write`], each step reported.
+
+use std::path::{Path, PathBuf};
+
+use super::{Packed, inputs, launcher, level_for, missing_hint, write};
+use crate::closure::nss::{is_glibc, modules_needed as nss_modules_needed};
+use crate::closure::{self, Closure, ResolveOptions};
+use crate::elf::{self, LinkKind, Linkage};
+use crate::error::{Error, Result};
+use crate::report::{Reporter, human_size};
+
+/// How to resolve what is packed.
+#[derive(Debug, Clone, Default)]
+pub struct PackRequest {
+    /// `--lib`: libraries the program dlopen()s that no note names.
+    pub libs: Vec<String>,
+    /// Pack even when libraries are missing.
+    pub allow_missing: bool,
+    /// Resolve the closure inside this directory instead of `/` (another architecture's root).
+    pub root: Option<PathBuf>,
+}
+
+/// Packs `program` (its closure resolved like `bundle` does, `--lib` included) into `out`,
+/// reporting each step; returns the program's verdict, its closure and what was packed.
+pub fn pack_file(
+    program: &Path,
+    name: &str,
+    req: &PackRequest,
+    out: &Path,
+    rep: &Reporter,
+) -> Result<(Linkage, Closure, Packed)> {
+    let linkage = elf::inspect(program)?;
+    if !matches!(linkage.kind, LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie) {
+        return Err(Error::input(program, format!("is a {}, not a program", linkage.kind.label()), None));
+    }
+    launcher(&linkage.machine).ok_or_else(|| {
+        Error::usage(format!("cannot pack a {} program", linkage.machine), missing_hint(&linkage.machine))
+    })?;
+    let closure = resolve(program, req)?;
+    if !closure.unresolved.is_empty() && !req.allow_missing {
+        let names: Vec<String> = closure.unresolved.iter().map(|u| u.to_string()).collect();
+        return Err(Error::Verdict {
+            message: format!("{}: libraries not found: {}", program.display(), names.join(", ")),
+            help: Some(
+                "install the package that provides it, name its file with --lib PATH, or pass --allow-missing".into(),
+            ),
+        });
+    }
+    rep.step("check", format!("{}: {}", program.display(), elf::describe(&linkage)));
+    let inputs = inputs(program, name, &closure)?;
+    let total: u64 = inputs.iter().filter_map(|i| std::fs::metadata(&i.host).ok()).map(|m| m.len()).sum();
+    let spinner = crate::progress::Progress::start(rep, format!("compressing (zstd -{})", level_for(total)));
+    let packed = write(&inputs, &closure, &linkage.machine, out)?;
+    drop(spinner);
+    for u in &closure.unresolved {
+        rep.warn(format!("missing {u}: the program will fail where it loads it (--allow-missing)"));
+    }
+    for w in &closure.warnings {
+        rep.warn(w);
+    }
+    let libs = packed.entries.len().saturating_sub(if closure.interp.is_some() { 2 } else { 1 });
+    rep.step(
+        "pack",
+        format!(
+            "{} ({}, static: launcher {} + {} compressed from {}; {} libraries{})",
+            out.display(),
+            human_size(packed.launcher_bytes + packed.payload_bytes),
+            human_size(packed.launcher_bytes),
+            human_size(packed.payload_bytes),
+            human_size(packed.unpacked_bytes),
+            libs,
+            closure.interp.as_deref().map(|i| format!(", loader {i}")).unwrap_or_default()
+        ),
+    );
+    Ok((linkage, closure, packed))
+}
+
+/// The closure as `bundle` resolves it: DT_NEEDED, .note.dlopen, --lib, and for glibc before
+/// 2.34 the NSS modules `files dns` needs.
+fn resolve(program: &Path, req: &PackRequest) -> Result<Closure> {
+    let mut ropts = ResolveOptions { extra_libs: req.libs.clone(), ..Default::default() };
+    if let Some(root) = &req.root {
+        ropts.root = root.clone();
+    }
+    let c = closure::resolve(program, &ropts)?;
+    if !is_glibc(&c) {
+        return Ok(c);
+    }
+    let nss = nss_modules_needed(&c);
+    if nss.is_empty() {
+        return Ok(c);
+    }
+    ropts.extra_libs.extend(nss.iter().map(|s| s.to_string()));
+    closure::resolve(program, &ropts)
+}
