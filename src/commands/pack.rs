@@ -12,7 +12,7 @@ use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::options::{AddSpec, ImageSettings};
 use crate::pack::{self, PackRequest, Packed, pack_file};
-use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
+use crate::pipeline::{self, Binaries, Dynamic, Inside, Job, Programs};
 use crate::report::Reporter;
 
 /// The JSON result of `staticize pack`.
@@ -59,7 +59,7 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
             settings: image_settings,
             binaries: Binaries::None,
             destinations,
-            dynamic: Dynamic::Refuse,
+            dynamic: Dynamic::Packed(Box::new(Inside { program: args.program.clone(), closure: closure.clone() })),
         };
         let outcome = pipeline::run(job, rep)?;
         image = outcome.image.clone();

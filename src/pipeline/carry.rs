@@ -175,7 +175,7 @@ fn carry_from(p: &Program, s: &ImageSettings, root: LibraryRoot) -> Result<Carri
 /// One `/var/lib/dpkg/status.d/NAME` record per Debian package whose files the image carries
 /// (distroless's convention), so scanners see them; `host_program` is the program's own file
 /// when it may come from a package (`bundle /usr/bin/redis-server`).
-fn add_package_records(
+pub(super) fn add_package_records(
     rootfs: &mut Rootfs,
     closure: &Closure,
     host_program: Option<&Path>,

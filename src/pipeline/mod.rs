@@ -101,6 +101,26 @@ pub(crate) enum Dynamic {
     Refuse,
     /// Carried into the image with its library closure (`bundle`, `node`).
     Carry(CarryOptions),
+    /// A packed file (`staticize pack`): refused like any other program if it is not static,
+    /// but it carries a dynamic program and its closure inside, which the SBOM and the image's
+    /// status.d records list as if they were carried beside it.
+    Packed(Box<Inside>),
+}
+
+/// What a packed file carries: the program it was made from and that program's closure.
+#[derive(Debug, Clone)]
+pub(crate) struct Inside {
+    /// The program on this machine that was packed.
+    pub program: PathBuf,
+    /// Its closure, as packed.
+    pub closure: Closure,
+}
+
+impl Dynamic {
+    /// True when a program that is not self-contained is a failed verdict.
+    pub(crate) fn refuses(&self) -> bool {
+        !matches!(self, Dynamic::Carry(_))
+    }
 }
 
 /// One program of a run.

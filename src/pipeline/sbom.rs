@@ -31,8 +31,12 @@ pub(super) fn write(job: &Job, programs: &[Program], written: &Written, rep: &Re
             inputs,
             npm_dirs: p.artifact.as_ref().map(|a| a.package_dirs.as_slice()).unwrap_or_default(),
             closure: p.closure.as_ref(),
-            // A program taken from this machine may itself come from a Debian package.
-            host_program: prebuilt.then_some(p.elf.as_path()),
+            // A program taken from this machine may itself come from a Debian package (for a
+            // packed file: the program packed).
+            host_program: match &job.dynamic {
+                super::Dynamic::Packed(inside) => Some(inside.program.as_path()),
+                _ => prebuilt.then_some(p.elf.as_path()),
+            },
         })
         .collect();
     let sbom = collect::sbom(&job.name, &written.manifest_digest, &subjects)?;

@@ -212,6 +212,10 @@ pub(super) fn judge_prebuilt(job: &Job, files: &[(Option<Arch>, PathBuf)], rep: 
         };
         match &job.dynamic {
             Dynamic::Refuse => check_static(&program, *declared, &mut seen)?,
+            Dynamic::Packed(inside) => {
+                check_static(&program, *declared, &mut seen)?;
+                program.closure = Some(inside.closure.clone());
+            }
             Dynamic::Carry(opts) => {
                 let p = carry::Program {
                     elf: path,
@@ -229,7 +233,7 @@ pub(super) fn judge_prebuilt(job: &Job, files: &[(Option<Arch>, PathBuf)], rep: 
         }
         made.programs.push(program);
     }
-    if matches!(job.dynamic, Dynamic::Refuse) {
+    if job.dynamic.refuses() {
         check_requested_platforms(job, &made.programs)?;
     }
     Ok(made)
@@ -294,7 +298,7 @@ fn check_requested_platforms(job: &Job, have: &[Program]) -> Result<()> {
 /// A build that refuses dynamic programs: the first one that is not self-contained is written
 /// (so it can be looked at) and becomes the run's failed verdict.
 pub(super) fn verdict(job: &Job, programs: &[Program], rep: &Reporter) -> Result<Option<Error>> {
-    if !matches!(job.dynamic, Dynamic::Refuse) {
+    if !job.dynamic.refuses() {
         return Ok(None);
     }
     let Some(bad) = programs.iter().find(|p| !p.linkage.kind.is_self_contained()) else { return Ok(None) };
@@ -329,9 +333,14 @@ pub(super) fn deliver_static(job: &Job, programs: &[Program], dests: &Checked, r
         .tempdir()
         .map_err(|e| Error::io("create a scratch directory in", std::env::temp_dir(), e))?;
     let files = crate::strip::for_image(&files, job.settings.strip, scratch.path(), rep)?;
-    let (plan, notes) = super::plan::plan(&files, &job.name, &job.settings, &job.created_by)?;
+    let (mut plan, notes) = super::plan::plan(&files, &job.name, &job.settings, &job.created_by)?;
     for n in &notes {
         rep.step("with", n);
+    }
+    if let (Dynamic::Packed(inside), Some(p)) = (&job.dynamic, programs.first()) {
+        for image in &mut plan.images {
+            carry::add_package_records(&mut image.rootfs, &inside.closure, Some(&inside.program), &p.program_path)?;
+        }
     }
     destination::deliver(&plan, dests, rep)
 }

@@ -249,6 +249,14 @@ fn packed_redis_answers_from_a_one_file_image_without_tmp_read_only_and_noexec_t
     let listing = ok(staticize().arg("inspect").arg(&tar));
     assert!(listing.contains("/redis-server"), "{listing}");
     assert!(!listing.contains("/lib"), "only the packed file: {listing}");
+    // What is packed is in the SBOM, with the packages' status.d records in the image so that
+    // a scanner sees them too: syft finds every package the SBOM lists.
+    let doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(t.path().join("redis-server.spdx.json")).unwrap()).unwrap();
+    let listed = crate::sbom::syft_sees_all(&tar, &doc);
+    for name in ["libc6", "libssl3", "libjemalloc2", "redis-tools"] {
+        assert!(listed.iter().any(|(n, _)| n == name), "{name} in the SBOM: {listed:?}");
+    }
     for engine in Engine::available() {
         engine.load(&tar);
         for extra in [&[][..], &["--read-only"][..], &["--read-only", "--tmpfs", "/tmp:rw,noexec"][..]] {
