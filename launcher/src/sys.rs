@@ -25,6 +25,8 @@ mod nr {
     pub const EXECVEAT: usize = 322;
     pub const MADVISE: usize = 28;
     pub const SCHED_GETAFFINITY: usize = 204;
+    pub const SCHED_SETAFFINITY: usize = 203;
+    pub const GETCPU: usize = 309;
     pub const FUTEX: usize = 202;
 }
 
@@ -53,6 +55,8 @@ mod nr {
     pub const EXECVEAT: usize = 281;
     pub const MADVISE: usize = 233;
     pub const SCHED_GETAFFINITY: usize = 123;
+    pub const SCHED_SETAFFINITY: usize = 122;
+    pub const GETCPU: usize = 168;
     pub const FUTEX: usize = 98;
 }
 
@@ -178,14 +182,34 @@ pub fn populate_write(addr: *mut u8, len: usize) -> isize {
     call(nr::MADVISE, [addr as usize, len, 23, 0, 0, 0])
 }
 
-/// The number of CPUs this process may run on (at least 1).
-pub fn cpus() -> usize {
-    let mut mask = [0u64; 16];
+/// A set of CPUs, as sched_getaffinity(2) gives it (up to 1024).
+pub type CpuSet = [u64; 16];
+
+/// The CPUs this process may run on (empty when the kernel does not say).
+pub fn affinity() -> CpuSet {
+    let mut mask: CpuSet = [0; 16];
     let r = call(nr::SCHED_GETAFFINITY, [0, core::mem::size_of_val(&mask), mask.as_mut_ptr() as usize, 0, 0, 0]);
     if r <= 0 {
-        return 1;
+        return [0; 16];
     }
-    mask.iter().map(|w| w.count_ones() as usize).sum::<usize>().max(1)
+    mask
+}
+
+/// The number of CPUs in `set` (at least 1).
+pub fn count(set: &CpuSet) -> usize {
+    set.iter().map(|w| w.count_ones() as usize).sum::<usize>().max(1)
+}
+
+/// sched_setaffinity(2) for one thread.
+pub fn set_affinity(tid: isize, set: &CpuSet) -> isize {
+    call(nr::SCHED_SETAFFINITY, [tid as usize, core::mem::size_of_val(set), set.as_ptr() as usize, 0, 0, 0])
+}
+
+/// The CPU this thread runs on now, or None.
+pub fn current_cpu() -> Option<usize> {
+    let mut cpu: u32 = 0;
+    let r = call(nr::GETCPU, [&mut cpu as *mut u32 as usize, 0, 0, 0, 0, 0]);
+    (r == 0).then_some(cpu as usize)
 }
 
 /// futex(FUTEX_WAIT) on `word` while it holds `val` (returns at once when it does not).

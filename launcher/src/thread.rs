@@ -86,6 +86,8 @@ core::arch::global_asm!(
 pub struct Thread {
     /// Non-zero while the thread runs; the kernel writes 0 at its exit and wakes the futex.
     alive: &'static AtomicU32,
+    /// Its thread id.
+    pub tid: isize,
 }
 
 /// Starts `func(arg)` on a new thread; None when the kernel refuses (the caller does the work
@@ -105,7 +107,7 @@ pub unsafe fn spawn(func: extern "C" fn(*mut u8), arg: *mut u8) -> Option<Thread
     alive.store(1, Ordering::SeqCst);
     // SAFETY: the stack top is inside the fresh mapping; the caller vouches for func and arg.
     let r = unsafe { staticize_clone(FLAGS, stack.add(STACK), alive, func, arg) };
-    if r < 0 { None } else { Some(Thread { alive }) }
+    if r < 0 { None } else { Some(Thread { alive, tid: r }) }
 }
 
 impl Thread {

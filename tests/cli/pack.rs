@@ -84,6 +84,31 @@ fn packed_glibc_and_musl_programs_behave_as_themselves() {
     }
 }
 
+/// The `Cpus_allowed_list` line of `/proc/self/status` as `cat` (packed or not) prints it.
+fn cpus_allowed(cat: &Path, taskset: Option<&str>) -> String {
+    let o = match taskset {
+        Some(cpus) => run(Command::new("taskset").args(["-c", cpus]).arg(cat).arg("/proc/self/status")),
+        None => run(Command::new(cat).arg("/proc/self/status")),
+    };
+    assert!(o.status.success(), "{}", text(&o));
+    let status = String::from_utf8_lossy(&o.stdout).into_owned();
+    status.lines().find(|l| l.starts_with("Cpus_allowed_list")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_packed_program_runs_with_the_callers_cpu_affinity() {
+    if !have("taskset") {
+        return;
+    }
+    // The launcher keeps its decoding threads off its own CPU; the program must not inherit that.
+    let t = tempdir();
+    let cat = which::which("cat").unwrap();
+    let packed = t.path().join("cat");
+    pack(&cat, &packed);
+    assert_eq!(cpus_allowed(&packed, None), cpus_allowed(&cat, None));
+    assert_eq!(cpus_allowed(&packed, Some("0")), cpus_allowed(&cat, Some("0")));
+}
+
 #[test]
 fn each_launcher_failure_is_named_with_its_own_status() {
     if !have("gcc") || !have("unshare") {

@@ -208,7 +208,8 @@ struct Worker<'a> {
 /// Decodes every frame, on up to one thread per CPU; dies on damage.
 fn decode_all(pack: &format::Pack<'_>, base: *mut u8) {
     let work = Work { pack, base, next: AtomicUsize::new(0), failed: AtomicU8::new(0) };
-    let n = pack.frame_count().min(sys::cpus()).max(1);
+    let cpus = sys::affinity();
+    let n = pack.frame_count().min(sys::count(&cpus)).max(1);
     let mut workers: Vec<Worker<'_>> = Vec::with_capacity(n);
     for _ in 0..n {
         let decoder = Decoder::new().unwrap_or_else(|e| decode_failed(e));
@@ -216,9 +217,16 @@ fn decode_all(pack: &format::Pack<'_>, base: *mut u8) {
     }
     let (first, rest) = workers.split_first_mut().unwrap_or_else(|| decode_failed(DecodeError::NoMemory));
     let mut threads = Vec::with_capacity(rest.len());
+    let others = others_than_this_one(&cpus);
     for w in rest.iter_mut() {
         // SAFETY: the worker lives in `workers` until every thread is joined below.
         if let Some(t) = unsafe { thread::spawn(run_worker, (w as *mut Worker<'_>).cast()) } {
+            // The scheduler starts a new thread on its parent's CPU and may leave both there,
+            // taking turns, for tens of milliseconds (measured: half of redis' decoding ran so)
+            // before it balances them: the workers are kept off this thread's CPU. Best effort.
+            if let Some(set) = &others {
+                sys::set_affinity(t.tid, set);
+            }
             threads.push(t);
         }
     }
@@ -232,6 +240,15 @@ fn decode_all(pack: &format::Pack<'_>, base: *mut u8) {
         2 => decode_failed(DecodeError::NoMemory),
         _ => decode_failed(DecodeError::Damaged),
     }
+}
+
+/// The allowed CPUs but the one this thread runs on; None when that leaves none, or the kernel
+/// does not say. (This thread keeps its own affinity, which the program inherits at exec.)
+fn others_than_this_one(cpus: &sys::CpuSet) -> Option<sys::CpuSet> {
+    let here = sys::current_cpu()?;
+    let mut set = *cpus;
+    *set.get_mut(here / 64)? &= !(1u64 << (here % 64));
+    set.iter().any(|w| *w != 0).then_some(set)
 }
 
 extern "C" fn run_worker(arg: *mut u8) {
