@@ -194,11 +194,7 @@ pub fn parse(file: &[u8]) -> Result<Pack<'_>, Damage> {
         return Err(Damage::HeaderHash);
     }
     let payload = &file[ho + hl..body as usize];
-    let mut pack = if version == VERSION_1 {
-        parse_header_v1(header, header_offset, payload)?
-    } else {
-        parse_header(header, header_offset, payload)?
-    };
+    let mut pack = parse_header(version, header, header_offset, payload)?;
     validate(&mut pack)?;
     Ok(pack)
 }
@@ -207,56 +203,39 @@ pub fn parse(file: &[u8]) -> Result<Pack<'_>, Damage> {
 const V1_FIXED: usize = 16;
 const V1_ENTRY: usize = 48;
 
-fn parse_header<'a>(h: &'a [u8], header_offset: u64, payload: &'a [u8]) -> Result<Pack<'a>, Damage> {
-    if h.len() < HEADER_FIXED {
+/// Splits a header into its parts. Version 1 has no alignment and no frame table (one frame:
+/// the payload), and shorter entries without an offset.
+fn parse_header<'a>(version: u32, h: &'a [u8], header_offset: u64, payload: &'a [u8]) -> Result<Pack<'a>, Damage> {
+    let v1 = version == VERSION_1;
+    let (fixed, entry_len) = if v1 { (V1_FIXED, V1_ENTRY) } else { (HEADER_FIXED, ENTRY_LEN) };
+    if h.len() < fixed {
         return Err(Damage::Header("the packed header is shorter than its fixed part"));
     }
     let count = entry_count(h)?;
-    let frame_count = u32_at(h, 20) as usize;
-    if frame_count == 0 || frame_count > MAX_FRAMES {
+    let frame_count = if v1 { 0 } else { u32_at(h, 20) as usize };
+    if !v1 && (frame_count == 0 || frame_count > MAX_FRAMES) {
         return Err(Damage::Header("the packed header lists no frames or too many"));
     }
-    let frames_end = HEADER_FIXED + frame_count * FRAME_LEN;
-    let records_end = frames_end + count * ENTRY_LEN;
+    let frames_end = fixed + frame_count * FRAME_LEN;
+    let records_end = frames_end + count * entry_len;
     if h.len() < records_end {
-        return Err(Damage::Header("the packed header is shorter than its frame and entry lists"));
+        return Err(Damage::Header(if v1 {
+            "the packed header is shorter than its entry list"
+        } else {
+            "the packed header is shorter than its frame and entry lists"
+        }));
     }
     Ok(Pack {
-        version: VERSION,
+        version,
         loader: u32_at(h, 0),
         count,
         unpacked_len: 0,
         image_len: u64_at(h, 8),
-        align: u32_at(h, 16) as u64,
+        align: if v1 { 1 } else { u32_at(h, 16) as u64 },
         header_offset,
         payload,
-        frames: &h[HEADER_FIXED..frames_end],
+        frames: &h[fixed..frames_end],
         records: &h[frames_end..records_end],
-        names: &h[records_end..],
-    })
-}
-
-/// A version 1 header: one frame, entries back to back.
-fn parse_header_v1<'a>(h: &'a [u8], header_offset: u64, payload: &'a [u8]) -> Result<Pack<'a>, Damage> {
-    if h.len() < V1_FIXED {
-        return Err(Damage::Header("the packed header is shorter than its fixed part"));
-    }
-    let count = entry_count(h)?;
-    let records_end = V1_FIXED + count * V1_ENTRY;
-    if h.len() < records_end {
-        return Err(Damage::Header("the packed header is shorter than its entry list"));
-    }
-    Ok(Pack {
-        version: VERSION_1,
-        loader: u32_at(h, 0),
-        count,
-        unpacked_len: 0,
-        image_len: u64_at(h, 8),
-        align: 1,
-        header_offset,
-        payload,
-        frames: &[],
-        records: &h[V1_FIXED..records_end],
         names: &h[records_end..],
     })
 }
@@ -319,7 +298,7 @@ fn validate(p: &mut Pack<'_>) -> Result<(), Damage> {
 /// The frames cover the image, each a whole number of alignment units, and the payload.
 fn validate_frames(p: &Pack<'_>) -> Result<(), Damage> {
     let (mut raw, mut packed) = (0u64, 0u64);
-    for f in p.frame_records() {
+    for f in (0..p.frame_count()).filter_map(|i| p.frame_record(i)) {
         if f.0 == 0 || f.1 == 0 || f.0 & (p.align - 1) != 0 {
             return Err(Damage::Header("a packed frame is empty or not aligned"));
         }
@@ -382,11 +361,13 @@ impl<'a> Pack<'a> {
         RawEntries { pack: *self, index: 0, next_v1: 0 }
     }
 
-    /// (raw_len, packed_len) of each frame.
-    fn frame_records(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
-        let v1 = (self.version == VERSION_1).then_some((self.image_len, self.payload.len() as u64));
-        let v2 = self.frames.chunks_exact(FRAME_LEN).map(|r| (u64_at(r, 0), u64_at(r, 8)));
-        v1.into_iter().chain(v2)
+    /// (raw_len, packed_len) of frame `i`: version 1's one frame is the whole payload.
+    fn frame_record(&self, i: usize) -> Option<(u64, u64)> {
+        if self.version == VERSION_1 {
+            return (i == 0).then_some((self.image_len, self.payload.len() as u64));
+        }
+        let r = self.frames.get(i * FRAME_LEN..(i + 1) * FRAME_LEN)?;
+        Some((u64_at(r, 0), u64_at(r, 8)))
     }
 }
 
@@ -444,7 +425,7 @@ impl<'a> Iterator for Frames<'a> {
     type Item = Frame<'a>;
 
     fn next(&mut self) -> Option<Frame<'a>> {
-        let (raw_len, packed_len) = self.pack.frame_records().nth(self.index)?;
+        let (raw_len, packed_len) = self.pack.frame_record(self.index)?;
         self.index += 1;
         let data = self.pack.payload.get(self.data_at..self.data_at + packed_len as usize)?;
         let f = Frame { raw_offset: self.raw_at, raw_len, data };

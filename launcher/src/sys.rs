@@ -163,17 +163,10 @@ pub fn ftruncate(fd: i32, len: u64) -> isize {
     call(nr::FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0])
 }
 
-/// A shared read-write mapping of a whole file, or null.
-pub fn mmap_shared(fd: i32, len: usize) -> *mut u8 {
-    let r = call(nr::MMAP, [0, len, 3, 1, fd as usize, 0]);
-    if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
-}
-
 /// A shared read-write mapping of a file placed at `addr` (MAP_FIXED, over a reservation the
-/// caller owns), or null.
-pub fn mmap_fixed_shared(addr: *mut u8, len: usize, fd: i32) -> *mut u8 {
-    let r = call(nr::MMAP, [addr as usize, len, 3, 0x11, fd as usize, 0]);
-    if r < 0 { core::ptr::null_mut() } else { r as *mut u8 }
+/// caller owns): the address, or a negative errno.
+pub fn mmap_fixed_shared(addr: *mut u8, len: usize, fd: i32) -> isize {
+    call(nr::MMAP, [addr as usize, len, 3, 0x11, fd as usize, 0])
 }
 
 /// madvise(MADV_POPULATE_WRITE): allocates and maps the range's pages in one call instead of one

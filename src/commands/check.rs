@@ -90,16 +90,31 @@ fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result
     if failed > 0 {
         return Err(Error::Verdict {
             message: format!("{failed} of {} file(s) failed the check", results.len()),
-            help: Some(if results.iter().any(|r| r.over_budget.is_some()) {
-                "shrink the file (staticize builds with -Os, stripped) or raise --max-size".into()
-            } else if args.allow_dynamic {
-                "only ELF executables pass".into()
-            } else {
-                "rebuild statically (staticize c/go/rust…), bundle dynamic programs with staticize bundle, or pass --allow-dynamic".into()
-            }),
+            help: Some(file_help(&results, args.allow_dynamic)),
         });
     }
     Ok(())
+}
+
+/// One help line per kind of failed file: over the size budget, a damaged pack, not static.
+fn file_help(results: &[CheckedFile], allow_dynamic: bool) -> String {
+    let failed = || results.iter().filter(|r| !r.ok);
+    let damaged = |r: &CheckedFile| matches!(r.packed, Some(PackVerdict::Damaged(_)));
+    let mut lines = Vec::new();
+    if failed().any(|r| r.over_budget.is_some()) {
+        lines.push("shrink the file (staticize builds with -Os, stripped) or raise --max-size");
+    }
+    if failed().any(damaged) {
+        lines.push("a damaged or truncated packed file cannot run: pack the program again (staticize pack PROGRAM)");
+    }
+    if failed().any(|r| r.over_budget.is_none() && !damaged(r)) {
+        lines.push(if allow_dynamic {
+            "only ELF executables pass"
+        } else {
+            "rebuild statically (staticize c/go/rust…), bundle dynamic programs with staticize bundle, or pass --allow-dynamic"
+        });
+    }
+    lines.join("\nhelp: ")
 }
 
 /// The human line for one file: "ok   PATH: static, x86_64, 8.1 KiB".

@@ -291,10 +291,11 @@ fn frame_count(image_len: u64) -> u64 {
     }
 }
 
-/// The image cut into [`frame_count`] aligned parts, each one zstd frame compressed on its own
-/// thread, with a window as large as the part so the libraries' repeats are found, and a
-/// checksum that lets the launcher detect damage. Every frame is compressed by one thread with
-/// fixed parameters, so the bytes do not depend on the machine.
+/// The image cut into [`frame_count`] aligned parts, each one zstd frame with a window of up to
+/// [`WINDOW_LOG`] so the libraries' repeats are found, and a checksum that lets the launcher
+/// detect damage. The frames are compressed side by side on up to
+/// [`crate::image::compress::threads`] threads, each frame by one thread with fixed parameters,
+/// so the bytes do not depend on the machine.
 fn compress(image: &[u8], align: u64, level: i32) -> std::io::Result<Vec<Compressed>> {
     let n = frame_count(image.len() as u64);
     let mut cuts = vec![0usize];
@@ -306,12 +307,17 @@ fn compress(image: &[u8], align: u64, level: i32) -> std::io::Result<Vec<Compres
     }
     cuts.push(image.len());
     let parts: Vec<&[u8]> = cuts.windows(2).map(|w| &image[w[0]..w[1]]).collect();
-    std::thread::scope(|s| {
-        let jobs: Vec<_> = parts.iter().map(|p| s.spawn(move || compress_frame(p, level))).collect();
-        jobs.into_iter()
-            .map(|j| j.join().unwrap_or_else(|_| Err(std::io::Error::other("a compression thread panicked"))))
-            .collect()
-    })
+    let mut frames = Vec::with_capacity(parts.len());
+    for batch in parts.chunks(crate::image::compress::threads().max(1)) {
+        std::thread::scope(|s| {
+            let jobs: Vec<_> = batch.iter().map(|p| s.spawn(move || compress_frame(p, level))).collect();
+            for j in jobs {
+                frames.push(j.join().unwrap_or_else(|_| Err(std::io::Error::other("a compression thread panicked")))?);
+            }
+            Ok::<_, std::io::Error>(())
+        })?;
+    }
+    Ok(frames)
 }
 
 /// The largest window: matches reach at most 4 MiB back. Farther ones miss the caches when the

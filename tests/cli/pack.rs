@@ -129,6 +129,11 @@ fn each_launcher_failure_is_named_with_its_own_status() {
     assert!(o.stdout.is_empty(), "no half program ran");
     let checked = fails_with(staticize().arg("check").arg(&cut), 1);
     assert!(checked.contains("packed, but no packed payload"), "{checked}");
+    assert!(
+        checked.contains("help: a damaged or truncated packed file cannot run: pack the program again"),
+        "{checked}"
+    );
+    assert!(!checked.contains("rebuild statically"), "the help is about the pack: {checked}");
     // Damaged inside the first frame (just after the header) or the last (near the end): the
     // frame's zstd checksum catches it, whichever thread decodes it.
     let n = bytes.len();

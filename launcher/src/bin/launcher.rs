@@ -167,20 +167,19 @@ fn unpack(pack: &format::Pack<'_>, page: usize) -> Vec<i32> {
         if e.size == 0 {
             continue;
         }
-        let r = sys::ftruncate(fd, e.size);
         let span = (e.size as usize + page - 1) & !(page - 1);
         // SAFETY: offset + span lies inside the region (the header was validated).
         let at = unsafe { base.add(e.offset as usize) };
         // The pages are allocated as they are populated or written; memory short then is the
         // OOM killer's, as for any program.
-        if r < 0 || sys::mmap_fixed_shared(at, span, fd).is_null() {
+        let mut r = sys::ftruncate(fd, e.size);
+        if r >= 0 {
+            r = sys::mmap_fixed_shared(at, span, fd);
+        }
+        if r < 0 {
             die(
                 EXIT_SYSTEM,
-                &[
-                    b"staticize launcher: cannot size or map a memory file (",
-                    errno_text(r.min(-1)),
-                    b"): too little memory?",
-                ],
+                &[b"staticize launcher: cannot size or map a memory file (", errno_text(r), b"): too little memory?"],
             );
         }
     }
@@ -283,7 +282,7 @@ impl Worker<'_> {
 fn decode_failed(e: DecodeError) -> ! {
     match e {
         DecodeError::Damaged => damaged_payload(),
-        DecodeError::NoMemory => die(EXIT_SYSTEM, &[b"staticize launcher: out of memory for the decoder's window"]),
+        DecodeError::NoMemory => die(EXIT_SYSTEM, &[b"staticize launcher: out of memory for the decoder"]),
     }
 }
 
