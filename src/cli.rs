@@ -224,6 +224,11 @@ pub struct ImageOutput {
     /// Write no SBOM (nor attach one on --push).
     #[arg(long, help_heading = "Image output")]
     pub no_sbom: bool,
+    /// Print the plan — what would be built, by which tool, where each file goes, the image's
+    /// layers, the destinations and the checks (steps, or JSON with --json) — and do nothing
+    /// else: nothing is built, written or created.
+    #[arg(long)]
+    pub plan: bool,
 }
 
 /// `--sbom-format`.

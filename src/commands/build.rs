@@ -1,5 +1,6 @@
 //! `staticize c` / `staticize cxx`, and the JSON every build command prints: the arguments
-//! become a `pipeline::Job`; `pipeline::run` compiles, checks, writes the image and the binary.
+//! become a `pipeline::Job`; `pipeline::run` plans it, then compiles, checks, writes the image
+//! and the binary (or, with `--plan`, prints the plan).
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +13,7 @@ use crate::driver::c::CDriver;
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::Written;
-use crate::image::options::ImageSettings;
-use crate::pipeline::{self, Binaries, Dynamic, Job, Outcome, Programs};
+use crate::pipeline::{self, Binaries, Delivery, Dynamic, Job, Outcome, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::cc::Lang;
@@ -58,7 +58,8 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
     };
     let lang_word = lang.key();
     let settings = settings::build_settings(&args.image)?;
-    check_host_platform(&settings)?;
+    let delivery = settings::delivery(&args.image.options)?;
+    check_host_platform(&delivery)?;
     let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let job = Job {
         created_by: format!("staticize {lang_word} {}", file_name(first)),
@@ -70,18 +71,28 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
             extra_args: extra,
         },
         settings,
+        delivery,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,
+        plan_only: args.image.options.image_output.plan,
     };
     run_builds(job, rep)
 }
 
-/// Runs a build job and prints its JSON; exit 1 when a verdict failed.
+/// Runs a build job and prints its JSON (one per executable for a build system's); exit 1
+/// when a verdict failed.
 pub(crate) fn run_builds(job: pipeline::Job<'_>, rep: &Reporter) -> Result<()> {
-    let outcome = pipeline::run(job, rep)?;
-    print_builds(&outcome, rep);
-    outcome.finish()
+    let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
+    if outcome.each.is_empty() {
+        print_builds(&outcome, rep);
+        return outcome.finish();
+    }
+    for one in outcome.each {
+        print_builds(&one, rep);
+        one.finish()?;
+    }
+    Ok(())
 }
 
 /// Prints a build's JSON: one result for one platform, the list and the image for several.
@@ -106,9 +117,9 @@ pub fn print_builds(outcome: &Outcome, rep: &Reporter) {
 }
 
 /// C and C++ (and `staticize build`) compile for the host: --platform may name it, and nothing else yet.
-pub fn check_host_platform(s: &ImageSettings) -> Result<()> {
+pub fn check_host_platform(d: &Delivery) -> Result<()> {
     let host = Arch::host();
-    match s.platforms.iter().find(|p| **p != host) {
+    match d.platforms.iter().find(|p| **p != host) {
         None => Ok(()),
         Some(other) => Err(Error::usage(
             format!("--platform {}: this command builds for the host ({}) only", other.platform(), host.platform()),

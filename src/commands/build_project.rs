@@ -1,15 +1,13 @@
-//! `staticize build [DIR]`: a project's own build system run static, then each chosen
-//! executable goes down the one road (`pipeline::run`): checked, imaged, delivered, written.
-
-use std::path::PathBuf;
+//! `staticize build [DIR]`: a job whose programs come from the project's own build system;
+//! `pipeline::run` runs it static, then takes each chosen executable down the rest of the road:
+//! checked, imaged, delivered, written.
 
 use crate::cli::BuildArgs;
 use crate::commands::build::{check_host_platform, run_builds};
 use crate::commands::settings;
-use crate::driver::buildsys::{self, Built, Executable, Options, select};
+use crate::driver::buildsys::Options;
 use crate::error::{Error, Result};
-use crate::pipeline::{Binaries, Dynamic, Job, Programs};
-use crate::platform::Arch;
+use crate::pipeline::{Binaries, BuildSystem, Dynamic, Job, Programs};
 use crate::report::Reporter;
 
 /// Runs `staticize build`.
@@ -21,57 +19,38 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         ));
     }
     // Image settings are refused before the (long) build runs.
-    check_host_platform(&settings::build_settings(&args.image)?)?;
-    let opts = Options {
-        command: args.command.clone(),
-        configure_args: args.configure_args.clone(),
-        targets: args.targets.clone(),
-        preference: args.toolchain.preference(),
-        deps: crate::deps::requested(&args.deps, &args.dir)?,
+    let delivery = settings::delivery(&args.image.options)?;
+    check_host_platform(&delivery)?;
+    let image = (!args.image.no_image).then(|| args.image.image.clone());
+    // The archive of each executable is named after it; the other destinations are shared.
+    let more_destinations = match image {
+        Some(_) => settings::destinations(&args.image.options.image_output, Default::default())?.split_off(1),
+        None => Vec::new(),
     };
-    let built = buildsys::build(&args.dir, &opts, rep)?;
-    let rebuilt = built.executables.iter().filter(|e| e.rebuilt).count();
-    rep.step(
-        "found",
-        format!(
-            "{} executable{} ({rebuilt} built by this run): {}",
-            built.executables.len(),
-            if built.executables.len() == 1 { "" } else { "s" },
-            built.executables.iter().map(|e| e.rel.display().to_string()).collect::<Vec<_>>().join(", ")
-        ),
-    );
-    let chosen = select::choose(&built, &args.bins)?;
-    for e in &chosen {
-        select::refuse_dynamic(e, &built)?;
-    }
-    for e in chosen {
-        package(&args, &built, e, rep)?;
-    }
-    Ok(())
-}
-
-/// One chosen executable through the pipeline, as a build whose driver hands over the file.
-fn package(args: &BuildArgs, built: &Built, e: &Executable, rep: &Reporter) -> Result<()> {
-    let name = select::file_name(e);
-    let driver = select::Prebuilt {
-        path: e.path.clone(),
-        toolchain: format!("{} ({}) via {}", built.cc.name, built.cc.version, built.system.label()),
-        libc: built.cc.libc.clone(),
-    };
-    let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
-    let job = Job {
-        created_by: format!("staticize build --bin {name}"),
-        name,
-        programs: Programs::Build {
-            builds: vec![(Arch::host(), &driver)],
-            inputs: vec![e.rel.clone()],
-            profile: args.toolchain.profile.into(),
-            extra_args: Vec::new(),
+    let system = BuildSystem {
+        dir: args.dir.clone(),
+        options: Options {
+            command: args.command.clone(),
+            configure_args: args.configure_args.clone(),
+            targets: args.targets.clone(),
+            preference: args.toolchain.preference(),
+            deps: crate::deps::requested(&args.deps, &args.dir)?,
         },
+        bins: args.bins.clone(),
+        output: args.output.clone(),
+        image,
+        more_destinations,
+    };
+    let job = Job {
+        name: String::new(),
+        created_by: format!("staticize build {}", args.dir.display()),
+        programs: Programs::BuildSystem(Box::new(system)),
         settings: settings::build_settings(&args.image)?,
-        destinations: settings::build_destinations(&args.image, &binary)?,
-        binaries: Binaries::PerPlatform(binary),
+        delivery,
+        binaries: Binaries::None,
+        destinations: Vec::new(),
         dynamic: Dynamic::Refuse,
+        plan_only: args.image.options.image_output.plan,
     };
     run_builds(job, rep)
 }

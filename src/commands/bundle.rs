@@ -43,8 +43,9 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
     let job = Job {
         created_by: format!("staticize bundle {name}"),
         name,
-        programs: Programs::Prebuilt(vec![(None, args.binary.clone())]),
+        programs: Programs::Given(vec![(None, args.binary.clone())]),
         settings,
+        delivery: settings::delivery(&args.options)?,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options.image_output, dest)?,
         dynamic: Dynamic::Carry(CarryOptions {
@@ -58,9 +59,11 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
                 trace,
             },
             init: false,
+            pack_binary: false,
         }),
+        plan_only: args.options.image_output.plan,
     };
-    let outcome = pipeline::run(job, rep)?;
+    let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
     if let (Some(p), Some(image)) = (outcome.programs.first(), &outcome.image) {
         rep.json(&BundleResult {
             program: &args.binary,

@@ -16,9 +16,12 @@ use crate::toolchain::Profile;
 /// Runs `staticize go`.
 pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
     let settings = settings::build_settings(&args.image)?;
+    let delivery = settings::delivery(&args.image.options)?;
+    let plan_only = args.image.options.image_output.plan;
     let mut drivers: Vec<(Arch, GoDriver)> = Vec::new();
-    for arch in settings.build_platforms() {
-        let driver = GoDriver::new(&args.package, arch, &args.tags, args.tzdata, &args.extra)?;
+    for arch in delivery.build_platforms() {
+        // With --plan nothing is built, not even speculatively.
+        let driver = GoDriver::new(&args.package, arch, &args.tags, args.tzdata, &args.extra, !plan_only)?;
         if let Some(note) = driver.cgo_note() {
             rep.step("cgo", format!("{}: {note}", arch.platform()));
         }
@@ -38,9 +41,11 @@ pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
             extra_args: args.extra.clone(),
         },
         settings,
+        delivery,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,
+        plan_only,
     };
     run_builds(job, rep)
 }

@@ -16,8 +16,8 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     let binaries = binaries(&args)?;
     let name = image_name(&args, &binaries)?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
-    let mut settings = settings::image_settings(&args.options)?;
-    settings.strip = !args.no_strip;
+    let settings = settings::image_settings(&args.options)?;
+    let delivery = pipeline::Delivery { strip: !args.no_strip, ..settings::delivery(&args.options)? };
     let created_by = format!(
         "staticize image {}",
         binaries
@@ -28,14 +28,16 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     );
     let job = Job {
         name,
-        programs: Programs::Prebuilt(binaries),
+        programs: Programs::Given(binaries),
         settings,
+        delivery,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options.image_output, dest)?,
         dynamic: Dynamic::Refuse,
         created_by,
+        plan_only: args.options.image_output.plan,
     };
-    let outcome = pipeline::run(job, rep)?;
+    let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
     if let Some(w) = &outcome.image {
         rep.json(w);
     }

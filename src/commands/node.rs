@@ -1,6 +1,6 @@
 //! `staticize node`: an entry script → a Node single executable (the node `Driver`) → an
 //! image holding it with its library closure (the pipeline's closure stage) and, for the tree
-//! layout, its packages.
+//! layout, its packages; the executable written is packed (the pipeline's pack-binary stage).
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,6 @@ use crate::elf;
 use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::pipeline::{self, Binaries, CarryOptions, Dynamic, Job, Programs};
-use crate::platform::Arch;
 use crate::report::Reporter;
 
 /// The JSON result of `staticize node`.
@@ -42,6 +41,7 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         args.image.options.path = Some(format!("/usr/local/bin/{name}"));
     }
     let settings = settings::build_settings(&args.image)?;
+    let delivery = settings::delivery(&args.image.options)?;
     let program_path = settings.program_path(&name)?;
     if program_path == TREE_ROOT || program_path.starts_with(&format!("{TREE_ROOT}/")) {
         return Err(Error::usage(
@@ -49,7 +49,7 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
             "put the executable elsewhere, e.g. --path /usr/local/bin/NAME",
         ));
     }
-    let arches = settings.build_platforms();
+    let arches = delivery.build_platforms();
     let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let entry = args.entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let driver = NodeDriver {
@@ -69,24 +69,14 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
             extra_args: Vec::new(),
         },
         settings,
+        delivery,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::One(binary.clone()),
-        dynamic: Dynamic::Carry(CarryOptions { init: !args.no_init, ..Default::default() }),
+        dynamic: Dynamic::Carry(CarryOptions { init: !args.no_init, pack_binary: !args.no_pack, ..Default::default() }),
         created_by: format!("staticize node {entry}"),
+        plan_only: args.image.options.image_output.plan,
     };
-    let outcome = pipeline::run(job, rep)?;
-    if outcome.image.is_some() && !args.no_init {
-        rep.step(
-            "init",
-            format!(
-                "{} runs first as PID 1 in the image: forwards signals to node, reaps zombies, exits with its status (--no-init)",
-                crate::pack::INIT_PATH
-            ),
-        );
-    }
-    if outcome.failed.is_none() && !args.no_pack {
-        pack_binaries(&outcome.programs, rep)?;
-    }
+    let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
     let mut results: Vec<NodeResult> = outcome
         .programs
         .iter()
@@ -105,35 +95,6 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         rep.json(&results);
     }
     outcome.finish()
-}
-
-/// Replaces each written executable (dynamic: node and its script) by the packed static file
-/// carrying node's loader and libraries (`--no-pack` keeps the dynamic one). A cross build's
-/// libraries come from the same Debian root its image's closure came from.
-fn pack_binaries(programs: &[pipeline::Program], rep: &Reporter) -> Result<()> {
-    for p in programs {
-        let Some(binary) = &p.binary else { continue };
-        let root = match p.arch {
-            Some(a) if a != Arch::host() => {
-                let tc = crate::driver::node::tools::toolchain();
-                let spec = crate::driver::node::cross::spec(&tc, a.name())?;
-                Some(crate::driver::node::cross::debian_root(spec, &crate::progress::Steps::new(rep))?)
-            }
-            _ => None,
-        };
-        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let req = crate::pack::PackRequest { root, ..Default::default() };
-        let (_, _, packed) = crate::pack::pack_file(binary, &name, &req, binary, rep)?;
-        rep.step(
-            "",
-            format!(
-                "{} is static: node and its {} libraries run from memory (--no-pack for the dynamic file)",
-                binary.display(),
-                packed.entries.len().saturating_sub(2)
-            ),
-        );
-    }
-    Ok(())
 }
 
 /// The program's name: the entry's file name, or its package's name when the file name says
@@ -156,7 +117,6 @@ fn package_name_or_stem(entry: &Path) -> Option<String> {
     Some(name.filter(|n| !n.is_empty()).unwrap_or(stem))
 }
 
-/// The platforms to build for from `--platform`, in the order given: this machine's when none.
 #[cfg(test)]
 mod tests {
     use super::*;

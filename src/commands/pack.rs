@@ -1,5 +1,6 @@
 //! `staticize pack`: a dynamic program → one static executable carrying its interpreter and
-//! library closure (src/pack), and a scratch image holding only that file.
+//! library closure (src/pack), and a scratch image holding only that file: a job whose
+//! dynamic variant is `Pack`, run by the pipeline.
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +11,8 @@ use crate::closure::Closure;
 use crate::commands::{bundle, settings};
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
-use crate::image::options::{AddSpec, ImageSettings};
-use crate::pack::{self, PackRequest, Packed, pack_file};
-use crate::pipeline::{self, Binaries, Dynamic, Inside, Job, Programs};
+use crate::pack::{PackRequest, Packed};
+use crate::pipeline::{self, Binaries, Dynamic, Job, PackOptions, Programs};
 use crate::report::Reporter;
 
 /// The JSON result of `staticize pack`.
@@ -30,8 +30,8 @@ pub struct PackResult {
     pub image: Option<crate::image::Written>,
 }
 
-/// Runs `staticize pack`: packs the program, then writes the one-file image through the
-/// pipeline (the packed file is static, so the image is that file alone).
+/// Runs `staticize pack`: the program packed into one static file, then the one-file image
+/// of that file, both by the pipeline (its pack stage, then the road of a static program).
 pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
     let name = bundle::binary_name(&args.program)?;
     let out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
@@ -41,47 +41,31 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
             "name another output with -o OUT",
         ));
     }
-    crate::output::ensure_writable(&out)?;
-    let mut image_settings = settings::build_settings(&args.image)?;
-    let destinations = settings::build_destinations(&args.image, &out)?;
-    let req = PackRequest { libs: args.lib.clone(), allow_missing: args.allow_missing, root: args.root.clone() };
-    let (linkage, closure, packed) = pack_file(&args.program, &name, &req, &out, rep)?;
-    let mut image = None;
-    if !destinations.is_empty() {
-        let staging = tempfile::tempdir().map_err(|e| Error::io("create a directory in", std::env::temp_dir(), e))?;
-        if args.init {
-            add_init(&mut image_settings, &name, &linkage.machine, staging.path())?;
-        }
-        let job = Job {
-            created_by: format!("staticize pack {name}"),
-            name,
-            programs: Programs::Prebuilt(vec![(None, out.clone())]),
-            settings: image_settings,
-            binaries: Binaries::None,
-            destinations,
-            dynamic: Dynamic::Packed(Box::new(Inside { program: args.program.clone(), closure: closure.clone() })),
-        };
-        let outcome = pipeline::run(job, rep)?;
-        image = outcome.image.clone();
-        outcome.finish()?;
+    let job = Job {
+        created_by: format!("staticize pack {name}"),
+        name,
+        programs: Programs::Given(vec![(None, args.program.clone())]),
+        settings: settings::build_settings(&args.image)?,
+        delivery: settings::delivery(&args.image.options)?,
+        destinations: settings::build_destinations(&args.image, &out)?,
+        binaries: Binaries::PerPlatform(out.clone()),
+        dynamic: Dynamic::Pack(PackOptions {
+            request: PackRequest { libs: args.lib.clone(), allow_missing: args.allow_missing, root: args.root.clone() },
+            init: args.init,
+        }),
+        plan_only: args.image.options.image_output.plan,
+    };
+    let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
+    if let Some(p) = &outcome.packed {
+        rep.json(&PackResult {
+            output: out,
+            program: p.linkage.clone(),
+            packed: p.packed.clone(),
+            closure: p.closure.clone(),
+            image: outcome.image.clone(),
+        });
     }
-    rep.json(&PackResult { output: out, program: linkage, packed, closure, image });
-    Ok(())
-}
-
-/// `--init`: the init goes into the image at [`pack::INIT_PATH`] and runs the program.
-fn add_init(s: &mut ImageSettings, name: &str, arch: &str, staging: &Path) -> Result<()> {
-    let init = pack::init(arch).ok_or_else(|| Error::usage(format!("no init for {arch}"), pack::missing_hint(arch)))?;
-    let file = staging.join("init");
-    std::fs::write(&file, init).map_err(|e| Error::io("write", &file, e))?;
-    s.adds.push(AddSpec { src: file, dest: pack::INIT_PATH.into(), mode: Some(0o755) });
-    let mut entry = vec![pack::INIT_PATH.to_string()];
-    entry.extend(s.entrypoint.clone().unwrap_or_else(|| vec![String::new()]));
-    if entry[1].is_empty() {
-        entry[1] = s.program_path(name)?;
-    }
-    s.entrypoint = Some(entry);
-    Ok(())
+    outcome.finish()
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

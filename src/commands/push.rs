@@ -1,29 +1,22 @@
 //! `staticize push IMAGE REF`: an archive already on disk → a registry, with the SBOM
-//! written beside it (NAME.spdx.json or NAME.cdx.json) attached.
+//! written beside it (NAME.spdx.json or NAME.cdx.json) attached — the push step of every run.
 
 use crate::cli::PushArgs;
 use crate::error::Result;
-use crate::image::push::{self, Target};
-use crate::image::read::Archive;
-use crate::pipeline::destination::refuse_problems;
+use crate::image::push::Target;
 use crate::report::Reporter;
 use crate::sbom::Format;
 
 /// Runs `push`.
 pub fn run(args: PushArgs, rep: &Reporter) -> Result<()> {
     let target = Target::parse(&args.reference)?;
-    let archive = Archive::open(&args.image)?;
-    refuse_problems(&archive)?;
-    let pushed = push::push(&archive, &target, rep)?;
-    rep.line(format!("{}@{}", pushed.reference, pushed.digest));
     // The SBOM staticize wrote beside the archive goes with it, as `--push` sends it.
     let beside = [Format::Spdx, Format::CycloneDx]
         .into_iter()
         .find(|f| crate::sbom::path_beside(&args.image, *f).is_file())
         .filter(|_| !args.no_sbom);
-    if let Some(format) = beside {
-        crate::pipeline::sbom::attach_beside(&args.image, format, &target, rep)?;
-    }
+    let pushed = crate::pipeline::push_archive(&args.image, &target, beside, rep)?;
+    rep.line(format!("{}@{}", pushed.reference, pushed.digest));
     rep.json(&pushed);
     Ok(())
 }

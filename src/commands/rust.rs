@@ -6,48 +6,27 @@ use crate::cli::{Libc, RustArgs};
 use crate::commands::build::run_builds;
 use crate::commands::settings;
 use crate::driver::Driver;
-use crate::driver::rust::{RustDriver, RustLibc, cargo, choose_target, installed_targets, resolve};
+use crate::driver::rust::{RustBuild, RustLibc, cargo, drivers, resolve};
 use crate::error::Result;
 use crate::pipeline::{Binaries, Dynamic, Job, Programs};
-use crate::platform::Arch;
 use crate::report::Reporter;
 
 /// Runs `staticize rust`.
 pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
     let settings = settings::build_settings(&args.image)?;
+    let delivery = settings::delivery(&args.image.options)?;
     let cargo = cargo()?;
     let target = resolve(&cargo, &args.project, args.bin.as_deref())?;
-    let want = args.libc.map(|l| match l {
-        Libc::Musl => RustLibc::Musl,
-        Libc::Glibc => RustLibc::Glibc,
-    });
-    let installed = installed_targets();
-    let mut drivers: Vec<(Arch, RustDriver)> = Vec::new();
-    for arch in settings.build_platforms() {
-        let (triple, libc) = choose_target(arch, want, installed.as_deref())?;
-        if libc == RustLibc::Glibc && want.is_none() {
-            rep.step(
-                "target",
-                format!(
-                    "{triple} with +crt-static (static glibc); for musl: rustup target add {}",
-                    crate::driver::rust::settings().musl_triple(arch)
-                ),
-            );
-        }
-        drivers.push((
-            arch,
-            RustDriver {
-                cargo: cargo.clone(),
-                target: target.clone(),
-                arch,
-                triple,
-                libc,
-                features: args.features.clone(),
-                all_features: args.all_features,
-                no_default_features: args.no_default_features,
-            },
-        ));
-    }
+    let wanted = RustBuild {
+        libc: args.libc.map(|l| match l {
+            Libc::Musl => RustLibc::Musl,
+            Libc::Glibc => RustLibc::Glibc,
+        }),
+        features: args.features.clone(),
+        all_features: args.all_features,
+        no_default_features: args.no_default_features,
+    };
+    let drivers = drivers(&cargo, &target, &delivery.build_platforms(), &wanted, rep)?;
     let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&target.bin));
     let job = Job {
         name: target.bin.clone(),
@@ -58,10 +37,12 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
             extra_args: args.extra.clone(),
         },
         settings,
+        delivery,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,
         created_by: format!("staticize rust --bin {}", target.bin),
+        plan_only: args.image.options.image_output.plan,
     };
     run_builds(job, rep)
 }

@@ -11,7 +11,7 @@ use crate::image::options::{
     program_path,
 };
 use crate::image::push::Target;
-use crate::pipeline::{Destination, default_image_path};
+use crate::pipeline::{Delivery, Destination, default_image_path};
 use crate::platform::parse_platforms;
 
 /// Validates every image option; the first bad one is a usage error.
@@ -25,8 +25,6 @@ pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
         path: o.path.as_deref().map(program_path).transpose()?,
         entrypoint: exec_form("--entrypoint", &o.entrypoint)?,
         cmd: exec_form("--cmd", &o.cmd)?,
-        compression: o.image_output.compress.into(),
-        sbom: o.image_output.sbom(),
         ..Default::default()
     };
     if matches!(&s.cmd, Some(c) if c.is_empty()) {
@@ -60,7 +58,6 @@ pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
     for w in &o.with {
         parse_with(w, &mut s.extras)?;
     }
-    s.platforms = parse_platforms(&o.platform)?;
     if matches!(&s.entrypoint, Some(e) if e.is_empty()) && s.cmd.is_none() {
         return Err(Error::usage(
             "--entrypoint '[]' clears the entrypoint but no --cmd says what to run",
@@ -98,10 +95,19 @@ pub fn build_settings(a: &ImageArgs) -> Result<ImageSettings> {
     Ok(ImageSettings {
         tag: o.tag.as_deref().map(ImageRef::parse).transpose()?,
         path: o.path.as_deref().map(program_path).transpose()?,
-        platforms: parse_platforms(&o.platform)?,
-        compression: o.image_output.compress.into(),
         ..Default::default()
     })
+}
+
+/// How the image is delivered: `--compress`, `--platform`, the SBOM (`--sbom-format`,
+/// `--no-sbom`); `strip` is `staticize image`'s own (`--no-strip`), off here.
+pub fn delivery(o: &ImageOptions) -> Result<Delivery> {
+    Ok(Delivery { platforms: parse_platforms(&o.platform)?, ..output_delivery(&o.image_output) })
+}
+
+/// The delivery `--compress` and the SBOM flags ask for, for commands without `--platform`.
+pub fn output_delivery(o: &ImageOutput) -> Delivery {
+    Delivery { compression: o.compress.into(), sbom: o.sbom(), ..Default::default() }
 }
 
 /// A build command's destinations: none with `--no-image`, else the archive at `--image` or

@@ -29,6 +29,12 @@ impl CDriver {
 }
 
 impl Driver for CDriver {
+    fn tool(&self) -> crate::driver::Tool {
+        // Choosing probes the installed compilers; a missing one is the build's error to give.
+        let compiler = self.compiler().ok().map(|c| format!("{} ({})", c.name, c.version));
+        crate::driver::Tool { driver: self.lang.key().into(), compiler }
+    }
+
     fn build(&self, req: &BuildRequest, steps: &crate::progress::Steps) -> Result<Artifact> {
         for src in &req.inputs {
             check_source(src)?;

@@ -198,8 +198,16 @@ impl BuildPlan<'_> {
 
 impl GoDriver {
     /// Finds go, resolves `input` (a directory, a .go file or an import path) to its main
-    /// package and decides whether cgo is needed; nothing is built yet.
-    pub(crate) fn new(input: &str, arch: Arch, tags: &[String], tzdata: bool, extra: &[String]) -> Result<GoDriver> {
+    /// package and decides whether cgo is needed; nothing is built yet, but with `early`
+    /// a pure-Go build of a directory starts in the background while `go list` runs.
+    pub(crate) fn new(
+        input: &str,
+        arch: Arch,
+        tags: &[String],
+        tzdata: bool,
+        extra: &[String],
+        early: bool,
+    ) -> Result<GoDriver> {
         let go = spec("go").select(&Preference::default())?;
         let settings = settings();
         let mut all_tags = settings.build.tags.clone();
@@ -218,7 +226,7 @@ impl GoDriver {
         };
         // A directory or a file is the package's own directory, so the pure-Go build can start
         // now; an import path is placed by `go list` first.
-        let speculation = (pattern == "." || pattern.ends_with(".go"))
+        let speculation = (early && (pattern == "." || pattern.ends_with(".go")))
             .then(|| {
                 let plan = BuildPlan {
                     go: &go,
@@ -296,6 +304,11 @@ impl GoDriver {
 }
 
 impl Driver for GoDriver {
+    fn tool(&self) -> crate::driver::Tool {
+        let cgo = self.cgo.as_ref().map(|cc| format!(", cgo with {}", cc.argv.join(" "))).unwrap_or_default();
+        crate::driver::Tool { driver: "go".into(), compiler: Some(format!("{}{cgo}", self.go_version())) }
+    }
+
     fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
         let out = req.staging.join(&req.name);
         // `go build -o` resolves relative to its working directory; the staging path is absolute.

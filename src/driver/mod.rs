@@ -96,6 +96,10 @@ pub(crate) struct LibraryRoot {
 
 /// A language driver: builds a request into an artifact.
 pub(crate) trait Driver {
+    /// The driver's name and, when it is known before building, the compiler it will use:
+    /// what the plan shows (`--plan`). Finding it may probe installed tools; nothing is built.
+    fn tool(&self) -> Tool;
+
     /// Builds the program; errors carry the compiler's own message. Long work shows through
     /// `steps` (the one progress mechanism every driver shares).
     fn build(&self, req: &BuildRequest, steps: &Steps) -> crate::error::Result<Artifact>;
@@ -111,6 +115,15 @@ pub(crate) trait Driver {
     fn library_root(&self, _artifact: &Artifact, _steps: &Steps) -> crate::error::Result<Option<LibraryRoot>> {
         Ok(None)
     }
+}
+
+/// What builds a program, as far as it is known before building.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Tool {
+    /// The driver: "c", "c++", "go", "rust", "node".
+    pub driver: String,
+    /// The compiler and its version; None: chosen while building.
+    pub compiler: Option<String>,
 }
 
 /// The program's name: the file name of `-o` when given (it names the program inside the image

@@ -106,6 +106,58 @@ pub(crate) enum RustLibc {
     Glibc,
 }
 
+/// What `staticize rust` asks of each platform's build besides the platform.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RustBuild {
+    /// The libc asked for (`--libc`); None: musl when its target is installed.
+    pub libc: Option<RustLibc>,
+    /// `--features` values.
+    pub features: Vec<String>,
+    /// `--all-features`.
+    pub all_features: bool,
+    /// `--no-default-features`.
+    pub no_default_features: bool,
+}
+
+/// One driver per platform, each with its target chosen ([`choose_target`]); a fallback to
+/// static glibc is reported with how to get musl instead.
+pub(crate) fn drivers(
+    cargo: &Compiler,
+    target: &BinTarget,
+    arches: &[Arch],
+    b: &RustBuild,
+    rep: &crate::report::Reporter,
+) -> Result<Vec<(Arch, RustDriver)>> {
+    let installed = installed_targets();
+    let mut out = Vec::new();
+    for &arch in arches {
+        let (triple, libc) = choose_target(arch, b.libc, installed.as_deref())?;
+        if libc == RustLibc::Glibc && b.libc.is_none() {
+            rep.step(
+                "target",
+                format!(
+                    "{triple} with +crt-static (static glibc); for musl: rustup target add {}",
+                    settings().musl_triple(arch)
+                ),
+            );
+        }
+        out.push((
+            arch,
+            RustDriver {
+                cargo: cargo.clone(),
+                target: target.clone(),
+                arch,
+                triple,
+                libc,
+                features: b.features.clone(),
+                all_features: b.all_features,
+                no_default_features: b.no_default_features,
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// Chooses the target triple: musl when its target is installed (or asked for), else static
 /// glibc on the host; another architecture needs its musl target.
 pub(crate) fn choose_target(
@@ -336,6 +388,21 @@ fn with_rustflags(cmd: Command, triple_var: &str, flags: &[String]) -> Command {
 }
 
 impl Driver for RustDriver {
+    fn tool(&self) -> crate::driver::Tool {
+        crate::driver::Tool {
+            driver: "rust".into(),
+            compiler: Some(format!(
+                "{} for {} ({})",
+                self.cargo.version,
+                self.triple,
+                match self.libc {
+                    RustLibc::Musl => "musl",
+                    RustLibc::Glibc => "static glibc",
+                }
+            )),
+        }
+    }
+
     fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
         let cmd = self.command(req.profile).args(&req.extra_args);
         let step = format!("compile {} (bin {}) with cargo", self.target.package, self.target.bin);

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::image::ImageRef;
 use crate::image::rootfs::normalize;
-use crate::image::{Compression, ImageRef};
-use crate::platform::Arch;
 
 /// The validated image options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,18 +33,10 @@ pub struct ImageSettings {
     pub adds: Vec<AddSpec>,
     /// What scratch lacks.
     pub extras: Extras,
-    /// Requested platforms (empty: the program's own).
-    pub platforms: Vec<Arch>,
     /// The image name (`-t`); None: named after the program.
     pub tag: Option<ImageRef>,
     /// Where the program goes inside the image (`--path`, cleaned); None: /NAME.
     pub path: Option<String>,
-    /// Layer compression.
-    pub compression: Compression,
-    /// Strip a copy of each given executable for the image (`staticize image`; `--no-strip`).
-    pub strip: bool,
-    /// The SBOM written beside the image and attached on push; None: none (`--no-sbom`).
-    pub sbom: Option<crate::sbom::Format>,
 }
 
 /// A `--user` value.
@@ -108,11 +99,6 @@ impl ImageSettings {
     /// The image name: `-t` when given, else derived from the program's name.
     pub fn reference(&self, program: &str) -> ImageRef {
         self.tag.clone().unwrap_or_else(|| ImageRef::for_program(program))
-    }
-
-    /// The platforms to build for: those asked for, else the host's.
-    pub fn build_platforms(&self) -> Vec<Arch> {
-        if self.platforms.is_empty() { vec![Arch::host()] } else { self.platforms.clone() }
     }
 
     /// The program's path inside the image: `--path` or `/NAME`.
@@ -370,13 +356,6 @@ mod tests {
 
     fn v(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn build_platforms_default_to_the_host() {
-        assert_eq!(ImageSettings::default().build_platforms(), vec![Arch::host()]);
-        let two = ImageSettings { platforms: vec![Arch::Arm64, Arch::Amd64], ..Default::default() };
-        assert_eq!(two.build_platforms(), vec![Arch::Arm64, Arch::Amd64]);
     }
 
     #[test]

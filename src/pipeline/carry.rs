@@ -12,7 +12,7 @@ use crate::closure::{self, Closure, EntryKind, ResolveOptions, nss};
 use crate::driver::LibraryRoot;
 use crate::elf::{LinkKind, Linkage};
 use crate::error::{Error, Result};
-use crate::image::options::{ImageSettings, program_path};
+use crate::image::options::ImageSettings;
 use crate::image::rootfs::MODE_DATA;
 use crate::image::spec::Platform;
 use crate::image::{PlatformImage, Rootfs, Source};
@@ -30,31 +30,32 @@ pub(crate) struct CarryOptions {
     pub extras: Extras,
     /// Start the program under staticize's minimal init (`--init`, node's default).
     pub init: bool,
+    /// The executable written is packed into one static file carrying its loader and
+    /// libraries (node's default; `--no-pack` keeps it dynamic).
+    pub pack_binary: bool,
 }
 
 /// One program's image with its closure, and what the report says about it.
 #[derive(Debug, Clone)]
-pub(crate) struct Carried {
+pub(crate) struct WithClosure {
     /// The image.
     pub image: PlatformImage,
     /// The libraries carried.
     pub closure: Closure,
-    /// Where the program is inside the image.
-    pub program_path: String,
     /// What was done for NSS, when the program uses glibc.
     pub nss: Option<String>,
     /// Report lines of what was carried besides the closure, and hints.
     pub notes: Vec<Note>,
 }
 
-/// The program, what it is, and who asks.
-pub(crate) struct Program<'a> {
+/// The program to carry, what it is, where the plan puts it, and who asks.
+pub(crate) struct ToCarry<'a> {
     /// The ELF file.
     pub elf: &'a Path,
     /// Its verdict.
     pub linkage: &'a Linkage,
-    /// Its name.
-    pub name: &'a str,
+    /// Where it goes inside the image (the plan's decision).
+    pub program_path: &'a str,
     /// "node for linux/arm64", for messages about a cross closure.
     pub what: String,
     /// For the image history.
@@ -63,7 +64,12 @@ pub(crate) struct Program<'a> {
 
 /// Plans `p`'s image with its closure: from this machine, or from `root` for a cross build.
 /// Fails with a verdict (exit 1) when libraries are missing, unless `opts.allow_missing`.
-pub(crate) fn carry(p: &Program, s: &ImageSettings, opts: &CarryOptions, root: Option<LibraryRoot>) -> Result<Carried> {
+pub(crate) fn carry(
+    p: &ToCarry,
+    s: &ImageSettings,
+    opts: &CarryOptions,
+    root: Option<LibraryRoot>,
+) -> Result<WithClosure> {
     match p.linkage.kind {
         LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie => {}
         other => {
@@ -90,7 +96,7 @@ pub(crate) fn carry(p: &Program, s: &ImageSettings, opts: &CarryOptions, root: O
     Ok(carried)
 }
 
-fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Carried> {
+fn carry_host(p: &ToCarry, s: &ImageSettings, opts: &CarryOptions) -> Result<WithClosure> {
     let mut ropts = ResolveOptions { extra_libs: opts.extra_libs.clone(), ..Default::default() };
     let mut closure = closure::resolve(p.elf, &ropts)?;
     let mut nss = None;
@@ -109,34 +115,23 @@ fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Car
     if !closure.unresolved.is_empty() && !opts.allow_missing {
         return Err(unresolved_error(p.elf, &closure));
     }
-    // A program whose own RPATH/RUNPATH says $ORIGIN keeps its host directory, so $ORIGIN
-    // means the same directory in the image.
-    let mut s = s.clone();
     let extras = Extras { allow_missing: opts.allow_missing, ..opts.extras.clone() };
     let stdlib = stdlib_for(p.elf, &extras);
-    if let Some(lib) = stdlib.as_ref().filter(|_| s.path.is_none()) {
-        // At its host path the interpreter finds its library from its own prefix.
-        s.path = Some(program_path(&lib.program.to_string_lossy())?);
-    } else if extras.package_files && s.path.is_none() {
-        // Beside its package's files, as on the host: postgres finds its share and lib
-        // directories relative to its own directory, initdb finds postgres beside itself.
-        let real = std::fs::canonicalize(p.elf).map_err(|e| Error::io("read", p.elf, e))?;
-        s.path = Some(program_path(&real.to_string_lossy())?);
-    }
+    // The plan kept the program's host directory when its RPATH/RUNPATH says $ORIGIN, unless
+    // --path moved it: then $ORIGIN means another directory in the image.
     if closure.uses_origin {
         let real = std::fs::canonicalize(p.elf).map_err(|e| Error::io("read", p.elf, e))?;
         let real = real.to_string_lossy().into_owned();
-        match &s.path {
-            None => s.path = Some(program_path(&real)?),
-            Some(p) if closure::root::parent(p) != closure::root::parent(&real) => closure.warnings.push(format!(
+        if closure::root::parent(p.program_path) != closure::root::parent(&real) {
+            closure.warnings.push(format!(
                 "the program's RPATH/RUNPATH uses $ORIGIN, which in the image means {} instead of {}; leave out --path to keep its host directory",
-                closure::root::parent(p),
+                closure::root::parent(p.program_path),
                 closure::root::parent(&real)
-            )),
-            Some(_) => {}
+            ));
         }
     }
-    let (program_path, mut image) = program_image(p, &s)?;
+    let program_path = p.program_path.to_string();
+    let mut image = program_image(p, s)?;
     add_closure(&mut image.rootfs, &closure)?;
     add_package_records(&mut image.rootfs, &closure, Some(p.elf), &program_path)?;
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
@@ -149,11 +144,11 @@ fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Car
     let mut done: BTreeSet<String> = closure.files().map(|e| e.image_path.clone()).collect();
     done.insert(program_path.clone());
     let notes = complete(&mut image.rootfs, p.elf, &closure, &done, stdlib.as_ref(), &extras)?;
-    Ok(Carried { image, closure, program_path, nss, notes })
+    Ok(WithClosure { image, closure, nss, notes })
 }
 
 /// A cross build's closure: resolved inside a root holding that platform's libraries.
-fn carry_from(p: &Program, s: &ImageSettings, root: LibraryRoot) -> Result<Carried> {
+fn carry_from(p: &ToCarry, s: &ImageSettings, root: LibraryRoot) -> Result<WithClosure> {
     let opts = ResolveOptions { root: root.root.clone(), ..Default::default() };
     let closure = closure::resolve(p.elf, &opts)?;
     if !closure.unresolved.is_empty() {
@@ -163,13 +158,13 @@ fn carry_from(p: &Program, s: &ImageSettings, root: LibraryRoot) -> Result<Carri
             help: Some(root.help.clone()),
         });
     }
-    let (program_path, mut image) = program_image(p, s)?;
+    let mut image = program_image(p, s)?;
     image.platform.variant = root.variant.clone();
     add_closure(&mut image.rootfs, &closure)?;
-    add_package_records(&mut image.rootfs, &closure, None, &program_path)?;
+    add_package_records(&mut image.rootfs, &closure, None, p.program_path)?;
     let nss = nss::is_glibc(&closure).then(|| root.nss_note.clone());
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
-    Ok(Carried { image, closure, program_path, nss, notes: Vec::new() })
+    Ok(WithClosure { image, closure, nss, notes: Vec::new() })
 }
 
 /// One `/var/lib/dpkg/status.d/NAME` record per Debian package whose files the image carries
@@ -185,12 +180,10 @@ pub(super) fn add_package_records(
     crate::sbom::statusd::add(rootfs, &paragraphs)
 }
 
-/// The image of the program alone, every setting applied.
-fn program_image(p: &Program, s: &ImageSettings) -> Result<(String, PlatformImage)> {
-    let programs = [(Platform::linux(&p.linkage.machine), p.elf.to_path_buf())];
-    let (plan, _) = super::plan::plan(&programs, p.name, s, p.created_by)?;
-    let image = plan.images.into_iter().next().expect("one program gives one image");
-    Ok((s.program_path(p.name)?, image))
+/// The image of the program alone at its planned path, every setting applied.
+fn program_image(p: &ToCarry, s: &ImageSettings) -> Result<PlatformImage> {
+    let platform = Platform::linux(&p.linkage.machine);
+    super::image::program_image(p.elf, &platform, p.program_path, s, p.created_by).map(|(image, _)| image)
 }
 
 fn add_nsswitch(rootfs: &mut Rootfs, glibc: bool) -> Result<()> {
@@ -219,7 +212,7 @@ fn unresolved_error(binary: &Path, c: &Closure) -> Error {
 
 /// Prints what the closure carried: that the program is dynamic, how many libraries, what
 /// is missing.
-pub(crate) fn report(b: &Carried, rep: &Reporter) {
+pub(crate) fn report(b: &WithClosure, rep: &Reporter) {
     let c = &b.closure;
     if !c.is_dynamic() {
         rep.step("closure", "the program is static: no libraries to carry");

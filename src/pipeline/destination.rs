@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::plan::DestinationPlan;
 use crate::error::{Error, Result};
 use crate::image::archive::Assembled;
 use crate::image::push::Target;
@@ -22,6 +23,24 @@ pub enum Destination {
     Load(String),
     /// A registry (`--push REF`), with the reference as typed for messages.
     Push(Target, String),
+    /// The tests' stand-in for an engine or a registry: it records what it was given.
+    #[cfg(test)]
+    Fake(std::sync::Arc<super::tests::FakeDestination>),
+}
+
+impl Destination {
+    /// What the plan says of it.
+    pub(crate) fn plan(&self) -> DestinationPlan {
+        let (kind, to) = match self {
+            Destination::Archive(p) => ("archive", p.display().to_string()),
+            Destination::OciDir(p) => ("oci-dir", p.display().to_string()),
+            Destination::Load(engine) => ("load", engine.clone()),
+            Destination::Push(_, text) => ("push", text.clone()),
+            #[cfg(test)]
+            Destination::Fake(f) => ("fake", f.name.clone()),
+        };
+        DestinationPlan { kind: kind.to_string(), to }
+    }
 }
 
 /// The destinations after their checks: engines chosen, paths known.
@@ -35,6 +54,9 @@ pub(crate) struct Checked {
     pub load: Option<load::Engine>,
     /// The registry to push to, and the reference as typed.
     pub push: Option<(Target, String)>,
+    /// The tests' stand-ins, delivered to after the load.
+    #[cfg(test)]
+    pub fakes: Vec<std::sync::Arc<super::tests::FakeDestination>>,
 }
 
 /// Refuses destinations that cannot be reached, before a compiler runs or a file is written.
@@ -47,7 +69,14 @@ pub(crate) fn check(dests: &[Destination], compression: Compression) -> Result<O
         return Ok(None);
     };
     output::ensure_writable(&tar)?;
-    let mut checked = Checked { tar, oci_dir: None, load: None, push: None };
+    let mut checked = Checked {
+        tar,
+        oci_dir: None,
+        load: None,
+        push: None,
+        #[cfg(test)]
+        fakes: Vec::new(),
+    };
     for d in dests {
         match d {
             Destination::Archive(_) => {}
@@ -64,6 +93,11 @@ pub(crate) fn check(dests: &[Destination], compression: Compression) -> Result<O
                 checked.load = Some(engine);
             }
             Destination::Push(t, text) => checked.push = Some((t.clone(), text.clone())),
+            #[cfg(test)]
+            Destination::Fake(f) => {
+                f.check()?;
+                checked.fakes.push(f.clone());
+            }
         }
     }
     Ok(Some(checked))
@@ -86,8 +120,8 @@ pub(crate) fn deliver(plan: &ImagePlan, dest: &Checked, rep: &Reporter) -> Resul
     deliver_rest(&assembled, written, dest, rep)
 }
 
-/// Delivers an image assembled elsewhere (`squash`: layers and config made from an existing
-/// image) to the same destinations, reporting each.
+/// Delivers an image assembled from an existing image's layers (`squash`) to the same
+/// destinations, reporting each.
 pub(crate) fn deliver_assembled(a: &Assembled, dest: &Checked, rep: &Reporter) -> Result<Written> {
     let written = archive::write_tar(a, &dest.tar)?;
     let layers: u64 = written.layers.iter().map(|l| l.size).sum();
@@ -120,6 +154,10 @@ fn deliver_rest(a: &Assembled, mut written: Written, dest: &Checked, rep: &Repor
         drop(spinner);
         rep.step("load", format!("{} {}: {said}", engine.name(), engine.version()));
         written.loaded_into = Some(engine.name().to_string());
+    }
+    #[cfg(test)]
+    for f in &dest.fakes {
+        f.deliver(&written);
     }
     Ok(written)
 }

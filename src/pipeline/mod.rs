@@ -1,32 +1,35 @@
-//! The one road from a program to its outputs. Every image-writing command turns its
-//! arguments into a [`Job`] and calls [`run`]:
+//! The one road from a program (or an existing image) to its outputs. Every image-writing
+//! command turns its arguments into a [`Job`] and calls [`run`], which
 //!
-//! 1. refuse early: settings were validated into the job; binary outputs must be writable and
-//!    every [`Destination`] reachable — before any compiler runs;
-//! 2. build each platform through its [`Driver`] (or take the given files: [`Programs::Prebuilt`]);
-//! 3. judge each ELF (`elf::inspect`);
-//! 4. plan the image: a static program alone ([`plan`]), a dynamic one with its library closure
-//!    ([`carry`], when the job carries dynamic programs) — a failed verdict writes the binary,
-//!    no image, and the outcome carries the error (exit 1);
-//! 5. deliver to the destinations (archive, OCI directory, load), write the binaries, print how
-//!    to run the image, push;
-//! 6. return the [`Outcome`] for the command to print as JSON.
+//! 1. turns the job into a [`Plan`] ([`plan::plan`], the only place that decides what is built
+//!    by which tool, where each binary goes, the program's path inside the image, the layers
+//!    and where their files come from, the SBOM, the destinations and the checks); with
+//!    `--plan` it prints that plan and stops: nothing built, nothing written;
+//! 2. carries the plan out ([`execute`]) in named stages:
+//!    - `refuse`: binary outputs writable, every [`Destination`] reachable, before any
+//!      compiler runs;
+//!    - `make`: per program, by its [`plan::Making`]: a driver's build, a project's build system
+//!      (`staticize build`, then one sub-run per chosen executable), a given file, or an
+//!      existing image read and remade (`squash`, `slim`);
+//!    - `judge`: the ELF verdict (`elf::inspect`), the plan's first check;
+//!    - `image`: by the plan's [`Dynamic`] variant — a static program alone, a dynamic one with
+//!      its library closure ([`carry`]), or packed into one static file first (`pack`);
+//!      a failed verdict writes the binary, no image, and the outcome carries the error (exit 1);
+//!    - `deliver`: archive, OCI directory, load ([`destination`]);
+//!    - `write`: the executables (packed for `node` unless `--no-pack`);
+//!    - `sbom`, `run hint`, `push`, `attach`: the tail every command shares.
+//! 3. returns the [`Outcome`] for the command to print as JSON.
 //!
-//! Where new features plug in:
-//! - a build system (`staticize build DIR`, issue 14): a `Driver` whose `build` runs the project's
-//!   build and returns the chosen executable; the command makes a `Job` with `Programs::Build`;
-//! - `staticize pack` (issue 17): a stage after judging that turns a dynamic artifact and its
-//!   closure (the [`carry`] stage's resolution) into one static file, written through
-//!   [`Binaries`]; a new `Dynamic` policy selects it;
-//! - the SBOM (issue 19) is the `sbom` stage after delivery: written beside the archive, and
-//!   attached after the push; `carry` adds the closure's `status.d` package records;
-//! - squash/slim of existing images (issue 18): a new [`Programs`] input that is not a build
-//!   (an image read with `image::read`) planned into an `ImagePlan`, then the same destinations.
+//! A new step (a proof run, a blob cache, signing) is a new stage here and, when it can be
+//! known beforehand, a new member of the plan (a [`plan::Check`], a destination).
 
-pub(crate) mod carry;
-pub(crate) mod destination;
-pub(crate) mod plan;
-pub(crate) mod sbom;
+mod carry;
+mod destination;
+mod execute;
+mod image;
+mod plan;
+mod remake;
+mod sbom;
 mod stages;
 
 #[cfg(test)]
@@ -35,27 +38,35 @@ mod tests;
 use std::path::PathBuf;
 
 use crate::closure::Closure;
+use crate::driver::buildsys;
 use crate::driver::{Artifact, Driver};
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::image::options::ImageSettings;
+use crate::image::squash::SquashReport;
+use crate::image::{Compression, ImageRef};
+use crate::pack::{PackRequest, Packed};
 use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::Profile;
 
 pub(crate) use carry::CarryOptions;
 pub(crate) use destination::{Destination, default_image_path};
+pub(crate) use execute::execute;
+pub(crate) use plan::Plan;
 
-/// Everything one run needs, validated: what to build (or take), for which platforms, with
-/// which image settings, to which destinations.
+/// Everything one run needs, validated: what to make (or take), with which image settings,
+/// delivered how, to which destinations.
 pub(crate) struct Job<'a> {
     /// The program's name (binary and default image name).
     pub name: String,
     /// Where the programs come from.
     pub programs: Programs<'a>,
-    /// The validated image settings.
+    /// The validated image settings (what goes into the image and its config).
     pub settings: ImageSettings,
+    /// How the image is delivered: compression, platforms, SBOM, strip.
+    pub delivery: Delivery,
     /// Where the executables are written.
     pub binaries: Binaries,
     /// Where the image goes; empty: no image.
@@ -64,6 +75,28 @@ pub(crate) struct Job<'a> {
     pub dynamic: Dynamic,
     /// For the image history ("staticize c hello.c").
     pub created_by: String,
+    /// `--plan`: print the plan and do nothing else.
+    pub plan_only: bool,
+}
+
+/// How an image is delivered, beside what it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Layer compression.
+    pub compression: Compression,
+    /// Requested platforms (empty: the program's own, or this machine's for a build).
+    pub platforms: Vec<Arch>,
+    /// The SBOM written beside the image and attached on push; None: none (`--no-sbom`).
+    pub sbom: Option<crate::sbom::Format>,
+    /// Strip a copy of each given executable for the image (`staticize image`; `--no-strip`).
+    pub strip: bool,
+}
+
+impl Delivery {
+    /// The platforms to build for: those asked for, else this machine's.
+    pub fn build_platforms(&self) -> Vec<Arch> {
+        if self.platforms.is_empty() { vec![Arch::host()] } else { self.platforms.clone() }
+    }
 }
 
 /// Where a job's programs come from.
@@ -79,8 +112,75 @@ pub(crate) enum Programs<'a> {
         /// Arguments after `--`.
         extra_args: Vec<String>,
     },
+    /// A project's own build system, run static (`staticize build`); each chosen executable
+    /// then takes the rest of the road as its own run.
+    BuildSystem(Box<BuildSystem>),
+    /// Executables made by an earlier stage (a build system's).
+    Made {
+        /// (platform, what built it).
+        made: Vec<(Arch, Artifact)>,
+        /// The inputs, as the build names them.
+        inputs: Vec<PathBuf>,
+    },
     /// Executables made elsewhere: (platform declared, file).
-    Prebuilt(Vec<(Option<Arch>, PathBuf)>),
+    Given(Vec<(Option<Arch>, PathBuf)>),
+    /// An existing image, read and remade (`squash`, `slim`).
+    Image(FromImage),
+}
+
+/// `staticize build`'s inputs.
+#[derive(Debug, Clone)]
+pub(crate) struct BuildSystem {
+    /// The project directory.
+    pub dir: PathBuf,
+    /// How to run its build.
+    pub options: buildsys::Options,
+    /// `--bin`: the executables chosen (empty: the one the build made).
+    pub bins: Vec<String>,
+    /// `-o`: the one executable's output (else ./NAME each).
+    pub output: Option<PathBuf>,
+    /// The image archive (`--image`; else NAME.tar beside each binary), None: `--no-image`.
+    pub image: Option<Option<PathBuf>>,
+    /// `--oci-dir`, `--load`, `--push`: added to each executable's archive.
+    pub more_destinations: Vec<Destination>,
+}
+
+/// An existing image to remake.
+#[derive(Debug, Clone)]
+pub(crate) enum FromImage {
+    /// Its layers (all, or from one on) merged into one.
+    Squash {
+        /// The image archive or OCI layout.
+        image: PathBuf,
+        /// The first layer squashed, 1-based.
+        from_layer: usize,
+        /// Of a multi-platform image, only this platform.
+        platform: Option<String>,
+        /// `-t`: the result's name (default: the image's name, tag `squashed`).
+        reference: Option<ImageRef>,
+    },
+    /// Reduced to scratch and the closures of the programs it runs.
+    Slim {
+        /// The image archive or OCI layout.
+        image: PathBuf,
+        /// `--program`: more programs.
+        programs: Vec<String>,
+        /// `--keep`: files or trees kept as they are.
+        keep: Vec<String>,
+        /// `--lib`: libraries dlopen()ed that no note names.
+        extra_libs: Vec<String>,
+        /// Write the image even when libraries are missing.
+        allow_missing: bool,
+    },
+}
+
+impl FromImage {
+    /// The image read.
+    pub(crate) fn image(&self) -> &std::path::Path {
+        match self {
+            FromImage::Squash { image, .. } | FromImage::Slim { image, .. } => image,
+        }
+    }
 }
 
 /// Where a job writes its executables.
@@ -94,26 +194,27 @@ pub(crate) enum Binaries {
     One(PathBuf),
 }
 
-/// What a program that is not self-contained means for the job.
+/// What a program that is not self-contained means for the job: the plan's variant that
+/// decides the image stage.
 #[derive(Debug, Clone)]
 pub(crate) enum Dynamic {
     /// A failed verdict: no image (it would not run in scratch).
     Refuse,
     /// Carried into the image with its library closure (`bundle`, `node`).
     Carry(CarryOptions),
-    /// A packed file (`staticize pack`): refused like any other program if it is not static,
-    /// but it carries a dynamic program and its closure inside, which the SBOM and the image's
-    /// status.d records list as if they were carried beside it.
-    Packed(Box<Inside>),
+    /// Packed first (`staticize pack`): the given program, its loader and its closure become
+    /// one static file, which is the binary written and the image's only program; the SBOM
+    /// and the image's status.d records list what it carries.
+    Pack(PackOptions),
 }
 
-/// What a packed file carries: the program it was made from and that program's closure.
-#[derive(Debug, Clone)]
-pub(crate) struct Inside {
-    /// The program on this machine that was packed.
-    pub program: PathBuf,
-    /// Its closure, as packed.
-    pub closure: Closure,
+/// What packing needs besides the program.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PackOptions {
+    /// Libraries, missing ones, another root.
+    pub request: PackRequest,
+    /// Start the program under staticize's minimal init in the image (`--init`).
+    pub init: bool,
 }
 
 impl Dynamic {
@@ -123,9 +224,9 @@ impl Dynamic {
     }
 }
 
-/// One program of a run.
+/// One program of a run, as built (or given) and judged.
 #[derive(Debug, Clone)]
-pub struct Program {
+pub struct Judged {
     /// The platform asked for (a build) or declared (`--binary OS/ARCH=…`).
     pub arch: Option<Arch>,
     /// The ELF file judged: the staged build or the given file.
@@ -136,21 +237,61 @@ pub struct Program {
     pub linkage: Linkage,
     /// Where the executable is written, if it is.
     pub binary: Option<PathBuf>,
-    /// The closure carried with it.
+    /// The closure carried with it (or packed inside it).
     pub closure: Option<Closure>,
     /// Where it is inside the image.
     pub program_path: String,
+}
+
+/// What packing made (`staticize pack`).
+#[derive(Debug, Clone)]
+pub struct PackedProgram {
+    /// The program on this machine that was packed.
+    pub program: PathBuf,
+    /// Its verdict.
+    pub linkage: Linkage,
+    /// Its closure, as packed.
+    pub closure: Closure,
+    /// What the packed file carries.
+    pub packed: Packed,
+}
+
+/// What remaking an existing image did, for the command's JSON.
+#[derive(Debug)]
+pub enum Remade {
+    /// `squash`: what was done to the first platform, and to the others.
+    Squash {
+        /// The first platform's report.
+        report: SquashReport,
+        /// The other platforms'.
+        more: Vec<SquashReport>,
+    },
+    /// `slim`: the programs carried, the hints, the original size.
+    Slim {
+        /// The programs and scripts carried.
+        carried: serde_json::Value,
+        /// Paths a program may read that were not kept.
+        hints: Vec<String>,
+        /// Bytes the original image's layers hold.
+        original_bytes: u64,
+    },
 }
 
 /// What a run did, for the command to print.
 #[derive(Debug)]
 pub struct Outcome {
     /// Every program, in the order built or given.
-    pub programs: Vec<Program>,
+    pub programs: Vec<Judged>,
     /// The image written.
     pub image: Option<Written>,
     /// A failed verdict: the binary is written, no image (exit 1 once the result is printed).
     pub failed: Option<Error>,
+    /// `pack`: what was packed.
+    pub packed: Option<PackedProgram>,
+    /// `squash`, `slim`: what was done to the image.
+    pub remade: Option<Remade>,
+    /// `staticize build`: one outcome per chosen executable.
+    pub each: Vec<Outcome>,
 }
 
 impl Outcome {
@@ -163,35 +304,30 @@ impl Outcome {
     }
 }
 
-/// Runs a job: refuse early, build, judge, plan, deliver, write, report.
-pub(crate) fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
-    // `-o NAME` names the program: inside the image (/NAME) and in the default tag.
-    if let Binaries::PerPlatform(out) | Binaries::One(out) = &job.binaries {
-        job.name = crate::driver::program_name(Some(out), &job.name);
+/// Plans the job and, unless it only asks for its plan (`--plan`: printed, then None),
+/// carries the plan out.
+pub(crate) fn run(job: Job, rep: &Reporter) -> Result<Option<Outcome>> {
+    let plan = plan::plan(&job)?;
+    if job.plan_only {
+        plan::print(&plan, rep);
+        return Ok(None);
     }
-    let outputs = stages::refuse(&job)?;
-    let staging = tempfile::Builder::new()
-        .prefix("staticize-build-")
-        .tempdir()
-        .map_err(|e| Error::io("create a build directory in", std::env::temp_dir(), e))?;
-    let mut made = match &job.programs {
-        Programs::Build { .. } => stages::build_all(&job, &outputs, staging.path(), rep)?,
-        Programs::Prebuilt(files) => stages::judge_prebuilt(&job, files, rep)?,
-    };
-    if let Some(failed) = stages::verdict(&job, &made.programs, rep)? {
-        return Ok(Outcome { programs: made.programs, image: None, failed: Some(failed) });
+    execute(job, &plan, rep).map(Some)
+}
+
+/// Pushes an archive already written (`staticize push`) through the same push step as a run,
+/// and attaches the SBOM beside it when there is one.
+pub(crate) fn push_archive(
+    archive: &std::path::Path,
+    target: &crate::image::push::Target,
+    sbom: Option<crate::sbom::Format>,
+    rep: &Reporter,
+) -> Result<crate::image::push::Pushed> {
+    let opened = crate::image::read::Archive::open(archive)?;
+    destination::refuse_problems(&opened)?;
+    let pushed = crate::image::push::push(&opened, target, rep)?;
+    if let Some(format) = sbom {
+        sbom::attach_beside(archive, format, target, rep)?;
     }
-    let image = match (&outputs.destinations, made.plan.take()) {
-        (Some(dests), Some(plan)) => Some(destination::deliver(&plan, dests, rep)?),
-        (Some(dests), None) => Some(stages::deliver_static(&job, &made.programs, dests, rep)?),
-        (None, _) => None,
-    };
-    stages::write_binaries(&job, &made.programs, rep)?;
-    if let (Some(w), Some(dests)) = (&image, &outputs.destinations) {
-        sbom::write(&job, &made.programs, w, rep)?;
-        destination::report_run_hint(w, rep);
-        destination::push(w, dests, rep)?;
-        sbom::attach(&job, w, dests, rep)?;
-    }
-    Ok(Outcome { programs: made.programs, image, failed: None })
+    Ok(pushed)
 }

@@ -1,124 +1,713 @@
-//! Planning an image: the program at its path, the `--with` extras and `--add` files, the run
-//! configuration. A static program needs nothing else; a dynamic one gets its closure on top
-//! (see [`super::carry`]).
+//! The plan: what a run will do, decided once from the job before any work — per platform and
+//! per program what is made and by which tool, where the binary goes, the program's path in
+//! the image, the image's layer and where its files come from, its configuration, the SBOM,
+//! the destinations and the checks. `--plan` prints it (steps, or JSON with `--json`); the
+//! executor ([`super::execute`]) carries it out and adds what only building can tell (the
+//! verdict, the closure) in its named stages.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::image::options::{ImageSettings, User};
-use crate::image::rootfs::{Entry, MODE_EXEC};
-use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, archive, extras};
-use crate::report::human_size;
+use serde::Serialize;
 
-/// A plan with one image per (platform, program), every image setting applied; also returns
-/// one line per extra and --add for the report.
-pub(crate) fn plan(
-    programs: &[(Platform, PathBuf)],
-    name: &str,
-    s: &ImageSettings,
-    created_by: &str,
-) -> Result<(ImagePlan, Vec<String>)> {
-    let path = s.program_path(name)?;
-    let mut images = Vec::new();
-    let mut notes = Vec::new();
-    for (platform, binary) in programs {
-        let (rootfs, config, lines) = platform_image(binary, platform, &path, s)?;
-        if notes.is_empty() {
-            notes = lines;
-        }
-        images.push(PlatformImage { platform: platform.clone(), rootfs, config, created_by: created_by.to_string() });
-    }
-    // The same images in any flag order give the same index.
-    images.sort_by(|a, b| a.platform.cmp(&b.platform));
-    let plan = ImagePlan {
-        reference: s.reference(name),
-        images,
-        compression: s.compression,
-        epoch: archive::source_date_epoch()?,
-    };
-    Ok((plan, notes))
+use super::{Binaries, Destination, Dynamic, FromImage, Job, Programs};
+use crate::driver::Tool;
+use crate::error::Result;
+use crate::image::extras::{CERTS_PATH, ZONEINFO};
+use crate::image::options::{ImageSettings, program_path};
+use crate::platform::Arch;
+use crate::report::Reporter;
+
+/// What a run will do.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Plan {
+    /// The command, as the image's history records it.
+    pub command: String,
+    /// The program's name (`-o NAME` names it).
+    pub name: String,
+    /// What is made, in order.
+    pub programs: Vec<ProgramPlan>,
+    /// What a program that is not self-contained means.
+    pub dynamic: DynamicPlan,
+    /// The image; None: none is written (`--no-image`).
+    pub image: Option<ImageView>,
+    /// The checks, in the order they run; the first is the ELF verdict.
+    pub checks: Vec<Check>,
 }
 
-/// The files and run configuration of one platform's image.
-fn platform_image(
-    binary: &Path,
-    platform: &Platform,
-    path: &str,
-    s: &ImageSettings,
-) -> Result<(Rootfs, RunConfig, Vec<String>)> {
-    let mut rootfs = Rootfs::new();
-    let (mut env, mut notes) = extras::add_extras(&mut rootfs, &s.extras, platform)?;
-    for a in &s.adds {
-        let n = add::add(&mut rootfs, a)?;
-        notes.push(format!(
-            "add: {} → {} ({} files, {} links, {} directories, {})",
-            a.src.display(),
-            a.dest,
-            n.files,
-            n.links,
-            n.dirs,
-            human_size(n.bytes)
-        ));
+/// One program to make.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ProgramPlan {
+    /// "linux/amd64"; None: read from the file's ELF header.
+    pub platform: Option<String>,
+    /// How it is made.
+    pub make: Making,
+    /// Where the executable is written; None: not written.
+    pub binary: Option<PathBuf>,
+    /// Where it goes (or would go) inside the image; None: known only after making it.
+    pub path_in_image: Option<String>,
+}
+
+/// How a program is made.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub(crate) enum Making {
+    /// A driver builds it from sources.
+    Build {
+        /// The driver and, when known before building, the compiler.
+        tool: Tool,
+        /// The sources or package.
+        inputs: Vec<PathBuf>,
+        /// "size" or "speed".
+        profile: String,
+        /// Arguments after `--`.
+        extra_args: Vec<String>,
+    },
+    /// The project's build system builds it (`staticize build`).
+    BuildSystem {
+        /// The project directory.
+        dir: PathBuf,
+        /// The build system recognised there ("make", "CMake"…), or the command given.
+        system: String,
+        /// `--bin`: the executables chosen; empty: the only one the build makes.
+        bins: Vec<String>,
+    },
+    /// A build system already made it.
+    Made {
+        /// The compiler that linked it.
+        toolchain: String,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Given: a file made elsewhere.
+    Given {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Packed from a dynamic program: it, its loader and its libraries in one static file.
+    Pack {
+        /// The program packed.
+        program: PathBuf,
+    },
+    /// An existing image's layers merged.
+    Squash {
+        /// The image read.
+        image: PathBuf,
+        /// The first layer merged, 1-based.
+        from_layer: usize,
+        /// Of several platforms, only this one.
+        platform: Option<String>,
+    },
+    /// An existing image reduced to the programs it runs and their closures.
+    Slim {
+        /// The image read.
+        image: PathBuf,
+        /// `--program`: more programs.
+        programs: Vec<String>,
+        /// `--keep`: kept as they are.
+        keep: Vec<String>,
+    },
+}
+
+/// The plan's dynamic/static variant.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub(crate) enum DynamicPlan {
+    /// A program that is not self-contained is a failed verdict: no image.
+    Refuse,
+    /// A dynamic program goes into the image with its library closure.
+    Carry {
+        /// `--lib`.
+        extra_libs: Vec<String>,
+        /// `--allow-missing`.
+        allow_missing: bool,
+        /// Staticize's init is PID 1.
+        init: bool,
+        /// The executable written is packed into one static file (node).
+        pack_binary: bool,
+    },
+    /// The program is packed into one static file first.
+    Pack {
+        /// `--lib`.
+        extra_libs: Vec<String>,
+        /// `--allow-missing`.
+        allow_missing: bool,
+        /// `--init`.
+        init: bool,
+    },
+    /// The programs come from an existing image.
+    FromImage,
+}
+
+/// The image to write.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ImageView {
+    /// The name it is tagged with.
+    pub reference: String,
+    /// "gzip", "zstd" or "none".
+    pub compression: &'static str,
+    /// Seconds for every timestamp (SOURCE_DATE_EPOCH or 0).
+    pub epoch: u64,
+    /// Platforms asked for; empty: the programs' own.
+    pub platforms: Vec<String>,
+    /// The layers, bottom first, and where their files come from.
+    pub layers: Vec<LayerPlan>,
+    /// The run configuration as the settings make it (an existing image's own, for squash
+    /// and slim, with these on top).
+    pub config: ConfigPlan,
+    /// The SBOM beside the archive (and attached on push).
+    pub sbom: Option<SbomPlan>,
+    /// Where the image goes, in the order delivered.
+    pub destinations: Vec<DestinationPlan>,
+}
+
+/// One layer.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LayerPlan {
+    /// What it holds.
+    pub what: String,
+    /// Its files: (path in the image, where it comes from).
+    pub files: Vec<FilePlan>,
+}
+
+/// Files of a layer from one source.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FilePlan {
+    /// Where in the image.
+    pub path: String,
+    /// Where from.
+    pub from: String,
+}
+
+/// The image's run configuration, from the settings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct ConfigPlan {
+    /// Exec form; None: none (or the image's own, squash/slim).
+    pub entrypoint: Option<Vec<String>>,
+    /// Default arguments.
+    pub cmd: Option<Vec<String>>,
+    /// KEY=VALUE from `--env` (the extras add theirs).
+    pub env: Vec<String>,
+    /// The working directory.
+    pub workdir: Option<String>,
+    /// The user.
+    pub user: Option<String>,
+    /// Exposed ports.
+    pub exposed: Vec<String>,
+    /// Labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The stop signal.
+    pub stop_signal: Option<String>,
+}
+
+/// The SBOM.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SbomPlan {
+    /// "spdx" or "cyclonedx".
+    pub format: &'static str,
+    /// Where it is written.
+    pub path: PathBuf,
+    /// Attached to the pushed image as a referrer.
+    pub attached: bool,
+}
+
+/// One destination.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DestinationPlan {
+    /// "archive", "oci-dir", "load", "push" or another destination's name.
+    pub kind: String,
+    /// The path, engine or reference.
+    pub to: String,
+}
+
+/// A check the run makes. The ELF verdict is always first; later checks (a proof run of the
+/// delivered image) follow it in the order they run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "check", rename_all = "kebab-case")]
+pub(crate) enum Check {
+    /// Every program's ELF verdict from its headers, after making it.
+    ElfVerdict {
+        /// What passes.
+        rule: String,
+    },
+}
+
+/// The plan of `job`: the one place where what is made, where it goes and what is checked is
+/// decided. Reads the given files' ELF headers (a dynamic program's place in the image
+/// depends on them); builds, writes and creates nothing.
+pub(crate) fn plan(job: &Job) -> Result<Plan> {
+    let name = planned_name(job);
+    let mut programs = Vec::new();
+    let binaries = binary_paths(job);
+    match &job.programs {
+        Programs::Build { builds, inputs, profile, extra_args } => {
+            let path = Some(job.settings.program_path(&name)?);
+            for (i, (arch, driver)) in builds.iter().enumerate() {
+                programs.push(ProgramPlan {
+                    platform: Some(arch.platform()),
+                    make: Making::Build {
+                        tool: driver.tool(),
+                        inputs: inputs.clone(),
+                        profile: profile.name().to_string(),
+                        extra_args: extra_args.clone(),
+                    },
+                    binary: binaries[i].clone(),
+                    path_in_image: path.clone(),
+                });
+            }
+        }
+        Programs::BuildSystem(b) => programs.push(ProgramPlan {
+            platform: Some(Arch::host().platform()),
+            make: Making::BuildSystem { dir: b.dir.clone(), system: build_system_label(b), bins: b.bins.clone() },
+            binary: b.output.clone(),
+            path_in_image: None,
+        }),
+        Programs::Made { made, .. } => {
+            let path = Some(job.settings.program_path(&name)?);
+            for (i, (arch, a)) in made.iter().enumerate() {
+                programs.push(ProgramPlan {
+                    platform: Some(arch.platform()),
+                    make: Making::Made { toolchain: a.toolchain_used.clone(), file: a.path.clone() },
+                    binary: binaries[i].clone(),
+                    path_in_image: path.clone(),
+                });
+            }
+        }
+        Programs::Given(files) => {
+            for (declared, file) in files {
+                let make = match &job.dynamic {
+                    Dynamic::Pack(_) => Making::Pack { program: file.clone() },
+                    _ => Making::Given { file: file.clone() },
+                };
+                let path = Some(given_program_path(job, &name, file)?);
+                let binary = binaries.first().cloned().flatten();
+                programs.push(ProgramPlan {
+                    platform: declared.map(Arch::platform),
+                    make,
+                    binary,
+                    path_in_image: path,
+                });
+            }
+        }
+        Programs::Image(from) => {
+            programs.push(ProgramPlan { platform: None, make: image_making(from), binary: None, path_in_image: None })
+        }
+    }
+    let image = image_view(job, &name, &programs)?;
+    Ok(Plan { command: job.created_by.clone(), name, programs, dynamic: dynamic_plan(job), image, checks: checks(job) })
+}
+
+/// `-o NAME` names the program: inside the image (/NAME) and in the default tag.
+fn planned_name(job: &Job) -> String {
+    if let Dynamic::Pack(_) = job.dynamic {
+        // A packed file's image is named after the program packed.
+        return job.name.clone();
+    }
+    match &job.binaries {
+        Binaries::PerPlatform(out) | Binaries::One(out) => crate::driver::program_name(Some(out), &job.name),
+        Binaries::None => job.name.clone(),
+    }
+}
+
+/// The archive among the destinations: there is an image exactly when there is one.
+pub(super) fn archive_of(dests: &[Destination]) -> Option<&Path> {
+    dests.iter().find_map(|d| match d {
+        Destination::Archive(p) => Some(p.as_path()),
+        _ => None,
+    })
+}
+
+/// Where each made program's executable is written (None: not written), in order.
+pub(super) fn binary_paths(job: &Job) -> Vec<Option<PathBuf>> {
+    let arches: Vec<Arch> = match &job.programs {
+        Programs::Build { builds, .. } => builds.iter().map(|(a, _)| *a).collect(),
+        Programs::Made { made, .. } => made.iter().map(|(a, _)| *a).collect(),
+        Programs::Given(_) if matches!(job.dynamic, Dynamic::Pack(_)) => {
+            // The packed file is the binary.
+            return match &job.binaries {
+                Binaries::PerPlatform(p) | Binaries::One(p) => vec![Some(p.clone())],
+                Binaries::None => vec![None],
+            };
+        }
+        _ => return Vec::new(),
+    };
+    match &job.binaries {
+        Binaries::None => vec![None; arches.len()],
+        Binaries::PerPlatform(base) if arches.len() == 1 => vec![Some(base.clone())],
+        Binaries::PerPlatform(base) => arches
+            .iter()
+            .map(|arch| {
+                let mut s = base.as_os_str().to_owned();
+                s.push(format!("-{}", arch.name()));
+                Some(PathBuf::from(s))
+            })
+            .collect(),
+        Binaries::One(path) => {
+            let chosen = arches.iter().position(|a| *a == Arch::host()).unwrap_or(0);
+            (0..arches.len()).map(|i| (i == chosen).then(|| path.clone())).collect()
+        }
+    }
+}
+
+/// The program's path in the image when it is a given file: `--path`, else for a carried
+/// dynamic program its host path when something there depends on it (an interpreter finds
+/// its standard library from its own prefix, a server its package's files beside it, an
+/// RPATH with $ORIGIN its directory), else /NAME.
+fn given_program_path(job: &Job, name: &str, file: &Path) -> Result<String> {
+    let Dynamic::Carry(opts) = &job.dynamic else { return job.settings.program_path(name) };
+    if job.settings.path.is_some() {
+        return job.settings.program_path(name);
+    }
+    if let Some(lib) = crate::bundle::complete::stdlib_for(file, &opts.extras) {
+        return program_path(&lib.program.to_string_lossy());
+    }
+    let real = || std::fs::canonicalize(file).map_err(|e| crate::error::Error::io("read", file, e));
+    if opts.extras.package_files || uses_origin(&crate::elf::inspect(file)?) {
+        return program_path(&real()?.to_string_lossy());
+    }
+    job.settings.program_path(name)
+}
+
+/// True when the program's own RPATH, RUNPATH or DT_NEEDED says $ORIGIN (glibc expands it
+/// from the program's directory).
+pub(super) fn uses_origin(l: &crate::elf::Linkage) -> bool {
+    l.rpath.iter().chain(&l.runpath).chain(&l.needed).any(|p| p.contains("$ORIGIN") || p.contains("${ORIGIN}"))
+}
+
+fn build_system_label(b: &super::BuildSystem) -> String {
+    if !b.options.command.is_empty() {
+        return format!("the command {}", b.options.command.join(" "));
+    }
+    match crate::driver::buildsys::detect::detect(&b.dir) {
+        Some(s) => s.label().to_string(),
+        None => "none recognised (the build will say what it looked for)".to_string(),
+    }
+}
+
+fn image_making(from: &FromImage) -> Making {
+    match from {
+        FromImage::Squash { image, from_layer, platform, .. } => {
+            Making::Squash { image: image.clone(), from_layer: *from_layer, platform: platform.clone() }
+        }
+        FromImage::Slim { image, programs, keep, .. } => {
+            Making::Slim { image: image.clone(), programs: programs.clone(), keep: keep.clone() }
+        }
+    }
+}
+
+fn dynamic_plan(job: &Job) -> DynamicPlan {
+    if matches!(job.programs, Programs::Image(_)) {
+        return DynamicPlan::FromImage;
+    }
+    match &job.dynamic {
+        Dynamic::Refuse => DynamicPlan::Refuse,
+        Dynamic::Carry(o) => DynamicPlan::Carry {
+            extra_libs: o.extra_libs.clone(),
+            allow_missing: o.allow_missing,
+            init: o.init,
+            pack_binary: o.pack_binary,
+        },
+        Dynamic::Pack(p) => DynamicPlan::Pack {
+            extra_libs: p.request.libs.clone(),
+            allow_missing: p.request.allow_missing,
+            init: p.init,
+        },
+    }
+}
+
+fn checks(job: &Job) -> Vec<Check> {
+    let rule = match (&job.programs, &job.dynamic) {
+        (Programs::Image(FromImage::Squash { .. }), _) => return Vec::new(),
+        (Programs::Image(FromImage::Slim { .. }), _) => {
+            "each program the image runs: static, or dynamic with its closure inside the image"
+        }
+        (_, Dynamic::Refuse) => "self-contained (static or static-pie), else no image",
+        (_, Dynamic::Carry(_)) => "an executable; a dynamic one is carried with its closure",
+        (_, Dynamic::Pack(_)) => "an executable to pack; the packed file must be static",
+    };
+    vec![Check::ElfVerdict { rule: rule.to_string() }]
+}
+
+fn image_view(job: &Job, name: &str, programs: &[ProgramPlan]) -> Result<Option<ImageView>> {
+    let mut destinations: Vec<DestinationPlan> = job.destinations.iter().map(Destination::plan).collect();
+    let archive = match (&job.programs, archive_of(&job.destinations)) {
+        (_, Some(archive)) => archive.to_path_buf(),
+        (Programs::BuildSystem(b), None) => match &b.image {
+            None => return Ok(None),
+            Some(tar) => {
+                // One archive per chosen executable, named when the build has run.
+                let tar = tar.clone().unwrap_or_else(|| PathBuf::from("NAME.tar"));
+                destinations = std::iter::once(Destination::Archive(tar.clone()))
+                    .chain(b.more_destinations.iter().cloned())
+                    .map(|d| d.plan())
+                    .collect();
+                tar
+            }
+        },
+        (_, None) => return Ok(None),
+    };
+    let archive = archive.as_path();
+    let s = &job.settings;
+    let reference = match &job.programs {
+        Programs::Image(FromImage::Squash { reference: None, .. }) => "the image's own name, tag squashed".to_string(),
+        Programs::Image(FromImage::Slim { .. }) if s.tag.is_none() => "the image's own name, tag slim".to_string(),
+        Programs::Image(FromImage::Squash { reference: Some(r), .. }) => r.to_string(),
+        Programs::BuildSystem(_) if s.tag.is_none() => "each executable's name".to_string(),
+        _ => s.reference(name).to_string(),
+    };
+    let sbom = job.delivery.sbom.map(|f| SbomPlan {
+        format: f.name(),
+        path: crate::sbom::path_beside(archive, f),
+        attached: job.destinations.iter().any(|d| matches!(d, Destination::Push(..))),
+    });
+    Ok(Some(ImageView {
+        reference,
+        compression: job.delivery.compression.name(),
+        epoch: crate::image::archive::source_date_epoch()?,
+        platforms: job.delivery.platforms.iter().map(|a| a.platform()).collect(),
+        layers: layers(job, programs),
+        config: config_plan(s, programs, &job.dynamic, &job.programs),
+        sbom,
+        destinations,
+    }))
+}
+
+/// The layers and where their files come from.
+fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
+    if let Programs::Image(from) = &job.programs {
+        return from_image_layers(from);
+    }
+    let mut files = Vec::new();
+    for p in programs {
+        let Some(path) = &p.path_in_image else { continue };
+        let from = match &p.make {
+            Making::Build { tool, .. } => {
+                format!(
+                    "the executable {} builds{}",
+                    tool.driver,
+                    p.platform.as_deref().map(|x| format!(" for {x}")).unwrap_or_default()
+                )
+            }
+            Making::Given { file } | Making::Made { file, .. } => file.display().to_string(),
+            Making::Pack { program } => format!("the packed file made from {}", program.display()),
+            _ => continue,
+        };
+        if !files.iter().any(|f: &FilePlan| f.path == *path && f.from == from) {
+            files.push(FilePlan { path: path.clone(), from });
+        }
+    }
+    if let Programs::BuildSystem(_) = &job.programs {
+        files.push(FilePlan { path: "/NAME".into(), from: "each chosen executable, in its own image".into() });
+    }
+    files.extend(extras_files(&job.settings));
+    for a in &job.settings.adds {
+        files.push(FilePlan { path: a.dest.clone(), from: format!("{} (--add)", a.src.display()) });
+    }
+    files.extend(dynamic_files(&job.dynamic));
+    vec![LayerPlan { what: "the program and everything it needs (one layer)".into(), files }]
+}
+
+fn extras_files(s: &ImageSettings) -> Vec<FilePlan> {
+    let x = &s.extras;
+    let mut out = Vec::new();
+    if let Some(certs) = &x.certs {
+        let from = match certs {
+            Some(p) => p.display().to_string(),
+            None => "this machine's CA bundle (--with certs)".to_string(),
+        };
+        out.push(FilePlan { path: CERTS_PATH.into(), from });
+    }
+    if let Some(zones) = &x.tzdata {
+        let which = match zones {
+            crate::image::options::Zones::All => "every zone".to_string(),
+            crate::image::options::Zones::Only(z) => z.join(", "),
+        };
+        out.push(FilePlan { path: ZONEINFO.into(), from: format!("this machine's zoneinfo: {which} (--with tzdata)") });
+    }
+    if x.passwd {
+        out.push(FilePlan { path: "/etc/passwd, /etc/group".into(), from: "root and nonroot (--with passwd)".into() });
+    }
+    if x.tmp {
+        out.push(FilePlan { path: "/tmp".into(), from: "an empty directory, mode 1777 (--with tmp)".into() });
+    }
+    if x.busybox {
+        out.push(FilePlan {
+            path: "/bin/busybox, /bin/*".into(),
+            from: "a static busybox and its applets (--with busybox)".into(),
+        });
     }
     if let Some(w) = s.workdir.as_deref().filter(|w| *w != "/") {
-        rootfs.add_dir(w, MODE_EXEC)?;
+        out.push(FilePlan { path: w.to_string(), from: "an empty directory (--workdir)".into() });
     }
-    if rootfs.get(path).is_some() {
-        return Err(Error::usage(
-            format!("the program goes to {path}, but --add or --with already put something there"),
-            "choose another place for the program with --path, or another DEST for --add",
-        ));
-    }
-    rootfs.add_file(path, Source::Host(binary.to_path_buf()), MODE_EXEC)?;
-    if let Some(User::Name(name)) = &s.user {
-        check_user_name(name, &rootfs, s.extras.passwd)?;
-    }
-    for (k, v) in &s.env {
-        match env.iter_mut().find(|(ek, _)| ek == k) {
-            Some(slot) => slot.1 = v.clone(),
-            None => env.push((k.clone(), v.clone())),
-        }
-    }
-    Ok((rootfs, run_config(path, env, s), notes))
+    out
 }
 
-fn run_config(path: &str, env: Vec<(String, String)>, s: &ImageSettings) -> RunConfig {
-    RunConfig {
-        entrypoint: match &s.entrypoint {
-            None => Some(vec![path.to_string()]),
-            Some(e) if e.is_empty() => None,
-            Some(e) => Some(e.clone()),
-        },
+/// What the dynamic variant adds, known only after making the program.
+fn dynamic_files(d: &Dynamic) -> Vec<FilePlan> {
+    let after = |path: &str, from: &str| FilePlan { path: path.into(), from: from.into() };
+    match d {
+        Dynamic::Refuse => Vec::new(),
+        Dynamic::Carry(o) => {
+            let mut v = vec![
+                after("PT_INTERP, library paths", "the program's library closure, resolved after making it"),
+                after("/etc/nsswitch.conf", "files dns, when the program uses glibc"),
+                after("/var/lib/dpkg/status.d/*", "one record per Debian package whose files are carried"),
+            ];
+            if o.init {
+                v.push(after(crate::pack::INIT_PATH, "staticize's minimal init (PID 1)"));
+            }
+            v
+        }
+        Dynamic::Pack(p) => {
+            let mut v =
+                vec![after("/var/lib/dpkg/status.d/*", "one record per Debian package the packed file carries")];
+            if p.init {
+                v.push(after(crate::pack::INIT_PATH, "staticize's minimal init (PID 1)"));
+            }
+            v
+        }
+    }
+}
+
+fn from_image_layers(from: &FromImage) -> Vec<LayerPlan> {
+    let image = from.image().display().to_string();
+    match from {
+        FromImage::Squash { from_layer, .. } => {
+            let mut out = Vec::new();
+            if *from_layer > 1 {
+                out.push(LayerPlan {
+                    what: format!("layers 1-{} of {image}, kept byte for byte", from_layer - 1),
+                    files: Vec::new(),
+                });
+            }
+            out.push(LayerPlan {
+                what: format!(
+                    "layers {from_layer}- of {image} merged into one (overwritten and deleted files dropped)"
+                ),
+                files: Vec::new(),
+            });
+            out
+        }
+        FromImage::Slim { keep, programs, .. } => {
+            let mut files = vec![FilePlan {
+                path: "the programs the config runs".into(),
+                from: format!("{image}, with their closures resolved inside it"),
+            }];
+            for p in programs {
+                files.push(FilePlan { path: p.clone(), from: format!("{image} (--program), with its closure") });
+            }
+            for k in keep {
+                files.push(FilePlan { path: k.clone(), from: format!("{image} (--keep)") });
+            }
+            vec![LayerPlan { what: "scratch with what the programs need (one layer)".into(), files }]
+        }
+    }
+}
+
+fn config_plan(s: &ImageSettings, programs: &[ProgramPlan], d: &Dynamic, source: &Programs) -> ConfigPlan {
+    let path = programs.iter().find_map(|p| p.path_in_image.clone());
+    let mut entrypoint = match (&s.entrypoint, &path) {
+        (None, Some(p)) => Some(vec![p.clone()]),
+        (Some(e), _) if e.is_empty() => None,
+        (e, _) => e.clone(),
+    };
+    let init = matches!(d, Dynamic::Carry(o) if o.init) || matches!(d, Dynamic::Pack(p) if p.init);
+    if init && !matches!(source, Programs::Image(_)) {
+        let mut with = vec![crate::pack::INIT_PATH.to_string()];
+        with.extend(entrypoint.unwrap_or_default());
+        entrypoint = Some(with);
+    }
+    ConfigPlan {
+        entrypoint,
         cmd: s.cmd.clone(),
-        env: (!env.is_empty()).then(|| env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        working_dir: s.workdir.clone(),
+        env: s.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        workdir: s.workdir.clone(),
         user: s.user.as_ref().map(|u| u.as_str().to_string()),
-        exposed_ports: (!s.exposed.is_empty())
-            .then(|| s.exposed.iter().map(|p| (p.clone(), EmptyObject {})).collect::<BTreeMap<_, _>>()),
-        labels: (!s.labels.is_empty()).then(|| s.labels.clone()),
+        exposed: s.exposed.clone(),
+        labels: s.labels.clone(),
         stop_signal: s.stop_signal.clone(),
     }
 }
 
-/// A user name only resolves with /etc/passwd in the image; `--with passwd` knows two names.
-fn check_user_name(user: &str, rootfs: &Rootfs, ours: bool) -> Result<()> {
-    let name = user.split(':').next().unwrap_or(user);
-    let numeric = name.bytes().all(|b| b.is_ascii_digit());
-    if rootfs.get("/etc/passwd").is_none() {
-        return Err(Error::usage(
-            format!("--user {user} names a user, but the image has no /etc/passwd to look it up in"),
-            "add --with passwd (it provides root and nonroot), or give numbers: --user 65532:65532",
-        ));
+/// Prints the plan: one line a step, or the plan as JSON with `--json`.
+pub(crate) fn print(plan: &Plan, rep: &Reporter) {
+    rep.step("plan", format!("{} (--plan: nothing is built or written)", plan.command));
+    for p in &plan.programs {
+        rep.step(making_verb(&p.make), program_line(p));
     }
-    let passwd_is_ours =
-        ours && matches!(rootfs.get("/etc/passwd"), Some(Entry::File { source: Source::Bytes(_), .. }));
-    if passwd_is_ours && !numeric && name != "root" && name != "nonroot" {
-        return Err(Error::usage(
-            format!("--user {user}: --with passwd only knows root and nonroot"),
-            "use --user nonroot, a numeric --user UID[:GID], or --add your own passwd file: --add ./passwd:/etc/passwd",
-        ));
+    for c in &plan.checks {
+        match c {
+            Check::ElfVerdict { rule } => rep.step("check", format!("ELF verdict: {rule}")),
+        }
     }
-    Ok(())
+    match &plan.dynamic {
+        DynamicPlan::Carry { pack_binary: true, .. } => {
+            rep.step("dynamic", "carried with its closure; the executable written is packed (--no-pack)")
+        }
+        DynamicPlan::Carry { .. } => rep.step("dynamic", "carried with its closure"),
+        _ => {}
+    }
+    match &plan.image {
+        None => rep.step("image", "none (--no-image)"),
+        Some(i) => print_image(i, rep),
+    }
+    rep.json(plan);
+}
+
+fn making_verb(m: &Making) -> &'static str {
+    match m {
+        Making::Build { .. } | Making::BuildSystem { .. } => "build",
+        Making::Made { .. } | Making::Given { .. } => "take",
+        Making::Pack { .. } => "pack",
+        Making::Squash { .. } => "squash",
+        Making::Slim { .. } => "slim",
+    }
+}
+
+fn program_line(p: &ProgramPlan) -> String {
+    let what = match &p.make {
+        Making::Build { tool, inputs, profile, .. } => {
+            let inputs: Vec<String> = inputs.iter().map(|i| i.display().to_string()).collect();
+            let compiler = tool.compiler.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            format!("{} with {}{compiler}, profile {profile}", inputs.join(" "), tool.driver)
+        }
+        Making::BuildSystem { dir, system, bins } => {
+            let bins = if bins.is_empty() { "the executable it makes".to_string() } else { bins.join(", ") };
+            format!("{} with {system}, then {bins}", dir.display())
+        }
+        Making::Made { file, toolchain } => format!("{} (linked by {toolchain})", file.display()),
+        Making::Given { file } => file.display().to_string(),
+        Making::Pack { program } => format!("{}, its loader and its libraries into one static file", program.display()),
+        Making::Squash { image, from_layer, .. } => format!("{} from layer {from_layer}", image.display()),
+        Making::Slim { image, .. } => format!("{} to the programs its config runs", image.display()),
+    };
+    let platform = p.platform.as_deref().map(|x| format!(" for {x}")).unwrap_or_default();
+    let binary = p.binary.as_ref().map(|b| format!(" → {}", b.display())).unwrap_or_default();
+    format!("{what}{platform}{binary}")
+}
+
+fn print_image(i: &ImageView, rep: &Reporter) {
+    let platforms = if i.platforms.is_empty() { String::new() } else { format!(", {}", i.platforms.join(", ")) };
+    rep.step(
+        "image",
+        format!("{}: {} layer(s), {}{platforms}, epoch {}", i.reference, i.layers.len(), i.compression, i.epoch),
+    );
+    for l in &i.layers {
+        rep.step("layer", &l.what);
+        for f in &l.files {
+            rep.step("", format!("{} ← {}", f.path, f.from));
+        }
+    }
+    if let Some(e) = &i.config.entrypoint {
+        rep.step("config", format!("entrypoint {}", serde_json::to_string(e).unwrap_or_default()));
+    }
+    if let Some(c) = &i.config.cmd {
+        rep.step("config", format!("cmd {}", serde_json::to_string(c).unwrap_or_default()));
+    }
+    for d in &i.destinations {
+        rep.step("deliver", format!("{}: {}", d.kind, d.to));
+    }
+    if let Some(s) = &i.sbom {
+        let attached = if s.attached { ", attached on push" } else { "" };
+        rep.step("sbom", format!("{} ({}{attached})", s.path.display(), s.format));
+    }
 }

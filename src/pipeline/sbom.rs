@@ -1,26 +1,59 @@
-//! The SBOM stage: after the image is delivered, what it contains (every program's build info,
-//! crates, sources, npm packages and the Debian packages of its closure) is written beside
-//! the archive as SPDX or CycloneDX JSON, and attached to the image when it is pushed.
+//! The SBOM stage of the tail every run shares: after the image is delivered, what it
+//! contains — every program's build info, crates, sources, npm packages and the Debian
+//! packages of its closure; for `squash` the image's own packages, for `slim` those of the
+//! files it kept — is written beside the archive as SPDX or CycloneDX JSON, and attached to
+//! the image when it is pushed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::destination::Checked;
-use super::{Job, Program, Programs};
+use super::{Job, Judged, PackedProgram, Programs};
 use crate::error::Result;
 use crate::image::Written;
 use crate::image::push::Target;
 use crate::report::{Reporter, short_digest};
 use crate::sbom::collect::{self, Subject};
 use crate::sbom::{Format, Sbom};
+use crate::slim::sbom::SlimSbom;
+
+/// What the SBOM describes.
+pub(super) enum SbomOf<'a> {
+    /// The programs of the run (and, for a packed file, what it carries).
+    Programs {
+        /// Every program.
+        programs: &'a [Judged],
+        /// What packing made.
+        packed: Option<&'a PackedProgram>,
+    },
+    /// The written image's own package records (`squash`).
+    Image,
+    /// What `slim` found of the image's packages; None: nothing collected.
+    Slim(Option<&'a SlimSbom>),
+}
 
 /// Writes `NAME.spdx.json` (or `.cdx.json`) beside the archive, unless the job asks for none.
-pub(super) fn write(job: &Job, programs: &[Program], written: &Written, rep: &Reporter) -> Result<Option<PathBuf>> {
-    let Some(format) = job.settings.sbom else { return Ok(None) };
-    let inputs: &[PathBuf] = match &job.programs {
-        Programs::Build { inputs, .. } => inputs,
-        Programs::Prebuilt(_) => &[],
+pub(super) fn write(job: &Job, of: &SbomOf, written: &Written, rep: &Reporter) -> Result<()> {
+    let Some(format) = job.delivery.sbom else { return Ok(()) };
+    let sbom = match of {
+        SbomOf::Programs { programs, packed } => of_programs(job, programs, *packed, written)?,
+        SbomOf::Image => {
+            let archive = crate::image::read::Archive::open(&written.path)?;
+            crate::sbom::image::sbom_of(&archive, &written.reference, &written.manifest_digest)?
+        }
+        SbomOf::Slim(None) => return Ok(()),
+        SbomOf::Slim(Some(found)) => found.sbom(&written.reference, &written.manifest_digest)?,
     };
-    let prebuilt = matches!(job.programs, Programs::Prebuilt(_));
+    let path = crate::sbom::write_beside(&sbom, format, &written.path)?;
+    rep.step("sbom", format!("{} ({} packages)", path.display(), sbom.packages.len()));
+    Ok(())
+}
+
+fn of_programs(job: &Job, programs: &[Judged], packed: Option<&PackedProgram>, written: &Written) -> Result<Sbom> {
+    let inputs: &[std::path::PathBuf] = match &job.programs {
+        Programs::Build { inputs, .. } | Programs::Made { inputs, .. } => inputs,
+        _ => &[],
+    };
+    let given = matches!(job.programs, Programs::Given(_));
     let subjects: Vec<Subject> = programs
         .iter()
         .map(|p| Subject {
@@ -33,25 +66,24 @@ pub(super) fn write(job: &Job, programs: &[Program], written: &Written, rep: &Re
             closure: p.closure.as_ref(),
             // A program taken from this machine may itself come from a Debian package (for a
             // packed file: the program packed).
-            host_program: match &job.dynamic {
-                super::Dynamic::Packed(inside) => Some(inside.program.as_path()),
-                _ => prebuilt.then_some(p.elf.as_path()),
+            host_program: match packed {
+                Some(inside) => Some(inside.program.as_path()),
+                None => given.then_some(p.elf.as_path()),
             },
         })
         .collect();
-    let sbom = collect::sbom(&job.name, &written.manifest_digest, &subjects)?;
-    write_for(&sbom, format, written, rep).map(Some)
+    collect::sbom(&job.name, &written.manifest_digest, &subjects)
 }
 
 /// After a push: the SBOM goes to the registry as an artifact whose subject is the image.
-pub(super) fn attach(job: &Job, written: &Written, dest: &Checked, rep: &Reporter) -> Result<()> {
-    let (Some(format), Some((target, _))) = (job.settings.sbom, &dest.push) else { return Ok(()) };
+pub(super) fn attach(format: Option<Format>, written: &Written, dest: &Checked, rep: &Reporter) -> Result<()> {
+    let (Some(format), Some((target, _))) = (format, &dest.push) else { return Ok(()) };
     attach_beside(&written.path, format, target, rep)
 }
 
 /// Attaches the SBOM written beside the archive at `archive_path` (in `format`) to the image
 /// that archive's push put at `target`: an OCI referrer, else the `sha256-<digest>.sbom` tag.
-pub(crate) fn attach_beside(archive_path: &Path, format: Format, target: &Target, rep: &Reporter) -> Result<()> {
+pub(super) fn attach_beside(archive_path: &Path, format: Format, target: &Target, rep: &Reporter) -> Result<()> {
     let path = crate::sbom::path_beside(archive_path, format);
     let bytes = std::fs::read(&path).map_err(|e| crate::error::Error::io("read the SBOM", &path, e))?;
     let archive = crate::image::read::Archive::open(archive_path)?;
@@ -62,12 +94,4 @@ pub(crate) fn attach_beside(archive_path: &Path, format: Format, target: &Target
     };
     rep.step("sbom", format!("attached {} ({}) to {target} {how}", short_digest(&a.digest), path.display()));
     Ok(())
-}
-
-/// For a command that did not run the pipeline (`squash`, `slim`): writes `sbom` beside the
-/// delivered archive, reports it, and returns its path.
-pub(crate) fn write_for(sbom: &Sbom, format: Format, written: &Written, rep: &Reporter) -> Result<PathBuf> {
-    let path = crate::sbom::write_beside(sbom, format, &written.path)?;
-    rep.step("sbom", format!("{} ({} packages)", path.display(), sbom.packages.len()));
-    Ok(path)
 }

@@ -1,16 +1,19 @@
-//! The steps of [`super::run`], each small enough to read alone.
+//! The stages of [`super::execute`] that make and judge programs and plan their image, each
+//! small enough to read alone.
 
 use std::path::{Path, PathBuf};
 
-use super::carry::{self, Carried};
+use super::carry::{self, ToCarry, WithClosure};
 use super::destination::{self, Checked};
-use super::{Binaries, Dynamic, Job, Program, Programs};
+use super::image::{Frame, add_image, static_image};
+use super::plan::{Plan, binary_paths};
+use super::{CarryOptions, Dynamic, Job, Judged, PackOptions, PackedProgram};
 use crate::driver::{Artifact, BuildRequest, Driver};
 use crate::elf::{self, Linkage};
 use crate::error::{Error, Result};
+use crate::image::ImagePlan;
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::Platform;
-use crate::image::{ImagePlan, PlatformImage, Source, Written, archive};
 use crate::output;
 use crate::platform::Arch;
 use crate::progress::Steps;
@@ -18,107 +21,98 @@ use crate::report::{Reporter, human_size};
 
 /// What the refusals established: where each binary goes, and the checked destinations.
 pub(super) struct Outputs {
-    /// One per build, in order (None: not written).
+    /// One per program made, in order (None: not written).
     pub binaries: Vec<Option<PathBuf>>,
     /// None: no image.
     pub destinations: Option<Checked>,
 }
 
-/// The programs made or judged, and the image planned on the way (dynamic programs).
-pub(super) struct Made {
-    pub programs: Vec<Program>,
-    pub plan: Option<ImagePlan>,
-}
-
 /// Everything that can be refused is refused before a compiler runs or a file is written.
 pub(super) fn refuse(job: &Job) -> Result<Outputs> {
-    job.settings.program_path(&job.name)?;
     let binaries = binary_paths(job);
     for b in binaries.iter().flatten() {
         output::ensure_writable(b)?;
     }
-    let destinations = destination::check(&job.destinations, job.settings.compression)?;
+    let destinations = destination::check(&job.destinations, job.delivery.compression)?;
     Ok(Outputs { binaries, destinations })
 }
 
-fn binary_paths(job: &Job) -> Vec<Option<PathBuf>> {
-    let Programs::Build { builds, .. } = &job.programs else { return Vec::new() };
-    match &job.binaries {
-        Binaries::None => vec![None; builds.len()],
-        Binaries::PerPlatform(base) if builds.len() == 1 => vec![Some(base.clone())],
-        Binaries::PerPlatform(base) => builds
-            .iter()
-            .map(|(arch, _)| {
-                let mut s = base.as_os_str().to_owned();
-                s.push(format!("-{}", arch.name()));
-                Some(PathBuf::from(s))
-            })
-            .collect(),
-        Binaries::One(path) => {
-            let chosen = builds.iter().position(|(a, _)| *a == Arch::host()).unwrap_or(0);
-            (0..builds.len()).map(|i| (i == chosen).then(|| path.clone())).collect()
-        }
-    }
+/// The planned path of program `i` in the image.
+fn planned_path(plan: &Plan, i: usize) -> String {
+    plan.programs.get(i).and_then(|p| p.path_in_image.clone()).unwrap_or_default()
 }
 
-/// Builds and judges every platform; dynamic programs of a carrying job get their closure.
-pub(super) fn build_all(job: &Job, outputs: &Outputs, staging: &Path, rep: &Reporter) -> Result<Made> {
-    let Programs::Build { builds, inputs, profile, extra_args } = &job.programs else {
-        unreachable!("build_all is called for builds")
-    };
+/// The make and judge stages of a build: each platform through its driver, then its verdict.
+pub(super) fn build_all(
+    builds: &[(Arch, &dyn Driver)],
+    req: &BuildRequest,
+    plan: &Plan,
+    outputs: &Outputs,
+    rep: &Reporter,
+) -> Result<Vec<Judged>> {
     let several = builds.len() > 1;
-    let program_path = job.settings.program_path(&job.name)?;
-    let mut made = Made { programs: Vec::new(), plan: None };
+    let mut judged = Vec::new();
     for (i, (arch, driver)) in builds.iter().enumerate() {
-        let dir = if several { staging.join(arch.name()) } else { staging.to_path_buf() };
+        let dir = if several { req.staging.join(arch.name()) } else { req.staging.clone() };
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        let req = BuildRequest {
-            inputs: inputs.clone(),
-            name: job.name.clone(),
-            staging: dir,
-            profile: *profile,
-            extra_args: extra_args.clone(),
-            arch: *arch,
-            program_path: program_path.clone(),
-        };
+        let req = BuildRequest { staging: dir, arch: *arch, program_path: planned_path(plan, i), ..req.clone() };
         // Off a terminal a long compile prints a start line and a heartbeat (progress.rs).
         let progress = (!driver.reports_steps())
             .then(|| crate::progress::Progress::start(rep, format!("compiling {}", display_inputs(&req.inputs))));
         let artifact = driver.build(&req, &Steps::new(rep));
         drop(progress);
         let artifact = artifact?;
-        let linkage = judge_build(*driver, *arch, several, &req, &artifact, rep)?;
-        let mut program = Program {
+        let what = if several { arch.platform() } else { display_inputs(&req.inputs) };
+        let linkage = judge_artifact(&artifact, !driver.reports_steps(), &what, several.then_some(*arch), rep)?;
+        judged.push(Judged {
             arch: Some(*arch),
             elf: artifact.path.clone(),
             artifact: Some(artifact),
             linkage,
             binary: outputs.binaries[i].clone(),
             closure: None,
-            program_path: program_path.clone(),
-        };
-        if let (Dynamic::Carry(_), Some(_)) = (&job.dynamic, &outputs.destinations) {
-            let carried = carry_built(job, *driver, &program, rep)?;
-            add_image(&mut made.plan, job, carried.image)?;
-            program.closure = Some(carried.closure);
-        }
-        made.programs.push(program);
+            program_path: req.program_path,
+        });
     }
-    Ok(made)
+    Ok(judged)
 }
 
-/// The compile and check lines of one build, and its verdict.
-fn judge_build(
-    driver: &dyn Driver,
-    arch: Arch,
-    several: bool,
-    req: &BuildRequest,
+/// The judge stage of executables an earlier stage made (a build system's).
+pub(super) fn judge_made(
+    made: &[(Arch, Artifact)],
+    inputs: &[PathBuf],
+    plan: &Plan,
+    outputs: &Outputs,
+    rep: &Reporter,
+) -> Result<Vec<Judged>> {
+    let several = made.len() > 1;
+    let mut judged = Vec::new();
+    for (i, (arch, artifact)) in made.iter().enumerate() {
+        let what = if several { arch.platform() } else { display_inputs(inputs) };
+        let linkage = judge_artifact(artifact, true, &what, several.then_some(*arch), rep)?;
+        judged.push(Judged {
+            arch: Some(*arch),
+            elf: artifact.path.clone(),
+            artifact: Some(artifact.clone()),
+            linkage,
+            binary: outputs.binaries[i].clone(),
+            closure: None,
+            program_path: planned_path(plan, i),
+        });
+    }
+    Ok(judged)
+}
+
+/// The compile and check lines of one build, and its verdict; `cross`: the platform asked
+/// for, which the ELF must be for.
+fn judge_artifact(
     artifact: &Artifact,
+    announce: bool,
+    what: &str,
+    cross: Option<Arch>,
     rep: &Reporter,
 ) -> Result<Linkage> {
-    let announced = !driver.reports_steps();
-    if announced {
-        let what = if several { arch.platform() } else { display_inputs(&req.inputs) };
+    if announce {
         let size = human_size(crate::report::size_of(&artifact.path));
         rep.step("compile", format!("{what} with {} → {size}", artifact.toolchain_used));
     }
@@ -126,120 +120,85 @@ fn judge_build(
         rep.warn(w);
     }
     let linkage = elf::inspect(&artifact.path)?;
-    if several && announced {
-        rep.step("check", format!("{}: {linkage}", arch.platform()));
-        if linkage.machine != arch.name() {
-            return Err(Error::Build {
-                step: format!("compile for {}", arch.platform()),
-                message: format!("the compiler produced a {} executable", linkage.machine),
-                help: Some("check the extra arguments after -- and the toolchain's target settings".into()),
-            });
+    match cross.filter(|_| announce) {
+        Some(arch) => {
+            rep.step("check", format!("{}: {linkage}", arch.platform()));
+            if linkage.machine != arch.name() {
+                return Err(Error::Build {
+                    step: format!("compile for {}", arch.platform()),
+                    message: format!("the compiler produced a {} executable", linkage.machine),
+                    help: Some("check the extra arguments after -- and the toolchain's target settings".into()),
+                });
+            }
         }
-    } else {
-        rep.step("check", linkage.to_string());
+        None => rep.step("check", linkage.to_string()),
     }
     Ok(linkage)
 }
 
-/// The closure stage for a program a driver built: its libraries from this machine or from
-/// the root the driver names, and the files it needs beside it.
-fn carry_built(job: &Job, driver: &dyn Driver, program: &Program, rep: &Reporter) -> Result<Carried> {
-    let Dynamic::Carry(opts) = &job.dynamic else { unreachable!("carry_built is called when carrying") };
-    let artifact = program.artifact.as_ref().expect("a build has an artifact");
-    let root = driver.library_root(artifact, &Steps::new(rep))?;
-    let what = format!("{} for {}", artifact.lang, program.arch.map(Arch::platform).unwrap_or_default());
-    let p = carry::Program {
-        elf: &program.elf,
-        linkage: &program.linkage,
-        name: &job.name,
-        what,
-        created_by: &job.created_by,
-    };
-    let mut carried = carry::carry(&p, &job.settings, opts, root)?;
-    carry::report(&carried, rep);
-    // The driver was told where the program goes (a launcher finds its files from there).
-    if carried.program_path != program.program_path {
-        return Err(Error::Build {
-            step: "plan the image".into(),
-            message: format!("the executable went to {} instead of {}", carried.program_path, program.program_path),
-            help: Some("pass --path explicitly".into()),
-        });
-    }
-    if let Some(c) = &artifact.companions {
-        for (rel, host, exec) in &c.files {
-            let mode = if *exec { MODE_EXEC } else { MODE_DATA };
-            carried.image.rootfs.add_file(&format!("{}/{rel}", c.root), Source::Host(host.clone()), mode)?;
-        }
-    }
-    Ok(carried)
-}
-
-/// Adds one platform's image to the job's plan, keeping platforms sorted.
-fn add_image(plan: &mut Option<ImagePlan>, job: &Job, image: PlatformImage) -> Result<()> {
-    match plan {
-        Some(p) => p.images.push(image),
-        None => {
-            *plan = Some(ImagePlan {
-                reference: job.settings.reference(&job.name),
-                images: vec![image],
-                compression: job.settings.compression,
-                epoch: archive::source_date_epoch()?,
-            })
-        }
-    }
-    if let Some(p) = plan {
-        p.images.sort_by(|a, b| a.platform.cmp(&b.platform));
-    }
-    Ok(())
-}
-
-/// Judges executables made elsewhere: each must be what it says, one per platform, and the
-/// platforms those `--platform` asks for.
-pub(super) fn judge_prebuilt(job: &Job, files: &[(Option<Arch>, PathBuf)], rep: &Reporter) -> Result<Made> {
-    let mut made = Made { programs: Vec::new(), plan: None };
+/// The judge stage of executables made elsewhere: each must be what it says, one per
+/// platform, and the platforms `--platform` asks for when the job refuses dynamic programs.
+pub(super) fn judge_given(
+    job: &Job,
+    files: &[(Option<Arch>, PathBuf)],
+    plan: &Plan,
+    rep: &Reporter,
+) -> Result<Vec<Judged>> {
+    let mut judged = Vec::new();
     let mut seen: Vec<Platform> = Vec::new();
-    for (declared, path) in files {
+    for (i, (declared, path)) in files.iter().enumerate() {
         let linkage = elf::inspect(path)?;
         rep.step("check", format!("{}: {linkage}", path.display()));
-        let mut program = Program {
+        let program = Judged {
             arch: *declared,
             elf: path.clone(),
             artifact: None,
             linkage,
             binary: None,
             closure: None,
-            program_path: job.settings.program_path(&job.name)?,
+            program_path: planned_path(plan, i),
         };
-        match &job.dynamic {
-            Dynamic::Refuse => check_static(&program, *declared, &mut seen)?,
-            Dynamic::Packed(inside) => {
-                check_static(&program, *declared, &mut seen)?;
-                program.closure = Some(inside.closure.clone());
-            }
-            Dynamic::Carry(opts) => {
-                let p = carry::Program {
-                    elf: path,
-                    linkage: &program.linkage,
-                    name: &job.name,
-                    what: String::new(),
-                    created_by: &job.created_by,
-                };
-                let carried = carry::carry(&p, &job.settings, opts, None)?;
-                carry::report(&carried, rep);
-                add_image(&mut made.plan, job, carried.image)?;
-                program.program_path = carried.program_path;
-                program.closure = Some(carried.closure);
-            }
+        if job.dynamic.refuses() {
+            check_static(&program, *declared, &mut seen)?;
         }
-        made.programs.push(program);
+        judged.push(program);
     }
     if job.dynamic.refuses() {
-        check_requested_platforms(job, &made.programs)?;
+        check_requested_platforms(job, &judged)?;
     }
-    Ok(made)
+    Ok(judged)
 }
 
-fn check_static(p: &Program, declared: Option<Arch>, seen: &mut Vec<Platform>) -> Result<()> {
+/// The pack stage (`staticize pack`): the given program, its loader and its closure become
+/// one static file at the binary's path, which is then judged like any given file.
+pub(super) fn pack_given(
+    job: &Job,
+    program: &Path,
+    opts: &PackOptions,
+    plan: &Plan,
+    outputs: &Outputs,
+    rep: &Reporter,
+) -> Result<(Vec<Judged>, PackedProgram)> {
+    let out = outputs.binaries.first().cloned().flatten().ok_or_else(|| {
+        Error::usage("staticize pack writes the packed file", "give the packed file's name with -o OUT")
+    })?;
+    let (linkage, closure, packed) = crate::pack::pack_file(program, &job.name, &opts.request, &out, rep)?;
+    let packed_linkage = elf::inspect(&out)?;
+    let judged = Judged {
+        arch: None,
+        elf: out.clone(),
+        artifact: None,
+        linkage: packed_linkage,
+        // Written by packing already.
+        binary: None,
+        closure: Some(closure.clone()),
+        program_path: planned_path(plan, 0),
+    };
+    check_static(&judged, None, &mut Vec::new())?;
+    Ok((vec![judged], PackedProgram { program: program.to_path_buf(), linkage, closure, packed }))
+}
+
+fn check_static(p: &Judged, declared: Option<Arch>, seen: &mut Vec<Platform>) -> Result<()> {
     let path = &p.elf;
     if !p.linkage.kind.is_self_contained() {
         return Err(Error::Verdict {
@@ -273,8 +232,8 @@ fn check_static(p: &Program, declared: Option<Arch>, seen: &mut Vec<Platform>) -
 }
 
 /// With --platform, exactly those platforms must have an executable.
-fn check_requested_platforms(job: &Job, have: &[Program]) -> Result<()> {
-    let wanted: Vec<Platform> = job.settings.platforms.iter().map(|a| Platform::of(*a)).collect();
+fn check_requested_platforms(job: &Job, have: &[Judged]) -> Result<()> {
+    let wanted: Vec<Platform> = job.delivery.platforms.iter().map(|a| Platform::of(*a)).collect();
     if wanted.is_empty() {
         return Ok(());
     }
@@ -297,7 +256,7 @@ fn check_requested_platforms(job: &Job, have: &[Program]) -> Result<()> {
 
 /// A build that refuses dynamic programs: the first one that is not self-contained is written
 /// (so it can be looked at) and becomes the run's failed verdict.
-pub(super) fn verdict(job: &Job, programs: &[Program], rep: &Reporter) -> Result<Option<Error>> {
+pub(super) fn verdict(job: &Job, programs: &[Judged], rep: &Reporter) -> Result<Option<Error>> {
     if !job.dynamic.refuses() {
         return Ok(None);
     }
@@ -321,33 +280,94 @@ pub(super) fn verdict(job: &Job, programs: &[Program], rep: &Reporter) -> Result
     }))
 }
 
-/// Plans the image of static programs (printing what the extras added) and delivers it.
-pub(super) fn deliver_static(job: &Job, programs: &[Program], dests: &Checked, rep: &Reporter) -> Result<Written> {
+/// The image stage for self-contained programs (a packed file among them): stripped copies
+/// when asked, the extras reported, a packed file's package records and init added.
+pub(super) fn image_static(
+    job: &Job,
+    frame: &Frame,
+    programs: &[Judged],
+    packed: Option<(&PackedProgram, &PackOptions)>,
+    scratch: &Path,
+    rep: &Reporter,
+) -> Result<ImagePlan> {
     let files: Vec<(Platform, PathBuf, String)> = programs
         .iter()
         .map(|p| (Platform::linux(&p.linkage.machine), p.elf.clone(), p.linkage.machine.clone()))
         .collect();
-    // Stripped copies live here until the image is written; the given files are never changed.
-    let scratch = tempfile::Builder::new()
-        .prefix("staticize-strip-")
-        .tempdir()
-        .map_err(|e| Error::io("create a scratch directory in", std::env::temp_dir(), e))?;
-    let files = crate::strip::for_image(&files, job.settings.strip, scratch.path(), rep)?;
-    let (mut plan, notes) = super::plan::plan(&files, &job.name, &job.settings, &job.created_by)?;
+    // Stripped copies live in `scratch` until the image is written; given files never change.
+    let files = crate::strip::for_image(&files, job.delivery.strip, scratch, rep)?;
+    let path = programs.first().map(|p| p.program_path.clone()).unwrap_or_default();
+    let (mut plan, notes) = static_image(&files, &path, &job.settings, frame)?;
     for n in &notes {
         rep.step("with", n);
     }
-    if let (Dynamic::Packed(inside), Some(p)) = (&job.dynamic, programs.first()) {
+    if let Some((inside, opts)) = packed {
         for image in &mut plan.images {
-            carry::add_package_records(&mut image.rootfs, &inside.closure, Some(&inside.program), &p.program_path)?;
+            carry::add_package_records(&mut image.rootfs, &inside.closure, Some(&inside.program), &path)?;
+            if opts.init {
+                crate::pack::with_init(image)?;
+            }
         }
     }
-    destination::deliver(&plan, dests, rep)
+    Ok(plan)
 }
 
-/// Writes each executable from its staged file, after the image (a failure there leaves the
-/// old binary and the old image in place).
-pub(super) fn write_binaries(job: &Job, programs: &[Program], rep: &Reporter) -> Result<()> {
+/// The closure stage: each dynamic program into the image with its libraries (from this
+/// machine, or from the root its driver names for a cross build) and its companion files.
+pub(super) fn image_carried(
+    job: &Job,
+    frame: &Frame,
+    opts: &CarryOptions,
+    programs: &mut [Judged],
+    drivers: &[&dyn Driver],
+    rep: &Reporter,
+) -> Result<ImagePlan> {
+    let mut plan = frame.empty()?;
+    for (i, program) in programs.iter_mut().enumerate() {
+        let root = match (drivers.get(i), &program.artifact) {
+            (Some(d), Some(a)) => d.library_root(a, &Steps::new(rep))?,
+            _ => None,
+        };
+        let what = match &program.artifact {
+            Some(a) => format!("{} for {}", a.lang, program.arch.map(Arch::platform).unwrap_or_default()),
+            None => String::new(),
+        };
+        let p = ToCarry {
+            elf: &program.elf,
+            linkage: &program.linkage,
+            program_path: &program.program_path,
+            what,
+            created_by: &job.created_by,
+        };
+        let mut carried = carry::carry(&p, &job.settings, opts, root)?;
+        carry::report(&carried, rep);
+        if let Some(a) = &program.artifact {
+            add_companions(&mut carried, a)?;
+        }
+        add_image(&mut plan, carried.image);
+        program.closure = Some(carried.closure);
+    }
+    Ok(plan)
+}
+
+/// The files a built program runs from beside it (node's package tree).
+fn add_companions(carried: &mut WithClosure, artifact: &Artifact) -> Result<()> {
+    if let Some(c) = &artifact.companions {
+        for (rel, host, exec) in &c.files {
+            let mode = if *exec { MODE_EXEC } else { MODE_DATA };
+            carried.image.rootfs.add_file(
+                &format!("{}/{rel}", c.root),
+                crate::image::Source::Host(host.clone()),
+                mode,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The write stage: each executable from its staged file, after the image (a failure there
+/// leaves the old binary and the old image in place).
+pub(super) fn write_binaries(job: &Job, programs: &[Judged], rep: &Reporter) -> Result<()> {
     for p in programs {
         let Some(binary) = &p.binary else { continue };
         output::copy_atomic(&p.elf, binary, 0o755)?;
@@ -369,6 +389,34 @@ pub(super) fn write_binaries(job: &Job, programs: &[Program], rep: &Reporter) ->
             _ => format!("{} ({size})", binary.display()),
         };
         rep.step("write", line);
+    }
+    Ok(())
+}
+
+/// The pack-binary stage (node): each written executable replaced by the packed static file
+/// carrying its loader and libraries; a cross build's libraries come from the same root its
+/// image's closure came from.
+pub(super) fn pack_binaries(programs: &[Judged], drivers: &[&dyn Driver], rep: &Reporter) -> Result<()> {
+    for (i, p) in programs.iter().enumerate() {
+        let Some(binary) = &p.binary else { continue };
+        let root = match (drivers.get(i), &p.artifact) {
+            (Some(d), Some(a)) if p.arch.is_some_and(|a| a != Arch::host()) => {
+                d.library_root(a, &Steps::new(rep))?.map(|r| r.root)
+            }
+            _ => None,
+        };
+        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let req = crate::pack::PackRequest { root, ..Default::default() };
+        let (_, _, packed) = crate::pack::pack_file(binary, &name, &req, binary, rep)?;
+        let runtime = p.artifact.as_ref().map(|a| a.lang.as_str()).unwrap_or("the program");
+        rep.step(
+            "",
+            format!(
+                "{} is static: {runtime} and its {} libraries run from memory (--no-pack for the dynamic file)",
+                binary.display(),
+                packed.entries.len().saturating_sub(2)
+            ),
+        );
     }
     Ok(())
 }

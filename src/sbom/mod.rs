@@ -31,6 +31,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name `--sbom-format` takes: "spdx" or "cyclonedx".
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Spdx => "spdx",
+            Format::CycloneDx => "cyclonedx",
+        }
+    }
+
     /// The file name suffix: ".spdx.json" or ".cdx.json".
     pub fn suffix(self) -> &'static str {
         match self {

@@ -44,6 +44,10 @@ pub(crate) struct SlimRequest<'a> {
     pub allow_missing: bool,
     /// The image options (they override the image's config; `-t` names the result).
     pub settings: &'a ImageSettings,
+    /// Layer compression.
+    pub compression: crate::image::Compression,
+    /// Collect what the SBOM lists (false with `--no-sbom`).
+    pub sbom: bool,
     /// Seconds for timestamps.
     pub epoch: u64,
 }
@@ -125,10 +129,7 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     w.add_implied(config.user.as_deref(), &platform)?;
     let Work { mut rootfs, env: env_extra, carried, lines, notes, .. } = w;
     let elves: Vec<String> = carried.iter().filter(|c| c.linkage != "script").map(|c| c.needed.path.clone()).collect();
-    let sbom = match req.settings.sbom {
-        Some(_) => Some(sbom::collect(&root, &mut rootfs, &elves)?),
-        None => None,
-    };
+    let sbom = if req.sbom { Some(sbom::collect(&root, &mut rootfs, &elves)?) } else { None };
     let config = finish_config(config, env_extra, &mut rootfs)?;
     let names: Vec<&str> = carried.iter().map(|c| c.needed.path.as_str()).collect();
     let created_by = format!("staticize slim {}", names.join(" "));
@@ -143,7 +144,7 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     let plan = ImagePlan {
         reference: reference(req, default_name.as_deref()),
         images: vec![PlatformImage { platform, rootfs, config, created_by }],
-        compression: req.settings.compression,
+        compression: req.compression,
         epoch: req.epoch,
     };
     Ok(Slimmed { plan, carried, lines, hints, notes, original_bytes, sbom, unpacked: dir })

@@ -1,10 +1,8 @@
-//! Choosing which of the executables a build produced to keep, and handing one on to the
+//! Choosing which of the executables a build produced to keep, and handing each on to the
 //! image pipeline as an already-built artifact.
 
-use std::path::PathBuf;
-
+use crate::driver::Artifact;
 use crate::driver::buildsys::{Built, Executable, explain};
-use crate::driver::{Artifact, BuildRequest, Driver};
 use crate::error::{Error, Result};
 use crate::report::human_size;
 
@@ -82,31 +80,18 @@ pub(crate) fn refuse_dynamic(e: &Executable, built: &Built) -> Result<()> {
     Err(Error::Verdict { message: format!("{message}; no image written"), help: Some(help) })
 }
 
-/// An executable a build system already made, handed to the pipeline as a driver's artifact.
-#[derive(Debug, Clone)]
-pub(crate) struct Prebuilt {
-    /// The executable in the project tree.
-    pub path: PathBuf,
-    /// The compiler that linked it, for the report.
-    pub toolchain: String,
-    /// The C library.
-    pub libc: String,
-}
-
-impl Driver for Prebuilt {
-    fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
-        let out = req.staging.join(&req.name);
-        std::fs::copy(&self.path, &out).map_err(|e| Error::io("copy the executable from", &self.path, e))?;
-        Ok(Artifact {
-            path: out,
-            lang: "c".into(),
-            target: format!("{}-linux-{}", std::env::consts::ARCH, self.libc),
-            toolchain_used: self.toolchain.clone(),
-            command: format!("built by the project's build system: {}", self.path.display()),
-            warnings: Vec::new(),
-            companions: None,
-            package_dirs: Vec::new(),
-            archives: Vec::new(),
-        })
+/// The artifact of an executable the build made, as if a driver had built it: what the
+/// pipeline judges, images and writes.
+pub(crate) fn artifact(e: &Executable, built: &Built) -> Artifact {
+    Artifact {
+        path: e.path.clone(),
+        lang: "c".into(),
+        target: format!("{}-linux-{}", std::env::consts::ARCH, built.cc.libc),
+        toolchain_used: format!("{} ({}) via {}", built.cc.name, built.cc.version, built.system.label()),
+        command: format!("built by the project's build system: {}", e.path.display()),
+        warnings: Vec::new(),
+        companions: None,
+        package_dirs: Vec::new(),
+        archives: Vec::new(),
     }
 }

@@ -636,6 +636,12 @@ pub(crate) struct NodeDriver {
 }
 
 impl Driver for NodeDriver {
+    fn tool(&self) -> crate::driver::Tool {
+        // Which node (found, fetched for another platform) is decided while building.
+        let node = self.node.as_ref().map(|n| format!("node at {}", n.display()));
+        crate::driver::Tool { driver: "node".into(), compiler: node }
+    }
+
     fn build(&self, req: &BuildRequest, steps: &Steps) -> Result<Artifact> {
         let nreq = NodeRequest {
             entry: req.inputs[0].clone(),
