@@ -289,6 +289,15 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
             }
         }
         Programs::Image(from) => {
+            if !from.image().exists() {
+                return Err(crate::error::Error::input(
+                    from.image(),
+                    "no such file or directory",
+                    Some(
+                        "give an image archive (docker save, podman save, staticize) or an OCI layout directory".into(),
+                    ),
+                ));
+            }
             programs.push(ProgramPlan { platform: None, make: image_making(from), binary: None, path_in_image: None })
         }
     }

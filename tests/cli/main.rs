@@ -18,6 +18,7 @@ mod go_rust;
 mod images;
 mod inspect;
 mod node;
+mod plan;
 mod push;
 mod sbom;
 mod squash;
