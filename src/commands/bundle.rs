@@ -1,7 +1,7 @@
 //! `staticize bundle`: a dynamic program into a scratch image together with its library
-//! closure and its interpreter at its PT_INTERP path — the pipeline's closure stage
-//! (`pipeline::carry`) on a program built elsewhere. The program stays dynamic; the output
-//! says so.
+//! closure and its interpreter at its PT_INTERP path — a job whose dynamic variant is `Carry`,
+//! so the pipeline's closure stage runs on a program built elsewhere. The program stays
+//! dynamic; the output says so.
 
 use std::path::{Path, PathBuf};
 
