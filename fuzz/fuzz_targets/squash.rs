@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use staticize::image::Compression;
 use staticize::image::read::{Archive, Limits};
-use staticize::image::squash::{SquashOptions, squash};
+use staticize::squash::{SquashOptions, squash};
 
 fn scratch() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();

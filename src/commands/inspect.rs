@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::image::paths::EscapingLinks;
 use crate::image::read::{Archive, Compression, EntryKind, Format, Image, LayerEntry, LayerRef, Problem};
 use crate::image::spec::RunConfig;
-use crate::image::waste::{Hidden, HiddenBy, Overlay};
+use crate::inspect::waste::{Hidden, HiddenBy, Overlay};
 use crate::report::{Reporter, group_digits, human_size, short_digest};
 
 /// Most entries tracked for one image (overlay and `--files` listing); beyond, figures are

@@ -3,9 +3,9 @@
 
 use crate::cli::PushArgs;
 use crate::error::Result;
-use crate::image::push::{self, Target};
 use crate::image::read::Archive;
 use crate::pipeline::destination::refuse_problems;
+use crate::registry::push::{self, Target};
 use crate::report::Reporter;
 use crate::sbom::Format;
 

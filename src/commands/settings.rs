@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use crate::cli::{ImageArgs, ImageOptions, ImageOutput};
 use crate::error::{Error, Result};
-use crate::image::ImageRef;
 use crate::image::options::{
     ImageSettings, absolute, exec_form, key_value, parse_add, parse_port, parse_signal, parse_user, parse_with,
     program_path,
 };
-use crate::image::push::Target;
 use crate::pipeline::{Destination, default_image_path};
 use crate::platform::parse_platforms;
+use crate::reference::ImageRef;
+use crate::registry::push::Target;
 
 /// Validates every image option; the first bad one is a usage error.
 pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {

@@ -1,4 +1,4 @@
-//! `staticize squash IMAGE`: arguments → [`crate::image::squash`] → the pipeline's destinations.
+//! `staticize squash IMAGE`: arguments → [`crate::squash`] → the pipeline's destinations.
 
 use std::path::{Path, PathBuf};
 
@@ -6,11 +6,11 @@ use crate::cli::SquashArgs;
 use crate::commands::settings;
 use crate::error::{Error, Result};
 use crate::image::archive;
-use crate::image::reference::ImageRef;
-use crate::image::squash::{self, SquashOptions, SquashReport};
 use crate::pipeline::destination;
 use crate::pipeline::sbom as sbom_stage;
+use crate::reference::ImageRef;
 use crate::report::{Reporter, human_size};
+use crate::squash::{self, SquashOptions, SquashReport};
 
 /// Runs `squash`.
 pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {

@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::layer::{Compression, Layer, fixed_header, write_layer};
-use crate::image::reference::ImageRef;
 use crate::image::rootfs::Rootfs;
 use crate::image::spec::{
     self, ConfigFile, Descriptor, DockerManifestEntry, History, Index, Manifest, Platform, RootFs, RunConfig,
 };
+use crate::reference::ImageRef;
 
 /// Everything one platform's image is made of.
 #[derive(Debug, Clone)]

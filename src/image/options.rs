@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::image::Compression;
 use crate::image::rootfs::normalize;
-use crate::image::{Compression, ImageRef};
 use crate::platform::Arch;
+use crate::reference::ImageRef;
 
 /// The validated image options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

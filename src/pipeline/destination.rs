@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::image::archive::Assembled;
-use crate::image::push::Target;
-use crate::image::{Compression, ImagePlan, Written, archive, load};
+use crate::image::{Compression, ImagePlan, Written, archive};
 use crate::output;
+use crate::pipeline::load;
+use crate::registry::push::Target;
 use crate::report::{Reporter, human_size, short_digest};
 
 /// One place an image is delivered to.
@@ -152,7 +153,7 @@ pub(crate) fn push(written: &Written, dest: &Checked, rep: &Reporter) -> Result<
     let Some((target, text)) = &dest.push else { return Ok(()) };
     let archive = crate::image::read::Archive::open(&written.path)?;
     refuse_problems(&archive)?;
-    crate::image::push::push(&archive, target, rep).map_err(|e| match e {
+    crate::registry::push::push(&archive, target, rep).map_err(|e| match e {
         Error::Registry { registry, message, help } => Error::Registry {
             registry,
             message: format!("{message} (the image is written: {})", written.path.display()),

@@ -25,6 +25,7 @@
 
 pub(crate) mod carry;
 pub(crate) mod destination;
+pub(crate) mod load;
 pub(crate) mod plan;
 pub(crate) mod sbom;
 mod stages;

@@ -8,7 +8,7 @@ use super::destination::Checked;
 use super::{Job, Program, Programs};
 use crate::error::Result;
 use crate::image::Written;
-use crate::image::push::Target;
+use crate::registry::push::Target;
 use crate::report::{Reporter, short_digest};
 use crate::sbom::collect::{self, Subject};
 use crate::sbom::{Format, Sbom};
@@ -55,7 +55,7 @@ pub(crate) fn attach_beside(archive_path: &Path, format: Format, target: &Target
     let path = crate::sbom::path_beside(archive_path, format);
     let bytes = std::fs::read(&path).map_err(|e| crate::error::Error::io("read the SBOM", &path, e))?;
     let archive = crate::image::read::Archive::open(archive_path)?;
-    let a = crate::image::push::attach(&archive, target, format.media_type(), &bytes, "sbom")?;
+    let a = crate::registry::push::attach(&archive, target, format.media_type(), &bytes, "sbom")?;
     let how = match &a.tag {
         Some(tag) => format!("as the tag {tag} (the registry has no referrers API)"),
         None => "as an OCI referrer".to_string(),

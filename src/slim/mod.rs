@@ -24,7 +24,8 @@ use crate::image::options::{AddSpec, ImageSettings, User};
 use crate::image::read::Archive;
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::{ImagePlan, ImageRef, PlatformImage, Rootfs, Source, add, extras, unpack};
+use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, extras, unpack};
+use crate::reference::ImageRef;
 use programs::{Lookup, Needed};
 
 /// Debian's PATH, for images whose config sets none.

@@ -208,7 +208,7 @@ fn oci_dir(dir: &Path, platforms: &[&str]) -> (PathBuf, crate::image::Written) {
         })
         .collect();
     let plan = ImagePlan {
-        reference: crate::image::ImageRef::parse("multi:1").unwrap(),
+        reference: crate::reference::ImageRef::parse("multi:1").unwrap(),
         images,
         compression: Compression::Gzip,
         epoch: 0,

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use ureq::http::Response;
 
 use crate::error::{Error, Result};
-use crate::image::auth::{self, Challenge, Lookup};
 use crate::image::read::{Archive, Image, compression_of};
-use crate::image::reference::ImageRef;
 use crate::image::spec::{self, Descriptor, Manifest};
+use crate::reference::ImageRef;
+use crate::registry::auth::{self, Challenge, Lookup};
 use crate::report::{Reporter, human_size, short_digest};
 
 /// Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size.

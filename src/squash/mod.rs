@@ -1,7 +1,7 @@
 //! `staticize squash`: the layers of an existing image (all, or from one on) merged into one,
 //! as a runtime would stack them — whiteouts and opaque directories applied, overwritten and
 //! deleted files dropped — with owners, modes, times, links, devices and file capabilities
-//! kept. The bytes removed are exactly the ones [`crate::image::waste`] (and so `inspect`)
+//! kept. The bytes removed are exactly the ones [`crate::inspect::waste`] (and so `inspect`)
 //! counts as wasted in the squashed layers.
 //!
 //! Two passes over the input, each a stream: pass 1 reads only headers ([`plan`]); pass 2
@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::image::archive::{Assembled, Prebuilt, assemble_prebuilt};
 use crate::image::layer::{Compression, Layer, write_layer_with};
 use crate::image::read::{Archive, Image, LayerReader, LayerRef, Limits};
-use crate::image::reference::ImageRef;
 use crate::image::spec::Platform;
+use crate::reference::ImageRef;
 
 /// What to squash and how to write it.
 #[derive(Debug, Clone)]

@@ -1,0 +1,4 @@
+//! Reading an image back to say what is in it: its layers stacked the way a runtime does, and
+//! the bytes that end up hidden.
+
+pub mod waste;
