@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::debian::{self, Carried};
-use super::{Ecosystem, FileRef, Package, gobuildinfo, purl_escape, rust, sha256_file};
+use super::{Ecosystem, FileRef, Package, gobuildinfo, purl_escape, sha256_file};
 use crate::closure::Closure;
 use crate::driver::Artifact;
 use crate::error::{Error, Result};
@@ -67,11 +67,11 @@ pub fn collect(s: &Subject) -> Result<Collected> {
         packages.extend(gobuildinfo::packages(&info));
         packages.push(Package::new("go", info.go_version.trim_start_matches("go"), Ecosystem::Tool));
     }
-    if let Some(info) = rust::read_embedded(bytes) {
+    if let Some(info) = crate::driver::rust::crates::read_embedded(bytes) {
         if let Some(root) = info.packages.iter().find(|c| c.root) {
             program.version = root.version.clone();
         }
-        packages.extend(rust::packages(&info));
+        packages.extend(cargo_packages(&info));
     }
     drop(map);
     if let Some(a) = s.artifact.filter(|a| a.lang == "c" || a.lang == "c++" || a.lang == "cxx") {
@@ -187,4 +187,20 @@ pub fn sbom(name: &str, subject: &str, programs: &[Subject]) -> Result<super::Sb
     let mut s = super::Sbom { name: name.to_string(), subject: subject.to_string(), created, program, packages };
     s.normalize();
     Ok(s)
+}
+/// The crates as SBOM packages (`pkg:cargo/NAME@VERSION`); the root package is the program
+/// itself and left out.
+fn cargo_packages(info: &crate::driver::rust::crates::VersionInfo) -> Vec<Package> {
+    info.packages
+        .iter()
+        .filter(|c| !c.root)
+        .map(|c| {
+            let mut p = Package::new(&c.name, &c.version, Ecosystem::Cargo);
+            p.purl = Some(format!("pkg:cargo/{}@{}", purl_escape(&c.name), purl_escape(&c.version)));
+            if c.source == "crates.io" {
+                p.supplier = Some("crates.io".into());
+            }
+            p
+        })
+        .collect()
 }

@@ -9,7 +9,6 @@ pub mod cyclonedx;
 pub mod debian;
 pub mod gobuildinfo;
 pub mod image;
-pub mod rust;
 pub mod spdx;
 pub mod staticlibs;
 pub mod statusd;
