@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod config;
 pub mod measure;
+pub mod run;
 pub mod size;
 
 use serde::Serialize;
