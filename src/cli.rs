@@ -156,7 +156,7 @@ pub struct ImageOptions {
     /// Where the program goes inside the image (default: /NAME).
     #[arg(long, value_name = "/DEST/NAME")]
     pub path: Option<String>,
-    // Run configuration, contents and destinations (issue 3); parsed in image::options.
+    // Run configuration, contents and destinations (issue 3); parsed in commands::options.
     /// Entrypoint, exec form: repeat the flag once per word, or give one JSON array
     /// (--entrypoint '["/app","-v"]'); '[]' clears it (default: the program).
     #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Image config")]

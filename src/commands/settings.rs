@@ -1,14 +1,14 @@
 //! The command line's image options → the domain's validated settings and destinations, once,
-//! before anything runs. Each value goes through its parser in `image::options` / `platform`.
+//! before anything runs. Each value goes through its parser in `commands::options` / `platform`.
 
 use std::path::PathBuf;
 
 use crate::cli::{ImageArgs, ImageOptions, ImageOutput};
-use crate::error::{Error, Result};
-use crate::image::options::{
-    ImageSettings, absolute, exec_form, key_value, parse_add, parse_port, parse_signal, parse_user, parse_with,
-    program_path,
+use crate::commands::options::{
+    absolute, exec_form, key_value, parse_add, parse_port, parse_signal, parse_user, parse_with,
 };
+use crate::error::{Error, Result};
+use crate::image::options::{ImageSettings, program_path};
 use crate::pipeline::{Destination, default_image_path};
 use crate::platform::parse_platforms;
 use crate::reference::ImageRef;
