@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use crate::cli::SquashArgs;
 use crate::commands::settings;
 use crate::error::{Error, Result};
-use crate::image::archive;
 use crate::pipeline::destination;
 use crate::pipeline::sbom as sbom_stage;
 use crate::reference::ImageRef;
@@ -25,7 +24,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         from_layer: args.from_layer,
         compression,
         reference,
-        epoch: archive::source_date_epoch()?,
+        epoch: crate::epoch::source_date_epoch()?,
         limits: crate::image::read::Limits::default(),
         platform: args.platform.clone(),
     };

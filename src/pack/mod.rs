@@ -16,7 +16,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::closure::{Closure, EntryKind, Loader};
 use crate::error::{Error, Result};
@@ -213,7 +212,7 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
     let mut carried = Vec::new();
     for i in inputs {
         let bytes = std::fs::read(&i.host).map_err(|e| Error::io("read", &i.host, e))?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = crate::digest::sha256_hex(&bytes);
         let offset = image.len() as u64;
         carried.push(Placed {
             carried: Carried { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 },

@@ -10,7 +10,7 @@ use crate::elf::{self, Linkage};
 use crate::error::{Error, Result};
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::Platform;
-use crate::image::{ImagePlan, PlatformImage, Source, Written, archive};
+use crate::image::{ImagePlan, PlatformImage, Source, Written};
 use crate::output;
 use crate::platform::Arch;
 use crate::progress::Steps;
@@ -183,7 +183,7 @@ fn add_image(plan: &mut Option<ImagePlan>, job: &Job, image: PlatformImage) -> R
                 reference: job.settings.reference(&job.name),
                 images: vec![image],
                 compression: job.settings.compression,
-                epoch: archive::source_date_epoch()?,
+                epoch: crate::epoch::source_date_epoch()?,
             })
         }
     }

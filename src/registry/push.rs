@@ -217,8 +217,12 @@ pub fn attach(archive: &Archive, target: &Target, artifact_type: &str, bytes: &[
     let top = plan(archive)?.top;
     let mut client = Client::connect(target)?;
     let blobs = [
-        Blob { digest: spec::sha256_digest(b"{}"), size: 2, source: Source::Memory(b"{}".to_vec()) },
-        Blob { digest: spec::sha256_digest(bytes), size: bytes.len() as u64, source: Source::Memory(bytes.to_vec()) },
+        Blob { digest: crate::digest::sha256_digest(b"{}"), size: 2, source: Source::Memory(b"{}".to_vec()) },
+        Blob {
+            digest: crate::digest::sha256_digest(bytes),
+            size: bytes.len() as u64,
+            source: Source::Memory(bytes.to_vec()),
+        },
     ];
     for b in &blobs {
         if !client.has_blob(&b.digest)? {
@@ -234,7 +238,7 @@ pub fn attach(archive: &Archive, target: &Target, artifact_type: &str, bytes: &[
         "subject": { "mediaType": top.media_type, "digest": top.digest, "size": top.bytes.len() },
     });
     let body = serde_json::to_vec(&manifest).expect("a manifest serialises");
-    let doc = Doc { digest: spec::sha256_digest(&body), media_type: spec::MEDIA_MANIFEST.into(), bytes: body };
+    let doc = Doc { digest: crate::digest::sha256_digest(&body), media_type: spec::MEDIA_MANIFEST.into(), bytes: body };
     if client.put_manifest(&doc.digest, &doc)?.is_some() {
         return Ok(Attached { digest: doc.digest, referrer: true, tag: None });
     }
@@ -315,7 +319,7 @@ fn plan_image(archive: &Archive, img: &Image) -> Result<(Vec<Blob>, Doc)> {
         annotations: Default::default(),
     };
     let bytes = serde_json::to_vec(&manifest).expect("manifests serialise");
-    Ok((blobs, Doc { digest: spec::sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes }))
+    Ok((blobs, Doc { digest: crate::digest::sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes }))
 }
 
 fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {

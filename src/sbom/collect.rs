@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::debian::{self, Carried};
-use super::{Ecosystem, FileRef, Package, gobuildinfo, purl_escape, sha256_file};
+use super::{Ecosystem, FileRef, Package, gobuildinfo, purl_escape};
 use crate::closure::Closure;
+use crate::digest::sha256_file;
 use crate::driver::Artifact;
 use crate::error::{Error, Result};
 
@@ -183,7 +184,7 @@ pub fn sbom(name: &str, subject: &str, programs: &[Subject]) -> Result<super::Sb
     }
     let mut program = program.unwrap_or_else(|| Package::new(name, "", Ecosystem::Program));
     program.name = name.to_string();
-    let created = crate::image::archive::source_date_epoch()?;
+    let created = crate::epoch::source_date_epoch()?;
     let mut s = super::Sbom { name: name.to_string(), subject: subject.to_string(), created, program, packages };
     s.normalize();
     Ok(s)

@@ -21,7 +21,7 @@ pub fn document(sbom: &Sbom) -> Value {
         "serialNumber": serial,
         "version": 1,
         "metadata": {
-            "timestamp": crate::image::archive::rfc3339(sbom.created),
+            "timestamp": crate::epoch::rfc3339(sbom.created),
             "tools": { "components": [{ "type": "application", "name": "staticize", "version": env!("CARGO_PKG_VERSION") }] },
             "component": component(&sbom.program, "program"),
         },

@@ -59,7 +59,7 @@ pub fn owners(root: &Path, files: &[Carried]) -> Result<(Vec<Package>, BTreeMap<
         let link = f.host_path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
         let file = match link {
             true => None,
-            false => Some(FileRef { path: f.image_path.clone(), sha256: super::sha256_file(&f.host_path)? }),
+            false => Some(FileRef { path: f.image_path.clone(), sha256: crate::digest::sha256_file(&f.host_path)? }),
         };
         let Some(owner) = db.as_ref().and_then(|db| db.owner(&f.inside)) else {
             unowned.files.extend(file);

@@ -180,22 +180,6 @@ pub fn write_beside(sbom: &Sbom, format: Format, output: &Path) -> Result<PathBu
     Ok(dest)
 }
 
-/// Hex sha256 of a file's bytes, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match f.read(&mut buf).map_err(|e| Error::io("read", path, e))? {
-            0 => break,
-            n => h.update(&buf[..n]),
-        }
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 /// A purl-safe component: percent-encodes what the purl spec reserves.
 pub fn purl_escape(s: &str) -> String {
     let mut out = String::new();

@@ -40,7 +40,7 @@ pub fn document(sbom: &Sbom) -> Value {
         "name": sbom.name,
         "documentNamespace": format!("https://staticize.invalid/spdx/{}-{digest}", super::purl_escape(&sbom.name)),
         "creationInfo": {
-            "created": crate::image::archive::rfc3339(sbom.created),
+            "created": crate::epoch::rfc3339(sbom.created),
             "creators": [format!("Tool: staticize-{}", env!("CARGO_PKG_VERSION"))],
         },
         "packages": packages,

@@ -26,7 +26,7 @@ impl SlimSbom {
     pub(crate) fn sbom(&self, name: &str, subject: &str) -> Result<Sbom> {
         let mut program = Package::new(name, "", Ecosystem::Program);
         program.files = self.program_files.clone();
-        let created = crate::image::archive::source_date_epoch()?;
+        let created = crate::epoch::source_date_epoch()?;
         let packages = self.packages.clone();
         let mut s = Sbom { name: name.to_string(), subject: subject.to_string(), created, program, packages };
         s.normalize();
