@@ -8,6 +8,7 @@ pub(crate) mod check;
 pub mod cli;
 pub mod closure;
 pub mod commands;
+pub(crate) mod config;
 pub mod deps;
 pub(crate) mod digest;
 pub(crate) mod driver;

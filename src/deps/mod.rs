@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::config::{CONFIG_FILE, ConfigFile};
 use crate::error::{Error, Result};
 use crate::platform::Arch;
 use crate::report::Reporter;
@@ -232,18 +233,22 @@ pub(crate) fn build_env(entries: &[Entry]) -> Vec<(String, String)> {
 
 /// The `[deps] use = [...]` list of `dir/staticize.toml` (empty when there is no file or list).
 pub(crate) fn from_config(dir: &Path) -> Result<Vec<String>> {
-    let path = dir.join(crate::gate::config::CONFIG_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
-    let value: toml::Table =
-        toml::from_str(&text).map_err(|e| Error::input(&path, e.to_string(), Some("fix the TOML syntax".into())))?;
-    let Some(deps) = value.get("deps") else { return Ok(Vec::new()) };
-    let list = deps.get("use").and_then(|u| u.as_array()).ok_or_else(|| {
-        Error::input(&path, "[deps] has no `use` list", Some("write [deps] then use = [\"zlib\", \"openssl\"]".into()))
-    })?;
-    let names: Option<Vec<String>> = list.iter().map(|v| v.as_str().map(str::to_string)).collect();
-    names.ok_or_else(|| {
-        Error::input(&path, "[deps] use must list recipe names as strings", Some("e.g. use = [\"zlib\"]".into()))
-    })
+    /// The `[deps]` section; `crate::config` reads the file and refuses unknown sections.
+    #[derive(Deserialize)]
+    struct Section {
+        deps: Option<Deps>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Deps {
+        /// Recipe names, in order.
+        #[serde(rename = "use")]
+        names: Vec<String>,
+    }
+    let Some(file) = ConfigFile::read(&dir.join(CONFIG_FILE))? else { return Ok(Vec::new()) };
+    let section: Section =
+        file.sections("write [deps] then use = [\"zlib\", \"openssl\"] (recipe names as strings)")?;
+    Ok(section.deps.map(|d| d.names).unwrap_or_default())
 }
 
 /// The deps a command uses: `--dep` values, else `[deps]` of the staticize.toml in `dir`.

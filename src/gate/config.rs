@@ -1,5 +1,5 @@
-//! `staticize.toml`: the budgets, read with positions so every mistake is reported as
-//! `FILE:LINE:COLUMN` with the offending line underlined.
+//! The `[[budget]]` tables of `staticize.toml` (read by [`crate::config`]), checked into
+//! [`Budget`]s; every mistake is reported as `FILE:LINE:COLUMN` with the line underlined.
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -8,11 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::{CONFIG_FILE, ConfigFile, located};
 use crate::error::{Error, Result};
 use crate::gate::size::{Growth, Size};
-
-/// The default config file name, looked up in the current directory.
-pub const CONFIG_FILE: &str = "staticize.toml";
 
 /// A parsed and checked config.
 #[derive(Debug, Clone)]
@@ -81,14 +79,11 @@ pub struct Budget {
     pub limits: Limits,
 }
 
+/// The gate's section; `crate::config` has refused unknown sections already.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
     budget: Vec<Spanned<RawBudget>>,
-    /// `[deps]`, read by `--dep` (deps::from_config), not by the gate.
-    #[serde(default, rename = "deps")]
-    _deps: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -107,53 +102,24 @@ struct RawBudget {
     max_growth: Option<Growth>,
 }
 
-/// An error at a place in a file: renders as `FILE:LINE:COL: message` plus the line, underlined.
-pub fn located(path: &Path, source: &str, span: Option<Range<usize>>, message: &str, help: Option<String>) -> Error {
-    let Some(span) = span else {
-        return Error::input(path, message.to_string(), help);
-    };
-    let start = span.start.min(source.len());
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
-    let line_no = source[..start].matches('\n').count() + 1;
-    let col = source[line_start..start].chars().count() + 1;
-    let text = source[line_start..line_end].trim_end_matches('\r');
-    let width = source[start..span.end.clamp(start, line_end)].chars().count().max(1);
-    let gutter = " ".repeat(line_no.to_string().len());
-    let snippet =
-        format!("{message}\n{gutter} |\n{line_no} | {text}\n{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(width));
-    Error::Input { path: PathBuf::from(format!("{}:{line_no}:{col}", path.display())), message: snippet, help }
-}
-
 /// Reads and checks the config at `path`.
 pub fn load(path: &Path) -> Result<Config> {
-    let source = match crate::input::read_text(path, 16 << 20) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::input(
-                path,
-                "no such config file: the gate needs budgets to check",
-                Some(format!(
-                    "create {CONFIG_FILE} with a budget, e.g.\n  [[budget]]\n  name = \"app\"\n  binary = \"app\"\n  max = \"8 KiB\"\n  static = true\nor point at one with --config FILE"
-                )),
-            ));
-        }
-        Err(e) => return Err(Error::io("read config", path, e)),
-    };
-    parse(path, &source)
+    match ConfigFile::read(path)? {
+        Some(file) => budgets(&file),
+        None => Err(Error::input(
+            path,
+            "no such config file: the gate needs budgets to check",
+            Some(format!(
+                "create {CONFIG_FILE} with a budget, e.g.\n  [[budget]]\n  name = \"app\"\n  binary = \"app\"\n  max = \"8 KiB\"\n  static = true\nor point at one with --config FILE"
+            )),
+        )),
+    }
 }
 
-/// Parses and checks config text; `path` names it in errors and anchors relative paths.
-pub fn parse(path: &Path, source: &str) -> Result<Config> {
-    let raw: RawConfig = toml::from_str(source).map_err(|e| {
-        located(
-            path,
-            source,
-            e.span(),
-            e.message().trim_end(),
-            Some(format!("see `staticize gate --help` for the keys of {CONFIG_FILE}")),
-        )
-    })?;
+/// Checks the `[[budget]]` tables of a read config.
+pub fn budgets(file: &ConfigFile) -> Result<Config> {
+    let (path, source) = (file.path.as_path(), file.source.as_str());
+    let raw: RawConfig = file.sections(&format!("see `staticize gate --help` for the keys of {CONFIG_FILE}"))?;
     if raw.budget.is_empty() {
         return Err(located(
             path,
@@ -168,8 +134,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Config> {
     for spanned in raw.budget {
         budgets.push(budget(spanned, &mut names, path, source)?);
     }
-    let dir = crate::output::parent_dir(path).to_path_buf();
-    Ok(Config { path: path.to_path_buf(), dir, budgets })
+    Ok(Config { path: path.to_path_buf(), dir: file.dir.clone(), budgets })
 }
 
 /// Checks one [[budget]] table (its name unique among `names`) and makes it a [`Budget`].
@@ -297,6 +262,12 @@ fn build_words(cmd: &Spanned<String>, path: &Path, source: &str) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The budgets of `source` as if read from `path`.
+    fn parse(path: &Path, source: &str) -> Result<Config> {
+        let dir = crate::output::parent_dir(path).to_path_buf();
+        budgets(&ConfigFile { path: path.to_path_buf(), dir, source: source.to_string() })
+    }
 
     fn err(text: &str) -> String {
         let e = parse(Path::new("staticize.toml"), text).unwrap_err();
