@@ -110,7 +110,7 @@ pub(crate) fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<Strin
 
 /// Checks one image (an archive or OCI layout, unpacked into a temporary directory within
 /// `limits`) or root directory.
-pub(crate) fn check_target(path: &Path, limits: &unpack::Limits) -> Result<ImageCheck> {
+pub(crate) fn check_target(path: &Path, limits: &unpack::UnpackLimits) -> Result<ImageCheck> {
     if path.is_dir() && !unpack::is_oci_layout(path) {
         let mut c = check_rootfs(path, &[])?;
         c.path = path.to_path_buf();

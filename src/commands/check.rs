@@ -52,8 +52,10 @@ fn run_images(args: &CheckArgs, rep: &Reporter) -> Result<()> {
     let mut json = Vec::new();
     let mut images = Vec::new();
     let mut files_failed = 0;
-    let limits =
-        Limits { max_bytes: args.max_unpacked.map_or(Limits::default().max_bytes, |s| s.0), ..Default::default() };
+    let limits = UnpackLimits {
+        max_bytes: args.max_unpacked.map_or(UnpackLimits::default().max_bytes, |s| s.0),
+        ..Default::default()
+    };
     for p in &args.files {
         if is_image_target(p) {
             let c = check_target(p, &limits)?;

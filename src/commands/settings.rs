@@ -12,13 +12,13 @@ use crate::image::options::{ImageSettings, program_path};
 use crate::pipeline::{Destination, default_image_path};
 use crate::platform::parse_platforms;
 use crate::reference::ImageRef;
-use crate::registry::push::Target;
+use crate::registry::push::Remote;
 
 /// Validates every image option; the first bad one is a usage error.
 pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
     // A bad --push REF is refused here, before anything is compiled or written.
     if let Some(r) = &o.image_output.push {
-        Target::parse(r)?;
+        Remote::parse(r)?;
     }
     let mut s = ImageSettings {
         tag: o.tag.as_deref().map(ImageRef::parse).transpose()?,
@@ -80,7 +80,7 @@ pub fn destinations(o: &ImageOutput, tar: PathBuf) -> Result<Vec<Destination>> {
         out.push(Destination::Load(engine.clone()));
     }
     if let Some(r) = &o.push {
-        out.push(Destination::Push(Target::parse(r)?, r.clone()));
+        out.push(Destination::Push(Remote::parse(r)?, r.clone()));
     }
     Ok(out)
 }
@@ -93,7 +93,7 @@ pub fn build_settings(a: &ImageArgs) -> Result<ImageSettings> {
     }
     let o = &a.options;
     if let Some(r) = &o.image_output.push {
-        Target::parse(r)?;
+        Remote::parse(r)?;
     }
     Ok(ImageSettings {
         tag: o.tag.as_deref().map(ImageRef::parse).transpose()?,

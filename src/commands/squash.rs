@@ -25,7 +25,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         compression,
         reference,
         epoch: crate::epoch::source_date_epoch()?,
-        limits: crate::image::read::Limits::default(),
+        limits: crate::image::read::ReadLimits::default(),
         platform: args.platform.clone(),
     };
     let spinner = crate::progress::Progress::start(rep, format!("squashing {}", args.image.display()));

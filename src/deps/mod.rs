@@ -29,7 +29,7 @@ pub(crate) const ENV_RESOLVED: &str = "STATICIZE_DEPS_RESOLVED";
 
 /// What the libraries are built for: the compilers, the architecture and the profile.
 #[derive(Debug, Clone)]
-pub(crate) struct Target {
+pub(crate) struct Toolset {
     /// The architecture.
     pub arch: Arch,
     /// The C compiler (the one the program is built with).
@@ -40,12 +40,12 @@ pub(crate) struct Target {
     pub profile: Profile,
 }
 
-impl Target {
+impl Toolset {
     /// The compilers `pref` chooses for `arch`: the host's order, or zig for another architecture.
-    pub(crate) fn new(pref: &Preference, arch: Arch) -> Result<Target> {
+    pub(crate) fn new(pref: &Preference, arch: Arch) -> Result<Toolset> {
         if arch == Arch::host() {
             let (cc, cxx) = cc::compilers(pref)?;
-            return Ok(Target { arch, cc, cxx, profile: pref.profile });
+            return Ok(Toolset { arch, cc, cxx, profile: pref.profile });
         }
         if pref.compiler.as_deref().is_some_and(|c| c != "zig") || pref.libc.as_deref() == Some("glibc") {
             return Err(Error::usage(
@@ -64,17 +64,17 @@ impl Target {
         };
         let cc = retarget(cc::choose_with(Lang::C, &p)?);
         let cxx = cc::choose_with(Lang::Cxx, &p).ok().map(retarget);
-        Ok(Target { arch, cc, cxx, profile: pref.profile })
+        Ok(Toolset { arch, cc, cxx, profile: pref.profile })
     }
 
     /// The target of a compiler already chosen (by a staticize-cc), on the host.
-    pub(crate) fn for_chosen(cc: Chosen, profile: Profile) -> Target {
-        Target { arch: Arch::host(), cc, cxx: None, profile }
+    pub(crate) fn for_chosen(cc: Chosen, profile: Profile) -> Toolset {
+        Toolset { arch: Arch::host(), cc, cxx: None, profile }
     }
 
     /// The target of the compiler `staticize c` chose, on the host.
-    pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, profile: Profile) -> Target {
-        Target::for_chosen(Chosen::from(c), profile)
+    pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, profile: Profile) -> Toolset {
+        Toolset::for_chosen(Chosen::from(c), profile)
     }
 }
 
@@ -92,7 +92,7 @@ pub(crate) struct Entry {
 }
 
 /// `names` and their needs, each built for `t` unless the cache has it; needs first.
-pub(crate) fn ensure(names: &[String], t: &Target, rep: &Reporter) -> Result<Vec<Entry>> {
+pub(crate) fn ensure(names: &[String], t: &Toolset, rep: &Reporter) -> Result<Vec<Entry>> {
     let mut done: Vec<Entry> = Vec::new();
     for r in recipe::closure(names)? {
         let needs: Vec<Entry> = done.iter().filter(|e| r.needs.contains(&e.recipe.name)).cloned().collect();
@@ -102,7 +102,7 @@ pub(crate) fn ensure(names: &[String], t: &Target, rep: &Reporter) -> Result<Vec
     Ok(done)
 }
 
-fn ensure_one(r: &Recipe, t: &Target, needs: &[Entry], rep: &Reporter) -> Result<Entry> {
+fn ensure_one(r: &Recipe, t: &Toolset, needs: &[Entry], rep: &Reporter) -> Result<Entry> {
     let fetched = source::fetch(r, rep)?;
     let prefix = entry_dir(r, &fetched.version, t, needs);
     let cached = |prefix: &Path| cache::read_manifest(prefix);
@@ -136,7 +136,7 @@ fn ensure_one(r: &Recipe, t: &Target, needs: &[Entry], rep: &Reporter) -> Result
 
 /// The cache directory of `r` built from `version` for `t` against `needs`:
 /// `<cache>/NAME/VERSION-ARCH-LIBC-COMPILER-PROFILE-HASH`.
-fn entry_dir(r: &Recipe, version: &str, t: &Target, needs: &[Entry]) -> PathBuf {
+fn entry_dir(r: &Recipe, version: &str, t: &Toolset, needs: &[Entry]) -> PathBuf {
     let mut h = Sha256::new();
     for part in [
         r.text.as_str(),

@@ -25,26 +25,26 @@ pub struct Config {
 
 /// What one budget measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum Measured {
     /// An executable file.
     Binary(PathBuf),
     /// An image archive written by staticize (or any OCI / docker-archive tar).
     Image(PathBuf),
 }
 
-impl Target {
+impl Measured {
     /// The file measured.
     pub fn path(&self) -> &Path {
         match self {
-            Target::Binary(p) | Target::Image(p) => p,
+            Measured::Binary(p) | Measured::Image(p) => p,
         }
     }
 
     /// "binary" or "image".
     pub fn kind(&self) -> &'static str {
         match self {
-            Target::Binary(_) => "binary",
-            Target::Image(_) => "image",
+            Measured::Binary(_) => "binary",
+            Measured::Image(_) => "image",
         }
     }
 }
@@ -74,7 +74,7 @@ pub struct Budget {
     /// A staticize command line (without "staticize") to run first, split like a shell would.
     pub build: Option<Vec<String>>,
     /// What is measured, relative to the config's directory.
-    pub target: Target,
+    pub target: Measured,
     /// The limits.
     pub limits: Limits,
 }
@@ -185,13 +185,13 @@ fn budget(spanned: Spanned<RawBudget>, names: &mut BTreeSet<String>, path: &Path
 
 /// The file a budget measures: a binary or an image, never both or neither; image-only limits
 /// refused on a binary.
-fn target(b: &RawBudget, name: &str, table_span: Range<usize>, path: &Path, source: &str) -> Result<Target> {
+fn target(b: &RawBudget, name: &str, table_span: Range<usize>, path: &Path, source: &str) -> Result<Measured> {
     let at = |span: Range<usize>, message: String, help: &str| {
         located(path, source, Some(span), &message, Some(help.into()))
     };
     let target = match (&b.binary, &b.image) {
-        (Some(p), None) => Target::Binary(non_empty(p, path, source)?),
-        (None, Some(p)) => Target::Image(non_empty(p, path, source)?),
+        (Some(p), None) => Measured::Binary(non_empty(p, path, source)?),
+        (None, Some(p)) => Measured::Image(non_empty(p, path, source)?),
         (Some(_), Some(img)) => {
             return Err(at(
                 img.span(),
@@ -207,7 +207,7 @@ fn target(b: &RawBudget, name: &str, table_span: Range<usize>, path: &Path, sour
             ));
         }
     };
-    if let Target::Binary(_) = target {
+    if let Measured::Binary(_) = target {
         let image_only = [
             ("max-compressed", b.max_compressed.as_ref().map(Spanned::span)),
             ("max-uncompressed", b.max_uncompressed.as_ref().map(Spanned::span)),
@@ -300,7 +300,7 @@ max-files = 3
         assert_eq!(c.dir, Path::new("dir"));
         let b = &c.budgets[0];
         assert_eq!(b.build.as_deref().unwrap(), ["c", "examples/hello c/hello.c", "-o", "out/hello"]);
-        assert_eq!(b.target, Target::Binary("out/hello".into()));
+        assert_eq!(b.target, Measured::Binary("out/hello".into()));
         assert_eq!(b.limits.max, Some(8192));
         assert!(b.limits.require_static);
         assert_eq!(b.limits.max_growth.unwrap().limit(100), 105);

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::gate::baseline::{self, Baseline};
-use crate::gate::config::{self, Budget, Target};
+use crate::gate::config::{self, Budget, Measured};
 use crate::gate::measure::{self, Measures};
 use crate::gate::{Check, evaluate};
 use crate::process;
@@ -179,7 +179,7 @@ fn measure_target(budget: &Budget, path: &Path) -> Result<Measures> {
         ));
     }
     match budget.target {
-        Target::Binary(_) => measure::binary(path),
-        Target::Image(_) => measure::image(path, budget.limits.require_static),
+        Measured::Binary(_) => measure::binary(path),
+        Measured::Image(_) => measure::image(path, budget.limits.require_static),
     }
 }

@@ -122,9 +122,9 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
     for img in &plan.images {
         let layer = write_layer(&img.rootfs, plan.compression, plan.epoch, scratch)?;
         let config = to_json(&platform_config(img, &layer, &created));
-        images.push(Prebuilt { platform: img.platform.clone(), layers: vec![layer], config });
+        images.push(LayeredImage { platform: img.platform.clone(), layers: vec![layer], config });
     }
-    Ok(assemble_prebuilt(images, &plan.reference, plan.epoch))
+    Ok(assemble_layered(images, &plan.reference, plan.epoch))
 }
 
 /// The config of one platform's image: its one layer, one history step.
@@ -175,7 +175,7 @@ fn top_descriptor(
 
 /// One platform's image with its layers written and its config made: by [`assemble`], or
 /// elsewhere (`squash`).
-pub struct Prebuilt {
+pub struct LayeredImage {
     /// Its platform (for the index).
     pub platform: Platform,
     /// Its layers, bottom first, as blobs in temporary files.
@@ -184,10 +184,10 @@ pub struct Prebuilt {
     pub config: Vec<u8>,
 }
 
-/// Makes every other document of prebuilt images: a manifest each, index.json (pointing at the one
+/// Makes every other document of layered images: a manifest each, index.json (pointing at the one
 /// manifest, or at an image index of several platforms) and docker's manifest.json (the
 /// host's platform, else the first).
-pub fn assemble_prebuilt(images: Vec<Prebuilt>, reference: &ImageRef, epoch: u64) -> Assembled {
+pub fn assemble_layered(images: Vec<LayeredImage>, reference: &ImageRef, epoch: u64) -> Assembled {
     let mut blobs = BTreeMap::new();
     let (mut layers, mut summaries, mut manifests, mut dockers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for image in images {

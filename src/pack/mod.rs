@@ -112,7 +112,7 @@ pub struct Input {
 
 /// One packed object as the header lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Carried {
+pub struct PackedObject {
     /// Program, interpreter or library.
     pub role: Role,
     /// Its name.
@@ -129,7 +129,7 @@ pub struct Packed {
     /// "glibc", "musl" or "none" (a static program).
     pub loader: &'static str,
     /// The objects, program first.
-    pub entries: Vec<Carried>,
+    pub entries: Vec<PackedObject>,
     /// Bytes of the launcher.
     pub launcher_bytes: u64,
     /// Bytes of the compressed payload.
@@ -215,7 +215,7 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
         let sha256 = crate::digest::sha256_hex(&bytes);
         let offset = image.len() as u64;
         carried.push(Placed {
-            carried: Carried { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 },
+            carried: PackedObject { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 },
             offset,
         });
         image.extend_from_slice(&bytes);
@@ -249,7 +249,7 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
 
 /// An object and where it starts in the image.
 struct Placed {
-    carried: Carried,
+    carried: PackedObject,
     offset: u64,
 }
 
@@ -399,7 +399,7 @@ pub fn read(file: &[u8]) -> Option<std::result::Result<Packed, format::Damage>> 
             loader: loader_name(p.loader),
             entries: p
                 .entries()
-                .map(|e| Carried {
+                .map(|e| PackedObject {
                     role: Role::of(e.role),
                     name: String::from_utf8_lossy(e.name).into_owned(),
                     size: e.size,

@@ -9,7 +9,7 @@ use crate::image::archive::Assembled;
 use crate::image::{Compression, ImagePlan, Written, archive};
 use crate::output;
 use crate::pipeline::load;
-use crate::registry::push::Target;
+use crate::registry::push::Remote;
 use crate::report::{Reporter, human_size, short_digest};
 
 /// One place an image is delivered to.
@@ -22,7 +22,7 @@ pub enum Destination {
     /// A container engine to load into (`--load`: "auto", "docker", "podman").
     Load(String),
     /// A registry (`--push REF`), with the reference as typed for messages.
-    Push(Target, String),
+    Push(Remote, String),
 }
 
 /// The destinations after their checks: engines chosen, paths known.
@@ -35,7 +35,7 @@ pub(crate) struct Checked {
     /// The engine to load into.
     pub load: Option<load::Engine>,
     /// The registry to push to, and the reference as typed.
-    pub push: Option<(Target, String)>,
+    pub push: Option<(Remote, String)>,
 }
 
 /// Refuses destinations that cannot be reached, before a compiler runs or a file is written.

@@ -35,7 +35,7 @@ pub fn timeout() -> Duration {
 
 /// Where an image goes: registry, repository, tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct Remote {
     /// host[:port] as the user wrote it ("docker.io" for Docker Hub).
     pub registry: String,
     /// The host the API is spoken to.
@@ -48,9 +48,9 @@ pub struct Target {
     pub scheme: &'static str,
 }
 
-impl Target {
+impl Remote {
     /// Parses `[REGISTRY/]REPOSITORY[:TAG]`.
-    pub fn parse(s: &str) -> Result<Target> {
+    pub fn parse(s: &str) -> Result<Remote> {
         let r = ImageRef::parse(s).map_err(|_| {
             Error::usage(
                 format!("invalid push reference '{s}'"),
@@ -71,7 +71,7 @@ impl Target {
         let host = registry.rsplit_once(':').map_or(registry.as_str(), |(h, _)| h);
         let scheme = if matches!(host, "localhost" | "127.0.0.1" | "[::1]") { "http" } else { "https" };
         let api_host = if registry == "docker.io" { "registry-1.docker.io".to_string() } else { registry.clone() };
-        Ok(Target { registry, api_host, repository, tag: r.tag, scheme })
+        Ok(Remote { registry, api_host, repository, tag: r.tag, scheme })
     }
 
     fn base(&self) -> String {
@@ -79,7 +79,7 @@ impl Target {
     }
 }
 
-impl std::fmt::Display for Target {
+impl std::fmt::Display for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}:{}", self.registry, self.repository, self.tag)
     }
@@ -147,7 +147,7 @@ struct Plan {
 }
 
 /// Pushes the archive's image (or its multi-platform index) to `target`.
-pub fn push(archive: &Archive, target: &Target, rep: &Reporter) -> Result<Pushed> {
+pub fn push(archive: &Archive, target: &Remote, rep: &Reporter) -> Result<Pushed> {
     let plan = plan(archive)?;
     let mut client = Client::connect(target)?;
     let mut blobs = Vec::new();
@@ -213,7 +213,7 @@ const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// the archive's push put in the registry: an OCI artifact manifest whose `subject` is the
 /// image. A registry with the referrers API indexes it by that subject; any other gets it
 /// under the tag `sha256-<hex>.<suffix>` as well (what ko and cosign look up).
-pub fn attach(archive: &Archive, target: &Target, artifact_type: &str, bytes: &[u8], suffix: &str) -> Result<Attached> {
+pub fn attach(archive: &Archive, target: &Remote, artifact_type: &str, bytes: &[u8], suffix: &str) -> Result<Attached> {
     let top = plan(archive)?.top;
     let mut client = Client::connect(target)?;
     let blobs = [
@@ -374,7 +374,7 @@ impl Body<'_> {
 struct Client {
     agent: ureq::Agent,
     timeout: Duration,
-    target: Target,
+    target: Remote,
     lookup: Lookup,
     authorization: Option<String>,
     chunk: u64,
@@ -382,7 +382,7 @@ struct Client {
 
 impl Client {
     /// Checks the registry answers the v2 API and authenticates for push.
-    fn connect(target: &Target) -> Result<Client> {
+    fn connect(target: &Remote) -> Result<Client> {
         let lookup = auth::find_credentials(&target.registry)?;
         let timeout = timeout();
         // Inactivity, not duration: every single socket read and write gets `timeout` (ureq's
@@ -770,20 +770,20 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = Target::parse("127.0.0.1:5000/team/app:v1").unwrap();
+        let t = Remote::parse("127.0.0.1:5000/team/app:v1").unwrap();
         assert_eq!(
             (t.registry.as_str(), t.repository.as_str(), t.tag.as_str(), t.scheme),
             ("127.0.0.1:5000", "team/app", "v1", "http")
         );
-        let t = Target::parse("redis").unwrap();
+        let t = Remote::parse("redis").unwrap();
         assert_eq!(
             (t.api_host.as_str(), t.repository.as_str(), t.tag.as_str(), t.scheme),
             ("registry-1.docker.io", "library/redis", "latest", "https")
         );
-        let t = Target::parse("ghcr.io/o/app").unwrap();
+        let t = Remote::parse("ghcr.io/o/app").unwrap();
         assert_eq!((t.registry.as_str(), t.scheme), ("ghcr.io", "https"));
-        assert_eq!(Target::parse("localhost/x").unwrap().scheme, "http");
-        assert!(Target::parse("Bad/Name").is_err());
+        assert_eq!(Remote::parse("localhost/x").unwrap().scheme, "http");
+        assert!(Remote::parse("Bad/Name").is_err());
     }
 
     #[test]

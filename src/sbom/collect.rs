@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::debian::{self, Carried};
+use super::debian::{self, ClosureFile};
 use super::{Ecosystem, FileRef, Package, gobuildinfo, purl_escape};
 use crate::closure::Closure;
 use crate::digest::sha256_file;
@@ -105,7 +105,7 @@ pub fn closure_owners(
     if let Some(host) = host_program.filter(|_| root == Path::new("/")) {
         let inside = std::fs::canonicalize(host).map_err(|e| Error::io("read", host, e))?;
         let inside = inside.to_string_lossy().into_owned();
-        files.push(Carried { inside, image_path: program_path.to_string(), host_path: host.to_path_buf() });
+        files.push(ClosureFile { inside, image_path: program_path.to_string(), host_path: host.to_path_buf() });
     }
     let (mut packages, paragraphs) = debian::owners(&root, &files)?;
     // The program itself is the document's subject: listed as unowned it would be listed twice.

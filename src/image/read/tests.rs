@@ -155,7 +155,7 @@ fn manifest_pointing_outside_is_not_followed() {
 fn big_json_and_bombs_are_capped() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "a.tar", &docker_archive(|_| {}));
-    let small = Limits { max_json: 64, ..Limits::default() };
+    let small = ReadLimits { max_json: 64, ..ReadLimits::default() };
     let err = Archive::open_with(&p, small).unwrap_err().to_string();
     assert!(err.contains("read up to 64"), "{err}");
 
@@ -166,7 +166,7 @@ fn big_json_and_bombs_are_capped() {
     let manifest = br#"[{"Config":"cfg.json","Layers":["bomb.gz"]}]"#;
     t.file("cfg.json", &config_json(&[])).file("bomb.gz", &bomb).file("manifest.json", manifest);
     let p = write(dir.path(), "b.tar", &t.finish());
-    let tiny = Limits { max_layer_bytes: 1 << 20, ..Limits::default() };
+    let tiny = ReadLimits { max_layer_bytes: 1 << 20, ..ReadLimits::default() };
     let a = Archive::open_with(&p, tiny).unwrap();
     let mut r = a.layer(&a.images[0].layers[0]).unwrap();
     let err = loop {
