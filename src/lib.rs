@@ -19,6 +19,7 @@ pub mod gate;
 pub mod image;
 pub(crate) mod input;
 pub(crate) mod inspect;
+pub(crate) mod naming;
 pub mod output;
 pub mod pack;
 pub(crate) mod pipeline;
