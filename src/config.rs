@@ -13,10 +13,10 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 
 /// The default config file name, looked up in the current directory.
-pub const CONFIG_FILE: &str = "staticize.toml";
+pub(crate) const CONFIG_FILE: &str = "staticize.toml";
 
 /// The sections `staticize.toml` may hold; any other top-level key is refused.
-pub const SECTIONS: &[&str] = &["budget", "deps"];
+pub(crate) const SECTIONS: &[&str] = &["budget", "deps"];
 
 /// Largest config read (a config is a few hundred bytes; this bounds a wrong file).
 const MAX_CONFIG: u64 = 16 << 20;
@@ -67,7 +67,13 @@ impl ConfigFile {
 }
 
 /// An error at a place in a file: renders as `FILE:LINE:COL: message` plus the line, underlined.
-pub fn located(path: &Path, source: &str, span: Option<Range<usize>>, message: &str, help: Option<String>) -> Error {
+pub(crate) fn located(
+    path: &Path,
+    source: &str,
+    span: Option<Range<usize>>,
+    message: &str,
+    help: Option<String>,
+) -> Error {
     let Some(span) = span else {
         return Error::input(path, message.to_string(), help);
     };

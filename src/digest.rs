@@ -9,17 +9,17 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// Hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// "sha256:<hex>" of `bytes`: an OCI content digest.
-pub fn sha256_digest(bytes: &[u8]) -> String {
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(bytes))
 }
 
 /// Hex sha256 of a file's bytes, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 /// The epoch for timestamps: SOURCE_DATE_EPOCH when set and valid, else 0.
-pub fn source_date_epoch() -> Result<u64> {
+pub(crate) fn source_date_epoch() -> Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
             Error::usage(
@@ -17,7 +17,7 @@ pub fn source_date_epoch() -> Result<u64> {
 }
 
 /// RFC 3339 UTC for seconds since the epoch.
-pub fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil-from-days.

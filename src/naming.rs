@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// Which part of a path names the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NamePart {
+pub(crate) enum NamePart {
     /// The whole file name: a binary ("redis-server") or an output (`-o out/sqlite3`).
     File,
     /// The file name without its extension: a source ("src/hello.c" → "hello").
@@ -16,7 +16,7 @@ pub enum NamePart {
 }
 
 /// The program's name from `path`, when the path has a usable one.
-pub fn name_from(path: &Path, part: NamePart) -> Option<String> {
+pub(crate) fn name_from(path: &Path, part: NamePart) -> Option<String> {
     let name = match part {
         NamePart::File => path.file_name(),
         NamePart::Stem => path.file_stem(),
@@ -26,14 +26,14 @@ pub fn name_from(path: &Path, part: NamePart) -> Option<String> {
 }
 
 /// [`name_from`], or an input error saying which flag (`-o NAME`, `-t NAME`) names it instead.
-pub fn program_name(path: &Path, part: NamePart, flag: &str) -> Result<String> {
+pub(crate) fn program_name(path: &Path, part: NamePart, flag: &str) -> Result<String> {
     name_from(path, part)
         .ok_or_else(|| Error::input(path, "cannot name the program after this path", Some(format!("pass {flag} NAME"))))
 }
 
 /// The name `-o` gives when it is set and usable (it names the program inside the image and the
 /// default tag), else `default`.
-pub fn output_or(output: Option<&Path>, default: &str) -> String {
+pub(crate) fn output_or(output: Option<&Path>, default: &str) -> String {
     output.and_then(|o| name_from(o, NamePart::File)).unwrap_or_else(|| default.to_string())
 }
 

@@ -8,7 +8,7 @@ use crate::cli::CheckArgs;
 use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
-use crate::image::unpack::Limits;
+use crate::image::unpack::UnpackLimits;
 use crate::report::{Reporter, human_size, paint_out};
 
 /// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every

@@ -13,7 +13,7 @@ pub(crate) mod node;
 pub(crate) mod objcache;
 pub(crate) mod rust;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 

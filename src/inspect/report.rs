@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::image::paths::EscapingLinks;
 use crate::image::read::{Archive, Compression, EntryKind, Format, Image, LayerEntry, LayerRef, Problem};
 use crate::image::spec::RunConfig;
-use crate::inspect::waste::{Hidden, Overlay};
+use crate::inspect::waste::{Hidden, HiddenBy, Overlay};
 use crate::report::short_digest;
 
 /// Most entries tracked for one image (overlay and `--files` listing); beyond, figures are
@@ -22,7 +22,7 @@ const MAX_PROBLEMS_PER_LAYER: u64 = 100;
 
 /// Everything `inspect` found, as printed with `--json`.
 #[derive(Debug, Serialize)]
-pub struct InspectReport {
+pub(crate) struct InspectReport {
     /// The file or directory inspected.
     pub archive: PathBuf,
     /// Its shape.
@@ -39,7 +39,7 @@ pub struct InspectReport {
 
 /// One multi-platform index.
 #[derive(Debug, Serialize)]
-pub struct IndexReport {
+pub(crate) struct IndexReport {
     /// Digest of the index document.
     pub digest: String,
     /// Names it carries.
@@ -50,7 +50,7 @@ pub struct IndexReport {
 
 /// One image (one platform).
 #[derive(Debug, Serialize)]
-pub struct ImageReport {
+pub(crate) struct ImageReport {
     /// Names (tags).
     pub names: Vec<String>,
     /// os/arch[/variant].
@@ -77,7 +77,7 @@ pub struct ImageReport {
 
 /// One history step.
 #[derive(Debug, Serialize)]
-pub struct HistoryRow {
+pub(crate) struct HistoryRow {
     /// When.
     pub created: Option<String>,
     /// The command.
@@ -94,7 +94,7 @@ pub struct HistoryRow {
 
 /// One layer.
 #[derive(Debug, Serialize)]
-pub struct LayerReport {
+pub(crate) struct LayerReport {
     /// Digest of the stored blob (computed).
     pub digest: String,
     /// Digest of the uncompressed tar (computed).
@@ -122,7 +122,7 @@ pub struct LayerReport {
 
 /// One entry in a `--files` listing.
 #[derive(Debug, Serialize)]
-pub struct FileRow {
+pub(crate) struct FileRow {
     /// The entry.
     #[serde(flatten)]
     pub entry: LayerEntry,
@@ -133,7 +133,7 @@ pub struct FileRow {
 
 /// Sums for one image.
 #[derive(Debug, Default, Serialize)]
-pub struct Totals {
+pub(crate) struct Totals {
     /// Number of layers.
     pub layers: usize,
     /// Stored bytes of all layers.
@@ -156,7 +156,7 @@ pub struct Totals {
 
 /// Reads the archive or layout at `path` and everything in it; `files` keeps every entry for
 /// the listing. Nothing is followed or written.
-pub fn inspect(path: &Path, files: bool) -> Result<InspectReport> {
+pub(crate) fn inspect(path: &Path, files: bool) -> Result<InspectReport> {
     let mut archive = Archive::open(path)?;
     let mut images = Vec::new();
     let mut problems = Vec::new();
@@ -184,7 +184,7 @@ pub fn inspect(path: &Path, files: bool) -> Result<InspectReport> {
 
 impl InspectReport {
     /// The verdict: an archive with problems fails (exit 1), after it was printed.
-    pub fn verdict(&self) -> Result<()> {
+    pub(crate) fn verdict(&self) -> Result<()> {
         if self.problems.is_empty() {
             return Ok(());
         }

@@ -15,13 +15,13 @@ use crate::error::{Error, Result};
 use crate::process::Command;
 
 /// The section cargo-auditable writes.
-pub const SECTION: &str = ".dep-v0";
+pub(crate) const SECTION: &str = ".dep-v0";
 /// Largest decompressed dependency list read back (untrusted binaries).
 const MAX_JSON: u64 = 16 << 20;
 
 /// One crate in cargo-auditable's format.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Crate {
+pub(crate) struct Crate {
     /// The crate's name.
     pub name: String,
     /// Its version.
@@ -38,14 +38,14 @@ pub struct Crate {
 
 /// The embedded document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VersionInfo {
+pub(crate) struct VersionInfo {
     /// Every crate compiled in, sorted by (name, version, source).
     pub packages: Vec<Crate>,
 }
 
 /// The crates `root` links at run time (normal dependencies, transitively), from `cargo
 /// metadata` output resolved for the target platform and features.
-pub fn from_metadata(meta: &Metadata, root: &str) -> VersionInfo {
+pub(crate) fn from_metadata(meta: &Metadata, root: &str) -> VersionInfo {
     let Some(resolve) = &meta.resolve else { return VersionInfo { packages: Vec::new() } };
     let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
     let mut seen: BTreeSet<&PackageId> = BTreeSet::new();
@@ -98,7 +98,12 @@ pub fn from_metadata(meta: &Metadata, root: &str) -> VersionInfo {
 }
 
 /// Runs `cargo metadata` for a package resolved for `triple` with the given feature flags.
-pub fn metadata(cargo_argv: &[String], manifest: &Path, triple: &str, feature_args: &[String]) -> Result<Metadata> {
+pub(crate) fn metadata(
+    cargo_argv: &[String],
+    manifest: &Path,
+    triple: &str,
+    feature_args: &[String],
+) -> Result<Metadata> {
     let out = Command::from_argv(cargo_argv)
         .dir(manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
         .args(["metadata", "--format-version", "1", "--filter-platform", triple, "--manifest-path"])
@@ -113,7 +118,7 @@ pub fn metadata(cargo_argv: &[String], manifest: &Path, triple: &str, feature_ar
 }
 
 /// Adds the `.dep-v0` section to `binary` with objcopy (the section is not loaded at run time).
-pub fn embed(binary: &Path, info: &VersionInfo) -> Result<()> {
+pub(crate) fn embed(binary: &Path, info: &VersionInfo) -> Result<()> {
     let json = serde_json::to_vec(info).expect("a dependency list serialises");
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     z.write_all(&json).expect("writing to memory");
@@ -135,7 +140,7 @@ pub fn embed(binary: &Path, info: &VersionInfo) -> Result<()> {
 
 /// The crates embedded in an ELF file's `.dep-v0` section; None when it has none or it is
 /// unreadable.
-pub fn read_embedded(bytes: &[u8]) -> Option<VersionInfo> {
+pub(crate) fn read_embedded(bytes: &[u8]) -> Option<VersionInfo> {
     let elf = goblin::elf::Elf::parse(bytes).ok()?;
     let sh = elf.section_headers.iter().find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(SECTION))?;
     let start = usize::try_from(sh.sh_offset).ok()?;
@@ -144,7 +149,7 @@ pub fn read_embedded(bytes: &[u8]) -> Option<VersionInfo> {
 }
 
 /// Decompresses and parses a `.dep-v0` section's bytes, capped.
-pub fn parse_section(data: &[u8]) -> Option<VersionInfo> {
+pub(crate) fn parse_section(data: &[u8]) -> Option<VersionInfo> {
     let mut json = Vec::new();
     flate2::read::ZlibDecoder::new(data).take(MAX_JSON).read_to_end(&mut json).ok()?;
     serde_json::from_slice(&json).ok()
