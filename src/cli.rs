@@ -901,6 +901,13 @@ mod tests {
     }
 
     #[test]
+    fn pack_help_lists_every_launcher_exit_status() {
+        for (code, meaning) in crate::pack::format::EXITS {
+            assert!(PACK_HELP.contains(&format!("{code}  {meaning}")), "{code} {meaning}");
+        }
+    }
+
+    #[test]
     fn toolchain_flags_parse_alike_in_every_command() {
         let flags = ["--libc", "glibc", "--compiler", "gcc", "--profile", "speed"];
         let mut seen = Vec::new();

@@ -26,15 +26,6 @@ static LAUNCHER_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launc
 static INIT_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-x86_64"));
 static INIT_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-aarch64"));
 
-/// Exit statuses of the launcher, each for one failure (documented in the README).
-pub const LAUNCHER_EXITS: [(i32, &str); 5] = [
-    (117, "the packed file is damaged or truncated"),
-    (118, "/proc is not mounted"),
-    (119, "the kernel lacks memfd_create or execveat"),
-    (120, "executing from memory was refused (seccomp, vm.memfd_noexec)"),
-    (121, "another system error (out of memory)"),
-];
-
 /// The launcher for an architecture (OCI name: "amd64", "arm64"), when it was built.
 pub fn launcher(arch: &str) -> Option<&'static [u8]> {
     let b = match arch {
