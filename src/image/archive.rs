@@ -397,8 +397,3 @@ fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8], m
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("image documents always serialise")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
