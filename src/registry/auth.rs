@@ -7,6 +7,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::reference::is_docker_hub;
 
 /// A user name and password (or token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -147,8 +148,7 @@ fn decode_entry(entry: &AuthEntry, file: &Path) -> Result<Option<Credentials>> {
 pub fn same_registry(key: &str, registry: &str) -> bool {
     let k = key.trim_start_matches("https://").trim_start_matches("http://");
     let k = k.split('/').next().unwrap_or(k);
-    let hub = |h: &str| matches!(h, "docker.io" | "index.docker.io" | "registry-1.docker.io");
-    k == registry || (hub(k) && hub(registry))
+    k == registry || (is_docker_hub(k) && is_docker_hub(registry))
 }
 
 /// What a `WWW-Authenticate` header asks for.

@@ -11,7 +11,7 @@ use ureq::http::Response;
 use crate::error::{Error, Result};
 use crate::image::read::{Archive, Image, compression_of};
 use crate::image::spec::{self, Descriptor, Manifest};
-use crate::reference::ImageRef;
+use crate::reference::{self, ImageRef};
 use crate::registry::auth::{self, Challenge, Lookup};
 use crate::report::{Reporter, human_size, short_digest};
 
@@ -57,20 +57,8 @@ impl Remote {
                 "use [REGISTRY/]REPOSITORY[:TAG] in lowercase, e.g. 127.0.0.1:5000/team/app:v1",
             )
         })?;
-        let (registry, repository) = match r.repository.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-                (first.to_string(), rest.to_string())
-            }
-            _ => ("docker.io".to_string(), r.repository.clone()),
-        };
-        let repository = if registry == "docker.io" && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
-        };
-        let host = registry.rsplit_once(':').map_or(registry.as_str(), |(h, _)| h);
-        let scheme = if matches!(host, "localhost" | "127.0.0.1" | "[::1]") { "http" } else { "https" };
-        let api_host = if registry == "docker.io" { "registry-1.docker.io".to_string() } else { registry.clone() };
+        let (registry, repository) = r.registry_and_path();
+        let (api_host, scheme) = (reference::api_host(&registry), reference::scheme(&registry));
         Ok(Remote { registry, api_host, repository, tag: r.tag, scheme })
     }
 

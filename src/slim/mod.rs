@@ -168,7 +168,7 @@ fn reference(req: &SlimRequest, name: Option<&str>) -> ImageRef {
     if let Some(r) = &req.settings.tag {
         return r.clone();
     }
-    match name.and_then(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok()) {
+    match name.and_then(ImageRef::from_engine_name) {
         Some(r) => ImageRef { repository: r.repository, tag: "slim".into() },
         None => ImageRef { repository: "slim".into(), tag: "latest".into() },
     }

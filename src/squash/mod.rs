@@ -259,7 +259,7 @@ fn matches_platform(p: &Platform, want: &str) -> bool {
 
 /// The input's first name with the tag `squashed` ("squashed:latest" when it has none).
 fn default_reference(names: &[String]) -> ImageRef {
-    let parsed = names.iter().find_map(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok());
+    let parsed = names.iter().find_map(|n| ImageRef::from_engine_name(n));
     match parsed {
         Some(r) => ImageRef { repository: r.repository, tag: "squashed".into() },
         None => ImageRef { repository: "squashed".into(), tag: "latest".into() },
