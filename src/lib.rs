@@ -28,7 +28,7 @@ pub mod platform;
 pub(crate) mod process;
 pub(crate) mod progress;
 pub mod reference;
-pub mod registry;
+pub(crate) mod registry;
 pub mod report;
 pub mod sbom;
 pub mod sea;
@@ -36,3 +36,6 @@ pub(crate) mod slim;
 pub mod squash;
 pub(crate) mod strip;
 pub(crate) mod toolchain;
+
+/// The Rust crate list a built program carries (its reader is fuzzed from `fuzz/`).
+pub use driver::rust::crates as rust_crates;

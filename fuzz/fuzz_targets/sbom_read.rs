@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use staticize::image::read::{Archive, ReadLimits};
-use staticize::sbom::{attached, gobuildinfo, image, rust, statusd};
+use staticize::rust_crates as rust;
+use staticize::sbom::{attached, gobuildinfo, image, statusd};
 
 fn scratch() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();

@@ -2,5 +2,5 @@
 //! attaches artifacts to it. Image names and their docker.io rules live in `reference`, below
 //! the image model that writes them.
 
-pub mod auth;
-pub mod push;
+pub(crate) mod auth;
+pub(crate) mod push;

@@ -17,14 +17,14 @@ use crate::report::{Reporter, human_size, short_digest};
 
 /// Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size.
 /// STATICIZE_PUSH_CHUNK_SIZE (bytes) overrides it.
-pub const DEFAULT_CHUNK: u64 = 32 << 20;
+pub(crate) const DEFAULT_CHUNK: u64 = 32 << 20;
 
 /// Seconds a connection may take to open, and a request may go without a byte moving either
 /// way, before the push gives up. STATICIZE_PUSH_TIMEOUT (seconds) overrides it.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
 /// The push timeout: STATICIZE_PUSH_TIMEOUT when it is a positive number of seconds.
-pub fn timeout() -> Duration {
+pub(crate) fn timeout() -> Duration {
     let secs = std::env::var("STATICIZE_PUSH_TIMEOUT")
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -75,7 +75,7 @@ impl std::fmt::Display for Remote {
 
 /// What a push did.
 #[derive(Debug, Clone, Serialize)]
-pub struct Pushed {
+pub(crate) struct Pushed {
     /// registry/repository:tag.
     pub reference: String,
     /// Digest of the tagged manifest (or index): pull by `reference@digest`.
@@ -94,7 +94,7 @@ pub struct Pushed {
 
 /// One blob's fate.
 #[derive(Debug, Clone, Serialize)]
-pub struct BlobPush {
+pub(crate) struct BlobPush {
     /// Its digest.
     pub digest: String,
     /// Its size.
@@ -135,7 +135,7 @@ struct Plan {
 }
 
 /// Pushes the archive's image (or its multi-platform index) to `target`.
-pub fn push(archive: &Archive, target: &Remote, rep: &Reporter) -> Result<Pushed> {
+pub(crate) fn push(archive: &Archive, target: &Remote, rep: &Reporter) -> Result<Pushed> {
     let plan = plan(archive)?;
     let mut client = Client::connect(target)?;
     let mut blobs = Vec::new();
@@ -184,7 +184,7 @@ pub fn push(archive: &Archive, target: &Remote, rep: &Reporter) -> Result<Pushed
 
 /// How an artifact (an SBOM) was attached to a pushed image.
 #[derive(Debug, Clone, Serialize)]
-pub struct Attached {
+pub(crate) struct Attached {
     /// Digest of the artifact manifest.
     pub digest: String,
     /// True when the registry indexed it as a referrer of the image (OCI 1.1 referrers API).
@@ -201,7 +201,13 @@ const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// the archive's push put in the registry: an OCI artifact manifest whose `subject` is the
 /// image. A registry with the referrers API indexes it by that subject; any other gets it
 /// under the tag `sha256-<hex>.<suffix>` as well (what ko and cosign look up).
-pub fn attach(archive: &Archive, target: &Remote, artifact_type: &str, bytes: &[u8], suffix: &str) -> Result<Attached> {
+pub(crate) fn attach(
+    archive: &Archive,
+    target: &Remote,
+    artifact_type: &str,
+    bytes: &[u8],
+    suffix: &str,
+) -> Result<Attached> {
     let top = plan(archive)?.top;
     let mut client = Client::connect(target)?;
     let blobs = [

@@ -15,13 +15,13 @@ use crate::error::{Error, Result};
 use crate::process::Command;
 
 /// The section cargo-auditable writes.
-pub(crate) const SECTION: &str = ".dep-v0";
+pub const SECTION: &str = ".dep-v0";
 /// Largest decompressed dependency list read back (untrusted binaries).
 const MAX_JSON: u64 = 16 << 20;
 
 /// One crate in cargo-auditable's format.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub(crate) struct Crate {
+pub struct Crate {
     /// The crate's name.
     pub name: String,
     /// Its version.
@@ -38,7 +38,7 @@ pub(crate) struct Crate {
 
 /// The embedded document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct VersionInfo {
+pub struct VersionInfo {
     /// Every crate compiled in, sorted by (name, version, source).
     pub packages: Vec<Crate>,
 }
@@ -140,7 +140,7 @@ pub(crate) fn embed(binary: &Path, info: &VersionInfo) -> Result<()> {
 
 /// The crates embedded in an ELF file's `.dep-v0` section; None when it has none or it is
 /// unreadable.
-pub(crate) fn read_embedded(bytes: &[u8]) -> Option<VersionInfo> {
+pub fn read_embedded(bytes: &[u8]) -> Option<VersionInfo> {
     let elf = goblin::elf::Elf::parse(bytes).ok()?;
     let sh = elf.section_headers.iter().find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(SECTION))?;
     let start = usize::try_from(sh.sh_offset).ok()?;
@@ -149,7 +149,7 @@ pub(crate) fn read_embedded(bytes: &[u8]) -> Option<VersionInfo> {
 }
 
 /// Decompresses and parses a `.dep-v0` section's bytes, capped.
-pub(crate) fn parse_section(data: &[u8]) -> Option<VersionInfo> {
+pub fn parse_section(data: &[u8]) -> Option<VersionInfo> {
     let mut json = Vec::new();
     flate2::read::ZlibDecoder::new(data).take(MAX_JSON).read_to_end(&mut json).ok()?;
     serde_json::from_slice(&json).ok()

@@ -7,7 +7,7 @@
 //! cache survives between runs. The user's Cargo.toml is never edited; profiles are applied
 //! with CARGO_PROFILE_RELEASE_* variables.
 
-pub(crate) mod crates;
+pub mod crates;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
