@@ -123,8 +123,8 @@ fn pack_binaries(programs: &[pipeline::Program], rep: &Reporter) -> Result<()> {
             _ => None,
         };
         let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let req = crate::pack::PackRequest { root, ..Default::default() };
-        let (_, _, packed) = crate::pack::pack_file(binary, &name, &req, binary, rep)?;
+        let req = crate::pack::make::PackRequest { root, ..Default::default() };
+        let (_, _, packed) = crate::pack::make::pack_file(binary, &name, &req, binary, rep)?;
         rep.step(
             "",
             format!(

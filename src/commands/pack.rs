@@ -12,7 +12,8 @@ use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::options::{AddSpec, ImageSettings};
 use crate::naming::{NamePart, program_name};
-use crate::pack::{self, PackRequest, Packed, pack_file};
+use crate::pack::make::{PackRequest, pack_file};
+use crate::pack::{self, Packed};
 use crate::pipeline::{self, Binaries, Dynamic, Inside, Job, Programs};
 use crate::report::Reporter;
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::deps::cache::{self, Manifest};
 use crate::deps::recipe::{Kind, Recipe};
 use crate::deps::source::{self, Fetched};
-use crate::deps::{Entry, Toolset};
+use crate::deps::toolset::{Entry, Toolset};
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::report::Reporter;
@@ -236,8 +236,8 @@ fn environment(r: &Recipe, t: &Toolset, needs: &[Entry], ctx: &Ctx) -> Vec<(Stri
         ("PKG_CONFIG_PATH".into(), String::new()),
         ("DESTDIR".into(), ctx.var("destdir").to_string()),
         // A library's own compiles must not pull in the deps of the program that asked for it.
-        (crate::deps::ENV_DEPS.into(), String::new()),
-        (crate::deps::ENV_RESOLVED.into(), String::new()),
+        (crate::deps::toolset::ENV_DEPS.into(), String::new()),
+        (crate::deps::toolset::ENV_RESOLVED.into(), String::new()),
     ];
     let _ = t;
     for (k, v) in &r.build.env {

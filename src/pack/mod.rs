@@ -8,9 +8,7 @@
 
 #[path = "../../launcher/src/format.rs"]
 pub mod format;
-mod make;
-
-pub use make::{PackRequest, pack_file};
+pub mod make;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Ecosystem, Package, Sbom};
+use super::model::{Ecosystem, Package, Sbom};
 
 /// The CycloneDX 1.5 document for `sbom` (already normalised).
 pub fn document(sbom: &Sbom) -> Value {
