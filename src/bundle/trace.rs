@@ -205,6 +205,7 @@ fn path_argument<'a>(name: &str, args: &'a [String]) -> Option<(Option<String>, 
     let plain = |p: usize| Some((None, args.get(p)?));
     let (dir, path) = match name {
         "rename" | "link" | "symlink" => plain(1)?,
+        "creat" => plain(0)?, // ends in "at" but takes no directory
         "renameat" | "renameat2" | "linkat" => at(2, 3)?,
         "symlinkat" => at(1, 2)?,
         n if n.ends_with("at") || n.ends_with("at2") || n == "statx" => at(0, 1)?,
