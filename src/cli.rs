@@ -370,6 +370,11 @@ pub struct BundleArgs {
     /// by default, with the libraries of its extension modules).
     #[arg(long)]
     pub no_stdlib: bool,
+    /// Do not carry the plugin directories the carried libraries name in their strings
+    /// (ImageMagick's coders, GStreamer's elements, gconv for iconv_open callers, SASL, PAM);
+    /// they are carried by default, each module with its closure.
+    #[arg(long)]
+    pub no_plugins: bool,
     /// Also carry the files of the package that owns the program (dpkg): configuration, data,
     /// helper programs and modules, each ELF with its closure.
     #[arg(long)]

@@ -6,6 +6,7 @@
 pub(crate) mod complete;
 pub(crate) mod hints;
 pub(crate) mod package;
+pub(crate) mod plugins;
 pub(crate) mod stdlib;
 pub(crate) mod trace;
 

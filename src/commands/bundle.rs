@@ -53,6 +53,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
             allow_missing: args.allow_missing,
             extras: Extras {
                 no_stdlib: args.no_stdlib,
+                no_plugins: args.no_plugins,
                 package_files: args.package_files,
                 packages: args.packages.clone(),
                 allow_missing: args.allow_missing,
