@@ -525,8 +525,10 @@ pub struct GoArgs {
 /// `staticize rust`.
 #[derive(Debug, Clone, Args)]
 pub struct RustArgs {
-    /// The Cargo package or workspace: a directory or a Cargo.toml.
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// The Cargo package or workspace: a directory or a Cargo.toml; or NAME@VERSION, a crate
+    /// from crates.io built like `cargo install NAME@VERSION --locked` (in $STATICIZE_CACHE/crates;
+    /// VERSION may be a requirement such as ^1.2, or latest).
+    #[arg(value_name = "PATH|NAME@VERSION", default_value = ".")]
     pub project: PathBuf,
     /// The executable to write (default: ./BIN). With several platforms, OUT-ARCH for each.
     #[arg(short = 'o', long, value_name = "OUT")]
@@ -607,6 +609,10 @@ A packed executable exits with its program's own status. When it cannot start th
   119  the kernel lacks memfd_create or execveat
   120  executing from memory was refused (seccomp, vm.memfd_noexec=2)
   121  another system error (out of memory)
+
+The packed program holds its whole unpacked closure in memory while it runs (the pack line
+and `staticize check` say how much): give a container's memory limit room for it.
+Its image is named NAME:packed unless -t names it (bundle's image of the program is NAME:latest).
 
 staticize itself exits 0 ok, 1 libraries missing, 2 usage, 3 build failed, 4 input/output.";
 

@@ -10,6 +10,7 @@ use crate::closure::Closure;
 use crate::commands::settings;
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
+use crate::image::ImageRef;
 use crate::image::options::{AddSpec, ImageSettings};
 use crate::naming::{NamePart, program_name};
 use crate::pack::make::{PackRequest, pack_file};
@@ -45,6 +46,11 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
     }
     crate::output::ensure_writable(&out)?;
     let mut image_settings = settings::build_settings(&args.image)?;
+    // bundle names its image of the same program NAME:latest: loading one must not replace
+    // the other.
+    if image_settings.tag.is_none() {
+        image_settings.tag = Some(ImageRef { tag: pack::DEFAULT_TAG.into(), ..ImageRef::for_program(&name) });
+    }
     let destinations = settings::build_destinations(&args.image, &out)?;
     let req = PackRequest { libs: args.lib.clone(), allow_missing: args.allow_missing, root: args.root.clone() };
     let (linkage, closure, packed) = pack_file(&args.program, &name, &req, &out, rep)?;

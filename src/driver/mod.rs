@@ -12,6 +12,7 @@ pub(crate) mod linktrace;
 pub(crate) mod node;
 pub(crate) mod objcache;
 pub(crate) mod rust;
+pub(crate) mod rust_remote;
 
 use std::path::PathBuf;
 

@@ -24,6 +24,10 @@ static LAUNCHER_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launc
 static INIT_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-x86_64"));
 static INIT_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-aarch64"));
 
+/// The tag of a packed program's image when `-t` names none (`redis-server:packed`), so it
+/// never replaces the image `bundle` writes of the same program (`redis-server:latest`).
+pub const DEFAULT_TAG: &str = "packed";
+
 /// The launcher for an architecture (OCI name: "amd64", "arm64"), when it was built.
 pub fn launcher(arch: &str) -> Option<&'static [u8]> {
     let b = match arch {
@@ -412,18 +416,24 @@ pub fn read_file(path: &Path) -> Result<Option<std::result::Result<Packed, forma
 }
 
 impl Packed {
-    /// "carries redis-server with ld-linux-x86-64.so.2 and 6 libraries (8.9 MiB unpacked)".
+    /// "carries redis-server with ld-linux-x86-64.so.2 and 6 libraries (8.9 MiB unpacked, held
+    /// in memory while it runs)".
     pub fn summary(&self) -> String {
         let program = self.entries.first().map(|e| e.name.as_str()).unwrap_or("?");
         let interp = self.entries.iter().find(|e| e.role == Role::Interpreter).map(|e| e.name.as_str());
         let libs = self.entries.iter().filter(|e| matches!(e.role, Role::Library | Role::Dlopen)).count();
-        let unpacked = crate::report::human_size(self.unpacked_bytes);
+        let unpacked = format!("{} unpacked, {}", crate::report::human_size(self.unpacked_bytes), MEMORY_NOTE);
         match interp {
             Some(i) => format!("packed: carries {program} with {i} and {libs} libraries ({unpacked} unpacked)"),
             None => format!("packed: carries {program}, static ({unpacked} unpacked)"),
         }
     }
 }
+
+/// What the unpacked size costs: the launcher puts every object into a memory file, so the
+/// whole closure stays in memory (and counts against a container's memory limit) for as long
+/// as the program runs, where a bundled image's libraries are mapped from disk.
+pub const MEMORY_NOTE: &str = "held in memory while it runs";
 
 /// Where [`with_init`] puts the init in an image.
 pub const INIT_PATH: &str = "/init";

@@ -181,7 +181,7 @@ pub fn plan(archive: &Archive, img: &Image, from: usize) -> Result<Plan> {
     Ok(p)
 }
 
-/// Names that would land outside the root (absolute, `..`) or hard links out of the layer are
+/// Names that would land outside the root (`..`) or hard links out of the layer are
 /// refused: a squash rewrites every entry, and none of those has a faithful rewrite.
 fn refuse_unsafe(e: &LayerEntry, place: &str) -> Result<()> {
     match (&e.problem, e.kind) {

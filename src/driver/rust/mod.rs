@@ -155,7 +155,11 @@ pub(crate) fn resolve(cargo: &Compiler, path: &Path, bin: Option<&str>) -> Resul
         return Err(Error::input(
             path,
             if path.exists() { "not a Rust package: no Cargo.toml here" } else { "no such file or directory" },
-            Some("pass the directory of a Cargo package (cargo new NAME creates one)".into()),
+            Some(
+                "pass the directory of a Cargo package (cargo new NAME creates one), or NAME@VERSION for a \
+                 crate from crates.io (staticize rust ripgrep@14.1.1, or @latest)"
+                    .into(),
+            ),
         ));
     }
     let dir = manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -263,6 +267,8 @@ pub(crate) struct RustDriver {
     pub all_features: bool,
     /// `--no-default-features`.
     pub no_default_features: bool,
+    /// `--locked`: the build must use the package's Cargo.lock as it is (a published crate's).
+    pub locked: bool,
 }
 
 impl RustDriver {
@@ -316,6 +322,9 @@ impl RustDriver {
         }
         if self.no_default_features {
             cmd = cmd.arg("--no-default-features");
+        }
+        if self.locked {
+            cmd = cmd.arg("--locked");
         }
         cmd
     }

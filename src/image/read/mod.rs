@@ -13,8 +13,9 @@
 //!   decompressed bytes counted and capped;
 //! - declared sizes and digests are never trusted: sizes come from what is actually stored,
 //!   digests are recomputed while reading and mismatches are reported;
-//! - absolute and `..` names, and links (in the archive or in an OCI directory) that point
-//!   outside it, are reported as [`Problem`]s and never followed.
+//! - `..` names, absolute names of the archive's own tar, and links (in the archive or in an
+//!   OCI directory) that point outside it, are reported as [`Problem`]s and never followed; a
+//!   layer entry's leading "/" names the same path under the root, as engines read it.
 //!
 //! Split by job: [`store`] indexes the archive's own tar (or an OCI directory) and resolves
 //! names and links inside it; [`documents`] reads the JSON documents (index, manifests,
