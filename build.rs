@@ -1,7 +1,8 @@
 //! Builds the tiny no_std programs staticize embeds (launcher/: the launcher of packed
 //! executables and a minimal init) for this target's architecture — always — and for the
 //! other supported architecture when Rust's standard library for it is installed
-//! (`rustup target add aarch64-unknown-linux-musl` or `x86_64-unknown-linux-musl`).
+//! (`rustup target add aarch64-unknown-linux-musl` or `x86_64-unknown-linux-musl`), and runs
+//! again when that library is added or removed later.
 //! They are linked by rust-lld, which every rustup toolchain ships, so nothing else is needed.
 //! The launcher decodes with zstd's C decoder where a C compiler for the target is at hand
 //! (this architecture's: staticize compiles zstd itself, so it has one; the other's when
@@ -19,8 +20,17 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let target = std::env::var("TARGET").expect("TARGET");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("CARGO_CFG_TARGET_ARCH");
+    let rustlib = sysroot().map(|s| s.join("lib/rustlib"));
+    // `rustup target add` (or remove) of the other architecture creates (or deletes) a
+    // directory in rustlib/, which changes rustlib's own mtime: cargo, watching a directory,
+    // sees that (verified, even when the unpacked files keep old mtimes) and runs this again,
+    // so a launcher left empty before the target was installed is built once it is. A path
+    // that does not exist yet cannot be watched: cargo would rerun this on every build.
+    if let Some(dir) = rustlib.as_ref().filter(|d| d.is_dir()) {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
     for a in ["x86_64", "aarch64"] {
-        let triple = if a == arch { Some(target.clone()) } else { installed_target(a) };
+        let triple = if a == arch { Some(target.clone()) } else { installed_target(rustlib.as_deref(), a) };
         let built = match triple {
             Some(t) => build(&t, &out, decoder(&t, a == arch)),
             None => Err(format!("no Rust standard library for {a} (rustup target add {a}-unknown-linux-musl)")),
@@ -42,14 +52,19 @@ fn main() {
     }
 }
 
-/// A Linux target of `arch` whose standard library is installed, musl first.
-fn installed_target(arch: &str) -> Option<String> {
+/// The sysroot of the rustc building this crate.
+fn sysroot() -> Option<PathBuf> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let out = Command::new(rustc).args(["--print", "sysroot"]).output().ok()?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// A Linux target of `arch` whose standard library is installed in `rustlib`, musl first.
+fn installed_target(rustlib: Option<&Path>, arch: &str) -> Option<String> {
+    let rustlib = rustlib?;
     [format!("{arch}-unknown-linux-musl"), format!("{arch}-unknown-linux-gnu")]
         .into_iter()
-        .find(|t| sysroot.join("lib/rustlib").join(t).join("lib").is_dir())
+        .find(|t| rustlib.join(t).join("lib").is_dir())
 }
 
 /// The launcher's decoder feature for `triple` (see launcher/Cargo.toml).

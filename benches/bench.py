@@ -342,8 +342,11 @@ def rows_check(work):
         theirs = parse_scanelf(theirs_out.read_text(errors="replace"))
         def interp(r):
             # A PT_INTERP whose bytes are not text (separate .debug files keep the header but
-            # not the contents): staticize says dynamic without naming it, scanelf prints bytes.
-            if not r.get("interp") and r["kind"] == "dynamic" and theirs.get(r["path"], ("",))[0] == UNREADABLE:
+            # not the contents): scanelf prints the bytes; staticize says the file is no program
+            # to load (other-elf: a separate debug-info file), or dynamic without naming the
+            # interpreter. Both say there is no loader to run: they agree.
+            no_loader = r["kind"] in ("dynamic", "other-elf") and not r.get("interp")
+            if no_loader and theirs.get(r["path"], ("",))[0] == UNREADABLE:
                 return UNREADABLE
             return r.get("interp") or ""
 
@@ -365,9 +368,11 @@ def rows_check(work):
                 lines.append(f"  - {label}: `{path}` staticize {mine.get(path)} scanelf {theirs.get(path)}")
         odd = [p for p, v in mine.items() if v[0] == UNREADABLE]
         if odd:
+            kinds_odd = sorted({k for r in ours if mine.get(r.get("path"), ("",))[0] == UNREADABLE
+                                for k in [r["kind"]]})
             lines.append(f"- {len(odd)} file(s) carry a PT_INTERP whose bytes are not text (e.g. `{odd[0]}`, a "
-                         "separate debug file): staticize calls them dynamic without naming the interpreter, "
-                         "scanelf prints the bytes; counted as agreeing.")
+                         f"separate debug-info file): staticize judges them {', '.join(kinds_odd)} (not a "
+                         "program to load), scanelf prints the bytes; counted as agreeing.")
         if unjudged:
             lines.append(f"- Unreadable (verdict is an error): {len(unjudged)}, e.g. `{unjudged[0]}`.")
         SECTIONS.append(("Verdicts: `staticize check -r` against `scanelf`", "\n".join(lines)))
@@ -544,15 +549,23 @@ def artifact_command(res):
     return cmd
 
 
-def bare(cmd_text, tmp_out, own_out):
+def bare(cmd_text, tmp_out, own_out, sources=()):
     """The compiler command staticize printed, writing to our own output instead of its
-    temporary one; leading VAR=value words become environment."""
+    temporary one; leading VAR=value words become environment. With `sources`, the objects
+    the command links (staticize's object cache compiles each source to a temporary
+    objects/N.o first, gone when it exits) are replaced by the sources: the one command a
+    user would type to compile and link them with the same flags."""
     words = shlex.split(cmd_text)
     env = {}
     while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
         k, v = words.pop(0).split("=", 1)
         env[k] = v
     words = [own_out if w == tmp_out else w.replace(tmp_out, own_out) for w in words]
+    if sources:
+        objects = [i for i, w in enumerate(words) if re.search(r"/objects/\d+\.o$", w)]
+        if not objects:
+            raise Pending(f"no objects/N.o in the link command to replace with {' '.join(sources)}: {cmd_text}")
+        words = words[:objects[0]] + list(sources) + [w for i, w in enumerate(words) if i > objects[0] and i not in objects]
     return words, env
 
 
@@ -570,11 +583,17 @@ def rows_build(work):
     def c():
         res = first_json(sh(staticize("--json", "c", "hello.c", "--no-image", "-o", "hello-s"), cwd=d).stdout.decode())
         cmd = artifact_command(res)
-        words, env = bare(cmd, res["artifact"]["path"], "hello-bare")
+        words, env = bare(cmd, res["artifact"]["path"], "hello-bare", sources=["hello.c"])
+        sh(words, cwd=d, env=env)  # fails here, not in the timing, if the bare command is wrong
         s_cmd = staticize("c", "hello.c", "--no-image", "-o", "hello-s")
         ts, tp = alternate(lambda: timed(s_cmd, cwd=d), lambda: timed(words, cwd=d, env=env), 3 * RUNS)
-        SECTIONS.append(("The bare compiler command", f"`staticize c hello.c --no-image` runs (from `--json` "
-                                                       f"artifact.command):\n\n```\n{cmd}\n```"))
+        SECTIONS.append(("The bare compiler command", f"`staticize c hello.c --no-image` links with (from `--json` "
+                                                       f"artifact.command):\n\n```\n{cmd}\n```\n\nThe bare command "
+                                                       "is that link with the object replaced by `hello.c` (the object "
+                                                       "cache's objects are temporary), compiling and linking in one "
+                                                       f"step:\n\n```\n{shlex.join(words)}\n```\n\nstaticize's runs "
+                                                       "after the first take the object from the cache (it preprocesses "
+                                                       "the source to key it, then links)."))
         row(group, "`staticize c hello.c --no-image` vs the bare compiler command it runs", ts, tp, target,
             overhead_limit, f"overhead {fmt_s(max(0.0, statistics.median(ts) - statistics.median(tp)))}")
 

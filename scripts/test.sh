@@ -20,6 +20,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 step() { printf '\n==> %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt-sources.sh
+. scripts/apt-sources.sh
 
 APT_PACKAGES=(
   # build and inspect
@@ -63,18 +65,17 @@ RUST_COMPONENTS=(clippy rustfmt)
 CARGO_FUZZ_VERSION=0.13.2
 # The scanner the SBOM tests run on images (tests/cli/sbom.rs); built once into ~/go/bin.
 SYFT_VERSION=v1.57.1
+# ko writes the image with "/ko-app/…" layer names that inspect and squash read (issue 32).
+KO_VERSION=v0.19.1
 
-# staticize build's tests fetch Debian source packages (apt-get source --download-only).
+# staticize build's tests fetch Debian source packages (apt-get source --download-only), from
+# the mirror (or proxy) and suite the machine's own Debian entry names (scripts/apt-sources.sh).
 enable_deb_src() {
   grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
-  step "enable deb-src (Debian source packages)"
-  cat >/etc/apt/sources.list.d/staticize-deb-src.sources <<'SOURCES'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
+  local entry
+  entry=$(debian_source_entry) || return 1
+  step "enable deb-src (Debian source packages): $(grep -E '^(URIs|Suites):' <<<"$entry" | tr '\n' ' ')"
+  printf '%s\n' "$entry" >/etc/apt/sources.list.d/staticize-deb-src.sources
   apt-get update -q -o DPkg::Lock::Timeout=300
 }
 
@@ -149,6 +150,10 @@ install_all() {
   go version -m "$HOME/go/bin/syft" 2>/dev/null | grep -q "mod[[:space:]]*github.com/anchore/syft[[:space:]]*$SYFT_VERSION" || {
     step "go install github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
     GOBIN="$HOME/go/bin" go install "github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
+  }
+  go version -m "$HOME/go/bin/ko" 2>/dev/null | grep -q "mod[[:space:]]*github.com/google/ko[[:space:]]*$KO_VERSION" || {
+    step "go install github.com/google/ko@$KO_VERSION"
+    GOBIN="$HOME/go/bin" go install "github.com/google/ko@$KO_VERSION"
   }
 
   cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION" || {

@@ -156,7 +156,7 @@ pub struct ImageOptions {
     /// Where the program goes inside the image (default: /NAME).
     #[arg(long, value_name = "/DEST/NAME")]
     pub path: Option<String>,
-    // Run configuration, contents and destinations (issue 3); parsed in image::options.
+    // Run configuration, contents and destinations (issue 3); parsed in commands::options.
     /// Entrypoint, exec form: repeat the flag once per word, or give one JSON array
     /// (--entrypoint '["/app","-v"]'); '[]' clears it (default: the program).
     #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Image config")]
@@ -375,6 +375,11 @@ pub struct BundleArgs {
     /// by default, with the libraries of its extension modules).
     #[arg(long)]
     pub no_stdlib: bool,
+    /// Do not carry the plugin directories the carried libraries name in their strings
+    /// (ImageMagick's coders, GStreamer's elements, gconv for iconv_open callers, SASL, PAM);
+    /// they are carried by default, each module with its closure.
+    #[arg(long)]
+    pub no_plugins: bool,
     /// Also carry the files of the package that owns the program (dpkg): configuration, data,
     /// helper programs and modules, each ELF with its closure.
     #[arg(long)]
@@ -525,8 +530,10 @@ pub struct GoArgs {
 /// `staticize rust`.
 #[derive(Debug, Clone, Args)]
 pub struct RustArgs {
-    /// The Cargo package or workspace: a directory or a Cargo.toml.
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// The Cargo package or workspace: a directory or a Cargo.toml; or NAME@VERSION, a crate
+    /// from crates.io built like `cargo install NAME@VERSION --locked` (in $STATICIZE_CACHE/crates;
+    /// VERSION may be a requirement such as ^1.2, or latest).
+    #[arg(value_name = "PATH|NAME@VERSION", default_value = ".")]
     pub project: PathBuf,
     /// The executable to write (default: ./BIN). With several platforms, OUT-ARCH for each.
     #[arg(short = 'o', long, value_name = "OUT")]
@@ -607,6 +614,10 @@ A packed executable exits with its program's own status. When it cannot start th
   119  the kernel lacks memfd_create or execveat
   120  executing from memory was refused (seccomp, vm.memfd_noexec=2)
   121  another system error (out of memory)
+
+The packed program holds its whole unpacked closure in memory while it runs (the pack line
+and `staticize check` say how much): give a container's memory limit room for it.
+Its image is named NAME:packed unless -t names it (bundle's image of the program is NAME:latest).
 
 staticize itself exits 0 ok, 1 libraries missing, 2 usage, 3 build failed, 4 input/output.";
 
@@ -903,6 +914,13 @@ mod tests {
 
     fn parse(argv: &[&str]) -> Command {
         Cli::try_parse_from(std::iter::once("staticize").chain(argv.iter().copied())).unwrap().command
+    }
+
+    #[test]
+    fn pack_help_lists_every_launcher_exit_status() {
+        for (code, meaning) in crate::pack::format::EXITS {
+            assert!(PACK_HELP.contains(&format!("{code}  {meaning}")), "{code} {meaning}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Progress for long steps (compiling, SEA injection, compressing a 100 MB layer): a spinner
-//! with the elapsed time on a terminal; elsewhere (pipes, CI logs) a plain line when the step
-//! starts and one with the elapsed time every 30 s, so a long step never looks hung. Nothing
-//! with `--json`.
+//! with the elapsed time on a terminal; elsewhere (pipes, CI logs) a plain line once the step
+//! has run for a second and one with the elapsed time every 30 s, so a long step never looks
+//! hung and a quick one adds no line to the log. Nothing with `--json`.
 
 use std::io::IsTerminal;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -15,6 +15,10 @@ use crate::report::Reporter;
 /// Seconds between the "still running" lines off a terminal; STATICIZE_PROGRESS_INTERVAL
 /// (seconds) overrides it.
 pub(crate) const DEFAULT_INTERVAL_SECS: f64 = 30.0;
+
+/// How long a step runs off a terminal before its "started" line is printed: most steps take
+/// milliseconds, and a start line for each would double a log's length for nothing.
+const QUIET_START: Duration = Duration::from_secs(1);
 
 /// A running step; the spinner disappears (or the heartbeat stops) when this is dropped.
 #[derive(Debug)]
@@ -67,12 +71,16 @@ fn interval() -> Duration {
     Duration::from_secs_f64(secs)
 }
 
-/// Prints the start line now and an elapsed-time line every `every` until stopped.
+/// Prints the start line once the step has run for [`QUIET_START`] (nothing if it ends
+/// sooner), then an elapsed-time line every `every` until stopped.
 fn heartbeat(rep: Reporter, message: String, every: Duration) -> Shown {
-    rep.step("started", &message);
     let (stop, stopped) = mpsc::channel::<()>();
     let started = Instant::now();
     let thread = std::thread::spawn(move || {
+        if stopped.recv_timeout(QUIET_START) != Err(RecvTimeoutError::Timeout) {
+            return;
+        }
+        rep.step("started", &message);
         while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
             rep.step("running", format!("{message} ({})", elapsed(started.elapsed())));
         }

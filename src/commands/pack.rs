@@ -8,11 +8,14 @@ use serde::Serialize;
 
 use crate::cli::PackArgs;
 use crate::closure::Closure;
-use crate::commands::{bundle, settings};
+use crate::commands::settings;
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
-use crate::pack::{PackRequest, Packed};
+use crate::naming::{NamePart, program_name};
+use crate::pack::make::PackRequest;
+use crate::pack::{self, Packed};
 use crate::pipeline::{self, Binaries, Dynamic, Job, PackOptions, Programs};
+use crate::reference::ImageRef;
 use crate::report::Reporter;
 
 /// The JSON result of `staticize pack`.
@@ -33,7 +36,7 @@ pub struct PackResult {
 /// Runs `staticize pack`: the program packed into one static file, then the one-file image
 /// of that file, both by the pipeline (its pack stage, then the road of a static program).
 pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
-    let name = bundle::binary_name(&args.program)?;
+    let name = program_name(&args.program, NamePart::File, "-t")?;
     let out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     if same_file(&out, &args.program) {
         return Err(Error::usage(
@@ -41,11 +44,17 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
             "name another output with -o OUT",
         ));
     }
+    let mut image_settings = settings::build_settings(&args.image)?;
+    // bundle names its image of the same program NAME:latest: loading one must not replace
+    // the other.
+    if image_settings.tag.is_none() {
+        image_settings.tag = Some(ImageRef { tag: pack::DEFAULT_TAG.into(), ..ImageRef::for_program(&name) });
+    }
     let job = Job {
         created_by: format!("staticize pack {name}"),
         name,
         programs: Programs::Given(vec![(None, args.program.clone())]),
-        settings: settings::build_settings(&args.image)?,
+        settings: image_settings,
         delivery: settings::delivery(&args.image.options)?,
         destinations: settings::build_destinations(&args.image, &out)?,
         binaries: Binaries::PerPlatform(out.clone()),

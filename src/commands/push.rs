@@ -3,13 +3,13 @@
 
 use crate::cli::PushArgs;
 use crate::error::Result;
-use crate::image::push::Target;
+use crate::registry::push::Remote;
 use crate::report::Reporter;
 use crate::sbom::Format;
 
 /// Runs `push`.
 pub fn run(args: PushArgs, rep: &Reporter) -> Result<()> {
-    let target = Target::parse(&args.reference)?;
+    let target = Remote::parse(&args.reference)?;
     // The SBOM staticize wrote beside the archive goes with it, as `--push` sends it.
     let beside = [Format::Spdx, Format::CycloneDx]
         .into_iter()

@@ -7,8 +7,8 @@ use crate::cli::SquashArgs;
 use crate::commands::settings;
 use crate::error::Result;
 use crate::image::options::ImageSettings;
-use crate::image::reference::ImageRef;
 use crate::pipeline::{self, Binaries, Dynamic, FromImage, Job, Programs, Remade};
+use crate::reference::ImageRef;
 use crate::report::Reporter;
 
 /// Runs `squash`.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-/// Why a name is unsafe: it starts with "/".
+/// Why an archive's own entry name is unsafe: it starts with "/".
 pub const ABSOLUTE: &str = "absolute name";
 /// Why a name is unsafe: it has a ".." part.
 pub const TRAVERSAL: &str = "name with '..' (path traversal)";
@@ -36,10 +36,12 @@ pub fn clean_archive_name(name: &str) -> Result<String, &'static str> {
     clean_strict(name)
 }
 
-/// Cleans a layer name the way container runtimes do ("/" is dropped, ".." cannot climb above
-/// the root), and says why the raw name was unsafe.
+/// Cleans a layer name the way container runtimes do (a leading "/" names the same path under
+/// the root, ".." cannot climb above it), and says why the raw name was unsafe: only a ".."
+/// part is. A leading "/" is not: docker, podman and containerd all unpack "/ko-app/x" to
+/// ROOT/ko-app/x, and image builders such as ko write such names.
 pub fn clean_clamped(raw: &str) -> (String, Option<String>) {
-    let mut problem = raw.starts_with('/').then(|| ABSOLUTE.to_string());
+    let mut problem = None;
     let mut out: Vec<&str> = Vec::new();
     for c in parts(raw) {
         if c == ".." {
@@ -130,7 +132,8 @@ mod tests {
     fn layer_names_are_clamped_like_runtimes_do() {
         assert_eq!(clean_clamped("./etc/passwd"), ("etc/passwd".into(), None));
         assert_eq!(clean_clamped("../../etc/shadow"), ("etc/shadow".into(), Some(TRAVERSAL.into())));
-        assert_eq!(clean_clamped("/abs"), ("abs".into(), Some(ABSOLUTE.into())));
+        assert_eq!(clean_clamped("/ko-app/hello"), ("ko-app/hello".into(), None));
+        assert_eq!(clean_clamped("/../etc/x"), ("etc/x".into(), Some(TRAVERSAL.into())));
     }
 
     #[test]

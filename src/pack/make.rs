@@ -31,7 +31,10 @@ pub fn pack_file(
     out: &Path,
     rep: &Reporter,
 ) -> Result<(Linkage, Closure, Packed)> {
-    let linkage = elf::inspect(program)?;
+    let linkage = elf::inspect(program).map_err(|e| match script_interpreter(program) {
+        Some(interp) => script_error(program, name, &interp),
+        None => e,
+    })?;
     if !matches!(linkage.kind, LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie) {
         return Err(Error::input(program, format!("is a {}, not a program", linkage.kind.label()), None));
     }
@@ -64,17 +67,48 @@ pub fn pack_file(
     rep.step(
         "pack",
         format!(
-            "{} ({}, static: launcher {} + {} compressed from {}; {} libraries{})",
+            "{} ({}, static: launcher {} + {} compressed from {}, {}; {} libraries{})",
             out.display(),
             human_size(packed.launcher_bytes + packed.payload_bytes),
             human_size(packed.launcher_bytes),
             human_size(packed.payload_bytes),
             human_size(packed.unpacked_bytes),
+            super::MEMORY_NOTE,
             libs,
             closure.interp.as_deref().map(|i| format!(", loader {i}")).unwrap_or_default()
         ),
     );
     Ok((linkage, closure, packed))
+}
+
+/// The interpreter a `#!` script names ("/usr/bin/env python3" names python3, found on PATH),
+/// or None when `program` is not a script.
+fn script_interpreter(program: &Path) -> Option<String> {
+    let mut head = [0u8; 256];
+    let n = std::io::Read::read(&mut std::fs::File::open(program).ok()?, &mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?.split(|b| *b == b'\n').next()?;
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    let first = words.next().unwrap_or("/bin/sh").to_string();
+    if first.rsplit('/').next() != Some("env") {
+        return Some(first);
+    }
+    let named = words.find(|w| !w.starts_with('-'))?;
+    Some(which::which(named).map(|p| p.display().to_string()).unwrap_or_else(|_| named.to_string()))
+}
+
+/// A script cannot be packed (the launcher executes an ELF program): says what can be.
+fn script_error(program: &Path, name: &str, interp: &str) -> Error {
+    Error::input(
+        program,
+        format!("is a script for {interp}, not an ELF program: pack packs programs, not their scripts"),
+        Some(format!(
+            "pack the interpreter (staticize pack {interp}, then run the packed file with the script as its \
+             argument), or bundle the script with it into an image: staticize bundle {interp} --add {}:/app/{name} \
+             -- /app/{name}",
+            program.display()
+        )),
+    )
 }
 
 /// The closure as `bundle` resolves it: DT_NEEDED, .note.dlopen, --lib, and for glibc before

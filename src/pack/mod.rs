@@ -8,15 +8,12 @@
 
 #[path = "../../launcher/src/format.rs"]
 pub mod format;
-mod make;
-
-pub use make::{PackRequest, pack_file};
+pub mod make;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::closure::{Closure, EntryKind, Loader};
 use crate::error::{Error, Result};
@@ -27,14 +24,9 @@ static LAUNCHER_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launc
 static INIT_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-x86_64"));
 static INIT_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-aarch64"));
 
-/// Exit statuses of the launcher, each for one failure (documented in the README).
-pub const LAUNCHER_EXITS: [(i32, &str); 5] = [
-    (117, "the packed file is damaged or truncated"),
-    (118, "/proc is not mounted"),
-    (119, "the kernel lacks memfd_create or execveat"),
-    (120, "executing from memory was refused (seccomp, vm.memfd_noexec)"),
-    (121, "another system error (out of memory)"),
-];
+/// The tag of a packed program's image when `-t` names none (`redis-server:packed`), so it
+/// never replaces the image `bundle` writes of the same program (`redis-server:latest`).
+pub const DEFAULT_TAG: &str = "packed";
 
 /// The launcher for an architecture (OCI name: "amd64", "arm64"), when it was built.
 pub fn launcher(arch: &str) -> Option<&'static [u8]> {
@@ -113,7 +105,7 @@ pub struct Input {
 
 /// One packed object as the header lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Carried {
+pub struct PackedObject {
     /// Program, interpreter or library.
     pub role: Role,
     /// Its name.
@@ -130,7 +122,7 @@ pub struct Packed {
     /// "glibc", "musl" or "none" (a static program).
     pub loader: &'static str,
     /// The objects, program first.
-    pub entries: Vec<Carried>,
+    pub entries: Vec<PackedObject>,
     /// Bytes of the launcher.
     pub launcher_bytes: u64,
     /// Bytes of the compressed payload.
@@ -213,10 +205,10 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
     let mut carried = Vec::new();
     for i in inputs {
         let bytes = std::fs::read(&i.host).map_err(|e| Error::io("read", &i.host, e))?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = crate::digest::sha256_hex(&bytes);
         let offset = image.len() as u64;
         carried.push(Placed {
-            carried: Carried { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 },
+            carried: PackedObject { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 },
             offset,
         });
         image.extend_from_slice(&bytes);
@@ -250,7 +242,7 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
 
 /// An object and where it starts in the image.
 struct Placed {
-    carried: Carried,
+    carried: PackedObject,
     offset: u64,
 }
 
@@ -400,7 +392,7 @@ pub fn read(file: &[u8]) -> Option<std::result::Result<Packed, format::Damage>> 
             loader: loader_name(p.loader),
             entries: p
                 .entries()
-                .map(|e| Carried {
+                .map(|e| PackedObject {
                     role: Role::of(e.role),
                     name: String::from_utf8_lossy(e.name).into_owned(),
                     size: e.size,
@@ -424,18 +416,24 @@ pub fn read_file(path: &Path) -> Result<Option<std::result::Result<Packed, forma
 }
 
 impl Packed {
-    /// "carries redis-server with ld-linux-x86-64.so.2 and 6 libraries (8.9 MiB unpacked)".
+    /// "carries redis-server with ld-linux-x86-64.so.2 and 6 libraries (8.9 MiB unpacked, held
+    /// in memory while it runs)".
     pub fn summary(&self) -> String {
         let program = self.entries.first().map(|e| e.name.as_str()).unwrap_or("?");
         let interp = self.entries.iter().find(|e| e.role == Role::Interpreter).map(|e| e.name.as_str());
         let libs = self.entries.iter().filter(|e| matches!(e.role, Role::Library | Role::Dlopen)).count();
-        let unpacked = crate::report::human_size(self.unpacked_bytes);
+        let unpacked = format!("{} unpacked, {}", crate::report::human_size(self.unpacked_bytes), MEMORY_NOTE);
         match interp {
             Some(i) => format!("packed: carries {program} with {i} and {libs} libraries ({unpacked} unpacked)"),
             None => format!("packed: carries {program}, static ({unpacked} unpacked)"),
         }
     }
 }
+
+/// What the unpacked size costs: the launcher puts every object into a memory file, so the
+/// whole closure stays in memory (and counts against a container's memory limit) for as long
+/// as the program runs, where a bundled image's libraries are mapped from disk.
+pub const MEMORY_NOTE: &str = "held in memory while it runs";
 
 /// Where [`with_init`] puts the init in an image.
 pub const INIT_PATH: &str = "/init";

@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::image::options::{ImageSettings, User};
 use crate::image::rootfs::{Entry, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::{ImagePlan, ImageRef, PlatformImage, Rootfs, Source, add, archive, extras};
+use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, extras};
+use crate::reference::ImageRef;
 use crate::report::human_size;
 
 /// What every image of a run shares: its name, what made it, how it is delivered.
@@ -31,7 +32,7 @@ impl Frame<'_> {
             reference: self.reference.clone(),
             images: Vec::new(),
             compression: self.delivery.compression,
-            epoch: archive::source_date_epoch()?,
+            epoch: crate::epoch::source_date_epoch()?,
         })
     }
 }

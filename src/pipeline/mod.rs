@@ -27,6 +27,7 @@ mod carry;
 mod destination;
 mod execute;
 mod image;
+pub(crate) mod load;
 mod plan;
 mod remake;
 mod sbom;
@@ -42,13 +43,15 @@ use crate::driver::buildsys;
 use crate::driver::{Artifact, Driver};
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
+use crate::image::Compression;
 use crate::image::Written;
 use crate::image::options::ImageSettings;
-use crate::image::squash::SquashReport;
-use crate::image::{Compression, ImageRef};
-use crate::pack::{PackRequest, Packed};
+use crate::pack::Packed;
+use crate::pack::make::PackRequest;
 use crate::platform::Arch;
+use crate::reference::ImageRef;
 use crate::report::Reporter;
+use crate::squash::SquashReport;
 use crate::toolchain::Profile;
 
 pub(crate) use carry::CarryOptions;
@@ -319,13 +322,13 @@ pub(crate) fn run(job: Job, rep: &Reporter) -> Result<Option<Outcome>> {
 /// and attaches the SBOM beside it when there is one.
 pub(crate) fn push_archive(
     archive: &std::path::Path,
-    target: &crate::image::push::Target,
+    target: &crate::registry::push::Remote,
     sbom: Option<crate::sbom::Format>,
     rep: &Reporter,
-) -> Result<crate::image::push::Pushed> {
+) -> Result<crate::registry::push::Pushed> {
     let opened = crate::image::read::Archive::open(archive)?;
     destination::refuse_problems(&opened)?;
-    let pushed = crate::image::push::push(&opened, target, rep)?;
+    let pushed = crate::registry::push::push(&opened, target, rep)?;
     if let Some(format) = sbom {
         sbom::attach_beside(archive, format, target, rep)?;
     }

@@ -312,7 +312,7 @@ fn planned_name(job: &Job) -> String {
         return job.name.clone();
     }
     match &job.binaries {
-        Binaries::PerPlatform(out) | Binaries::One(out) => crate::driver::program_name(Some(out), &job.name),
+        Binaries::PerPlatform(out) | Binaries::One(out) => crate::naming::output_or(Some(out), &job.name),
         Binaries::None => job.name.clone(),
     }
 }
@@ -471,7 +471,7 @@ fn image_view(job: &Job, name: &str, programs: &[ProgramPlan]) -> Result<Option<
     Ok(Some(ImageView {
         reference,
         compression: job.delivery.compression.name(),
-        epoch: crate::image::archive::source_date_epoch()?,
+        epoch: crate::epoch::source_date_epoch()?,
         platforms: job.delivery.platforms.iter().map(|a| a.platform()).collect(),
         layers: layers(job, programs),
         config: config_plan(s, programs, &job.dynamic, &job.programs),

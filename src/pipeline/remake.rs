@@ -1,5 +1,5 @@
 //! The remake stage: an existing image read and made again — its layers merged (`squash`,
-//! [`crate::image::squash`]) or reduced to scratch and the closures of the programs it runs
+//! [`crate::squash`]) or reduced to scratch and the closures of the programs it runs
 //! (`slim`, [`crate::slim`]) — then delivered through the same destinations, SBOM and push as
 //! every other run ([`super::execute::tail`]).
 
@@ -8,11 +8,11 @@ use super::execute::tail;
 use super::plan::archive_of;
 use super::sbom::SbomOf;
 use super::{FromImage, Job, Outcome, Remade};
+use crate::epoch::source_date_epoch;
 use crate::error::{Error, Result};
-use crate::image::archive::source_date_epoch;
-use crate::image::squash::{self, SquashOptions, SquashReport};
 use crate::report::{Reporter, human_size};
 use crate::slim::{self, SlimRequest, Slimmed};
+use crate::squash::{self, SquashOptions, SquashReport};
 
 /// Reads the image, remakes it, delivers it; the outcome carries what was done.
 pub(super) fn remake(job: &Job, from: &FromImage, rep: &Reporter) -> Result<Outcome> {
@@ -32,7 +32,7 @@ pub(super) fn remake(job: &Job, from: &FromImage, rep: &Reporter) -> Result<Outc
                 compression: job.delivery.compression,
                 reference: reference.clone(),
                 epoch: source_date_epoch()?,
-                limits: crate::image::read::Limits::default(),
+                limits: crate::image::read::ReadLimits::default(),
                 platform: platform.clone(),
             };
             let spinner = crate::progress::Progress::start(rep, format!("squashing {}", image.display()));

@@ -182,7 +182,7 @@ pub(super) fn pack_given(
     let out = outputs.binaries.first().cloned().flatten().ok_or_else(|| {
         Error::usage("staticize pack writes the packed file", "give the packed file's name with -o OUT")
     })?;
-    let (linkage, closure, packed) = crate::pack::pack_file(program, &job.name, &opts.request, &out, rep)?;
+    let (linkage, closure, packed) = crate::pack::make::pack_file(program, &job.name, &opts.request, &out, rep)?;
     let packed_linkage = elf::inspect(&out)?;
     let judged = Judged {
         arch: None,
@@ -301,6 +301,7 @@ pub(super) fn image_static(
     for n in &notes {
         rep.step("with", n);
     }
+    report_gaps(&plan, programs, packed.map(|(p, _)| p), rep);
     if let Some((inside, opts)) = packed {
         for image in &mut plan.images {
             carry::add_package_records(&mut image.rootfs, &inside.closure, Some(&inside.program), &path)?;
@@ -310,6 +311,22 @@ pub(super) fn image_static(
         }
     }
     Ok(plan)
+}
+
+/// The scratch-gap hints of static programs, as a carried program gets them: a Go or rustls
+/// client naming the trust store is told to add --with certs. A packed file is judged by the
+/// program and closure it carries, whose strings the compressed payload hides.
+fn report_gaps(plan: &ImagePlan, programs: &[Judged], packed: Option<&PackedProgram>, rep: &Reporter) {
+    let mut said = std::collections::BTreeSet::new();
+    for (image, p) in plan.images.iter().zip(programs) {
+        let gaps = match packed {
+            Some(inside) => crate::bundle::hints::scratch_gaps(&image.rootfs, &inside.program, Some(&inside.closure)),
+            None => crate::bundle::hints::scratch_gaps(&image.rootfs, &p.elf, None),
+        };
+        for g in gaps.into_iter().filter(|g| said.insert(g.clone())) {
+            rep.step("hint", g);
+        }
+    }
 }
 
 /// The closure stage: each dynamic program into the image with its libraries (from this
@@ -406,8 +423,8 @@ pub(super) fn pack_binaries(programs: &[Judged], drivers: &[&dyn Driver], rep: &
             _ => None,
         };
         let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let req = crate::pack::PackRequest { root, ..Default::default() };
-        let (_, _, packed) = crate::pack::pack_file(binary, &name, &req, binary, rep)?;
+        let req = crate::pack::make::PackRequest { root, ..Default::default() };
+        let (_, _, packed) = crate::pack::make::pack_file(binary, &name, &req, binary, rep)?;
         let runtime = p.artifact.as_ref().map(|a| a.lang.as_str()).unwrap_or("the program");
         rep.step(
             "",

@@ -328,10 +328,12 @@ table! {
         bytes: || layer_archive(&[file(&format!("../../../../../{}", escape_target()), b"escaped")]),
         inspect_says: Some(".."),
     },
+    // Engines put "/tmp/x" of a layer at ROOT/tmp/x (ko writes such names): no problem, but
+    // nothing may land at the host's /tmp.
     layer_absolute_entry_name => Hostile {
         name: "layer: absolute entry name",
         bytes: || layer_archive(&[file(&format!("/{}", escape_target()), b"escaped")]),
-        inspect_says: Some("absolute"),
+        inspect_says: None,
     },
     layer_symlinks_pointing_outside => Hostile {
         name: "layer: symlinks pointing outside",

@@ -245,7 +245,8 @@ fn hostile_archive_is_reported_and_nothing_is_written() {
     let out = fails_with(staticize().current_dir(&work).arg("inspect").arg(&archive).arg("--files"), 1);
     assert!(out.contains("archive entry \"../escape\": name with '..' (path traversal); ignored"), "{out}");
     assert!(out.contains("tmp/evil: name with '..' (path traversal)"), "{out}");
-    assert!(out.contains("etc/cron.d/x: absolute name"), "{out}");
+    // A leading "/" in a layer is the same path under the root, as engines unpack it.
+    assert!(out.contains("/etc/cron.d/x") && !out.contains("cron.d/x: absolute"), "{out}");
     assert!(out.contains("[UNSAFE: name with '..' (path traversal)]"), "{out}");
     assert!(out.contains("problem(s) found in the archive"), "{out}");
 

@@ -128,7 +128,7 @@ fn pack_plan_packs_then_images_the_packed_file() {
     assert_eq!(program["binary"], "jq-packed");
     // The image is named after the program packed.
     assert_eq!(program["path_in_image"], "/jq");
-    assert_eq!(p["image"]["reference"], "jq:latest");
+    assert_eq!(p["image"]["reference"], "jq:packed");
     assert_eq!(p["image"]["config"]["entrypoint"], serde_json::json!(["/init", "/jq"]));
     assert_eq!(p["dynamic"]["kind"], "pack");
     assert_eq!(p["image"]["destinations"][0]["to"], "jq-packed.tar");

@@ -137,7 +137,7 @@ pub struct LayerEntry {
     /// Link target (symlinks as written; hard links cleaned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
-    /// Why the entry is unsafe (absolute or `..` name, escaping hard link), when it is.
+    /// Why the entry is unsafe (a `..` name, an escaping hard link), when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
 }

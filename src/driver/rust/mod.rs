@@ -7,6 +7,8 @@
 //! cache survives between runs. The user's Cargo.toml is never edited; profiles are applied
 //! with CARGO_PROFILE_RELEASE_* variables.
 
+pub mod crates;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -117,6 +119,8 @@ pub(crate) struct RustBuild {
     pub all_features: bool,
     /// `--no-default-features`.
     pub no_default_features: bool,
+    /// `--locked`: the package's Cargo.lock as it is (a published crate's).
+    pub locked: bool,
 }
 
 /// One driver per platform, each with its target chosen ([`choose_target`]); a fallback to
@@ -152,6 +156,7 @@ pub(crate) fn drivers(
                 features: b.features.clone(),
                 all_features: b.all_features,
                 no_default_features: b.no_default_features,
+                locked: b.locked,
             },
         ));
     }
@@ -205,7 +210,11 @@ pub(crate) fn resolve(cargo: &Compiler, path: &Path, bin: Option<&str>) -> Resul
         return Err(Error::input(
             path,
             if path.exists() { "not a Rust package: no Cargo.toml here" } else { "no such file or directory" },
-            Some("pass the directory of a Cargo package (cargo new NAME creates one)".into()),
+            Some(
+                "pass the directory of a Cargo package (cargo new NAME creates one), or NAME@VERSION for a \
+                 crate from crates.io (staticize rust ripgrep@14.1.1, or @latest)"
+                    .into(),
+            ),
         ));
     }
     let dir = manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -313,6 +322,8 @@ pub(crate) struct RustDriver {
     pub all_features: bool,
     /// `--no-default-features`.
     pub no_default_features: bool,
+    /// `--locked`: the build must use the package's Cargo.lock as it is (a published crate's).
+    pub locked: bool,
 }
 
 impl RustDriver {
@@ -329,9 +340,9 @@ impl RustDriver {
         if self.no_default_features {
             features.push("--no-default-features".into());
         }
-        let meta = crate::sbom::rust::metadata(&self.cargo.argv, &self.target.manifest, &self.triple, &features)?;
-        let info = crate::sbom::rust::from_metadata(&meta, &self.target.package_id);
-        crate::sbom::rust::embed(binary, &info)
+        let meta = crates::metadata(&self.cargo.argv, &self.target.manifest, &self.triple, &features)?;
+        let info = crates::from_metadata(&meta, &self.target.package_id);
+        crates::embed(binary, &info)
     }
 
     fn command(&self, profile: Profile) -> Command {
@@ -366,6 +377,9 @@ impl RustDriver {
         }
         if self.no_default_features {
             cmd = cmd.arg("--no-default-features");
+        }
+        if self.locked {
+            cmd = cmd.arg("--locked");
         }
         cmd
     }

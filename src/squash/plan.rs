@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::error::{Error, Result};
 use crate::image::read::{Archive, EntryKind, Image, LayerEntry};
 use crate::image::tarstream::TarExtra;
-use crate::image::waste::Overlay;
+use crate::inspect::waste::Overlay;
 
 /// Paths tracked at most (metadata only); an image with more is refused, not half-squashed.
 pub const MAX_ENTRIES: usize = 4_000_000;
@@ -181,7 +181,7 @@ pub fn plan(archive: &Archive, img: &Image, from: usize) -> Result<Plan> {
     Ok(p)
 }
 
-/// Names that would land outside the root (absolute, `..`) or hard links out of the layer are
+/// Names that would land outside the root (`..`) or hard links out of the layer are
 /// refused: a squash rewrites every entry, and none of those has a faithful rewrite.
 fn refuse_unsafe(e: &LayerEntry, place: &str) -> Result<()> {
     match (&e.problem, e.kind) {
