@@ -35,6 +35,7 @@ pub struct PackResult {
 /// pipeline (the packed file is static, so the image is that file alone).
 pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
     let name = bundle::binary_name(&args.program)?;
+    pack::refuse_script(&args.program, &name)?;
     let out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     if same_file(&out, &args.program) {
         return Err(Error::usage(
