@@ -12,7 +12,7 @@ use crate::commands::settings;
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::naming::{NamePart, program_name};
-use crate::pack::make::PackRequest;
+use crate::pack::make::{self, PackRequest};
 use crate::pack::{self, Packed};
 use crate::pipeline::{self, Binaries, Dynamic, Job, PackOptions, Programs};
 use crate::reference::ImageRef;
@@ -37,6 +37,7 @@ pub struct PackResult {
 /// of that file, both by the pipeline (its pack stage, then the road of a static program).
 pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
     let name = program_name(&args.program, NamePart::File, "-t")?;
+    make::refuse_script(&args.program, &name)?;
     let out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     if same_file(&out, &args.program) {
         return Err(Error::usage(

@@ -110,13 +110,35 @@ fn index_url() -> String {
 
 fn agent() -> ureq::Agent {
     let t = Some(Duration::from_secs(60));
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(roots) = system_roots() {
+        tls = tls.root_certs(roots);
+    }
     ureq::Agent::config_builder()
+        .tls_config(tls.build())
         .http_status_as_error(false)
         .timeout_connect(t)
         .timeout_per_read(t)
         .user_agent(format!("staticize/{} (cargo-install-like)", env!("CARGO_PKG_VERSION")))
         .build()
         .into()
+}
+
+/// The certificate authorities the system trusts (SSL_CERT_FILE, else the distribution's
+/// bundle), as cargo (through curl) trusts them: a machine behind a TLS-inspecting proxy or
+/// using a private mirror has its authority there, not in the built-in Mozilla roots, which
+/// stay the fallback when no bundle is found.
+fn system_roots() -> Option<ureq::tls::RootCerts> {
+    let env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    let bundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+    let pem = env.into_iter().chain(bundles.iter().map(PathBuf::from)).find_map(|p| std::fs::read(p).ok())?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    (!certs.is_empty()).then(|| ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 /// GETs `url` whole (at most `max` bytes); 404 is `Ok(None)`.

@@ -31,10 +31,8 @@ pub fn pack_file(
     out: &Path,
     rep: &Reporter,
 ) -> Result<(Linkage, Closure, Packed)> {
-    let linkage = elf::inspect(program).map_err(|e| match script_interpreter(program) {
-        Some(interp) => script_error(program, name, &interp),
-        None => e,
-    })?;
+    refuse_script(program, name)?;
+    let linkage = elf::inspect(program)?;
     if !matches!(linkage.kind, LinkKind::Dynamic | LinkKind::Static | LinkKind::StaticPie) {
         return Err(Error::input(program, format!("is a {}, not a program", linkage.kind.label()), None));
     }
@@ -97,18 +95,21 @@ fn script_interpreter(program: &Path) -> Option<String> {
     Some(which::which(named).map(|p| p.display().to_string()).unwrap_or_else(|_| named.to_string()))
 }
 
-/// A script cannot be packed (the launcher executes an ELF program): says what can be.
-fn script_error(program: &Path, name: &str, interp: &str) -> Error {
-    Error::input(
+/// A script cannot be packed (the launcher executes an ELF program): the error says what can
+/// be. Checked before anything else, so a script is never met with an unrelated complaint
+/// (the default output, ./NAME, would be the script itself).
+pub fn refuse_script(program: &Path, name: &str) -> Result<()> {
+    let Some(interp) = script_interpreter(program) else { return Ok(()) };
+    Err(Error::input(
         program,
         format!("is a script for {interp}, not an ELF program: pack packs programs, not their scripts"),
         Some(format!(
             "pack the interpreter (staticize pack {interp}, then run the packed file with the script as its \
              argument), or bundle the script with it into an image: staticize bundle {interp} --add {}:/app/{name} \
-             -- /app/{name}",
+             --cmd /app/{name}",
             program.display()
         )),
-    )
+    ))
 }
 
 /// The closure as `bundle` resolves it: DT_NEEDED, .note.dlopen, --lib, and for glibc before

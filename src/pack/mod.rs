@@ -424,8 +424,8 @@ impl Packed {
         let libs = self.entries.iter().filter(|e| matches!(e.role, Role::Library | Role::Dlopen)).count();
         let unpacked = format!("{} unpacked, {}", crate::report::human_size(self.unpacked_bytes), MEMORY_NOTE);
         match interp {
-            Some(i) => format!("packed: carries {program} with {i} and {libs} libraries ({unpacked} unpacked)"),
-            None => format!("packed: carries {program}, static ({unpacked} unpacked)"),
+            Some(i) => format!("packed: carries {program} with {i} and {libs} libraries ({unpacked})"),
+            None => format!("packed: carries {program}, static ({unpacked})"),
         }
     }
 }

@@ -253,7 +253,8 @@ fn hostile_archive_is_reported_and_nothing_is_written() {
     let o = run(staticize().current_dir(&work).args(["--json", "inspect"]).arg(&archive));
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["problems"].as_array().unwrap().len() >= 3, "{v}");
+    // The archive's "../escape" and the layer's "../../../tmp/evil" ("/etc/cron.d/x" is not one).
+    assert!(v["problems"].as_array().unwrap().len() >= 2, "{v}");
 
     let after: Vec<PathBuf> = fs::read_dir(&work).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(before, after, "inspect wrote something");

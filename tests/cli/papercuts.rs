@@ -688,7 +688,7 @@ fn pack_of_a_script_says_to_pack_its_interpreter_or_bundle_it_and_both_work() {
     let out = fails_with(staticize().current_dir(d).args(["pack", "greet.sh"]), 4);
     assert!(out.contains("greet.sh: is a script for /bin/dash, not an ELF program"), "{out}");
     assert!(out.contains("staticize pack /bin/dash"), "{out}");
-    let bundle = "staticize bundle /bin/dash --add greet.sh:/app/greet.sh -- /app/greet.sh";
+    let bundle = "staticize bundle /bin/dash --add greet.sh:/app/greet.sh --cmd /app/greet.sh";
     assert!(out.contains(bundle), "{out}");
     // The first way: the packed interpreter runs the script.
     ok(staticize().current_dir(d).args(["pack", "/bin/dash", "--no-image", "-o", "dash-packed"]));
@@ -698,9 +698,7 @@ fn pack_of_a_script_says_to_pack_its_interpreter_or_bundle_it_and_both_work() {
     );
     // The second, exactly as printed (with a tag of this run's own).
     let tag = unique_tag("greet");
-    let words: Vec<&str> = bundle.split(' ').skip(1).collect();
-    let (flags, args) = words.split_at(words.iter().position(|w| *w == "--").unwrap());
-    ok(staticize().current_dir(d).args(flags).args(["-t", &tag]).args(args));
+    ok(staticize().current_dir(d).args(bundle.split(' ').skip(1)).args(["-t", &tag]));
     Engine::Podman.load(&d.join("dash.tar"));
     let said = Engine::Podman.run_image(&tag, &[], &[]);
     Engine::Podman.remove(&tag);
