@@ -43,6 +43,11 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
     }
     crate::output::ensure_writable(&out)?;
     let mut image_settings = settings::build_settings(&args.image)?;
+    let stdlib = pack::beside::stdlib_of(&args.program);
+    if let (Some(v), None) = (stdlib.as_ref().and_then(|s| s.venv.as_ref()), &image_settings.path) {
+        // The packed python stands where the venv's python was, so it finds pyvenv.cfg.
+        image_settings.path = Some(crate::image::options::program_path(&v.entry.to_string_lossy())?);
+    }
     let destinations = settings::build_destinations(&args.image, &out)?;
     let req = PackRequest { libs: args.lib.clone(), allow_missing: args.allow_missing, root: args.root.clone() };
     let (linkage, closure, packed) = pack_file(&args.program, &name, &req, &out, rep)?;
@@ -59,7 +64,12 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
             settings: image_settings,
             binaries: Binaries::None,
             destinations,
-            dynamic: Dynamic::Packed(Box::new(Inside { program: args.program.clone(), closure: closure.clone() })),
+            dynamic: Dynamic::Packed(Box::new(Inside {
+                program: args.program.clone(),
+                closure: closure.clone(),
+                stdlib,
+                allow_missing: args.allow_missing,
+            })),
         };
         let outcome = pipeline::run(job, rep)?;
         image = outcome.image.clone();

@@ -32,6 +32,8 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
     drop(spinner);
     report(&s, rep);
     let written = destination::deliver(&s.plan, &checked, rep)?;
+    // An image slim calls good passes check; one that does not is written but a failed verdict.
+    slim::verify(&written.path)?;
     let ratio = if written.bytes > 0 { s.original_bytes as f64 / written.bytes as f64 } else { 0.0 };
     rep.step(
         "size",

@@ -117,6 +117,11 @@ fn carry_host(p: &Program, s: &ImageSettings, opts: &CarryOptions) -> Result<Car
     if let Some(lib) = stdlib.as_ref().filter(|_| s.path.is_none()) {
         // At its host path the interpreter finds its library from its own prefix.
         s.path = Some(program_path(&lib.program.to_string_lossy())?);
+        if let (Some(v), None) = (&lib.venv, &s.entrypoint) {
+            // Started by its path inside the virtual environment, python takes the venv's
+            // packages (`pyvenv.cfg`); started as itself it would not.
+            s.entrypoint = Some(vec![program_path(&v.entry.to_string_lossy())?]);
+        }
     } else if extras.package_files && s.path.is_none() {
         // Beside its package's files, as on the host: postgres finds its share and lib
         // directories relative to its own directory, initdb finds postgres beside itself.

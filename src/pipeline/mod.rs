@@ -114,6 +114,11 @@ pub(crate) struct Inside {
     pub program: PathBuf,
     /// Its closure, as packed.
     pub closure: Closure,
+    /// The standard library a packed interpreter reads beside the packed file: the image
+    /// carries it ([`crate::pack::beside`]).
+    pub stdlib: Option<crate::bundle::stdlib::Stdlib>,
+    /// Write the image even when a library the standard library's modules need is missing.
+    pub allow_missing: bool,
 }
 
 impl Dynamic {

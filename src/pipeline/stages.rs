@@ -340,6 +340,11 @@ pub(super) fn deliver_static(job: &Job, programs: &[Program], dests: &Checked, r
     if let (Dynamic::Packed(inside), Some(p)) = (&job.dynamic, programs.first()) {
         for image in &mut plan.images {
             carry::add_package_records(&mut image.rootfs, &inside.closure, Some(&inside.program), &p.program_path)?;
+            if let Some(lib) = &inside.stdlib {
+                for line in crate::pack::beside::carry(&mut image.rootfs, lib, &p.program_path, inside.allow_missing)? {
+                    rep.step("stdlib", line);
+                }
+            }
         }
     }
     destination::deliver(&plan, dests, rep)
