@@ -25,7 +25,8 @@ use crate::image::options::{AddSpec, ImageSettings, User};
 use crate::image::read::Archive;
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::{ImagePlan, ImageRef, PlatformImage, Rootfs, Source, add, extras, unpack};
+use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, extras, unpack};
+use crate::reference::ImageRef;
 use programs::{Lookup, Needed};
 
 /// Debian's PATH, for images whose config sets none.
@@ -51,7 +52,7 @@ pub(crate) struct SlimRequest<'a> {
 
 /// One program carried, for the report.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Carried {
+pub(crate) struct KeptProgram {
     /// What it is and why it is there.
     #[serde(flatten)]
     pub needed: Needed,
@@ -68,7 +69,7 @@ pub(crate) struct Slimmed {
     /// The image to write (its files point into `unpacked`).
     pub plan: ImagePlan,
     /// The programs and scripts carried.
-    pub carried: Vec<Carried>,
+    pub carried: Vec<KeptProgram>,
     /// One line per --keep, --add and --with.
     pub lines: Vec<String>,
     /// Paths a program is likely to read that were not kept.
@@ -95,7 +96,7 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     let default_name = img.names.first().cloned();
     drop(archive);
     let dir = crate::output::temp_dir_in(scratch, "staticize-slim")?;
-    let unpacked = unpack::unpack(req.image, dir.path(), &unpack::Limits::every_file())?;
+    let unpacked = unpack::unpack(req.image, dir.path(), &unpack::UnpackLimits::every_file())?;
     let root = Root::new(dir.path());
     let config = merged_config(&orig, req.settings);
     let env = config.env.clone().unwrap_or_default();
@@ -159,7 +160,7 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
 /// has its closure inside, and the entrypoint is there. A failed verdict (exit 1) names what is
 /// missing; the image stays written, so it can be inspected.
 pub(crate) fn verify(written: &Path) -> Result<()> {
-    let c = crate::check::image::check_target(written, &unpack::Limits::every_file())?;
+    let c = crate::check::image::check_target(written, &unpack::UnpackLimits::every_file())?;
     if c.ok {
         return Ok(());
     }
@@ -183,7 +184,7 @@ struct Work<'a> {
     env: Vec<(String, String)>,
     /// True once a glibc program is carried.
     glibc: bool,
-    carried: Vec<Carried>,
+    carried: Vec<KeptProgram>,
     lines: Vec<String>,
     notes: Vec<String>,
     /// Paths inside the image whose closure is in: the programs and their libraries.
@@ -196,7 +197,7 @@ fn reference(req: &SlimRequest, name: Option<&str>) -> ImageRef {
     if let Some(r) = &req.settings.tag {
         return r.clone();
     }
-    match name.and_then(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok()) {
+    match name.and_then(ImageRef::from_engine_name) {
         Some(r) => ImageRef { repository: r.repository, tag: "slim".into() },
         None => ImageRef { repository: "slim".into(), tag: "latest".into() },
     }
@@ -213,7 +214,12 @@ impl Work<'_> {
         let host = root.host_path(&walked.real);
         if !n.elf {
             add_file(rootfs, &walked.real, &host, None)?;
-            self.carried.push(Carried { needed: n, linkage: "script".into(), closure_files: 0, missing: Vec::new() });
+            self.carried.push(KeptProgram {
+                needed: n,
+                linkage: "script".into(),
+                closure_files: 0,
+                missing: Vec::new(),
+            });
             return Ok(());
         }
         let linkage = elf::inspect(&host)?;
@@ -263,7 +269,7 @@ impl Work<'_> {
         self.notes.extend(c.warnings.iter().cloned());
         self.notes
             .extend(c.optional_missing.iter().map(|u| format!("optional dlopen() library not in the image: {u}")));
-        self.carried.push(Carried {
+        self.carried.push(KeptProgram {
             needed: n,
             linkage: linkage.kind.label().to_string(),
             closure_files: c.files().count(),
