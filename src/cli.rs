@@ -607,6 +607,7 @@ A packed executable exits with its program's own status. When it cannot start th
   119  the kernel lacks memfd_create or execveat
   120  executing from memory was refused (seccomp, vm.memfd_noexec=2)
   121  another system error (out of memory)
+  122  started set-user-ID or set-group-ID, which a packed program refuses
 
 staticize itself exits 0 ok, 1 libraries missing, 2 usage, 3 build failed, 4 input/output.";
 
