@@ -50,6 +50,8 @@ APT_PACKAGES=(
   # issue 16: bundle --trace runs the program under strace; openssl makes the curl test's
   # certificate and TLS server; postgres, perl, ruby and lua bundled and run
   strace openssl postgresql-15 perl ruby lua5.4
+  # issue 25: a venv made by python3.11 (python3-venv) with packages from PyPI; setpriv (util-linux)
+  python3-venv util-linux
   # squash/slim tests: a real Debian root (cached for the day in /var/tmp/staticize-test-cache)
   debootstrap
   # issue 15 (--dep): openssl's Configure is Perl; the curl test's HTTPS server is openssl s_server

@@ -614,6 +614,7 @@ A packed executable exits with its program's own status. When it cannot start th
   119  the kernel lacks memfd_create or execveat
   120  executing from memory was refused (seccomp, vm.memfd_noexec=2)
   121  another system error (out of memory)
+  122  started set-user-ID or set-group-ID, which a packed program refuses
 
 The packed program holds its whole unpacked closure in memory while it runs (the pack line
 and `staticize check` say how much): give a container's memory limit room for it.

@@ -29,14 +29,18 @@ pub const EXIT_NO_MEMFD: i32 = 119;
 pub const EXIT_EXEC_REFUSED: i32 = 120;
 /// Exit status of any other system error (out of memory, a write refused), also the init's.
 pub const EXIT_SYSTEM: i32 = 121;
+/// Exit status when started set-user-ID or set-group-ID: the loader it starts from a memory
+/// file would not run in secure mode.
+pub const EXIT_SECURE: i32 = 122;
 /// Every launcher exit status with what it means: `staticize pack --help` and the README list
 /// these.
-pub const EXITS: [(i32, &str); 5] = [
+pub const EXITS: [(i32, &str); 6] = [
     (EXIT_DAMAGED, "the packed file is damaged or truncated"),
     (EXIT_NO_PROC, "/proc is not mounted"),
     (EXIT_NO_MEMFD, "the kernel lacks memfd_create or execveat"),
     (EXIT_EXEC_REFUSED, "executing from memory was refused (seccomp, vm.memfd_noexec=2)"),
     (EXIT_SYSTEM, "another system error (out of memory)"),
+    (EXIT_SECURE, "started set-user-ID or set-group-ID, which a packed program refuses"),
 ];
 
 /// The magic at the start of the trailer.

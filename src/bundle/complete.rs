@@ -69,6 +69,9 @@ pub(crate) fn complete(
             ));
         }
     }
+    if let Some(v) = stdlib.and_then(|s| s.venv.as_ref()) {
+        notes.push(Note::Step("venv", carry_venv(rootfs, v)?));
+    }
     notes.extend(packages(rootfs, program, x)?);
     if let Some(req) = &x.trace {
         notes.push(traced(rootfs, program, req)?);
@@ -121,6 +124,27 @@ pub(crate) fn complete(
     let hints = crate::bundle::hints::scratch_gaps(rootfs, program, Some(closure));
     notes.extend(hints.into_iter().map(|h| Note::Step("hint", h)));
     Ok(notes)
+}
+
+/// A virtual environment's tree at its host path, and the links from its python to the
+/// interpreter (`VENV/bin/python` → `/usr/bin/python3` → `python3.11`); the report line.
+pub(crate) fn carry_venv(rootfs: &mut Rootfs, v: &stdlib::Venv) -> Result<String> {
+    let spec = AddSpec { src: v.root.clone(), dest: v.root.to_string_lossy().into_owned(), mode: None };
+    let n = crate::image::add::add(rootfs, &spec)?;
+    if let Some(w) = crate::closure::root::Root::new("/").walk(&v.entry.to_string_lossy()) {
+        for l in w.links {
+            if rootfs.get(&l.path).is_none() {
+                rootfs.add_symlink(&l.path, &l.target)?;
+            }
+        }
+    }
+    Ok(format!(
+        "carried the virtual environment {} ({} files, {}): python takes its packages only when started as {}",
+        v.root.display(),
+        n.files,
+        human_size(n.bytes),
+        v.entry.display()
+    ))
 }
 
 /// The hint naming the dependencies of the program's package that ship what it may need,

@@ -103,7 +103,7 @@ pub(crate) fn carry_closures(
 }
 
 /// True for a dynamic executable or a shared object (a library or loadable module).
-fn needs_libraries(host: &std::path::Path) -> bool {
+pub(crate) fn needs_libraries(host: &std::path::Path) -> bool {
     let mut magic = [0u8; 4];
     let is_elf = std::fs::File::open(host).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF";
     is_elf && crate::elf::inspect(host).is_ok_and(|l| matches!(l.kind, LinkKind::Dynamic | LinkKind::SharedLibrary))

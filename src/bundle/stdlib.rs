@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::closure::root::Root;
+
 /// An interpreter's library trees on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Stdlib {
@@ -14,21 +16,57 @@ pub(crate) struct Stdlib {
     pub program: PathBuf,
     /// The directories to carry, each to the same path in the image.
     pub dirs: Vec<PathBuf>,
+    /// The virtual environment the program was named in, when it was (python's `pyvenv.cfg`).
+    pub venv: Option<Venv>,
+}
+
+/// A python virtual environment (any tree with a `pyvenv.cfg`): python takes it as its
+/// prefix only when started by a path inside it, so the image carries the tree and starts
+/// the program by that path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Venv {
+    /// The directory holding `pyvenv.cfg`.
+    pub root: PathBuf,
+    /// The program's path inside it, as named (`VENV/bin/python`, links not resolved).
+    pub entry: PathBuf,
+}
+
+/// The virtual environment `named` (an absolute path inside `root`, links not resolved) is in:
+/// `pyvenv.cfg` beside it or one directory up, where python looks.
+pub(crate) fn venv_in(root: &Root, named: &Path) -> Option<Venv> {
+    let dir = named.parent()?;
+    [Some(dir), dir.parent()]
+        .into_iter()
+        .flatten()
+        .find(|d| root.walk(&d.join("pyvenv.cfg").to_string_lossy()).is_some())
+        .map(|d| Venv { root: d.to_path_buf(), entry: named.to_path_buf() })
 }
 
 /// The standard library of `program` when it is a known interpreter, None otherwise (or when
 /// none of its directories exists).
 pub(crate) fn find(program: &Path) -> Option<Stdlib> {
     let real = std::fs::canonicalize(program).ok()?;
+    let mut s = find_in(&Root::new("/"), &real.to_string_lossy())?;
+    if s.runtime == "python" {
+        let named = std::path::absolute(program).ok()?;
+        s.venv = venv_in(&Root::new("/"), &named);
+    }
+    Some(s)
+}
+
+/// The standard library of the interpreter at `real` (an absolute path inside `root`, links
+/// resolved), its directories as paths inside `root`: `slim` finds an image's python this way.
+pub(crate) fn find_in(root: &Root, real: &str) -> Option<Stdlib> {
+    let real = Path::new(real);
     let name = real.file_name()?.to_string_lossy().into_owned();
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
     let version = &name[base.len()..];
     // PREFIX/bin/NAME → PREFIX.
     let prefix = real.parent()?.parent()?.to_path_buf();
     let lib = prefix.join("lib");
-    let arch_libs = arch_lib_dirs(&lib);
+    let arch_libs = arch_lib_dirs(root, &lib);
     let (runtime, dirs): (&'static str, Vec<PathBuf>) = match base {
-        "python" => ("python", python_dirs(&lib, version)),
+        "python" => ("python", python_dirs(root, &lib, version)),
         "perl" => {
             let mut d = vec![prefix.join("share/perl"), prefix.join("share/perl5")];
             for a in &arch_libs {
@@ -45,25 +83,34 @@ pub(crate) fn find(program: &Path) -> Option<Stdlib> {
         }
         _ => return None,
     };
-    let dirs: Vec<PathBuf> = dirs.into_iter().filter(|d| d.is_dir()).collect();
-    (!dirs.is_empty()).then_some(Stdlib { runtime, program: real, dirs })
+    let dirs: Vec<PathBuf> = dirs.into_iter().filter(|d| root.is_dir(&d.to_string_lossy())).collect();
+    (!dirs.is_empty()).then_some(Stdlib { runtime, program: real.to_path_buf(), dirs, venv: None })
+}
+
+/// The names in a directory inside the root.
+fn names_in(root: &Root, dir: &Path) -> Vec<String> {
+    let Some(real) = root.real_dir(&dir.to_string_lossy()) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(root.host_path(&real)) else { return Vec::new() };
+    let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
 }
 
 /// PREFIX/lib/pythonX.Y holding `os.py` (the landmark CPython looks for): the one the
 /// program's name gives, else the highest installed.
-fn python_dirs(lib: &Path, version: &str) -> Vec<PathBuf> {
+fn python_dirs(root: &Root, lib: &Path, version: &str) -> Vec<PathBuf> {
+    let landmark = |d: &Path| root.walk(&d.join("os.py").to_string_lossy()).is_some();
     let exact = lib.join(format!("python{version}"));
-    if version.contains('.') && exact.join("os.py").is_file() {
+    if version.contains('.') && landmark(&exact) {
         return vec![exact];
     }
-    let Ok(entries) = std::fs::read_dir(lib) else { return Vec::new() };
-    let mut found: Vec<(u32, u32, PathBuf)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
+    let mut found: Vec<(u32, u32, PathBuf)> = names_in(root, lib)
+        .into_iter()
+        .filter_map(|n| {
             let (major, minor) = n.strip_prefix("python")?.split_once('.')?;
-            let ok = major.starts_with(version) && e.path().join("os.py").is_file();
-            ok.then(|| Some((major.parse().ok()?, minor.parse().ok()?, e.path())))?
+            let dir = lib.join(&n);
+            let ok = major.starts_with(version) && landmark(&dir);
+            ok.then(|| Some((major.parse().ok()?, minor.parse().ok()?, dir)))?
         })
         .collect();
     found.sort();
@@ -71,15 +118,13 @@ fn python_dirs(lib: &Path, version: &str) -> Vec<PathBuf> {
 }
 
 /// PREFIX/lib/TRIPLET directories (Debian's multiarch library directories).
-fn arch_lib_dirs(lib: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(lib) else { return Vec::new() };
-    let mut dirs: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().contains("-linux-") && e.path().is_dir())
-        .map(|e| e.path())
-        .collect();
-    dirs.sort();
-    dirs
+fn arch_lib_dirs(root: &Root, lib: &Path) -> Vec<PathBuf> {
+    names_in(root, lib)
+        .into_iter()
+        .filter(|n| n.contains("-linux-"))
+        .map(|n| lib.join(n))
+        .filter(|d| root.is_dir(&d.to_string_lossy()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -50,21 +50,39 @@ pub struct CheckedFile {
 pub enum PackVerdict {
     /// The header read cleanly: what it carries.
     Carries(crate::pack::Packed),
+    /// It reads, but a packed object needs a library no packed object answers to: glibc's
+    /// loader would look for it on the machine it runs on (and not find it in scratch).
+    Incomplete {
+        /// What it carries.
+        packed: crate::pack::Packed,
+        /// Each needed name no packed object answers to, and who asks.
+        unmet: Vec<crate::pack::names::Unmet>,
+    },
     /// The trailer is there but the rest does not add up.
     Damaged(String),
 }
 
-/// Reads a static file's pack trailer, when it has one.
+/// Reads a static file's pack trailer, when it has one, and proves that every library a
+/// packed object needs is in the pack.
 fn pack_verdict(v: &FileVerdict) -> Option<PackVerdict> {
     let l = v.linkage.as_ref()?;
     if !l.kind.is_self_contained() {
         return None;
     }
-    match crate::pack::read_file(&v.path) {
-        Ok(Some(Ok(p))) => Some(PackVerdict::Carries(p)),
-        Ok(Some(Err(d))) => Some(PackVerdict::Damaged(d.message().to_string())),
-        Ok(None) => None,
-        Err(e) => Some(PackVerdict::Damaged(crate::elf::plain_reason(&e))),
+    let packed = match crate::pack::read_file(&v.path) {
+        Ok(Some(Ok(p))) => p,
+        Ok(Some(Err(d))) => return Some(PackVerdict::Damaged(d.message().to_string())),
+        Ok(None) => return None,
+        Err(e) => return Some(PackVerdict::Damaged(crate::elf::plain_reason(&e))),
+    };
+    let bytes = match std::fs::read(&v.path) {
+        Ok(b) => b,
+        Err(e) => return Some(PackVerdict::Damaged(e.to_string())),
+    };
+    match crate::pack::unmet_needed(&bytes) {
+        Ok(unmet) if unmet.is_empty() => Some(PackVerdict::Carries(packed)),
+        Ok(unmet) => Some(PackVerdict::Incomplete { packed, unmet }),
+        Err(d) => Some(PackVerdict::Damaged(d.message().to_string())),
     }
 }
 
@@ -85,7 +103,7 @@ pub(crate) fn check_file(p: &Path, rules: Rules) -> CheckedFile {
 pub(crate) fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
     let over_budget = over_budget(&verdict, rules.max_size);
     let packed = pack_verdict(&verdict);
-    let damaged = matches!(packed, Some(PackVerdict::Damaged(_)));
+    let damaged = matches!(packed, Some(PackVerdict::Damaged(_) | PackVerdict::Incomplete { .. }));
     let needs_image = needs_image(&verdict, packed.as_ref());
     let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none() && !damaged && needs_image.is_none();
     CheckedFile { verdict, ok, max_size: rules.max_size, over_budget, packed, needs_image }
@@ -99,7 +117,9 @@ const MAX_PROGRAM: u64 = 1 << 30;
 fn needs_image(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<String> {
     let l = v.linkage.as_ref()?;
     let bytes = match packed {
-        Some(PackVerdict::Carries(_)) => packed_program(&std::fs::read(&v.path).ok()?)?,
+        Some(PackVerdict::Carries(_) | PackVerdict::Incomplete { .. }) => {
+            packed_program(&std::fs::read(&v.path).ok()?)?
+        }
         Some(PackVerdict::Damaged(_)) => return None,
         None if l.kind == LinkKind::Dynamic => std::fs::read(&v.path).ok()?,
         None => return None,

@@ -101,12 +101,16 @@ fn finish(results: Vec<CheckedFile>, args: &CheckArgs, rep: &Reporter) -> Result
 /// One help line per kind of failed file: over the size budget, a damaged pack, not static.
 fn file_help(results: &[CheckedFile], allow_dynamic: bool) -> String {
     let failed = || results.iter().filter(|r| !r.ok);
-    let damaged = |r: &CheckedFile| matches!(r.packed, Some(PackVerdict::Damaged(_)));
+    let damaged = |r: &CheckedFile| matches!(r.packed, Some(PackVerdict::Damaged(_) | PackVerdict::Incomplete { .. }));
+    let incomplete = |r: &CheckedFile| matches!(r.packed, Some(PackVerdict::Incomplete { .. }));
     let mut lines = Vec::new();
     if failed().any(|r| r.over_budget.is_some()) {
         lines.push("shrink the file (staticize builds with -Os, stripped) or raise --max-size");
     }
-    if failed().any(damaged) {
+    if failed().any(incomplete) {
+        lines.push("a packed object needs a library the pack does not answer for: pack it again with this staticize (it makes each packed object ask by SONAME), or add the library with --lib PATH");
+    }
+    if failed().any(|r| damaged(r) && !incomplete(r)) {
         lines.push("a damaged or truncated packed file cannot run: pack the program again (staticize pack PROGRAM)");
     }
     if failed().any(|r| r.needs_image.is_some()) {
@@ -133,6 +137,14 @@ pub fn file_line(r: &CheckedFile) -> String {
     match &r.packed {
         Some(PackVerdict::Carries(p)) => what.push_str(&format!("; {}", p.summary())),
         Some(PackVerdict::Damaged(d)) => what.push_str(&format!("; packed, but {d}: it will not run")),
+        Some(PackVerdict::Incomplete { packed, unmet }) => {
+            let names: Vec<String> = unmet.iter().map(|u| format!("{} (needed by {})", u.needed, u.object)).collect();
+            what.push_str(&format!(
+                "; {}, but no packed object answers to {}: outside this machine it will not run",
+                packed.summary(),
+                names.join(", ")
+            ));
+        }
         None => {}
     }
     if let Some(over) = &r.over_budget {

@@ -46,6 +46,11 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
         ));
     }
     let mut image_settings = settings::build_settings(&args.image)?;
+    let venv = pack::beside::stdlib_of(&args.program).and_then(|s| s.venv);
+    if let (Some(v), None) = (venv, &image_settings.path) {
+        // The packed python stands where the venv's python was, so it finds pyvenv.cfg.
+        image_settings.path = Some(crate::image::options::program_path(&v.entry.to_string_lossy())?);
+    }
     // bundle names its image of the same program NAME:latest: loading one must not replace
     // the other.
     if image_settings.tag.is_none() {

@@ -50,11 +50,29 @@ pub fn pack_file(
         });
     }
     rep.step("check", format!("{}: {}", program.display(), elf::describe(&linkage)));
-    let inputs = inputs(program, name, &closure)?;
+    let mut inputs = inputs(program, name, &closure)?;
+    let renamed = super::names::answer_all(&mut inputs, &closure)?;
     let total: u64 = inputs.iter().filter_map(|i| std::fs::metadata(&i.host).ok()).map(|m| m.len()).sum();
     let spinner = crate::progress::Progress::start(rep, format!("compressing (zstd -{})", level_for(total)));
-    let packed = write(&inputs, &closure, &linkage.machine, out)?;
+    let mut packed = write(&inputs, &closure, &linkage.machine, out)?;
     drop(spinner);
+    for r in &renamed {
+        rep.step(
+            "names",
+            format!(
+                "{} asks for {}, a library that calls itself {}: its packed copy asks for {}",
+                r.object, r.from, r.to, r.to
+            ),
+        );
+    }
+    packed.renamed = renamed;
+    if let Some(s) = super::beside::stdlib_of(program) {
+        let dirs: Vec<String> = s.dirs.iter().map(|d| d.display().to_string()).collect();
+        rep.step("stdlib", super::beside::alone_note(s.runtime, &dirs));
+    }
+    for w in what_differs(program) {
+        rep.warn(w);
+    }
     for u in &closure.unresolved {
         rep.warn(format!("missing {u}: the program will fail where it loads it (--allow-missing)"));
     }
@@ -129,4 +147,33 @@ fn resolve(program: &Path, req: &PackRequest) -> Result<Closure> {
     }
     ropts.extra_libs.extend(nss.iter().map(|s| s.to_string()));
     closure::resolve(program, &ropts)
+}
+
+/// What runs differently packed, for the report: a set-ID bit is not carried (and the launcher
+/// refuses to run set-ID, exit 122: the loader it starts from a memory file would not run in
+/// secure mode), and `/proc/self/exe` is the loader's memory file, not the program.
+fn what_differs(program: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mode = std::fs::metadata(program).map(|m| m.permissions().mode()).unwrap_or(0);
+    let bits: Vec<&str> = [(0o4000, "set-user-ID"), (0o2000, "set-group-ID")]
+        .into_iter()
+        .filter(|(b, _)| mode & b != 0)
+        .map(|(_, n)| n)
+        .collect();
+    if !bits.is_empty() {
+        out.push(format!(
+            "{} is {}: the packed file is not, so it runs with the caller's privileges; setting the bit on it does not help (the launcher then refuses to run, exit 122: the loader it starts would trust the caller's environment); install the program unpacked where it needs its privileges",
+            program.display(),
+            bits.join(" and ")
+        ));
+    }
+    let names_self = std::fs::read(program).is_ok_and(|b| memchr::memmem::find(&b, b"/proc/self/exe").is_some());
+    if names_self {
+        out.push(format!(
+            "{} names /proc/self/exe: packed, that is the loader's memory file, so where the program reads it to find itself or runs it again it finds the loader, not the program",
+            program.display()
+        ));
+    }
+    out
 }

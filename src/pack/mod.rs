@@ -6,9 +6,11 @@
 //!
 //! The file format is [`format`], shared with the launcher so the two never disagree.
 
+pub mod beside;
 #[path = "../../launcher/src/format.rs"]
 pub mod format;
 pub mod make;
+pub mod names;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -101,6 +103,9 @@ pub struct Input {
     pub name: String,
     /// Where to read it.
     pub host: PathBuf,
+    /// The bytes to pack instead of the file's, when the packed copy was changed
+    /// ([`names::answer_all`]).
+    pub bytes: Option<Vec<u8>>,
 }
 
 /// One packed object as the header lists it.
@@ -129,17 +134,20 @@ pub struct Packed {
     pub payload_bytes: u64,
     /// Sum of the objects' sizes.
     pub unpacked_bytes: u64,
+    /// Needed names the packed copies were changed to ask by SONAME (empty when read back).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub renamed: Vec<names::Renamed>,
 }
 
 /// The objects to pack for `program`: itself, its interpreter and the closure's libraries in
 /// the order the closure found them (which is the order the loader would load them).
 pub fn inputs(program: &Path, name: &str, closure: &Closure) -> Result<Vec<Input>> {
-    let mut out = vec![Input { role: Role::Program, name: name.to_string(), host: program.to_path_buf() }];
+    let mut out = vec![Input { role: Role::Program, name: name.to_string(), host: program.to_path_buf(), bytes: None }];
     let interp = closure.files().find(|e| e.kind == EntryKind::Interp);
     if let Some(i) = interp {
         // Named as PT_INTERP names it (musl's is a link to libc.so).
         let name = base_name(closure.interp.as_deref().unwrap_or(&i.image_path));
-        out.push(Input { role: Role::Interpreter, name, host: i.host_path.clone() });
+        out.push(Input { role: Role::Interpreter, name, host: i.host_path.clone(), bytes: None });
     }
     for e in closure.files() {
         let role = match e.kind {
@@ -152,7 +160,8 @@ pub fn inputs(program: &Path, name: &str, closure: &Closure) -> Result<Vec<Input
             continue;
         }
         let soname = crate::elf::inspect(&e.host_path).ok().and_then(|l| l.soname);
-        out.push(Input { role, name: soname.unwrap_or_else(|| base_name(&e.image_path)), host: e.host_path.clone() });
+        let name = soname.unwrap_or_else(|| base_name(&e.image_path));
+        out.push(Input { role, name, host: e.host_path.clone(), bytes: None });
     }
     if closure.loader == Loader::Musl && out.iter().any(|i| matches!(i.role, Role::Library | Role::Dlopen)) {
         let libs: Vec<&str> = out
@@ -204,7 +213,10 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
     let mut image = Vec::new();
     let mut carried = Vec::new();
     for i in inputs {
-        let bytes = std::fs::read(&i.host).map_err(|e| Error::io("read", &i.host, e))?;
+        let bytes = match &i.bytes {
+            Some(b) => b.clone(),
+            None => std::fs::read(&i.host).map_err(|e| Error::io("read", &i.host, e))?,
+        };
         let sha256 = crate::digest::sha256_hex(&bytes);
         let offset = image.len() as u64;
         carried.push(Placed {
@@ -237,6 +249,7 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
         launcher_bytes: launcher.len() as u64,
         payload_bytes: payload_len,
         unpacked_bytes: unpacked,
+        renamed: Vec::new(),
     })
 }
 
@@ -402,9 +415,37 @@ pub fn read(file: &[u8]) -> Option<std::result::Result<Packed, format::Damage>> 
             launcher_bytes: p.header_offset,
             payload_bytes: p.payload.len() as u64,
             unpacked_bytes: p.unpacked_len,
+            renamed: Vec::new(),
         }
     }))
 }
+
+/// The proof that a pack runs on its own: every `DT_NEEDED` of every packed object is met by a
+/// packed object (never by the machine's libraries). Decompresses the payload; the names no
+/// packed object answers to, or the damage that stopped the reading.
+pub fn unmet_needed(file: &[u8]) -> std::result::Result<Vec<names::Unmet>, format::Damage> {
+    let p = format::parse(file)?;
+    let mut image = Vec::with_capacity(p.image_len as usize);
+    for f in p.frames() {
+        let part =
+            zstd::bulk::decompress(f.data, f.raw_len as usize).map_err(|_| format::Damage::Header(DAMAGED_PAYLOAD))?;
+        if part.len() as u64 != f.raw_len {
+            return Err(format::Damage::Header(DAMAGED_PAYLOAD));
+        }
+        image.extend(part);
+    }
+    let names: Vec<String> = p.entries().map(|e| String::from_utf8_lossy(e.name).into_owned()).collect();
+    let mut objects = Vec::new();
+    for (e, name) in p.entries().zip(&names) {
+        let bytes = image
+            .get(e.offset as usize..(e.offset + e.size) as usize)
+            .ok_or(format::Damage::Header(DAMAGED_PAYLOAD))?;
+        objects.push((name.as_str(), Role::of(e.role), bytes));
+    }
+    Ok(names::unmet(objects, p.loader == format::LOADER_MUSL))
+}
+
+const DAMAGED_PAYLOAD: &str = "the packed payload does not decompress to what its header lists";
 
 /// Reads the end of a file on disk and what it carries (None: not a pack).
 pub fn read_file(path: &Path) -> Result<Option<std::result::Result<Packed, format::Damage>>> {
@@ -423,9 +464,15 @@ impl Packed {
         let interp = self.entries.iter().find(|e| e.role == Role::Interpreter).map(|e| e.name.as_str());
         let libs = self.entries.iter().filter(|e| matches!(e.role, Role::Library | Role::Dlopen)).count();
         let unpacked = format!("{} unpacked, {}", crate::report::human_size(self.unpacked_bytes), MEMORY_NOTE);
-        match interp {
+        let carries = match interp {
             Some(i) => format!("packed: carries {program} with {i} and {libs} libraries ({unpacked})"),
             None => format!("packed: carries {program}, static ({unpacked})"),
+        };
+        match beside::runtime_named(program) {
+            Some(r) => {
+                format!("{carries}; {r} also needs its standard library beside the file, which the pack does not hold")
+            }
+            None => carries,
         }
     }
 }

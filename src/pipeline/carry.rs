@@ -131,7 +131,13 @@ fn carry_host(p: &ToCarry, s: &ImageSettings, opts: &CarryOptions) -> Result<Wit
         }
     }
     let program_path = p.program_path.to_string();
-    let mut image = program_image(p, s)?;
+    let mut s = s.clone();
+    if let Some(v) = stdlib.as_ref().and_then(|l| l.venv.as_ref()).filter(|_| s.path.is_none() && s.entrypoint.is_none()) {
+        // Started by its path inside the virtual environment, python takes the venv's
+        // packages (`pyvenv.cfg`); started as itself it would not.
+        s.entrypoint = Some(vec![crate::image::options::program_path(&v.entry.to_string_lossy())?]);
+    }
+    let mut image = program_image(p, &s)?;
     add_closure(&mut image.rootfs, &closure)?;
     add_package_records(&mut image.rootfs, &closure, Some(p.elf), &program_path)?;
     add_nsswitch(&mut image.rootfs, nss.is_some())?;

@@ -61,6 +61,8 @@ pub(super) fn remake(job: &Job, from: &FromImage, rep: &Reporter) -> Result<Outc
             drop(spinner);
             report_slim(&s, rep);
             let written = destination::deliver(&s.plan, &dests, rep)?;
+            // An image slim calls good passes check; one that does not is written but a failed verdict.
+            slim::verify(&written.path)?;
             report_ratio(s.original_bytes, written.bytes, rep);
             let remade = Remade::Slim {
                 carried: serde_json::to_value(&s.carried).expect("the slim report serialises"),

@@ -305,6 +305,12 @@ pub(super) fn image_static(
     if let Some((inside, opts)) = packed {
         for image in &mut plan.images {
             carry::add_package_records(&mut image.rootfs, &inside.closure, Some(&inside.program), &path)?;
+            if let Some(lib) = crate::pack::beside::stdlib_of(&inside.program) {
+                // A packed interpreter reads its standard library beside the packed file.
+                for line in crate::pack::beside::carry(&mut image.rootfs, &lib, &path, opts.request.allow_missing)? {
+                    rep.step("stdlib", line);
+                }
+            }
             if opts.init {
                 crate::pack::with_init(image)?;
             }

@@ -7,11 +7,12 @@
 //! The image is unpacked by [`crate::image::unpack`] (bounded, no link followed while
 //! writing); every path inside it is then resolved with [`Root`], which never leaves it.
 
+pub(crate) mod carry;
 pub(crate) mod etc;
 pub(crate) mod programs;
 pub(crate) mod sbom;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -122,11 +123,16 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
         carried: Vec::new(),
         lines: Vec::new(),
         notes: unpacked.notes.clone(),
+        resolved: BTreeSet::new(),
+        stdlibs: Vec::new(),
     };
     for n in needed {
         w.carry(n, &unpacked.library_path())?;
     }
     w.add_kept()?;
+    w.add_named(&words, &look.workdir)?;
+    w.add_stdlibs()?;
+    w.add_closures(&unpacked.library_path())?;
     w.add_implied(config.user.as_deref(), &platform)?;
     let Work { mut rootfs, env: env_extra, carried, lines, notes, .. } = w;
     let elves: Vec<String> = carried.iter().filter(|c| c.linkage != "script").map(|c| c.needed.path.clone()).collect();
@@ -151,6 +157,25 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     Ok(Slimmed { plan, carried, lines, hints, notes, original_bytes, sbom, unpacked: dir })
 }
 
+/// The check of slim's own output, as `staticize check` judges it: every ELF object inside
+/// has its closure inside, and the entrypoint is there. A failed verdict (exit 1) names what is
+/// missing; the image stays written, so it can be inspected.
+pub(crate) fn verify(written: &Path) -> Result<()> {
+    let c = crate::check::image::check_target(written, &unpack::UnpackLimits::every_file())?;
+    if c.ok {
+        return Ok(());
+    }
+    let mut what: Vec<String> = c.broken().map(|e| format!("{} lacks {}", e.path, e.missing.join(", "))).collect();
+    what.extend(c.entrypoint_missing.clone());
+    if c.executables.is_empty() {
+        what.push("it holds no ELF executable".into());
+    }
+    Err(Error::Verdict {
+        message: format!("the slim image {} fails staticize check: {}", written.display(), what.join("; ")),
+        help: Some("keep what is missing with --keep PATH (its libraries come with it) or --lib PATH".into()),
+    })
+}
+
 /// The image being filled, and what is said about it.
 struct Work<'a> {
     root: &'a Root,
@@ -163,6 +188,10 @@ struct Work<'a> {
     carried: Vec<KeptProgram>,
     lines: Vec<String>,
     notes: Vec<String>,
+    /// Paths inside the image whose closure is in: the programs and their libraries.
+    resolved: BTreeSet<String>,
+    /// The standard libraries of the interpreters carried: (runtime, directories).
+    stdlibs: Vec<(&'static str, Vec<String>)>,
 }
 
 fn reference(req: &SlimRequest, name: Option<&str>) -> ImageRef {
@@ -226,6 +255,13 @@ impl Work<'_> {
             });
         }
         crate::bundle::add_closure(rootfs, &c)?;
+        self.resolved.insert(walked.real.clone());
+        self.resolved.extend(c.files().map(|e| e.image_path.clone()));
+        if let Some(found) = carry::stdlib_dirs(root, &walked.real, &n.path) {
+            if !self.stdlibs.contains(&found) {
+                self.stdlibs.push(found);
+            }
+        }
         if !c.cache_dirs.is_empty() {
             // Scratch has no ld.so.cache: name the ld.so.conf directories that supplied libraries.
             self.env.push(("LD_LIBRARY_PATH".into(), c.cache_dirs.join(":")));
@@ -286,6 +322,54 @@ impl Work<'_> {
             let spec = AddSpec { src: root.host_path(&walked.real), dest: walked.real.clone(), mode: None };
             let n = add::add(rootfs, &spec)?;
             self.lines.push(format!("keep: {inside} ({} files, {} links, {} directories)", n.files, n.links, n.dirs));
+        }
+        Ok(())
+    }
+
+    /// The files and trees the command's arguments name (the script an interpreter runs).
+    fn add_named(&mut self, words: &[String], workdir: &str) -> Result<()> {
+        for path in carry::named_by_arguments(words, self.root, workdir) {
+            if self.rootfs.get(&path).is_some() {
+                continue;
+            }
+            let n = carry::add_path(&mut self.rootfs, self.root, &path)?;
+            self.lines.push(format!("argument: {path} ({n} files), named by the image's command"));
+        }
+        Ok(())
+    }
+
+    /// The standard library of every interpreter carried, from the image's own files.
+    fn add_stdlibs(&mut self) -> Result<()> {
+        for (runtime, dirs) in std::mem::take(&mut self.stdlibs) {
+            for d in dirs {
+                let n = carry::add_path(&mut self.rootfs, self.root, &d)?;
+                self.lines.push(format!("stdlib: the {runtime} standard library {d} ({n} files), from the image"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The closure of every ELF object kept, named or in a standard library (extension
+    /// modules), resolved inside the image; missing libraries fail unless allowed.
+    fn add_closures(&mut self, library_path: &[String]) -> Result<()> {
+        let opts = ResolveOptions {
+            root: self.root.dir().to_path_buf(),
+            library_path: library_path.to_vec(),
+            extra_libs: self.req.extra_libs.to_vec(),
+            ..Default::default()
+        };
+        let added = carry::closures(&mut self.rootfs, self.root, &self.resolved, &opts)?;
+        if !added.unresolved.is_empty() {
+            if !self.req.allow_missing {
+                return Err(carry::missing_error(&added.unresolved));
+            }
+            self.notes.extend(added.unresolved.iter().map(|u| format!("{u} is not in the image (--allow-missing)")));
+        }
+        if added.files > 0 {
+            self.lines.push(format!(
+                "closure: {} more ELF objects kept; carried {} more libraries from the image",
+                added.objects, added.files
+            ));
         }
         Ok(())
     }

@@ -39,3 +39,5 @@ mod papercuts;
 mod deps;
 // Library recipes for --dep (issue 15), each proven by a real program.
 mod deps_recipes;
+// Root causes of outputs called good that did not run (issue 25).
+mod roots;

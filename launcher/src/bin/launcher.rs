@@ -9,7 +9,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use staticize_launcher::format::{
-    self, EXIT_DAMAGED, EXIT_EXEC_REFUSED, EXIT_NO_MEMFD, EXIT_NO_PROC, EXIT_SYSTEM, Entry, LOADER_GLIBC, LOADER_MUSL,
+    self, EXIT_DAMAGED, EXIT_EXEC_REFUSED, EXIT_NO_MEMFD, EXIT_NO_PROC, EXIT_SECURE, EXIT_SYSTEM, Entry, LOADER_GLIBC, LOADER_MUSL,
     LOADER_NONE, ROLE_INTERP, ROLE_PROGRAM,
 };
 use staticize_launcher::unzstd::{DecodeError, Decoder};
@@ -45,6 +45,13 @@ fn main(sp: *const usize) -> ! {
         let argv = sp.add(1) as *const *const u8;
         (argc, argv, argv.add(argc + 1))
     };
+    // SAFETY: the auxiliary vector follows envp's NULL.
+    if unsafe { aux(envp, AT_SECURE) }.is_some_and(|v| v != 0) {
+        // The loader is executed from a memory file that carries no set-ID bit, so it would
+        // not run in secure mode: it would honour the caller's LD_PRELOAD with the raised
+        // privileges.
+        die(EXIT_SECURE, &[b"staticize launcher: a packed program cannot run set-user-ID or set-group-ID (the loader it starts would trust the caller's environment); install the program unpacked to keep its privileges"]);
+    }
     let file = map_self();
     let pack = match format::parse(file) {
         Ok(p) if p.version == format::VERSION => p,
@@ -120,11 +127,23 @@ fn map_self() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(map, len as usize) }
 }
 
+const AT_PAGESZ: usize = 6;
+const AT_SECURE: usize = 23;
+
 /// The page size, from the auxiliary vector (AT_PAGESZ), else 4 KiB.
 ///
 /// # Safety
 /// `envp` is the initial environment array, followed by the auxiliary vector.
 unsafe fn page_size(envp: *const *const u8) -> usize {
+    // SAFETY: as the caller promises.
+    unsafe { aux(envp, AT_PAGESZ) }.unwrap_or(4096)
+}
+
+/// The value of `key` in the auxiliary vector.
+///
+/// # Safety
+/// `envp` is the initial environment array, followed by the auxiliary vector.
+unsafe fn aux(envp: *const *const u8, key: usize) -> Option<usize> {
     // SAFETY: the kernel ends envp with NULL and auxv with AT_NULL.
     unsafe {
         let mut p = envp;
@@ -133,13 +152,13 @@ unsafe fn page_size(envp: *const *const u8) -> usize {
         }
         let mut a = p.add(1) as *const usize;
         while *a != 0 {
-            if *a == 6 {
-                return *a.add(1);
+            if *a == key {
+                return Some(*a.add(1));
             }
             a = a.add(2);
         }
     }
-    4096
+    None
 }
 
 /// One memory file per entry, all mapped at their offsets in one region the size of the image,
