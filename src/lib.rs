@@ -22,6 +22,7 @@ pub(crate) mod pkgdb;
 pub mod platform;
 pub(crate) mod process;
 pub(crate) mod progress;
+pub mod prove;
 pub mod report;
 pub mod sbom;
 pub mod sea;

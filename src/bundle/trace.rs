@@ -18,7 +18,7 @@ use crate::toolchain::{Tool, ToolStatus};
 
 /// The calls that name a file the program reads, looks at or runs; `?` lets strace skip the
 /// ones an architecture lacks (arm64 has no open or stat).
-const CALLS: &[&str] = &[
+pub(crate) const CALLS: &[&str] = &[
     "open",
     "openat",
     "openat2",
@@ -97,7 +97,8 @@ struct TraceToolchain {
     strace: Tool,
 }
 
-fn strace() -> Tool {
+/// strace, as toolchains/trace.toml (or STATICIZE_STRACE) names it; the proof run watches with it too.
+pub(crate) fn strace() -> Tool {
     crate::toolchain::load::<TraceToolchain>("trace").strace
 }
 
@@ -159,15 +160,46 @@ pub(crate) fn parse(log: &str) -> Vec<Access> {
 }
 
 fn parse_line(line: &str) -> Option<Access> {
+    let c = call(line)?;
+    if c.errno.is_some() {
+        return None;
+    }
+    let opens = c.name.starts_with("open");
+    if opens && c.flags.as_deref().is_some_and(|f| ["O_WRONLY", "O_RDWR", "O_CREAT"].iter().any(|w| f.contains(w))) {
+        return None;
+    }
+    let how = if c.name.starts_with("exec") { Use::Exec } else { Use::Read };
+    Some(Access { path: c.path, how })
+}
+
+/// One finished call of a strace log that names a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Call {
+    /// The call ("openat", "execve").
+    pub name: String,
+    /// The path, absolute (relative names joined to the directory strace named).
+    pub path: String,
+    /// The argument after the path (open flags, access mode), as strace wrote it.
+    pub flags: Option<String>,
+    /// The error it failed with ("ENOENT"); None when it succeeded.
+    pub errno: Option<String>,
+}
+
+/// The call one line of a strace log (`-y`, one process) shows, when it is one of [`CALLS`]
+/// and names a path; what the bundle trace carries and the proof run judges are read from it.
+pub(crate) fn call(line: &str) -> Option<Call> {
     let (name, rest) = line.split_once('(')?;
     if !CALLS.contains(&name) {
         return None;
     }
     let (args, result) = split_call(rest)?;
     // "0", "3</path>": success; "-1 ENOENT (…)": failure.
-    if !result.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
+    let result = result.trim_start();
+    let errno = if result.starts_with(|c: char| c.is_ascii_digit()) {
+        None
+    } else {
+        Some(result.split_whitespace().nth(1)?.to_string())
+    };
     let at = name.ends_with("at") || name.ends_with("at2");
     let (dir, path_arg, flags) =
         if at { (decoration(args.first()?), args.get(1)?, args.get(2)) } else { (None, args.first()?, args.get(1)) };
@@ -175,18 +207,13 @@ fn parse_line(line: &str) -> Option<Access> {
     if path.is_empty() {
         return None; // fstatat(fd, "", AT_EMPTY_PATH) names the descriptor, not a path
     }
-    let opens = name.starts_with("open");
-    if opens && flags.is_some_and(|f| ["O_WRONLY", "O_RDWR", "O_CREAT"].iter().any(|w| f.contains(w))) {
-        return None;
-    }
     let path = if path.starts_with('/') { path } else { crate::closure::root::join(&dir?, &path) };
-    let how = if name.starts_with("exec") { Use::Exec } else { Use::Read };
-    Some(Access { path, how })
+    Some(Call { name: name.to_string(), path, flags: flags.cloned(), errno })
 }
 
 /// Splits "ARGS) = RESULT" into the top-level arguments and the result, honouring quoted
 /// strings (with escapes), -y's `<path>` decorations and nested brackets.
-fn split_call(rest: &str) -> Option<(Vec<String>, &str)> {
+pub(crate) fn split_call(rest: &str) -> Option<(Vec<String>, &str)> {
     let (mut args, mut cur, mut depth) = (Vec::new(), String::new(), 0usize);
     let mut chars = rest.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -337,7 +364,7 @@ fn skipped(path: &str, work: &str) -> bool {
 }
 
 /// The interpreter a `#!` script names: the kernel opens it, so strace never shows it.
-fn shebang(file: &Path) -> Option<String> {
+pub(crate) fn shebang(file: &Path) -> Option<String> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let n = std::fs::File::open(file).and_then(|mut f| f.read(&mut head)).ok()?;

@@ -69,6 +69,7 @@ fn package(args: &BuildArgs, built: &Built, e: &Executable, rep: &Reporter) -> R
             extra_args: Vec::new(),
         },
         settings: settings::build_settings(&args.image)?,
+        probe: settings::probe(&args.image.options.image_output)?,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,

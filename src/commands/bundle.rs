@@ -32,6 +32,9 @@ pub struct BundleResult<'a> {
     pub closure: &'a Closure,
     /// The image written.
     pub image: &'a Written,
+    /// The proof run of the output (how it ended, what it lacked); absent with --no-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<&'a crate::prove::Proof>,
 }
 
 /// Runs `bundle`.
@@ -47,6 +50,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         settings,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options.image_output, dest)?,
+        probe: settings::probe(&args.options.image_output)?,
         dynamic: Dynamic::Carry(CarryOptions {
             extra_libs: args.lib.clone(),
             allow_missing: args.allow_missing,
@@ -68,6 +72,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
             program_path: &p.program_path,
             closure: p.closure.as_ref().expect("a carried program has its closure"),
             image,
+            proof: outcome.proof.as_ref(),
         });
     }
     outcome.finish()

@@ -38,6 +38,7 @@ pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
             extra_args: args.extra.clone(),
         },
         settings,
+        probe: settings::probe(&args.image.options.image_output)?,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,

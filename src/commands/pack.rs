@@ -28,6 +28,9 @@ pub struct PackResult {
     pub closure: Closure,
     /// The image, when one was written.
     pub image: Option<crate::image::Written>,
+    /// The proof run of the output (how it ended, what it lacked); absent with --no-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<crate::prove::Proof>,
 }
 
 /// Runs `staticize pack`: packs the program, then writes the one-file image through the
@@ -46,8 +49,13 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
     let destinations = settings::build_destinations(&args.image, &out)?;
     let req = PackRequest { libs: args.lib.clone(), allow_missing: args.allow_missing, root: args.root.clone() };
     let (linkage, closure, packed) = pack_file(&args.program, &name, &req, &out, rep)?;
+    let probe = settings::probe(&args.image.options.image_output)?;
     let mut image = None;
-    if !destinations.is_empty() {
+    let proof = if destinations.is_empty() {
+        // No image: the packed file is proven alone, as it would run in scratch.
+        let arch = crate::platform::Arch::from_name(&linkage.machine).unwrap_or_else(crate::platform::Arch::host);
+        crate::prove::stage::prove_binary(&out, arch, &name, probe.as_ref(), rep)?
+    } else {
         let staging = tempfile::tempdir().map_err(|e| Error::io("create a directory in", std::env::temp_dir(), e))?;
         if args.init {
             add_init(&mut image_settings, &name, &linkage.machine, staging.path())?;
@@ -57,16 +65,21 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
             name,
             programs: Programs::Prebuilt(vec![(None, out.clone())]),
             settings: image_settings,
+            probe,
             binaries: Binaries::None,
             destinations,
             dynamic: Dynamic::Packed(Box::new(Inside { program: args.program.clone(), closure: closure.clone() })),
         };
         let outcome = pipeline::run(job, rep)?;
         image = outcome.image.clone();
-        outcome.finish()?;
-    }
-    rep.json(&PackResult { output: out, program: linkage, packed, closure, image });
-    Ok(())
+        if outcome.failed.is_some() && outcome.proof.as_ref().is_none_or(|p| p.ok) {
+            return outcome.finish();
+        }
+        outcome.proof
+    };
+    let failed = proof.as_ref().and_then(crate::prove::stage::failure);
+    rep.json(&PackResult { output: out, program: linkage, packed, closure, image, proof });
+    failed.map_or(Ok(()), Err)
 }
 
 /// `--init`: the init goes into the image at [`pack::INIT_PATH`] and runs the program.

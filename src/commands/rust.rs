@@ -58,6 +58,7 @@ pub fn run(args: RustArgs, rep: &Reporter) -> Result<()> {
             extra_args: args.extra.clone(),
         },
         settings,
+        probe: settings::probe(&args.image.options.image_output)?,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,

@@ -15,6 +15,7 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
     let dest = args.output.clone().unwrap_or_else(|| default_output(&args.image, "slim"));
     let settings = settings::image_settings(&args.options)?;
     let dests = settings::destinations(&args.options.image_output, dest.clone())?;
+    let probe = settings::probe(&args.options.image_output)?;
     let checked = destination::check(&dests, settings.compression)?
         .ok_or_else(|| Error::usage("slim writes an image archive", "give -o OUT.tar"))?;
     let scratch = crate::output::temp_dir_in(crate::output::parent_dir(&dest), "staticize-slim")?;
@@ -45,18 +46,23 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
         let sbom = found.sbom(&written.reference, &written.manifest_digest)?;
         sbom_stage::write_for(&sbom, format, &written, rep)?;
     }
-    destination::report_run_hint(&written, rep);
-    destination::push(&written, &checked, rep)?;
-    if let (Some(format), Some((target, _))) = (settings.sbom, &checked.push) {
-        sbom_stage::attach_beside(&written.path, format, target, rep)?;
+    let proof = crate::prove::stage::prove_image(&written.path, probe.as_ref(), rep)?;
+    let failed = proof.as_ref().and_then(crate::prove::stage::failure);
+    if failed.is_none() {
+        destination::report_run_hint(&written, rep);
+        destination::push(&written, &checked, rep)?;
+        if let (Some(format), Some((target, _))) = (settings.sbom, &checked.push) {
+            sbom_stage::attach_beside(&written.path, format, target, rep)?;
+        }
     }
     rep.json(&serde_json::json!({
         "programs": s.carried,
         "hints": s.hints,
         "original_bytes": s.original_bytes,
         "image": written,
+        "proof": proof,
     }));
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 fn report(s: &Slimmed, rep: &Reporter) {

@@ -18,6 +18,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
     let reference = args.tag.as_deref().map(ImageRef::parse).transpose()?;
     let compression = args.image_output.compress.into();
     let dests = settings::destinations(&args.image_output, dest.clone())?;
+    let probe = settings::probe(&args.image_output)?;
     let checked = destination::check(&dests, compression)?
         .ok_or_else(|| Error::usage("squash writes an image archive", "give -o OUT.tar"))?;
     let scratch = crate::output::temp_dir_in(crate::output::parent_dir(&dest), "staticize-squash")?;
@@ -42,13 +43,22 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         let sbom = crate::sbom::image::sbom_of(&archive, &written.reference, &written.manifest_digest)?;
         sbom_stage::write_for(&sbom, format, &written, rep)?;
     }
-    destination::report_run_hint(&written, rep);
-    destination::push(&written, &checked, rep)?;
-    if let (Some(format), Some((target, _))) = (format, &checked.push) {
-        sbom_stage::attach_beside(&written.path, format, target, rep)?;
+    let proof = crate::prove::stage::prove_image(&written.path, probe.as_ref(), rep)?;
+    let failed = proof.as_ref().and_then(crate::prove::stage::failure);
+    if failed.is_none() {
+        destination::report_run_hint(&written, rep);
+        destination::push(&written, &checked, rep)?;
+        if let (Some(format), Some((target, _))) = (format, &checked.push) {
+            sbom_stage::attach_beside(&written.path, format, target, rep)?;
+        }
     }
-    rep.json(&serde_json::json!({ "squash": squashed.report, "other_platforms": squashed.more, "image": written }));
-    Ok(())
+    rep.json(&serde_json::json!({
+        "squash": squashed.report,
+        "other_platforms": squashed.more,
+        "image": written,
+        "proof": proof,
+    }));
+    failed.map_or(Ok(()), Err)
 }
 /// `./STEM-SUFFIX.tar` from the input's file name ("redis.tar" → "redis-squashed.tar").
 pub fn default_output(image: &Path, suffix: &str) -> PathBuf {

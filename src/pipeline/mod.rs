@@ -8,9 +8,11 @@
 //! 4. plan the image: a static program alone ([`plan`]), a dynamic one with its library closure
 //!    ([`carry`], when the job carries dynamic programs) — a failed verdict writes the binary,
 //!    no image, and the outcome carries the error (exit 1);
-//! 5. deliver to the destinations (archive, OCI directory, load), write the binaries, print how
-//!    to run the image, push;
-//! 6. return the [`Outcome`] for the command to print as JSON.
+//! 5. deliver to the destinations (archive, OCI directory, load), write the binaries and SBOM;
+//! 6. prove the output: run it in its own root ([`crate::prove`]) — a failed proof leaves it
+//!    written, is not pushed, and is the outcome's failed verdict (exit 1);
+//! 7. print how to run the image, push;
+//! 8. return the [`Outcome`] for the command to print as JSON.
 //!
 //! Where new features plug in:
 //! - a build system (`staticize build DIR`, issue 14): a `Driver` whose `build` runs the project's
@@ -41,6 +43,7 @@ use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::image::options::ImageSettings;
 use crate::platform::Arch;
+use crate::prove::Proof;
 use crate::report::Reporter;
 use crate::toolchain::Profile;
 
@@ -64,6 +67,8 @@ pub(crate) struct Job<'a> {
     pub dynamic: Dynamic,
     /// For the image history ("staticize c hello.c").
     pub created_by: String,
+    /// The proof run of the output once written; None: not run (`--no-probe`).
+    pub probe: Option<crate::prove::ProofRequest>,
 }
 
 /// Where a job's programs come from.
@@ -149,6 +154,8 @@ pub struct Outcome {
     pub programs: Vec<Program>,
     /// The image written.
     pub image: Option<Written>,
+    /// The proof run of the output (None: not run, `--no-probe`).
+    pub proof: Option<Proof>,
     /// A failed verdict: the binary is written, no image (exit 1 once the result is printed).
     pub failed: Option<Error>,
 }
@@ -179,7 +186,7 @@ pub(crate) fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
         Programs::Prebuilt(files) => stages::judge_prebuilt(&job, files, rep)?,
     };
     if let Some(failed) = stages::verdict(&job, &made.programs, rep)? {
-        return Ok(Outcome { programs: made.programs, image: None, failed: Some(failed) });
+        return Ok(Outcome { programs: made.programs, image: None, proof: None, failed: Some(failed) });
     }
     let image = match (&outputs.destinations, made.plan.take()) {
         (Some(dests), Some(plan)) => Some(destination::deliver(&plan, dests, rep)?),
@@ -187,11 +194,31 @@ pub(crate) fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
         (None, _) => None,
     };
     stages::write_binaries(&job, &made.programs, rep)?;
-    if let (Some(w), Some(dests)) = (&image, &outputs.destinations) {
+    if let Some(w) = &image {
         sbom::write(&job, &made.programs, w, rep)?;
+    }
+    let proof = prove(&job, &made.programs, image.as_ref(), rep)?;
+    if let Some(failed) = proof.as_ref().and_then(crate::prove::stage::failure) {
+        // Written and reported, but not pushed: a registry never gets an output that failed.
+        return Ok(Outcome { programs: made.programs, image, proof, failed: Some(failed) });
+    }
+    if let (Some(w), Some(dests)) = (&image, &outputs.destinations) {
         destination::report_run_hint(w, rep);
         destination::push(w, dests, rep)?;
         sbom::attach(&job, w, dests, rep)?;
     }
-    Ok(Outcome { programs: made.programs, image, failed: None })
+    Ok(Outcome { programs: made.programs, image, proof, failed: None })
+}
+
+/// The proof stage: the image archive runs in its own root, or, when no image is written, the
+/// first executable written runs alone in an empty one (see [`crate::prove`]).
+fn prove(job: &Job, programs: &[Program], image: Option<&Written>, rep: &Reporter) -> Result<Option<Proof>> {
+    if let Some(w) = image {
+        return crate::prove::stage::prove_image(&w.path, job.probe.as_ref(), rep);
+    }
+    let host = programs.iter().find(|p| p.arch.is_none_or(|a| a == Arch::host())).or(programs.first());
+    match host.and_then(|p| Some((p.binary.as_deref()?, p.arch.unwrap_or_else(Arch::host)))) {
+        Some((binary, arch)) => crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.as_ref(), rep),
+        None => Ok(None),
+    }
 }
