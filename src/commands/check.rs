@@ -10,8 +10,8 @@ use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
 use crate::image::unpack::Limits;
 use crate::prove::{Ending, Proof, ProofRequest};
-use std::path::Path;
 use crate::report::{Reporter, human_size, paint_out};
+use std::path::Path;
 
 /// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every
 /// executable's closure inside?); anything else is one ELF file.

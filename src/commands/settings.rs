@@ -12,8 +12,8 @@ use crate::image::options::{
 };
 use crate::image::push::Target;
 use crate::pipeline::{Destination, default_image_path};
-use crate::prove::ProofRequest;
 use crate::platform::parse_platforms;
+use crate::prove::ProofRequest;
 
 /// Validates every image option; the first bad one is a usage error.
 pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {

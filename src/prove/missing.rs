@@ -69,7 +69,7 @@ const LIB_DIRS: &[&str] = &[
 /// The calls' failed lookups that matter, each once, in the order first looked for.
 pub(crate) fn judge(calls: &[Call]) -> Vec<Missing> {
     let found: BTreeSet<&str> = calls.iter().filter(|c| c.errno.is_none()).map(|c| base(&c.path)).collect();
-    let mut seen = BTreeSet::new();
+    let (mut seen, mut real) = (BTreeSet::new(), BTreeSet::new());
     let mut paths = Vec::new();
     for c in calls {
         let path = c.path.trim_end_matches('/');
@@ -80,8 +80,11 @@ pub(crate) fn judge(calls: &[Call]) -> Vec<Missing> {
         if found.contains(base(path)) || !seen.insert(path.to_string()) {
             continue;
         }
-        if Path::new(path).exists() {
-            paths.push(path.to_string());
+        // One file reached by several names (/lib and /usr/lib on a merged-/usr host) once.
+        if let Ok(host) = std::fs::canonicalize(path) {
+            if real.insert(host) {
+                paths.push(path.to_string());
+            }
         }
     }
     if paths.is_empty() {
@@ -96,7 +99,8 @@ fn base(path: &str) -> &str {
 }
 
 fn probing(path: &str) -> bool {
-    let hit = |s: &&str| if s.ends_with('/') { path.starts_with(s) || path == s.trim_end_matches('/') } else { path == *s };
+    let hit =
+        |s: &&str| if s.ends_with('/') { path.starts_with(s) || path == s.trim_end_matches('/') } else { path == *s };
     PROBING.iter().any(hit) || HWCAPS.iter().any(|h| path.contains(h))
 }
 
@@ -166,7 +170,10 @@ mod tests {
     fn each_kind_of_file_names_its_flag() {
         assert_eq!(flag_for("/usr/share/zoneinfo/Europe/Paris", Some("tzdata")), "--with tzdata");
         assert_eq!(flag_for("/etc/passwd", Some("base-files")), "--with passwd");
-        assert_eq!(flag_for("/usr/lib/python3.11/encodings", Some("libpython3.11-minimal")), "--package libpython3.11-minimal");
+        assert_eq!(
+            flag_for("/usr/lib/python3.11/encodings", Some("libpython3.11-minimal")),
+            "--package libpython3.11-minimal"
+        );
         assert_eq!(flag_for("/opt/nowhere/data", None), "--add /opt/nowhere/data:/opt/nowhere/data");
         assert_eq!(flag_for("/usr/lib/x86_64-linux-gnu/libc.so.6", Some("libc6")), "--lib libc.so.6");
     }

@@ -135,13 +135,8 @@ pub(crate) fn prove_archive(archive: &Path, req: &ProofRequest) -> Result<Proof>
     let root = tmp.path().join("root");
     std::fs::create_dir(&root).map_err(|e| Error::io("create", &root, e))?;
     let u = unpack::unpack(archive, &root, &unpack::Limits::every_file())?;
-    let config = spec::Config {
-        entrypoint: u.entrypoint,
-        command: u.command,
-        env: u.env,
-        user: u.user,
-        workdir: u.workdir,
-    };
+    let config =
+        spec::Config { entrypoint: u.entrypoint, command: u.command, env: u.env, user: u.user, workdir: u.workdir };
     if !runs_here(&u.architecture) {
         return Ok(not_run(&config.command, format!("{} does not run on this machine", u.architecture)));
     }
@@ -190,7 +185,12 @@ pub(crate) fn prove_root(root: &Path, config: &spec::Config, req: &ProofRequest)
     if let Some(p) = port {
         proof.ok = p.answered;
         proof.verdict = if p.answered {
-            format!("ran: {}, still up after {} s, answered on port {}", shown(&proof), req.timeout.as_secs_f64(), p.port)
+            format!(
+                "ran: {}, still up after {} s, answered on port {}",
+                shown(&proof),
+                req.timeout.as_secs_f64(),
+                p.port
+            )
         } else {
             format!("failed: {} stayed up but did not answer on port {}", shown(&proof), p.port)
         };
@@ -206,8 +206,11 @@ fn check_port(logs: &Path, port: u16) -> Result<PortCheck> {
         message: "the program's process was not found in the run's logs".into(),
         help: None,
     })?;
-    let answered = port::answers(pid, port, Duration::from_secs(1))
-        .map_err(|message| Error::Build { step: format!("connect to port {port} in the proof run"), message, help: None })?;
+    let answered = port::answers(pid, port, Duration::from_secs(1)).map_err(|message| Error::Build {
+        step: format!("connect to port {port} in the proof run"),
+        message,
+        help: None,
+    })?;
     Ok(PortCheck { port, answered })
 }
 
@@ -260,13 +263,21 @@ fn judge(root: &Path, spec: &sandbox::RunSpec, w: &watch::Watched, req: &ProofRe
 /// Pass or fail, in words.
 fn verdict(p: &Proof) -> (bool, String) {
     let cmd = shown(p);
-    let lacks = if p.missing.is_empty() { String::new() } else { format!(" after looking for {} missing file(s)", p.missing.len()) };
+    let lacks = if p.missing.is_empty() {
+        String::new()
+    } else {
+        format!(" after looking for {} missing file(s)", p.missing.len())
+    };
     match &p.ending {
         Ending::NotStarted { reason } => (false, format!("failed: {cmd} did not start: {reason}")),
         Ending::Signal { signal } => (false, format!("failed: {cmd} crashed: killed by {signal}{lacks}")),
-        Ending::Exited { code } if p.loader_error.is_some() => {
-            (false, format!("failed: {cmd} was stopped by the loader (exit {code}): {}", p.loader_error.as_deref().unwrap_or("")))
-        }
+        Ending::Exited { code } if p.loader_error.is_some() => (
+            false,
+            format!(
+                "failed: {cmd} was stopped by the loader (exit {code}): {}",
+                p.loader_error.as_deref().unwrap_or("")
+            ),
+        ),
         Ending::Exited { code: 0 } => (true, format!("ran: {cmd}, exit 0")),
         Ending::Exited { code } if !p.missing.is_empty() => (false, format!("failed: {cmd} exited {code}{lacks}")),
         Ending::Exited { code } if p.args_given => (false, format!("failed: {cmd} exited {code}")),

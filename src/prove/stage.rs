@@ -73,7 +73,9 @@ pub(crate) fn help(proof: &Proof) -> String {
     }
     match &proof.ending {
         Ending::Signal { .. } => "the program crashed in its own root: run it there (docker run) to see why".into(),
-        Ending::Running { .. } => "it stayed up but did not answer: check --probe-port, or the port it listens on".into(),
+        Ending::Running { .. } => {
+            "it stayed up but did not answer: check --probe-port, or the port it listens on".into()
+        }
         _ => "the output does not run in its own files: see the lines above (or skip the run with --no-probe)".into(),
     }
 }

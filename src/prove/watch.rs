@@ -139,9 +139,18 @@ mod tests {
     #[test]
     fn the_programs_processes_are_told_from_bubblewraps() {
         let l = logs(&[
-            (10, "execve(\"/usr/bin/bwrap\", [\"bwrap\"], 0x1 /* 3 vars */) = 0\nopenat(AT_FDCWD</h>, \"/etc/ld.so.cache\", O_RDONLY) = 3</etc/ld.so.cache>\nclone(child_stack=NULL, flags=CLONE_NEWPID|SIGCHLD) = 11\n+++ exited with 0 +++"),
-            (11, "newfstatat(AT_FDCWD</>, \"/newroot/bin\", 0x7f, 0) = -1 ENOENT (No such file or directory)\nclone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x7f) = 2 /* 12 in strace's PID NS */\n+++ exited with 0 +++"),
-            (12, "openat(AT_FDCWD</>, \"/oldroot/x\", O_RDONLY) = -1 ENOENT (No such file or directory)\nexecve(\"/bin/f\", [\"/bin/f\"], 0x1 /* 2 vars */) = 0\naccess(\"/etc/ld.so.preload\", R_OK) = -1 ENOENT (No such file or directory)\nclone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x7f) = 3 /* 13 in strace's PID NS */\n+++ killed by SIGSEGV (core dumped) +++"),
+            (
+                10,
+                "execve(\"/usr/bin/bwrap\", [\"bwrap\"], 0x1 /* 3 vars */) = 0\nopenat(AT_FDCWD</h>, \"/etc/ld.so.cache\", O_RDONLY) = 3</etc/ld.so.cache>\nclone(child_stack=NULL, flags=CLONE_NEWPID|SIGCHLD) = 11\n+++ exited with 0 +++",
+            ),
+            (
+                11,
+                "newfstatat(AT_FDCWD</>, \"/newroot/bin\", 0x7f, 0) = -1 ENOENT (No such file or directory)\nclone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x7f) = 2 /* 12 in strace's PID NS */\n+++ exited with 0 +++",
+            ),
+            (
+                12,
+                "openat(AT_FDCWD</>, \"/oldroot/x\", O_RDONLY) = -1 ENOENT (No such file or directory)\nexecve(\"/bin/f\", [\"/bin/f\"], 0x1 /* 2 vars */) = 0\naccess(\"/etc/ld.so.preload\", R_OK) = -1 ENOENT (No such file or directory)\nclone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x7f) = 3 /* 13 in strace's PID NS */\n+++ killed by SIGSEGV (core dumped) +++",
+            ),
             (13, "access(\"/child-looks\", F_OK) = -1 ENOENT (No such file or directory)\n+++ exited with 0 +++"),
         ]);
         let w = from_logs(&l);
@@ -158,7 +167,10 @@ mod tests {
         let l = logs(&[
             (10, "clone(child_stack=NULL, flags=CLONE_NEWPID|SIGCHLD) = 11"),
             (11, "clone(child_stack=NULL, flags=SIGCHLD) = 2 /* 12 in strace's PID NS */"),
-            (12, "execve(\"/bin/h\", [\"/bin/h\"], 0x1 /* 2 vars */) = -1 ENOENT (No such file or directory)\n+++ exited with 1 +++"),
+            (
+                12,
+                "execve(\"/bin/h\", [\"/bin/h\"], 0x1 /* 2 vars */) = -1 ENOENT (No such file or directory)\n+++ exited with 1 +++",
+            ),
         ]);
         let w = from_logs(&l);
         assert!(!w.started);
