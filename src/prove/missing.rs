@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bundle::trace::Call;
+use crate::bundle::trace::{Call, Use};
 use crate::pkgdb::PackageDb;
 
 /// One file the program looked for that the image lacks and this machine has.
@@ -73,7 +73,8 @@ pub(crate) fn judge(calls: &[Call]) -> Vec<Missing> {
     let mut paths = Vec::new();
     for c in calls {
         let path = c.path.trim_end_matches('/');
-        if !matches!(c.errno.as_deref(), Some("ENOENT" | "ENOTDIR")) || path.is_empty() || probing(path) {
+        let looked = c.how != Use::Write && matches!(c.errno.as_deref(), Some("ENOENT" | "ENOTDIR"));
+        if !looked || path.is_empty() || probing(path) {
             continue;
         }
         // Found under another directory it tried: a search, not a loss.
@@ -138,7 +139,7 @@ mod tests {
     use super::*;
 
     fn failed(path: &str) -> Call {
-        Call { name: "openat".into(), path: path.into(), flags: None, errno: Some("ENOENT".into()) }
+        Call { name: "openat".into(), path: path.into(), how: Use::Read, errno: Some("ENOENT".into()) }
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub(crate) fn prove_archive(archive: &Path, req: &ProofRequest) -> Result<Proof>
         .map_err(|e| Error::io("create a temporary directory in", std::env::temp_dir(), e))?;
     let root = tmp.path().join("root");
     std::fs::create_dir(&root).map_err(|e| Error::io("create", &root, e))?;
-    let u = unpack::unpack(archive, &root, &unpack::Limits::every_file())?;
+    let u = unpack::unpack(archive, &root, &unpack::UnpackLimits::every_file())?;
     let config =
         spec::Config { entrypoint: u.entrypoint, command: u.command, env: u.env, user: u.user, workdir: u.workdir };
     if !runs_here(&u.architecture) {
@@ -303,7 +303,7 @@ fn not_started(root: &Path, spec: &sandbox::RunSpec, w: &watch::Watched, stderr:
         let lacks = missing::judge(&[crate::bundle::trace::Call {
             name: "execve".into(),
             path: i.clone(),
-            flags: None,
+            how: crate::bundle::trace::Use::Exec,
             errno: Some("ENOENT".into()),
         }]);
         // The loader comes with the closure, not with a flag of its own.

@@ -89,7 +89,7 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
     let (cc, cxx) = compilers(&opts.preference)?;
     let mut env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
     if !opts.deps.is_empty() {
-        let target = crate::deps::Target {
+        let target = crate::deps::Toolset {
             arch: crate::platform::Arch::host(),
             cc: cc.clone(),
             cxx: cxx.clone(),
