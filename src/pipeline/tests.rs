@@ -76,6 +76,8 @@ fn job<'a>(driver: &'a FakeDriver, dir: &Path, dynamic: Dynamic, destinations: V
             extra_args: Vec::new(),
         },
         settings: ImageSettings::default(),
+        // The fake ELF is never run.
+        probe: None,
         binaries: Binaries::PerPlatform(dir.join("app")),
         destinations,
         dynamic,

@@ -106,7 +106,7 @@ fn from_logs(logs: &BTreeMap<i32, ProcessLog>) -> Watched {
         return w;
     }
     w.calls.extend(lines.clone().filter_map(call));
-    w.end = lines.filter_map(end_line).last().unwrap_or(End::Running);
+    w.end = lines.filter_map(end_line).next_back().unwrap_or(End::Running);
     let mut todo = first.children.clone();
     let mut seen = BTreeSet::new();
     while let Some(pid) = todo.pop() {
