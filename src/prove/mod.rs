@@ -179,7 +179,17 @@ pub(crate) fn prove_root(root: &Path, config: &spec::Config, req: &ProofRequest)
         _ => None,
     };
     running.abandon();
-    let watched = watch::read(&logs)?;
+    let mut watched = watch::read(&logs)?;
+    if let (true, End::Running, Some(st)) = (watched.started, &watched.end, status) {
+        // strace does not always see the program's own end inside the PID namespace (a
+        // signal death reaped by the namespace's init); bubblewrap exits with its status,
+        // 128+N for signal N as a shell reports it.
+        watched.end = match st.code() {
+            Some(c) if c > 128 && c < 128 + 65 => End::Killed(signal_name(c - 128)),
+            Some(c) => End::Exited(c),
+            None => End::Killed("a signal".into()),
+        };
+    }
     let stderr = tail_of(&err);
     let mut proof = judge(root, &spec, &watched, req, stderr);
     if let Some(p) = port {
@@ -313,4 +323,11 @@ fn not_started(root: &Path, spec: &sandbox::RunSpec, w: &watch::Watched, stderr:
     let why = stderr.lines().last().unwrap_or("").trim();
     let errno = w.exec_errno.as_deref().unwrap_or("no error recorded");
     (format!("{inside}: {}", if why.is_empty() { errno } else { why }), Vec::new())
+}
+
+/// The name of signal `n` as strace writes it ("SIGSEGV").
+fn signal_name(n: i32) -> String {
+    let known =
+        [(4, "SIGILL"), (6, "SIGABRT"), (7, "SIGBUS"), (8, "SIGFPE"), (9, "SIGKILL"), (11, "SIGSEGV"), (15, "SIGTERM")];
+    known.iter().find(|(k, _)| *k == n).map_or_else(|| format!("signal {n}"), |(_, name)| name.to_string())
 }
