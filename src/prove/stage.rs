@@ -16,9 +16,21 @@ pub(crate) fn prove_image(archive: &Path, req: Option<&ProofRequest>, rep: &Repo
         rep.step("proof", "not run (--no-probe): the verdict is the closure check's alone");
         return Ok(None);
     };
-    let proof = prove_archive(archive, req)?;
+    let proof = without_tools(prove_archive(archive, req), req)?;
     report(&proof, rep);
     Ok(Some(proof))
+}
+
+/// The default run (no arguments, no port asked for) of a machine without bubblewrap or
+/// strace: "not proven", naming the tool, rather than a failed build; a run the user asked
+/// for fails with the tool's install hint.
+fn without_tools(result: Result<Proof>, req: &ProofRequest) -> Result<Proof> {
+    match result {
+        Err(Error::ToolMissing { tool, hint }) if req.args.is_none() && req.port.is_none() => {
+            Ok(super::not_run(&[], format!("{tool} not found — {hint}; or skip the run with --no-probe")))
+        }
+        other => other,
+    }
 }
 
 /// Proves one executable on its own (a build without an image): copied alone into an empty
@@ -47,7 +59,7 @@ pub(crate) fn prove_binary(
     let copy = tmp.path().join(name);
     std::fs::copy(binary, &copy).map_err(|e| Error::io("copy the executable to prove", binary, e))?;
     let config = spec::Config { entrypoint: vec![inside.clone()], command: vec![inside], ..Default::default() };
-    let proof = prove_root(tmp.path(), &config, req)?;
+    let proof = without_tools(prove_root(tmp.path(), &config, req), req)?;
     report(&proof, rep);
     Ok(Some(proof))
 }
