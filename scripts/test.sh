@@ -59,6 +59,8 @@ APT_PACKAGES=(
   # issue 15: the library recipes' proof programs round-trip through the host's own xz and bzip2
   # (zstd is above); ncurses' fallbacks come from infocmp/tic (ncurses-bin, essential)
   xz-utils bzip2
+  # issue 25: the proof run executes each output inside its own files, in a bubblewrap sandbox
+  bubblewrap
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

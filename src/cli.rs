@@ -229,6 +229,20 @@ pub struct ImageOutput {
     /// else: nothing is built, written or created.
     #[arg(long)]
     pub plan: bool,
+    /// The proof run's arguments: after it is written, the output runs inside its own files
+    /// with these replacing the image's command; repeat once per word (--probe --version) or
+    /// give one JSON array (--probe '["-c","print(1)"]'). Default: the image's own command.
+    #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Proof run")]
+    pub probe: Vec<String>,
+    /// How long the proof run may take (default 2); still running then is a server staying up.
+    #[arg(long, value_name = "SECS", help_heading = "Proof run")]
+    pub probe_timeout: Option<f64>,
+    /// A TCP port the program must answer on, inside its own network namespace, by the limit.
+    #[arg(long, value_name = "PORT", help_heading = "Proof run")]
+    pub probe_port: Option<u16>,
+    /// Do not run the output (the verdict is then the closure check's alone).
+    #[arg(long, conflicts_with_all = ["probe", "probe_timeout", "probe_port"], help_heading = "Proof run")]
+    pub no_probe: bool,
 }
 
 /// `--sbom-format`.
@@ -349,6 +363,21 @@ pub struct CheckArgs {
     /// ELF objects, links and directories are written, other files as empty names).
     #[arg(long, value_name = "SIZE")]
     pub max_unpacked: Option<crate::gate::size::Size>,
+    /// Images and root directories: also run the program inside their own files (read-only,
+    /// no network, a time limit) and report how it ended and what it looked for and lacked.
+    #[arg(long)]
+    pub run: bool,
+    /// With --run: how long the program may run (default 5); still running then is a server
+    /// staying up.
+    #[arg(long, value_name = "SECS", requires = "run")]
+    pub timeout: Option<f64>,
+    /// With --run: a TCP port the program must answer on (inside its namespace) by the limit.
+    #[arg(long, value_name = "PORT", requires = "run")]
+    pub port: Option<u16>,
+    /// With --run: the command to run instead of the image's own (after its entrypoint, as
+    /// `docker run IMAGE ARGS`); for a root directory, the whole command.
+    #[arg(last = true, value_name = "ARGS", requires = "run")]
+    pub args: Vec<String>,
 }
 
 /// `staticize doctor`.

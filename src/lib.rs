@@ -27,6 +27,7 @@ pub(crate) mod pkgdb;
 pub mod platform;
 pub(crate) mod process;
 pub(crate) mod progress;
+pub mod prove;
 pub mod reference;
 pub(crate) mod registry;
 pub mod report;

@@ -122,11 +122,18 @@ impl Command {
     /// outside the terminal's foreground group, so Ctrl-C would not reach it: staticize stops it
     /// when it is interrupted itself (see [`groups`]).
     pub(crate) fn start(&self, step: &str) -> Result<Running> {
+        self.start_expression(step, self.expression().stdout_capture().stderr_capture())
+    }
+
+    /// Starts the command like [`Command::start`], its stdout and stderr written to files
+    /// instead of memory: a program run to prove an image may print without bound.
+    pub(crate) fn start_logged(&self, step: &str, stdout: &Path, stderr: &Path) -> Result<Running> {
+        self.start_expression(step, self.expression().stdout_path(stdout).stderr_path(stderr))
+    }
+
+    fn start_expression(&self, step: &str, expression: duct::Expression) -> Result<Running> {
         use std::os::unix::process::CommandExt;
-        let handle = self
-            .expression()
-            .stdout_capture()
-            .stderr_capture()
+        let handle = expression
             .stdin_null()
             .unchecked()
             .before_spawn(|c| {
@@ -232,6 +239,22 @@ impl Running {
         let out = handle.into_output();
         groups::unregister(self.group);
         self.command.finished(step, &out.map_err(|e| self.command.start_error(step, e))?)
+    }
+
+    /// Waits at most `limit` for the command to end: its exit status, or None while it still
+    /// runs (then it keeps running until [`Running::abandon`] or drop).
+    pub(crate) fn wait_up_to(&self, limit: std::time::Duration) -> Result<Option<std::process::ExitStatus>> {
+        let start = std::time::Instant::now();
+        let handle = self.handle.as_ref().expect("a running command has a handle until it is waited for");
+        loop {
+            let step = "wait for a started command";
+            match handle.try_wait().map_err(|e| self.command.start_error(step, e))? {
+                Some(out) => return Ok(Some(out.status)),
+                None if start.elapsed() >= limit => return Ok(None),
+                // Polling: duct has no timed wait, and a proof run's limit is seconds.
+                None => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
     }
 
     /// Stops the command and everything it started (its process group) and reaps it.

@@ -20,7 +20,7 @@ use crate::toolchain::{Tool, ToolStatus};
 
 /// The calls that name a file the program reads, looks at, runs or writes; `?` lets strace
 /// skip the ones an architecture lacks (arm64 has no open, stat, creat or rename).
-const CALLS: &[&str] = &[
+pub(crate) const CALLS: &[&str] = &[
     "open",
     "openat",
     "openat2",
@@ -116,7 +116,8 @@ struct TraceToolchain {
     strace: Tool,
 }
 
-fn strace() -> Tool {
+/// strace, as toolchains/trace.toml (or STATICIZE_STRACE) names it; the proof run watches with it too.
+pub(crate) fn strace() -> Tool {
     crate::toolchain::load::<TraceToolchain>("trace").strace
 }
 
@@ -179,22 +180,45 @@ pub(crate) fn parse(log: &str) -> Vec<Access> {
 }
 
 fn parse_line(line: &str) -> Option<Access> {
+    let c = call(line)?;
+    c.errno.is_none().then_some(Access { path: c.path, how: c.how })
+}
+
+/// One finished call of a strace log that names a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Call {
+    /// The call ("openat", "execve").
+    pub name: String,
+    /// The path, absolute (relative names joined to the directory strace named).
+    pub path: String,
+    /// What the call did with it.
+    pub how: Use,
+    /// The error it failed with ("ENOENT"); None when it succeeded.
+    pub errno: Option<String>,
+}
+
+/// The call one line of a strace log (`-y`, one process) shows, when it is one of [`CALLS`]
+/// and names a path, failed or not: what the bundle trace carries and what the proof run
+/// judges are both read from it.
+pub(crate) fn call(line: &str) -> Option<Call> {
     let (name, rest) = line.split_once('(')?;
     if !CALLS.contains(&name) {
         return None;
     }
     let (args, result) = split_call(rest)?;
     // "0", "3</path>": success; "-1 ENOENT (…)": failure.
-    if !result.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
+    let result = result.trim_start();
+    let errno = match result.starts_with(|c: char| c.is_ascii_digit()) {
+        true => None,
+        false => Some(result.split_whitespace().nth(1)?.to_string()),
+    };
     let (dir, path_arg, how) = path_argument(name, &args)?;
     let path = unquote(path_arg)?;
     if path.is_empty() {
         return None; // fstatat(fd, "", AT_EMPTY_PATH) names the descriptor, not a path
     }
     let path = if path.starts_with('/') { path } else { crate::closure::root::join(&dir?, &path) };
-    Some(Access { path, how })
+    Some(Call { name: name.to_string(), path, how, errno })
 }
 
 /// Which argument of a call names the path it used (with the directory a relative one is
@@ -229,7 +253,7 @@ fn path_argument<'a>(name: &str, args: &'a [String]) -> Option<(Option<String>, 
 
 /// Splits "ARGS) = RESULT" into the top-level arguments and the result, honouring quoted
 /// strings (with escapes), -y's `<path>` decorations and nested brackets.
-fn split_call(rest: &str) -> Option<(Vec<String>, &str)> {
+pub(crate) fn split_call(rest: &str) -> Option<(Vec<String>, &str)> {
     let (mut args, mut cur, mut depth) = (Vec::new(), String::new(), 0usize);
     let mut chars = rest.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -403,7 +427,7 @@ fn skipped(path: &str, work: &str) -> bool {
 }
 
 /// The interpreter a `#!` script names: the kernel opens it, so strace never shows it.
-fn shebang(file: &Path) -> Option<String> {
+pub(crate) fn shebang(file: &Path) -> Option<String> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let n = std::fs::File::open(file).and_then(|mut f| f.read(&mut head)).ok()?;

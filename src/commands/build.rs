@@ -30,6 +30,9 @@ pub struct BuildResult {
     pub linkage: Linkage,
     /// The image, when one was written.
     pub image: Option<Written>,
+    /// The proof run of the output (how it ended, what it lacked); absent with --no-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<crate::prove::Proof>,
 }
 
 /// The JSON result of a multi-platform build.
@@ -39,6 +42,9 @@ pub struct MultiResult {
     pub builds: Vec<BuildResult>,
     /// The one image holding every platform.
     pub image: Option<Written>,
+    /// The proof run of the output (how it ended, what it lacked); absent with --no-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<crate::prove::Proof>,
 }
 
 /// `staticize c` / `staticize cxx`.
@@ -73,6 +79,7 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
         },
         settings,
         delivery,
+        probe: settings::probe(&args.image.options.image_output)?,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,
@@ -106,14 +113,16 @@ pub fn print_builds(outcome: &Outcome, rep: &Reporter) {
             artifact: p.artifact.clone().expect("a build has an artifact"),
             linkage: p.linkage.clone(),
             image: None,
+            proof: None,
         })
         .collect();
     if builds.len() == 1 {
         let mut one = builds.remove(0);
         one.image = outcome.image.clone();
+        one.proof = outcome.proof.clone();
         rep.json(&one);
     } else {
-        rep.json(&MultiResult { builds, image: outcome.image.clone() });
+        rep.json(&MultiResult { builds, image: outcome.image.clone(), proof: outcome.proof.clone() });
     }
 }
 

@@ -33,6 +33,9 @@ pub struct BundleResult<'a> {
     pub closure: &'a Closure,
     /// The image written.
     pub image: &'a Written,
+    /// The proof run of the output (how it ended, what it lacked); absent with --no-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<&'a crate::prove::Proof>,
 }
 
 /// Runs `bundle`.
@@ -49,6 +52,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
         delivery: settings::delivery(&args.options)?,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options.image_output, dest)?,
+        probe: settings::probe(&args.options.image_output)?,
         dynamic: Dynamic::Carry(CarryOptions {
             extra_libs: args.lib.clone(),
             allow_missing: args.allow_missing,
@@ -73,6 +77,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
             program_path: &p.program_path,
             closure: p.closure.as_ref().expect("a carried program has its closure"),
             image,
+            proof: outcome.proof.as_ref(),
         });
     }
     outcome.finish()

@@ -9,11 +9,19 @@ use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
 use crate::image::unpack::UnpackLimits;
+use crate::prove::{Ending, Proof, ProofRequest};
 use crate::report::{Reporter, human_size, paint_out};
+use std::path::Path;
 
 /// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every
 /// executable's closure inside?); anything else is one ELF file.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
+    if args.run && (args.recursive || !args.files.iter().all(|p| is_image_target(p))) {
+        return Err(Error::usage(
+            "--run proves images and root directories, not single files or trees (-r)",
+            "put the program in an image first (staticize image / bundle), then check IMAGE.tar --run",
+        ));
+    }
     if args.recursive {
         return run_tree(&args, rep);
     }
@@ -56,11 +64,19 @@ fn run_images(args: &CheckArgs, rep: &Reporter) -> Result<()> {
         max_bytes: args.max_unpacked.map_or(UnpackLimits::default().max_bytes, |s| s.0),
         ..Default::default()
     };
+    let mut proofs = Vec::new();
     for p in &args.files {
         if is_image_target(p) {
             let c = check_target(p, &limits)?;
             print_image(&c, rep);
-            json.push(serde_json::to_value(&c).expect("checks serialise"));
+            let mut value = serde_json::to_value(&c).expect("checks serialise");
+            if args.run {
+                let proof = run_proof(p, args)?;
+                print_proof(p, &proof, rep);
+                value["proof"] = serde_json::to_value(&proof).expect("proofs serialise");
+                proofs.push(proof);
+            }
+            json.push(value);
             images.push(c);
         } else {
             let r = check_file(p, rules(args));
@@ -71,14 +87,47 @@ fn run_images(args: &CheckArgs, rep: &Reporter) -> Result<()> {
     }
     rep.json(&json);
     let failed = files_failed + images.iter().filter(|c| !c.ok).count();
-    if failed > 0 {
+    let failed_runs: Vec<&Proof> = proofs.iter().filter(|p| !p.ok).collect();
+    if failed > 0 || !failed_runs.is_empty() {
         // One help line per kind of failure met.
-        return Err(Error::Verdict {
-            message: format!("{failed} of {} failed the check", args.files.len()),
-            help: Some(help_lines(&images, files_failed > 0).join("\nhelp: ")),
-        });
+        let mut help = help_lines(&images, files_failed > 0);
+        help.extend(failed_runs.iter().map(|p| crate::prove::stage::help(p)));
+        help.dedup();
+        let message = match (failed, failed_runs.len()) {
+            (0, runs) => format!("{runs} of {} failed the proof run", args.files.len()),
+            (f, 0) => format!("{f} of {} failed the check", args.files.len()),
+            (f, runs) => format!("{f} of {} failed the check, {runs} the proof run", args.files.len()),
+        };
+        return Err(Error::Verdict { message, help: Some(help.join("\nhelp: ")) });
     }
     Ok(())
+}
+
+/// `--run`: the image (or root directory) run in its own files.
+fn run_proof(target: &Path, args: &CheckArgs) -> Result<Proof> {
+    let timeout = match args.timeout {
+        None => crate::prove::CHECK_TIMEOUT,
+        Some(s) => crate::commands::settings::seconds("--timeout", s)?,
+    };
+    let req = ProofRequest { args: (!args.args.is_empty()).then(|| args.args.clone()), timeout, port: args.port };
+    if target.is_dir() && !crate::image::unpack::is_oci_layout(target) {
+        // A root directory has no config: the arguments are the whole command.
+        return crate::prove::prove_root(target, &Default::default(), &req);
+    }
+    crate::prove::prove_archive(target, &req)
+}
+
+fn print_proof(target: &Path, proof: &Proof, rep: &Reporter) {
+    let mark = match (&proof.ending, proof.ok) {
+        (Ending::NotRun { .. }, _) => paint_out("skip", "33"),
+        (_, true) => paint_out("ok  ", "32"),
+        (_, false) => paint_out("FAIL", "31"),
+    };
+    let mut lines = crate::prove::stage::lines(proof).into_iter();
+    rep.line(format!("{mark} {}: {}", target.display(), lines.next().unwrap_or_default()));
+    for l in lines {
+        rep.line(format!("     {l}"));
+    }
 }
 
 /// Prints the verdicts (or their JSON) and fails with exit 1 when any file failed.

@@ -35,8 +35,9 @@ pub fn survey() -> Vec<ToolStatus> {
     // Node single executables: node, npx and strip (toolchains/node.toml).
     out.extend(crate::driver::node::tools::survey());
     out.extend(pack_launchers());
-    // strace: only `bundle --trace` runs it.
+    // strace: `bundle --trace` and the proof run; bubblewrap: the proof run's sandbox.
     out.push(crate::bundle::trace::status());
+    out.push(crate::prove::sandbox::status());
     out
 }
 

@@ -42,6 +42,7 @@ pub fn run(args: GoArgs, rep: &Reporter) -> Result<()> {
         },
         settings,
         delivery,
+        probe: settings::probe(&args.image.options.image_output)?,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::PerPlatform(binary),
         dynamic: Dynamic::Refuse,

@@ -33,15 +33,25 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
         delivery,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options.image_output, dest)?,
+        probe: settings::probe(&args.options.image_output)?,
         dynamic: Dynamic::Refuse,
         created_by,
         plan_only: args.options.image_output.plan,
     };
     let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
     if let Some(w) = &outcome.image {
-        rep.json(w);
+        rep.json(&ImageResult { image: w, proof: outcome.proof.as_ref() });
     }
     outcome.finish()
+}
+
+/// The JSON result of `staticize image`: the image's fields, and the proof run's verdict.
+#[derive(serde::Serialize)]
+struct ImageResult<'a> {
+    #[serde(flatten)]
+    image: &'a crate::image::Written,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proof: Option<&'a crate::prove::Proof>,
 }
 
 /// The positional binary (platform from its header) and every `--binary OS/ARCH=PATH`.

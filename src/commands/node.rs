@@ -31,6 +31,9 @@ pub struct NodeResult {
     pub closure: Option<Closure>,
     /// The image, when one was written.
     pub image: Option<Written>,
+    /// The proof run of the output (how it ended, what it lacked); absent with --no-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<crate::prove::Proof>,
 }
 
 /// Runs `staticize node`.
@@ -71,6 +74,7 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         },
         settings,
         delivery,
+        probe: settings::probe(&args.image.options.image_output)?,
         destinations: settings::build_destinations(&args.image, &binary)?,
         binaries: Binaries::One(binary.clone()),
         dynamic: Dynamic::Carry(CarryOptions { init: !args.no_init, pack_binary: !args.no_pack, ..Default::default() }),
@@ -94,6 +98,7 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
             linkage: p.linkage.clone(),
             closure: p.closure.clone(),
             image: outcome.image.clone(),
+            proof: outcome.proof.clone(),
         })
         .collect();
     if results.len() == 1 {

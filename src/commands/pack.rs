@@ -31,6 +31,9 @@ pub struct PackResult {
     pub closure: Closure,
     /// The image, when one was written.
     pub image: Option<crate::image::Written>,
+    /// The proof run of the output (how it ended, what it lacked); absent with --no-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<crate::prove::Proof>,
 }
 
 /// Runs `staticize pack`: the program packed into one static file, then the one-file image
@@ -62,6 +65,7 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
         programs: Programs::Given(vec![(None, args.program.clone())]),
         settings: image_settings,
         delivery: settings::delivery(&args.image.options)?,
+        probe: settings::probe(&args.image.options.image_output)?,
         destinations: settings::build_destinations(&args.image, &out)?,
         binaries: Binaries::PerPlatform(out.clone()),
         dynamic: Dynamic::Pack(PackOptions {
@@ -78,6 +82,7 @@ pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
             packed: p.packed.clone(),
             closure: p.closure.clone(),
             image: outcome.image.clone(),
+            proof: outcome.proof.clone(),
         });
     }
     outcome.finish()

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::image::options::{ImageSettings, program_path};
 use crate::pipeline::{Delivery, Destination, default_image_path};
 use crate::platform::parse_platforms;
+use crate::prove::ProofRequest;
 use crate::reference::ImageRef;
 use crate::registry::push::Remote;
 
@@ -65,6 +66,26 @@ pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
         ));
     }
     Ok(s)
+}
+
+/// The proof run `--probe`, `--probe-timeout` and `--probe-port` ask for; None for `--no-probe`.
+pub fn probe(o: &ImageOutput) -> Result<Option<ProofRequest>> {
+    if o.no_probe {
+        return Ok(None);
+    }
+    let timeout = match o.probe_timeout {
+        None => crate::prove::BUILD_TIMEOUT,
+        Some(s) => seconds("--probe-timeout", s)?,
+    };
+    Ok(Some(ProofRequest { args: exec_form("--probe", &o.probe)?, timeout, port: o.probe_port }))
+}
+
+/// A time limit in seconds, as a flag gives it: positive and at most a day.
+pub fn seconds(flag: &str, s: f64) -> Result<std::time::Duration> {
+    if !(s > 0.0 && s <= 86_400.0) {
+        return Err(Error::usage(format!("{flag} {s}: not a time limit"), format!("give seconds, e.g. {flag} 2.5")));
+    }
+    Ok(std::time::Duration::from_secs_f64(s))
 }
 
 /// Where the image goes: the archive at `tar`, then `--oci-dir`, `--load`, `--push`.

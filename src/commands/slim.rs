@@ -22,6 +22,7 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
         }),
         settings: settings::image_settings(&args.options)?,
         delivery: settings::delivery(&args.options)?,
+        probe: settings::probe(&args.options.image_output)?,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.options.image_output, dest)?,
         dynamic: Dynamic::Refuse,
@@ -35,6 +36,7 @@ pub fn run(args: SlimArgs, rep: &Reporter) -> Result<()> {
             "hints": hints,
             "original_bytes": original_bytes,
             "image": image,
+            "proof": outcome.proof,
         }));
     }
     outcome.finish()

@@ -24,6 +24,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         }),
         settings: ImageSettings::default(),
         delivery: settings::output_delivery(&args.image_output),
+        probe: settings::probe(&args.image_output)?,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.image_output, dest)?,
         dynamic: Dynamic::Refuse,
@@ -32,7 +33,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
     };
     let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
     if let (Some(Remade::Squash { report, more }), Some(image)) = (&outcome.remade, &outcome.image) {
-        rep.json(&serde_json::json!({ "squash": report, "other_platforms": more, "image": image }));
+        rep.json(&serde_json::json!({ "squash": report, "other_platforms": more, "image": image, "proof": outcome.proof }));
     }
     outcome.finish()
 }

@@ -63,6 +63,14 @@ pub struct Unpacked {
     pub env: Vec<String>,
     /// The config's Entrypoint followed by Cmd.
     pub command: Vec<String>,
+    /// The config's Entrypoint alone (what arguments given to a run follow).
+    pub entrypoint: Vec<String>,
+    /// The config's User, when set.
+    pub user: Option<String>,
+    /// The config's WorkingDir, when set.
+    pub workdir: Option<String>,
+    /// The image's architecture ("amd64").
+    pub architecture: String,
     /// Number of layers applied.
     pub layers: usize,
     /// The archive's problems and the entries that were not written, for warnings.
@@ -117,6 +125,10 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &UnpackLimits) -> Result<Unpa
     let mut out = Unpacked {
         env: cfg.env.clone().unwrap_or_default(),
         command: cfg.entrypoint.iter().chain(&cfg.cmd).flatten().cloned().collect(),
+        entrypoint: cfg.entrypoint.clone().unwrap_or_default(),
+        user: cfg.user.clone().filter(|u| !u.is_empty()),
+        workdir: cfg.working_dir.clone().filter(|w| !w.is_empty()),
+        architecture: img.platform.architecture.clone(),
         layers: img.layers.len(),
         ..Default::default()
     };

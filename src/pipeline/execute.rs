@@ -18,6 +18,7 @@ use crate::driver::{BuildRequest, Driver};
 use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::platform::Arch;
+use crate::prove::Proof;
 use crate::report::Reporter;
 
 /// Carries out `plan`, the plan of `job` ([`super::plan::plan`]).
@@ -115,9 +116,17 @@ impl Road {
             }
         };
         stages::write_binaries(job, &programs, rep)?;
-        if let (Some(w), Some(dests)) = (&image, &self.outputs.destinations) {
-            let of = SbomOf::Programs { programs: &programs, packed: packed.as_ref().map(|(p, _)| p) };
-            tail(job, w, &of, dests, rep)?;
+        let proof = match (&image, &self.outputs.destinations) {
+            (Some(w), Some(dests)) => {
+                let of = SbomOf::Programs { programs: &programs, packed: packed.as_ref().map(|(p, _)| p) };
+                tail(job, w, &of, dests, rep)?
+            }
+            _ => prove_binary(job, &programs, rep)?,
+        };
+        if let Some(failed) = proof.as_ref().and_then(crate::prove::stage::failure) {
+            // Written and reported, but not pushed: a registry never gets an output that failed.
+            let packed = packed.map(|(p, _)| p);
+            return Ok(Outcome { image, proof, packed, failed: Some(failed), ..Outcome::of(programs) });
         }
         if let Dynamic::Carry(opts) = &job.dynamic {
             if opts.init && image.is_some() {
@@ -134,24 +143,41 @@ impl Road {
                 stages::pack_binaries(&programs, &drivers, rep)?;
             }
         }
-        Ok(Outcome { image, packed: packed.map(|(p, _)| p), ..Outcome::of(programs) })
+        Ok(Outcome { image, proof, packed: packed.map(|(p, _)| p), ..Outcome::of(programs) })
     }
 }
 
 impl Outcome {
     /// The outcome of these programs, nothing else done yet.
     fn of(programs: Vec<Judged>) -> Outcome {
-        Outcome { programs, image: None, failed: None, packed: None, remade: None, each: Vec::new() }
+        Outcome { programs, image: None, proof: None, failed: None, packed: None, remade: None, each: Vec::new() }
     }
 }
 
-/// The tail every image-writing run shares, after delivery: the SBOM beside the archive, how
-/// to run the image, the push, the SBOM attached to the pushed image.
-pub(super) fn tail(job: &Job, written: &Written, of: &SbomOf, dests: &Checked, rep: &Reporter) -> Result<()> {
+/// The tail every image-writing run shares, after delivery: the SBOM beside the archive, the
+/// proof run of the archive, then — unless the proof failed — how to run the image, the push,
+/// the SBOM attached to the pushed image. Returns the proof (None: `--no-probe`).
+pub(super) fn tail(job: &Job, written: &Written, of: &SbomOf, dests: &Checked, rep: &Reporter) -> Result<Option<Proof>> {
     sbom::write(job, of, written, rep)?;
+    let proof = crate::prove::stage::prove_image(&written.path, job.probe.as_ref(), rep)?;
+    if proof.as_ref().is_some_and(|p| !p.ok) {
+        // A registry never gets an output that failed its proof.
+        return Ok(proof);
+    }
     destination::report_run_hint(written, rep);
     destination::push(written, dests, rep)?;
-    sbom::attach(job.delivery.sbom, written, dests, rep)
+    sbom::attach(job.delivery.sbom, written, dests, rep)?;
+    Ok(proof)
+}
+
+/// The proof stage when no image is written: the executable written for this machine (else
+/// the first) runs alone in an empty root, as scratch would hold it.
+fn prove_binary(job: &Job, programs: &[Judged], rep: &Reporter) -> Result<Option<Proof>> {
+    let host = programs.iter().find(|p| p.arch.is_none_or(|a| a == Arch::host())).or(programs.first());
+    match host.and_then(|p| Some((p.binary.as_deref()?, p.arch.unwrap_or_else(Arch::host)))) {
+        Some((binary, arch)) => crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.as_ref(), rep),
+        None => Ok(None),
+    }
 }
 
 /// The build-system stage (`staticize build`): the project's own build, run static; then each
@@ -197,6 +223,7 @@ fn build_system(job: &Job, b: &BuildSystem, rep: &Reporter) -> Result<Outcome> {
             destinations,
             dynamic: Dynamic::Refuse,
             plan_only: false,
+            probe: job.probe.clone(),
         };
         let plan = super::plan::plan(&one)?;
         each.push(execute(one, &plan, rep)?);

@@ -17,7 +17,9 @@
 //!      a failed verdict writes the binary, no image, and the outcome carries the error (exit 1);
 //!    - `deliver`: archive, OCI directory, load ([`destination`]);
 //!    - `write`: the executables (packed for `node` unless `--no-pack`);
-//!    - `sbom`, `run hint`, `push`, `attach`: the tail every command shares.
+//!    - `sbom`, `prove`, `run hint`, `push`, `attach`: the tail every command shares; `prove`
+//!      runs the output in its own root ([`crate::prove`]) — a failed proof leaves it written,
+//!      is not pushed, and is the outcome's failed verdict (exit 1).
 //! 3. returns the [`Outcome`] for the command to print as JSON.
 //!
 //! A new step (a proof run, a blob cache, signing) is a new stage here and, when it can be
@@ -50,6 +52,7 @@ use crate::pack::Packed;
 use crate::pack::make::PackRequest;
 use crate::platform::Arch;
 use crate::reference::ImageRef;
+use crate::prove::Proof;
 use crate::report::Reporter;
 use crate::squash::SquashReport;
 use crate::toolchain::Profile;
@@ -80,6 +83,8 @@ pub(crate) struct Job<'a> {
     pub created_by: String,
     /// `--plan`: print the plan and do nothing else.
     pub plan_only: bool,
+    /// The proof run of the output once written; None: not run (`--no-probe`).
+    pub probe: Option<crate::prove::ProofRequest>,
 }
 
 /// How an image is delivered, beside what it holds.
@@ -287,6 +292,8 @@ pub struct Outcome {
     pub programs: Vec<Judged>,
     /// The image written.
     pub image: Option<Written>,
+    /// The proof run of the output (None: not run, `--no-probe`).
+    pub proof: Option<Proof>,
     /// A failed verdict: the binary is written, no image (exit 1 once the result is printed).
     pub failed: Option<Error>,
     /// `pack`: what was packed.

@@ -229,6 +229,16 @@ pub(crate) enum Check {
         /// What passes.
         rule: String,
     },
+    /// The output run in its own root once written ([`crate::prove`]): the image archive, or
+    /// the executable alone when no image is written.
+    Proof {
+        /// The arguments replacing the image's command; None: its own command.
+        args: Option<Vec<String>>,
+        /// The time limit, in seconds.
+        timeout_secs: f64,
+        /// The TCP port it must answer on, if any.
+        port: Option<u16>,
+    },
 }
 
 /// The plan of `job`: the one place where what is made, where it goes and what is checked is
@@ -425,7 +435,7 @@ fn dynamic_plan(job: &Job) -> DynamicPlan {
 
 fn checks(job: &Job) -> Vec<Check> {
     let rule = match (&job.programs, &job.dynamic) {
-        (Programs::Image(FromImage::Squash { .. }), _) => return Vec::new(),
+        (Programs::Image(FromImage::Squash { .. }), _) => return proof_check(job).into_iter().collect(),
         (Programs::Image(FromImage::Slim { .. }), _) => {
             "each program the image runs: static, or dynamic with its closure inside the image"
         }
@@ -433,7 +443,14 @@ fn checks(job: &Job) -> Vec<Check> {
         (_, Dynamic::Carry(_)) => "an executable; a dynamic one is carried with its closure",
         (_, Dynamic::Pack(_)) => "an executable to pack; the packed file must be static",
     };
-    vec![Check::ElfVerdict { rule: rule.to_string() }]
+    let mut checks = vec![Check::ElfVerdict { rule: rule.to_string() }];
+    checks.extend(proof_check(job));
+    checks
+}
+
+fn proof_check(job: &Job) -> Option<Check> {
+    let p = job.probe.as_ref()?;
+    Some(Check::Proof { args: p.args.clone(), timeout_secs: p.timeout.as_secs_f64(), port: p.port })
 }
 
 fn image_view(job: &Job, name: &str, programs: &[ProgramPlan]) -> Result<Option<ImageView>> {
@@ -646,6 +663,11 @@ pub(crate) fn print(plan: &Plan, rep: &Reporter) {
     for c in &plan.checks {
         match c {
             Check::ElfVerdict { rule } => rep.step("check", format!("ELF verdict: {rule}")),
+            Check::Proof { args, timeout_secs, port } => {
+                let command = args.as_ref().map_or("its own command".to_string(), |a| a.join(" "));
+                let port = port.map(|p| format!(", answering on port {p}")).unwrap_or_default();
+                rep.step("check", format!("proof run in its own root: {command}, {timeout_secs}s{port} (--no-probe)"));
+            }
         }
     }
     match &plan.dynamic {

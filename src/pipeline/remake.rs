@@ -76,11 +76,12 @@ pub(super) fn remake(job: &Job, from: &FromImage, rep: &Reporter) -> Result<Outc
         (FromImage::Squash { .. }, _) => SbomOf::Image,
         (FromImage::Slim { .. }, found) => SbomOf::Slim(found.as_ref()),
     };
-    tail(job, &written, &of, &dests, rep)?;
+    let proof = tail(job, &written, &of, &dests, rep)?;
     Ok(Outcome {
         programs: Vec::new(),
         image: Some(written),
-        failed: None,
+        failed: proof.as_ref().and_then(crate::prove::stage::failure),
+        proof,
         packed: None,
         remade: Some(remade),
         each: Vec::new(),

@@ -109,6 +109,8 @@ fn job<'a>(driver: &'a FakeDriver, dir: &Path, dynamic: Dynamic, destinations: V
         },
         settings: ImageSettings::default(),
         delivery: Delivery::default(),
+        // The fake ELF is never run.
+        probe: None,
         binaries: Binaries::PerPlatform(dir.join("app")),
         destinations,
         dynamic,

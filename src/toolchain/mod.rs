@@ -25,6 +25,7 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("rust", include_str!("../../toolchains/rust.toml")),
     ("node", include_str!("../../toolchains/node.toml")),
     ("trace", include_str!("../../toolchains/trace.toml")),
+    ("prove", include_str!("../../toolchains/prove.toml")),
 ];
 
 /// The languages whose toolchain file lists compilers (`[[compiler]]`); node's lists tools.

@@ -30,6 +30,8 @@ mod crash_safety;
 mod hostile_archives;
 mod pack;
 mod programs;
+// The proof run (issue 25): every output run inside its own files.
+mod prove;
 mod reproducible;
 
 // Paper cuts (issue 13).
