@@ -28,6 +28,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         targets: args.targets.clone(),
         preference: args.toolchain.preference(),
         deps: crate::deps::requested(&args.deps, &args.dir)?,
+        auto_deps: args.auto_deps,
     };
     let built = buildsys::build(&args.dir, &opts, rep)?;
     let rebuilt = built.executables.iter().filter(|e| e.rebuilt).count();
@@ -53,10 +54,15 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
 /// One chosen executable through the pipeline, as a build whose driver hands over the file.
 fn package(args: &BuildArgs, built: &Built, e: &Executable, rep: &Reporter) -> Result<()> {
     let name = select::file_name(e);
+    let label = select::label(built, e);
+    if let Some(w) = &label.warning {
+        rep.warn(w);
+    }
     let driver = select::Prebuilt {
         path: e.path.clone(),
-        toolchain: format!("{} ({}) via {}", built.cc.name, built.cc.version, built.system.label()),
-        libc: built.cc.libc.clone(),
+        toolchain: label.toolchain,
+        libc: label.libc,
+        archives: label.archives,
     };
     let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let job = Job {
