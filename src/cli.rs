@@ -156,7 +156,7 @@ pub struct ImageOptions {
     /// Where the program goes inside the image (default: /NAME).
     #[arg(long, value_name = "/DEST/NAME")]
     pub path: Option<String>,
-    // Run configuration, contents and destinations (issue 3); parsed in image::options.
+    // Run configuration, contents and destinations (issue 3); parsed in commands::options.
     /// Entrypoint, exec form: repeat the flag once per word, or give one JSON array
     /// (--entrypoint '["/app","-v"]'); '[]' clears it (default: the program).
     #[arg(long, value_name = "WORD|JSON", allow_hyphen_values = true, help_heading = "Image config")]
@@ -370,6 +370,11 @@ pub struct BundleArgs {
     /// by default, with the libraries of its extension modules).
     #[arg(long)]
     pub no_stdlib: bool,
+    /// Do not carry the plugin directories the carried libraries name in their strings
+    /// (ImageMagick's coders, GStreamer's elements, gconv for iconv_open callers, SASL, PAM);
+    /// they are carried by default, each module with its closure.
+    #[arg(long)]
+    pub no_plugins: bool,
     /// Also carry the files of the package that owns the program (dpkg): configuration, data,
     /// helper programs and modules, each ELF with its closure.
     #[arg(long)]
@@ -902,6 +907,13 @@ mod tests {
 
     fn parse(argv: &[&str]) -> Command {
         Cli::try_parse_from(std::iter::once("staticize").chain(argv.iter().copied())).unwrap().command
+    }
+
+    #[test]
+    fn pack_help_lists_every_launcher_exit_status() {
+        for (code, meaning) in crate::pack::format::EXITS {
+            assert!(PACK_HELP.contains(&format!("{code}  {meaning}")), "{code} {meaning}");
+        }
     }
 
     #[test]

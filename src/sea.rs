@@ -16,6 +16,11 @@ use goblin::elf::Elf;
 use goblin::elf::program_header::{PF_R, PT_LOAD, PT_NOTE, PT_PHDR};
 use serde::Serialize;
 
+/// The words of the tree layout's launcher (see `driver::node`) that say the executable runs
+/// the package tree its image carries: `check` finds them in the blob to say the file runs only
+/// inside its image. Kept in the launcher's error message, so they mean what they say.
+pub const NEEDS_TREE: &str = "this executable runs the package tree its image carries under ";
+
 /// The sentinel fuse node checks before looking for a blob (without the ":0"/":1" suffix).
 pub const FUSE: &str = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 /// The note name node looks for.

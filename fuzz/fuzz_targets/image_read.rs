@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use staticize::image::read::{Archive, Limits};
+use staticize::image::read::{Archive, ReadLimits};
 
 fn scratch() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
@@ -18,7 +18,7 @@ fn scratch() -> &'static PathBuf {
 fuzz_target!(|data: &[u8]| {
     let path = scratch();
     std::fs::write(path, data).expect("write the fuzz input");
-    let limits = Limits { max_layer_bytes: 16 << 20, ..Limits::default() };
+    let limits = ReadLimits { max_layer_bytes: 16 << 20, ..ReadLimits::default() };
     let Ok(archive) = Archive::open_with(path, limits) else { return };
     for image in &archive.images {
         for layer in &image.layers {

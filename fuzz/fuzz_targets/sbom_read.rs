@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use staticize::image::read::{Archive, Limits};
-use staticize::sbom::{attached, gobuildinfo, image, rust, statusd};
+use staticize::image::read::{Archive, ReadLimits};
+use staticize::rust_crates as rust;
+use staticize::sbom::{attached, gobuildinfo, image, statusd};
 
 fn scratch() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
@@ -22,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = rust::parse_section(data);
     let path = scratch();
     std::fs::write(path, data).expect("write the fuzz input");
-    let limits = Limits { max_layer_bytes: 16 << 20, ..Limits::default() };
+    let limits = ReadLimits { max_layer_bytes: 16 << 20, ..ReadLimits::default() };
     let Ok(archive) = Archive::open_with(path, limits) else { return };
     let _ = attached::find(&archive);
     for i in 0..archive.images.len() {

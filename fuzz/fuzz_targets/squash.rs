@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use staticize::image::Compression;
-use staticize::image::read::{Archive, Limits};
-use staticize::image::squash::{SquashOptions, squash};
+use staticize::image::read::{Archive, ReadLimits};
+use staticize::squash::{SquashOptions, squash};
 
 fn scratch() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = scratch();
     let input = dir.join("in.tar");
     std::fs::write(&input, data).expect("write the fuzz input");
-    let limits = Limits { max_layer_bytes: 16 << 20, ..Limits::default() };
+    let limits = ReadLimits { max_layer_bytes: 16 << 20, ..ReadLimits::default() };
     for from_layer in [1, 2] {
         let opts = SquashOptions { from_layer, compression: Compression::None, reference: None, epoch: 0, limits, platform: None };
         let Ok(s) = squash(&input, &opts, dir) else { continue };

@@ -19,6 +19,26 @@
 //! Version 1 (one frame, entries back to back, 48-byte entries without an offset) is still
 //! read, so `check` judges packs made by earlier releases.
 
+/// Exit status of a packed file that is damaged or truncated.
+pub const EXIT_DAMAGED: i32 = 117;
+/// Exit status when /proc is not mounted (the program runs through /proc/self/fd).
+pub const EXIT_NO_PROC: i32 = 118;
+/// Exit status when the kernel lacks memfd_create or execveat.
+pub const EXIT_NO_MEMFD: i32 = 119;
+/// Exit status when executing from memory was refused (seccomp, vm.memfd_noexec).
+pub const EXIT_EXEC_REFUSED: i32 = 120;
+/// Exit status of any other system error (out of memory, a write refused), also the init's.
+pub const EXIT_SYSTEM: i32 = 121;
+/// Every launcher exit status with what it means: `staticize pack --help` and the README list
+/// these.
+pub const EXITS: [(i32, &str); 5] = [
+    (EXIT_DAMAGED, "the packed file is damaged or truncated"),
+    (EXIT_NO_PROC, "/proc is not mounted"),
+    (EXIT_NO_MEMFD, "the kernel lacks memfd_create or execveat"),
+    (EXIT_EXEC_REFUSED, "executing from memory was refused (seccomp, vm.memfd_noexec=2)"),
+    (EXIT_SYSTEM, "another system error (out of memory)"),
+];
+
 /// The magic at the start of the trailer.
 pub const MAGIC: [u8; 8] = *b"STZPACK\0";
 /// The format version this code writes.

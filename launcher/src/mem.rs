@@ -182,7 +182,7 @@ core::arch::global_asm!(
 /// unwinder's entry points.
 #[unsafe(no_mangle)]
 pub extern "C" fn _Unwind_Resume() -> ! {
-    crate::sys::exit(121)
+    crate::sys::exit(crate::format::EXIT_SYSTEM)
 }
 
 /// See [`_Unwind_Resume`].

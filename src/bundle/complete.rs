@@ -1,6 +1,6 @@
 //! The bundle's last step after the program's own closure: the interpreter's standard
-//! library, the package's files, the closure of every ELF object that brought in, and the
-//! scratch-gap hints. Plain data in, report lines out, so any road to an image can call it.
+//! library, the package's files, the plugin directories the libraries name, the closure of
+//! every ELF object that brought in, and the scratch-gap hints. Plain data in, report lines out, so any road to an image can call it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,6 +19,8 @@ use crate::report::human_size;
 pub(crate) struct Extras {
     /// Leave out an interpreter's standard library (`--no-stdlib`).
     pub no_stdlib: bool,
+    /// Leave out the plugin directories the image's libraries name (`--no-plugins`).
+    pub no_plugins: bool,
     /// Carry the files of the package owning the program (`--package-files`).
     pub package_files: bool,
     /// Carry these installed packages' files (`--package NAME`).
@@ -71,6 +73,17 @@ pub(crate) fn complete(
     if let Some(req) = &x.trace {
         notes.push(traced(rootfs, program, req)?);
     }
+    if !x.no_plugins {
+        // Left out with --no-stdlib, the standard library stays out though libperl names it.
+        let skip: Vec<String> = match (stdlib, x.no_stdlib) {
+            (None, true) => stdlib::find(program).map(|s| s.dirs).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+        .iter()
+        .map(|d| d.to_string_lossy().into_owned())
+        .collect();
+        notes.extend(crate::bundle::plugins::carry(rootfs, &skip)?.iter().map(|p| Note::Step("plugins", p.line())));
+    }
     let carried = crate::bundle::carry_closures(rootfs, done, &ResolveOptions::default())?;
     if !carried.files.is_empty() {
         let names: Vec<&str> = carried.files.iter().map(|f| f.rsplit('/').next().unwrap_or(f)).collect();
@@ -105,7 +118,7 @@ pub(crate) fn complete(
                 .map(|n| Note::Warn(format!("missing {n}: it fails where it is loaded (--allow-missing)"))),
         );
     }
-    let hints = crate::bundle::hints::scratch_gaps(rootfs, program, closure);
+    let hints = crate::bundle::hints::scratch_gaps(rootfs, program, Some(closure));
     notes.extend(hints.into_iter().map(|h| Note::Step("hint", h)));
     Ok(notes)
 }

@@ -1,16 +1,14 @@
 //! Hints for the gaps a scratch image commonly has, printed when they apply: CA certificates
-//! for programs linking a TLS library, /etc/passwd for programs that look users up, a /tmp for
+//! for programs linking a TLS library or naming the system trust store (Go's crypto/x509,
+//! rustls with the native certificates — static programs too), /etc/passwd for programs that look users up, a /tmp for
 //! programs that make temporary files, time zone data for ICU. Judged from the closure's file
 //! names and the program's undefined dynamic symbols (what it imports from libc).
 
-use goblin::elf::Elf;
-
 use crate::closure::Closure;
+use crate::closure::named;
 use crate::image::extras::{CERTS_PATH, ZONEINFO};
 use crate::image::rootfs::Rootfs;
 
-/// Library file-name prefixes that speak TLS and read a CA bundle.
-const TLS_LIBS: &[&str] = &["libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so"];
 /// libc functions that read /etc/passwd or /etc/group.
 const USER_LOOKUPS: &[&str] =
     &["getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getgrnam", "getgrnam_r", "getgrgid", "initgroups"];
@@ -18,21 +16,18 @@ const USER_LOOKUPS: &[&str] =
 const TEMP_FILES: &[&str] = &["mkstemp", "mkstemp64", "mkdtemp", "tmpfile", "tmpfile64", "mkostemp"];
 
 /// The hints that apply to this program and image: one line each, with the flag that fixes it.
-pub(crate) fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: &Closure) -> Vec<String> {
+/// `closure` is the dynamic program's; a static program has none.
+pub(crate) fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: Option<&Closure>) -> Vec<String> {
     let mut out = Vec::new();
-    let lib = |prefixes: &[&str]| {
-        closure.files().find_map(|e| {
-            let name = e.image_path.rsplit('/').next().unwrap_or("");
-            prefixes.iter().any(|p| name.starts_with(p)).then(|| name.to_string())
-        })
-    };
-    if let Some(tls) = lib(TLS_LIBS).filter(|_| rootfs.get(CERTS_PATH).is_none()) {
+    let names = || closure.into_iter().flat_map(|c| c.files()).map(|e| e.image_path.rsplit('/').next().unwrap_or(""));
+    let lib = |prefixes: &[&str]| names().find(|name| prefixes.iter().any(|p| name.starts_with(p))).map(str::to_string);
+    let bytes = std::fs::read(program).unwrap_or_default();
+    if let Some(why) = named::reads_trust_store(&bytes, names()).filter(|_| rootfs.get(CERTS_PATH).is_none()) {
         out.push(format!(
-            "it links {tls}: TLS needs CA certificates, which scratch lacks — add --with certs (or --with certs=BUNDLE)"
+            "it {why}: TLS needs CA certificates, which scratch lacks — add --with certs (or --with certs=BUNDLE)"
         ));
     }
-    let bytes = std::fs::read(program).unwrap_or_default();
-    let imports = undefined_symbols(&bytes);
+    let imports = named::imports(&bytes);
     let calls = |names: &[&str]| imports.iter().find(|s| names.contains(&s.as_str())).cloned();
     if let Some(f) = calls(USER_LOOKUPS).filter(|_| rootfs.get("/etc/passwd").is_none()) {
         out.push(format!(
@@ -60,14 +55,4 @@ pub(crate) fn scratch_gaps(rootfs: &Rootfs, program: &std::path::Path, closure: 
         out.push(format!("it {why}: time zones need zoneinfo — add --with tzdata"));
     }
     out
-}
-
-/// The names of the dynamic symbols an ELF program imports (undefined in it).
-fn undefined_symbols(bytes: &[u8]) -> Vec<String> {
-    let Ok(elf) = Elf::parse(bytes) else { return Vec::new() };
-    elf.dynsyms
-        .iter()
-        .filter(|s| s.st_shndx == 0 && s.st_name != 0)
-        .filter_map(|s| elf.dynstrtab.get_at(s.st_name).map(str::to_string))
-        .collect()
 }

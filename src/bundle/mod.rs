@@ -6,6 +6,7 @@
 pub(crate) mod complete;
 pub(crate) mod hints;
 pub(crate) mod package;
+pub(crate) mod plugins;
 pub(crate) mod stdlib;
 pub(crate) mod trace;
 
@@ -20,7 +21,7 @@ use crate::image::rootfs::{Entry, MODE_DATA, MODE_EXEC, Rootfs, Source};
 
 /// What [`carry_closures`] added.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Carried {
+pub(crate) struct ClosuresAdded {
     /// Dynamic ELF objects whose closure was resolved.
     pub objects: usize,
     /// Libraries (files) newly put into the image.
@@ -61,8 +62,12 @@ pub(crate) fn add_closure(rootfs: &mut Rootfs, closure: &Closure) -> Result<Vec<
 /// `rootfs` takes from a host file — except the image paths in `done`, whose closure is
 /// already in — and adds it, until no new object appears. So a `lib-dynload/` tree brings
 /// libssl with `_ssl.so`.
-pub(crate) fn carry_closures(rootfs: &mut Rootfs, done: &BTreeSet<String>, opts: &ResolveOptions) -> Result<Carried> {
-    let mut carried = Carried::default();
+pub(crate) fn carry_closures(
+    rootfs: &mut Rootfs,
+    done: &BTreeSet<String>,
+    opts: &ResolveOptions,
+) -> Result<ClosuresAdded> {
+    let mut carried = ClosuresAdded::default();
     let mut seen: BTreeSet<String> = done.iter().map(|p| p.trim_start_matches('/').to_string()).collect();
     loop {
         let todo: Vec<(String, PathBuf)> = rootfs

@@ -2,7 +2,9 @@
 //! with those arguments, under strace in a throwaway working directory, and every file it
 //! opened, looked at or executed that exists afterwards goes into the image — the way exodus
 //! and slim find what a program reads that no ELF header names (a Python module on an extra
-//! path, a locale, a helper it execs). strace rather than ptrace by hand: it already follows
+//! path, a locale, a helper it execs). What the run wrote is its output, never an input: a
+//! path any of its processes created, opened for writing, renamed or linked onto, or a
+//! directory it made (and everything under it), stays out whatever else touched it. strace rather than ptrace by hand: it already follows
 //! forks, decodes every architecture's calls and names the directory of every *at() call (-y).
 
 use std::collections::BTreeSet;
@@ -16,8 +18,8 @@ use crate::image::rootfs::{MODE_DATA, MODE_EXEC, Rootfs, Source};
 use crate::process::Command;
 use crate::toolchain::{Tool, ToolStatus};
 
-/// The calls that name a file the program reads, looks at or runs; `?` lets strace skip the
-/// ones an architecture lacks (arm64 has no open or stat).
+/// The calls that name a file the program reads, looks at, runs or writes; `?` lets strace
+/// skip the ones an architecture lacks (arm64 has no open, stat, creat or rename).
 const CALLS: &[&str] = &[
     "open",
     "openat",
@@ -33,7 +35,21 @@ const CALLS: &[&str] = &[
     "faccessat2",
     "readlink",
     "readlinkat",
+    "creat",
+    "truncate",
+    "mkdir",
+    "mkdirat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
 ];
+
+/// Open flags that make an open a write: the file is the run's output (or changed by it).
+const WRITE_FLAGS: &[&str] = &["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND"];
 
 /// Where files never come from: the kernel's views, devices, run-time state, the loader's cache
 /// (scratch has none on purpose: the closure carries libraries, see the README), password
@@ -70,6 +86,9 @@ pub(crate) enum Use {
     Read,
     /// Executed.
     Exec,
+    /// Created or written: opened with a write flag, made (creat, mkdir), truncated, or the
+    /// new name of a rename or link. Never carried.
+    Write,
 }
 
 /// One path a traced call used successfully: absolute, as the program named it.
@@ -152,8 +171,9 @@ pub(crate) fn run(program: &Path, req: &TraceRequest) -> Result<(Vec<Access>, Pa
     Ok((found.into_iter().collect(), work_dir))
 }
 
-/// Every path one strace log (one process: `-ff`) shows a successful call using. Calls that
-/// opened a file for writing are left out: what the program writes is output, not input.
+/// Every path one strace log (one process: `-ff`) shows a successful call using, with what
+/// the call did; writes are kept (as [`Use::Write`]) so [`carry`] can leave them out even when
+/// another call of the run only read them.
 pub(crate) fn parse(log: &str) -> Vec<Access> {
     log.lines().filter_map(parse_line).collect()
 }
@@ -168,20 +188,43 @@ fn parse_line(line: &str) -> Option<Access> {
     if !result.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let at = name.ends_with("at") || name.ends_with("at2");
-    let (dir, path_arg, flags) =
-        if at { (decoration(args.first()?), args.get(1)?, args.get(2)) } else { (None, args.first()?, args.get(1)) };
+    let (dir, path_arg, how) = path_argument(name, &args)?;
     let path = unquote(path_arg)?;
     if path.is_empty() {
         return None; // fstatat(fd, "", AT_EMPTY_PATH) names the descriptor, not a path
     }
-    let opens = name.starts_with("open");
-    if opens && flags.is_some_and(|f| ["O_WRONLY", "O_RDWR", "O_CREAT"].iter().any(|w| f.contains(w))) {
-        return None;
-    }
     let path = if path.starts_with('/') { path } else { crate::closure::root::join(&dir?, &path) };
-    let how = if name.starts_with("exec") { Use::Exec } else { Use::Read };
     Some(Access { path, how })
+}
+
+/// Which argument of a call names the path it used (with the directory a relative one is
+/// under, from -y's decoration of the *at() call's descriptor), and how it used it. For
+/// rename, link and symlink that is the new name: the old one is read or gone.
+fn path_argument<'a>(name: &str, args: &'a [String]) -> Option<(Option<String>, &'a String, Use)> {
+    let at = |d: usize, p: usize| Some((decoration(args.get(d)?), args.get(p)?));
+    let plain = |p: usize| Some((None, args.get(p)?));
+    let (dir, path) = match name {
+        "rename" | "link" | "symlink" => plain(1)?,
+        "creat" => plain(0)?, // ends in "at" but takes no directory
+        "renameat" | "renameat2" | "linkat" => at(2, 3)?,
+        "symlinkat" => at(1, 2)?,
+        n if n.ends_with("at") || n.ends_with("at2") || n == "statx" => at(0, 1)?,
+        _ => plain(0)?,
+    };
+    let how = match name {
+        "creat" | "truncate" | "mkdir" | "mkdirat" | "rename" | "renameat" | "renameat2" | "link" | "linkat"
+        | "symlink" | "symlinkat" => Use::Write,
+        n if n.starts_with("exec") => Use::Exec,
+        n if n.starts_with("open") => {
+            let flags = args.get(if n == "open" { 1 } else { 2 })?;
+            if flags.contains("O_TMPFILE") {
+                return None; // an unnamed file in that directory; a linkat() names it later
+            }
+            if WRITE_FLAGS.iter().any(|w| flags.contains(w)) { Use::Write } else { Use::Read }
+        }
+        _ => Use::Read,
+    };
+    Some((dir, path, how))
 }
 
 /// Splits "ARGS) = RESULT" into the top-level arguments and the result, honouring quoted
@@ -286,15 +329,16 @@ pub(crate) fn carry(rootfs: &mut Rootfs, program: &Path, used: &[Access], work: 
     let host = Root::new("/");
     let work = work.to_string_lossy().into_owned();
     let program = std::fs::canonicalize(program).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let written = Written::of(&host, used);
     let mut traced = Traced::default();
-    let mut todo: Vec<Access> = used.to_vec();
+    let mut todo: Vec<Access> = used.iter().filter(|a| a.how != Use::Write).cloned().collect();
     let (mut seen, mut existing) = (BTreeSet::new(), BTreeSet::new());
     while let Some(Access { path, how }) = todo.pop() {
-        if !seen.insert((path.clone(), how)) || skipped(&path, &work) {
+        if !seen.insert((path.clone(), how)) || skipped(&path, &work) || written.covers(&path) {
             continue;
         }
         let Some(walked) = host.walk_to_any(&path) else { continue };
-        if skipped(&walked.real, &work) || walked.real == program {
+        if skipped(&walked.real, &work) || walked.real == program || written.covers(&walked.real) {
             continue;
         }
         existing.insert(walked.real.clone());
@@ -328,6 +372,28 @@ pub(crate) fn carry(rootfs: &mut Rootfs, program: &Path, used: &[Access], work: 
     traced.used = existing.len();
     traced.added.sort();
     Ok(traced)
+}
+
+/// The paths the run wrote, as it named them and as they resolve on the host now (a link
+/// written through names its target).
+struct Written(BTreeSet<String>);
+
+impl Written {
+    fn of(host: &Root, used: &[Access]) -> Written {
+        let mut paths = BTreeSet::new();
+        for a in used.iter().filter(|a| a.how == Use::Write) {
+            paths.extend(host.walk_to_any(&a.path).map(|w| w.real));
+            paths.insert(a.path.clone());
+        }
+        Written(paths)
+    }
+
+    /// True when `path` was written, or lies under a directory the run made or wrote into
+    /// being (its files are output too, whoever opened them).
+    fn covers(&self, path: &str) -> bool {
+        let mut dirs = path.match_indices('/').map(|(i, _)| &path[..i]).filter(|d| !d.is_empty());
+        self.0.contains(path) || dirs.any(|dir| self.0.contains(dir))
+    }
 }
 
 fn skipped(path: &str, work: &str) -> bool {
@@ -365,17 +431,87 @@ openat(AT_FDCWD</tmp/trt>, "/unfinished", O_RDONLY <unfinished ...>
 "#;
 
     #[test]
-    fn successful_reads_and_execs_are_found_writes_and_failures_are_not() {
+    fn successful_calls_are_found_with_how_they_used_the_path_and_failures_are_not() {
         let got = parse(LOG);
         let want = [
             ("/usr/bin/python3", Use::Exec),
             ("/usr/lib/python3.11/encodings", Use::Read),
             ("/tmp/a b\"c/lib/mé.py", Use::Read),
+            ("/tmp/trt/w x\"y", Use::Write),
             ("/usr/bin/python3", Use::Read),
             ("/x\u{1}\t", Use::Read),
         ];
         let want: Vec<Access> = want.iter().map(|(p, how)| Access { path: p.to_string(), how: *how }).collect();
         assert_eq!(got, want);
+    }
+
+    /// Every way a run makes or changes a file, as strace 6.1 writes them.
+    const WRITES: &str = r#"openat(AT_FDCWD</w>, "a.gz", O_WRONLY|O_CREAT|O_EXCL, 0600) = 4</w/a.gz>
+open("/out/rw", O_RDWR|O_CLOEXEC) = 3</out/rw>
+openat(AT_FDCWD</w>, "/out/app", O_WRONLY|O_APPEND) = 3</out/app>
+openat(AT_FDCWD</w>, "/out", O_RDWR|O_EXCL|O_TMPFILE, 0600) = 3</out/#1>
+openat2(AT_FDCWD</w>, "/out/o2", {flags=O_WRONLY|O_CREAT|O_TRUNC, mode=0644, resolve=0}, 24) = 3</out/o2>
+openat2(AT_FDCWD</w>, "/in/r2", {flags=O_RDONLY|O_CLOEXEC, resolve=0}, 24) = 3</in/r2>
+creat("/out/c", 0644)                   = 3</out/c>
+truncate("/out/t", 0)                   = 0
+mkdir("/out/d", 0777)                   = 0
+mkdirat(AT_FDCWD</w>, "sub", 0777)      = 0
+rename("/out/tmp1", "/out/final")       = 0
+renameat2(AT_FDCWD</w>, "t2", 5</out>, "final2", RENAME_NOREPLACE) = 0
+linkat(AT_FDCWD</w>, "x", AT_FDCWD</out>, "hard", 0) = 0
+symlink("/in/target", "/out/sym")       = 0
+symlinkat("/in/t", 3</out>, "sym2")     = 0
+statx(AT_FDCWD</w>, "/in/s", AT_STATX_SYNC_AS_STAT, STATX_ALL, {stx_mask=STATX_ALL, ...}) = 0
+"#;
+
+    #[test]
+    fn every_way_of_writing_is_a_write() {
+        let got: Vec<(String, Use)> = parse(WRITES).into_iter().map(|a| (a.path, a.how)).collect();
+        let w = |p: &str| (p.to_string(), Use::Write);
+        let r = |p: &str| (p.to_string(), Use::Read);
+        let want = vec![
+            w("/w/a.gz"),
+            w("/out/rw"),
+            w("/out/app"),
+            w("/out/o2"),
+            r("/in/r2"),
+            w("/out/c"),
+            w("/out/t"),
+            w("/out/d"),
+            w("/w/sub"),
+            w("/out/final"),
+            w("/out/final2"),
+            w("/out/hard"),
+            w("/out/sym"),
+            w("/out/sym2"),
+            r("/in/s"),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn what_the_run_wrote_is_never_carried_even_when_it_also_read_it() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().canonicalize().unwrap();
+        let s = |x: &str| d.join(x).to_string_lossy().into_owned();
+        for f in ["in.txt", "out.gz", "made/inner"] {
+            std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            std::fs::write(d.join(f), "x").unwrap();
+        }
+        let a = |p: &str, how| Access { path: s(p), how };
+        // out.gz written then stat()ed; made/ mkdir'd, its file read back later.
+        let used = [
+            a("in.txt", Use::Read),
+            a("out.gz", Use::Write),
+            a("out.gz", Use::Read),
+            a("made", Use::Write),
+            a("made/inner", Use::Read),
+        ];
+        let mut rootfs = Rootfs::new();
+        let work = d.join("elsewhere");
+        let traced = carry(&mut rootfs, Path::new("/bin/true"), &used, &work).unwrap();
+        assert_eq!(traced.added, vec![s("in.txt")]);
+        assert!(rootfs.get(&s("out.gz")).is_none() && rootfs.get(&s("made/inner")).is_none());
     }
 
     #[test]

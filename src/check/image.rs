@@ -3,14 +3,17 @@
 //! python's lib-dynload/, nginx modules) — whether everything it needs to load is inside too:
 //! its interpreter and its library closure, resolved against the image's own files, never the
 //! host's; and whether the entrypoint exists. Exit 1 when anything is missing, with one help
-//! line per kind of failure.
+//! line per kind of failure. Files the objects name in their strings and no header does — a
+//! plugin directory a library loads modules from, the system trust store — are reported as
+//! gaps naming the flag that carries them; they do not fail the check (many programs run
+//! without them: curl's SASL mechanisms, plain-HTTP use of a TLS client).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::closure::{self, ResolveOptions, root::Root};
+use crate::closure::{self, ResolveOptions, named, root::Root};
 use crate::elf::LinkKind;
 use crate::error::{Error, Result};
 use crate::image::unpack;
@@ -50,6 +53,10 @@ pub(crate) struct ImageCheck {
     /// Problems of the archive and entries not unpacked (they do not fail the check).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the objects name that the image lacks: plugin directories (found on this
+    /// machine), CA certificates. Each says what carries it; they do not fail the check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<String>,
     /// True when every ELF object has its closure inside and the entrypoint exists.
     pub ok: bool,
 }
@@ -110,7 +117,7 @@ pub(crate) fn help_lines(images: &[ImageCheck], files_failed: bool) -> Vec<Strin
 
 /// Checks one image (an archive or OCI layout, unpacked into a temporary directory within
 /// `limits`) or root directory.
-pub(crate) fn check_target(path: &Path, limits: &unpack::Limits) -> Result<ImageCheck> {
+pub(crate) fn check_target(path: &Path, limits: &unpack::UnpackLimits) -> Result<ImageCheck> {
     if path.is_dir() && !unpack::is_oci_layout(path) {
         let mut c = check_rootfs(path, &[])?;
         c.path = path.to_path_buf();
@@ -172,6 +179,7 @@ pub(crate) fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageC
         libraries.push(check);
     }
     let ok = !executables.is_empty() && executables.iter().chain(&libraries).all(|e| e.ok);
+    let gaps = gaps(dir, &objects);
     Ok(ImageCheck {
         path: dir.to_path_buf(),
         kind: "rootfs",
@@ -180,8 +188,64 @@ pub(crate) fn check_rootfs(dir: &Path, library_path: &[String]) -> Result<ImageC
         executables,
         libraries,
         warnings: Vec::new(),
+        gaps,
         ok,
     })
+}
+
+/// Where an image keeps CA certificates, by the conventions of Debian, Fedora and Alpine.
+const CERT_BUNDLES: &[&str] =
+    &[crate::image::extras::CERTS_PATH, "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+
+/// The plugin directories the image's libraries name that it lacks and this machine has as
+/// module directories (gconv only when a program calls iconv_open), and the programs that
+/// read the system trust store of an image without one.
+fn gaps(dir: &Path, objects: &[(String, LinkKind)]) -> Vec<String> {
+    let (image, host) = (Root::new(dir), Root::new("/"));
+    let db = crate::pkgdb::PackageDb::open(Path::new("/")).ok().flatten();
+    let mut imports = std::collections::BTreeSet::new();
+    let mut plugins: Vec<(String, named::PluginDir)> = Vec::new();
+    let mut tls: Option<String> = None;
+    let mut libraries = Vec::new();
+    for (inside, _) in objects {
+        let Ok(bytes) = std::fs::read(image.host_path(inside)) else { continue };
+        let name = inside.rsplit('/').next().unwrap_or(inside);
+        if named::is_shared_library(&bytes) {
+            libraries.push(name);
+            let absent = named::library_paths(&bytes).into_iter().filter(|p| image.walk_to_any(p).is_none()).collect();
+            for d in named::module_dirs(&host, name, absent) {
+                if !plugins.iter().any(|(_, p)| p.dir == d.dir) {
+                    plugins.push((inside.clone(), d));
+                }
+            }
+        } else {
+            imports.extend(named::imports(&bytes));
+            tls = tls.or_else(|| named::trust_store(&bytes).map(|n| format!("{inside} names {n}")));
+        }
+    }
+    let has_certs = CERT_BUNDLES.iter().any(|c| image.walk(c).is_some());
+    let tls = tls
+        .or_else(|| named::reads_trust_store(b"", libraries).map(|why| format!("the image {why}")))
+        .filter(|_| !has_certs)
+        .map(|t| t.replace("the image links", "the image carries"));
+    let mut out = Vec::new();
+    for (lib, d) in plugins.iter().filter(|(_, d)| d.loaded_by.is_none_or(|f| imports.contains(f))) {
+        let owner = db.as_ref().and_then(|db| db.owner(&d.dir)).map(|p| format!(" (package {} here)", p.name));
+        let when = d.loaded_by.map(|f| format!(" (read as a program calls {f}())")).unwrap_or_default();
+        out.push(format!(
+            "{lib} loads modules{when} from {}, which the image lacks{}: what needs them fails — staticize bundle carries them by default (--add {}:{} by hand)",
+            d.dir,
+            owner.unwrap_or_default(),
+            d.dir,
+            d.dir
+        ));
+    }
+    if let Some(t) = tls {
+        out.push(format!(
+            "{t}: TLS needs CA certificates, which the image lacks — rebuild with --with certs (or --with certs=BUNDLE)"
+        ));
+    }
+    out
 }
 
 /// The closure of one dynamic executable or shared object, inside the root; the files it

@@ -38,6 +38,10 @@ pub struct CheckedFile {
     /// What a packed executable (`staticize pack`) carries, or why its payload is unreadable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packed: Option<PackVerdict>,
+    /// Why the file runs only inside the image it was built with (a node executable whose
+    /// launcher runs the package tree that image carries); such a file fails: alone it exits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_image: Option<String>,
 }
 
 /// A packed executable's contents, or its damage (which fails the check: it would not run).
@@ -82,8 +86,52 @@ pub(crate) fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
     let over_budget = over_budget(&verdict, rules.max_size);
     let packed = pack_verdict(&verdict);
     let damaged = matches!(packed, Some(PackVerdict::Damaged(_)));
-    let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none() && !damaged;
-    CheckedFile { verdict, ok, max_size: rules.max_size, over_budget, packed }
+    let needs_image = needs_image(&verdict, packed.as_ref());
+    let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none() && !damaged && needs_image.is_none();
+    CheckedFile { verdict, ok, max_size: rules.max_size, over_budget, packed, needs_image }
+}
+
+/// Largest program read back out of a pack to look at its node blob.
+const MAX_PROGRAM: u64 = 1 << 30;
+
+/// "runs only inside its image: …" for a node single executable (plain, or packed: then the
+/// program is decompressed from the payload) whose blob is the tree layout's launcher.
+fn needs_image(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<String> {
+    let l = v.linkage.as_ref()?;
+    let bytes = match packed {
+        Some(PackVerdict::Carries(_)) => packed_program(&std::fs::read(&v.path).ok()?)?,
+        Some(PackVerdict::Damaged(_)) => return None,
+        None if l.kind == LinkKind::Dynamic => std::fs::read(&v.path).ok()?,
+        None => return None,
+    };
+    crate::sea::verify(&bytes).ok().filter(|c| c.blob_bytes.is_some())?;
+    let at = memchr::memmem::find(&bytes, crate::sea::NEEDS_TREE.as_bytes())?;
+    let root: String = bytes[at + crate::sea::NEEDS_TREE.len()..]
+        .iter()
+        .take_while(|b| b.is_ascii_graphic() && **b != b'\\')
+        .map(|&b| b as char)
+        .collect();
+    Some(format!(
+        "runs only inside its image: its node blob runs the package tree the image carries under {root}, so copied alone it exits 127 — run the image, or rebuild with staticize node --layout bundle"
+    ))
+}
+
+/// The program a packed file carries, decompressed from the frames that hold it.
+fn packed_program(file: &[u8]) -> Option<Vec<u8>> {
+    let p = crate::pack::format::parse(file).ok()?;
+    let e = p.entries().find(|e| e.role == crate::pack::format::ROLE_PROGRAM)?;
+    if e.size > MAX_PROGRAM {
+        return None;
+    }
+    let (start, end) = (e.offset, e.offset + e.size);
+    let mut out = Vec::with_capacity(e.size as usize);
+    for f in p.frames().filter(|f| f.raw_offset < end && f.raw_offset + f.raw_len > start) {
+        let raw = zstd::bulk::decompress(f.data, f.raw_len as usize).ok()?;
+        let from = start.saturating_sub(f.raw_offset) as usize;
+        let to = (end - f.raw_offset).min(f.raw_len) as usize;
+        out.extend_from_slice(raw.get(from..to)?);
+    }
+    (out.len() as u64 == e.size).then_some(out)
 }
 
 /// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.

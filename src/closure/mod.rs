@@ -32,6 +32,7 @@
 //! has the same chain as the host (`libfoo.so.1` → `libfoo.so.1.2.3`, `/lib` → `usr/lib`).
 
 pub mod ldconf;
+pub(crate) mod named;
 pub mod note;
 pub mod nss;
 pub mod root;

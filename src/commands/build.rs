@@ -13,6 +13,7 @@ use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::image::options::ImageSettings;
+use crate::naming::{NamePart, program_name};
 use crate::pipeline::{self, Binaries, Dynamic, Job, Outcome, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
@@ -43,7 +44,7 @@ pub struct MultiResult {
 /// `staticize c` / `staticize cxx`.
 pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
     let first = &args.sources[0];
-    let name = program_name(first)?;
+    let name = program_name(first, NamePart::Stem, "-o")?;
     let mut extra: Vec<String> = Vec::new();
     extra.extend(args.include.iter().map(|d| format!("-I{d}")));
     extra.extend(args.define.iter().map(|d| format!("-D{d}")));
@@ -121,15 +122,6 @@ pub fn check_host_platform(s: &ImageSettings) -> Result<()> {
             ),
         )),
     }
-}
-
-/// The program name from its first source: "src/hello.c" → "hello".
-pub fn program_name(first: &Path) -> Result<String> {
-    first
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty() && s != "." && s != "..")
-        .ok_or_else(|| Error::input(first, "cannot name the output after this path", Some("pass -o NAME".into())))
 }
 
 fn file_name(p: &Path) -> String {

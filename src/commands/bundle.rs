@@ -16,6 +16,7 @@ use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::image::options::ImageSettings;
+use crate::naming::{NamePart, program_name};
 use crate::pipeline::{self, Binaries, CarryOptions, Dynamic, Job, Programs};
 use crate::report::Reporter;
 
@@ -36,7 +37,7 @@ pub struct BundleResult<'a> {
 
 /// Runs `bundle`.
 pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
-    let name = binary_name(&args.binary)?;
+    let name = program_name(&args.binary, NamePart::File, "-t")?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
     let mut settings = settings::image_settings(&args.options)?;
     let trace = trace_request(&args, &mut settings)?;
@@ -52,6 +53,7 @@ pub fn run(args: BundleArgs, rep: &Reporter) -> Result<()> {
             allow_missing: args.allow_missing,
             extras: Extras {
                 no_stdlib: args.no_stdlib,
+                no_plugins: args.no_plugins,
                 package_files: args.package_files,
                 packages: args.packages.clone(),
                 allow_missing: args.allow_missing,
@@ -89,13 +91,4 @@ fn trace_request(args: &BundleArgs, settings: &mut ImageSettings) -> Result<Opti
         settings.cmd = Some(args.trace_args.clone());
     }
     Ok(Some(TraceRequest { args: args.trace_args.clone(), env: settings.env.clone() }))
-}
-
-/// The file name of a binary, used to name the image and the program inside it.
-pub fn binary_name(binary: &Path) -> Result<String> {
-    binary
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty() && s != "." && s != "..")
-        .ok_or_else(|| Error::input(binary, "cannot name the image after this path", Some("pass -t NAME".into())))
 }

@@ -8,7 +8,7 @@ use crate::cli::CheckArgs;
 use crate::elf::describe;
 use crate::elf::{FileVerdict, LinkKind};
 use crate::error::{Error, Result};
-use crate::image::unpack::Limits;
+use crate::image::unpack::UnpackLimits;
 use crate::report::{Reporter, human_size, paint_out};
 
 /// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every
@@ -52,8 +52,10 @@ fn run_images(args: &CheckArgs, rep: &Reporter) -> Result<()> {
     let mut json = Vec::new();
     let mut images = Vec::new();
     let mut files_failed = 0;
-    let limits =
-        Limits { max_bytes: args.max_unpacked.map_or(Limits::default().max_bytes, |s| s.0), ..Default::default() };
+    let limits = UnpackLimits {
+        max_bytes: args.max_unpacked.map_or(UnpackLimits::default().max_bytes, |s| s.0),
+        ..Default::default()
+    };
     for p in &args.files {
         if is_image_target(p) {
             let c = check_target(p, &limits)?;
@@ -107,7 +109,10 @@ fn file_help(results: &[CheckedFile], allow_dynamic: bool) -> String {
     if failed().any(damaged) {
         lines.push("a damaged or truncated packed file cannot run: pack the program again (staticize pack PROGRAM)");
     }
-    if failed().any(|r| r.over_budget.is_none() && !damaged(r)) {
+    if failed().any(|r| r.needs_image.is_some()) {
+        lines.push("a node executable of the package-tree layout runs the tree its image carries: ship the image, or rebuild with --layout bundle");
+    }
+    if failed().any(|r| r.over_budget.is_none() && !damaged(r) && r.needs_image.is_none()) {
         lines.push(if allow_dynamic {
             "only ELF executables pass"
         } else {
@@ -132,6 +137,9 @@ pub fn file_line(r: &CheckedFile) -> String {
     }
     if let Some(over) = &r.over_budget {
         what.push_str(&format!(" — {over}"));
+    }
+    if let Some(n) = &r.needs_image {
+        what.push_str(&format!("; {n}"));
     }
     format!("{mark} {}: {what}", r.verdict.path.display())
 }
@@ -168,7 +176,7 @@ fn print_image(c: &ImageCheck, rep: &Reporter) {
             rep.warn(format!("{name}:{}: optional dlopen() library missing: {o}", e.path));
         }
     }
-    for w in &c.warnings {
+    for w in c.warnings.iter().chain(&c.gaps) {
         rep.warn(format!("{name}: {w}"));
     }
     if let Some(m) = &c.entrypoint_missing {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::{DepsAction, DepsArgs, DepsTargetArgs};
-use crate::deps::{self, Target, cache, recipe};
+use crate::deps::{self, Toolset, cache, recipe};
 use crate::error::Result;
 use crate::platform::Arch;
 use crate::report::{Reporter, human_size};
@@ -120,7 +120,7 @@ fn build(t: &DepsTargetArgs, rep: &Reporter, print_paths: bool) -> Result<()> {
         Some(p) => Arch::parse("--platform", p)?,
         None => Arch::host(),
     };
-    let target = Target::new(&t.toolchain.preference(), arch)?;
+    let target = Toolset::new(&t.toolchain.preference(), arch)?;
     let entries = deps::ensure(&names, &target, rep)?;
     let rows: Vec<EntryRow> = entries
         .iter()

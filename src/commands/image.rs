@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use crate::cli::ImageCmdArgs;
-use crate::commands::build::program_name;
 use crate::commands::settings;
 use crate::error::{Error, Result};
+use crate::naming::{NamePart, program_name};
 use crate::pipeline::{self, Binaries, Dynamic, Job, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
@@ -65,7 +65,7 @@ fn binaries(args: &ImageCmdArgs) -> Result<Vec<(Option<Arch>, PathBuf)>> {
 /// trailing architecture ("app-arm64" → "app").
 fn image_name(args: &ImageCmdArgs, binaries: &[(Option<Arch>, PathBuf)]) -> Result<String> {
     let first = &binaries[0].1;
-    let name = program_name(first)?;
+    let name = program_name(first, NamePart::Stem, "-o")?;
     if args.binary.is_some() {
         return Ok(name);
     }

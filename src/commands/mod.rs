@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod inspect_sbom;
 pub mod man;
 pub mod node;
+pub mod options;
 pub mod pack;
 pub mod push;
 pub mod rust;

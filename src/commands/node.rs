@@ -14,6 +14,7 @@ use crate::driver::node::{NodeBuild, NodeDriver, TREE_ROOT, source};
 use crate::elf;
 use crate::error::{Error, Result};
 use crate::image::Written;
+use crate::naming::{self, NamePart};
 use crate::pipeline::{self, Binaries, CarryOptions, Dynamic, Job, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
@@ -35,7 +36,7 @@ pub struct NodeResult {
 
 /// Runs `staticize node`.
 pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
-    let name = crate::driver::program_name(args.output.as_deref(), &program_name(&args.entry)?);
+    let name = naming::output_or(args.output.as_deref(), &entry_name(&args.entry)?);
     // A program named after the tree's directory (app.js → /app) would collide with it by
     // default alone: put it beside other programs instead of refusing a common entry name.
     if args.image.options.path.is_none() && format!("/{name}") == TREE_ROOT {
@@ -87,6 +88,12 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
     if outcome.failed.is_none() && !args.no_pack {
         pack_binaries(&outcome.programs, rep)?;
     }
+    if driver.builds.borrow().iter().any(|b| b.layout == crate::driver::node::Layout::Tree) {
+        rep.warn(format!(
+            "{} runs only inside its image: it runs the package tree the image carries under {TREE_ROOT}, so copied alone it exits 127 — ship the image, or --layout bundle for one self-contained file (modules that find files beside themselves then look beside it)",
+            binary.display()
+        ));
+    }
     let mut results: Vec<NodeResult> = outcome
         .programs
         .iter()
@@ -122,8 +129,8 @@ fn pack_binaries(programs: &[pipeline::Program], rep: &Reporter) -> Result<()> {
             _ => None,
         };
         let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let req = crate::pack::PackRequest { root, ..Default::default() };
-        let (_, _, packed) = crate::pack::pack_file(binary, &name, &req, binary, rep)?;
+        let req = crate::pack::make::PackRequest { root, ..Default::default() };
+        let (_, _, packed) = crate::pack::make::pack_file(binary, &name, &req, binary, rep)?;
         rep.step(
             "",
             format!(
@@ -138,25 +145,22 @@ fn pack_binaries(programs: &[pipeline::Program], rep: &Reporter) -> Result<()> {
 
 /// The program's name: the entry's file name, or its package's name when the file name says
 /// nothing ("index.js", "cli.js", "server.js").
-pub fn program_name(entry: &Path) -> Result<String> {
-    let stem = package_name_or_stem(entry);
-    stem.filter(|s| !s.is_empty() && s != "." && s != "..")
-        .ok_or_else(|| Error::input(entry, "cannot name the program after this path", Some("pass -o NAME".into())))
+pub fn entry_name(entry: &Path) -> Result<String> {
+    let stem = naming::program_name(entry, NamePart::Stem, "-o")?;
+    Ok(package_name_or(entry, stem))
 }
 
-fn package_name_or_stem(entry: &Path) -> Option<String> {
-    let stem = entry.file_stem()?.to_string_lossy().into_owned();
+fn package_name_or(entry: &Path, stem: String) -> String {
     const GENERIC: &[&str] = &["index", "main", "cli", "server", "app", "bin", "start"];
     if !GENERIC.contains(&stem.as_str()) {
-        return Some(stem);
+        return stem;
     }
-    let real = entry.canonicalize().ok()?;
+    let Ok(real) = entry.canonicalize() else { return stem };
     let pkg = real.parent().and_then(source::package_root).and_then(|d| source::package_json(&d));
     let name = pkg.as_ref().and_then(|p| p["name"].as_str()).map(|n| n.rsplit('/').next().unwrap_or(n).to_string());
-    Some(name.filter(|n| !n.is_empty()).unwrap_or(stem))
+    name.filter(|n| !n.is_empty()).unwrap_or(stem)
 }
 
-/// The platforms to build for from `--platform`, in the order given: this machine's when none.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,7 +171,7 @@ mod tests {
         std::fs::write(d.path().join("package.json"), r#"{"name":"@acme/hello-node"}"#).unwrap();
         std::fs::write(d.path().join("server.js"), "").unwrap();
         std::fs::write(d.path().join("tool.js"), "").unwrap();
-        assert_eq!(program_name(&d.path().join("server.js")).unwrap(), "hello-node");
-        assert_eq!(program_name(&d.path().join("tool.js")).unwrap(), "tool");
+        assert_eq!(entry_name(&d.path().join("server.js")).unwrap(), "hello-node");
+        assert_eq!(entry_name(&d.path().join("tool.js")).unwrap(), "tool");
     }
 }

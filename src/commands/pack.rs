@@ -7,11 +7,13 @@ use serde::Serialize;
 
 use crate::cli::PackArgs;
 use crate::closure::Closure;
-use crate::commands::{bundle, settings};
+use crate::commands::settings;
 use crate::elf::Linkage;
 use crate::error::{Error, Result};
 use crate::image::options::{AddSpec, ImageSettings};
-use crate::pack::{self, PackRequest, Packed, pack_file};
+use crate::naming::{NamePart, program_name};
+use crate::pack::make::{PackRequest, pack_file};
+use crate::pack::{self, Packed};
 use crate::pipeline::{self, Binaries, Dynamic, Inside, Job, Programs};
 use crate::report::Reporter;
 
@@ -33,7 +35,7 @@ pub struct PackResult {
 /// Runs `staticize pack`: packs the program, then writes the one-file image through the
 /// pipeline (the packed file is static, so the image is that file alone).
 pub fn run(args: PackArgs, rep: &Reporter) -> Result<()> {
-    let name = bundle::binary_name(&args.program)?;
+    let name = program_name(&args.program, NamePart::File, "-t")?;
     let out = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     if same_file(&out, &args.program) {
         return Err(Error::usage(

@@ -3,15 +3,15 @@
 
 use crate::cli::PushArgs;
 use crate::error::Result;
-use crate::image::push::{self, Target};
 use crate::image::read::Archive;
 use crate::pipeline::destination::refuse_problems;
+use crate::registry::push::{self, Remote};
 use crate::report::Reporter;
 use crate::sbom::Format;
 
 /// Runs `push`.
 pub fn run(args: PushArgs, rep: &Reporter) -> Result<()> {
-    let target = Target::parse(&args.reference)?;
+    let target = Remote::parse(&args.reference)?;
     let archive = Archive::open(&args.image)?;
     refuse_problems(&archive)?;
     let pushed = push::push(&archive, &target, rep)?;

@@ -1,24 +1,24 @@
 //! The command line's image options → the domain's validated settings and destinations, once,
-//! before anything runs. Each value goes through its parser in `image::options` / `platform`.
+//! before anything runs. Each value goes through its parser in `commands::options` / `platform`.
 
 use std::path::PathBuf;
 
 use crate::cli::{ImageArgs, ImageOptions, ImageOutput};
-use crate::error::{Error, Result};
-use crate::image::ImageRef;
-use crate::image::options::{
-    ImageSettings, absolute, exec_form, key_value, parse_add, parse_port, parse_signal, parse_user, parse_with,
-    program_path,
+use crate::commands::options::{
+    absolute, exec_form, key_value, parse_add, parse_port, parse_signal, parse_user, parse_with,
 };
-use crate::image::push::Target;
+use crate::error::{Error, Result};
+use crate::image::options::{ImageSettings, program_path};
 use crate::pipeline::{Destination, default_image_path};
 use crate::platform::parse_platforms;
+use crate::reference::ImageRef;
+use crate::registry::push::Remote;
 
 /// Validates every image option; the first bad one is a usage error.
 pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
     // A bad --push REF is refused here, before anything is compiled or written.
     if let Some(r) = &o.image_output.push {
-        Target::parse(r)?;
+        Remote::parse(r)?;
     }
     let mut s = ImageSettings {
         tag: o.tag.as_deref().map(ImageRef::parse).transpose()?,
@@ -80,7 +80,7 @@ pub fn destinations(o: &ImageOutput, tar: PathBuf) -> Result<Vec<Destination>> {
         out.push(Destination::Load(engine.clone()));
     }
     if let Some(r) = &o.push {
-        out.push(Destination::Push(Target::parse(r)?, r.clone()));
+        out.push(Destination::Push(Remote::parse(r)?, r.clone()));
     }
     Ok(out)
 }
@@ -93,7 +93,7 @@ pub fn build_settings(a: &ImageArgs) -> Result<ImageSettings> {
     }
     let o = &a.options;
     if let Some(r) = &o.image_output.push {
-        Target::parse(r)?;
+        Remote::parse(r)?;
     }
     Ok(ImageSettings {
         tag: o.tag.as_deref().map(ImageRef::parse).transpose()?,

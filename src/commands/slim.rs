@@ -3,8 +3,8 @@
 use crate::cli::SlimArgs;
 use crate::commands::settings;
 use crate::commands::squash::default_output;
+use crate::epoch::source_date_epoch;
 use crate::error::{Error, Result};
-use crate::image::archive::source_date_epoch;
 use crate::pipeline::destination;
 use crate::pipeline::sbom as sbom_stage;
 use crate::report::{Reporter, human_size};

@@ -1,16 +1,15 @@
-//! `staticize squash IMAGE`: arguments → [`crate::image::squash`] → the pipeline's destinations.
+//! `staticize squash IMAGE`: arguments → [`crate::squash`] → the pipeline's destinations.
 
 use std::path::{Path, PathBuf};
 
 use crate::cli::SquashArgs;
 use crate::commands::settings;
 use crate::error::{Error, Result};
-use crate::image::archive;
-use crate::image::reference::ImageRef;
-use crate::image::squash::{self, SquashOptions, SquashReport};
 use crate::pipeline::destination;
 use crate::pipeline::sbom as sbom_stage;
+use crate::reference::ImageRef;
 use crate::report::{Reporter, human_size};
+use crate::squash::{self, SquashOptions, SquashReport};
 
 /// Runs `squash`.
 pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
@@ -25,8 +24,8 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
         from_layer: args.from_layer,
         compression,
         reference,
-        epoch: archive::source_date_epoch()?,
-        limits: crate::image::read::Limits::default(),
+        epoch: crate::epoch::source_date_epoch()?,
+        limits: crate::image::read::ReadLimits::default(),
         platform: args.platform.clone(),
     };
     let spinner = crate::progress::Progress::start(rep, format!("squashing {}", args.image.display()));

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::deps::cache::{self, Manifest};
 use crate::deps::recipe::{Kind, Recipe};
 use crate::deps::source::{self, Fetched};
-use crate::deps::{Entry, Target};
+use crate::deps::toolset::{Entry, Toolset};
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::report::Reporter;
@@ -67,7 +67,7 @@ pub(crate) fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
 pub(crate) fn build(
     r: &Recipe,
     f: &Fetched,
-    t: &Target,
+    t: &Toolset,
     needs: &[Entry],
     prefix: &Path,
     rep: &Reporter,
@@ -137,7 +137,7 @@ fn failed(e: Error, r: &Recipe) -> Error {
 /// The placeholders of one build.
 fn context(
     r: &Recipe,
-    t: &Target,
+    t: &Toolset,
     needs: &[Entry],
     prefix: &Path,
     src: &Path,
@@ -182,7 +182,7 @@ fn context(
 
 /// The archiver and ranlib for the target: the system's for the host, zig's (through small
 /// scripts, since build systems want one word) when zig cross-compiles.
-fn archivers(t: &Target, bin: &Path) -> Result<(String, String)> {
+fn archivers(t: &Toolset, bin: &Path) -> Result<(String, String)> {
     let Some(i) = t.cc.argv.iter().position(|a| a == "cc").filter(|_| t.cc.name == "zig") else {
         return Ok(("ar".into(), "ranlib".into()));
     };
@@ -203,7 +203,7 @@ fn archivers(t: &Target, bin: &Path) -> Result<(String, String)> {
 /// A directory holding only the kernel's headers (linux/, asm/, asm-generic/) for musl-gcc,
 /// which ships none (libraries such as openssl include <linux/…>); zig has its own, so it gets
 /// an empty one. Kernel headers describe the kernel's interface, not glibc's, so musl can use them.
-fn kernel_headers(t: &Target) -> Result<PathBuf> {
+fn kernel_headers(t: &Toolset) -> Result<PathBuf> {
     let dir = cache::root().join(".kernel-headers").join(&t.cc.name).join(t.arch.uname());
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     if t.cc.name != "musl-gcc" {
@@ -222,7 +222,7 @@ fn kernel_headers(t: &Target) -> Result<PathBuf> {
 }
 
 /// The environment every step of `r` gets on top of the toolbox's.
-fn environment(r: &Recipe, t: &Target, needs: &[Entry], ctx: &Ctx) -> Vec<(String, String)> {
+fn environment(r: &Recipe, t: &Toolset, needs: &[Entry], ctx: &Ctx) -> Vec<(String, String)> {
     let join = |f: &dyn Fn(&Entry) -> String, sep: &str| needs.iter().map(f).collect::<Vec<_>>().join(sep);
     let mut env = vec![
         ("AR".to_string(), ctx.var("ar").to_string()),
@@ -236,8 +236,8 @@ fn environment(r: &Recipe, t: &Target, needs: &[Entry], ctx: &Ctx) -> Vec<(Strin
         ("PKG_CONFIG_PATH".into(), String::new()),
         ("DESTDIR".into(), ctx.var("destdir").to_string()),
         // A library's own compiles must not pull in the deps of the program that asked for it.
-        (crate::deps::ENV_DEPS.into(), String::new()),
-        (crate::deps::ENV_RESOLVED.into(), String::new()),
+        (crate::deps::toolset::ENV_DEPS.into(), String::new()),
+        (crate::deps::toolset::ENV_RESOLVED.into(), String::new()),
     ];
     let _ = t;
     for (k, v) in &r.build.env {

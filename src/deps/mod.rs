@@ -7,91 +7,21 @@ pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod recipe;
 pub mod source;
+pub(crate) mod toolset;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
-use crate::platform::Arch;
+use crate::config::{CONFIG_FILE, ConfigFile};
+use crate::error::Result;
 use crate::report::Reporter;
-use crate::toolchain::cc::{self, Chosen, Lang};
-use crate::toolchain::{Preference, Profile};
-use cache::Manifest;
 use recipe::Recipe;
-
-/// The environment variable listing deps for `staticize cc` / `staticize c++` (`zlib,openssl`).
-pub(crate) const ENV_DEPS: &str = "STATICIZE_DEPS";
-/// The flags `staticize build` resolved once, handed to each staticize-cc it runs (JSON).
-pub(crate) const ENV_RESOLVED: &str = "STATICIZE_DEPS_RESOLVED";
-
-/// What the libraries are built for: the compilers, the architecture and the profile.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    /// The architecture.
-    pub arch: Arch,
-    /// The C compiler (the one the program is built with).
-    pub cc: Chosen,
-    /// The C++ compiler, when one is installed.
-    pub cxx: Option<Chosen>,
-    /// The profile.
-    pub profile: Profile,
-}
-
-impl Target {
-    /// The compilers `pref` chooses for `arch`: the host's order, or zig for another architecture.
-    pub(crate) fn new(pref: &Preference, arch: Arch) -> Result<Target> {
-        if arch == Arch::host() {
-            let (cc, cxx) = cc::compilers(pref)?;
-            return Ok(Target { arch, cc, cxx, profile: pref.profile });
-        }
-        if pref.compiler.as_deref().is_some_and(|c| c != "zig") || pref.libc.as_deref() == Some("glibc") {
-            return Err(Error::usage(
-                format!("libraries for {} are built with zig (musl)", arch.platform()),
-                "drop --compiler and --libc, or build for the host",
-            ));
-        }
-        let p = Preference { compiler: Some("zig".into()), libc: Some("musl".into()), profile: pref.profile };
-        let retarget = |mut c: Chosen| {
-            if let Some(i) = c.argv.iter().position(|a| a == "-target") {
-                if let Some(t) = c.argv.get_mut(i + 1) {
-                    *t = arch.zig_target();
-                }
-            }
-            c
-        };
-        let cc = retarget(cc::choose_with(Lang::C, &p)?);
-        let cxx = cc::choose_with(Lang::Cxx, &p).ok().map(retarget);
-        Ok(Target { arch, cc, cxx, profile: pref.profile })
-    }
-
-    /// The target of a compiler already chosen (by a staticize-cc), on the host.
-    pub(crate) fn for_chosen(cc: Chosen, profile: Profile) -> Target {
-        Target { arch: Arch::host(), cc, cxx: None, profile }
-    }
-
-    /// The target of the compiler `staticize c` chose, on the host.
-    pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, profile: Profile) -> Target {
-        Target::for_chosen(Chosen::from(c), profile)
-    }
-}
-
-/// A library ready in the cache.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    /// Its recipe.
-    pub recipe: Recipe,
-    /// Its prefix (include/, lib/, lib/pkgconfig/).
-    pub prefix: PathBuf,
-    /// What it records.
-    pub manifest: Manifest,
-    /// Whether this run built it (false: it was cached).
-    pub built: bool,
-}
+pub(crate) use toolset::{ENV_DEPS, ENV_RESOLVED, Entry, Toolset};
 
 /// `names` and their needs, each built for `t` unless the cache has it; needs first.
-pub(crate) fn ensure(names: &[String], t: &Target, rep: &Reporter) -> Result<Vec<Entry>> {
+pub(crate) fn ensure(names: &[String], t: &Toolset, rep: &Reporter) -> Result<Vec<Entry>> {
     let mut done: Vec<Entry> = Vec::new();
     for r in recipe::closure(names)? {
         let needs: Vec<Entry> = done.iter().filter(|e| r.needs.contains(&e.recipe.name)).cloned().collect();
@@ -101,7 +31,7 @@ pub(crate) fn ensure(names: &[String], t: &Target, rep: &Reporter) -> Result<Vec
     Ok(done)
 }
 
-fn ensure_one(r: &Recipe, t: &Target, needs: &[Entry], rep: &Reporter) -> Result<Entry> {
+fn ensure_one(r: &Recipe, t: &Toolset, needs: &[Entry], rep: &Reporter) -> Result<Entry> {
     let fetched = source::fetch(r, rep)?;
     let prefix = entry_dir(r, &fetched.version, t, needs);
     let cached = |prefix: &Path| cache::read_manifest(prefix);
@@ -135,7 +65,7 @@ fn ensure_one(r: &Recipe, t: &Target, needs: &[Entry], rep: &Reporter) -> Result
 
 /// The cache directory of `r` built from `version` for `t` against `needs`:
 /// `<cache>/NAME/VERSION-ARCH-LIBC-COMPILER-PROFILE-HASH`.
-fn entry_dir(r: &Recipe, version: &str, t: &Target, needs: &[Entry]) -> PathBuf {
+fn entry_dir(r: &Recipe, version: &str, t: &Toolset, needs: &[Entry]) -> PathBuf {
     let mut h = Sha256::new();
     for part in [
         r.text.as_str(),
@@ -237,18 +167,22 @@ pub(crate) fn build_env(entries: &[Entry]) -> Vec<(String, String)> {
 
 /// The `[deps] use = [...]` list of `dir/staticize.toml` (empty when there is no file or list).
 pub(crate) fn from_config(dir: &Path) -> Result<Vec<String>> {
-    let path = dir.join(crate::gate::config::CONFIG_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
-    let value: toml::Table =
-        toml::from_str(&text).map_err(|e| Error::input(&path, e.to_string(), Some("fix the TOML syntax".into())))?;
-    let Some(deps) = value.get("deps") else { return Ok(Vec::new()) };
-    let list = deps.get("use").and_then(|u| u.as_array()).ok_or_else(|| {
-        Error::input(&path, "[deps] has no `use` list", Some("write [deps] then use = [\"zlib\", \"openssl\"]".into()))
-    })?;
-    let names: Option<Vec<String>> = list.iter().map(|v| v.as_str().map(str::to_string)).collect();
-    names.ok_or_else(|| {
-        Error::input(&path, "[deps] use must list recipe names as strings", Some("e.g. use = [\"zlib\"]".into()))
-    })
+    /// The `[deps]` section; `crate::config` reads the file and refuses unknown sections.
+    #[derive(Deserialize)]
+    struct Section {
+        deps: Option<Deps>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Deps {
+        /// Recipe names, in order.
+        #[serde(rename = "use")]
+        names: Vec<String>,
+    }
+    let Some(file) = ConfigFile::read(&dir.join(CONFIG_FILE))? else { return Ok(Vec::new()) };
+    let section: Section =
+        file.sections("write [deps] then use = [\"zlib\", \"openssl\"] (recipe names as strings)")?;
+    Ok(section.deps.map(|d| d.names).unwrap_or_default())
 }
 
 /// The deps a command uses: `--dep` values, else `[deps]` of the staticize.toml in `dir`.
@@ -264,6 +198,9 @@ pub(crate) fn requested(flags: &[String], dir: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deps::cache::Manifest;
+    use crate::toolchain::Profile;
+    use crate::toolchain::cc::Chosen;
 
     fn entry(name: &str, prefix: &str) -> Entry {
         let manifest = Manifest {
@@ -294,7 +231,7 @@ mod tests {
             profile_flags: Vec::new(),
             version: "12".into(),
         };
-        let t = Target::for_chosen(chosen, Profile::Size);
+        let t = Toolset::for_chosen(chosen, Profile::Size);
         let curl = recipe::find("curl").unwrap();
         let (z, o) = (entry("zlib", "/c/zlib/a"), entry("openssl", "/c/openssl/b"));
         let one = entry_dir(&curl, "7.88.1", &t, &[z.clone(), o.clone()]);

@@ -5,8 +5,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::deps::cache;
 use crate::deps::recipe::Recipe;
 use crate::error::{Error, Result};
@@ -152,7 +150,7 @@ fn upstream(name: &str, url: &str, sha256: &str, rep: &Reporter) -> Result<PathB
     let dir = cache::root().join("sources").join(format!("upstream-{name}"));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let file = dir.join(url.rsplit('/').next().unwrap_or("source.tar.gz"));
-    if file.is_file() && sha256_of(&file)? == sha256 {
+    if file.is_file() && crate::digest::sha256_file(&file)? == sha256 {
         return Ok(file);
     }
     rep.step("fetch", url);
@@ -163,7 +161,7 @@ fn upstream(name: &str, url: &str, sha256: &str, rep: &Reporter) -> Result<PathB
         help: Some("check the network, or enable deb-src so apt-get source can fetch it".into()),
     })?;
     resp.into_body().into_reader().read_to_end(&mut body).map_err(|e| Error::io("download", &file, e))?;
-    let got = hex::encode(Sha256::digest(&body));
+    let got = crate::digest::sha256_hex(&body);
     if got != sha256 {
         return Err(Error::Build {
             step: format!("check {url}"),
@@ -175,11 +173,6 @@ fn upstream(name: &str, url: &str, sha256: &str, rep: &Reporter) -> Result<PathB
     std::io::Write::write_all(&mut tmp, &body).map_err(|e| Error::io("write", &file, e))?;
     crate::output::persist(tmp, &file, 0o644)?;
     Ok(file)
-}
-
-fn sha256_of(p: &Path) -> Result<String> {
-    let bytes = std::fs::read(p).map_err(|e| Error::io("read", p, e))?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
 /// Unpacks `f`'s tarball into `into` and returns the top directory of the tree.

@@ -155,7 +155,7 @@ fn dep_flags(
     if deps.is_empty() {
         return Ok(Vec::new());
     }
-    let target = crate::deps::Target::for_compiler(compiler, profile);
+    let target = crate::deps::Toolset::for_compiler(compiler, profile);
     let entries = crate::deps::ensure(deps, &target, steps.reporter())?;
     Ok(crate::deps::Flags::of(&entries).all())
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deps::{self, Flags, Target, recipe};
+use crate::deps::{self, Flags, Toolset, recipe};
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::report::Reporter;
@@ -75,7 +75,7 @@ pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<O
         let names = recipe::split_names(&[names]);
         let profile = env_preference(Lang::C).map(|p| p.profile).unwrap_or_default();
         // Quiet: a compiler's stderr is read by configure scripts.
-        let entries = deps::ensure(&names, &Target::for_chosen(chosen.clone(), profile), &Reporter::new(true))?;
+        let entries = deps::ensure(&names, &Toolset::for_chosen(chosen.clone(), profile), &Reporter::new(true))?;
         Flags::of(&entries)
     } else {
         return Ok(args);

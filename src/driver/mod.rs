@@ -13,7 +13,7 @@ pub(crate) mod node;
 pub(crate) mod objcache;
 pub(crate) mod rust;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -110,27 +110,5 @@ pub(crate) trait Driver {
     /// build); asked only when an image is written, so nothing is fetched for `--no-image`.
     fn library_root(&self, _artifact: &Artifact, _steps: &Steps) -> crate::error::Result<Option<LibraryRoot>> {
         Ok(None)
-    }
-}
-
-/// The program's name: the file name of `-o` when given (it names the program inside the image
-/// and the default tag), else `default` (from the first source or the package).
-pub(crate) fn program_name(output: Option<&Path>, default: &str) -> String {
-    output
-        .and_then(Path::file_name)
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| !n.is_empty() && n != "." && n != "..")
-        .unwrap_or_else(|| default.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_names_the_program() {
-        assert_eq!(program_name(Some(Path::new("out/sqlite3")), "shell"), "sqlite3");
-        assert_eq!(program_name(None, "shell"), "shell");
-        assert_eq!(program_name(Some(Path::new("/")), "shell"), "shell");
     }
 }

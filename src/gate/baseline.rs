@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::located;
 use crate::error::{Error, Result};
-use crate::gate::config::located;
 
 /// The baseline file name, beside the config.
 pub const LOCK_FILE: &str = "staticize.lock";

@@ -1,5 +1,5 @@
-//! `staticize.toml`: the budgets, read with positions so every mistake is reported as
-//! `FILE:LINE:COLUMN` with the offending line underlined.
+//! The `[[budget]]` tables of `staticize.toml` (read by [`crate::config`]), checked into
+//! [`Budget`]s; every mistake is reported as `FILE:LINE:COLUMN` with the line underlined.
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -8,11 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::{CONFIG_FILE, ConfigFile, located};
 use crate::error::{Error, Result};
 use crate::gate::size::{Growth, Size};
-
-/// The default config file name, looked up in the current directory.
-pub const CONFIG_FILE: &str = "staticize.toml";
 
 /// A parsed and checked config.
 #[derive(Debug, Clone)]
@@ -27,26 +25,26 @@ pub struct Config {
 
 /// What one budget measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum Measured {
     /// An executable file.
     Binary(PathBuf),
     /// An image archive written by staticize (or any OCI / docker-archive tar).
     Image(PathBuf),
 }
 
-impl Target {
+impl Measured {
     /// The file measured.
     pub fn path(&self) -> &Path {
         match self {
-            Target::Binary(p) | Target::Image(p) => p,
+            Measured::Binary(p) | Measured::Image(p) => p,
         }
     }
 
     /// "binary" or "image".
     pub fn kind(&self) -> &'static str {
         match self {
-            Target::Binary(_) => "binary",
-            Target::Image(_) => "image",
+            Measured::Binary(_) => "binary",
+            Measured::Image(_) => "image",
         }
     }
 }
@@ -76,19 +74,16 @@ pub struct Budget {
     /// A staticize command line (without "staticize") to run first, split like a shell would.
     pub build: Option<Vec<String>>,
     /// What is measured, relative to the config's directory.
-    pub target: Target,
+    pub target: Measured,
     /// The limits.
     pub limits: Limits,
 }
 
+/// The gate's section; `crate::config` has refused unknown sections already.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
     budget: Vec<Spanned<RawBudget>>,
-    /// `[deps]`, read by `--dep` (deps::from_config), not by the gate.
-    #[serde(default, rename = "deps")]
-    _deps: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -107,53 +102,24 @@ struct RawBudget {
     max_growth: Option<Growth>,
 }
 
-/// An error at a place in a file: renders as `FILE:LINE:COL: message` plus the line, underlined.
-pub fn located(path: &Path, source: &str, span: Option<Range<usize>>, message: &str, help: Option<String>) -> Error {
-    let Some(span) = span else {
-        return Error::input(path, message.to_string(), help);
-    };
-    let start = span.start.min(source.len());
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
-    let line_no = source[..start].matches('\n').count() + 1;
-    let col = source[line_start..start].chars().count() + 1;
-    let text = source[line_start..line_end].trim_end_matches('\r');
-    let width = source[start..span.end.clamp(start, line_end)].chars().count().max(1);
-    let gutter = " ".repeat(line_no.to_string().len());
-    let snippet =
-        format!("{message}\n{gutter} |\n{line_no} | {text}\n{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(width));
-    Error::Input { path: PathBuf::from(format!("{}:{line_no}:{col}", path.display())), message: snippet, help }
-}
-
 /// Reads and checks the config at `path`.
 pub fn load(path: &Path) -> Result<Config> {
-    let source = match crate::input::read_text(path, 16 << 20) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::input(
-                path,
-                "no such config file: the gate needs budgets to check",
-                Some(format!(
-                    "create {CONFIG_FILE} with a budget, e.g.\n  [[budget]]\n  name = \"app\"\n  binary = \"app\"\n  max = \"8 KiB\"\n  static = true\nor point at one with --config FILE"
-                )),
-            ));
-        }
-        Err(e) => return Err(Error::io("read config", path, e)),
-    };
-    parse(path, &source)
+    match ConfigFile::read(path)? {
+        Some(file) => budgets(&file),
+        None => Err(Error::input(
+            path,
+            "no such config file: the gate needs budgets to check",
+            Some(format!(
+                "create {CONFIG_FILE} with a budget, e.g.\n  [[budget]]\n  name = \"app\"\n  binary = \"app\"\n  max = \"8 KiB\"\n  static = true\nor point at one with --config FILE"
+            )),
+        )),
+    }
 }
 
-/// Parses and checks config text; `path` names it in errors and anchors relative paths.
-pub fn parse(path: &Path, source: &str) -> Result<Config> {
-    let raw: RawConfig = toml::from_str(source).map_err(|e| {
-        located(
-            path,
-            source,
-            e.span(),
-            e.message().trim_end(),
-            Some(format!("see `staticize gate --help` for the keys of {CONFIG_FILE}")),
-        )
-    })?;
+/// Checks the `[[budget]]` tables of a read config.
+pub fn budgets(file: &ConfigFile) -> Result<Config> {
+    let (path, source) = (file.path.as_path(), file.source.as_str());
+    let raw: RawConfig = file.sections(&format!("see `staticize gate --help` for the keys of {CONFIG_FILE}"))?;
     if raw.budget.is_empty() {
         return Err(located(
             path,
@@ -168,8 +134,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Config> {
     for spanned in raw.budget {
         budgets.push(budget(spanned, &mut names, path, source)?);
     }
-    let dir = crate::output::parent_dir(path).to_path_buf();
-    Ok(Config { path: path.to_path_buf(), dir, budgets })
+    Ok(Config { path: path.to_path_buf(), dir: file.dir.clone(), budgets })
 }
 
 /// Checks one [[budget]] table (its name unique among `names`) and makes it a [`Budget`].
@@ -220,13 +185,13 @@ fn budget(spanned: Spanned<RawBudget>, names: &mut BTreeSet<String>, path: &Path
 
 /// The file a budget measures: a binary or an image, never both or neither; image-only limits
 /// refused on a binary.
-fn target(b: &RawBudget, name: &str, table_span: Range<usize>, path: &Path, source: &str) -> Result<Target> {
+fn target(b: &RawBudget, name: &str, table_span: Range<usize>, path: &Path, source: &str) -> Result<Measured> {
     let at = |span: Range<usize>, message: String, help: &str| {
         located(path, source, Some(span), &message, Some(help.into()))
     };
     let target = match (&b.binary, &b.image) {
-        (Some(p), None) => Target::Binary(non_empty(p, path, source)?),
-        (None, Some(p)) => Target::Image(non_empty(p, path, source)?),
+        (Some(p), None) => Measured::Binary(non_empty(p, path, source)?),
+        (None, Some(p)) => Measured::Image(non_empty(p, path, source)?),
         (Some(_), Some(img)) => {
             return Err(at(
                 img.span(),
@@ -242,7 +207,7 @@ fn target(b: &RawBudget, name: &str, table_span: Range<usize>, path: &Path, sour
             ));
         }
     };
-    if let Target::Binary(_) = target {
+    if let Measured::Binary(_) = target {
         let image_only = [
             ("max-compressed", b.max_compressed.as_ref().map(Spanned::span)),
             ("max-uncompressed", b.max_uncompressed.as_ref().map(Spanned::span)),
@@ -298,6 +263,12 @@ fn build_words(cmd: &Spanned<String>, path: &Path, source: &str) -> Result<Vec<S
 mod tests {
     use super::*;
 
+    /// The budgets of `source` as if read from `path`.
+    fn parse(path: &Path, source: &str) -> Result<Config> {
+        let dir = crate::output::parent_dir(path).to_path_buf();
+        budgets(&ConfigFile { path: path.to_path_buf(), dir, source: source.to_string() })
+    }
+
     fn err(text: &str) -> String {
         let e = parse(Path::new("staticize.toml"), text).unwrap_err();
         format!("{e}\nhelp: {}", e.help().unwrap_or_default())
@@ -329,7 +300,7 @@ max-files = 3
         assert_eq!(c.dir, Path::new("dir"));
         let b = &c.budgets[0];
         assert_eq!(b.build.as_deref().unwrap(), ["c", "examples/hello c/hello.c", "-o", "out/hello"]);
-        assert_eq!(b.target, Target::Binary("out/hello".into()));
+        assert_eq!(b.target, Measured::Binary("out/hello".into()));
         assert_eq!(b.limits.max, Some(8192));
         assert!(b.limits.require_static);
         assert_eq!(b.limits.max_growth.unwrap().limit(100), 105);

@@ -4,13 +4,14 @@
 pub mod baseline;
 pub mod config;
 pub mod measure;
+pub mod run;
 pub mod size;
 
 use serde::Serialize;
 
 use crate::report::{group_digits, human_size};
 use baseline::Baseline;
-use config::{Budget, Target};
+use config::{Budget, Measured};
 use measure::Measures;
 use size::Growth;
 
@@ -90,7 +91,7 @@ fn change(value: u64, base: u64, count: bool) -> String {
 /// against `baseline`.
 pub fn evaluate(budget: &Budget, m: &Measures, baseline: Option<&Baseline>, judge_growth: bool) -> Vec<Check> {
     let l = &budget.limits;
-    let image = matches!(budget.target, Target::Image(_));
+    let image = matches!(budget.target, Measured::Image(_));
     let growth = l.max_growth.filter(|_| judge_growth);
     let mut checks = Vec::new();
     let byte_measures = [
@@ -168,7 +169,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn budget(limits: Limits) -> Budget {
-        Budget { name: "app".into(), build: None, target: Target::Binary("app".into()), limits }
+        Budget { name: "app".into(), build: None, target: Measured::Binary("app".into()), limits }
     }
 
     fn measures(size: u64, ok: bool) -> Measures {

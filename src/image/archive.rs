@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::layer::{Compression, Layer, fixed_header, write_layer};
-use crate::image::reference::ImageRef;
 use crate::image::rootfs::Rootfs;
 use crate::image::spec::{
     self, ConfigFile, Descriptor, DockerManifestEntry, History, Index, Manifest, Platform, RootFs, RunConfig,
 };
+use crate::reference::ImageRef;
 
 /// Everything one platform's image is made of.
 #[derive(Debug, Clone)]
@@ -78,36 +78,6 @@ pub struct LayerSummary {
     pub uncompressed_size: u64,
 }
 
-/// The epoch for timestamps: SOURCE_DATE_EPOCH when set and valid, else 0.
-pub fn source_date_epoch() -> Result<u64> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
-            Error::usage(
-                format!("SOURCE_DATE_EPOCH='{v}' is not a number of seconds"),
-                "set it to a Unix timestamp such as $(git log -1 --format=%ct), or unset it",
-            )
-        }),
-        _ => Ok(0),
-    }
-}
-
-/// RFC 3339 UTC for seconds since the epoch.
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
 /// One blob of the image, in memory or a layer in a temporary file.
 enum Blob {
     Json(Vec<u8>),
@@ -147,14 +117,14 @@ pub fn assemble_beside(plan: &ImagePlan, dest: &Path) -> Result<Assembled> {
 
 /// Makes the layers (as temporary files in `scratch`) and every JSON document of `plan`.
 pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
-    let created = rfc3339(plan.epoch);
+    let created = crate::epoch::rfc3339(plan.epoch);
     let mut images = Vec::new();
     for img in &plan.images {
         let layer = write_layer(&img.rootfs, plan.compression, plan.epoch, scratch)?;
         let config = to_json(&platform_config(img, &layer, &created));
-        images.push(Prebuilt { platform: img.platform.clone(), layers: vec![layer], config });
+        images.push(LayeredImage { platform: img.platform.clone(), layers: vec![layer], config });
     }
-    Ok(assemble_prebuilt(images, &plan.reference, plan.epoch))
+    Ok(assemble_layered(images, &plan.reference, plan.epoch))
 }
 
 /// The config of one platform's image: its one layer, one history step.
@@ -205,7 +175,7 @@ fn top_descriptor(
 
 /// One platform's image with its layers written and its config made: by [`assemble`], or
 /// elsewhere (`squash`).
-pub struct Prebuilt {
+pub struct LayeredImage {
     /// Its platform (for the index).
     pub platform: Platform,
     /// Its layers, bottom first, as blobs in temporary files.
@@ -214,10 +184,10 @@ pub struct Prebuilt {
     pub config: Vec<u8>,
 }
 
-/// Makes every other document of prebuilt images: a manifest each, index.json (pointing at the one
+/// Makes every other document of layered images: a manifest each, index.json (pointing at the one
 /// manifest, or at an image index of several platforms) and docker's manifest.json (the
 /// host's platform, else the first).
-pub fn assemble_prebuilt(images: Vec<Prebuilt>, reference: &ImageRef, epoch: u64) -> Assembled {
+pub fn assemble_layered(images: Vec<LayeredImage>, reference: &ImageRef, epoch: u64) -> Assembled {
     let mut blobs = BTreeMap::new();
     let (mut layers, mut summaries, mut manifests, mut dockers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for image in images {
@@ -426,16 +396,4 @@ fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8], m
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("image documents always serialise")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_known_values() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

@@ -54,7 +54,7 @@ impl Descriptor {
 
     /// A descriptor of `bytes`, its digest computed.
     pub fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
-        Descriptor::new(media_type, &sha256_digest(bytes), bytes.len() as u64)
+        Descriptor::new(media_type, &crate::digest::sha256_digest(bytes), bytes.len() as u64)
     }
 }
 
@@ -231,12 +231,6 @@ pub struct DockerManifestEntry {
 
 /// The content of the `oci-layout` file.
 pub const OCI_LAYOUT: &str = "{\"imageLayoutVersion\":\"1.0.0\"}";
-
-/// "sha256:<hex>" of `bytes`.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
 
 /// The path of a blob inside an OCI layout.
 pub fn blob_path(digest: &str) -> String {

@@ -121,7 +121,7 @@ pub(crate) fn layer(entries: &[Entry]) -> Vec<u8> {
 
 /// The config's `rootfs` for uncompressed `layers`: their digests are their diff_ids.
 pub(crate) fn rootfs(layers: &[Vec<u8>]) -> Value {
-    let diff_ids: Vec<String> = layers.iter().map(|l| crate::image::spec::sha256_digest(l)).collect();
+    let diff_ids: Vec<String> = layers.iter().map(|l| crate::digest::sha256_digest(l)).collect();
     json!({ "type": "layers", "diff_ids": diff_ids })
 }
 

@@ -4,7 +4,7 @@
 //! Only what a closure verdict reads is written in full: ELF objects, the loader's own
 //! configuration (/etc/ld.so.conf*, /etc/ld-musl-*.path), directories and links. Every other
 //! file becomes an empty file of the same name (so "is the entrypoint there" still has an
-//! answer), and what is written is bounded ([`Limits`]): a small archive that inflates to
+//! answer), and what is written is bounded ([`UnpackLimits`]): a small archive that inflates to
 //! gigabytes (a gzip bomb) cannot fill the disk, it fails with an error naming the bound.
 //!
 //! Reading is [`crate::image::read`]'s, so every shape it opens works here (staticize's tar,
@@ -27,7 +27,7 @@ const MAX_NOTES: usize = 20;
 
 /// How much unpacking may write before it stops with an error.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct UnpackLimits {
     /// Bytes of file content written (ELF objects and loader configuration).
     pub max_bytes: u64,
     /// Entries created (files, placeholders, directories, links).
@@ -37,19 +37,19 @@ pub struct Limits {
     pub every_file: bool,
 }
 
-impl Limits {
+impl UnpackLimits {
     /// Every file in full, for commands that carry files out of the image (`slim`): 64 GiB and
     /// a million entries.
     pub fn every_file() -> Self {
-        Limits { max_bytes: 64 << 30, max_entries: 1_000_000, every_file: true }
+        UnpackLimits { max_bytes: 64 << 30, max_entries: 1_000_000, every_file: true }
     }
 }
 
-impl Default for Limits {
+impl Default for UnpackLimits {
     /// 4 GiB of ELF objects (the largest CUDA images carry ~3 GiB of libraries) and a million
     /// entries (a full Debian root has ~60,000).
     fn default() -> Self {
-        Limits { max_bytes: 4 << 30, max_entries: 1_000_000, every_file: false }
+        UnpackLimits { max_bytes: 4 << 30, max_entries: 1_000_000, every_file: false }
     }
 }
 
@@ -109,7 +109,7 @@ pub fn is_oci_layout(dir: &Path) -> bool {
 
 /// Unpacks the first image of `archive` (a tar or an OCI layout directory) into `dest`, an
 /// empty directory, writing only what a closure verdict needs, within `limits`.
-pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Unpacked> {
+pub fn unpack(archive: &Path, dest: &Path, limits: &UnpackLimits) -> Result<Unpacked> {
     let opened = Archive::open(archive)?;
     // Archive::open fails when it finds no image, so there is a first one.
     let img = &opened.images[0];
@@ -138,7 +138,7 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &Limits) -> Result<Unpacked> 
     Ok(out)
 }
 
-fn over_limit(archive: &Path, out: &Unpacked, limits: &Limits) -> Error {
+fn over_limit(archive: &Path, out: &Unpacked, limits: &UnpackLimits) -> Error {
     let what = match (out.bytes_written > limits.max_bytes, limits.every_file) {
         (true, false) => format!("its ELF objects exceed {} bytes unpacked", limits.max_bytes),
         (true, true) => format!("its files exceed {} bytes unpacked", limits.max_bytes),
@@ -364,7 +364,7 @@ mod tests {
 
         let dest = tempfile::tempdir().unwrap();
         let d = dest.path();
-        let u = unpack(&tar, d, &Limits::default()).unwrap();
+        let u = unpack(&tar, d, &UnpackLimits::default()).unwrap();
         assert_eq!(u.command, ["/app", "-v"]);
         assert_eq!(u.library_path(), ["/opt/lib"]);
         assert_eq!(u.layers, 2);
@@ -399,15 +399,15 @@ mod tests {
         let tar = archive(dir.path(), &[l]);
         let dest = tempfile::tempdir().unwrap();
         let d = dest.path();
-        let u = unpack(&tar, d, &Limits::default()).unwrap();
+        let u = unpack(&tar, d, &UnpackLimits::default()).unwrap();
         assert_eq!(fs::read(d.join("lib/a.so")).unwrap(), elf);
         assert_eq!(fs::metadata(d.join("big.dat")).unwrap().len(), 0, "not ELF: an empty placeholder");
         assert_eq!(fs::read(d.join("etc/ld.so.conf")).unwrap(), b"/opt/lib\n");
         assert_eq!((u.bytes_written, u.placeholders), (4096 + 9, 1));
-        let small = Limits { max_bytes: 1000, max_entries: 100, every_file: false };
+        let small = UnpackLimits { max_bytes: 1000, max_entries: 100, every_file: false };
         let err = unpack(&tar, tempfile::tempdir().unwrap().path(), &small).unwrap_err();
         assert!(err.to_string().contains("exceed 1000 bytes"), "{err}");
-        let few = Limits { max_bytes: 1 << 30, max_entries: 2, every_file: false };
+        let few = UnpackLimits { max_bytes: 1 << 30, max_entries: 2, every_file: false };
         let err = unpack(&tar, tempfile::tempdir().unwrap().path(), &few).unwrap_err();
         assert!(err.to_string().contains("more than 2 entries"), "{err}");
     }

@@ -8,15 +8,12 @@
 
 #[path = "../../launcher/src/format.rs"]
 pub mod format;
-mod make;
-
-pub use make::{PackRequest, pack_file};
+pub mod make;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::closure::{Closure, EntryKind, Loader};
 use crate::error::{Error, Result};
@@ -26,15 +23,6 @@ static LAUNCHER_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launch
 static LAUNCHER_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launcher-aarch64"));
 static INIT_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-x86_64"));
 static INIT_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/init-aarch64"));
-
-/// Exit statuses of the launcher, each for one failure (documented in the README).
-pub const LAUNCHER_EXITS: [(i32, &str); 5] = [
-    (117, "the packed file is damaged or truncated"),
-    (118, "/proc is not mounted"),
-    (119, "the kernel lacks memfd_create or execveat"),
-    (120, "executing from memory was refused (seccomp, vm.memfd_noexec)"),
-    (121, "another system error (out of memory)"),
-];
 
 /// The launcher for an architecture (OCI name: "amd64", "arm64"), when it was built.
 pub fn launcher(arch: &str) -> Option<&'static [u8]> {
@@ -113,7 +101,7 @@ pub struct Input {
 
 /// One packed object as the header lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Carried {
+pub struct PackedObject {
     /// Program, interpreter or library.
     pub role: Role,
     /// Its name.
@@ -130,7 +118,7 @@ pub struct Packed {
     /// "glibc", "musl" or "none" (a static program).
     pub loader: &'static str,
     /// The objects, program first.
-    pub entries: Vec<Carried>,
+    pub entries: Vec<PackedObject>,
     /// Bytes of the launcher.
     pub launcher_bytes: u64,
     /// Bytes of the compressed payload.
@@ -213,10 +201,10 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
     let mut carried = Vec::new();
     for i in inputs {
         let bytes = std::fs::read(&i.host).map_err(|e| Error::io("read", &i.host, e))?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = crate::digest::sha256_hex(&bytes);
         let offset = image.len() as u64;
         carried.push(Placed {
-            carried: Carried { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 },
+            carried: PackedObject { role: i.role, name: i.name.clone(), size: bytes.len() as u64, sha256 },
             offset,
         });
         image.extend_from_slice(&bytes);
@@ -250,7 +238,7 @@ pub fn write(inputs: &[Input], closure: &Closure, arch: &str, dest: &Path) -> Re
 
 /// An object and where it starts in the image.
 struct Placed {
-    carried: Carried,
+    carried: PackedObject,
     offset: u64,
 }
 
@@ -400,7 +388,7 @@ pub fn read(file: &[u8]) -> Option<std::result::Result<Packed, format::Damage>> 
             loader: loader_name(p.loader),
             entries: p
                 .entries()
-                .map(|e| Carried {
+                .map(|e| PackedObject {
                     role: Role::of(e.role),
                     name: String::from_utf8_lossy(e.name).into_owned(),
                     size: e.size,

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::image::archive::Assembled;
-use crate::image::push::Target;
-use crate::image::{Compression, ImagePlan, Written, archive, load};
+use crate::image::{Compression, ImagePlan, Written, archive};
 use crate::output;
+use crate::pipeline::load;
+use crate::registry::push::Remote;
 use crate::report::{Reporter, human_size, short_digest};
 
 /// One place an image is delivered to.
@@ -21,7 +22,7 @@ pub enum Destination {
     /// A container engine to load into (`--load`: "auto", "docker", "podman").
     Load(String),
     /// A registry (`--push REF`), with the reference as typed for messages.
-    Push(Target, String),
+    Push(Remote, String),
 }
 
 /// The destinations after their checks: engines chosen, paths known.
@@ -34,7 +35,7 @@ pub(crate) struct Checked {
     /// The engine to load into.
     pub load: Option<load::Engine>,
     /// The registry to push to, and the reference as typed.
-    pub push: Option<(Target, String)>,
+    pub push: Option<(Remote, String)>,
 }
 
 /// Refuses destinations that cannot be reached, before a compiler runs or a file is written.
@@ -152,7 +153,7 @@ pub(crate) fn push(written: &Written, dest: &Checked, rep: &Reporter) -> Result<
     let Some((target, text)) = &dest.push else { return Ok(()) };
     let archive = crate::image::read::Archive::open(&written.path)?;
     refuse_problems(&archive)?;
-    crate::image::push::push(&archive, target, rep).map_err(|e| match e {
+    crate::registry::push::push(&archive, target, rep).map_err(|e| match e {
         Error::Registry { registry, message, help } => Error::Registry {
             registry,
             message: format!("{message} (the image is written: {})", written.path.display()),

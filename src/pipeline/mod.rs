@@ -25,6 +25,7 @@
 
 pub(crate) mod carry;
 pub(crate) mod destination;
+pub(crate) mod load;
 pub(crate) mod plan;
 pub(crate) mod sbom;
 mod stages;
@@ -167,7 +168,7 @@ impl Outcome {
 pub(crate) fn run(mut job: Job, rep: &Reporter) -> Result<Outcome> {
     // `-o NAME` names the program: inside the image (/NAME) and in the default tag.
     if let Binaries::PerPlatform(out) | Binaries::One(out) = &job.binaries {
-        job.name = crate::driver::program_name(Some(out), &job.name);
+        job.name = crate::naming::output_or(Some(out), &job.name);
     }
     let outputs = stages::refuse(&job)?;
     let staging = tempfile::Builder::new()

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::image::options::{ImageSettings, User};
 use crate::image::rootfs::{Entry, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, archive, extras};
+use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, extras};
 use crate::report::human_size;
 
 /// A plan with one image per (platform, program), every image setting applied; also returns
@@ -36,7 +36,7 @@ pub(crate) fn plan(
         reference: s.reference(name),
         images,
         compression: s.compression,
-        epoch: archive::source_date_epoch()?,
+        epoch: crate::epoch::source_date_epoch()?,
     };
     Ok((plan, notes))
 }

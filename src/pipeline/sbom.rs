@@ -8,7 +8,7 @@ use super::destination::Checked;
 use super::{Job, Program, Programs};
 use crate::error::Result;
 use crate::image::Written;
-use crate::image::push::Target;
+use crate::registry::push::Remote;
 use crate::report::{Reporter, short_digest};
 use crate::sbom::collect::{self, Subject};
 use crate::sbom::{Format, Sbom};
@@ -51,11 +51,11 @@ pub(super) fn attach(job: &Job, written: &Written, dest: &Checked, rep: &Reporte
 
 /// Attaches the SBOM written beside the archive at `archive_path` (in `format`) to the image
 /// that archive's push put at `target`: an OCI referrer, else the `sha256-<digest>.sbom` tag.
-pub(crate) fn attach_beside(archive_path: &Path, format: Format, target: &Target, rep: &Reporter) -> Result<()> {
+pub(crate) fn attach_beside(archive_path: &Path, format: Format, target: &Remote, rep: &Reporter) -> Result<()> {
     let path = crate::sbom::path_beside(archive_path, format);
     let bytes = std::fs::read(&path).map_err(|e| crate::error::Error::io("read the SBOM", &path, e))?;
     let archive = crate::image::read::Archive::open(archive_path)?;
-    let a = crate::image::push::attach(&archive, target, format.media_type(), &bytes, "sbom")?;
+    let a = crate::registry::push::attach(&archive, target, format.media_type(), &bytes, "sbom")?;
     let how = match &a.tag {
         Some(tag) => format!("as the tag {tag} (the registry has no referrers API)"),
         None => "as an OCI referrer".to_string(),

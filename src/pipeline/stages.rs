@@ -10,7 +10,7 @@ use crate::elf::{self, Linkage};
 use crate::error::{Error, Result};
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::Platform;
-use crate::image::{ImagePlan, PlatformImage, Source, Written, archive};
+use crate::image::{ImagePlan, PlatformImage, Source, Written};
 use crate::output;
 use crate::platform::Arch;
 use crate::progress::Steps;
@@ -183,7 +183,7 @@ fn add_image(plan: &mut Option<ImagePlan>, job: &Job, image: PlatformImage) -> R
                 reference: job.settings.reference(&job.name),
                 images: vec![image],
                 compression: job.settings.compression,
-                epoch: archive::source_date_epoch()?,
+                epoch: crate::epoch::source_date_epoch()?,
             })
         }
     }
@@ -342,7 +342,26 @@ pub(super) fn deliver_static(job: &Job, programs: &[Program], dests: &Checked, r
             carry::add_package_records(&mut image.rootfs, &inside.closure, Some(&inside.program), &p.program_path)?;
         }
     }
+    report_gaps(job, programs, &plan, rep);
     destination::deliver(&plan, dests, rep)
+}
+
+/// The scratch-gap hints of static programs, as a carried program gets them: a Go or rustls
+/// client naming the trust store is told to add --with certs. A packed file is judged by the
+/// program and closure it carries, whose strings the compressed payload hides.
+fn report_gaps(job: &Job, programs: &[Program], plan: &ImagePlan, rep: &Reporter) {
+    let mut said = std::collections::BTreeSet::new();
+    for (image, p) in plan.images.iter().zip(programs) {
+        let gaps = match &job.dynamic {
+            Dynamic::Packed(inside) => {
+                crate::bundle::hints::scratch_gaps(&image.rootfs, &inside.program, Some(&inside.closure))
+            }
+            _ => crate::bundle::hints::scratch_gaps(&image.rootfs, &p.elf, None),
+        };
+        for g in gaps.into_iter().filter(|g| said.insert(g.clone())) {
+            rep.step("hint", g);
+        }
+    }
 }
 
 /// Writes each executable from its staged file, after the image (a failure there leaves the

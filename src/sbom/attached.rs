@@ -87,7 +87,7 @@ fn read_json(archive: &Archive, name: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::spec::sha256_digest;
+    use crate::digest::sha256_digest;
 
     /// An OCI layout of one tiny image with an SPDX referrer, as `oras attach` writes it.
     fn layout(dir: &std::path::Path) -> String {

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::debian::{self, Carried};
-use super::{Ecosystem, FileRef, Package, gobuildinfo, purl_escape, rust, sha256_file};
+use super::debian::{self, ClosureFile};
+use super::{Ecosystem, FileRef, Package, gobuildinfo, purl_escape};
 use crate::closure::Closure;
+use crate::digest::sha256_file;
 use crate::driver::Artifact;
 use crate::error::{Error, Result};
 
@@ -67,11 +68,11 @@ pub fn collect(s: &Subject) -> Result<Collected> {
         packages.extend(gobuildinfo::packages(&info));
         packages.push(Package::new("go", info.go_version.trim_start_matches("go"), Ecosystem::Tool));
     }
-    if let Some(info) = rust::read_embedded(bytes) {
+    if let Some(info) = crate::driver::rust::crates::read_embedded(bytes) {
         if let Some(root) = info.packages.iter().find(|c| c.root) {
             program.version = root.version.clone();
         }
-        packages.extend(rust::packages(&info));
+        packages.extend(cargo_packages(&info));
     }
     drop(map);
     if let Some(a) = s.artifact.filter(|a| a.lang == "c" || a.lang == "c++" || a.lang == "cxx") {
@@ -104,7 +105,7 @@ pub fn closure_owners(
     if let Some(host) = host_program.filter(|_| root == Path::new("/")) {
         let inside = std::fs::canonicalize(host).map_err(|e| Error::io("read", host, e))?;
         let inside = inside.to_string_lossy().into_owned();
-        files.push(Carried { inside, image_path: program_path.to_string(), host_path: host.to_path_buf() });
+        files.push(ClosureFile { inside, image_path: program_path.to_string(), host_path: host.to_path_buf() });
     }
     let (mut packages, paragraphs) = debian::owners(&root, &files)?;
     // The program itself is the document's subject: listed as unowned it would be listed twice.
@@ -183,8 +184,24 @@ pub fn sbom(name: &str, subject: &str, programs: &[Subject]) -> Result<super::Sb
     }
     let mut program = program.unwrap_or_else(|| Package::new(name, "", Ecosystem::Program));
     program.name = name.to_string();
-    let created = crate::image::archive::source_date_epoch()?;
+    let created = crate::epoch::source_date_epoch()?;
     let mut s = super::Sbom { name: name.to_string(), subject: subject.to_string(), created, program, packages };
     s.normalize();
     Ok(s)
+}
+/// The crates as SBOM packages (`pkg:cargo/NAME@VERSION`); the root package is the program
+/// itself and left out.
+fn cargo_packages(info: &crate::driver::rust::crates::VersionInfo) -> Vec<Package> {
+    info.packages
+        .iter()
+        .filter(|c| !c.root)
+        .map(|c| {
+            let mut p = Package::new(&c.name, &c.version, Ecosystem::Cargo);
+            p.purl = Some(format!("pkg:cargo/{}@{}", purl_escape(&c.name), purl_escape(&c.version)));
+            if c.source == "crates.io" {
+                p.supplier = Some("crates.io".into());
+            }
+            p
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Ecosystem, Package, Sbom};
+use super::model::{Ecosystem, Package, Sbom};
 
 /// The CycloneDX 1.5 document for `sbom` (already normalised).
 pub fn document(sbom: &Sbom) -> Value {
@@ -21,7 +21,7 @@ pub fn document(sbom: &Sbom) -> Value {
         "serialNumber": serial,
         "version": 1,
         "metadata": {
-            "timestamp": crate::image::archive::rfc3339(sbom.created),
+            "timestamp": crate::epoch::rfc3339(sbom.created),
             "tools": { "components": [{ "type": "application", "name": "staticize", "version": env!("CARGO_PKG_VERSION") }] },
             "component": component(&sbom.program, "program"),
         },

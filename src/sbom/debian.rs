@@ -12,7 +12,7 @@ use crate::pkgdb::PackageDb;
 
 /// A file an image carries: where it is inside the root, where it goes in the image.
 #[derive(Debug, Clone)]
-pub struct Carried {
+pub struct ClosureFile {
     /// Its path inside the root the database describes ("/usr/bin/redis-server").
     pub inside: String,
     /// Its path in the image.
@@ -22,10 +22,10 @@ pub struct Carried {
 }
 
 /// The files of a closure (libraries and interpreter, not links), inside the closure's root.
-pub fn closure_files(closure: &Closure) -> Vec<Carried> {
+pub fn closure_files(closure: &Closure) -> Vec<ClosureFile> {
     closure
         .files()
-        .map(|e| Carried {
+        .map(|e| ClosureFile {
             inside: e.image_path.clone(),
             image_path: e.image_path.clone(),
             host_path: e.host_path.clone(),
@@ -47,7 +47,7 @@ pub fn closure_root(closure: &Closure) -> PathBuf {
 /// The Debian packages owning `files` inside `root`, each with its carried files, plus one
 /// "unowned" package for files no package ships. Also returns the owners' dpkg paragraphs,
 /// by name, for `status.d` records. A root without dpkg makes every file unowned.
-pub fn owners(root: &Path, files: &[Carried]) -> Result<(Vec<Package>, BTreeMap<String, String>)> {
+pub fn owners(root: &Path, files: &[ClosureFile]) -> Result<(Vec<Package>, BTreeMap<String, String>)> {
     let db = PackageDb::open(root)?;
     let distro = distro(root);
     let mut by_name: BTreeMap<String, Package> = BTreeMap::new();
@@ -59,7 +59,7 @@ pub fn owners(root: &Path, files: &[Carried]) -> Result<(Vec<Package>, BTreeMap<
         let link = f.host_path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
         let file = match link {
             true => None,
-            false => Some(FileRef { path: f.image_path.clone(), sha256: super::sha256_file(&f.host_path)? }),
+            false => Some(FileRef { path: f.image_path.clone(), sha256: crate::digest::sha256_file(&f.host_path)? }),
         };
         let Some(owner) = db.as_ref().and_then(|db| db.owner(&f.inside)) else {
             unowned.files.extend(file);

@@ -144,7 +144,7 @@ pub fn sbom_of(archive: &Archive, name: &str, subject: &str) -> Result<super::Sb
     for i in 0..archive.images.len() {
         packages.extend(self::packages(archive, i)?);
     }
-    let created = crate::image::archive::source_date_epoch()?;
+    let created = crate::epoch::source_date_epoch()?;
     let program = Package::new(name, "", Ecosystem::Program);
     let mut s = super::Sbom { name: name.to_string(), subject: subject.to_string(), created, program, packages };
     s.normalize();

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Ecosystem, Package, Sbom};
+use super::model::{Ecosystem, Package, Sbom, purl_escape};
 
 /// The SPDX 2.3 document for `sbom` (already normalised).
 pub fn document(sbom: &Sbom) -> Value {
@@ -38,9 +38,9 @@ pub fn document(sbom: &Sbom) -> Value {
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": sbom.name,
-        "documentNamespace": format!("https://staticize.invalid/spdx/{}-{digest}", super::purl_escape(&sbom.name)),
+        "documentNamespace": format!("https://staticize.invalid/spdx/{}-{digest}", purl_escape(&sbom.name)),
         "creationInfo": {
-            "created": crate::image::archive::rfc3339(sbom.created),
+            "created": crate::epoch::rfc3339(sbom.created),
             "creators": [format!("Tool: staticize-{}", env!("CARGO_PKG_VERSION"))],
         },
         "packages": packages,

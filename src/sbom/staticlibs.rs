@@ -23,9 +23,13 @@ pub fn packages(archives: &[PathBuf]) -> Result<Vec<Package>> {
         }
     }
     deps.dedup_by(|a, b| a.name == b.name && a.version == b.version);
-    let files: Vec<debian::Carried> = system
+    let files: Vec<debian::ClosureFile> = system
         .into_iter()
-        .map(|p| debian::Carried { inside: p.to_string_lossy().into_owned(), image_path: String::new(), host_path: p })
+        .map(|p| debian::ClosureFile {
+            inside: p.to_string_lossy().into_owned(),
+            image_path: String::new(),
+            host_path: p,
+        })
         .collect();
     let (packages, _) = debian::owners(Path::new("/"), &files)?;
     Ok(packages

@@ -24,7 +24,8 @@ use crate::image::options::{AddSpec, ImageSettings, User};
 use crate::image::read::Archive;
 use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::{ImagePlan, ImageRef, PlatformImage, Rootfs, Source, add, extras, unpack};
+use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, extras, unpack};
+use crate::reference::ImageRef;
 use programs::{Lookup, Needed};
 
 /// Debian's PATH, for images whose config sets none.
@@ -50,7 +51,7 @@ pub(crate) struct SlimRequest<'a> {
 
 /// One program carried, for the report.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Carried {
+pub(crate) struct KeptProgram {
     /// What it is and why it is there.
     #[serde(flatten)]
     pub needed: Needed,
@@ -67,7 +68,7 @@ pub(crate) struct Slimmed {
     /// The image to write (its files point into `unpacked`).
     pub plan: ImagePlan,
     /// The programs and scripts carried.
-    pub carried: Vec<Carried>,
+    pub carried: Vec<KeptProgram>,
     /// One line per --keep, --add and --with.
     pub lines: Vec<String>,
     /// Paths a program is likely to read that were not kept.
@@ -94,7 +95,7 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     let default_name = img.names.first().cloned();
     drop(archive);
     let dir = crate::output::temp_dir_in(scratch, "staticize-slim")?;
-    let unpacked = unpack::unpack(req.image, dir.path(), &unpack::Limits::every_file())?;
+    let unpacked = unpack::unpack(req.image, dir.path(), &unpack::UnpackLimits::every_file())?;
     let root = Root::new(dir.path());
     let config = merged_config(&orig, req.settings);
     let env = config.env.clone().unwrap_or_default();
@@ -158,7 +159,7 @@ struct Work<'a> {
     env: Vec<(String, String)>,
     /// True once a glibc program is carried.
     glibc: bool,
-    carried: Vec<Carried>,
+    carried: Vec<KeptProgram>,
     lines: Vec<String>,
     notes: Vec<String>,
 }
@@ -167,7 +168,7 @@ fn reference(req: &SlimRequest, name: Option<&str>) -> ImageRef {
     if let Some(r) = &req.settings.tag {
         return r.clone();
     }
-    match name.and_then(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok()) {
+    match name.and_then(ImageRef::from_engine_name) {
         Some(r) => ImageRef { repository: r.repository, tag: "slim".into() },
         None => ImageRef { repository: "slim".into(), tag: "latest".into() },
     }
@@ -184,7 +185,12 @@ impl Work<'_> {
         let host = root.host_path(&walked.real);
         if !n.elf {
             add_file(rootfs, &walked.real, &host, None)?;
-            self.carried.push(Carried { needed: n, linkage: "script".into(), closure_files: 0, missing: Vec::new() });
+            self.carried.push(KeptProgram {
+                needed: n,
+                linkage: "script".into(),
+                closure_files: 0,
+                missing: Vec::new(),
+            });
             return Ok(());
         }
         let linkage = elf::inspect(&host)?;
@@ -227,7 +233,7 @@ impl Work<'_> {
         self.notes.extend(c.warnings.iter().cloned());
         self.notes
             .extend(c.optional_missing.iter().map(|u| format!("optional dlopen() library not in the image: {u}")));
-        self.carried.push(Carried {
+        self.carried.push(KeptProgram {
             needed: n,
             linkage: linkage.kind.label().to_string(),
             closure_files: c.files().count(),

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::image::Rootfs;
 use crate::image::rootfs::{Entry, Source};
 use crate::sbom::collect::{self, Subject};
-use crate::sbom::debian::{self, Carried};
+use crate::sbom::debian::{self, ClosureFile};
 use crate::sbom::{Ecosystem, Package, Sbom};
 
 /// The SBOM's contents before the image (and so its digest) exists.
@@ -26,7 +26,7 @@ impl SlimSbom {
     pub(crate) fn sbom(&self, name: &str, subject: &str) -> Result<Sbom> {
         let mut program = Package::new(name, "", Ecosystem::Program);
         program.files = self.program_files.clone();
-        let created = crate::image::archive::source_date_epoch()?;
+        let created = crate::epoch::source_date_epoch()?;
         let packages = self.packages.clone();
         let mut s = Sbom { name: name.to_string(), subject: subject.to_string(), created, program, packages };
         s.normalize();
@@ -70,7 +70,7 @@ pub(crate) fn collect(root: &Root, rootfs: &mut Rootfs, programs: &[String]) -> 
 
 /// The regular files and links of `rootfs` that come from the unpacked image (generated
 /// files such as /etc/passwd entries are not the image's packages' files).
-fn carried(root: &Root, rootfs: &Rootfs) -> Vec<Carried> {
+fn carried(root: &Root, rootfs: &Rootfs) -> Vec<ClosureFile> {
     let mut out = Vec::new();
     for (path, entry) in rootfs.entries() {
         let inside = format!("/{path}");
@@ -82,7 +82,7 @@ fn carried(root: &Root, rootfs: &Rootfs) -> Vec<Carried> {
             _ => continue,
         };
         if Path::new(&host).symlink_metadata().is_ok() {
-            out.push(Carried { image_path: inside.clone(), inside, host_path: host });
+            out.push(ClosureFile { image_path: inside.clone(), inside, host_path: host });
         }
     }
     out

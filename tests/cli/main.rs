@@ -15,6 +15,7 @@ mod check;
 mod check_tree;
 mod gate;
 mod go_rust;
+mod hints;
 mod images;
 mod inspect;
 mod node;

@@ -12,7 +12,8 @@ use crate::support::*;
 /// An archive with one uncompressed layer of `bytes` pseudo-random bytes, made with the library.
 fn archive_of(dir: &Path, bytes: usize) -> PathBuf {
     use staticize::image::spec::{Platform, RunConfig};
-    use staticize::image::{Compression, ImagePlan, ImageRef, PlatformImage, Rootfs, Source};
+    use staticize::image::{Compression, ImagePlan, PlatformImage, Rootfs, Source};
+    use staticize::reference::ImageRef;
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let data: Vec<u8> = (0..bytes)
         .map(|_| {

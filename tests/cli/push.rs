@@ -98,7 +98,8 @@ fn chunked_upload_of_an_archive_podman_wrote() {
 fn multi_platform_archive(dir: &Path, binary: &Path) -> PathBuf {
     use staticize::image::rootfs::MODE_EXEC;
     use staticize::image::spec::{Platform, RunConfig};
-    use staticize::image::{Compression, ImagePlan, ImageRef, PlatformImage, Rootfs, Source};
+    use staticize::image::{Compression, ImagePlan, PlatformImage, Rootfs, Source};
+    use staticize::reference::ImageRef;
     let images = ["amd64", "arm64"]
         .iter()
         .map(|arch| {
@@ -157,7 +158,8 @@ fn multi_platform_archive_pushes_an_index() {
 /// A tiny archive made with the library: no compiler needed for the stub tests.
 fn small_archive(dir: &Path) -> PathBuf {
     use staticize::image::spec::{Platform, RunConfig};
-    use staticize::image::{Compression, ImagePlan, ImageRef, PlatformImage, Rootfs, Source};
+    use staticize::image::{Compression, ImagePlan, PlatformImage, Rootfs, Source};
+    use staticize::reference::ImageRef;
     let mut rootfs = Rootfs::new();
     rootfs.add_file("/data", Source::Bytes(b"payload".to_vec()), 0o644).unwrap();
     let plan = ImagePlan {

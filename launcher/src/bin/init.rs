@@ -6,13 +6,14 @@
 #![no_std]
 #![no_main]
 
+use staticize_launcher::format::EXIT_SYSTEM;
 use staticize_launcher::{Alloc, cstr_len, die, entry, sys};
 
 // Never used by init itself: the runtime it shares with the launcher links `alloc`.
 #[global_allocator]
 static ALLOC: Alloc = Alloc::new();
 
-entry!(main, 121);
+entry!(main, EXIT_SYSTEM);
 
 const SIG_BLOCK: usize = 0;
 const SIG_SETMASK: usize = 2;
@@ -45,7 +46,7 @@ fn main(sp: *const usize) -> ! {
     }
     let child = sys::fork();
     if child < 0 {
-        die(121, &[b"staticize init: fork failed"]);
+        die(EXIT_SYSTEM, &[b"staticize init: fork failed"]);
     }
     if child == 0 {
         sys::sigprocmask(SIG_SETMASK, &old);

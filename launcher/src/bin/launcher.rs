@@ -8,23 +8,15 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use staticize_launcher::format::{self, Entry, LOADER_GLIBC, LOADER_MUSL, LOADER_NONE, ROLE_INTERP, ROLE_PROGRAM};
+use staticize_launcher::format::{
+    self, EXIT_DAMAGED, EXIT_EXEC_REFUSED, EXIT_NO_MEMFD, EXIT_NO_PROC, EXIT_SYSTEM, Entry, LOADER_GLIBC, LOADER_MUSL,
+    LOADER_NONE, ROLE_INTERP, ROLE_PROGRAM,
+};
 use staticize_launcher::unzstd::{DecodeError, Decoder};
 use staticize_launcher::{Alloc, decimal, die, entry, sys, thread};
 
 #[global_allocator]
 static ALLOC: Alloc = Alloc::new();
-
-/// The packed file is damaged or truncated.
-const EXIT_DAMAGED: i32 = 117;
-/// /proc is not mounted.
-const EXIT_NO_PROC: i32 = 118;
-/// memfd_create (or execveat) is not available.
-const EXIT_NO_MEMFD: i32 = 119;
-/// Executing from memory was refused.
-const EXIT_EXEC_REFUSED: i32 = 120;
-/// Any other system error (out of memory, a write refused).
-const EXIT_SYSTEM: i32 = 121;
 
 entry!(main, EXIT_SYSTEM);
 

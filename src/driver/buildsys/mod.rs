@@ -183,7 +183,7 @@ impl Run {
         if self.deps.is_empty() {
             return Ok(env);
         }
-        let target = crate::deps::Target {
+        let target = crate::deps::Toolset {
             arch: crate::platform::Arch::host(),
             cc: self.cc.clone(),
             cxx: self.cxx.clone(),

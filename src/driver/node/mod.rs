@@ -236,9 +236,17 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
     // node cannot run TypeScript (ERR_UNKNOWN_FILE_EXTENSION); esbuild compiles it while
     // bundling, reading the project's tsconfig.json as it does for any build.
     let typescript = typescript_entry(req)?;
-    let esm = source::is_esm(&req.entry, text);
-    let packages: Vec<String> =
-        source::specifiers(text).into_iter().filter(|s| !source::is_builtin(s, &builtins)).collect();
+    let why_bundle = match req.layout {
+        LayoutChoice::Bundle => Some("as asked (--layout bundle)".to_string()),
+        LayoutChoice::Tree => Some("as asked (--layout tree)".to_string()),
+        LayoutChoice::Auto if typescript => Some("it is TypeScript".to_string()),
+        LayoutChoice::Auto if source::is_esm(&req.entry, text) => Some("it is an ES module".to_string()),
+        LayoutChoice::Auto => source::specifiers(text)
+            .into_iter()
+            .find(|s| !source::is_builtin(s, &builtins))
+            .map(|s| format!("it imports {s}"))
+            .or_else(|| source::why_not_as_is(text, &builtins)),
+    };
     let mut laid = Laid {
         layout: Layout::Script,
         bundler: None,
@@ -247,7 +255,7 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
         main: req.entry.clone(),
         package_dirs: Vec::new(),
     };
-    if req.layout != LayoutChoice::Auto || esm || typescript || !packages.is_empty() {
+    if let Some(why) = &why_bundle {
         if req.layout != LayoutChoice::Tree {
             let bundled = bundle(tc, node, req, steps)?;
             laid.self_locating = bundled.self_locating;
@@ -266,6 +274,11 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
                 laid.self_locating.join("; ")
             ));
         }
+        if laid.layout == Layout::Bundle {
+            steps.step("layout", format!("one bundled script in the executable: {why}"));
+        }
+    } else {
+        steps.step("layout", "the entry as it is: it imports nothing but node's built-in modules");
     }
     if laid.layout == Layout::Tree {
         let tree = tree::collect(&req.entry)?;
@@ -495,6 +508,7 @@ fn write_launcher(req: &NodeRequest, tree: &Tree) -> Result<PathBuf> {
     let target = format!("{TREE_ROOT}/{}", tree.entry);
     let rel = tree::relative_in_image(&req.program_path, &target);
     let rel_json = serde_json::to_string(&rel).expect("a string serialises");
+    let mark = sea::NEEDS_TREE;
     let script = format!(
         "'use strict';\n\
          // Written by staticize: runs the program from the package tree shipped beside this\n\
@@ -502,7 +516,7 @@ fn write_launcher(req: &NodeRequest, tree: &Tree) -> Result<PathBuf> {
          const path = require('node:path');\n\
          const entry = path.resolve(path.dirname(process.execPath), {rel_json});\n\
          if (!require('node:fs').existsSync(entry)) {{\n  \
-           process.stderr.write(path.basename(process.execPath) + ': ' + entry + ' not found: this executable runs the package tree its image carries under {TREE_ROOT}\\n');\n  \
+           process.stderr.write(path.basename(process.execPath) + ': ' + entry + ' not found: {mark}{TREE_ROOT}\\n');\n  \
            process.exit(127);\n\
          }}\n\
          require('node:module').runMain(entry);\n"

@@ -35,6 +35,41 @@ pub(crate) fn specifiers(text: &str) -> Vec<String> {
     out
 }
 
+/// Why an entry cannot run as it is, or None when it imports nothing but node's built-in
+/// modules: every `require(…)` and `import(…)` call in it names a built-in as a plain string.
+/// A call with a computed name (`import(path.join(__dirname, 'x.mjs'))`) or one below the top
+/// of the file naming a local module counts as much as a package import: it loads a file the
+/// executable alone does not have.
+pub(crate) fn why_not_as_is(text: &str, builtins: &[String]) -> Option<String> {
+    for key in ["require(", "import("] {
+        let mut from = 0;
+        while let Some(i) = text[from..].find(key) {
+            let at = from + i;
+            from = at + key.len();
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.') {
+                continue;
+            }
+            let rest = text[from..].trim_start();
+            let literal = rest.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')).and_then(|q| {
+                let end = rest[1..].find(q)?;
+                let spec = &rest[1..1 + end];
+                let closed = rest[1 + end + 1..].trim_start().starts_with(')');
+                (closed && !spec.contains("${")).then_some(spec)
+            });
+            match literal {
+                Some(spec) if is_builtin(spec, builtins) => {}
+                Some(spec) => return Some(format!("it imports {spec}")),
+                None => {
+                    let call: String = text[at..].chars().take(48).take_while(|c| *c != '\n').collect();
+                    return Some(format!("it loads a module by a computed name: {call}…"));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// TypeScript file extensions esbuild compiles.
 pub(crate) const TYPESCRIPT: &[&str] = &["ts", "mts", "cts", "tsx"];
 
@@ -122,6 +157,25 @@ mod tests {
             const notme = myrequire('nope'); obj.require('nope2');
             const dynamic = require(name);"#;
         assert_eq!(specifiers(js), ["node:http", "escape-html", "lazy", "./x.js", "side-effect"]);
+    }
+
+    #[test]
+    fn only_an_entry_naming_nothing_but_built_ins_runs_as_it_is() {
+        let b = vec!["fs".to_string(), "path".to_string(), "url".to_string()];
+        assert_eq!(why_not_as_is("const fs = require('fs');\nrequire(\"node:path\")", &b), None);
+        let mjs = "const path = require('path');\nimport(path.join(__dirname, 'lib/main.mjs')).then(m => m.run());";
+        assert_eq!(
+            why_not_as_is(mjs, &b).as_deref(),
+            Some("it loads a module by a computed name: import(path.join(__dirname, 'lib/main.mjs')).the…")
+        );
+        let later = "const fs = require('fs');\nfunction go() { return require('./lib/x.js'); }";
+        assert_eq!(why_not_as_is(later, &b).as_deref(), Some("it imports ./lib/x.js"));
+        assert_eq!(
+            why_not_as_is("import(`./${name}.mjs`)", &b).as_deref().map(|s| &s[..35]),
+            Some("it loads a module by a computed nam")
+        );
+        assert!(why_not_as_is("require('./a' + x)", &b).is_some());
+        assert_eq!(why_not_as_is("myrequire('./x'); obj.import('y')", &b), None);
     }
 
     #[test]

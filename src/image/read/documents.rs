@@ -256,7 +256,7 @@ impl Archive {
             return Err(format!("{location} is larger than {max} bytes"));
         }
         self.json_read += bytes.len() as u64;
-        Ok(Doc { digest: spec::sha256_digest(&bytes), media_type: None, bytes })
+        Ok(Doc { digest: crate::digest::sha256_digest(&bytes), media_type: None, bytes })
     }
 }
 

@@ -9,7 +9,7 @@
 //! Safety on hostile input:
 //! - nothing is ever written; an archive is only read;
 //! - memory stays bounded: tar entries are streamed ([`super::tarstream`]), the archive index
-//!   and JSON documents are capped ([`Limits`]), layers are decompressed as a stream with the
+//!   and JSON documents are capped ([`ReadLimits`]), layers are decompressed as a stream with the
 //!   decompressed bytes counted and capped;
 //! - declared sizes and digests are never trusted: sizes come from what is actually stored,
 //!   digests are recomputed while reading and mismatches are reported;
@@ -70,7 +70,7 @@ pub const MEDIA_DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.t
 
 /// How far reading may go before the archive is judged hostile.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct ReadLimits {
     /// Largest JSON document (index, manifest, config) read.
     pub max_json: u64,
     /// Total JSON bytes read from one archive.
@@ -85,9 +85,9 @@ pub struct Limits {
     pub max_layer_bytes: u64,
 }
 
-impl Default for Limits {
+impl Default for ReadLimits {
     fn default() -> Self {
-        Limits {
+        ReadLimits {
             max_json: 4 << 20,
             max_json_total: 64 << 20,
             max_entries: 200_000,
@@ -149,7 +149,7 @@ pub struct Archive {
     /// Things skipped on purpose (attestations, platforms absent from the archive).
     pub notes: Vec<String>,
     /// The limits in force.
-    pub limits: Limits,
+    pub limits: ReadLimits,
     store: Store,
     json_read: u64,
 }
@@ -157,11 +157,11 @@ pub struct Archive {
 impl Archive {
     /// Opens `path` (a tar file or an OCI layout directory) with the default limits.
     pub fn open(path: &Path) -> Result<Archive> {
-        Archive::open_with(path, Limits::default())
+        Archive::open_with(path, ReadLimits::default())
     }
 
     /// Opens `path` with explicit limits.
-    pub fn open_with(path: &Path, limits: Limits) -> Result<Archive> {
+    pub fn open_with(path: &Path, limits: ReadLimits) -> Result<Archive> {
         let meta = fs::metadata(path).map_err(|e| Error::io("read image", path, e))?;
         let mut problems = Vec::new();
         let store = if meta.is_dir() {

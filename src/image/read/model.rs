@@ -11,7 +11,7 @@ pub struct Doc {
     pub digest: String,
     /// The media type it was referenced with (if any).
     pub media_type: Option<String>,
-    /// The document, at most `Limits::max_json` bytes.
+    /// The document, at most `ReadLimits::max_json` bytes.
     pub bytes: Vec<u8>,
 }
 

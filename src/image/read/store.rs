@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{Archive, Compression, Limits, Problem, compression_of, not_an_image};
+use super::{Archive, Compression, Problem, ReadLimits, compression_of, not_an_image};
 use crate::error::{Error, Result};
 use crate::image::paths::{clean_archive_name, link_escapes};
 use crate::image::tarstream::{TarHeader, TarStream};
@@ -142,7 +142,11 @@ impl Archive {
 }
 
 /// Scans the archive's tar once, recording where each file's data is. Nothing is buffered.
-pub(super) fn index_tar(path: &Path, limits: &Limits, problems: &mut Vec<Problem>) -> Result<HashMap<String, Item>> {
+pub(super) fn index_tar(
+    path: &Path,
+    limits: &ReadLimits,
+    problems: &mut Vec<Problem>,
+) -> Result<HashMap<String, Item>> {
     let file = File::open(path).map_err(|e| Error::io("read image", path, e))?;
     let len = file.metadata().map_err(|e| Error::io("read image", path, e))?.len();
     let mut r = BufReader::with_capacity(1 << 16, file);

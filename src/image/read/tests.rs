@@ -36,7 +36,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// podman writes it: `<id>/layer.tar -> ../<hex>.tar`.
 fn docker_archive(extra: impl FnOnce(&mut RawTar)) -> Vec<u8> {
     let layer = RawTar::new().file("app", b"#!binary").file("etc/.wh.gone", b"").finish();
-    let diff_id = spec::sha256_digest(&layer);
+    let diff_id = crate::digest::sha256_digest(&layer);
     let config = config_json(std::slice::from_ref(&diff_id));
     let manifest = serde_json::json!([{
         "Config": "cfg.json", "RepoTags": ["example/app:1"], "Layers": ["abc/layer.tar"]
@@ -74,16 +74,16 @@ fn docker_archive_with_linked_layer() {
 #[test]
 fn docker25_layout_is_one_image_with_both_names() {
     let layer = RawTar::new().file("app", b"binary").finish();
-    let diff_id = spec::sha256_digest(&layer);
+    let diff_id = crate::digest::sha256_digest(&layer);
     let config = config_json(std::slice::from_ref(&diff_id));
-    let cfg_digest = spec::sha256_digest(&config);
+    let cfg_digest = crate::digest::sha256_digest(&config);
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": spec::MEDIA_MANIFEST,
         "config": {"mediaType": spec::MEDIA_CONFIG, "digest": cfg_digest, "size": config.len()},
         "layers": [{"mediaType": spec::MEDIA_LAYER_TAR, "digest": diff_id, "size": layer.len()}]
     }))
     .unwrap();
-    let m_digest = spec::sha256_digest(&manifest);
+    let m_digest = crate::digest::sha256_digest(&manifest);
     let index = serde_json::json!({"schemaVersion": 2, "mediaType": spec::MEDIA_INDEX, "manifests": [{
         "mediaType": spec::MEDIA_MANIFEST, "digest": m_digest, "size": manifest.len(),
         "annotations": {"io.containerd.image.name": "docker.io/library/app:1", "org.opencontainers.image.ref.name": "1"}
@@ -155,7 +155,7 @@ fn manifest_pointing_outside_is_not_followed() {
 fn big_json_and_bombs_are_capped() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "a.tar", &docker_archive(|_| {}));
-    let small = Limits { max_json: 64, ..Limits::default() };
+    let small = ReadLimits { max_json: 64, ..ReadLimits::default() };
     let err = Archive::open_with(&p, small).unwrap_err().to_string();
     assert!(err.contains("read up to 64"), "{err}");
 
@@ -166,7 +166,7 @@ fn big_json_and_bombs_are_capped() {
     let manifest = br#"[{"Config":"cfg.json","Layers":["bomb.gz"]}]"#;
     t.file("cfg.json", &config_json(&[])).file("bomb.gz", &bomb).file("manifest.json", manifest);
     let p = write(dir.path(), "b.tar", &t.finish());
-    let tiny = Limits { max_layer_bytes: 1 << 20, ..Limits::default() };
+    let tiny = ReadLimits { max_layer_bytes: 1 << 20, ..ReadLimits::default() };
     let a = Archive::open_with(&p, tiny).unwrap();
     let mut r = a.layer(&a.images[0].layers[0]).unwrap();
     let err = loop {
@@ -208,7 +208,7 @@ fn oci_dir(dir: &Path, platforms: &[&str]) -> (PathBuf, crate::image::Written) {
         })
         .collect();
     let plan = ImagePlan {
-        reference: crate::image::ImageRef::parse("multi:1").unwrap(),
+        reference: crate::reference::ImageRef::parse("multi:1").unwrap(),
         images,
         compression: Compression::Gzip,
         epoch: 0,

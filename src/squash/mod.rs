@@ -1,7 +1,7 @@
 //! `staticize squash`: the layers of an existing image (all, or from one on) merged into one,
 //! as a runtime would stack them — whiteouts and opaque directories applied, overwritten and
 //! deleted files dropped — with owners, modes, times, links, devices and file capabilities
-//! kept. The bytes removed are exactly the ones [`crate::image::waste`] (and so `inspect`)
+//! kept. The bytes removed are exactly the ones [`crate::inspect::waste`] (and so `inspect`)
 //! counts as wasted in the squashed layers.
 //!
 //! Two passes over the input, each a stream: pass 1 reads only headers ([`plan`]); pass 2
@@ -21,11 +21,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::image::archive::{Assembled, Prebuilt, assemble_prebuilt};
+use crate::image::archive::{Assembled, LayeredImage, assemble_layered};
 use crate::image::layer::{Compression, Layer, write_layer_with};
-use crate::image::read::{Archive, Image, LayerReader, LayerRef, Limits};
-use crate::image::reference::ImageRef;
+use crate::image::read::{Archive, Image, LayerReader, LayerRef, ReadLimits};
 use crate::image::spec::Platform;
+use crate::reference::ImageRef;
 
 /// What to squash and how to write it.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct SquashOptions {
     /// Seconds for the few timestamps squash invents (synthesized parents, whiteouts).
     pub epoch: u64,
     /// How far reading the input may go (the fuzz target caps layers lower).
-    pub limits: Limits,
+    pub limits: ReadLimits,
     /// Of a multi-platform image, only this platform (OS/ARCH[/VARIANT]); None: every one.
     pub platform: Option<String>,
 }
@@ -120,7 +120,7 @@ pub fn squash(path: &Path, opts: &SquashOptions, scratch: &Path) -> Result<Squas
         _ => archive.images[chosen[0]].names.clone(),
     };
     let reference = opts.reference.clone().unwrap_or_else(|| default_reference(&names));
-    let assembled = assemble_prebuilt(images, &reference, opts.epoch);
+    let assembled = assemble_layered(images, &reference, opts.epoch);
     let report = reports.remove(0);
     Ok(Squashed { assembled, reference, report, more: reports })
 }
@@ -131,7 +131,7 @@ fn squash_one(
     img: &Image,
     opts: &SquashOptions,
     scratch: &Path,
-) -> Result<(Prebuilt, SquashReport)> {
+) -> Result<(LayeredImage, SquashReport)> {
     let path = archive.path.as_path();
     let mut notes = Vec::new();
     let n = img.layers.len();
@@ -195,7 +195,7 @@ fn squash_one(
         notes,
     };
     let config = new_config(img, &layers, &report)?;
-    Ok((Prebuilt { platform: img.platform.clone(), layers, config }, report))
+    Ok((LayeredImage { platform: img.platform.clone(), layers, config }, report))
 }
 
 /// Archive-level problems (links out of the archive, digests that do not match) stop a squash:
@@ -259,7 +259,7 @@ fn matches_platform(p: &Platform, want: &str) -> bool {
 
 /// The input's first name with the tag `squashed` ("squashed:latest" when it has none).
 fn default_reference(names: &[String]) -> ImageRef {
-    let parsed = names.iter().find_map(|n| ImageRef::parse(n.trim_start_matches("docker.io/library/")).ok());
+    let parsed = names.iter().find_map(|n| ImageRef::from_engine_name(n));
     match parsed {
         Some(r) => ImageRef { repository: r.repository, tag: "squashed".into() },
         None => ImageRef { repository: "squashed".into(), tag: "latest".into() },
@@ -477,7 +477,7 @@ mod tests {
             compression: Compression::None,
             reference: None,
             epoch: 0,
-            limits: Limits::default(),
+            limits: ReadLimits::default(),
             platform: None,
         }
     }

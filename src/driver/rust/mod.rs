@@ -7,6 +7,8 @@
 //! cache survives between runs. The user's Cargo.toml is never edited; profiles are applied
 //! with CARGO_PROFILE_RELEASE_* variables.
 
+pub mod crates;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -277,9 +279,9 @@ impl RustDriver {
         if self.no_default_features {
             features.push("--no-default-features".into());
         }
-        let meta = crate::sbom::rust::metadata(&self.cargo.argv, &self.target.manifest, &self.triple, &features)?;
-        let info = crate::sbom::rust::from_metadata(&meta, &self.target.package_id);
-        crate::sbom::rust::embed(binary, &info)
+        let meta = crates::metadata(&self.cargo.argv, &self.target.manifest, &self.triple, &features)?;
+        let info = crates::from_metadata(&meta, &self.target.package_id);
+        crates::embed(binary, &info)
     }
 
     fn command(&self, profile: Profile) -> Command {

@@ -1,7 +1,7 @@
 //! Rust crates compiled into a binary: taken from cargo's resolved dependency graph and
 //! embedded in the binary the way cargo-auditable does (a `.dep-v0` ELF section holding
 //! zlib-compressed JSON), so scanners that read binaries (syft, trivy) see the crates; read
-//! back from that section for the SBOM. cargo-auditable itself is a cargo wrapper to install;
+//! back from that section for the SBOM (`sbom::collect` turns them into packages). cargo-auditable itself is a cargo wrapper to install;
 //! its format is small and documented, so it is written here.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +11,6 @@ use std::path::Path;
 use cargo_metadata::{DependencyKind, Metadata, PackageId};
 use serde::{Deserialize, Serialize};
 
-use super::{Ecosystem, Package, purl_escape};
 use crate::error::{Error, Result};
 use crate::process::Command;
 
@@ -46,7 +45,7 @@ pub struct VersionInfo {
 
 /// The crates `root` links at run time (normal dependencies, transitively), from `cargo
 /// metadata` output resolved for the target platform and features.
-pub fn from_metadata(meta: &Metadata, root: &str) -> VersionInfo {
+pub(crate) fn from_metadata(meta: &Metadata, root: &str) -> VersionInfo {
     let Some(resolve) = &meta.resolve else { return VersionInfo { packages: Vec::new() } };
     let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
     let mut seen: BTreeSet<&PackageId> = BTreeSet::new();
@@ -99,7 +98,12 @@ pub fn from_metadata(meta: &Metadata, root: &str) -> VersionInfo {
 }
 
 /// Runs `cargo metadata` for a package resolved for `triple` with the given feature flags.
-pub fn metadata(cargo_argv: &[String], manifest: &Path, triple: &str, feature_args: &[String]) -> Result<Metadata> {
+pub(crate) fn metadata(
+    cargo_argv: &[String],
+    manifest: &Path,
+    triple: &str,
+    feature_args: &[String],
+) -> Result<Metadata> {
     let out = Command::from_argv(cargo_argv)
         .dir(manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
         .args(["metadata", "--format-version", "1", "--filter-platform", triple, "--manifest-path"])
@@ -114,7 +118,7 @@ pub fn metadata(cargo_argv: &[String], manifest: &Path, triple: &str, feature_ar
 }
 
 /// Adds the `.dep-v0` section to `binary` with objcopy (the section is not loaded at run time).
-pub fn embed(binary: &Path, info: &VersionInfo) -> Result<()> {
+pub(crate) fn embed(binary: &Path, info: &VersionInfo) -> Result<()> {
     let json = serde_json::to_vec(info).expect("a dependency list serialises");
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     z.write_all(&json).expect("writing to memory");
@@ -151,23 +155,6 @@ pub fn parse_section(data: &[u8]) -> Option<VersionInfo> {
     serde_json::from_slice(&json).ok()
 }
 
-/// The crates as SBOM packages (`pkg:cargo/NAME@VERSION`); the root package is the program
-/// itself and left out.
-pub fn packages(info: &VersionInfo) -> Vec<Package> {
-    info.packages
-        .iter()
-        .filter(|c| !c.root)
-        .map(|c| {
-            let mut p = Package::new(&c.name, &c.version, Ecosystem::Cargo);
-            p.purl = Some(format!("pkg:cargo/{}@{}", purl_escape(&c.name), purl_escape(&c.version)));
-            if c.source == "crates.io" {
-                p.supplier = Some("crates.io".into());
-            }
-            p
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +187,6 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(json.as_bytes()).unwrap();
         assert_eq!(parse_section(&z.finish().unwrap()), Some(info.clone()));
-        assert_eq!(packages(&info).len(), 1);
         assert!(parse_section(b"not zlib").is_none());
     }
 }

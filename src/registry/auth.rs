@@ -7,10 +7,11 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::reference::is_docker_hub;
 
 /// A user name and password (or token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// User name.
     pub username: String,
     /// Password or token.
@@ -28,7 +29,7 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// The value of an `Authorization: Basic …` header.
-    pub fn basic_header(&self) -> String {
+    pub(crate) fn basic_header(&self) -> String {
         let raw = format!("{}:{}", self.username, self.password);
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
     }
@@ -36,7 +37,7 @@ impl Credentials {
 
 /// What the search for credentials found.
 #[derive(Debug, Clone, Default)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     /// Credentials for the registry, when a file had them.
     pub credentials: Option<Credentials>,
     /// Files that were read.
@@ -68,7 +69,7 @@ struct AuthEntry {
 /// The auth files to read, in order: REGISTRY_AUTH_FILE alone when set; otherwise podman's
 /// `${XDG_RUNTIME_DIR}/containers/auth.json`, then docker's `$DOCKER_CONFIG/config.json`
 /// (default `~/.docker/config.json`).
-pub fn auth_files() -> Vec<PathBuf> {
+pub(crate) fn auth_files() -> Vec<PathBuf> {
     if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|v| !v.is_empty()) {
         return vec![PathBuf::from(f)];
     }
@@ -87,7 +88,7 @@ pub fn auth_files() -> Vec<PathBuf> {
 }
 
 /// Finds credentials for `registry` (host[:port]) in the auth files.
-pub fn find_credentials(registry: &str) -> Result<Lookup> {
+pub(crate) fn find_credentials(registry: &str) -> Result<Lookup> {
     let explicit = std::env::var_os("REGISTRY_AUTH_FILE").is_some_and(|v| !v.is_empty());
     let mut lookup = Lookup::default();
     for file in auth_files() {
@@ -144,16 +145,15 @@ fn decode_entry(entry: &AuthEntry, file: &Path) -> Result<Option<Credentials>> {
 
 /// Whether an auth-file key ("https://index.docker.io/v1/", "host:5000", "http://host") names
 /// `registry`.
-pub fn same_registry(key: &str, registry: &str) -> bool {
+pub(crate) fn same_registry(key: &str, registry: &str) -> bool {
     let k = key.trim_start_matches("https://").trim_start_matches("http://");
     let k = k.split('/').next().unwrap_or(k);
-    let hub = |h: &str| matches!(h, "docker.io" | "index.docker.io" | "registry-1.docker.io");
-    k == registry || (hub(k) && hub(registry))
+    k == registry || (is_docker_hub(k) && is_docker_hub(registry))
 }
 
 /// What a `WWW-Authenticate` header asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Challenge {
+pub(crate) enum Challenge {
     /// Get a token from `realm` (the distribution token flow).
     Bearer {
         /// The token endpoint.
@@ -168,7 +168,7 @@ pub enum Challenge {
 }
 
 /// Parses a `WWW-Authenticate` value; None for schemes staticize does not speak.
-pub fn parse_challenge(header: &str) -> Option<Challenge> {
+pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
     let params = parse_params(rest);

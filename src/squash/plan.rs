@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::error::{Error, Result};
 use crate::image::read::{Archive, EntryKind, Image, LayerEntry};
 use crate::image::tarstream::TarExtra;
-use crate::image::waste::Overlay;
+use crate::inspect::waste::Overlay;
 
 /// Paths tracked at most (metadata only); an image with more is refused, not half-squashed.
 pub const MAX_ENTRIES: usize = 4_000_000;

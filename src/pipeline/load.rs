@@ -9,7 +9,7 @@ use crate::process::Command;
 
 /// A container engine that can load an image archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     /// docker, with the daemon's version.
     Docker(String),
     /// podman, with its version.
@@ -18,7 +18,7 @@ pub enum Engine {
 
 impl Engine {
     /// "docker" or "podman".
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Engine::Docker(_) => "docker",
             Engine::Podman(_) => "podman",
@@ -26,7 +26,7 @@ impl Engine {
     }
 
     /// The engine's (daemon's) version.
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         match self {
             Engine::Docker(v) | Engine::Podman(v) => v,
         }
@@ -45,7 +45,7 @@ fn podman() -> Option<Engine> {
 
 /// The engine `--load` asked for: "docker", "podman", or "auto" (docker if its daemon answers,
 /// else podman).
-pub fn choose(requested: &str) -> Result<Engine> {
+pub(crate) fn choose(requested: &str) -> Result<Engine> {
     match requested {
         "docker" => docker().ok_or_else(|| Error::ToolMissing {
             tool: "docker (a daemon that answers)".into(),
@@ -66,12 +66,12 @@ pub fn choose(requested: &str) -> Result<Engine> {
 
 /// docker reads zstd layers from 23.0 on (moby 23 added zstd to its decompressor); 20.10 fails
 /// with "unexpected EOF" or an invalid tar header.
-pub fn docker_reads_zstd(version: &str) -> bool {
+pub(crate) fn docker_reads_zstd(version: &str) -> bool {
     version.split(['.', '-', '+']).next().and_then(|m| m.parse::<u32>().ok()).is_some_and(|major| major >= 23)
 }
 
 /// Refuses combinations the engine cannot read, before anything is written.
-pub fn check_compatible(engine: &Engine, compression: Compression) -> Result<()> {
+pub(crate) fn check_compatible(engine: &Engine, compression: Compression) -> Result<()> {
     match (engine, compression) {
         (Engine::Docker(v), Compression::Zstd) if !docker_reads_zstd(v) => Err(Error::usage(
             format!("--load docker: docker {v} cannot read zstd layers (docker reads them from 23.0 on)"),
@@ -82,7 +82,7 @@ pub fn check_compatible(engine: &Engine, compression: Compression) -> Result<()>
 }
 
 /// Loads `archive` into `engine`; returns the engine's own report ("Loaded image: …").
-pub fn load(engine: &Engine, archive: &Path) -> Result<String> {
+pub(crate) fn load(engine: &Engine, archive: &Path) -> Result<String> {
     let out = Command::new(engine.name())
         .arg("load")
         .arg("-i")

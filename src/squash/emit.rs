@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::image::read::{Archive, EntryKind, Image, LayerEntry};
-use crate::image::squash::plan::{LinkPlan, Meta, Plan};
+use crate::squash::plan::{LinkPlan, Meta, Plan};
 
 /// What pass 2 wrote.
 #[derive(Debug, Default, Clone, Copy)]

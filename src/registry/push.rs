@@ -9,22 +9,22 @@ use serde::{Deserialize, Serialize};
 use ureq::http::Response;
 
 use crate::error::{Error, Result};
-use crate::image::auth::{self, Challenge, Lookup};
 use crate::image::read::{Archive, Image, compression_of};
-use crate::image::reference::ImageRef;
 use crate::image::spec::{self, Descriptor, Manifest};
+use crate::reference::{self, ImageRef};
+use crate::registry::auth::{self, Challenge, Lookup};
 use crate::report::{Reporter, human_size, short_digest};
 
 /// Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size.
 /// STATICIZE_PUSH_CHUNK_SIZE (bytes) overrides it.
-pub const DEFAULT_CHUNK: u64 = 32 << 20;
+pub(crate) const DEFAULT_CHUNK: u64 = 32 << 20;
 
 /// Seconds a connection may take to open, and a request may go without a byte moving either
 /// way, before the push gives up. STATICIZE_PUSH_TIMEOUT (seconds) overrides it.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
 /// The push timeout: STATICIZE_PUSH_TIMEOUT when it is a positive number of seconds.
-pub fn timeout() -> Duration {
+pub(crate) fn timeout() -> Duration {
     let secs = std::env::var("STATICIZE_PUSH_TIMEOUT")
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -35,7 +35,7 @@ pub fn timeout() -> Duration {
 
 /// Where an image goes: registry, repository, tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct Remote {
     /// host[:port] as the user wrote it ("docker.io" for Docker Hub).
     pub registry: String,
     /// The host the API is spoken to.
@@ -48,30 +48,18 @@ pub struct Target {
     pub scheme: &'static str,
 }
 
-impl Target {
+impl Remote {
     /// Parses `[REGISTRY/]REPOSITORY[:TAG]`.
-    pub fn parse(s: &str) -> Result<Target> {
+    pub fn parse(s: &str) -> Result<Remote> {
         let r = ImageRef::parse(s).map_err(|_| {
             Error::usage(
                 format!("invalid push reference '{s}'"),
                 "use [REGISTRY/]REPOSITORY[:TAG] in lowercase, e.g. 127.0.0.1:5000/team/app:v1",
             )
         })?;
-        let (registry, repository) = match r.repository.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-                (first.to_string(), rest.to_string())
-            }
-            _ => ("docker.io".to_string(), r.repository.clone()),
-        };
-        let repository = if registry == "docker.io" && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
-        };
-        let host = registry.rsplit_once(':').map_or(registry.as_str(), |(h, _)| h);
-        let scheme = if matches!(host, "localhost" | "127.0.0.1" | "[::1]") { "http" } else { "https" };
-        let api_host = if registry == "docker.io" { "registry-1.docker.io".to_string() } else { registry.clone() };
-        Ok(Target { registry, api_host, repository, tag: r.tag, scheme })
+        let (registry, repository) = r.registry_and_path();
+        let (api_host, scheme) = (reference::api_host(&registry), reference::scheme(&registry));
+        Ok(Remote { registry, api_host, repository, tag: r.tag, scheme })
     }
 
     fn base(&self) -> String {
@@ -79,7 +67,7 @@ impl Target {
     }
 }
 
-impl std::fmt::Display for Target {
+impl std::fmt::Display for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}:{}", self.registry, self.repository, self.tag)
     }
@@ -87,7 +75,7 @@ impl std::fmt::Display for Target {
 
 /// What a push did.
 #[derive(Debug, Clone, Serialize)]
-pub struct Pushed {
+pub(crate) struct Pushed {
     /// registry/repository:tag.
     pub reference: String,
     /// Digest of the tagged manifest (or index): pull by `reference@digest`.
@@ -106,7 +94,7 @@ pub struct Pushed {
 
 /// One blob's fate.
 #[derive(Debug, Clone, Serialize)]
-pub struct BlobPush {
+pub(crate) struct BlobPush {
     /// Its digest.
     pub digest: String,
     /// Its size.
@@ -147,7 +135,7 @@ struct Plan {
 }
 
 /// Pushes the archive's image (or its multi-platform index) to `target`.
-pub fn push(archive: &Archive, target: &Target, rep: &Reporter) -> Result<Pushed> {
+pub(crate) fn push(archive: &Archive, target: &Remote, rep: &Reporter) -> Result<Pushed> {
     let plan = plan(archive)?;
     let mut client = Client::connect(target)?;
     let mut blobs = Vec::new();
@@ -196,7 +184,7 @@ pub fn push(archive: &Archive, target: &Target, rep: &Reporter) -> Result<Pushed
 
 /// How an artifact (an SBOM) was attached to a pushed image.
 #[derive(Debug, Clone, Serialize)]
-pub struct Attached {
+pub(crate) struct Attached {
     /// Digest of the artifact manifest.
     pub digest: String,
     /// True when the registry indexed it as a referrer of the image (OCI 1.1 referrers API).
@@ -213,12 +201,22 @@ const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// the archive's push put in the registry: an OCI artifact manifest whose `subject` is the
 /// image. A registry with the referrers API indexes it by that subject; any other gets it
 /// under the tag `sha256-<hex>.<suffix>` as well (what ko and cosign look up).
-pub fn attach(archive: &Archive, target: &Target, artifact_type: &str, bytes: &[u8], suffix: &str) -> Result<Attached> {
+pub(crate) fn attach(
+    archive: &Archive,
+    target: &Remote,
+    artifact_type: &str,
+    bytes: &[u8],
+    suffix: &str,
+) -> Result<Attached> {
     let top = plan(archive)?.top;
     let mut client = Client::connect(target)?;
     let blobs = [
-        Blob { digest: spec::sha256_digest(b"{}"), size: 2, source: Source::Memory(b"{}".to_vec()) },
-        Blob { digest: spec::sha256_digest(bytes), size: bytes.len() as u64, source: Source::Memory(bytes.to_vec()) },
+        Blob { digest: crate::digest::sha256_digest(b"{}"), size: 2, source: Source::Memory(b"{}".to_vec()) },
+        Blob {
+            digest: crate::digest::sha256_digest(bytes),
+            size: bytes.len() as u64,
+            source: Source::Memory(bytes.to_vec()),
+        },
     ];
     for b in &blobs {
         if !client.has_blob(&b.digest)? {
@@ -234,7 +232,7 @@ pub fn attach(archive: &Archive, target: &Target, artifact_type: &str, bytes: &[
         "subject": { "mediaType": top.media_type, "digest": top.digest, "size": top.bytes.len() },
     });
     let body = serde_json::to_vec(&manifest).expect("a manifest serialises");
-    let doc = Doc { digest: spec::sha256_digest(&body), media_type: spec::MEDIA_MANIFEST.into(), bytes: body };
+    let doc = Doc { digest: crate::digest::sha256_digest(&body), media_type: spec::MEDIA_MANIFEST.into(), bytes: body };
     if client.put_manifest(&doc.digest, &doc)?.is_some() {
         return Ok(Attached { digest: doc.digest, referrer: true, tag: None });
     }
@@ -315,7 +313,7 @@ fn plan_image(archive: &Archive, img: &Image) -> Result<(Vec<Blob>, Doc)> {
         annotations: Default::default(),
     };
     let bytes = serde_json::to_vec(&manifest).expect("manifests serialise");
-    Ok((blobs, Doc { digest: spec::sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes }))
+    Ok((blobs, Doc { digest: crate::digest::sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes }))
 }
 
 fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -370,7 +368,7 @@ impl Body<'_> {
 struct Client {
     agent: ureq::Agent,
     timeout: Duration,
-    target: Target,
+    target: Remote,
     lookup: Lookup,
     authorization: Option<String>,
     chunk: u64,
@@ -378,7 +376,7 @@ struct Client {
 
 impl Client {
     /// Checks the registry answers the v2 API and authenticates for push.
-    fn connect(target: &Target) -> Result<Client> {
+    fn connect(target: &Remote) -> Result<Client> {
         let lookup = auth::find_credentials(&target.registry)?;
         let timeout = timeout();
         // Inactivity, not duration: every single socket read and write gets `timeout` (ureq's
@@ -766,20 +764,20 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = Target::parse("127.0.0.1:5000/team/app:v1").unwrap();
+        let t = Remote::parse("127.0.0.1:5000/team/app:v1").unwrap();
         assert_eq!(
             (t.registry.as_str(), t.repository.as_str(), t.tag.as_str(), t.scheme),
             ("127.0.0.1:5000", "team/app", "v1", "http")
         );
-        let t = Target::parse("redis").unwrap();
+        let t = Remote::parse("redis").unwrap();
         assert_eq!(
             (t.api_host.as_str(), t.repository.as_str(), t.tag.as_str(), t.scheme),
             ("registry-1.docker.io", "library/redis", "latest", "https")
         );
-        let t = Target::parse("ghcr.io/o/app").unwrap();
+        let t = Remote::parse("ghcr.io/o/app").unwrap();
         assert_eq!((t.registry.as_str(), t.scheme), ("ghcr.io", "https"));
-        assert_eq!(Target::parse("localhost/x").unwrap().scheme, "http");
-        assert!(Target::parse("Bad/Name").is_err());
+        assert_eq!(Remote::parse("localhost/x").unwrap().scheme, "http");
+        assert!(Remote::parse("Bad/Name").is_err());
     }
 
     #[test]
