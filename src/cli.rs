@@ -737,6 +737,10 @@ pub struct BuildArgs {
     /// Default: [deps] in DIR/staticize.toml.
     #[arg(long = "dep", value_name = "NAME[,NAME…]", env = "STATICIZE_DEPS")]
     pub deps: Vec<String>,
+    /// When a step fails on a header, library, pkg-config module or *-config script a recipe
+    /// provides, add that recipe as a --dep and run the build again.
+    #[arg(long)]
+    pub auto_deps: bool,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,

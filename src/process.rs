@@ -117,6 +117,16 @@ impl Command {
         self.finished(step, &out)
     }
 
+    /// Runs the command with the caller's stdin and stderr, capturing only stdout: for a
+    /// drop-in wrapper that must filter what the tool prints there. Returns the exit code (a
+    /// signal is 128 + its number, as a shell reports it) and stdout.
+    pub(crate) fn run_capturing_stdout(&self, step: &str) -> Result<(i32, Vec<u8>)> {
+        use std::os::unix::process::ExitStatusExt;
+        let out = self.expression().stdout_capture().unchecked().run().map_err(|e| self.start_error(step, e))?;
+        let code = out.status.code().or_else(|| out.status.signal().map(|s| 128 + s)).unwrap_or(1);
+        Ok((code, out.stdout))
+    }
+
     /// Starts the command in the background, in a process group of its own, so that
     /// [`Running::abandon`] can stop it together with every process it started. The group is
     /// outside the terminal's foreground group, so Ctrl-C would not reach it: staticize stops it

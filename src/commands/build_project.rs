@@ -35,6 +35,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
             targets: args.targets.clone(),
             preference: args.toolchain.preference(),
             deps: crate::deps::requested(&args.deps, &args.dir)?,
+            auto_deps: args.auto_deps,
         },
         bins: args.bins.clone(),
         output: args.output.clone(),

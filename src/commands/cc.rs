@@ -37,7 +37,10 @@ pub fn run(lang: Lang, args: Vec<OsString>) -> Result<()> {
     let args = cc::wrapper_args(&chosen, args)?;
     let (mode, cmd) = chosen.command(&args);
     if mode == Mode::Link {
-        cc::log_link(&args, &cmd);
+        if let Some(code) = cc::traced_link(&args, &cmd, &chosen)? {
+            // The compiler's own exit status, as if this process had been replaced by it.
+            std::process::exit(code);
+        }
     }
     Err(cmd.exec(&format!("run {}", chosen.name)))
 }

@@ -93,14 +93,18 @@ fn list(rep: &Reporter) -> Result<()> {
         rep.line("  (nothing yet: staticize deps build NAME, or --dep NAME on a build)");
     }
     for c in &cached {
+        // The entry's own directory ends the line: two builds of one version (other needs,
+        // another recipe text) are two entries, and the line says which is which.
+        let key = std::path::Path::new(&c.path).file_name().map(|n| n.to_string_lossy().into_owned());
         rep.line(format!(
-            "  {:<12} {:<24} {:<8} {:<6} {:>9}  {}",
+            "  {:<12} {:<24} {:<8} {:<6} {:>9}  {}  [{}]",
             c.name,
             c.version,
             c.arch,
             c.profile,
             human_size(c.size),
-            c.compiler
+            c.compiler,
+            key.unwrap_or_default()
         ));
     }
     rep.json(&serde_json::json!({ "recipes": recipes, "cached": cached, "cache": cache::root() }));
@@ -131,6 +135,14 @@ fn build(t: &DepsTargetArgs, rep: &Reporter, print_paths: bool) -> Result<()> {
             built: e.built,
         })
         .collect();
+    if print_paths {
+        // The paths go to stdout for `$(staticize deps path …)`; what had to be built first is
+        // said on stderr, even with --json, so a slow first call is never a silent one.
+        let built: Vec<&str> = rows.iter().filter(|r| r.built).map(|r| r.name.as_str()).collect();
+        if !built.is_empty() {
+            eprintln!("deps path: built {} first (not in the cache {})", built.join(", "), cache::root().display());
+        }
+    }
     for r in rows.iter().filter(|r| !print_paths || names.contains(&r.name)) {
         if print_paths {
             rep.line(&r.path);

@@ -33,7 +33,9 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
     };
     let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
     if let (Some(Remade::Squash { report, more }), Some(image)) = (&outcome.remade, &outcome.image) {
-        rep.json(&serde_json::json!({ "squash": report, "other_platforms": more, "image": image, "proof": outcome.proof }));
+        rep.json(
+            &serde_json::json!({ "squash": report, "other_platforms": more, "image": image, "proof": outcome.proof }),
+        );
     }
     outcome.finish()
 }

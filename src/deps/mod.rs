@@ -80,8 +80,13 @@ fn entry_dir(r: &Recipe, version: &str, t: &Toolset, needs: &[Entry]) -> PathBuf
         h.update(part.as_bytes());
         h.update([0]);
     }
-    for n in needs {
-        h.update(n.prefix.display().to_string().as_bytes());
+    // By name, not in the order the names were given: `--dep zlib,openssl,curl` and
+    // `deps path curl` build the same curl into the same entry.
+    let mut need_dirs: Vec<(&str, String)> =
+        needs.iter().map(|n| (n.recipe.name.as_str(), n.prefix.display().to_string())).collect();
+    need_dirs.sort();
+    for (_, dir) in need_dirs {
+        h.update(dir.as_bytes());
         h.update([0]);
     }
     let hash = hex::encode(h.finalize());
@@ -193,6 +198,46 @@ pub(crate) fn requested(flags: &[String], dir: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deps::cache::Manifest;
+    use crate::toolchain::Profile;
+    use crate::toolchain::cc::Chosen;
+
+    fn entry(name: &str, prefix: &str) -> Entry {
+        let manifest = Manifest {
+            name: name.into(),
+            version: "1".into(),
+            debian_source: None,
+            license: None,
+            purl: String::new(),
+            libs: Vec::new(),
+            pkgconfig: Vec::new(),
+            needs: Vec::new(),
+            compiler: String::new(),
+            libc: "musl".into(),
+            arch: "x86_64".into(),
+            profile: "size".into(),
+            seconds: 0,
+        };
+        Entry { recipe: recipe::find(name).unwrap(), prefix: prefix.into(), manifest, built: false }
+    }
+
+    #[test]
+    fn the_cache_key_does_not_depend_on_the_order_of_the_needs() {
+        let chosen = Chosen {
+            name: "musl-gcc".into(),
+            libc: "musl".into(),
+            argv: vec!["musl-gcc".into()],
+            link_flags: Vec::new(),
+            profile_flags: Vec::new(),
+            version: "12".into(),
+        };
+        let t = Toolset::for_chosen(chosen, Profile::Size);
+        let curl = recipe::find("curl").unwrap();
+        let (z, o) = (entry("zlib", "/c/zlib/a"), entry("openssl", "/c/openssl/b"));
+        let one = entry_dir(&curl, "7.88.1", &t, &[z.clone(), o.clone()]);
+        assert_eq!(one, entry_dir(&curl, "7.88.1", &t, &[o, z.clone()]));
+        assert_ne!(one, entry_dir(&curl, "7.88.1", &t, &[z]), "other needs are another entry");
+    }
 
     #[test]
     fn config_lists_deps() {

@@ -24,6 +24,8 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("readline", include_str!("../../toolchains/deps/readline.toml")),
     ("libffi", include_str!("../../toolchains/deps/libffi.toml")),
     ("libevent", include_str!("../../toolchains/deps/libevent.toml")),
+    ("libxcrypt", include_str!("../../toolchains/deps/libxcrypt.toml")),
+    ("expat", include_str!("../../toolchains/deps/expat.toml")),
 ];
 
 /// One library recipe.
@@ -126,6 +128,10 @@ pub(crate) struct Provides {
     /// Headers as written in `#include <…>`.
     #[serde(default)]
     pub headers: Vec<String>,
+    /// Functions it defines that a C library may lack (musl's `crypt`): an "undefined
+    /// reference" to one names this recipe.
+    #[serde(default)]
+    pub symbols: Vec<String>,
 }
 
 /// Parses one recipe's text; `name` is its file name without `.toml`.
@@ -182,6 +188,32 @@ pub(crate) fn providing_header(h: &str) -> Option<Recipe> {
 /// The recipe that provides the library `-l{l}`, if one does.
 pub(crate) fn providing_lib(l: &str) -> Option<Recipe> {
     all().into_iter().find(|r| r.provides.libs.iter().any(|x| x == l))
+}
+
+/// The recipe that defines the function `f` a link lacked (`crypt`), if one does.
+pub(crate) fn providing_symbol(f: &str) -> Option<Recipe> {
+    all().into_iter().find(|r| r.provides.symbols.iter().any(|x| x == f))
+}
+
+/// The recipe that installs the pkg-config module `m` (`libevent`, `libpcre2-8`), if one does.
+pub(crate) fn providing_pkgconfig(m: &str) -> Option<Recipe> {
+    all().into_iter().find(|r| r.provides.pkgconfig.iter().any(|x| x == m))
+}
+
+/// The recipe that installs the `*-config` script `script`: the one named like it
+/// (`curl-config`, `pcre2-config`; `ncursesw6-config` is ncurses').
+pub(crate) fn providing_config_script(script: &str) -> Option<Recipe> {
+    let stem = script.strip_suffix("-config")?;
+    named_in_error(stem).or_else(|| named_in_error(stem.trim_end_matches(|c: char| c.is_ascii_digit())))
+}
+
+/// The recipe a build's error means by `word`: a recipe's name, or a library it provides
+/// with or without `lib` (`libevent`, `event`, `libcurl`).
+pub(crate) fn named_in_error(word: &str) -> Option<Recipe> {
+    let bare = word.strip_prefix("lib").filter(|b| !b.is_empty()).unwrap_or(word);
+    all().into_iter().find(|r| {
+        r.name == word || r.name == bare || r.provides.libs.iter().any(|l| l == bare || format!("lib{l}") == word)
+    })
 }
 
 /// `names` and everything they need, each once, needs before the recipes that need them.

@@ -101,11 +101,33 @@ pub(crate) struct LinkRecord {
     pub output: PathBuf,
     /// The command line as run.
     pub command: String,
+    /// The static archives the linker read (empty when the link was not traced).
+    #[serde(default)]
+    pub archives: Vec<PathBuf>,
+}
+
+/// A link of an executable under `staticize build` (STATICIZE_LINK_LOG set) with a compiler
+/// that takes `-Wl,--trace`: run traced, its stdout passed on without the trace, logged with
+/// the archives it read (the SBOM lists their packages). Returns its exit code; `None` when the
+/// link is not to be traced (the caller replaces itself with the compiler).
+pub(crate) fn traced_link(args: &[OsString], cmd: &Command, chosen: &Chosen) -> Result<Option<i32>> {
+    if std::env::var_os(ENV_LINK_LOG).is_none() || !crate::driver::linktrace::traceable(&chosen.argv) {
+        log_link(args, cmd, Vec::new());
+        return Ok(None);
+    }
+    let traced = cmd.clone().arg(crate::driver::linktrace::TRACE);
+    let (code, stdout) = traced.run_capturing_stdout(&format!("run {}", chosen.name))?;
+    let (archives, rest) = crate::driver::linktrace::parse_trace(&String::from_utf8_lossy(&stdout));
+    let _ = std::io::stdout().lock().write_all(rest.as_bytes());
+    if code == 0 {
+        log_link(args, cmd, archives);
+    }
+    Ok(Some(code))
 }
 
 /// Appends `cmd`'s record to the link log when STATICIZE_LINK_LOG is set; best effort (a
 /// compiler never fails because its log could not be written).
-pub(crate) fn log_link(args: &[OsString], cmd: &Command) {
+pub(crate) fn log_link(args: &[OsString], cmd: &Command, archives: Vec<PathBuf>) {
     let Some(path) = std::env::var_os(ENV_LINK_LOG) else { return };
     let output = args
         .iter()
@@ -114,7 +136,7 @@ pub(crate) fn log_link(args: &[OsString], cmd: &Command) {
         .map(PathBuf::from)
         .or_else(|| args.iter().find_map(|a| a.to_str()?.strip_prefix("-o").map(PathBuf::from)))
         .unwrap_or_else(|| PathBuf::from("a.out"));
-    let rec = LinkRecord { dir: std::env::current_dir().unwrap_or_default(), output, command: cmd.summary() };
+    let rec = LinkRecord { dir: std::env::current_dir().unwrap_or_default(), output, command: cmd.summary(), archives };
     let Ok(mut line) = serde_json::to_vec(&rec) else { return };
     line.push(b'\n');
     // One write of one line with O_APPEND: parallel make jobs do not interleave lines.

@@ -15,6 +15,14 @@ pub(crate) enum Missing {
     Header(String),
     /// A library, as in `-lNAME` ("z").
     Library(String),
+    /// A pkg-config module ("libevent").
+    PkgConfig(String),
+    /// A `*-config` script a build runs for flags ("curl-config").
+    ConfigScript(String),
+    /// A library a configure script names in its error ("libevent not found").
+    Named(String),
+    /// A function the link found no definition of ("crypt": musl's libc.a lacks it).
+    Symbol(String),
 }
 
 impl Missing {
@@ -23,15 +31,73 @@ impl Missing {
         match self {
             Missing::Header(h) => crate::deps::recipe::providing_header(h),
             Missing::Library(l) => crate::deps::recipe::providing_lib(l),
+            Missing::PkgConfig(m) => crate::deps::recipe::providing_pkgconfig(m),
+            Missing::ConfigScript(c) => crate::deps::recipe::providing_config_script(c),
+            Missing::Named(n) => crate::deps::recipe::named_in_error(n),
+            Missing::Symbol(f) => crate::deps::recipe::providing_symbol(f),
         }
     }
 
-    fn describe(&self) -> String {
+    /// What is missing, in words ("header zlib.h", "pkg-config module libevent").
+    pub(crate) fn describe(&self) -> String {
         match self {
             Missing::Header(h) => format!("header {h}"),
             Missing::Library(l) => format!("library -l{l}"),
+            Missing::PkgConfig(m) => format!("pkg-config module {m}"),
+            Missing::ConfigScript(c) => format!("{c} (the script that prints its flags)"),
+            Missing::Named(n) => format!("library {n}"),
+            Missing::Symbol(f) => format!("function {f}()"),
         }
     }
+}
+
+/// Everything missing that a build's output names, in the order it names them, each once:
+/// what [`missing_in`] finds on each line, and what build systems say — pkg-config ("No package
+/// 'x' found", "Package 'x', required by …, not found"), a shell that ran no `x-config`
+/// ("x-config: not found", "command not found"), configure's own "error: x not found".
+pub(crate) fn all_missing(output: &str) -> Vec<Missing> {
+    let mut found: Vec<Missing> = Vec::new();
+    for line in output.lines() {
+        let hit = missing_in(line).or_else(|| build_system_missing(line));
+        if let Some(m) = hit.filter(|m| !found.contains(m)) {
+            found.push(m);
+        }
+    }
+    found
+}
+
+fn build_system_missing(line: &str) -> Option<Missing> {
+    if let Some(rest) = after(line, "undefined reference to ") {
+        let f = rest.trim_start_matches(['`', '\'']).split(['\'', '`']).next().unwrap_or("");
+        return crate::deps::recipe::providing_symbol(f).map(|_| Missing::Symbol(f.to_string()));
+    }
+    let quoted = |rest: &str| rest.trim_start_matches(['\'', '`', '"']).split(['\'', '"']).next().map(str::to_string);
+    if let Some(rest) = after(line, "No package '").or_else(|| after(line, "Package '")) {
+        if line.contains("found") {
+            return quoted(rest).filter(|m| !m.is_empty()).map(Missing::PkgConfig);
+        }
+    }
+    if let Some(i) = line.find("-config") {
+        let (head, tail) = line.split_at(i);
+        let tail = &tail["-config".len()..];
+        let missing = ["not found", "No such file", "command not found"].iter().any(|m| tail.contains(m));
+        let name = head.rsplit([' ', ':', '/', '\'', '`', '"', '(']).next().unwrap_or("");
+        if missing && !name.is_empty() && !tail.starts_with(['.', '_']) {
+            return Some(Missing::ConfigScript(format!("{name}-config")));
+        }
+    }
+    let lower = line.to_ascii_lowercase();
+    // "error: libevent not found", and an #error saying what it requires (dropbear's
+    // "DROPBEAR_SVR_PASSWORD_AUTH requires `crypt()'").
+    let says_missing = ["not found", "cannot find", "requires"].iter().any(|m| lower.contains(m));
+    if lower.contains("error") && says_missing {
+        let words = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '+'));
+        return words
+            .filter(|w| w.len() > 1)
+            .find(|w| crate::deps::recipe::named_in_error(w).is_some())
+            .map(|w| Missing::Named(w.to_string()));
+    }
+    None
 }
 
 /// The first missing header or library named in a compiler's stderr: gcc/musl-gcc
@@ -80,6 +146,8 @@ pub(crate) fn glibc_copy(missing: &Missing) -> Option<PathBuf> {
                 [Path::new(d).join(&multiarch).join(format!("lib{l}.a")), Path::new(d).join(format!("lib{l}.a"))]
             })
             .collect(),
+        // A compile or link names only headers and libraries; the rest come from build systems.
+        Missing::PkgConfig(_) | Missing::ConfigScript(_) | Missing::Named(_) | Missing::Symbol(_) => Vec::new(),
     };
     candidates.into_iter().find(|p| p.is_file())
 }
@@ -179,5 +247,41 @@ mod tests {
             l("z")
         );
         assert_eq!(missing_in("error: expected ';' before '}' token"), None);
+    }
+
+    #[test]
+    fn build_systems_name_modules_scripts_and_libraries_a_recipe_provides() {
+        let text = "checking for LIBEVENT... no\nNo package 'libevent' found\n\
+                    ./configure: line 9: curl-config: command not found\n\
+                    configure: error: \"libevent not found\"\n\
+                    Package 'libpcre2-8', required by 'virtual:world', not found\n\
+                    make: pcre2-config: No such file or directory\n";
+        let found = all_missing(text);
+        assert_eq!(
+            found,
+            [
+                Missing::PkgConfig("libevent".into()),
+                Missing::ConfigScript("curl-config".into()),
+                Missing::Named("libevent".into()),
+                Missing::PkgConfig("libpcre2-8".into()),
+                Missing::ConfigScript("pcre2-config".into()),
+            ]
+        );
+        let names: Vec<String> = found.iter().filter_map(|m| m.recipe()).map(|r| r.name).collect();
+        assert_eq!(names, ["libevent", "curl", "libevent", "pcre2", "pcre2"]);
+        assert!(
+            all_missing("checking for gcc... gcc\nconfigure: error: C compiler cannot create executables").is_empty()
+        );
+        // Debian's musl lacks crypt: each way a build says so names libxcrypt.
+        for text in [
+            "htpasswd.c:(.text+0x1d): undefined reference to `crypt'",
+            "/usr/bin/ld: cannot find -lcrypt: No such file or directory",
+            "x.c:2:10: fatal error: crypt.h: No such file or directory",
+            "sysoptions.h:281:3: error: #error \"DROPBEAR_SVR_PASSWORD_AUTH requires `crypt()'.\"",
+        ] {
+            let found = all_missing(text);
+            assert_eq!(found.first().and_then(|m| m.recipe()).map(|r| r.name), Some("libxcrypt".into()), "{text}");
+        }
+        assert!(all_missing("a.c:(.text+0x1): undefined reference to `my_own_function'").is_empty());
     }
 }

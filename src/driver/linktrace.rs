@@ -16,7 +16,7 @@ use crate::process::{Command, Output};
 const DRIVERS: [&str; 7] = ["gcc", "g++", "cc", "c++", "musl-gcc", "clang", "clang++"];
 
 /// The flag that makes the linker list its inputs on stdout.
-const TRACE: &str = "-Wl,--trace";
+pub(crate) const TRACE: &str = "-Wl,--trace";
 
 /// Whether the compiler run as `argv` takes `-Wl,--trace`: its command is one of [`DRIVERS`]
 /// (a path, or a cross prefix such as `x86_64-linux-gnu-gcc`, allowed).
@@ -49,7 +49,7 @@ pub(crate) fn run(cmd: &Command, traced: bool, step: &str) -> Result<(Output, Ve
 /// Splits `ld --trace` output: the archives it names (each once, in the linker's order, only
 /// those that exist), and every line that is not a trace line, as written. One input per line,
 /// an archive member as `ARCHIVE(MEMBER)` in some binutils versions.
-fn parse_trace(text: &str) -> (Vec<PathBuf>, String) {
+pub(crate) fn parse_trace(text: &str) -> (Vec<PathBuf>, String) {
     let mut archives: Vec<PathBuf> = Vec::new();
     let mut rest = String::new();
     for line in text.lines() {

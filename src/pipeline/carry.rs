@@ -132,7 +132,9 @@ fn carry_host(p: &ToCarry, s: &ImageSettings, opts: &CarryOptions) -> Result<Wit
     }
     let program_path = p.program_path.to_string();
     let mut s = s.clone();
-    if let Some(v) = stdlib.as_ref().and_then(|l| l.venv.as_ref()).filter(|_| s.path.is_none() && s.entrypoint.is_none()) {
+    if let Some(v) =
+        stdlib.as_ref().and_then(|l| l.venv.as_ref()).filter(|_| s.path.is_none() && s.entrypoint.is_none())
+    {
         // Started by its path inside the virtual environment, python takes the venv's
         // packages (`pyvenv.cfg`); started as itself it would not.
         s.entrypoint = Some(vec![crate::image::options::program_path(&v.entry.to_string_lossy())?]);

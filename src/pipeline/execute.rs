@@ -157,7 +157,13 @@ impl Outcome {
 /// The tail every image-writing run shares, after delivery: the SBOM beside the archive, the
 /// proof run of the archive, then — unless the proof failed — how to run the image, the push,
 /// the SBOM attached to the pushed image. Returns the proof (None: `--no-probe`).
-pub(super) fn tail(job: &Job, written: &Written, of: &SbomOf, dests: &Checked, rep: &Reporter) -> Result<Option<Proof>> {
+pub(super) fn tail(
+    job: &Job,
+    written: &Written,
+    of: &SbomOf,
+    dests: &Checked,
+    rep: &Reporter,
+) -> Result<Option<Proof>> {
     sbom::write(job, of, written, rep)?;
     let proof = crate::prove::stage::prove_image(&written.path, job.probe.as_ref(), rep)?;
     if proof.as_ref().is_some_and(|p| !p.ok) {
@@ -202,6 +208,10 @@ fn build_system(job: &Job, b: &BuildSystem, rep: &Reporter) -> Result<Outcome> {
     let mut each = Vec::new();
     for e in chosen {
         let name = select::file_name(e);
+        let label = select::label(&built, e);
+        if let Some(w) = &label.warning {
+            rep.warn(w);
+        }
         let binary = b.output.clone().unwrap_or_else(|| PathBuf::from(&name));
         let destinations = match &b.image {
             None => Vec::new(),
@@ -214,7 +224,7 @@ fn build_system(job: &Job, b: &BuildSystem, rep: &Reporter) -> Result<Outcome> {
             created_by: format!("staticize build --bin {name}"),
             name,
             programs: Programs::Made {
-                made: vec![(Arch::host(), select::artifact(e, &built))],
+                made: vec![(Arch::host(), select::artifact(e, &label))],
                 inputs: vec![e.rel.clone()],
             },
             settings: job.settings.clone(),

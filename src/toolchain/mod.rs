@@ -352,7 +352,15 @@ impl ToolchainSpec {
         let argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
         // The flags of the candidate the custom command most resembles.
         let libc = if command.contains("musl") || command.contains("zig") { "musl" } else { "glibc" };
-        let like = self.compiler.iter().find(|c| c.libc == libc).unwrap_or(&self.compiler[0]);
+        // By name first (`zig cc`, `python3 -m ziglang cc`, `x86_64-linux-musl-gcc`): zig is
+        // musl too, but its lld refuses musl-gcc's -z noseparate-code.
+        let named = |c: &&CompilerSpec| command.contains(c.name.as_str());
+        let like = self
+            .compiler
+            .iter()
+            .find(named)
+            .or_else(|| self.compiler.iter().find(|c| c.libc == libc))
+            .unwrap_or(&self.compiler[0]);
         let version = Command::from_argv(&argv)
             .arg("--version")
             .probe()
@@ -392,6 +400,22 @@ mod tests {
         let pref = Preference { compiler: Some("tcc".into()), ..Default::default() };
         let err = spec("c").select(&pref).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
+    }
+
+    #[test]
+    fn a_custom_zig_gets_zigs_flags_not_musl_gccs() {
+        let s = spec("c");
+        for command in ["python3 -m ziglang cc -target x86_64-linux-musl", "/opt/zig/zig cc"] {
+            let c = s.custom(command, &Preference::default());
+            assert!(!c.profile_flags.iter().any(|f| f.contains("noseparate")), "{command}: {:?}", c.profile_flags);
+            assert_eq!(c.libc, "musl");
+        }
+        assert!(
+            s.custom("x86_64-linux-musl-gcc", &Preference::default())
+                .profile_flags
+                .iter()
+                .any(|f| f.contains("noseparate"))
+        );
     }
 
     #[test]

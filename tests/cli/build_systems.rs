@@ -53,8 +53,10 @@ fn lua_make_lists_two_programs_then_builds_lua_static_incrementally() {
         listed.contains("choose with --bin") && listed.contains("src/lua ") && listed.contains("src/luac"),
         "{listed}"
     );
-    let object = top.join("src/lapi.o");
+    // A plain Makefile builds in a private copy of the tree; an edit in the tree reaches it.
+    let object = top.join(".staticize-build/tree/src/lapi.o");
     let stamp = std::fs::metadata(&object).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(top.join("src/lua.c"), std::fs::read(top.join("src/lua.c")).unwrap()).unwrap();
     let text = build(out, &top, &["--bin", "lua"]);
     assert!(text.contains("found 2 executables (1 built by this run)"), "{text}");
@@ -226,4 +228,84 @@ fn staticize_cc_passes_probes_through_and_links_static() {
     let o = run(staticize().current_dir(dir.path()).args(["cc", "-c", "bad.c"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("nope"), "{}", text(&o));
+}
+
+/// lz4's plain Makefile (no configure) builds in a private copy of the tree, which the next
+/// run reuses; programs/lz4 and the ./lz4 the Makefile copies from it are one executable, so
+/// no --bin is needed; the image round-trips a file.
+#[test]
+fn lz4_plain_makefile_builds_in_a_private_copy_incrementally_and_round_trips_in_the_image() {
+    if !tools(&["apt-get", "make", "musl-gcc"]) {
+        return;
+    }
+    let (dir, top) = unpack(&LZ4);
+    let out = dir.path();
+    let text = build(out, &top, &[]);
+    assert!(text.contains("private copy") && text.contains("found 1 executable (1 built by this run)"), "{text}");
+    assert!(!top.join("lz4").exists() && !top.join("programs/lz4").exists(), "the build wrote into the source tree");
+    let copy = top.join(".staticize-build/tree");
+    assert!(copy.join("programs/lz4").is_file() && copy.join("lz4").is_file(), "{text}");
+    assert_static(&out.join("lz4"));
+    // An edit in the source tree reaches the copy; the library is not compiled again.
+    let object = copy.join("lib/lz4.o");
+    let stamp = std::fs::metadata(&object).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let cli = top.join("programs/lz4cli.c");
+    std::fs::write(&cli, std::fs::read(&cli).unwrap()).unwrap();
+    let again = build(out, &top, &["--bin", "lz4"]);
+    assert!(again.contains("1 files copied") && again.contains("(1 built by this run)"), "{again}");
+    assert_eq!(std::fs::metadata(&object).unwrap().modified().unwrap(), stamp, "lz4.o was rebuilt: not incremental");
+    let data = tempdir();
+    let payload = "staticize ".repeat(10_000);
+    std::fs::write(data.path().join("in.txt"), &payload).unwrap();
+    let mount = format!("{}:/d:z", data.path().display());
+    for e in Engine::available() {
+        let tag = unique_tag("lz4");
+        e.load(&out.join("lz4.tar"));
+        ok(e.cmd().args(["tag", "lz4:latest", &tag]));
+        e.run_image(&tag, &["-v", &mount], &["-q", "-f", "/d/in.txt", "/d/in.lz4"]);
+        let packed = std::fs::metadata(data.path().join("in.lz4")).unwrap().len();
+        assert!(packed < 2000, "{e:?}: 100 kB of repeats compressed to {packed} bytes");
+        assert_eq!(e.run_image(&tag, &["-v", &mount], &["-d", "-c", "/d/in.lz4"]), payload, "{e:?}");
+        e.remove(&tag);
+        std::fs::remove_file(data.path().join("in.lz4")).unwrap();
+    }
+}
+
+/// nginx's hand-written ./configure reads auto/options from the current directory: staticize
+/// builds it in a private copy, without `-- sh -c`. Its configure asks pcre2-config for the
+/// regex library's flags: `--dep pcre2` puts the musl build's script on PATH, and zlib is found
+/// through the wrapper's -I/-L; it includes crypt.h, which `--auto-deps` finds in libxcrypt.
+/// The image prints its version.
+#[test]
+fn nginx_hand_written_configure_with_pcre2_config_builds_in_a_copy_and_runs_in_the_image() {
+    if !tools(&["apt-get", "make", "musl-gcc"]) {
+        return;
+    }
+    let (dir, top) = unpack(&NGINX);
+    let out = dir.path();
+    let log = ok(staticize()
+        .current_dir(out)
+        .env("STATICIZE_DEPS_CACHE", deps_cache())
+        .env_remove("STATICIZE_DEPS")
+        .arg("build")
+        .arg(&top)
+        .args(["--dep", "pcre2,zlib", "--auto-deps", "--bin", "nginx"]));
+    assert!(log.contains("private copy") && !log.contains("--disable-shared"), "{log}");
+    // Debian's musl has no crypt.h: the failure names libxcrypt, --auto-deps adds it.
+    assert!(log.contains("adding --dep libxcrypt"), "{log}");
+    assert!(!top.join("objs").exists() && !top.join("Makefile").exists(), "configure ran in the source tree");
+    let copy = top.join(".staticize-build/tree");
+    let config = std::fs::read_to_string(copy.join("objs/ngx_auto_config.h")).unwrap();
+    assert!(config.contains("NGX_PCRE2") && config.contains("NGX_ZLIB"), "pcre2 or zlib not found by configure");
+    assert_static(&out.join("nginx"));
+    for e in Engine::available() {
+        let tag = unique_tag("nginx");
+        e.load(&out.join("nginx.tar"));
+        ok(e.cmd().args(["tag", "nginx:latest", &tag]));
+        let o = run(e.cmd().args(["run", "--rm", "--network", "none", &tag, "-V"]));
+        let said = text(&o);
+        assert!(o.status.success() && said.contains("nginx version: nginx/1.22.1"), "{e:?}: {said}");
+        e.remove(&tag);
+    }
 }

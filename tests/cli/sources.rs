@@ -29,6 +29,11 @@ pub(crate) const CMARK: Source = Source { package: "cmark", tarball: "cmark_0.30
 /// fribidi 1.0.8 (Meson; the bidi algorithm and a small CLI).
 pub(crate) const FRIBIDI: Source = Source { package: "fribidi", tarball: "fribidi_1.0.8.orig.tar.bz2" };
 
+/// lz4 1.9.4 (a plain Makefile, no configure; it copies programs/lz4 to ./lz4).
+pub(crate) const LZ4: Source = Source { package: "lz4", tarball: "lz4_1.9.4.orig.tar.gz" };
+/// nginx 1.22.1 (a hand-written ./configure that reads auto/… from the current directory).
+pub(crate) const NGINX: Source = Source { package: "nginx", tarball: "nginx_1.22.1.orig.tar.gz" };
+
 /// The download cache shared by every test of the run (and by later runs).
 pub(crate) fn cache() -> PathBuf {
     let dir = std::env::var_os("STATICIZE_TEST_DEBSRC")

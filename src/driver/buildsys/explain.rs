@@ -12,7 +12,13 @@ const DYNAMIC_FLAGS: &[&str] = &["-static-pie", "-pie", "-Bdynamic", "-dynamic-l
 
 /// The explanation and the fix for a dynamic executable at `path` (absolute), built in a run
 /// whose executable links are in `links`.
-pub(crate) fn explain(path: &Path, rel: &Path, linkage: &Linkage, links: &[LinkRecord]) -> (String, String) {
+pub(crate) fn explain(
+    path: &Path,
+    rel: &Path,
+    linkage: &Linkage,
+    links: &[LinkRecord],
+    work: &Path,
+) -> (String, String) {
     let needs = if linkage.needed.is_empty() { String::new() } else { format!(", needs {}", linkage.needed.join(" ")) };
     let interp = linkage.interp.as_deref().map(|i| format!(" (interpreter {i})")).unwrap_or_default();
     let what = format!("{} is dynamic{interp}{needs}", rel.display());
@@ -44,14 +50,66 @@ pub(crate) fn explain(path: &Path, rel: &Path, linkage: &Linkage, links: &[LinkR
                 "remove those flags from the project's LDFLAGS (or its build files) and build again".into(),
             )
         }
-        None => (
-            format!(
-                "{what}: it was not linked by staticize cc — the build called a compiler of its own (e.g. CC=gcc written into a Makefile, or a CMake toolchain file)"
+        None => match named_compiler(work) {
+            Some((cc, file)) => (
+                format!("{what}: it was not linked by staticize cc — {file} calls {cc} directly"),
+                format!(
+                    "change that rule to use ${} (make's CC=staticize-cc and CXX=staticize-c++ then reach it), or give the command after --, e.g. staticize build DIR -- make CC=staticize-cc",
+                    if cc.contains("++") { "CXX" } else { "CC" }
+                ),
             ),
-            "make the build use $CC: give the command after --, e.g. staticize build DIR -- make CC=staticize-cc"
-                .into(),
-        ),
+            None => (
+                format!(
+                    "{what}: it was not linked by staticize cc — the build called a compiler of its own (e.g. CC=gcc written into a Makefile, or a CMake toolchain file)"
+                ),
+                "make the build use $CC: give the command after --, e.g. staticize build DIR -- make CC=staticize-cc"
+                    .into(),
+            ),
+        },
     }
+}
+
+/// The runtime a static executable carries, read from its bytes: static glibc leaves its
+/// `GLIBC_TUNABLES` name, libstdc++ its `__gnu_cxx` / `St9exception` type names, libc++ its
+/// `St3__1` namespace. `None` where no marker is found.
+pub(crate) fn runtime(exe: &Path) -> (Option<&'static str>, Option<&'static str>) {
+    let bytes = std::fs::read(exe).unwrap_or_default();
+    let has = |m: &[u8]| bytes.windows(m.len()).any(|w| w == m);
+    let libc = has(b"GLIBC_TUNABLES").then_some("glibc");
+    let cxx = if has(b"St3__1") {
+        Some("libc++")
+    } else if has(b"__gnu_cxx") || has(b"St9exception") {
+        Some("libstdc++")
+    } else {
+        None
+    };
+    (libc, cxx)
+}
+
+/// The compiler a Makefile in `work` (the top one or one level down) calls by name in a rule
+/// (`\tg++ -static -o app …`), when one does: such a link bypasses $CC and $CXX.
+pub(crate) fn named_compiler(work: &Path) -> Option<(String, String)> {
+    const NAMES: &[&str] = &["g++", "c++", "clang++", "gcc", "cc", "clang"];
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in std::iter::once(work.to_path_buf())
+        .chain(std::fs::read_dir(work).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()))
+    {
+        for name in ["GNUmakefile", "makefile", "Makefile"] {
+            files.push(dir.join(name));
+        }
+    }
+    files.sort();
+    for f in files.iter().filter(|f| f.is_file()) {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for line in text.lines().filter(|l| l.starts_with('\t')) {
+            let first = line.trim_start().trim_start_matches(['@', '-', '+']).split_whitespace().next().unwrap_or("");
+            if let Some(n) = NAMES.iter().find(|n| first == **n || first.ends_with(&format!("/{n}"))) {
+                let rel = f.strip_prefix(work).unwrap_or(f).display().to_string();
+                return Some((n.to_string(), rel));
+            }
+        }
+    }
+    None
 }
 
 /// A failed build step whose linker could not find `-lNAME` gets a help line: a static link
@@ -110,10 +168,11 @@ mod tests {
 
     #[test]
     fn libtool_wrappers_and_foreign_links_are_named() {
-        let (why, fix) = explain(Path::new("/nonexistent/.libs/jq"), Path::new(".libs/jq"), &dynamic(), &[]);
+        let nowhere = Path::new("/nonexistent");
+        let (why, fix) = explain(Path::new("/nonexistent/.libs/jq"), Path::new(".libs/jq"), &dynamic(), &[], nowhere);
         assert!(why.contains("libtool") && why.contains("needs libonig.so.5"), "{why}");
         assert!(fix.contains("--disable-shared"));
-        let (why, fix) = explain(Path::new("/nonexistent/jq"), Path::new("jq"), &dynamic(), &[]);
+        let (why, fix) = explain(Path::new("/nonexistent/jq"), Path::new("jq"), &dynamic(), &[], nowhere);
         assert!(why.contains("not linked by staticize cc"), "{why}");
         assert!(fix.contains("CC=staticize-cc"));
     }
@@ -142,6 +201,20 @@ mod tests {
     }
 
     #[test]
+    fn runtimes_and_compilers_named_in_makefiles_are_found() {
+        let d = tempfile::tempdir().unwrap();
+        let exe = d.path().join("app");
+        std::fs::write(&exe, b"\x7fELF..GLIBC_TUNABLES..N9__gnu_cxx17__normal_iteratorE").unwrap();
+        assert_eq!(runtime(&exe), (Some("glibc"), Some("libstdc++")));
+        std::fs::write(&exe, b"\x7fELF plain").unwrap();
+        assert_eq!(runtime(&exe), (None, None));
+        assert_eq!(named_compiler(d.path()), None);
+        std::fs::create_dir(d.path().join("src")).unwrap();
+        std::fs::write(d.path().join("src/Makefile"), "CXX=g++\napp: app.o\n\t@g++ -static -o app app.o\n").unwrap();
+        assert_eq!(named_compiler(d.path()), Some(("g++".into(), "src/Makefile".into())));
+    }
+
+    #[test]
     fn a_logged_link_is_quoted_with_the_flag_that_undid_static() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("app"), b"x").unwrap();
@@ -149,8 +222,9 @@ mod tests {
             dir: d.path().to_path_buf(),
             output: "app".into(),
             command: "musl-gcc -static -o app app.o -static-pie".into(),
+            archives: Vec::new(),
         };
-        let (why, _) = explain(&d.path().join("app"), Path::new("app"), &dynamic(), &[rec]);
+        let (why, _) = explain(&d.path().join("app"), Path::new("app"), &dynamic(), &[rec], d.path());
         assert!(why.contains("-static-pie undo -static"), "{why}");
     }
 }

@@ -6,6 +6,7 @@
 //! executable links of the last run), `setup` (what the build directory was configured with)
 //! and `executables` (what earlier runs found, so an up-to-date build still finds them).
 
+pub(crate) mod copy;
 pub(crate) mod detect;
 pub(crate) mod explain;
 pub(crate) mod select;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::driver::cc::{self, LinkRecord};
+use crate::driver::libs;
 use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
 use crate::output;
@@ -44,6 +46,8 @@ pub(crate) struct Options {
     pub preference: Preference,
     /// Library recipes built for the compiler first and made visible to the build (`--dep`).
     pub deps: Vec<String>,
+    /// Add the recipe that provides what a failed step lacked, and run again (`--auto-deps`).
+    pub auto_deps: bool,
 }
 
 /// One executable the build produced.
@@ -66,15 +70,28 @@ pub(crate) struct Built {
     pub system: System,
     /// The project directory (absolute).
     pub src: PathBuf,
-    /// The executables found, sorted by path.
+    /// Where the build ran: the project directory, or its private copy.
+    pub work: PathBuf,
+    /// The executables found, sorted by path (relative to `work`).
     pub executables: Vec<Executable>,
     /// The executable links staticize cc did in this run.
     pub links: Vec<LinkRecord>,
+    /// The links of earlier runs whose outputs are still there.
+    pub earlier_links: Vec<LinkRecord>,
     /// The C compiler under staticize cc.
     pub cc: Chosen,
+    /// The C++ compiler under staticize c++, when one is installed.
+    pub cxx: Option<Chosen>,
 }
 
-/// Runs the build of the project in `dir` statically and finds what it produced.
+/// The private copy of the source tree (in the state directory) for builds that need their tree.
+const COPY_DIR: &str = "tree";
+/// Present when a run found, from a failure, that the project builds only in its source tree.
+const COPY_MARK: &str = "in-tree";
+
+/// Runs the build of the project in `dir` statically and finds what it produced. A build
+/// that must run in its source tree runs in a private copy of it; with `--auto-deps`, a step
+/// that lacked what a recipe provides runs again with that recipe as a `--dep`.
 pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built> {
     let src = std::fs::canonicalize(dir).map_err(|e| Error::io("open the project directory", dir, e))?;
     if !src.is_dir() {
@@ -87,45 +104,243 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
     };
     let state = src.join(STATE_DIR);
     let (cc, cxx) = compilers(&opts.preference)?;
-    let mut env = Toolbox::create(&state, &cc, cxx.as_ref(), opts.preference.profile)?;
-    if !opts.deps.is_empty() {
+    let own_tree = system != System::Command && detect::needs_source_tree(system, &src);
+    let mut run = Run { src, state, system, cc, cxx, in_copy: false, deps: opts.deps.clone() };
+    run.in_copy = own_tree || run.state.join(COPY_MARK).is_file();
+    rep.step("detect", run.detected(own_tree));
+    loop {
+        let e = match run.attempt(opts, rep) {
+            Ok(built) => return Ok(built),
+            Err(e) => e,
+        };
+        let output = failure_output(&e);
+        if !run.in_copy && system != System::Command && detect::failed_outside_its_tree(output, &run.src) {
+            rep.step(
+                "in-tree",
+                format!(
+                    "{} works only inside its source tree: building again in a private copy, {} (kept for the next run)",
+                    system.label(),
+                    run.state.join(COPY_DIR).display()
+                ),
+            );
+            write_atomic(&run.state.join(COPY_MARK), b"the out-of-tree build failed; builds run in tree/\n")?;
+            run.in_copy = true;
+            continue;
+        }
+        let missing = libs::all_missing(output);
+        let wanted = missing.iter().find_map(|m| m.recipe().filter(|r| !run.deps.contains(&r.name)).map(|r| (m, r)));
+        match wanted {
+            Some((m, r)) if opts.auto_deps && run.cc.libc == "musl" => {
+                rep.step(
+                    "auto-deps",
+                    format!(
+                        "adding --dep {} (it provides the {} the build lacked) and building again",
+                        r.name,
+                        m.describe()
+                    ),
+                );
+                run.deps.push(r.name);
+            }
+            Some((m, r)) if run.cc.libc == "musl" => return Err(needs_dep(e, m, &r.name, &run.deps)),
+            _ => return Err(explain::missing_library(e, &run.cc.name, &run.cc.libc)),
+        }
+    }
+}
+
+/// One project's build as it is being tried: where, with which compilers and deps.
+struct Run {
+    /// The project directory (absolute).
+    src: PathBuf,
+    /// Its state directory.
+    state: PathBuf,
+    /// The build system.
+    system: System,
+    /// The C compiler under staticize cc.
+    cc: Chosen,
+    /// The C++ compiler under staticize c++, when one is installed.
+    cxx: Option<Chosen>,
+    /// Whether the build runs in the private copy of the tree.
+    in_copy: bool,
+    /// The recipes made visible to the build.
+    deps: Vec<String>,
+}
+
+impl Run {
+    fn detected(&self, own_tree: bool) -> String {
+        let mut line =
+            format!("{} in {}; CC: {} ({})", self.system.label(), self.src.display(), self.cc.name, self.cc.version);
+        if self.in_copy {
+            let why =
+                if own_tree { "it builds inside its source tree" } else { "an earlier run found it needs its tree" };
+            line.push_str(&format!("; {why}: built in a private copy, {}", self.state.join(COPY_DIR).display()));
+        }
+        line
+    }
+
+    /// The toolbox with the deps' flags, `*-config` scripts (PATH) and .pc files (pkg-config).
+    fn toolbox(&self, profile: crate::toolchain::Profile, rep: &Reporter) -> Result<Toolbox> {
+        let mut env = Toolbox::create(&self.state, &self.cc, self.cxx.as_ref(), profile)?;
+        if self.deps.is_empty() {
+            return Ok(env);
+        }
         let target = crate::deps::Toolset {
             arch: crate::platform::Arch::host(),
-            cc: cc.clone(),
-            cxx: cxx.clone(),
-            profile: opts.preference.profile,
+            cc: self.cc.clone(),
+            cxx: self.cxx.clone(),
+            profile,
         };
-        let entries = crate::deps::ensure(&opts.deps, &target, rep)?;
+        let entries = crate::deps::ensure(&self.deps, &target, rep)?;
         env.extend(crate::deps::build_env(&entries));
+        let bins: Vec<String> = entries
+            .iter()
+            .map(|e| e.prefix.join("bin"))
+            .filter(|b| b.is_dir())
+            .map(|b| b.display().to_string())
+            .collect();
+        if !bins.is_empty() {
+            let path = format!("{}:{}", bins.join(":"), env.value("PATH").unwrap_or_default());
+            env.extend([("PATH".to_string(), path)]);
+        }
+        Ok(env)
     }
-    rep.step("detect", format!("{} in {}; CC: {} ({})", system.label(), src.display(), cc.name, cc.version));
-    let layout = Layout {
-        src: src.clone(),
-        build: state.join("build"),
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        profile: opts.preference.profile,
-        configure_args: opts.configure_args.clone(),
-        targets: opts.targets.clone(),
-        cc: env.bin.join("staticize-cc"),
-        cxx: cxx.as_ref().map(|_| env.bin.join("staticize-c++")),
+
+    /// Runs the steps once (in the copy, brought up to date first, when `in_copy`) and finds
+    /// the executables.
+    fn attempt(&self, opts: &Options, rep: &Reporter) -> Result<Built> {
+        let env = self.toolbox(opts.preference.profile, rep)?;
+        let work = if self.in_copy {
+            let copy = self.state.join(COPY_DIR);
+            let synced = copy::sync(&self.src, &copy, &[STATE_DIR])?;
+            rep.step(
+                "copy",
+                format!("{} files copied to {}, {} up to date", synced.copied, copy.display(), synced.kept),
+            );
+            copy
+        } else {
+            self.src.clone()
+        };
+        let layout = Layout {
+            src: work.clone(),
+            build: self.state.join("build"),
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            profile: opts.preference.profile,
+            configure_args: opts.configure_args.clone(),
+            targets: opts.targets.clone(),
+            cc: env.bin.join("staticize-cc"),
+            cxx: self.cxx.as_ref().map(|_| env.bin.join("staticize-c++")),
+            autoconf: self.system != System::Configure || detect::autoconf_script(&work),
+        };
+        let steps = steps_for(self.system, &layout, opts, self.in_copy)?;
+        let skip = [self.state.join(COPY_DIR)];
+        let before = tree::snapshot(&work, &skip);
+        let earlier = cc::read_link_log(&env.link_log());
+        run_steps(&steps, &env, &self.state, &self.cc, rep)?;
+        let after = tree::snapshot(&work, &skip);
+        let mut links = cc::read_link_log(&env.link_log());
+        let this_run = links.split_off(earlier.len().min(links.len()));
+        let executables = found(&work, &self.state, &before, &after, &links, &this_run)?;
+        keep_link_log(&env.link_log(), &links, &this_run)?;
+        Ok(Built {
+            system: self.system,
+            src: self.src.clone(),
+            work,
+            executables,
+            links: this_run,
+            earlier_links: links,
+            cc: self.cc.clone(),
+            cxx: self.cxx.clone(),
+        })
+    }
+}
+
+/// The output a failed step printed (the tail make and configure left), for diagnosis.
+fn failure_output(e: &Error) -> &str {
+    match e {
+        Error::CommandFailed { stderr, .. } => stderr,
+        _ => "",
+    }
+}
+
+/// A musl build that lacked what a recipe provides: the error names it and the `--dep` to add.
+fn needs_dep(e: Error, missing: &libs::Missing, recipe: &str, deps: &[String]) -> Error {
+    let Error::CommandFailed { step, command, status, stderr } = e else { return e };
+    let all: Vec<&str> = deps.iter().map(String::as_str).chain([recipe]).collect();
+    Error::Build {
+        step,
+        message: format!("`{command}` {status}: the build found no {}\n{stderr}", missing.describe()),
+        help: Some(format!(
+            "add --dep {}: staticize builds {recipe} for musl from its source once, caches it, and makes it visible to the build (-I, -L, pkg-config, its *-config script) — or pass --auto-deps",
+            all.join(",")
+        )),
+    }
+}
+
+/// The executables of this run: new or changed files, those earlier runs found, and those
+/// any logged link (this run's or an earlier, failed one's) wrote; identical files are one.
+fn found(
+    work: &Path,
+    state: &Path,
+    before: &tree::Snapshot,
+    after: &tree::Snapshot,
+    earlier: &[LinkRecord],
+    this_run: &[LinkRecord],
+) -> Result<Vec<Executable>> {
+    let linked = |recs: &[LinkRecord]| -> BTreeSet<PathBuf> {
+        recs.iter().filter_map(|r| r.dir.join(&r.output).strip_prefix(work).ok().map(Path::to_path_buf)).collect()
     };
-    let steps = steps_for(system, &layout, opts)?;
-    let before = tree::snapshot(&src);
-    let _ = std::fs::remove_file(env.link_log());
-    run_steps(&steps, &env, &state, &cc, rep)?;
-    let after = tree::snapshot(&src);
-    let remembered = read_remembered(&state);
+    let mut known = read_remembered(state);
+    known.extend(linked(earlier));
+    let now = linked(this_run);
     let mut executables = Vec::new();
-    for (rel, rebuilt) in tree::produced(&src, &before, &after, &remembered) {
-        let path = src.join(&rel);
+    for (rel, changed) in tree::produced(work, before, after, &known.union(&now).cloned().collect()) {
+        let path = work.join(&rel);
         let linkage = elf::inspect(&path)?;
         if matches!(linkage.kind, LinkKind::Static | LinkKind::StaticPie | LinkKind::Dynamic) {
+            let rebuilt = changed || now.contains(&rel);
             executables.push(Executable { path, rel, linkage, rebuilt });
         }
     }
-    remember(&state, &executables)?;
-    let links = cc::read_link_log(&env.link_log());
-    Ok(Built { system, src, executables, links, cc })
+    let executables = one_per_content(executables, |e| now.contains(&e.rel) || known.contains(&e.rel));
+    remember(state, &executables)?;
+    Ok(executables)
+}
+
+/// Identical files are one executable (lz4's Makefile copies programs/lz4 to ./lz4): of each
+/// set of same bytes the one a link wrote is kept (`linked`), else the shortest path.
+fn one_per_content(all: Vec<Executable>, linked: impl Fn(&Executable) -> bool) -> Vec<Executable> {
+    use sha2::{Digest, Sha256};
+    let digest = |e: &Executable| std::fs::read(&e.path).map(|b| hex::encode(Sha256::digest(b))).unwrap_or_default();
+    let mut by_content: std::collections::BTreeMap<(u64, String), Vec<Executable>> = Default::default();
+    for e in all {
+        by_content.entry((e.linkage.size, digest(&e))).or_default().push(e);
+    }
+    let mut kept: Vec<Executable> = by_content
+        .into_values()
+        .filter_map(|mut same| {
+            same.sort_by_key(|e| (!linked(e), e.rel.components().count(), e.rel.clone()));
+            let rebuilt = same.iter().any(|e| e.rebuilt);
+            let mut first = same.into_iter().next()?;
+            first.rebuilt = rebuilt;
+            Some(first)
+        })
+        .collect();
+    kept.sort_by(|a, b| a.rel.cmp(&b.rel));
+    kept
+}
+
+/// Keeps the links of this run and those of earlier runs whose output is still there, so the
+/// next run still knows what a failed run linked.
+fn keep_link_log(log: &Path, earlier: &[LinkRecord], this_run: &[LinkRecord]) -> Result<()> {
+    let mut kept: Vec<&LinkRecord> = Vec::new();
+    for r in earlier.iter().chain(this_run).rev() {
+        let out = r.dir.join(&r.output);
+        if out.is_file() && !kept.iter().any(|k| k.dir.join(&k.output) == out) {
+            kept.push(r);
+        }
+    }
+    kept.reverse();
+    let text: String = kept.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
+    write_atomic(log, text.as_bytes())
 }
 
 fn no_build_system(src: &Path) -> Error {
@@ -138,13 +353,15 @@ fn no_build_system(src: &Path) -> Error {
     )
 }
 
-fn steps_for(system: System, layout: &Layout, opts: &Options) -> Result<Vec<Step>> {
+fn steps_for(system: System, layout: &Layout, opts: &Options, in_copy: bool) -> Result<Vec<Step>> {
     if system == System::Command {
         let command = Command::from_argv(&opts.command).dir(&layout.src);
         return Ok(vec![Step { verb: "build", command, setup: false }]);
     }
-    // A tree configured in place refuses a second, out-of-tree configure.
-    let in_tree = layout.src.join("config.status").is_file() && !layout.build.join("config.status").is_file();
+    // A tree configured in place refuses a second, out-of-tree configure; the private copy
+    // is the tree the build runs in.
+    let in_tree =
+        in_copy || (layout.src.join("config.status").is_file() && !layout.build.join("config.status").is_file());
     std::fs::create_dir_all(&layout.build).map_err(|e| Error::io("create the build directory", &layout.build, e))?;
     Ok(detect::plan(system, layout, in_tree))
 }
@@ -171,7 +388,8 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
         }
         rep.step(step.verb, step.command.summary());
         let cmd = env.apply(step.command.clone());
-        cmd.run_merged(step.verb).map_err(|e| explain::missing_library(e, &cc.name, &cc.libc))?;
+        // The raw failure goes up: the caller reads its output for what the build lacked.
+        cmd.run_merged(step.verb)?;
         if step.setup {
             write_atomic(&setup_file, fingerprint.as_bytes())?;
         }

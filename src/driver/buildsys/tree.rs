@@ -16,22 +16,22 @@ const SKIP_DIRS: &[&str] = &[".git", "CMakeFiles", "meson-private", "meson-logs"
 /// File endings of objects and libraries, which are not programs even when marked executable.
 const SKIP_ENDINGS: &[&str] = &[".o", ".so", ".a", ".lo", ".la", ".obj", ".dylib"];
 
-/// Every executable regular file under `root` (symlinks are not followed: `zstdcat → zstd`
-/// is the same program).
-pub(crate) fn snapshot(root: &Path) -> Snapshot {
+/// Every executable regular file under `root` but not under `skip` (symlinks are not
+/// followed: `zstdcat → zstd` is the same program).
+pub(crate) fn snapshot(root: &Path, skip: &[PathBuf]) -> Snapshot {
     let mut out = Snapshot::new();
-    walk(root, root, &mut out);
+    walk(root, root, skip, &mut out);
     out
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
+fn walk(root: &Path, dir: &Path, skip: &[PathBuf], out: &mut Snapshot) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let Ok(meta) = e.path().symlink_metadata() else { continue };
         let name = e.file_name();
         if meta.is_dir() {
-            if !SKIP_DIRS.iter().any(|s| name == *s) {
-                walk(root, &e.path(), out);
+            if !SKIP_DIRS.iter().any(|s| name == *s) && !skip.contains(&e.path()) {
+                walk(root, &e.path(), skip, out);
             }
         } else if meta.is_file() && meta.mode() & 0o111 != 0 {
             let text = name.to_string_lossy();
@@ -85,18 +85,18 @@ mod tests {
         std::fs::create_dir_all(root.join("CMakeFiles")).unwrap();
         exe(&root.join("old"), b"\x7fELF old");
         exe(&root.join("kept"), b"\x7fELF kept");
-        let before = snapshot(root);
+        let before = snapshot(root, &[]);
         exe(&root.join("old"), b"\x7fELF old, relinked");
         exe(&root.join("new"), b"\x7fELF new");
         exe(&root.join("script"), b"#!/bin/sh\n");
         exe(&root.join("x.o"), b"\x7fELF object");
         exe(&root.join("libx.so.1"), b"\x7fELF lib");
         exe(&root.join("CMakeFiles/a.out"), b"\x7fELF probe");
-        let after = snapshot(root);
+        let after = snapshot(root, &[]);
         let found = produced(root, &before, &after, &BTreeSet::new());
         assert_eq!(found, [(PathBuf::from("new"), true), (PathBuf::from("old"), true)]);
         let remembered: BTreeSet<PathBuf> = [PathBuf::from("kept")].into();
-        let again = produced(root, &after, &snapshot(root), &remembered);
+        let again = produced(root, &after, &snapshot(root, &[]), &remembered);
         assert_eq!(again, [(PathBuf::from("kept"), false)]);
     }
 }
