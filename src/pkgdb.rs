@@ -137,7 +137,9 @@ impl PackageDb {
         let Some(file) = self.info_file(name, "conffiles") else { return false };
         let text = crate::input::read_text(&file, MAX_STATUS).unwrap_or_default();
         // Each line is a path, optionally followed by flags ("remove-on-upgrade").
-        text.lines().any(|l| l.split_whitespace().next() == Some(inside))
+        // A link to a conffile (/usr/lib/ssl/openssl.cnf → /etc/ssl/openssl.cnf) is one too.
+        let real = self.canonical(inside);
+        text.lines().filter_map(|l| l.split_whitespace().next()).any(|c| c == inside || self.canonical(c) == real)
     }
 
     fn info_file(&self, name: &str, kind: &str) -> Option<PathBuf> {

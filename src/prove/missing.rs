@@ -113,8 +113,26 @@ fn probing(path: &str) -> bool {
 fn describe(path: String, db: Option<&PackageDb>) -> Missing {
     let package = db.and_then(|d| d.owner(&path)).map(|p| p.name.clone());
     let flag = flag_for(&path, package.as_deref());
-    let optional = matches!((db, &package), (Some(d), Some(p)) if d.is_conffile(p, &path));
+    let optional = optional_config(&path, package.as_deref(), db);
     Missing { path, package, flag, optional }
+}
+
+/// Configuration a program must do without: its package's conffile (the administrator may
+/// remove it), a file under the run's home (/root: per-user settings, ~/.gitconfig), or a file
+/// under /etc no package ships (this machine's own settings, /etc/gitconfig).
+fn optional_config(path: &str, package: Option<&str>, db: Option<&PackageDb>) -> bool {
+    if path.starts_with("/root/") {
+        return true;
+    }
+    match (package, db) {
+        (Some(p), Some(d)) => {
+            // Reached through a link (/usr/lib/ssl/openssl.cnf), the conffile is its target.
+            let real = std::fs::canonicalize(path).ok().map(|r| r.to_string_lossy().into_owned());
+            d.is_conffile(p, path) || real.is_some_and(|r| d.is_conffile(p, &r))
+        }
+        (None, Some(_)) => path.starts_with("/etc/"),
+        _ => false,
+    }
 }
 
 /// The flag of the image-writing commands that carries `path`.

@@ -144,7 +144,7 @@ pub(crate) fn prove_archive(archive: &Path, req: &ProofRequest) -> Result<Proof>
         // An image that names nothing to run (a base or data image) has no run to prove.
         return Ok(not_run(&[], "the image names no entrypoint or command; name the run with --probe ARGS".into()));
     }
-    prove_root(&root, &config, req)
+    prove_root(&root, &config, req, sandbox::RootMode::PrivateCopy)
 }
 
 /// A verdict for an output that cannot be run here.
@@ -164,7 +164,12 @@ pub(crate) fn not_run(command: &[String], reason: String) -> Proof {
 
 /// The proof of a root directory run as `config` says (a root directory alone has no config:
 /// then `req.args` is the whole command).
-pub(crate) fn prove_root(root: &Path, config: &spec::Config, req: &ProofRequest) -> Result<Proof> {
+pub(crate) fn prove_root(
+    root: &Path,
+    config: &spec::Config,
+    req: &ProofRequest,
+    mode: sandbox::RootMode,
+) -> Result<Proof> {
     // bubblewrap binds absolute paths only.
     let root = &std::fs::canonicalize(root).map_err(|e| Error::io("find the root to prove", root, e))?;
     let spec = spec::run_spec(root, config, req.args.as_deref())?;
@@ -175,7 +180,7 @@ pub(crate) fn prove_root(root: &Path, config: &spec::Config, req: &ProofRequest)
     let logs = work.path().join("logs");
     std::fs::create_dir(&logs).map_err(|e| Error::io("create", &logs, e))?;
     let (out, err) = (work.path().join("stdout"), work.path().join("stderr"));
-    let cmd = sandbox::command(root, &spec, &logs)?;
+    let cmd = sandbox::command(root, &spec, &logs, mode)?;
     let running = cmd.start_logged("run the output in its own root", &out, &err)?;
     let status = running.wait_up_to(req.timeout)?;
     let port = match (status, req.port) {

@@ -1,5 +1,6 @@
 //! The proof run's command line: bubblewrap runs the program inside the image's own files
-//! (each top-level entry of the root bound read-only onto an empty root, fresh /proc and
+//! (each top-level entry of the root bound onto an empty root — read-only unless the root is a
+//! private copy made for the run, see [`RootMode`] — fresh /proc and
 //! /dev), in new user, mount, PID, network, IPC and UTS namespaces, with the image's
 //! environment, user and working directory only, and no network but loopback; strace watches
 //! it from outside (`--pidns-translation`, so the program's processes can be told apart).
@@ -49,8 +50,20 @@ fn watched_calls() -> String {
     calls.join(",")
 }
 
+/// How the root is mounted for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RootMode {
+    /// Read-only: a directory the user gave (`check ROOT --run`) is never changed.
+    ReadOnly,
+    /// Writable, as an engine's container layer is: the root is a private copy made for this
+    /// run (an unpacked archive, a copied executable), thrown away after it — a server that
+    /// makes its own directories at start (nginx's /var/lib/nginx/body) runs as it would in
+    /// docker or podman.
+    PrivateCopy,
+}
+
 /// The command that runs `spec` inside `root` under strace, logging into `logs`.
-pub(crate) fn command(root: &Path, spec: &RunSpec, logs: &Path) -> Result<Command> {
+pub(crate) fn command(root: &Path, spec: &RunSpec, logs: &Path, mode: RootMode) -> Result<Command> {
     let strace = crate::bundle::trace::strace().locate(None)?;
     let bwrap = bwrap().locate(None)?;
     let mut cmd = Command::new(strace)
@@ -64,12 +77,16 @@ pub(crate) fn command(root: &Path, spec: &RunSpec, logs: &Path) -> Result<Comman
         .arg("/");
     for (name, bind) in top_level(root)? {
         cmd = match bind {
-            Bind::Dir(host) => cmd.arg("--ro-bind").arg(host).arg(format!("/{name}")),
+            Bind::Dir(host) if mode == RootMode::ReadOnly => cmd.arg("--ro-bind").arg(host).arg(format!("/{name}")),
+            Bind::Dir(host) => cmd.arg("--bind").arg(host).arg(format!("/{name}")),
             Bind::Link(target) => cmd.arg("--symlink").arg(target).arg(format!("/{name}")),
         };
     }
     cmd = cmd.args(["--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent"]);
-    cmd = cmd.args(["--remount-ro", "/", "--clearenv"]);
+    if mode == RootMode::ReadOnly {
+        cmd = cmd.args(["--remount-ro", "/"]);
+    }
+    cmd = cmd.arg("--clearenv");
     for (k, v) in &spec.env {
         cmd = cmd.arg("--setenv").arg(k).arg(v);
     }

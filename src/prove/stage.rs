@@ -59,7 +59,7 @@ pub(crate) fn prove_binary(
     let copy = tmp.path().join(name);
     std::fs::copy(binary, &copy).map_err(|e| Error::io("copy the executable to prove", binary, e))?;
     let config = spec::Config { entrypoint: vec![inside.clone()], command: vec![inside], ..Default::default() };
-    let proof = without_tools(prove_root(tmp.path(), &config, req), req)?;
+    let proof = without_tools(prove_root(tmp.path(), &config, req, super::sandbox::RootMode::PrivateCopy), req)?;
     report(&proof, rep);
     Ok(Some(proof))
 }

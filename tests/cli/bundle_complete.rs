@@ -149,8 +149,10 @@ fn python3_runs_with_its_stdlib_and_check_judges_its_modules() {
     assert!(out.contains("shared objects, each with its libraries inside"), "{out}");
 
     let bare = d.join("bare.tar");
-    let out = ok(staticize().arg("bundle").arg("/usr/bin/python3").arg("--no-stdlib").arg("-o").arg(&bare));
-    assert!(!out.contains("standard library"), "{out}");
+    // Without its standard library python cannot start: the proof run says so and what carries it.
+    let out = fails_with(staticize().arg("bundle").arg("/usr/bin/python3").arg("--no-stdlib").arg("-o").arg(&bare), 1);
+    assert!(!out.contains("carried the python standard library"), "{out}");
+    assert!(out.contains("No module named 'encodings'") && out.contains("--package libpython3.11-minimal"), "{out}");
     let rootfs = d.join("rootfs");
     unpack_layer(&bare, &rootfs);
     let dynload = rootfs.join("usr/lib/python3.11");
@@ -233,11 +235,14 @@ fn nginx_with_its_package_files_serves_a_page() {
         .arg(format!("{}:/www", d.join("www").display()))
         .arg("--add")
         .arg(format!("{}:/etc/nginx/staticize.conf", d.join("nginx.conf").display()))
+        .args(["--probe", "-e", "--probe", "stderr", "--probe", "-c", "--probe", "/etc/nginx/staticize.conf"])
+        .args(["--probe-port", &port.to_string()])
         .arg("-o")
         .arg(&tar)
         .arg("-t")
         .arg(&tag));
     assert!(out.contains("files of nginx-common"), "{out}");
+    assert!(out.contains(&format!("answered on port {port}")), "the proof run served on its port: {out}");
     Engine::Podman.load(&tar);
     let name = format!("staticize-nginx-{}-{port}", std::process::id());
     let run_args = ["run", "-d", "--rm", "--name", &name, "--network", "host", &tag];
