@@ -165,7 +165,7 @@ pub(super) fn tail(
     rep: &Reporter,
 ) -> Result<Option<Proof>> {
     sbom::write(job, of, written, rep)?;
-    let proof = crate::prove::stage::prove_image(&written.path, job.probe.as_ref(), rep)?;
+    let proof = crate::prove::stage::prove_image(&written.path, job.probe.request(&job.name).as_ref(), rep)?;
     if proof.as_ref().is_some_and(|p| !p.ok) {
         // A registry never gets an output that failed its proof.
         return Ok(proof);
@@ -181,7 +181,9 @@ pub(super) fn tail(
 fn prove_binary(job: &Job, programs: &[Judged], rep: &Reporter) -> Result<Option<Proof>> {
     let host = programs.iter().find(|p| p.arch.is_none_or(|a| a == Arch::host())).or(programs.first());
     match host.and_then(|p| Some((p.binary.as_deref()?, p.arch.unwrap_or_else(Arch::host)))) {
-        Some((binary, arch)) => crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.as_ref(), rep),
+        Some((binary, arch)) => {
+            crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.request(&job.name).as_ref(), rep)
+        }
         None => Ok(None),
     }
 }
