@@ -626,8 +626,28 @@ def rows_build(work):
         SECTIONS.append(("The bare go command", f"`staticize go . --no-image` runs (artifact.command, with "
                                                  f"{' '.join(f'{k}={v}' for k, v in env.items())} set):\n\n```\n{cmd}\n```"))
 
+    def proof():
+        # The same build with its default proof run (the image's own command, in its own root)
+        # and with --no-probe: the difference is what the proof costs a program that exits at once.
+        if not has_flag("c", "--no-probe"):
+            raise Pending("this staticize has no proof run (--no-probe)")
+        need_tool("bwrap", "apt-get install bubblewrap")
+        need_tool("strace", "apt-get install strace")
+        base = staticize("c", "hello.c", "-o", "hello-p", "--image", "hello-p.tar", "--no-sbom")
+        sh(base, cwd=d)  # warm the object cache for both
+        p = sh(base, cwd=d)
+        out = (p.stdout + p.stderr).decode(errors="replace")
+        if "proved" not in out:
+            raise Pending(f"the default build did not prove its image: {out.strip()}")
+        ts, tp = alternate(lambda: timed(base, cwd=d), lambda: timed(base + ["--no-probe"], cwd=d), 3 * RUNS)
+        delta = statistics.median(ts) - statistics.median(tp)
+        row(group, "`staticize c hello.c` (image written) with its default proof run vs `--no-probe`", ts, tp,
+            "proof adds < 1 s", lambda r, s, p: statistics.median(s) - statistics.median(p) < 1.0,
+            f"the proof adds {fmt_s(max(0.0, delta))}")
+
     guarded(group, "`staticize c` vs the bare compiler command", target, c)
     guarded(group, "`staticize go` vs bare `go build`", target, go)
+    guarded(group, "`staticize c hello.c` with its default proof run vs `--no-probe`", "proof adds < 1 s", proof)
 
 
 # ---------------------------------------------------------------------------------------------

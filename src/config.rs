@@ -1,6 +1,6 @@
 //! `staticize.toml`: the one reader of the project file. It reads the file, checks the TOML and
 //! the names of its sections once, and hands each owner its own section typed (`[[budget]]` to
-//! the gate, `[deps]` to `--dep`), every mistake reported as `FILE:LINE:COLUMN` with the line
+//! the gate, `[deps]` to `--dep`, `[probe.NAME]` to the proof run), every mistake reported as `FILE:LINE:COLUMN` with the line
 //! underlined. A new section is one name in [`SECTIONS`] and one struct where it is used.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 pub(crate) const CONFIG_FILE: &str = "staticize.toml";
 
 /// The sections `staticize.toml` may hold; any other top-level key is refused.
-pub(crate) const SECTIONS: &[&str] = &["budget", "deps"];
+pub(crate) const SECTIONS: &[&str] = &["budget", "deps", "probe"];
 
 /// Largest config read (a config is a few hundred bytes; this bounds a wrong file).
 const MAX_CONFIG: u64 = 16 << 20;
@@ -48,7 +48,9 @@ impl ConfigFile {
             return Err(file.located(
                 Some(unknown.span()),
                 &format!("unknown section `{}`, expected one of {}", unknown.get_ref(), SECTIONS.join(", ")),
-                Some(format!("{CONFIG_FILE} holds [[budget]] tables and a [deps] table; check the spelling")),
+                Some(format!(
+                    "{CONFIG_FILE} holds [[budget]] tables, a [deps] table and [probe.NAME] tables; check the spelling"
+                )),
             ));
         }
         Ok(Some(file))

@@ -50,7 +50,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         delivery,
         binaries: Binaries::None,
         destinations: Vec::new(),
-        probe: settings::probe(&args.image.options.image_output)?,
+        probe: settings::probe_in(&args.image.options.image_output, &args.dir)?,
         dynamic: Dynamic::Refuse,
         plan_only: args.image.options.image_output.plan,
     };

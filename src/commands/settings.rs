@@ -1,7 +1,7 @@
 //! The command line's image options → the domain's validated settings and destinations, once,
 //! before anything runs. Each value goes through its parser in `commands::options` / `platform`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{ImageArgs, ImageOptions, ImageOutput};
 use crate::commands::options::{
@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::image::options::{ImageSettings, program_path};
 use crate::pipeline::{Delivery, Destination, default_image_path};
 use crate::platform::parse_platforms;
-use crate::prove::ProofRequest;
+use crate::prove::Probe;
+use crate::prove::ask::Keys;
 use crate::reference::ImageRef;
 use crate::registry::push::Remote;
 
@@ -68,16 +69,21 @@ pub fn image_settings(o: &ImageOptions) -> Result<ImageSettings> {
     Ok(s)
 }
 
-/// The proof run `--probe`, `--probe-timeout` and `--probe-port` ask for; None for `--no-probe`.
-pub fn probe(o: &ImageOutput) -> Result<Option<ProofRequest>> {
+/// The proof run `--probe`, `--probe-timeout` and `--probe-port` ask for, over the
+/// `[probe.NAME]` tables of ./staticize.toml.
+pub fn probe(o: &ImageOutput) -> Result<Probe> {
+    probe_in(o, Path::new("."))
+}
+
+/// [`probe`] with the tables of `dir/staticize.toml` (a project's own, for `staticize build
+/// DIR`, as `[deps]`); nothing is read for `--no-probe`.
+pub fn probe_in(o: &ImageOutput, dir: &Path) -> Result<Probe> {
     if o.no_probe {
-        return Ok(None);
+        return Ok(Probe::off());
     }
-    let timeout = match o.probe_timeout {
-        None => crate::prove::BUILD_TIMEOUT,
-        Some(s) => seconds("--probe-timeout", s)?,
-    };
-    Ok(Some(ProofRequest { args: exec_form("--probe", &o.probe)?, timeout, port: o.probe_port }))
+    let timeout = o.probe_timeout.map(|s| seconds("--probe-timeout", s)).transpose()?;
+    let flags = Keys { args: exec_form("--probe", &o.probe)?, timeout, port: o.probe_port };
+    Ok(Probe { table: crate::prove::ask::table(dir)?, ..Probe::from_flags(flags) })
 }
 
 /// A time limit in seconds, as a flag gives it: positive and at most a day.

@@ -136,6 +136,10 @@ fn carry_host(p: &ToCarry, s: &ImageSettings, opts: &CarryOptions) -> Result<Wit
     let mut done: BTreeSet<String> = closure.files().map(|e| e.image_path.clone()).collect();
     done.insert(program_path.clone());
     let notes = complete(&mut image.rootfs, p.elf, &closure, &done, stdlib.as_ref(), &extras)?;
+    // The records of the packages whose files the other steps added (standard library,
+    // package files, traced files, plugins, --with), beside the closure's.
+    let records = crate::sbom::debian::rootfs_paragraphs(&image.rootfs)?;
+    crate::sbom::statusd::add(&mut image.rootfs, &records)?;
     Ok(WithClosure { image, closure, nss, notes })
 }
 

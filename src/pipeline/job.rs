@@ -45,8 +45,9 @@ pub(crate) struct Job<'a> {
     pub created_by: String,
     /// `--plan`: print the plan and do nothing else.
     pub plan_only: bool,
-    /// The proof run of the output once written; None: not run (`--no-probe`).
-    pub probe: Option<crate::prove::ProofRequest>,
+    /// The proof run asked for (flags over `[probe.NAME]` of staticize.toml), resolved for
+    /// the output by its planned name.
+    pub probe: crate::prove::Probe,
 }
 
 /// How an image is delivered, beside what it holds.

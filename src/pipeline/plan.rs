@@ -254,6 +254,9 @@ pub(crate) enum Check {
         timeout_secs: f64,
         /// The TCP port it must answer on, if any.
         port: Option<u16>,
+        /// Where the run was named when staticize.toml did ("staticize.toml [probe.hello]").
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
     },
 }
 
@@ -328,7 +331,8 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
         }
     }
     let image = image_view(job, &name, &programs)?;
-    Ok(Plan { command: job.created_by.clone(), name, programs, dynamic: dynamic_plan(job), image, checks: checks(job) })
+    let checks = checks(job, &name);
+    Ok(Plan { command: job.created_by.clone(), name, programs, dynamic: dynamic_plan(job), image, checks })
 }
 
 /// `-o NAME` names the program: inside the image (/NAME) and in the default tag.
@@ -449,9 +453,9 @@ fn dynamic_plan(job: &Job) -> DynamicPlan {
     }
 }
 
-fn checks(job: &Job) -> Vec<Check> {
+fn checks(job: &Job, name: &str) -> Vec<Check> {
     let rule = match (&job.programs, &job.dynamic) {
-        (Programs::Image(FromImage::Squash { .. }), _) => return proof_check(job).into_iter().collect(),
+        (Programs::Image(FromImage::Squash { .. }), _) => return proof_check(job, name).into_iter().collect(),
         (Programs::Image(FromImage::Slim { .. }), _) => {
             "each program the image runs: static, or dynamic with its closure inside the image"
         }
@@ -460,13 +464,19 @@ fn checks(job: &Job) -> Vec<Check> {
         (_, Dynamic::Pack(_)) => "an executable to pack; the packed file must be static",
     };
     let mut checks = vec![Check::ElfVerdict { rule: rule.to_string() }];
-    checks.extend(proof_check(job));
+    checks.extend(proof_check(job, name));
     checks
 }
 
-fn proof_check(job: &Job) -> Option<Check> {
-    let p = job.probe.as_ref()?;
-    Some(Check::Proof { args: p.args.clone(), timeout_secs: p.timeout.as_secs_f64(), port: p.port })
+/// The proof run of the output named `name`: the flags over its `[probe.NAME]` table.
+fn proof_check(job: &Job, name: &str) -> Option<Check> {
+    let p = job.probe.request(name)?;
+    Some(Check::Proof {
+        args: p.args,
+        timeout_secs: p.timeout.as_secs_f64(),
+        port: p.port,
+        from: job.probe.table_for(name),
+    })
 }
 
 fn image_view(job: &Job, name: &str, programs: &[ProgramPlan]) -> Result<Option<ImageView>> {
@@ -679,10 +689,14 @@ pub(crate) fn print(plan: &Plan, rep: &Reporter) {
     for c in &plan.checks {
         match c {
             Check::ElfVerdict { rule } => rep.step("check", format!("ELF verdict: {rule}")),
-            Check::Proof { args, timeout_secs, port } => {
+            Check::Proof { args, timeout_secs, port, from } => {
                 let command = args.as_ref().map_or("its own command".to_string(), |a| a.join(" "));
                 let port = port.map(|p| format!(", answering on port {p}")).unwrap_or_default();
-                rep.step("check", format!("proof run in its own root: {command}, {timeout_secs}s{port} (--no-probe)"));
+                let from = from.as_ref().map(|f| format!(", from {f}")).unwrap_or_default();
+                rep.step(
+                    "check",
+                    format!("proof run in its own root: {command}, {timeout_secs}s{port}{from} (--no-probe)"),
+                );
             }
         }
     }

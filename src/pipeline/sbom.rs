@@ -1,6 +1,6 @@
 //! The SBOM stage of the tail every run shares: after the image is delivered, what it
 //! contains — every program's build info, crates, sources, npm packages and the Debian
-//! packages of its closure; for `squash` the image's own packages, for `slim` those of the
+//! packages of its closure and of every other file in the image that a package owns; for `squash` the image's own packages, for `slim` those of the
 //! files it kept — is written beside the archive as SPDX or CycloneDX JSON, and attached to
 //! the image when it is pushed.
 
@@ -72,7 +72,15 @@ fn of_programs(job: &Job, programs: &[Judged], packed: Option<&PackedProgram>, w
             },
         })
         .collect();
-    collect::sbom(&job.name, &written.manifest_digest, &subjects)
+    let mut sbom = collect::sbom(&job.name, &written.manifest_digest, &subjects)?;
+    // Every other step that put a package's file in the image (the standard library, package
+    // files, traced files, plugin directories, --with) is seen in the image itself.
+    let root = programs
+        .iter()
+        .find_map(|p| p.closure.as_ref().filter(|c| c.is_dynamic()))
+        .map_or_else(|| std::path::PathBuf::from("/"), crate::sbom::debian::closure_root);
+    crate::sbom::contents::declare(&mut sbom, &written.path, &root)?;
+    Ok(sbom)
 }
 
 /// After a push: the SBOM goes to the registry as an artifact whose subject is the image.

@@ -24,7 +24,7 @@ pub(super) fn tail(
     rep: &Reporter,
 ) -> Result<Option<Proof>> {
     sbom::write(job, of, written, rep)?;
-    let proof = crate::prove::stage::prove_image(&written.path, job.probe.as_ref(), rep)?;
+    let proof = crate::prove::stage::prove_image(&written.path, job.probe.request(&job.name).as_ref(), rep)?;
     if proof.as_ref().is_some_and(|p| !p.ok) {
         // A registry never gets an output that failed its proof.
         return Ok(proof);
@@ -39,7 +39,10 @@ pub(super) fn tail(
 /// the first) runs alone in an empty root, as scratch would hold it.
 pub(super) fn prove_binary(job: &Job, programs: &[Judged], rep: &Reporter) -> Result<Option<Proof>> {
     if let Dynamic::Carry(opts) = &job.dynamic {
-        if !opts.pack_binary && job.probe.is_some() && programs.iter().any(|p| p.linkage.kind == LinkKind::Dynamic) {
+        if !opts.pack_binary
+            && job.probe.request(&job.name).is_some()
+            && programs.iter().any(|p| p.linkage.kind == LinkKind::Dynamic)
+        {
             // A dynamic executable kept dynamic (--no-pack) runs where its libraries are: alone in
             // an empty root it could only fail, which would prove nothing about it.
             let proof = crate::prove::not_run(&[], "the executable written is dynamic (--no-pack): it runs where its libraries are; an image of it carries them and is proven".into());
@@ -49,7 +52,9 @@ pub(super) fn prove_binary(job: &Job, programs: &[Judged], rep: &Reporter) -> Re
     }
     let host = programs.iter().find(|p| p.arch.is_none_or(|a| a == Arch::host())).or(programs.first());
     match host.and_then(|p| Some((p.binary.as_deref()?, p.arch.unwrap_or_else(Arch::host)))) {
-        Some((binary, arch)) => crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.as_ref(), rep),
+        Some((binary, arch)) => {
+            crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.request(&job.name).as_ref(), rep)
+        }
         None => Ok(None),
     }
 }

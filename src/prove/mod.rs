@@ -14,6 +14,7 @@
 //! default run of a build (no arguments) passes a program that merely exits non-zero (a CLI
 //! printing its usage): "ran: exit 2, nothing missing".
 
+pub(crate) mod ask;
 pub(crate) mod missing;
 mod port;
 pub(crate) mod sandbox;
@@ -28,6 +29,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::unpack;
+pub use ask::Probe;
 pub use missing::Missing;
 use watch::End;
 

@@ -10,10 +10,14 @@ use crate::platform::Arch;
 use crate::prove::{Ending, Proof, ProofRequest, prove_archive, prove_root, spec};
 use crate::report::Reporter;
 
-/// Proves the image archive at `archive`; None when the proof is off (`--no-probe`).
+/// The step line of a run that was skipped.
+const SKIPPED: &str =
+    "not run (--no-probe, or skip = true in its [probe.NAME] table): the verdict is the closure check's alone";
+
+/// Proves the image archive at `archive`; None when the proof is off (`--no-probe`, `skip = true`).
 pub(crate) fn prove_image(archive: &Path, req: Option<&ProofRequest>, rep: &Reporter) -> Result<Option<Proof>> {
     let Some(req) = req else {
-        rep.step("proof", "not run (--no-probe): the verdict is the closure check's alone");
+        rep.step("proof", SKIPPED);
         return Ok(None);
     };
     let proof = without_tools(prove_archive(archive, req), req)?;
@@ -43,7 +47,7 @@ pub(crate) fn prove_binary(
     rep: &Reporter,
 ) -> Result<Option<Proof>> {
     let Some(req) = req else {
-        rep.step("proof", "not run (--no-probe): the verdict is the closure check's alone");
+        rep.step("proof", SKIPPED);
         return Ok(None);
     };
     let inside = format!("/{name}");

@@ -61,7 +61,7 @@ pub fn owners(root: &Path, files: &[ClosureFile]) -> Result<(Vec<Package>, BTree
             true => None,
             false => Some(FileRef { path: f.image_path.clone(), sha256: crate::digest::sha256_file(&f.host_path)? }),
         };
-        let Some(owner) = db.as_ref().and_then(|db| db.owner(&f.inside)) else {
+        let Some(owner) = db.as_ref().and_then(|db| owner_of(db, &f.inside)) else {
             unowned.files.extend(file);
             continue;
         };
@@ -81,6 +81,33 @@ pub fn owners(root: &Path, files: &[ClosureFile]) -> Result<(Vec<Package>, BTree
         out.push(unowned);
     }
     Ok((out, paragraphs))
+}
+
+/// The dpkg paragraphs, by name, of the packages of this machine that own a file `rootfs`
+/// takes from it — whichever step added the file (closure, standard library, package files,
+/// traced files, plugin directories, `--with`). Empty without a dpkg database.
+pub fn rootfs_paragraphs(rootfs: &crate::image::Rootfs) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let Some(db) = PackageDb::open(Path::new("/"))? else { return Ok(out) };
+    for (_, entry) in rootfs.entries() {
+        let crate::image::rootfs::Entry::File { source: crate::image::Source::Host(host), .. } = entry else {
+            continue;
+        };
+        if let Some(owner) = host.to_str().filter(|h| h.starts_with('/')).and_then(|h| owner_of(&db, h)) {
+            out.entry(owner.name.clone()).or_insert_with(|| owner.paragraph.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Files no package lists but a package's scripts make from its own files: (path, package).
+/// Debian's CA bundle is written by `update-ca-certificates` from the certificates
+/// ca-certificates ships.
+const MADE_BY: &[(&str, &str)] = &[("/etc/ssl/certs/ca-certificates.crt", "ca-certificates")];
+
+/// The package that ships `inside`, or whose scripts make it ([`MADE_BY`]).
+pub(crate) fn owner_of<'a>(db: &'a PackageDb, inside: &str) -> Option<&'a crate::pkgdb::Package> {
+    db.owner(inside).or_else(|| MADE_BY.iter().find(|(p, _)| *p == inside).and_then(|(_, name)| db.package(name)))
 }
 
 /// `pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12` (plus `upstream=` when the

@@ -1,10 +1,11 @@
 //! Software bills of materials: what staticize put into an output (sources, Go modules, Rust
-//! crates, npm packages, the Debian packages a closure's files come from), written as SPDX 2.3
+//! crates, npm packages, the Debian packages of every file in the image), written as SPDX 2.3
 //! JSON or CycloneDX 1.5 JSON beside the output, and the package records (`status.d`) that let
 //! scanners see into an image. Knows nothing about the command line.
 
 pub mod attached;
 pub mod collect;
+pub mod contents;
 pub mod cyclonedx;
 pub mod debian;
 pub mod gobuildinfo;

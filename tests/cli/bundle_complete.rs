@@ -163,7 +163,7 @@ fn python3_runs_with_its_stdlib_and_check_judges_its_modules() {
 }
 
 /// Extracts the one layer of a staticize archive into `dest`.
-fn unpack_layer(tar: &Path, dest: &Path) {
+pub(crate) fn unpack_layer(tar: &Path, dest: &Path) {
     let oci = dest.with_extension("oci");
     std::fs::create_dir_all(&oci).unwrap();
     ok(Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(&oci));

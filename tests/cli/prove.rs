@@ -40,7 +40,7 @@ fn a_c_build_proves_its_image_and_no_probe_skips_it() {
     assert_eq!(v["proof"]["ending"], serde_json::json!({"kind": "exited", "code": 0}));
     assert_eq!(v["proof"]["ok"], true);
     let out = ok(staticize().arg("c").arg(&hello).arg("-o").arg(&bin).arg("--no-probe"));
-    assert!(out.contains("not run (--no-probe)") && !out.contains("proved"), "{out}");
+    assert!(out.contains("not run (--no-probe") && !out.contains("proved"), "{out}");
     let out = ok(staticize().arg("c").arg(&hello).arg("-o").arg(&bin).args(["--no-image", "--probe", "extra"]));
     assert!(out.contains("proved ran: /hello extra, exit 0"), "{out}");
 }
@@ -186,4 +186,49 @@ fn a_dynamic_program_without_its_loader_or_libc_is_named() {
     // A root alone has no command: the arguments are required.
     let out = fails_with(staticize().arg("check").arg(&root).arg("--run"), 2);
     assert!(out.contains("nothing to run"), "{out}");
+}
+
+/// A `[probe.NAME]` table in staticize.toml names an output's run for CI. Debian's `file`
+/// bundled without its magic database fails its default run (it looks for the magic files and
+/// exits 1); `[probe.file] args = ["--version"]` names a run that passes — shown in the plan,
+/// run by the build, and the image then runs in podman and docker the same way. A flag wins
+/// over its key; `skip = true` and `--no-probe` skip; an unknown key is refused at its place.
+#[test]
+fn a_probe_table_in_staticize_toml_names_the_run_per_output() {
+    if !have_sandbox() || !Path::new("/usr/bin/file").exists() {
+        assert!(!e2e_required() || Path::new("/usr/bin/file").exists(), "apt-get install file");
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let bundle = || {
+        let mut c = staticize();
+        c.current_dir(d).args(["bundle", "/usr/bin/file", "-o", "file.tar"]);
+        c
+    };
+    let out = fails_with(&mut bundle(), 1);
+    assert!(out.contains("/file exited 1 after looking for") && out.contains("(libmagic-mgc)"), "{out}");
+    let config = d.join("staticize.toml");
+    std::fs::write(&config, "[probe.file]\nargs = [\"--version\"]\ntimeout = 3\n[probe.other]\nskip = true\n").unwrap();
+    let out = ok(bundle().arg("--plan"));
+    assert!(out.contains("proof run in its own root: --version, 3s, from staticize.toml [probe.file]"), "{out}");
+    let v = json(&ok(bundle().arg("--json")));
+    assert_eq!(v["proof"]["verdict"], "ran: /file --version, exit 0", "{v}");
+    let tag = unique_tag("probe-table-file");
+    ok(bundle().args(["-t", &tag, "--no-sbom"]));
+    for (engine, stdout) in load_and_run_everywhere(&d.join("file.tar"), &tag, &["--version"]) {
+        assert!(stdout.starts_with("file-"), "{engine:?}: {stdout}");
+    }
+    // The flag wins over the table's args: a run the flag names that exits non-zero fails.
+    let out = fails_with(bundle().args(["--probe", "--no-such-flag"]), 1);
+    assert!(out.contains("/file --no-such-flag"), "{out}");
+    let out = ok(bundle().arg("--no-probe"));
+    assert!(out.contains("not run (--no-probe"), "{out}");
+    std::fs::write(&config, "[probe.file]\nskip = true\n").unwrap();
+    let out = ok(&mut bundle());
+    assert!(out.contains("skip = true in its [probe.NAME] table") && !out.contains("proved"), "{out}");
+    std::fs::write(&config, "[probe.file]\nargz = [\"--version\"]\n").unwrap();
+    let out = fails_with(&mut bundle(), 4);
+    assert!(out.contains("staticize.toml:2:1") && out.contains("unknown field `argz`"), "{out}");
+    assert!(out.contains("[probe.NAME] with the keys args, timeout, port, skip"), "{out}");
 }

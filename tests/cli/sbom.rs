@@ -356,3 +356,69 @@ fn node_sbom_lists_the_npm_packages_syft_finds_in_the_tree() {
     assert!(listed.contains(&("escape-html".into(), "1.0.3".into())), "{listed:?}");
     assert!(listed.iter().any(|(n, _)| n == "libc6"), "the closure's Debian packages: {listed:?}");
 }
+
+/// Issue 25: every Debian package owning a file of the image is declared, whichever step put
+/// the file there — not only the closure's. Debian's perl bundled with its standard library
+/// (the packed modules' packages), `--with certs` (the CA bundle update-ca-certificates makes
+/// from ca-certificates) and `--with tzdata=…`: every owner `dpkg -S` names for a file in the
+/// image's layer is in the SPDX document, which still validates, and has its record in the
+/// image (`status.d`) for scanners.
+#[test]
+fn every_package_owning_a_file_in_the_image_is_declared() {
+    if !Path::new("/usr/bin/perl").exists() || !have("dpkg") {
+        assert!(!crate::support::e2e_required() || Path::new("/usr/bin/perl").exists(), "apt-get install perl");
+        return;
+    }
+    let d = tempdir();
+    let tar = d.path().join("perl.tar");
+    ok(staticize()
+        .args(["bundle", "/usr/bin/perl", "--with", "certs", "--with", "tzdata=Europe/Paris", "--no-probe", "-o"])
+        .arg(&tar));
+    let sbom = d.path().join("perl.spdx.json");
+    validate(&sbom);
+    let doc = json(&sbom);
+    let declared: Vec<String> =
+        doc["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let root = d.path().join("rootfs");
+    crate::bundle_complete::unpack_layer(&tar, &root);
+    let owners = dpkg_owners(&root);
+    assert!(owners.len() > 5 && owners.contains(&"perl-modules-5.36".to_string()), "{owners:?}");
+    for o in &owners {
+        assert!(declared.contains(o), "{o} owns a file in the image but the SBOM does not declare it: {declared:?}");
+    }
+    for want in ["ca-certificates", "tzdata", "libc6", "perl-base"] {
+        assert!(declared.contains(&want.to_string()), "{want} not in {declared:?}");
+    }
+    // The image's own records (status.d, what scanners read) name them too.
+    let records = ok(staticize().args(["inspect", "--sbom"]).arg(&tar));
+    for want in ["ca-certificates ", "tzdata ", "perl-modules-5.36 "] {
+        assert!(records.contains(want), "{want} has no record in the image:\n{records}");
+    }
+}
+
+/// The packages `dpkg -S` names as owners of the regular files under `root` (each path asked
+/// as the image has it and, for merged-/usr paths, as dpkg may list it without `/usr`).
+fn dpkg_owners(root: &Path) -> Vec<String> {
+    let found = Command::new("find").arg(root).args(["-type", "f", "-printf", "/%P\\n"]).output().unwrap();
+    let mut paths: Vec<String> = Vec::new();
+    for p in String::from_utf8_lossy(&found.stdout).lines() {
+        paths.push(p.to_string());
+        if let Some(rest) =
+            ["/usr/lib/", "/usr/bin/", "/usr/sbin/"].iter().find_map(|u| p.strip_prefix(u).map(|r| (u, r)))
+        {
+            paths.push(format!("{}{}", &rest.0[4..], rest.1));
+        }
+    }
+    let mut owners: Vec<String> = Vec::new();
+    for chunk in paths.chunks(500) {
+        // dpkg -S exits 1 when a path has no owner (a generated file): the others still print.
+        let out = Command::new("dpkg").arg("-S").args(chunk).output().unwrap();
+        for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with("diversion by")) {
+            let Some((names, _)) = line.split_once(": ") else { continue };
+            owners.extend(names.split(", ").map(|n| n.split(':').next().unwrap().to_string()));
+        }
+    }
+    owners.sort();
+    owners.dedup();
+    owners
+}
