@@ -25,6 +25,7 @@
 //! A new step (a proof run, a blob cache, signing) is a new stage here and, when it can be
 //! known beforehand, a new member of the plan (a [`plan::Check`], a destination).
 
+mod attest;
 mod carry;
 mod destination;
 mod execute;
@@ -98,6 +99,8 @@ pub struct Delivery {
     pub sbom: Option<crate::sbom::Format>,
     /// Strip a copy of each given executable for the image (`staticize image`; `--no-strip`).
     pub strip: bool,
+    /// The private key (PEM) that signs the pushed image and its provenance (`--sign`).
+    pub sign: Option<PathBuf>,
 }
 
 impl Delivery {
@@ -326,18 +329,24 @@ pub(crate) fn run(job: Job, rep: &Reporter) -> Result<Option<Outcome>> {
 }
 
 /// Pushes an archive already written (`staticize push`) through the same push step as a run,
-/// and attaches the SBOM beside it when there is one.
+/// and attaches the SBOM and the provenance beside it when there are; with `sign` (a private
+/// key), signs the image and attests the provenance.
 pub(crate) fn push_archive(
     archive: &std::path::Path,
     target: &crate::registry::push::Remote,
     sbom: Option<crate::sbom::Format>,
+    sign: Option<&std::path::Path>,
     rep: &Reporter,
 ) -> Result<crate::registry::push::Pushed> {
+    if let Some(key) = sign {
+        crate::sign::key::PrivateKey::read(key)?;
+    }
     let opened = crate::image::read::Archive::open(archive)?;
     destination::refuse_problems(&opened)?;
     let pushed = crate::registry::push::push(&opened, target, rep)?;
     if let Some(format) = sbom {
         sbom::attach_beside(archive, format, target, rep)?;
     }
+    attest::push_beside(archive, &pushed.digest, sign, target, rep)?;
     Ok(pushed)
 }
