@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::destination::Checked;
-use super::{Destination, Job, Programs};
+use super::destination::{Checked, Destination};
+use super::job::{Job, Programs};
 use crate::error::{Error, Result};
 use crate::image::Written;
 use crate::registry::push::Remote;
