@@ -71,6 +71,8 @@ CARGO_FUZZ_VERSION=0.13.2
 SYFT_VERSION=v1.57.1
 # ko writes the image with "/ko-app/…" layer names that inspect and squash read (issue 32).
 KO_VERSION=v0.19.1
+# The verifier the signing tests hand staticize's signatures and attestations to (issue 31).
+COSIGN_VERSION=v2.6.5
 
 # staticize build's tests fetch Debian source packages (apt-get source --download-only), from
 # the mirror (or proxy) and suite the machine's own Debian entry names (scripts/apt-sources.sh).
@@ -158,6 +160,10 @@ install_all() {
   go version -m "$HOME/go/bin/ko" 2>/dev/null | grep -q "mod[[:space:]]*github.com/google/ko[[:space:]]*$KO_VERSION" || {
     step "go install github.com/google/ko@$KO_VERSION"
     GOBIN="$HOME/go/bin" go install "github.com/google/ko@$KO_VERSION"
+  }
+  go version -m "$HOME/go/bin/cosign" 2>/dev/null | grep -q "mod[[:space:]]*github.com/sigstore/cosign/v2[[:space:]]*$COSIGN_VERSION" || {
+    step "go install github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+    GOBIN="$HOME/go/bin" go install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
   }
 
   cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION" || {

@@ -62,6 +62,13 @@ pub enum Command {
     /// Push an image archive already on disk to a registry (OCI distribution API).
     #[command(after_help = PUSH_HELP)]
     Push(PushArgs),
+    /// Sign an image in a registry with a private key, as cosign reads it (the
+    /// sha256-DIGEST.sig tag), and attest its provenance (sha256-DIGEST.att) with --provenance.
+    #[command(after_help = SIGN_HELP)]
+    Sign(SignArgs),
+    /// Verify an image in a registry: its signature and its signed provenance, with a public key.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Build a Go main package into a static executable and a scratch image.
     #[command(after_help = EXIT_CODES_HELP)]
     Go(GoArgs),
@@ -224,6 +231,11 @@ pub struct ImageOutput {
     /// Write no SBOM (nor attach one on --push).
     #[arg(long, help_heading = "Image output")]
     pub no_sbom: bool,
+    /// Sign the pushed image and its provenance with this ECDSA P-256 private key (PEM,
+    /// PKCS#8 or SEC1, unencrypted), as `cosign verify --key` and `cosign verify-attestation`
+    /// read them.
+    #[arg(long, value_name = "KEY", requires = "push", help_heading = "Image output")]
+    pub sign: Option<PathBuf>,
     /// Print the plan — what would be built, by which tool, where each file goes, the image's
     /// layers, the destinations and the checks (steps, or JSON with --json) — and do nothing
     /// else: nothing is built, written or created.
@@ -529,7 +541,59 @@ pub struct PushArgs {
     /// Do not attach the SBOM found beside the image (NAME.spdx.json or NAME.cdx.json).
     #[arg(long)]
     pub no_sbom: bool,
+    /// Sign the pushed image, and its provenance (NAME.provenance.json beside the image),
+    /// with this ECDSA P-256 private key (PEM, PKCS#8 or SEC1, unencrypted).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
+
+/// `staticize sign`.
+#[derive(Debug, Clone, Args)]
+pub struct SignArgs {
+    /// The image: REGISTRY/REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/app:v1.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The ECDSA P-256 private key (PEM: PKCS#8 PRIVATE KEY or SEC1 EC PRIVATE KEY, unencrypted).
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Also attest this provenance statement (NAME.provenance.json); its subject must be the image.
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+}
+
+/// Extra help for `staticize sign`.
+pub const SIGN_HELP: &str = "\
+No transparency log and no network beyond the registry: the key alone signs. Make a key with
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem
+  openssl pkey -in key.pem -pubout -out key.pub
+and check with cosign verify --key key.pub --insecure-ignore-tlog=true REF.
+
+Exit codes:
+  0  signed
+  2  usage error (bad reference)
+  4  the key, the provenance or the registry failed";
+
+/// `staticize verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The image: REGISTRY/REPOSITORY[:TAG].
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The ECDSA P-256 public key (PEM: PUBLIC KEY).
+    #[arg(long, value_name = "PUB")]
+    pub key: PathBuf,
+}
+
+/// Extra help for `staticize verify`.
+pub const VERIFY_HELP: &str = "\
+Checks that the key verifies a signature of the image's manifest digest (sha256-DIGEST.sig)
+and a signed SLSA provenance whose subject is that digest (sha256-DIGEST.att).
+
+Exit codes:
+  0  verified
+  1  not verified: unsigned, a wrong key, a manifest changed after signing, no provenance
+  2  usage error (bad reference)
+  4  the key is unreadable, the image is missing, or the registry failed";
 
 /// `staticize go`.
 #[derive(Debug, Clone, Args)]

@@ -20,8 +20,10 @@ pub mod pack;
 pub mod push;
 pub mod rust;
 pub mod settings;
+pub mod sign;
 pub mod slim;
 pub mod squash;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -40,6 +42,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bundle(args) => bundle::run(args, &rep),
         Command::Inspect(args) => inspect::run(args, &rep),
         Command::Push(args) => push::run(args, &rep),
+        Command::Sign(args) => sign::run(args, &rep),
+        Command::Verify(args) => verify::run(args, &rep),
         Command::Gate(args) => gate::run(args, &rep),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args, &rep),

@@ -15,7 +15,7 @@ pub fn run(args: PushArgs, rep: &Reporter) -> Result<()> {
         .into_iter()
         .find(|f| crate::sbom::path_beside(&args.image, *f).is_file())
         .filter(|_| !args.no_sbom);
-    let pushed = crate::pipeline::push_archive(&args.image, &target, beside, rep)?;
+    let pushed = crate::pipeline::push_archive(&args.image, &target, beside, args.sign.as_deref(), rep)?;
     rep.line(format!("{}@{}", pushed.reference, pushed.digest));
     rep.json(&pushed);
     Ok(())

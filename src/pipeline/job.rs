@@ -61,6 +61,8 @@ pub struct Delivery {
     pub sbom: Option<crate::sbom::Format>,
     /// Strip a copy of each given executable for the image (`staticize image`; `--no-strip`).
     pub strip: bool,
+    /// The private key (PEM) that signs the pushed image and its provenance (`--sign`).
+    pub sign: Option<std::path::PathBuf>,
 }
 
 impl Delivery {

@@ -17,7 +17,8 @@
 //!      a failed verdict writes the binary, no image, and the outcome carries the error (exit 1);
 //!    - `deliver`: archive, OCI directory, load ([`destination`]);
 //!    - `write`: the executables (packed for `node` unless `--no-pack`);
-//!    - `sbom`, `prove`, `run hint`, `push`, `attach`: the tail every command shares; `prove`
+//!    - `sbom`, `provenance`, `prove`, `run hint`, `push`, `attach`, `sign`: the tail every
+//!      command shares ([`attest`] writes the provenance and signs); `prove`
 //!      runs the output in its own root ([`crate::prove`]) — a failed proof leaves it written,
 //!      is not pushed, and is the outcome's failed verdict (exit 1).
 //! 3. returns the [`Outcome`] for the command to print as JSON.
@@ -25,6 +26,7 @@
 //! A new step (a proof run, a blob cache, signing) is a new stage here and, when it can be
 //! known beforehand, a new member of the plan (a [`plan::Check`], a destination).
 
+mod attest;
 mod carry;
 mod destination;
 mod execute;
@@ -66,13 +68,18 @@ pub(crate) fn push_archive(
     archive: &std::path::Path,
     target: &crate::registry::push::Remote,
     sbom: Option<crate::sbom::Format>,
+    sign: Option<&std::path::Path>,
     rep: &Reporter,
 ) -> Result<crate::registry::push::Pushed> {
+    if let Some(key) = sign {
+        crate::sign::key::PrivateKey::read(key)?;
+    }
     let opened = crate::image::read::Archive::open(archive)?;
     destination::refuse_problems(&opened)?;
     let pushed = crate::registry::push::push(&opened, target, rep)?;
     if let Some(format) = sbom {
         sbom::attach_beside(archive, format, target, rep)?;
     }
+    attest::push_beside(archive, &pushed.digest, sign, target, rep)?;
     Ok(pushed)
 }

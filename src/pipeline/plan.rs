@@ -157,6 +157,10 @@ pub(crate) struct ImageView {
     pub config: ConfigPlan,
     /// The SBOM beside the archive (and attached on push).
     pub sbom: Option<SbomPlan>,
+    /// The provenance statement beside the archive (attached on push).
+    pub provenance: PathBuf,
+    /// `--sign`: the pushed image is signed and its provenance attested with the key.
+    pub signed: bool,
     /// Where the image goes, in the order delivered.
     pub destinations: Vec<DestinationPlan>,
 }
@@ -519,6 +523,8 @@ fn image_view(job: &Job, name: &str, programs: &[ProgramPlan]) -> Result<Option<
         layers: layers(job, programs),
         config: config_plan(s, programs, &job.dynamic, &job.programs),
         sbom,
+        provenance: crate::provenance::path_beside(archive),
+        signed: job.delivery.sign.is_some(),
         destinations,
     }))
 }
@@ -771,4 +777,11 @@ fn print_image(i: &ImageView, rep: &Reporter) {
         let attached = if s.attached { ", attached on push" } else { "" };
         rep.step("sbom", format!("{} ({}{attached})", s.path.display(), s.format));
     }
+    let pushed = i.destinations.iter().any(|d| d.kind == "push");
+    let provenance = match (pushed, i.signed) {
+        (true, true) => ", signed and attested on push as sha256-DIGEST.sig and .att",
+        (true, false) => ", attached on push",
+        _ => "",
+    };
+    rep.step("provenance", format!("{} (SLSA v1{provenance})", i.provenance.display()));
 }

@@ -22,6 +22,7 @@ pub(super) fn remake(job: &Job, from: &FromImage, rep: &Reporter) -> Result<Outc
     };
     let dests = destination::check(&job.destinations, job.delivery.compression)?
         .ok_or_else(|| Error::usage(format!("{what} writes an image archive"), "give -o OUT.tar"))?;
+    super::attest::check(job)?;
     let out = archive_of(&job.destinations).unwrap_or(&dests.tar);
     // Layers are written beside the archive, so the final rename stays on one file system.
     let scratch = crate::output::temp_dir_in(crate::output::parent_dir(out), &format!("staticize-{what}"))?;

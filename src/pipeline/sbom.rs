@@ -31,21 +31,38 @@ pub(super) enum SbomOf<'a> {
     Slim(Option<&'a SlimSbom>),
 }
 
-/// Writes `NAME.spdx.json` (or `.cdx.json`) beside the archive, unless the job asks for none.
-pub(super) fn write(job: &Job, of: &SbomOf, written: &Written, rep: &Reporter) -> Result<()> {
-    let Some(format) = job.delivery.sbom else { return Ok(()) };
+/// Writes `NAME.spdx.json` (or `.cdx.json`) beside the archive, unless the job asks for none;
+/// returns what was collected (the provenance lists it even when no SBOM is written).
+pub(super) fn write(job: &Job, of: &SbomOf, written: &Written, rep: &Reporter) -> Result<Option<Sbom>> {
+    let sbom = match (collect(job, of, written), job.delivery.sbom) {
+        (Ok(sbom), _) => sbom,
+        (Err(e), Some(_)) => return Err(e),
+        // With --no-sbom the collection only feeds the provenance: a failure is said, not fatal.
+        (Err(e), None) => {
+            rep.warn(format!("the provenance lists no packages: collecting them failed: {e}"));
+            return Ok(None);
+        }
+    };
+    let Some(sbom) = sbom else { return Ok(None) };
+    if let Some(format) = job.delivery.sbom {
+        let path = crate::sbom::write_beside(&sbom, format, &written.path)?;
+        rep.step("sbom", format!("{} ({} packages)", path.display(), sbom.packages.len()));
+    }
+    Ok(Some(sbom))
+}
+
+/// What the output contains; None: nothing was collected (`slim` found nothing).
+fn collect(job: &Job, of: &SbomOf, written: &Written) -> Result<Option<Sbom>> {
     let sbom = match of {
         SbomOf::Programs { programs, packed } => of_programs(job, programs, *packed, written)?,
         SbomOf::Image => {
             let archive = crate::image::read::Archive::open(&written.path)?;
             crate::sbom::image::sbom_of(&archive, &written.reference, &written.manifest_digest)?
         }
-        SbomOf::Slim(None) => return Ok(()),
+        SbomOf::Slim(None) => return Ok(None),
         SbomOf::Slim(Some(found)) => found.sbom(&written.reference, &written.manifest_digest)?,
     };
-    let path = crate::sbom::write_beside(&sbom, format, &written.path)?;
-    rep.step("sbom", format!("{} ({} packages)", path.display(), sbom.packages.len()));
-    Ok(())
+    Ok(Some(sbom))
 }
 
 fn of_programs(job: &Job, programs: &[Judged], packed: Option<&PackedProgram>, written: &Written) -> Result<Sbom> {

@@ -34,6 +34,7 @@ pub(super) fn refuse(job: &Job) -> Result<Outputs> {
         output::ensure_writable(b)?;
     }
     let destinations = destination::check(&job.destinations, job.delivery.compression)?;
+    super::attest::check(job)?;
     Ok(Outputs { binaries, destinations })
 }
 

@@ -1,5 +1,6 @@
-//! The tail every image-writing run shares once its image is delivered — the SBOM, the proof
-//! run, how to run the image, the push and the SBOM's attachment — and the proof of a lone
+//! The tail every image-writing run shares once its image is delivered — the SBOM and the
+//! provenance, the proof run, how to run the image, the push, the SBOM's attachment and the
+//! provenance's (signed with `--sign`) — and the proof of a lone
 //! executable when no image is written. Both roads (programs made or given, and images remade)
 //! end here.
 
@@ -13,9 +14,9 @@ use crate::platform::Arch;
 use crate::prove::Proof;
 use crate::report::Reporter;
 
-/// The tail every image-writing run shares, after delivery: the SBOM beside the archive, the
-/// proof run of the archive, then — unless the proof failed — how to run the image, the push,
-/// the SBOM attached to the pushed image. Returns the proof (None: `--no-probe`).
+/// The tail every image-writing run shares, after delivery: the SBOM and the provenance beside
+/// the archive, the proof run of the archive, then — unless the proof failed — how to run the
+/// image, the push, the SBOM and the provenance (signed with `--sign`) attached to it. Returns the proof (None: `--no-probe`).
 pub(super) fn tail(
     job: &Job,
     written: &Written,
@@ -23,7 +24,8 @@ pub(super) fn tail(
     dests: &Checked,
     rep: &Reporter,
 ) -> Result<Option<Proof>> {
-    sbom::write(job, of, written, rep)?;
+    let collected = sbom::write(job, of, written, rep)?;
+    let statement = super::attest::write(job, collected.as_ref(), written, rep)?;
     let proof = crate::prove::stage::prove_image(&written.path, job.probe.request(&job.name).as_ref(), rep)?;
     if proof.as_ref().is_some_and(|p| !p.ok) {
         // A registry never gets an output that failed its proof.
@@ -32,6 +34,7 @@ pub(super) fn tail(
     destination::report_run_hint(written, rep);
     destination::push(written, dests, rep)?;
     sbom::attach(job.delivery.sbom, written, dests, rep)?;
+    super::attest::attach(job, &statement, written, dests, rep)?;
     Ok(proof)
 }
 

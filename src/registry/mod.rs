@@ -4,3 +4,4 @@
 
 pub(crate) mod auth;
 pub(crate) mod push;
+pub(crate) mod store;

@@ -62,7 +62,7 @@ impl Remote {
         Ok(Remote { registry, api_host, repository, tag: r.tag, scheme })
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("{}://{}", self.scheme, self.api_host)
     }
 }
@@ -105,23 +105,23 @@ pub(crate) struct BlobPush {
 
 /// Where a blob's bytes come from.
 #[derive(Debug, Clone)]
-enum Source {
+pub(super) enum Source {
     Memory(Vec<u8>),
     Archive(String),
 }
 
 #[derive(Debug, Clone)]
-struct Blob {
-    digest: String,
-    size: u64,
-    source: Source,
+pub(super) struct Blob {
+    pub(super) digest: String,
+    pub(super) size: u64,
+    pub(super) source: Source,
 }
 
 #[derive(Debug, Clone)]
-struct Doc {
-    digest: String,
-    media_type: String,
-    bytes: Vec<u8>,
+pub(super) struct Doc {
+    pub(super) digest: String,
+    pub(super) media_type: String,
+    pub(super) bytes: Vec<u8>,
 }
 
 /// The blobs and documents to send, decided before any connection is made.
@@ -328,7 +328,7 @@ fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// A request body that can be produced again (for a retry after authenticating).
-enum Body<'a> {
+pub(super) enum Body<'a> {
     Empty,
     Bytes(&'a [u8]),
     Blob { archive: &'a Archive, source: &'a Source, offset: u64, len: u64 },
@@ -365,7 +365,7 @@ impl Body<'_> {
 }
 
 /// A connection to one repository of one registry, authenticated as needed.
-struct Client {
+pub(super) struct Client {
     agent: ureq::Agent,
     timeout: Duration,
     target: Remote,
@@ -376,7 +376,7 @@ struct Client {
 
 impl Client {
     /// Checks the registry answers the v2 API and authenticates for push.
-    fn connect(target: &Remote) -> Result<Client> {
+    pub(super) fn connect(target: &Remote) -> Result<Client> {
         let lookup = auth::find_credentials(&target.registry)?;
         let timeout = timeout();
         // Inactivity, not duration: every single socket read and write gets `timeout` (ureq's
@@ -408,7 +408,7 @@ impl Client {
         }
     }
 
-    fn has_blob(&mut self, digest: &str) -> Result<bool> {
+    pub(super) fn has_blob(&mut self, digest: &str) -> Result<bool> {
         let url = format!("{}/v2/{}/blobs/{digest}", self.target.base(), self.target.repository);
         let resp = self.send("HEAD", &url, &[], Body::Empty, "look for a blob")?;
         match resp.status().as_u16() {
@@ -418,7 +418,7 @@ impl Client {
         }
     }
 
-    fn upload_blob(&mut self, archive: &Archive, b: &Blob) -> Result<()> {
+    pub(super) fn upload_blob(&mut self, archive: &Archive, b: &Blob) -> Result<()> {
         let what = format!("upload blob {}", short_digest(&b.digest));
         let start = format!("{}/v2/{}/blobs/uploads/", self.target.base(), self.target.repository);
         let resp = self.send("POST", &start, &[], Body::Empty, &what)?;
@@ -457,7 +457,7 @@ impl Client {
 
     /// Puts a manifest; returns the OCI-Subject header a registry with the referrers API
     /// answers for a manifest that has a subject.
-    fn put_manifest(&mut self, reference: &str, doc: &Doc) -> Result<Option<String>> {
+    pub(super) fn put_manifest(&mut self, reference: &str, doc: &Doc) -> Result<Option<String>> {
         let what = format!("put manifest {reference}");
         let url = format!("{}/v2/{}/manifests/{reference}", self.target.base(), self.target.repository);
         let ct = ("Content-Type", doc.media_type.clone());
@@ -469,7 +469,7 @@ impl Client {
     }
 
     /// Sends a request; on 401 authenticates as the challenge asks and sends it once more.
-    fn send(
+    pub(super) fn send(
         &mut self,
         method: &str,
         url: &str,
@@ -591,7 +591,7 @@ impl Client {
         }
     }
 
-    fn location(&self, resp: &Response<ureq::Body>, what: &str) -> Result<String> {
+    pub(super) fn location(&self, resp: &Response<ureq::Body>, what: &str) -> Result<String> {
         let loc = header(resp, "location").ok_or_else(|| {
             self.fail(
                 format!("sent no upload Location to {what}"),
@@ -607,7 +607,7 @@ impl Client {
         })
     }
 
-    fn fail(&self, message: String, help: &str) -> Error {
+    pub(super) fn fail(&self, message: String, help: &str) -> Error {
         Error::Registry { registry: self.target.registry.clone(), message, help: Some(help.to_string()) }
     }
 
@@ -639,7 +639,7 @@ impl Client {
         }
     }
 
-    fn status_error(&self, mut resp: Response<ureq::Body>, what: &str) -> Error {
+    pub(super) fn status_error(&self, mut resp: Response<ureq::Body>, what: &str) -> Error {
         let status = resp.status().as_u16();
         let body = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().unwrap_or_default();
         let detail = registry_message(&body);
@@ -728,7 +728,7 @@ fn header(resp: &Response<ureq::Body>, name: &str) -> Option<String> {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-fn with_digest(location: &str, digest: &str) -> String {
+pub(super) fn with_digest(location: &str, digest: &str) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={}", digest.replace(':', "%3A"))
 }

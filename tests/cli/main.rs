@@ -22,6 +22,7 @@ mod node;
 mod plan;
 mod push;
 mod sbom;
+mod sign;
 mod squash;
 
 // Reliability (issue 8): shared fixtures, the bad-input matrix, crash safety, reproducibility.

@@ -1,0 +1,155 @@
+//! Signed images and their provenance (issue 31), against the real registry and the real
+//! cosign: `--sign` with `--push` is what `cosign verify --key` and `cosign verify-attestation
+//! --type slsaprovenance1` accept; a wrong key, a re-pointed tag and a copied signature are
+//! rejected by cosign and by `staticize verify` (exit 1); skopeo still reads the image;
+//! `staticize sign` signs an image pushed unsigned; the statement is the same for the same build.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+
+fn hello_c() -> std::path::PathBuf {
+    repo().join("examples/hello-c/hello.c")
+}
+
+/// An ECDSA P-256 key pair made by openssl: the private key as PKCS#8 (genpkey) or SEC1
+/// (ecparam), the public key as PEM.
+fn keypair(dir: &Path, name: &str, sec1: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (key, public) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.pub")));
+    let mut make = Command::new("openssl");
+    if sec1 {
+        make.args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"]).arg(&key);
+    } else {
+        make.args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"]).arg(&key);
+    }
+    ok(&mut make);
+    ok(Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&key).arg("-out").arg(&public));
+    (key, public)
+}
+
+/// The cosign scripts/test.sh builds into ~/go/bin, else the one on PATH; None (a skip, or a
+/// failure under STATICIZE_E2E=require) when there is none.
+fn cosign_bin() -> Option<std::path::PathBuf> {
+    let home = std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join("go/bin/cosign");
+    if home.is_file() {
+        return Some(home);
+    }
+    have("cosign").then(|| "cosign".into())
+}
+
+/// `cosign verify` (or `verify-attestation --type slsaprovenance1`) with the key, no tlog.
+fn cosign(attestation: bool, public: &Path, reference: &str) -> std::process::Output {
+    let mut c = Command::new(cosign_bin().expect("cosign was found"));
+    if attestation {
+        c.args(["verify-attestation", "--type", "slsaprovenance1"]);
+    } else {
+        c.arg("verify");
+    }
+    c.arg("--key").arg(public).args(["--insecure-ignore-tlog=true", "--allow-insecure-registry", reference]);
+    run(&mut c)
+}
+
+fn digest_of(out: &str, reference: &str) -> String {
+    let at = out.find(&format!("{reference}@sha256:")).unwrap_or_else(|| panic!("no digest pushed:\n{out}"));
+    out[at + reference.len() + 1..].chars().take(71).collect()
+}
+
+/// Re-points `tag` of the repository at the manifest under `from` (what an attacker with push
+/// rights can do), with curl against the registry API.
+fn copy_tag(reg: &str, repo: &str, from: &str, tag: &str) {
+    let media = "application/vnd.oci.image.manifest.v1+json";
+    let get = run(Command::new("curl")
+        .args(["-fsS", "-H", &format!("Accept: {media}")])
+        .arg(format!("http://{reg}/v2/{repo}/manifests/{from}")));
+    assert!(get.status.success(), "{}", text(&get));
+    let dir = tempdir();
+    let body = dir.path().join("m.json");
+    std::fs::write(&body, &get.stdout).unwrap();
+    ok(Command::new("curl")
+        .args(["-fsS", "-X", "PUT", "-H", &format!("Content-Type: {media}"), "--data-binary"])
+        .arg(format!("@{}", body.display()))
+        .arg(format!("http://{reg}/v2/{repo}/manifests/{tag}")));
+}
+
+#[test]
+fn signed_push_is_what_cosign_verifies_and_tampering_is_refused() {
+    if !have("musl-gcc") || !have("registry") || cosign_bin().is_none() || !have("skopeo") || !have("openssl") {
+        return;
+    }
+    let reg = registry().unwrap();
+    let dir = tempdir();
+    let (key, public) = keypair(dir.path(), "key", false);
+    let (_, wrong) = keypair(dir.path(), "wrong", true);
+    let reference = format!("{reg}/{}", unique_tag("signed"));
+    let repo_path = reference[reg.len() + 1..].rsplit_once(':').unwrap().0.to_string();
+    let out =
+        ok(staticize().current_dir(dir.path()).args(["c", "--push", &reference, "--sign"]).arg(&key).arg(hello_c()));
+    let digest = digest_of(&out, &reference);
+    // Keys never appear in outputs or errors (a private key given where a public one goes).
+    let secret = std::fs::read_to_string(&key).unwrap().lines().nth(1).unwrap().to_string();
+    let e = fails_with(staticize().args(["verify", &reference, "--key"]).arg(&key), 4);
+    assert!(!out.contains(&secret) && !e.contains(&secret), "no key text in output:\n{out}\n{e}");
+    let statement = std::fs::read(dir.path().join("hello.provenance.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&statement).unwrap();
+    assert_eq!(v["subject"][0]["digest"]["sha256"], digest.trim_start_matches("sha256:"), "{v}");
+    assert_eq!(
+        v["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["sha256"],
+        sha256_file(&hello_c())
+    );
+
+    // The real cosign accepts the signature and the attestation; staticize verify agrees.
+    let c = cosign(false, &public, &reference);
+    assert!(c.status.success() && text(&c).contains(&digest), "cosign verify: {}", text(&c));
+    let c = cosign(true, &public, &reference);
+    assert!(c.status.success(), "cosign verify-attestation: {}", text(&c));
+    let out = ok(staticize().args(["verify", &reference, "--key"]).arg(&public));
+    assert!(out.contains(&format!("verified {reference}@{digest}")), "{out}");
+    // skopeo still reads the image the tag names.
+    let s = ok(Command::new("skopeo").args(["inspect", "--tls-verify=false", &format!("docker://{reference}")]));
+    assert!(s.contains(&digest), "{s}");
+
+    // A wrong key: both refuse.
+    assert!(!cosign(false, &wrong, &reference).status.success(), "cosign with a wrong key");
+    let e = fails_with(staticize().args(["verify", &reference, "--key"]).arg(&wrong), 1);
+    assert!(e.contains("no signature verifies with that key"), "{e}");
+
+    // The tag re-pointed at another manifest (an unsigned image, like a stripped signature).
+    let out = ok(staticize().current_dir(dir.path()).args(["c", "--env", "X=1", "--push", &reference]).arg(hello_c()));
+    let changed = digest_of(&out, &reference);
+    assert_ne!(changed, digest);
+    assert!(!cosign(false, &public, &reference).status.success(), "cosign on the changed manifest");
+    let e = fails_with(staticize().args(["verify", &reference, "--key"]).arg(&public), 1);
+    assert!(e.contains("is not signed"), "{e}");
+    // ... with the first image's signature copied to it: a signature of another manifest.
+    let sig = |d: &str| format!("{}.sig", d.replace(':', "-"));
+    copy_tag(&reg, &repo_path, &sig(&digest), &sig(&changed));
+    assert!(!cosign(false, &public, &reference).status.success(), "cosign on a copied signature");
+    let e = fails_with(staticize().args(["verify", &reference, "--key"]).arg(&public), 1);
+    assert!(e.contains("signature is of another manifest"), "{e}");
+
+    // staticize sign signs what was pushed unsigned (and attests its provenance).
+    let prov = dir.path().join("hello.provenance.json");
+    let out = ok(staticize().args(["sign", &reference, "--key"]).arg(&key).arg("--provenance").arg(&prov));
+    assert!(out.contains("attested"), "{out}");
+    assert!(cosign(false, &public, &reference).status.success(), "cosign after staticize sign");
+    assert!(cosign(true, &public, &reference).status.success(), "cosign attestation after staticize sign");
+    ok(staticize().args(["verify", &reference, "--key"]).arg(&public));
+}
+
+#[test]
+fn the_same_build_gives_the_same_provenance() {
+    if !have("musl-gcc") {
+        return;
+    }
+    let (a, b) = (tempdir(), tempdir());
+    for d in [&a, &b] {
+        std::fs::copy(hello_c(), d.path().join("hello.c")).unwrap();
+        ok(staticize().current_dir(d.path()).args(["c", "hello.c", "--no-probe"]));
+    }
+    let one = std::fs::read(a.path().join("hello.provenance.json")).unwrap();
+    assert_eq!(one, std::fs::read(b.path().join("hello.provenance.json")).unwrap());
+    // --sign needs a push.
+    let e = fails_with(staticize().current_dir(a.path()).args(["c", "hello.c", "--sign", "k.pem"]), 2);
+    assert!(e.contains("--push"), "{e}");
+}
