@@ -5,6 +5,7 @@
 
 pub(crate) mod bundle;
 pub(crate) mod check;
+pub mod caches;
 pub mod cli;
 pub mod closure;
 pub mod commands;

@@ -14,7 +14,7 @@ use std::process::Output;
 use crate::node::install;
 use crate::support::*;
 
-/// Every path in the (single) layer of an image archive.
+/// Every path in the layers of an image archive, once each, sorted.
 fn image_paths(archive: &Path) -> Vec<String> {
     let mut outer = tar::Archive::new(fs::File::open(archive).unwrap());
     let (mut manifest, mut blobs) = (None, std::collections::HashMap::new());
@@ -30,11 +30,15 @@ fn image_paths(archive: &Path) -> Vec<String> {
         }
     }
     let manifest: serde_json::Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
-    let layer = &blobs[manifest[0]["Layers"][0].as_str().unwrap()];
-    let mut tar_bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
-    let mut inner = tar::Archive::new(tar_bytes.as_slice());
-    inner.entries().unwrap().map(|e| format!("/{}", e.unwrap().path().unwrap().display())).collect()
+    let mut paths = std::collections::BTreeSet::new();
+    for layer in manifest[0]["Layers"].as_array().unwrap() {
+        let layer = &blobs[layer.as_str().unwrap()];
+        let mut tar_bytes = Vec::new();
+        flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+        let mut inner = tar::Archive::new(tar_bytes.as_slice());
+        paths.extend(inner.entries().unwrap().map(|e| format!("/{}", e.unwrap().path().unwrap().display())));
+    }
+    paths.into_iter().collect()
 }
 
 /// Runs the image with `stdin` on its standard input; returns its standard output.

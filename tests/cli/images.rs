@@ -64,7 +64,8 @@ fn json_of(cmd: &mut Command) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&o)))
 }
 
-/// Every entry of the (single) layer in an image archive: path, type, mode, link target, bytes.
+/// Every entry of the layers of an image archive, as an engine stacks them (a later layer's
+/// entry replaces an earlier one's), sorted: path, type, mode, link target, bytes.
 fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
     let mut outer = tar::Archive::new(fs::File::open(archive).unwrap());
     let mut manifest = None;
@@ -81,14 +82,13 @@ fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
         }
     }
     let manifest: Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
-    let layer = &blobs[manifest[0]["Layers"][0].as_str().unwrap()];
-    let mut tar_bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
-    let mut inner = tar::Archive::new(tar_bytes.as_slice());
-    inner
-        .entries()
-        .unwrap()
-        .map(|e| {
+    let mut stacked = std::collections::BTreeMap::new();
+    for layer in manifest[0]["Layers"].as_array().unwrap() {
+        let layer = &blobs[layer.as_str().unwrap()];
+        let mut tar_bytes = Vec::new();
+        flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+        let mut inner = tar::Archive::new(tar_bytes.as_slice());
+        for e in inner.entries().unwrap().map(|e| {
             let mut e = e.unwrap();
             let h = e.header().clone();
             let kind = match h.entry_type() {
@@ -101,8 +101,11 @@ fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
             let mut data = Vec::new();
             e.read_to_end(&mut data).unwrap();
             (e.path().unwrap().display().to_string(), kind, h.mode().unwrap(), target, data)
-        })
-        .collect()
+        }) {
+            stacked.insert(e.0.clone(), e);
+        }
+    }
+    stacked.into_values().collect()
 }
 
 #[test]
