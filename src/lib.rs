@@ -4,8 +4,8 @@
 //! the archive, `report` prints what happened.
 
 pub(crate) mod bundle;
-pub(crate) mod check;
 pub mod caches;
+pub(crate) mod check;
 pub mod cli;
 pub mod closure;
 pub mod commands;

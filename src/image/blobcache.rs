@@ -225,7 +225,10 @@ mod tests {
         let fresh = write_layer(&r, Compression::Gzip, 0, scratch.path()).unwrap();
         store(&dir, &key, &fresh).unwrap();
         let hit = reuse(&dir, &key, Compression::Gzip, scratch.path()).unwrap().expect("stored");
-        assert_eq!((hit.digest.as_str(), hit.diff_id.as_str(), hit.size), (fresh.digest.as_str(), id.as_str(), fresh.size));
+        assert_eq!(
+            (hit.digest.as_str(), hit.diff_id.as_str(), hit.size),
+            (fresh.digest.as_str(), id.as_str(), fresh.size)
+        );
         assert_eq!(fs::read(hit.blob.path()).unwrap(), fs::read(fresh.blob.path()).unwrap());
         fs::write(dir.join(&key), b"not gzip").unwrap();
         assert!(reuse(&dir, &key, Compression::Gzip, scratch.path()).unwrap().is_none(), "damage is seen");

@@ -55,9 +55,7 @@ pub fn split(rootfs: &Rootfs, parts: &[Part], top: &str) -> Vec<(String, Rootfs)
             owner.entry(p.as_str()).or_insert(i);
         }
     }
-    let parents = |path: &str| -> Vec<String> {
-        path.match_indices('/').map(|(i, _)| path[..i].to_string()).collect()
-    };
+    let parents = |path: &str| -> Vec<String> { path.match_indices('/').map(|(i, _)| path[..i].to_string()).collect() };
     let with_children: BTreeSet<String> = rootfs.entries().flat_map(|(p, _)| parents(p)).collect();
     let mut cut: Vec<BTreeMap<String, Entry>> = vec![BTreeMap::new(); parts.len() + 1];
     for (path, entry) in rootfs.entries() {
@@ -82,8 +80,8 @@ pub fn split(rootfs: &Rootfs, parts: &[Part], top: &str) -> Vec<(String, Rootfs)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
     use crate::image::Source;
+    use crate::image::rootfs::{MODE_DATA, MODE_EXEC};
 
     fn sample() -> Rootfs {
         let mut r = Rootfs::new();
@@ -116,7 +114,16 @@ mod tests {
             got,
             [
                 ("libc6".to_string(), vec!["lib".to_string(), "lib/libc.so.6".into()]),
-                ("extras".into(), vec!["etc".into(), "etc/ssl".into(), "etc/ssl/certs".into(), "etc/ssl/certs/ca.pem".into(), "tmp".into()]),
+                (
+                    "extras".into(),
+                    vec![
+                        "etc".into(),
+                        "etc/ssl".into(),
+                        "etc/ssl/certs".into(),
+                        "etc/ssl/certs/ca.pem".into(),
+                        "tmp".into()
+                    ]
+                ),
                 ("app".into(), vec!["app".into()]),
             ]
         );

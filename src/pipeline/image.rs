@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use super::Delivery;
 use crate::error::{Error, Result};
+use crate::image::layering::Part;
 use crate::image::options::{ImageSettings, User};
 use crate::image::rootfs::{Entry, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
-use crate::image::layering::Part;
 use crate::image::{ImagePlan, PlatformImage, Rootfs, Source, add, extras};
 use crate::reference::ImageRef;
 use crate::report::human_size;

@@ -117,7 +117,7 @@ mod tests {
         let mut packages = Vec::new();
         for i in 0..MAX_LAYERS {
             let f = format!("/usr/lib/lib{i}.so");
-            r.add_file(&f, Source::Bytes(vec![0; 100 + i]), MODE_DATA).unwrap();
+            r.add_file(&f, Source::Bytes(vec![0; 100 + 20 * i]), MODE_DATA).unwrap();
             packages.push(package(&format!("lib{i}"), Ecosystem::Debian, &[&f]));
         }
         r.add_file("/var/lib/dpkg/status.d/lib0", Source::Bytes(b"Package: lib0".to_vec()), MODE_DATA).unwrap();

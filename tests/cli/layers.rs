@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::*;
 
 fn json_of(out: &str) -> Value {
-    let start = out.find('{').or_else(|| out.find('[')).expect("JSON in output");
+    let start = out.find(['{', '[']).expect("JSON in output");
     let end = out.rfind(['}', ']']).unwrap();
     serde_json::from_str(&out[start..=end]).unwrap_or_else(|e| panic!("{e}:\n{out}"))
 }
@@ -111,7 +111,13 @@ fn one_static_program_stays_one_layer_and_single_changes_nothing() {
     let hello = repo().join("examples/hello-c/hello.c");
     let cache = d.join("cache");
     let build = |tar: &str, more: &[&str]| {
-        ok(staticize().env("STATICIZE_CACHE", &cache).current_dir(d).arg("c").arg(&hello).args(["--image", tar]).args(more));
+        ok(staticize()
+            .env("STATICIZE_CACHE", &cache)
+            .current_dir(d)
+            .arg("c")
+            .arg(&hello)
+            .args(["--image", tar])
+            .args(more));
         d.join(tar)
     };
     let auto = build("auto.tar", &[]);
@@ -119,19 +125,18 @@ fn one_static_program_stays_one_layer_and_single_changes_nothing() {
     assert_eq!(layers_of(&auto).0.len(), 1);
     assert_eq!(sha256_file(&auto), sha256_file(&single), "one static program: the same bytes either way");
     // Extras ask for a layer of their own, under the program.
-    let with = build("with.tar", &["--with", "tmp,passwd"]);
-    let with_single = build("with-single.tar", &["--with", "tmp,passwd", "--layers", "single"]);
+    let with = build("with.tar", &["--with", "tmp", "--with", "passwd"]);
+    let with_single = build("with-single.tar", &["--with", "tmp", "--with", "passwd", "--layers", "single"]);
     assert_eq!(layers_of(&with).0.len(), 2);
     assert_eq!(layers_of(&with_single).0.len(), 1);
-    let other = build("other.tar", &["--with", "tmp,passwd", "--env", "A=1"]);
+    let other = build("other.tar", &["--with", "tmp", "--with", "passwd", "--env", "A=1"]);
     assert_eq!(layers_of(&with).0[0], layers_of(&other).0[0], "the same extras, the same layer");
 }
 
 /// The blob entries (not their records) in a cache.
 fn blob_entries(cache: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(cache.join("blobs"))
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let mut v: Vec<PathBuf> =
+        fs::read_dir(cache.join("blobs")).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     v.retain(|p| {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         !name.starts_with('.') && !name.ends_with(".json")
@@ -172,7 +177,8 @@ fn the_blob_cache_survives_damage_kills_and_concurrent_runs() {
     assert_eq!(sha256_file(&again), want, "a damaged entry never reaches an image");
     for e in blob_entries(&cache) {
         let name = e.file_name().unwrap().to_string_lossy().into_owned();
-        let record: Value = serde_json::from_slice(&fs::read(e.with_file_name(format!("{name}.json"))).unwrap()).unwrap();
+        let record: Value =
+            serde_json::from_slice(&fs::read(e.with_file_name(format!("{name}.json"))).unwrap()).unwrap();
         assert_eq!(record["digest"].as_str().unwrap(), format!("sha256:{}", sha256_file(&e)), "repaired");
     }
 
@@ -204,11 +210,16 @@ fn node_apps_with_the_same_node_share_their_library_layers() {
     let t = tempdir();
     let d = t.path();
     let cache = d.join("cache");
-    let project = crate::node::install(&repo().join("examples/hello-node"), &["server.js", "package.json", "package-lock.json"]);
+    let project =
+        crate::node::install(&repo().join("examples/hello-node"), &["server.js", "package.json", "package-lock.json"]);
     let node = |entry: &Path, out: &str| {
         let bin = d.join(out);
         let tag = unique_tag(out);
-        ok(staticize().env("STATICIZE_CACHE", &cache).arg("node").arg(entry).arg("-o").arg(&bin).args(["--no-probe", "-t", &tag]));
+        ok(staticize().env("STATICIZE_CACHE", &cache).arg("node").arg(entry).arg("-o").arg(&bin).args([
+            "--no-probe",
+            "-t",
+            &tag,
+        ]));
         bin.with_extension("tar")
     };
     let server = node(&project.path().join("server.js"), "hello-node");
