@@ -2,9 +2,11 @@
 # The import map of src/: every `crate::`, `super::` and `self::` path (in `use` and inline, outside
 # #[cfg(test)] modules) resolved to the file it names. Prints the folder cycles and the file cycles
 # (strongly connected components); --edges lists each arrow between folders with one example.
-#   python3 scripts/import-map.py [--edges] [SRC]     (SRC defaults to src)
+#   python3 scripts/import-map.py [--edges] [--into DIR/FILE] [SRC]   (SRC defaults to src; --into
+#   lists the arrows into one module)
 import re, sys, pathlib, itertools
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
+argv = [a for i,a in enumerate(sys.argv) if i == 0 or sys.argv[i-1] != "--into"]
+args = [a for a in argv[1:] if not a.startswith("--")]
 root = pathlib.Path(args[0] if args else "src")
 mods = {}
 for p in root.rglob("*.rs"):
@@ -14,11 +16,18 @@ for p in root.rglob("*.rs"):
     if parts in (["lib"], ["main"]): parts = ["<" + parts[0] + ">"]
     mods[tuple(parts)] = p
 def strip_tests(text):
-    out=[]; lines=text.splitlines()
+    # An inline test module ends the file's shipped code; a single #[cfg(test)] line (a variant,
+    # a field, `mod tests;`) is left out with its attribute.
+    out=[]; lines=text.splitlines(); skip=False
     for i,l in enumerate(lines):
-        if l.strip()=="#[cfg(test)]" and i+1<len(lines) and re.match(r'^\s*mod\s+\w+\s*\{',lines[i+1]): break
+        if skip: skip=False; continue
+        if l.strip()=="#[cfg(test)]" and i+1<len(lines):
+            if re.match(r'^\s*(pub(\(\w+\))?\s+)?mod\s+\w+\s*\{',lines[i+1]): break
+            skip=True; continue
         out.append(l)
     return "\n".join(out)
+def test_only(parent_text, name):
+    return re.search(r'#\[cfg\(test\)\]\s*(pub(\(\w+\))?\s+)?mod\s+'+name+r'\s*;', parent_text) is not None
 def expand(s):
     # expand a use-tree string like a::{b, c::{d}} into paths
     s=s.strip()
@@ -43,6 +52,17 @@ def resolve(base, path):
     for n in range(len(segs),0,-1):
         if tuple(base+segs[:n]) in mods: return tuple(base+segs[:n])
     return None
+# Modules whose file is named by #[path = "…"] (pack's format, shared with the launcher).
+for m,p in list(mods.items()):
+    for pm in re.finditer(r'#\[path\s*=\s*"([^"]+)"\]\s*(?:pub(?:\(\w+\))?\s+)?mod\s+(\w+)\s*;', p.read_text()):
+        target=(p.parent / pm.group(1)).resolve()
+        if target.exists(): mods[tuple(list(m)+[pm.group(2)])]=target
+# Files compiled only for tests (`#[cfg(test)] mod tests;`) are not part of the shipped map.
+for m,p in list(mods.items()):
+    if m and not m[0].startswith("<"):
+        parent = p.parent / "mod.rs" if p.name != "mod.rs" else p.parent.parent / "mod.rs"
+        if len(m) == 1: parent = root / "lib.rs"
+        if parent.exists() and test_only(parent.read_text(), m[-1]): del mods[m]
 edges=set()
 for m,p in mods.items():
     text=p.read_text()
@@ -96,6 +116,10 @@ def sccs(nodes, adj):
     for v in nodes:
         if v not in idx: sc(v)
     return res
+if "--into" in sys.argv:
+    want=tuple(sys.argv[sys.argv.index("--into")+1].split("/"))
+    for a,b in sorted(edges):
+        if b==want: print("/".join(a), "->", "/".join(b))
 if "--edges" in sys.argv:
     for (a,b),l in sorted(fe.items()): print(f"{a} -> {b}: {len(l)}  e.g. {l[0][0]} -> {l[0][1]}")
 fadj={}

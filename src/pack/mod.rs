@@ -9,17 +9,20 @@
 pub mod beside;
 #[path = "../../launcher/src/format.rs"]
 pub mod format;
+mod input;
 pub mod make;
 pub mod names;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::closure::{Closure, EntryKind, Loader};
 use crate::error::{Error, Result};
 use crate::output;
+
+pub use input::{Input, Role};
 
 static LAUNCHER_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launcher-x86_64"));
 static LAUNCHER_AARCH64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/launcher-aarch64"));
@@ -58,54 +61,6 @@ pub fn missing_hint(arch: &str) -> String {
         other => return format!("staticize has no launcher for {other}: only amd64 and arm64 are supported"),
     };
     format!("this staticize was built without the {arch} launcher: rustup target add {triple}, then rebuild staticize")
-}
-
-/// The role of one packed object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// The program itself.
-    Program,
-    /// Its interpreter (the dynamic loader).
-    Interpreter,
-    /// A library it needs.
-    Library,
-    /// A library it dlopen()s (preloaded).
-    Dlopen,
-}
-
-impl Role {
-    fn code(self) -> u8 {
-        match self {
-            Role::Program => format::ROLE_PROGRAM,
-            Role::Interpreter => format::ROLE_INTERP,
-            Role::Library => format::ROLE_LIBRARY,
-            Role::Dlopen => format::ROLE_DLOPEN,
-        }
-    }
-
-    fn of(code: u8) -> Role {
-        match code {
-            format::ROLE_PROGRAM => Role::Program,
-            format::ROLE_INTERP => Role::Interpreter,
-            format::ROLE_DLOPEN => Role::Dlopen,
-            _ => Role::Library,
-        }
-    }
-}
-
-/// One object to pack: its role, its name in the pack, the file on the host.
-#[derive(Debug, Clone)]
-pub struct Input {
-    /// Program, interpreter or library.
-    pub role: Role,
-    /// The name: the program's file name, the interpreter's, a library's soname.
-    pub name: String,
-    /// Where to read it.
-    pub host: PathBuf,
-    /// The bytes to pack instead of the file's, when the packed copy was changed
-    /// ([`names::answer_all`]).
-    pub bytes: Option<Vec<u8>>,
 }
 
 /// One packed object as the header lists it.

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Input, Role};
+use super::input::{Input, Role};
 use crate::closure::{Closure, EntryKind};
 use crate::error::{Error, Result};
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::job::CarryOptions;
 use crate::bundle::add_closure;
 use crate::bundle::complete::{Extras, Note, complete, stdlib_for};
 use crate::closure::{self, Closure, EntryKind, ResolveOptions, nss};
@@ -17,23 +18,6 @@ use crate::image::rootfs::MODE_DATA;
 use crate::image::spec::Platform;
 use crate::image::{PlatformImage, Rootfs, Source};
 use crate::report::{Reporter, human_size};
-
-/// What carrying a dynamic program adds besides the image settings.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CarryOptions {
-    /// Libraries the program dlopen()s that no note names: sonames or paths (`--lib`).
-    pub extra_libs: Vec<String>,
-    /// Write the image even when libraries are missing.
-    pub allow_missing: bool,
-    /// What else goes in: an interpreter's standard library, package files, the closure of
-    /// every ELF object put in, and the scratch-gap hints ([`crate::bundle::complete`]).
-    pub extras: Extras,
-    /// Start the program under staticize's minimal init (`--init`, node's default).
-    pub init: bool,
-    /// The executable written is packed into one static file carrying its loader and
-    /// libraries (node's default; `--no-pack` keeps it dynamic).
-    pub pack_binary: bool,
-}
 
 /// One program's image with its closure, and what the report says about it.
 #[derive(Debug, Clone)]

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use super::load;
-use super::plan::DestinationPlan;
 use crate::error::{Error, Result};
 use crate::image::archive::Assembled;
 use crate::image::{Compression, ImagePlan, Written, archive};
@@ -27,21 +26,6 @@ pub enum Destination {
     /// The tests' stand-in for an engine or a registry: it records what it was given.
     #[cfg(test)]
     Fake(std::sync::Arc<super::tests::FakeDestination>),
-}
-
-impl Destination {
-    /// What the plan says of it.
-    pub(crate) fn plan(&self) -> DestinationPlan {
-        let (kind, to) = match self {
-            Destination::Archive(p) => ("archive", p.display().to_string()),
-            Destination::OciDir(p) => ("oci-dir", p.display().to_string()),
-            Destination::Load(engine) => ("load", engine.clone()),
-            Destination::Push(_, text) => ("push", text.clone()),
-            #[cfg(test)]
-            Destination::Fake(f) => ("fake", f.name.clone()),
-        };
-        DestinationPlan { kind: kind.to_string(), to }
-    }
 }
 
 /// The destinations after their checks: engines chosen, paths known.

@@ -5,20 +5,17 @@
 
 use std::path::PathBuf;
 
-use super::destination::{self, Checked};
+use super::destination::{self, default_image_path};
 use super::image::Frame;
-use super::sbom::{self, SbomOf};
+use super::job::{Binaries, BuildSystem, Dynamic, Job, Judged, Outcome, PackOptions, PackedProgram, Programs};
+use super::plan::Plan;
+use super::sbom::SbomOf;
 use super::stages::{self, Outputs};
-use super::{
-    Binaries, BuildSystem, Dynamic, Job, Judged, Outcome, PackOptions, PackedProgram, Plan, Programs,
-    default_image_path,
-};
+use super::tail::{prove_binary, tail};
 use crate::driver::buildsys::{self, select};
 use crate::driver::{BuildRequest, Driver};
 use crate::error::{Error, Result};
-use crate::image::Written;
 use crate::platform::Arch;
-use crate::prove::Proof;
 use crate::report::Reporter;
 
 /// Carries out `plan`, the plan of `job` ([`super::plan::plan`]).
@@ -154,38 +151,6 @@ impl Outcome {
     }
 }
 
-/// The tail every image-writing run shares, after delivery: the SBOM beside the archive, the
-/// proof run of the archive, then — unless the proof failed — how to run the image, the push,
-/// the SBOM attached to the pushed image. Returns the proof (None: `--no-probe`).
-pub(super) fn tail(
-    job: &Job,
-    written: &Written,
-    of: &SbomOf,
-    dests: &Checked,
-    rep: &Reporter,
-) -> Result<Option<Proof>> {
-    sbom::write(job, of, written, rep)?;
-    let proof = crate::prove::stage::prove_image(&written.path, job.probe.as_ref(), rep)?;
-    if proof.as_ref().is_some_and(|p| !p.ok) {
-        // A registry never gets an output that failed its proof.
-        return Ok(proof);
-    }
-    destination::report_run_hint(written, rep);
-    destination::push(written, dests, rep)?;
-    sbom::attach(job.delivery.sbom, written, dests, rep)?;
-    Ok(proof)
-}
-
-/// The proof stage when no image is written: the executable written for this machine (else
-/// the first) runs alone in an empty root, as scratch would hold it.
-fn prove_binary(job: &Job, programs: &[Judged], rep: &Reporter) -> Result<Option<Proof>> {
-    let host = programs.iter().find(|p| p.arch.is_none_or(|a| a == Arch::host())).or(programs.first());
-    match host.and_then(|p| Some((p.binary.as_deref()?, p.arch.unwrap_or_else(Arch::host)))) {
-        Some((binary, arch)) => crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.as_ref(), rep),
-        None => Ok(None),
-    }
-}
-
 /// The build-system stage (`staticize build`): the project's own build, run static; then each
 /// chosen executable takes the rest of the road as its own run (its own plan, image and
 /// binary), as if a driver had built it.
@@ -217,7 +182,9 @@ fn build_system(job: &Job, b: &BuildSystem, rep: &Reporter) -> Result<Outcome> {
             None => Vec::new(),
             Some(tar) => {
                 let tar = tar.clone().unwrap_or_else(|| default_image_path(&binary));
-                std::iter::once(super::Destination::Archive(tar)).chain(b.more_destinations.iter().cloned()).collect()
+                std::iter::once(super::destination::Destination::Archive(tar))
+                    .chain(b.more_destinations.iter().cloned())
+                    .collect()
             }
         };
         let one = Job {

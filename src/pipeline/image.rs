@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::Delivery;
+use super::job::Delivery;
 use crate::error::{Error, Result};
 use crate::image::layering::Part;
 use crate::image::options::{ImageSettings, User};

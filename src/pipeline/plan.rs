@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Binaries, Destination, Dynamic, FromImage, Job, Programs};
+use super::destination::Destination;
+use super::job::{Binaries, Dynamic, FromImage, Job, Programs};
 use crate::driver::Tool;
 use crate::error::Result;
 use crate::image::extras::{CERTS_PATH, ZONEINFO};
@@ -220,6 +221,21 @@ pub(crate) struct DestinationPlan {
     pub to: String,
 }
 
+impl DestinationPlan {
+    /// What the plan says of a destination.
+    fn of(d: &Destination) -> DestinationPlan {
+        let (kind, to) = match d {
+            Destination::Archive(p) => ("archive", p.display().to_string()),
+            Destination::OciDir(p) => ("oci-dir", p.display().to_string()),
+            Destination::Load(engine) => ("load", engine.clone()),
+            Destination::Push(_, text) => ("push", text.clone()),
+            #[cfg(test)]
+            Destination::Fake(f) => ("fake", f.name.clone()),
+        };
+        DestinationPlan { kind: kind.to_string(), to }
+    }
+}
+
 /// A check the run makes. The ELF verdict is always first; later checks (a proof run of the
 /// delivered image) follow it in the order they run.
 #[derive(Debug, Clone, Serialize)]
@@ -393,7 +409,7 @@ pub(super) fn uses_origin(l: &crate::elf::Linkage) -> bool {
     l.rpath.iter().chain(&l.runpath).chain(&l.needed).any(|p| p.contains("$ORIGIN") || p.contains("${ORIGIN}"))
 }
 
-fn build_system_label(b: &super::BuildSystem) -> String {
+fn build_system_label(b: &super::job::BuildSystem) -> String {
     if !b.options.command.is_empty() {
         return format!("the command {}", b.options.command.join(" "));
     }
@@ -455,7 +471,7 @@ fn proof_check(job: &Job) -> Option<Check> {
 }
 
 fn image_view(job: &Job, name: &str, programs: &[ProgramPlan]) -> Result<Option<ImageView>> {
-    let mut destinations: Vec<DestinationPlan> = job.destinations.iter().map(Destination::plan).collect();
+    let mut destinations: Vec<DestinationPlan> = job.destinations.iter().map(DestinationPlan::of).collect();
     let archive = match (&job.programs, archive_of(&job.destinations)) {
         (_, Some(archive)) => archive.to_path_buf(),
         (Programs::BuildSystem(b), None) => match &b.image {
@@ -465,7 +481,7 @@ fn image_view(job: &Job, name: &str, programs: &[ProgramPlan]) -> Result<Option<
                 let tar = tar.clone().unwrap_or_else(|| PathBuf::from("NAME.tar"));
                 destinations = std::iter::once(Destination::Archive(tar.clone()))
                     .chain(b.more_destinations.iter().cloned())
-                    .map(|d| d.plan())
+                    .map(|d| DestinationPlan::of(&d))
                     .collect();
                 tar
             }

@@ -1,13 +1,13 @@
 //! The remake stage: an existing image read and made again — its layers merged (`squash`,
 //! [`crate::squash`]) or reduced to scratch and the closures of the programs it runs
 //! (`slim`, [`crate::slim`]) — then delivered through the same destinations, SBOM and push as
-//! every other run ([`super::execute::tail`]).
+//! every other run ([`super::tail::tail`]).
 
 use super::destination;
-use super::execute::tail;
+use super::job::{FromImage, Job, Outcome, Remade};
 use super::plan::archive_of;
 use super::sbom::SbomOf;
-use super::{FromImage, Job, Outcome, Remade};
+use super::tail::tail;
 use crate::epoch::source_date_epoch;
 use crate::error::{Error, Result};
 use crate::report::{Reporter, human_size};

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::destination::Checked;
-use super::{Job, Judged, PackedProgram, Programs};
+use super::job::{Job, Judged, PackedProgram, Programs};
 use crate::error::Result;
 use crate::image::Written;
 use crate::registry::push::Remote;

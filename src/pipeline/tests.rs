@@ -6,8 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::driver::{Artifact, Driver};
 use crate::driver::{BuildRequest, Tool};
+use crate::error::Error;
+use crate::image::Written;
+use crate::image::options::ImageSettings;
+use crate::platform::Arch;
 use crate::progress::Steps;
+use crate::toolchain::Profile;
 
 /// A destination that records the archives delivered to it, or refuses at the check.
 #[derive(Debug, Default)]

@@ -6,8 +6,8 @@ use std::io::{self, BufRead, BufReader, Read};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::Compression;
 use crate::error::{Error, Result};
+use crate::image::layer::Compression;
 use crate::image::paths::{clean_clamped, link_escapes};
 use crate::image::tarstream::{Stream, TarHeader, TarStream};
 

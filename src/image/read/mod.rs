@@ -43,6 +43,7 @@
 
 mod documents;
 mod layer;
+mod limits;
 mod model;
 mod store;
 #[cfg(test)]
@@ -57,6 +58,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 pub use crate::image::layer::Compression;
 pub use layer::{EntryKind, HashCount, LayerDigests, LayerEntry, LayerReader, compression_of};
+use limits::not_an_image;
+pub use limits::{Problem, ReadLimits};
 pub use model::{ConfigRootfs, Doc, Image, ImageConfig, LayerRef, MultiPlatform};
 use store::{Store, index_tar};
 
@@ -68,36 +71,6 @@ pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifes
 pub const MEDIA_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// Media type of a docker gzip layer.
 pub const MEDIA_DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-
-/// How far reading may go before the archive is judged hostile.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadLimits {
-    /// Largest JSON document (index, manifest, config) read.
-    pub max_json: u64,
-    /// Total JSON bytes read from one archive.
-    pub max_json_total: u64,
-    /// Most entries in the archive's own tar.
-    pub max_entries: usize,
-    /// Total bytes of entry names kept in the archive's index.
-    pub max_name_bytes: usize,
-    /// Most images (manifests) in one archive.
-    pub max_images: usize,
-    /// Largest decompressed layer.
-    pub max_layer_bytes: u64,
-}
-
-impl Default for ReadLimits {
-    fn default() -> Self {
-        ReadLimits {
-            max_json: 4 << 20,
-            max_json_total: 64 << 20,
-            max_entries: 200_000,
-            max_name_bytes: 32 << 20,
-            max_images: 1_000,
-            max_layer_bytes: 256 << 30,
-        }
-    }
-}
 
 /// Which kind of archive was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,15 +96,6 @@ impl Format {
             Format::OciAndDocker => "OCI archive with docker manifest.json",
         }
     }
-}
-
-/// Something wrong or unsafe found while reading; reported, never acted upon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Where: an archive entry, a document, a layer.
-    pub place: String,
-    /// What is wrong.
-    pub message: String,
 }
 
 /// An opened image archive.
@@ -210,6 +174,26 @@ impl Archive {
         Ok(h.finish())
     }
 
+    /// True when `name` resolves to a regular file of the archive.
+    fn exists(&self, name: &str) -> bool {
+        self.store.exists(name)
+    }
+
+    /// Resolves `name` inside the archive, following links that stay inside it.
+    fn resolve(&self, name: &str) -> Result<String, String> {
+        self.store.resolve(name)
+    }
+
+    /// The stored size of the regular file at `location`.
+    fn stored_size(&self, location: &str) -> Result<u64, String> {
+        self.store.stored_size(location)
+    }
+
+    /// Opens the regular file at a resolved `location`, with its stored size.
+    fn open_resolved(&self, location: &str) -> Result<(Box<dyn Read + Send>, u64)> {
+        self.store.open_resolved(location)
+    }
+
     fn problem(&mut self, place: impl Into<String>, message: String) {
         self.problems.push(Problem { place: place.into(), message });
     }
@@ -221,16 +205,4 @@ impl Archive {
     fn io_err(&self, location: &str, e: io::Error) -> Error {
         Error::input(&self.path, format!("reading {location}: {e}"), None)
     }
-}
-
-/// The error for something that is not an image archive, with what to pass instead.
-fn not_an_image(path: &Path, why: &str) -> Error {
-    Error::input(
-        path,
-        format!("not an image archive: it {why}"),
-        Some(
-            "pass a tar written by staticize, docker save or podman save (uncompressed), or an OCI layout directory"
-                .into(),
-        ),
-    )
 }

@@ -6,8 +6,10 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{Archive, Compression, Problem, ReadLimits, compression_of, not_an_image};
+use super::layer::compression_of;
+use super::limits::{Problem, ReadLimits, not_an_image};
 use crate::error::{Error, Result};
+use crate::image::layer::Compression;
 use crate::image::paths::{clean_archive_name, link_escapes};
 use crate::image::tarstream::{TarHeader, TarStream};
 
@@ -33,7 +35,7 @@ enum Link {
 
 const MAX_LINK_HOPS: usize = 16;
 
-impl Archive {
+impl Store {
     pub(super) fn exists(&self, name: &str) -> bool {
         self.resolve(name).is_ok_and(|l| self.stored_size(&l).is_ok())
     }
@@ -87,7 +89,7 @@ impl Archive {
     }
 
     fn link_at(&self, path: &str) -> Option<Link> {
-        match &self.store {
+        match self {
             Store::Tar { items, .. } => match items.get(path) {
                 Some(Item::Symlink(t)) => Some(Link::Sym(t.clone())),
                 Some(Item::Hardlink(t)) => Some(Link::Hard(t.clone())),
@@ -106,7 +108,7 @@ impl Archive {
     }
 
     pub(super) fn stored_size(&self, location: &str) -> Result<u64, String> {
-        match &self.store {
+        match self {
             Store::Tar { items, .. } => match items.get(location) {
                 Some(Item::File { size, .. }) => Ok(*size),
                 Some(_) => Err(format!("{location} is not a regular file")),
@@ -121,7 +123,7 @@ impl Archive {
     }
 
     pub(super) fn open_resolved(&self, location: &str) -> Result<(Box<dyn Read + Send>, u64)> {
-        match &self.store {
+        match self {
             Store::Tar { file, items } => match items.get(location) {
                 Some(Item::File { offset, size }) => {
                     let mut f = File::open(file).map_err(|e| Error::io("read image", file, e))?;
@@ -138,6 +140,15 @@ impl Archive {
                 Ok((Box::new(BufReader::with_capacity(1 << 16, f).take(size)), size))
             }
         }
+    }
+
+    /// An error about the archive itself (its path is the tar file or the directory).
+    fn bad(&self, message: String) -> Error {
+        let path = match self {
+            Store::Tar { file, .. } => file,
+            Store::Dir { root } => root,
+        };
+        Error::input(path, message, None)
     }
 }
 
