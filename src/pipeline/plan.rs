@@ -541,7 +541,9 @@ fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
     if let Programs::BuildSystem(_) = &job.programs {
         files.push(FilePlan { path: "/NAME".into(), from: "each chosen executable, in its own image".into() });
     }
-    let extras = extras_files(&job.settings);
+    // The --workdir directory is made with the program's files, not the extras.
+    let (workdir, extras): (Vec<FilePlan>, Vec<FilePlan>) =
+        extras_files(&job.settings).into_iter().partition(|f| f.from == WORKDIR_FROM);
     let mut adds = Vec::new();
     for a in &job.settings.adds {
         adds.push(FilePlan { path: a.dest.clone(), from: format!("{} (--add)", a.src.display()) });
@@ -549,6 +551,7 @@ fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
     let dynamic = dynamic_files(&job.dynamic);
     if job.delivery.layering == Layering::Single {
         files.extend(extras);
+        files.extend(workdir);
         files.extend(adds);
         files.extend(dynamic);
         return vec![LayerPlan { what: "the program and everything it needs (one layer)".into(), files }];
@@ -564,11 +567,15 @@ fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
     if !extras.is_empty() {
         out.push(LayerPlan { what: "the extras (--with)".into(), files: extras });
     }
+    files.extend(workdir);
     files.extend(adds);
     files.extend(own);
     out.push(LayerPlan { what: "the program and its own files (on top)".into(), files });
     out
 }
+
+/// Where the `--workdir` directory comes from, as the plan says it.
+const WORKDIR_FROM: &str = "an empty directory (--workdir)";
 
 fn extras_files(s: &ImageSettings) -> Vec<FilePlan> {
     let x = &s.extras;
@@ -600,7 +607,7 @@ fn extras_files(s: &ImageSettings) -> Vec<FilePlan> {
         });
     }
     if let Some(w) = s.workdir.as_deref().filter(|w| *w != "/") {
-        out.push(FilePlan { path: w.to_string(), from: "an empty directory (--workdir)".into() });
+        out.push(FilePlan { path: w.to_string(), from: WORKDIR_FROM.into() });
     }
     out
 }
