@@ -67,26 +67,8 @@ fn json_of(cmd: &mut Command) -> Value {
 /// Every entry of the layers of an image archive, as an engine stacks them (a later layer's
 /// entry replaces an earlier one's), sorted: path, type, mode, link target, bytes.
 fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
-    let mut outer = tar::Archive::new(fs::File::open(archive).unwrap());
-    let mut manifest = None;
-    let mut blobs = std::collections::HashMap::new();
-    for e in outer.entries().unwrap() {
-        let mut e = e.unwrap();
-        let path = e.path().unwrap().display().to_string();
-        let mut buf = Vec::new();
-        e.read_to_end(&mut buf).unwrap();
-        if path == "manifest.json" {
-            manifest = Some(buf);
-        } else {
-            blobs.insert(path, buf);
-        }
-    }
-    let manifest: Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
     let mut stacked = std::collections::BTreeMap::new();
-    for layer in manifest[0]["Layers"].as_array().unwrap() {
-        let layer = &blobs[layer.as_str().unwrap()];
-        let mut tar_bytes = Vec::new();
-        flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+    for tar_bytes in layer_tars(archive) {
         let mut inner = tar::Archive::new(tar_bytes.as_slice());
         for e in inner.entries().unwrap().map(|e| {
             let mut e = e.unwrap();

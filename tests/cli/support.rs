@@ -247,3 +247,33 @@ pub(crate) fn deps_cache() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The uncompressed tars of an image archive's layers (gzip), bottom first.
+pub(crate) fn layer_tars(archive: &Path) -> Vec<Vec<u8>> {
+    use std::io::Read;
+    let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    let (mut manifest, mut blobs) = (None, std::collections::HashMap::new());
+    for e in outer.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().display().to_string();
+        let mut buf = Vec::new();
+        e.read_to_end(&mut buf).unwrap();
+        if path == "manifest.json" {
+            manifest = Some(buf);
+        } else {
+            blobs.insert(path, buf);
+        }
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
+    let layers = manifest[0]["Layers"].as_array().unwrap();
+    layers
+        .iter()
+        .map(|l| {
+            let mut tar_bytes = Vec::new();
+            flate2::read::MultiGzDecoder::new(blobs[l.as_str().unwrap()].as_slice())
+                .read_to_end(&mut tar_bytes)
+                .unwrap();
+            tar_bytes
+        })
+        .collect()
+}
