@@ -107,6 +107,9 @@ pub enum Command {
     /// recipes and the cache, build ahead, print a library's prefix, clean the cache.
     #[command(after_help = DEPS_HELP)]
     Deps(DepsArgs),
+    /// What staticize keeps between runs (compressed layers, objects, built libraries, crates,
+    /// downloads): list each cache with its size, or empty them.
+    Cache(CacheArgs),
 }
 
 /// Which C library to link.
@@ -213,6 +216,11 @@ pub struct ImageOutput {
     /// Layer compression: gzip (parallel, every core), zstd (multi-threaded) or none.
     #[arg(long, value_enum, default_value_t = CompressArg::Gzip, help_heading = "Image output")]
     pub compress: CompressArg,
+    /// How the image is cut into layers: auto (libraries by package, then the --with extras,
+    /// then the program and its files on top, so unchanged layers are not pushed again) or
+    /// single (everything in one layer).
+    #[arg(long, value_enum, default_value_t = LayersArg::Auto, help_heading = "Image output")]
+    pub layers: LayersArg,
     /// Also write the image as an OCI layout directory (replaced if it is one already).
     #[arg(long, value_name = "DIR", help_heading = "Image output")]
     pub oci_dir: Option<PathBuf>,
@@ -890,6 +898,25 @@ impl From<CompressArg> for crate::image::Compression {
     }
 }
 
+/// `--layers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LayersArg {
+    /// By how often they change: libraries by package, extras, the program on top.
+    #[default]
+    Auto,
+    /// One layer.
+    Single,
+}
+
+impl From<LayersArg> for crate::image::layering::Layering {
+    fn from(l: LayersArg) -> Self {
+        match l {
+            LayersArg::Auto => crate::image::layering::Layering::Auto,
+            LayersArg::Single => crate::image::layering::Layering::Single,
+        }
+    }
+}
+
 /// `--profile`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum ProfileArg {
@@ -967,6 +994,27 @@ pub struct DepsArgs {
     /// What to do.
     #[command(subcommand)]
     pub action: DepsAction,
+}
+
+/// `staticize cache`.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CacheAction,
+}
+
+/// The `staticize cache` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CacheAction {
+    /// Every cache: what it keeps, where, how many files and bytes.
+    Info,
+    /// Empty the named caches (blobs, objects, deps, crates, downloads), or all of them.
+    Clean {
+        /// Which caches; none: every one.
+        #[arg(value_name = "CACHE", value_parser = crate::caches::NAMES)]
+        names: Vec<String>,
+    },
 }
 
 /// The `staticize deps` actions.

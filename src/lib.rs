@@ -4,6 +4,7 @@
 //! the archive, `report` prints what happened.
 
 pub(crate) mod bundle;
+pub mod caches;
 pub(crate) mod check;
 pub mod cli;
 pub mod closure;

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod build_project;
 pub mod bundle;
+pub mod cache;
 pub mod cc;
 pub mod check;
 pub mod completions;
@@ -57,5 +58,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Slim(args) => slim::run(args, &rep),
         Command::Pack(args) => pack::run(args, &rep),
         Command::Deps(args) => deps::run(args, &rep),
+        Command::Cache(args) => cache::run(args, &rep),
     }
 }

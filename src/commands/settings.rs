@@ -134,7 +134,13 @@ pub fn delivery(o: &ImageOptions) -> Result<Delivery> {
 
 /// The delivery `--compress` and the SBOM flags ask for, for commands without `--platform`.
 pub fn output_delivery(o: &ImageOutput) -> Delivery {
-    Delivery { compression: o.compress.into(), sbom: o.sbom(), sign: o.sign.clone(), ..Default::default() }
+    Delivery {
+        compression: o.compress.into(),
+        layering: o.layers.into(),
+        sbom: o.sbom(),
+        sign: o.sign.clone(),
+        ..Default::default()
+    }
 }
 
 /// A build command's destinations: none with `--no-image`, else the archive at `--image` or

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::image::layer::{Compression, Layer, fixed_header, write_layer};
+use crate::image::layer::{Compression, Layer, fixed_header};
+use crate::image::layering::{self, Layering, Part};
 use crate::image::rootfs::Rootfs;
 use crate::image::spec::{
     self, ConfigFile, Descriptor, DockerManifestEntry, History, Index, Manifest, Platform, RootFs, RunConfig,
@@ -27,6 +28,9 @@ pub struct PlatformImage {
     pub config: RunConfig,
     /// What made the layer, for `docker history`.
     pub created_by: String,
+    /// The lower layers, bottom first ([`crate::image::layering`]); every file none claims goes
+    /// into the layer on top. Empty: one layer.
+    pub parts: Vec<Part>,
 }
 
 /// A whole image to write: one name, one or more platforms.
@@ -40,6 +44,8 @@ pub struct ImagePlan {
     pub compression: Compression,
     /// Seconds since the epoch for every timestamp (SOURCE_DATE_EPOCH or 0).
     pub epoch: u64,
+    /// Single: every platform's image is one layer, whatever parts it names.
+    pub layering: Layering,
 }
 
 /// What was written.
@@ -120,28 +126,40 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
     let created = crate::epoch::rfc3339(plan.epoch);
     let mut images = Vec::new();
     for img in &plan.images {
-        let layer = write_layer(&img.rootfs, plan.compression, plan.epoch, scratch)?;
-        let config = to_json(&platform_config(img, &layer, &created));
-        images.push(LayeredImage { platform: img.platform.clone(), layers: vec![layer], config });
+        let parts = if plan.layering == Layering::Single { &[][..] } else { &img.parts[..] };
+        let cut = layering::split(&img.rootfs, parts, "the application");
+        let mut layers = Vec::new();
+        for (_, rootfs) in &cut {
+            layers.push(crate::image::blobcache::layer(rootfs, plan.compression, plan.epoch, scratch)?);
+        }
+        let whats: Vec<&str> = cut.iter().map(|(w, _)| w.as_str()).collect();
+        let config = to_json(&platform_config(img, &layers, &whats, &created));
+        images.push(LayeredImage { platform: img.platform.clone(), layers, config });
     }
     Ok(assemble_layered(images, &plan.reference, plan.epoch))
 }
 
-/// The config of one platform's image: its one layer, one history step.
-fn platform_config(img: &PlatformImage, layer: &Layer, created: &str) -> ConfigFile {
+/// The config of one platform's image: its layers, one history step each (one layer's
+/// comment names only staticize, as it always has).
+fn platform_config(img: &PlatformImage, layers: &[Layer], whats: &[&str], created: &str) -> ConfigFile {
+    let version = format!("staticize {}", env!("CARGO_PKG_VERSION"));
+    let history = whats
+        .iter()
+        .map(|what| History {
+            created: Some(created.to_string()),
+            created_by: Some(img.created_by.clone()),
+            comment: Some(if whats.len() == 1 { version.clone() } else { format!("{version}: {what}") }),
+            empty_layer: None,
+        })
+        .collect();
     ConfigFile {
         created: Some(created.to_string()),
         architecture: img.platform.architecture.clone(),
         os: img.platform.os.clone(),
         variant: img.platform.variant.clone(),
         config: img.config.clone(),
-        rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.diff_id.clone()] },
-        history: vec![History {
-            created: Some(created.to_string()),
-            created_by: Some(img.created_by.clone()),
-            comment: Some(format!("staticize {}", env!("CARGO_PKG_VERSION"))),
-            empty_layer: None,
-        }],
+        rootfs: RootFs { kind: "layers".into(), diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect() },
+        history,
     }
 }
 

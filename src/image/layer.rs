@@ -150,6 +150,15 @@ pub fn write_layer_with(
     Ok(Layer { blob: tmp, digest, size, diff_id, uncompressed_size, media_type: compression.media_type() })
 }
 
+/// The uncompressed tar's "sha256:…" digest (the diff_id) and size of `rootfs`'s layer,
+/// without compressing it: what the blob cache is keyed by.
+pub fn diff_id(rootfs: &Rootfs, mtime: u64) -> io::Result<(String, u64)> {
+    let mut tar = HashingWriter::new(io::sink());
+    write_tar(rootfs, &mut tar, mtime)?;
+    let (_, digest, n) = tar.finish();
+    Ok((digest, n))
+}
+
 /// Streams the tar of `rootfs` into `out`.
 fn write_tar(rootfs: &Rootfs, out: &mut dyn Write, mtime: u64) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);

@@ -3,9 +3,11 @@
 
 pub mod add;
 pub mod archive;
+pub mod blobcache;
 pub mod compress;
 pub mod extras;
 pub mod layer;
+pub mod layering;
 pub mod options;
 pub mod paths;
 pub mod read;

@@ -126,6 +126,11 @@ impl Rootfs {
         Ok(())
     }
 
+    /// A file system of these entries, taken as they are (every parent must be among them).
+    pub fn from_entries(entries: BTreeMap<String, Entry>) -> Self {
+        Rootfs { entries }
+    }
+
     /// Entries in the order they go into the layer (parents before children).
     pub fn entries(&self) -> impl Iterator<Item = (&String, &Entry)> {
         self.entries.iter()

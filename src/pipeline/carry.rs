@@ -125,7 +125,8 @@ fn carry_host(p: &ToCarry, s: &ImageSettings, opts: &CarryOptions) -> Result<Wit
     }
     let mut image = program_image(p, &s)?;
     add_closure(&mut image.rootfs, &closure)?;
-    add_package_records(&mut image.rootfs, &closure, Some(p.elf), &program_path)?;
+    let packages = add_package_records(&mut image.rootfs, &closure, Some(p.elf), &program_path)?;
+    super::layers::under(super::layers::runtime_parts(&packages, &image.rootfs, &program_path), &mut image.parts);
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
     if !closure.cache_dirs.is_empty() {
         // Scratch has no ld.so.cache: name the ld.so.conf directories that supplied libraries.
@@ -157,7 +158,8 @@ fn carry_from(p: &ToCarry, s: &ImageSettings, root: LibraryRoot) -> Result<WithC
     let mut image = program_image(p, s)?;
     image.platform.variant = root.variant.clone();
     add_closure(&mut image.rootfs, &closure)?;
-    add_package_records(&mut image.rootfs, &closure, None, p.program_path)?;
+    let packages = add_package_records(&mut image.rootfs, &closure, None, p.program_path)?;
+    super::layers::under(super::layers::runtime_parts(&packages, &image.rootfs, p.program_path), &mut image.parts);
     let nss = nss::is_glibc(&closure).then(|| root.nss_note.clone());
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
     Ok(WithClosure { image, closure, nss, notes: Vec::new() })
@@ -165,15 +167,17 @@ fn carry_from(p: &ToCarry, s: &ImageSettings, root: LibraryRoot) -> Result<WithC
 
 /// One `/var/lib/dpkg/status.d/NAME` record per Debian package whose files the image carries
 /// (distroless's convention), so scanners see them; `host_program` is the program's own file
-/// when it may come from a package (`bundle /usr/bin/redis-server`).
+/// when it may come from a package (`bundle /usr/bin/redis-server`). Returns the packages
+/// that own the carried files (the libraries' layers are cut by them).
 pub(super) fn add_package_records(
     rootfs: &mut Rootfs,
     closure: &Closure,
     host_program: Option<&Path>,
     program_path: &str,
-) -> Result<()> {
-    let (_, paragraphs) = crate::sbom::collect::closure_owners(closure, host_program, program_path)?;
-    crate::sbom::statusd::add(rootfs, &paragraphs)
+) -> Result<Vec<crate::sbom::model::Package>> {
+    let (packages, paragraphs) = crate::sbom::collect::closure_owners(closure, host_program, program_path)?;
+    crate::sbom::statusd::add(rootfs, &paragraphs)?;
+    Ok(packages)
 }
 
 /// The image of the program alone at its planned path, every setting applied.

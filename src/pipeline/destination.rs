@@ -155,10 +155,13 @@ fn report_written(plan: &ImagePlan, written: &Written, rep: &Reporter) {
     } else {
         String::new()
     };
+    // One platform's layer count: "layer" as always for one, "3 layers" for more.
+    let per_image = written.layers.len() / plan.images.len().max(1);
+    let layers = if per_image > 1 { format!("{per_image} layers") } else { "layer".to_string() };
     rep.step(
         "image",
         format!(
-            "{} ({}; layer {} {}, {} tar) {} {}{platforms}",
+            "{} ({}; {layers} {} {}, {} tar) {} {}{platforms}",
             written.path.display(),
             human_size(written.bytes),
             human_size(layer),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::job::Delivery;
 use crate::error::{Error, Result};
+use crate::image::layering::Part;
 use crate::image::options::{ImageSettings, User};
 use crate::image::rootfs::{Entry, MODE_EXEC};
 use crate::image::spec::{EmptyObject, Platform, RunConfig};
@@ -33,6 +34,7 @@ impl Frame<'_> {
             images: Vec::new(),
             compression: self.delivery.compression,
             epoch: crate::epoch::source_date_epoch()?,
+            layering: self.delivery.layering,
         })
     }
 }
@@ -53,8 +55,9 @@ pub(crate) fn program_image(
     s: &ImageSettings,
     created_by: &str,
 ) -> Result<(PlatformImage, Vec<String>)> {
-    let (rootfs, config, lines) = platform_image(binary, platform, path, s)?;
-    Ok((PlatformImage { platform: platform.clone(), rootfs, config, created_by: created_by.to_string() }, lines))
+    let (rootfs, config, lines, extras) = platform_image(binary, platform, path, s)?;
+    let parts = extras.into_iter().collect();
+    Ok((PlatformImage { platform: platform.clone(), rootfs, config, created_by: created_by.to_string(), parts }, lines))
 }
 
 /// The image of static programs, one per platform, each at `path`; the extras' lines of the
@@ -77,15 +80,16 @@ pub(crate) fn static_image(
     Ok((plan, notes))
 }
 
-/// The files and run configuration of one platform's image.
+/// The files and run configuration of one platform's image, and the layer of its extras.
 fn platform_image(
     binary: &Path,
     platform: &Platform,
     path: &str,
     s: &ImageSettings,
-) -> Result<(Rootfs, RunConfig, Vec<String>)> {
+) -> Result<(Rootfs, RunConfig, Vec<String>, Option<Part>)> {
     let mut rootfs = Rootfs::new();
     let (mut env, mut notes) = extras::add_extras(&mut rootfs, &s.extras, platform)?;
+    let extras = rootfs.clone();
     for a in &s.adds {
         let n = add::add(&mut rootfs, a)?;
         notes.push(format!(
@@ -117,7 +121,8 @@ fn platform_image(
             None => env.push((k.clone(), v.clone())),
         }
     }
-    Ok((rootfs, run_config(path, env, s), notes))
+    let extras = super::layers::extras_part(&extras, &rootfs);
+    Ok((rootfs, run_config(path, env, s), notes, extras))
 }
 
 fn run_config(path: &str, env: Vec<(String, String)>, s: &ImageSettings) -> RunConfig {

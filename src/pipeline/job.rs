@@ -55,6 +55,8 @@ pub(crate) struct Job<'a> {
 pub struct Delivery {
     /// Layer compression.
     pub compression: Compression,
+    /// How the image is cut into layers (`--layers`).
+    pub layering: crate::image::layering::Layering,
     /// Requested platforms (empty: the program's own, or this machine's for a build).
     pub platforms: Vec<Arch>,
     /// The SBOM written beside the image and attached on push; None: none (`--no-sbom`).

@@ -32,6 +32,7 @@ mod destination;
 mod execute;
 mod image;
 mod job;
+mod layers;
 pub(crate) mod load;
 mod plan;
 mod remake;

@@ -14,6 +14,7 @@ use super::job::{Binaries, Dynamic, FromImage, Job, Programs};
 use crate::driver::Tool;
 use crate::error::Result;
 use crate::image::extras::{CERTS_PATH, ZONEINFO};
+use crate::image::layering::Layering;
 use crate::image::options::{ImageSettings, program_path};
 use crate::platform::Arch;
 use crate::report::Reporter;
@@ -556,13 +557,41 @@ fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
     if let Programs::BuildSystem(_) = &job.programs {
         files.push(FilePlan { path: "/NAME".into(), from: "each chosen executable, in its own image".into() });
     }
-    files.extend(extras_files(&job.settings));
+    // The --workdir directory is made with the program's files, not the extras.
+    let (workdir, extras): (Vec<FilePlan>, Vec<FilePlan>) =
+        extras_files(&job.settings).into_iter().partition(|f| f.from == WORKDIR_FROM);
+    let mut adds = Vec::new();
     for a in &job.settings.adds {
-        files.push(FilePlan { path: a.dest.clone(), from: format!("{} (--add)", a.src.display()) });
+        adds.push(FilePlan { path: a.dest.clone(), from: format!("{} (--add)", a.src.display()) });
     }
-    files.extend(dynamic_files(&job.dynamic));
-    vec![LayerPlan { what: "the program and everything it needs (one layer)".into(), files }]
+    let dynamic = dynamic_files(&job.dynamic);
+    if job.delivery.layering == Layering::Single {
+        files.extend(extras);
+        files.extend(workdir);
+        files.extend(adds);
+        files.extend(dynamic);
+        return vec![LayerPlan { what: "the program and everything it needs (one layer)".into(), files }];
+    }
+    // --layers auto: what changes least lowest (see super::layers).
+    let mut out = Vec::new();
+    let (libraries, own): (Vec<FilePlan>, Vec<FilePlan>) =
+        dynamic.into_iter().partition(|f| !f.path.starts_with('/') || f.path.starts_with("/var/lib/dpkg"));
+    if !libraries.is_empty() {
+        let what = "the libraries: one layer per Debian package that owns some (the largest first), the rest in one";
+        out.push(LayerPlan { what: what.into(), files: libraries });
+    }
+    if !extras.is_empty() {
+        out.push(LayerPlan { what: "the extras (--with)".into(), files: extras });
+    }
+    files.extend(workdir);
+    files.extend(adds);
+    files.extend(own);
+    out.push(LayerPlan { what: "the program and its own files (on top)".into(), files });
+    out
 }
+
+/// Where the `--workdir` directory comes from, as the plan says it.
+const WORKDIR_FROM: &str = "an empty directory (--workdir)";
 
 fn extras_files(s: &ImageSettings) -> Vec<FilePlan> {
     let x = &s.extras;
@@ -594,7 +623,7 @@ fn extras_files(s: &ImageSettings) -> Vec<FilePlan> {
         });
     }
     if let Some(w) = s.workdir.as_deref().filter(|w| *w != "/") {
-        out.push(FilePlan { path: w.to_string(), from: "an empty directory (--workdir)".into() });
+        out.push(FilePlan { path: w.to_string(), from: WORKDIR_FROM.into() });
     }
     out
 }

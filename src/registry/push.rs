@@ -90,6 +90,8 @@ pub(crate) struct Pushed {
     pub uploaded_bytes: u64,
     /// Blobs the registry already had.
     pub skipped: usize,
+    /// Bytes of the blobs the registry already had: not sent.
+    pub skipped_bytes: u64,
 }
 
 /// One blob's fate.
@@ -160,15 +162,17 @@ pub(crate) fn push(archive: &Archive, target: &Remote, rep: &Reporter) -> Result
     }
     client.put_manifest(&target.tag, &plan.top)?;
     let skipped = blobs.iter().filter(|b| b.skipped).count();
+    let skipped_bytes = blobs.iter().filter(|b| b.skipped).map(|b| b.size).sum();
     rep.step(
         "pushed",
         format!(
-            "{target}@{} ({} blob{} uploaded, {} skipped, {})",
+            "{target}@{} ({} blob{} uploaded, {} skipped, {} sent, {} the registry already had)",
             plan.top.digest,
             blobs.len() - skipped,
             if blobs.len() - skipped == 1 { "" } else { "s" },
             skipped,
-            human_size(uploaded_bytes)
+            human_size(uploaded_bytes),
+            human_size(skipped_bytes)
         ),
     );
     Ok(Pushed {
@@ -179,6 +183,7 @@ pub(crate) fn push(archive: &Archive, target: &Remote, rep: &Reporter) -> Result
         manifests: plan.children.len() + 1,
         uploaded_bytes,
         skipped,
+        skipped_bytes,
     })
 }
 

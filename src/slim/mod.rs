@@ -150,8 +150,9 @@ pub(crate) fn slim(req: &SlimRequest, scratch: &Path) -> Result<Slimmed> {
     }
     let plan = ImagePlan {
         reference: reference(req, default_name.as_deref()),
-        images: vec![PlatformImage { platform, rootfs, config, created_by }],
+        images: vec![PlatformImage { platform, rootfs, config, created_by, parts: Vec::new() }],
         compression: req.compression,
+        layering: crate::image::layering::Layering::Single,
         epoch: req.epoch,
     };
     Ok(Slimmed { plan, carried, lines, hints, notes, original_bytes, sbom, unpacked: dir })

@@ -356,10 +356,12 @@ fn check_looks_inside_root_directories() {
     ok(Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(&oci));
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(oci.join("manifest.json")).unwrap()).unwrap();
-    let layer = oci.join(manifest[0]["Layers"][0].as_str().unwrap());
     let rootfs = t.path().join("rootfs");
     std::fs::create_dir(&rootfs).unwrap();
-    ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(&rootfs));
+    for layer in manifest[0]["Layers"].as_array().unwrap() {
+        let layer = oci.join(layer.as_str().unwrap());
+        ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(&rootfs));
+    }
     let out = ok(staticize().arg("check").arg(&rootfs));
     assert!(out.contains("/sqlite3: dynamic, its closure is inside the rootfs"), "{out}");
     let c = closure::resolve(Path::new("/usr/bin/sqlite3"), &ResolveOptions::default()).unwrap();

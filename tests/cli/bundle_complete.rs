@@ -162,16 +162,18 @@ fn python3_runs_with_its_stdlib_and_check_judges_its_modules() {
     assert!(out.contains("lib-dynload/_ssl.") && out.contains("libssl.so.3"), "{out}");
 }
 
-/// Extracts the one layer of a staticize archive into `dest`.
+/// Extracts the layers of a staticize archive into `dest`, bottom first.
 pub(crate) fn unpack_layer(tar: &Path, dest: &Path) {
     let oci = dest.with_extension("oci");
     std::fs::create_dir_all(&oci).unwrap();
     ok(Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(&oci));
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(oci.join("manifest.json")).unwrap()).unwrap();
-    let layer = oci.join(manifest[0]["Layers"][0].as_str().unwrap());
     std::fs::create_dir_all(dest).unwrap();
-    ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(dest));
+    for layer in manifest[0]["Layers"].as_array().unwrap() {
+        let layer = oci.join(layer.as_str().unwrap());
+        ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(dest));
+    }
 }
 
 /// git with the files of its package (git-core helpers, templates) and the /bin/sh the hint

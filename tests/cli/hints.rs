@@ -14,11 +14,14 @@ use std::process::Output;
 use crate::node::install;
 use crate::support::*;
 
-/// Every path in the (single) layer of an image archive.
+/// Every path in the layers of an image archive, once each, sorted.
 fn image_paths(archive: &Path) -> Vec<String> {
-    let tar_bytes = first_layer_tar(archive);
-    let mut inner = tar::Archive::new(tar_bytes.as_slice());
-    inner.entries().unwrap().map(|e| format!("/{}", e.unwrap().path().unwrap().display())).collect()
+    let mut paths = std::collections::BTreeSet::new();
+    for tar_bytes in layer_tars(archive) {
+        let mut inner = tar::Archive::new(tar_bytes.as_slice());
+        paths.extend(inner.entries().unwrap().map(|e| format!("/{}", e.unwrap().path().unwrap().display())));
+    }
+    paths.into_iter().collect()
 }
 
 /// Runs the image with `stdin` on its standard input; returns its standard output.

@@ -64,14 +64,13 @@ fn json_of(cmd: &mut Command) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&o)))
 }
 
-/// Every entry of the (single) layer in an image archive: path, type, mode, link target, bytes.
+/// Every entry of the layers of an image archive, as an engine stacks them (a later layer's
+/// entry replaces an earlier one's), sorted: path, type, mode, link target, bytes.
 fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
-    let tar_bytes = first_layer_tar(archive);
-    let mut inner = tar::Archive::new(tar_bytes.as_slice());
-    inner
-        .entries()
-        .unwrap()
-        .map(|e| {
+    let mut stacked = std::collections::BTreeMap::new();
+    for tar_bytes in layer_tars(archive) {
+        let mut inner = tar::Archive::new(tar_bytes.as_slice());
+        for e in inner.entries().unwrap().map(|e| {
             let mut e = e.unwrap();
             let h = e.header().clone();
             let kind = match h.entry_type() {
@@ -84,8 +83,11 @@ fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
             let mut data = Vec::new();
             e.read_to_end(&mut data).unwrap();
             (e.path().unwrap().display().to_string(), kind, h.mode().unwrap(), target, data)
-        })
-        .collect()
+        }) {
+            stacked.insert(e.0.clone(), e);
+        }
+    }
+    stacked.into_values().collect()
 }
 
 #[test]

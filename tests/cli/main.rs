@@ -44,3 +44,6 @@ mod deps;
 mod deps_recipes;
 // Root causes of outputs called good that did not run (issue 25).
 mod roots;
+
+// Layers by how often they change, the blob cache, pushes of only what changed (issue 29).
+mod layers;

@@ -337,8 +337,10 @@ fn hello_node_for_arm64_runs_from_its_image_files_under_qemu() {
     ok(Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(&unpacked));
     let manifest: serde_json::Value =
         serde_json::from_slice(&fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
-    let layer = unpacked.join(manifest[0]["Layers"][0].as_str().unwrap());
-    ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(&rootfs));
+    for layer in manifest[0]["Layers"].as_array().unwrap() {
+        let layer = unpacked.join(layer.as_str().unwrap());
+        ok(Command::new("tar").arg("-xzf").arg(&layer).arg("-C").arg(&rootfs));
+    }
     let index: serde_json::Value = serde_json::from_slice(&fs::read(unpacked.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"][0]["platform"]["architecture"], "arm64");
     let port = free_port();

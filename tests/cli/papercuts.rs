@@ -32,9 +32,11 @@ fn archive_of(dir: &Path, bytes: usize) -> PathBuf {
             rootfs,
             config: RunConfig::default(),
             created_by: "test".into(),
+            parts: Vec::new(),
         }],
         compression: Compression::None,
         epoch: 0,
+        layering: staticize::image::layering::Layering::Single,
     };
     let path = dir.join("slow.tar");
     staticize::image::write(&plan, &path).unwrap();

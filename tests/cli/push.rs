@@ -111,11 +111,17 @@ fn multi_platform_archive(dir: &Path, binary: &Path) -> PathBuf {
                 rootfs,
                 config: RunConfig { entrypoint: Some(vec!["/hello".into()]), ..Default::default() },
                 created_by: format!("test {arch}"),
+                parts: Vec::new(),
             }
         })
         .collect();
-    let plan =
-        ImagePlan { reference: ImageRef::parse("multi:1").unwrap(), images, compression: Compression::Gzip, epoch: 0 };
+    let plan = ImagePlan {
+        reference: ImageRef::parse("multi:1").unwrap(),
+        images,
+        compression: Compression::Gzip,
+        epoch: 0,
+        layering: staticize::image::layering::Layering::Single,
+    };
     let path = dir.join("multi.tar");
     staticize::image::write(&plan, &path).unwrap();
     path
@@ -169,9 +175,11 @@ fn small_archive(dir: &Path) -> PathBuf {
             rootfs,
             config: RunConfig::default(),
             created_by: "test".into(),
+            parts: Vec::new(),
         }],
         compression: Compression::Gzip,
         epoch: 0,
+        layering: staticize::image::layering::Layering::Single,
     };
     let path = dir.join("small.tar");
     staticize::image::write(&plan, &path).unwrap();

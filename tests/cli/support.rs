@@ -248,9 +248,8 @@ pub(crate) fn deps_cache() -> PathBuf {
     dir
 }
 
-/// The uncompressed tar of the first layer of a saved image archive (the docker
-/// `manifest.json` names it), for tests that look inside the image.
-pub(crate) fn first_layer_tar(archive: &Path) -> Vec<u8> {
+/// The uncompressed tars of an image archive's layers (gzip), bottom first.
+pub(crate) fn layer_tars(archive: &Path) -> Vec<Vec<u8>> {
     use std::io::Read;
     let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
     let (mut manifest, mut blobs) = (None, std::collections::HashMap::new());
@@ -266,8 +265,15 @@ pub(crate) fn first_layer_tar(archive: &Path) -> Vec<u8> {
         }
     }
     let manifest: serde_json::Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
-    let layer = &blobs[manifest[0]["Layers"][0].as_str().unwrap()];
-    let mut tar_bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
-    tar_bytes
+    let layers = manifest[0]["Layers"].as_array().unwrap();
+    layers
+        .iter()
+        .map(|l| {
+            let mut tar_bytes = Vec::new();
+            flate2::read::MultiGzDecoder::new(blobs[l.as_str().unwrap()].as_slice())
+                .read_to_end(&mut tar_bytes)
+                .unwrap();
+            tar_bytes
+        })
+        .collect()
 }

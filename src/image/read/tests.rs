@@ -204,6 +204,7 @@ fn oci_dir(dir: &Path, platforms: &[&str]) -> (PathBuf, crate::image::Written) {
                 rootfs,
                 config: RunConfig { entrypoint: Some(vec!["/app".into()]), ..Default::default() },
                 created_by: "test".into(),
+                parts: Vec::new(),
             }
         })
         .collect();
@@ -211,6 +212,7 @@ fn oci_dir(dir: &Path, platforms: &[&str]) -> (PathBuf, crate::image::Written) {
         reference: crate::reference::ImageRef::parse("multi:1").unwrap(),
         images,
         compression: Compression::Gzip,
+        layering: crate::image::layering::Layering::Single,
         epoch: 0,
     };
     let tar_path = dir.join("multi.tar");

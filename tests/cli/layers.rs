@@ -1,0 +1,246 @@
+//! Layers by how often they change (issue 29): a carried program's libraries under the
+//! program, so a rebuild after a change to the program keeps the layers under it and a push
+//! sends only the program's layer; the blob cache that keeps unchanged layers from being
+//! compressed again, damaged, killed and shared by concurrent runs; `--layers single`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn json_of(out: &str) -> Value {
+    let start = out.find(['{', '[']).expect("JSON in output");
+    let end = out.rfind(['}', ']']).unwrap();
+    serde_json::from_str(&out[start..=end]).unwrap_or_else(|e| panic!("{e}:\n{out}"))
+}
+
+/// The layers' digests of an archive, bottom first, and its config digest.
+fn layers_of(tar: &Path) -> (Vec<String>, String) {
+    let v = json_of(&ok(staticize().args(["--json", "inspect"]).arg(tar)));
+    let img = &v["images"][0];
+    let digests = img["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string());
+    (digests.collect(), img["config_digest"].as_str().unwrap().to_string())
+}
+
+/// A dynamic (glibc) hello that prints `message`, compiled with the system's cc into `dir/hello`.
+fn dynamic_hello(dir: &Path, message: &str) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let src = dir.join("hello.c");
+    fs::write(&src, format!("#include <stdio.h>\nint main(void) {{ puts(\"{message}\"); return 0; }}\n")).unwrap();
+    let bin = dir.join("hello");
+    ok(Command::new("cc").arg("-O2").arg(&src).arg("-o").arg(&bin));
+    bin
+}
+
+/// `staticize bundle BINARY -o TAR` with its blob cache in `cache`.
+fn bundle(bin: &Path, tar: &Path, cache: &Path, more: &[&str]) -> Command {
+    let mut c = staticize();
+    c.env("STATICIZE_CACHE", cache).arg("bundle").arg(bin).arg("-o").arg(tar).arg("--no-sbom").args(more);
+    c
+}
+
+#[test]
+fn a_changed_program_changes_and_pushes_only_its_own_layer() {
+    if !have("cc") || !have("registry") {
+        return;
+    }
+    let reg = registry().unwrap();
+    let t = tempdir();
+    let d = t.path();
+    let cache = d.join("cache");
+    let (a, b) = (d.join("a.tar"), d.join("b.tar"));
+    ok(&mut bundle(&dynamic_hello(&d.join("v1"), "layers v1"), &a, &cache, &[]));
+    let tag = unique_tag("layers-hello");
+    let out = ok(&mut bundle(&dynamic_hello(&d.join("v2"), "layers v2"), &b, &cache, &["-t", &tag]));
+    let (la, _) = layers_of(&a);
+    let (lb, config_b) = layers_of(&b);
+    assert!(lb.len() >= 2, "glibc's layer under the program's: {lb:?}\n{out}");
+    assert_eq!(la.len(), lb.len());
+    assert_eq!(la[..la.len() - 1], lb[..lb.len() - 1], "the libraries' layers did not change");
+    assert_ne!(la.last(), lb.last(), "the program's layer did");
+
+    let remote = format!("{reg}/{}", unique_tag("layers-push"));
+    ok(staticize().arg("push").arg(&a).arg(format!("{remote}1")));
+    let pushed = json_of(&ok(staticize().args(["--json", "push"]).arg(&b).arg(format!("{remote}2"))));
+    let blobs = pushed["blobs"].as_array().unwrap();
+    let mut sent: Vec<&str> =
+        blobs.iter().filter(|b| b["skipped"] == false).map(|b| b["digest"].as_str().unwrap()).collect();
+    sent.sort();
+    let mut expected = vec![lb.last().unwrap().as_str(), config_b.as_str()];
+    expected.sort();
+    assert_eq!(sent, expected, "only the program's layer and the config go up: {pushed}");
+    let size_of = |skipped: bool| -> u64 {
+        blobs.iter().filter(|b| b["skipped"] == skipped).map(|b| b["size"].as_u64().unwrap()).sum()
+    };
+    assert_eq!(pushed["uploaded_bytes"].as_u64(), Some(size_of(false)));
+    assert_eq!(pushed["skipped_bytes"].as_u64(), Some(size_of(true)));
+    assert!(size_of(true) > size_of(false), "the libraries are most of the image: {pushed}");
+    // The registry holds the image with those layers.
+    let (host, rest) = remote.split_once('/').unwrap();
+    let (repo_name, tag1) = rest.rsplit_once(':').unwrap();
+    let url = format!("http://{host}/v2/{repo_name}/manifests/{tag1}2");
+    let accept = "Accept: application/vnd.oci.image.manifest.v1+json";
+    let manifest = json_of(&ok(Command::new("curl").args(["-fsS", "-H", accept, &url])));
+    let in_registry: Vec<&str> =
+        manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap()).collect();
+    assert_eq!(in_registry, lb.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // The layered image runs in podman and docker.
+    let image = tag.clone();
+    for (engine, stdout) in load_and_run_everywhere(&b, &image, &[]) {
+        assert_eq!(stdout, "layers v2\n", "{engine:?}");
+    }
+    assert_eq!(Engine::available().len(), 2, "podman and docker both ran it");
+
+    // --layers single: one layer of the same files.
+    let single = d.join("single.tar");
+    ok(&mut bundle(&d.join("v2/hello"), &single, &cache, &["--layers", "single"]));
+    assert_eq!(layers_of(&single).0.len(), 1);
+}
+
+#[test]
+fn one_static_program_stays_one_layer_and_single_changes_nothing() {
+    if !have("musl-gcc") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let hello = repo().join("examples/hello-c/hello.c");
+    let cache = d.join("cache");
+    let build = |tar: &str, more: &[&str]| {
+        ok(staticize()
+            .env("STATICIZE_CACHE", &cache)
+            .current_dir(d)
+            .arg("c")
+            .arg(&hello)
+            .args(["--image", tar])
+            .args(more));
+        d.join(tar)
+    };
+    let auto = build("auto.tar", &[]);
+    let single = build("single.tar", &["--layers", "single"]);
+    assert_eq!(layers_of(&auto).0.len(), 1);
+    assert_eq!(sha256_file(&auto), sha256_file(&single), "one static program: the same bytes either way");
+    // Extras ask for a layer of their own, under the program.
+    let with = build("with.tar", &["--with", "tmp", "--with", "passwd"]);
+    let with_single = build("with-single.tar", &["--with", "tmp", "--with", "passwd", "--layers", "single"]);
+    assert_eq!(layers_of(&with).0.len(), 2);
+    assert_eq!(layers_of(&with_single).0.len(), 1);
+    let other = build("other.tar", &["--with", "tmp", "--with", "passwd", "--env", "A=1"]);
+    assert_eq!(layers_of(&with).0[0], layers_of(&other).0[0], "the same extras, the same layer");
+}
+
+/// The blob entries (not their records) in a cache.
+fn blob_entries(cache: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        fs::read_dir(cache.join("blobs")).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    v.retain(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        !name.starts_with('.') && !name.ends_with(".json")
+    });
+    v.sort();
+    v
+}
+
+#[test]
+fn the_blob_cache_survives_damage_kills_and_concurrent_runs() {
+    if !have("cc") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let bin = dynamic_hello(&d.join("src"), "cached");
+    let cache = d.join("cache");
+    let reference = d.join("reference.tar");
+    ok(bundle(&bin, &reference, &cache, &[]).env("STATICIZE_BLOB_CACHE_MB", "0"));
+    assert!(blob_entries(&cache).is_empty(), "STATICIZE_BLOB_CACHE_MB=0 turns the cache off");
+    let want = sha256_file(&reference);
+
+    let first = d.join("first.tar");
+    ok(&mut bundle(&bin, &first, &cache, &[]));
+    assert_eq!(sha256_file(&first), want);
+    let entries = blob_entries(&cache);
+    assert_eq!(entries.len(), layers_of(&first).0.len(), "one entry per layer: {entries:?}");
+    let info = json_of(&ok(staticize().env("STATICIZE_CACHE", &cache).args(["--json", "cache", "info"])));
+    let blobs = info.as_array().unwrap().iter().find(|c| c["name"] == "blobs").unwrap().clone();
+    assert_eq!(blobs["files"].as_u64(), Some(2 * entries.len() as u64), "{info}");
+
+    // Damage: every entry's bytes replaced. The next run sees it, compresses again, repairs.
+    for e in &entries {
+        fs::write(e, b"not a layer").unwrap();
+    }
+    let again = d.join("again.tar");
+    ok(&mut bundle(&bin, &again, &cache, &[]));
+    assert_eq!(sha256_file(&again), want, "a damaged entry never reaches an image");
+    for e in blob_entries(&cache) {
+        let name = e.file_name().unwrap().to_string_lossy().into_owned();
+        let record: Value =
+            serde_json::from_slice(&fs::read(e.with_file_name(format!("{name}.json"))).unwrap()).unwrap();
+        assert_eq!(record["digest"].as_str().unwrap(), format!("sha256:{}", sha256_file(&e)), "repaired");
+    }
+
+    // A run killed part-way leaves the cache usable.
+    let mut child = bundle(&bin, &d.join("killed.tar"), &cache, &[]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let after_kill = d.join("after-kill.tar");
+    ok(&mut bundle(&bin, &after_kill, &cache, &[]));
+    assert_eq!(sha256_file(&after_kill), want);
+
+    // Two runs filling one empty cache at once both write the right image.
+    ok(staticize().env("STATICIZE_CACHE", &cache).args(["cache", "clean", "blobs"]));
+    assert!(blob_entries(&cache).is_empty());
+    let (one, two) = (d.join("one.tar"), d.join("two.tar"));
+    let mut a = bundle(&bin, &one, &cache, &[]).spawn().unwrap();
+    let mut b = bundle(&bin, &two, &cache, &[]).spawn().unwrap();
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    assert_eq!((sha256_file(&one), sha256_file(&two)), (want.clone(), want));
+    assert_eq!(blob_entries(&cache).len(), entries.len());
+}
+
+#[test]
+fn node_apps_with_the_same_node_share_their_library_layers() {
+    if !crate::node::have_node() {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let cache = d.join("cache");
+    let project =
+        crate::node::install(&repo().join("examples/hello-node"), &["server.js", "package.json", "package-lock.json"]);
+    let node = |entry: &Path, out: &str| {
+        let bin = d.join(out);
+        let tag = unique_tag(out);
+        ok(staticize().env("STATICIZE_CACHE", &cache).arg("node").arg(entry).arg("-o").arg(&bin).args([
+            "--no-probe",
+            "-t",
+            &tag,
+        ]));
+        bin.with_extension("tar")
+    };
+    let server = node(&project.path().join("server.js"), "hello-node");
+    let tiny = d.join("tiny.js");
+    fs::write(&tiny, "console.log('tiny one');\n").unwrap();
+    let tiny_tar = node(&tiny, "tiny");
+    let (ls, _) = layers_of(&server);
+    let (lt, _) = layers_of(&tiny_tar);
+    assert!(lt.len() >= 2, "{lt:?}");
+    assert_eq!(ls[..ls.len() - 1], lt[..lt.len() - 1], "node's libraries: the same layers for both apps");
+    assert_ne!(ls.last(), lt.last());
+    fs::write(&tiny, "console.log('tiny two');\n").unwrap();
+    let changed = node(&tiny, "tiny2");
+    let (lc, _) = layers_of(&changed);
+    assert_eq!(lt[..lt.len() - 1], lc[..lc.len() - 1], "a one-line change keeps the layers under the app");
+    assert_ne!(lt.last(), lc.last());
+    let image = json_of(&ok(staticize().args(["--json", "inspect"]).arg(&changed)))["images"][0]["names"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (engine, stdout) in load_and_run_everywhere(&changed, &image, &[]) {
+        assert_eq!(stdout, "tiny two\n", "{engine:?}");
+    }
+}
