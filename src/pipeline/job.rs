@@ -47,7 +47,7 @@ pub(crate) struct Job<'a> {
     pub plan_only: bool,
     /// The proof run asked for (flags over `[probe.NAME]` of staticize.toml), resolved for
     /// the output by its planned name.
-    pub probe: crate::prove::Probe,
+    pub probe: crate::prove::ask::Probe,
 }
 
 /// How an image is delivered, beside what it holds.

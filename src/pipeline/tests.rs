@@ -116,7 +116,7 @@ fn job<'a>(driver: &'a FakeDriver, dir: &Path, dynamic: Dynamic, destinations: V
         settings: ImageSettings::default(),
         delivery: Delivery::default(),
         // The fake ELF is never run.
-        probe: crate::prove::Probe::off(),
+        probe: crate::prove::ask::Probe::off(),
         binaries: Binaries::PerPlatform(dir.join("app")),
         destinations,
         dynamic,

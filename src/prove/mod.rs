@@ -29,7 +29,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::unpack;
-pub use ask::Probe;
 pub use missing::Missing;
 use watch::End;
 
