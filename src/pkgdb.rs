@@ -128,9 +128,25 @@ impl PackageDb {
     }
 
     fn list_file(&self, name: &str) -> Option<PathBuf> {
+        self.info_file(name, "list")
+    }
+
+    /// True when `inside` is one of the package's conffiles (`info/NAME.conffiles`):
+    /// configuration the administrator may edit or remove, which its program must do without.
+    pub(crate) fn is_conffile(&self, name: &str, inside: &str) -> bool {
+        let Some(file) = self.info_file(name, "conffiles") else { return false };
+        let text = crate::input::read_text(&file, MAX_STATUS).unwrap_or_default();
+        // Each line is a path, optionally followed by flags ("remove-on-upgrade").
+        text.lines().any(|l| l.split_whitespace().next() == Some(inside))
+    }
+
+    fn info_file(&self, name: &str, kind: &str) -> Option<PathBuf> {
         let info = self.root.host_path("/var/lib/dpkg/info");
         let arch = self.packages.get(name).map(|p| p.architecture.as_str()).unwrap_or("");
-        [format!("{name}.list"), format!("{name}:{arch}.list")].into_iter().map(|f| info.join(f)).find(|p| p.is_file())
+        [format!("{name}.{kind}"), format!("{name}:{arch}.{kind}")]
+            .into_iter()
+            .map(|f| info.join(f))
+            .find(|p| p.is_file())
     }
 
     /// The path with its directory's links resolved inside the root; the file name itself is

@@ -113,6 +113,12 @@ impl Road {
             }
         };
         stages::write_binaries(job, &programs, rep)?;
+        if let Dynamic::Carry(opts) = &job.dynamic {
+            if opts.pack_binary {
+                // Packed before the proof: the file proven is the file written.
+                stages::pack_binaries(&programs, &drivers, rep)?;
+            }
+        }
         let proof = match (&image, &self.outputs.destinations) {
             (Some(w), Some(dests)) => {
                 let of = SbomOf::Programs { programs: &programs, packed: packed.as_ref().map(|(p, _)| p) };
@@ -135,9 +141,6 @@ impl Road {
                         crate::pack::INIT_PATH
                     ),
                 );
-            }
-            if opts.pack_binary {
-                stages::pack_binaries(&programs, &drivers, rep)?;
             }
         }
         Ok(Outcome { image, proof, packed: packed.map(|(p, _)| p), ..Outcome::of(programs) })

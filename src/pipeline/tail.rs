@@ -4,8 +4,9 @@
 //! end here.
 
 use super::destination::{self, Checked};
-use super::job::{Job, Judged};
+use super::job::{Dynamic, Job, Judged};
 use super::sbom::{self, SbomOf};
+use crate::elf::LinkKind;
 use crate::error::Result;
 use crate::image::Written;
 use crate::platform::Arch;
@@ -37,6 +38,15 @@ pub(super) fn tail(
 /// The proof stage when no image is written: the executable written for this machine (else
 /// the first) runs alone in an empty root, as scratch would hold it.
 pub(super) fn prove_binary(job: &Job, programs: &[Judged], rep: &Reporter) -> Result<Option<Proof>> {
+    if let Dynamic::Carry(opts) = &job.dynamic {
+        if !opts.pack_binary && job.probe.is_some() && programs.iter().any(|p| p.linkage.kind == LinkKind::Dynamic) {
+            // A dynamic executable kept dynamic (--no-pack) runs where its libraries are: alone in
+            // an empty root it could only fail, which would prove nothing about it.
+            let proof = crate::prove::not_run(&[], "the executable written is dynamic (--no-pack): it runs where its libraries are; an image of it carries them and is proven".into());
+            crate::prove::stage::report(&proof, rep);
+            return Ok(Some(proof));
+        }
+    }
     let host = programs.iter().find(|p| p.arch.is_none_or(|a| a == Arch::host())).or(programs.first());
     match host.and_then(|p| Some((p.binary.as_deref()?, p.arch.unwrap_or_else(Arch::host)))) {
         Some((binary, arch)) => crate::prove::stage::prove_binary(binary, arch, &job.name, job.probe.as_ref(), rep),

@@ -3,7 +3,8 @@
 //! Normal probing is not reported: the loader's cache and hwcaps directories, locale and
 //! gconv fallbacks, optional configuration the C library reads when it is there, the
 //! kernel's views — and any name the program found at another of the places it tried (a
-//! library search path, an interpreter's module path).
+//! library search path, an interpreter's module path). A package's conffile is reported but
+//! marked optional: its lack alone fails no run.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -23,6 +24,10 @@ pub struct Missing {
     pub package: Option<String>,
     /// The flag that would carry it ("--with certs", "--lib libz.so.1", "--package NAME").
     pub flag: String,
+    /// A configuration file its package marks as one (a dpkg conffile): the administrator may
+    /// remove it, so a program is expected to run without it and its lack alone fails nothing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// Paths (or prefixes, ending in '/') looked for in normal probing, never reported.
@@ -108,7 +113,8 @@ fn probing(path: &str) -> bool {
 fn describe(path: String, db: Option<&PackageDb>) -> Missing {
     let package = db.and_then(|d| d.owner(&path)).map(|p| p.name.clone());
     let flag = flag_for(&path, package.as_deref());
-    Missing { path, package, flag }
+    let optional = matches!((db, &package), (Some(d), Some(p)) if d.is_conffile(p, &path));
+    Missing { path, package, flag, optional }
 }
 
 /// The flag of the image-writing commands that carries `path`.

@@ -140,6 +140,10 @@ pub(crate) fn prove_archive(archive: &Path, req: &ProofRequest) -> Result<Proof>
     if !runs_here(&u.architecture) {
         return Ok(not_run(&config.command, format!("{} does not run on this machine", u.architecture)));
     }
+    if config.command.is_empty() && req.args.is_none() {
+        // An image that names nothing to run (a base or data image) has no run to prove.
+        return Ok(not_run(&[], "the image names no entrypoint or command; name the run with --probe ARGS".into()));
+    }
     prove_root(&root, &config, req)
 }
 
@@ -273,11 +277,9 @@ fn judge(root: &Path, spec: &sandbox::RunSpec, w: &watch::Watched, req: &ProofRe
 /// Pass or fail, in words.
 fn verdict(p: &Proof) -> (bool, String) {
     let cmd = shown(p);
-    let lacks = if p.missing.is_empty() {
-        String::new()
-    } else {
-        format!(" after looking for {} missing file(s)", p.missing.len())
-    };
+    // Optional configuration (a conffile) is reported, but its lack alone fails nothing.
+    let needed = p.missing.iter().filter(|m| !m.optional).count();
+    let lacks = if needed == 0 { String::new() } else { format!(" after looking for {needed} missing file(s)") };
     match &p.ending {
         Ending::NotStarted { reason } => (false, format!("failed: {cmd} did not start: {reason}")),
         Ending::Signal { signal } => (false, format!("failed: {cmd} crashed: killed by {signal}{lacks}")),
@@ -289,7 +291,7 @@ fn verdict(p: &Proof) -> (bool, String) {
             ),
         ),
         Ending::Exited { code: 0 } => (true, format!("ran: {cmd}, exit 0")),
-        Ending::Exited { code } if !p.missing.is_empty() => (false, format!("failed: {cmd} exited {code}{lacks}")),
+        Ending::Exited { code } if needed > 0 => (false, format!("failed: {cmd} exited {code}{lacks}")),
         Ending::Exited { code } if p.args_given => (false, format!("failed: {cmd} exited {code}")),
         Ending::Exited { code } => (true, format!("ran: {cmd}, exit {code}, nothing missing")),
         Ending::Running { seconds } => (true, format!("ran: {cmd}, still running after {seconds} s (stopped there)")),

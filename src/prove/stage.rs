@@ -75,7 +75,7 @@ pub(crate) fn failure(proof: &Proof) -> Option<Error> {
 /// What fixes a failed proof: the flags that carry what it lacked, else where to look.
 pub(crate) fn help(proof: &Proof) -> String {
     let mut flags: Vec<String> = Vec::new();
-    for m in &proof.missing {
+    for m in proof.missing.iter().filter(|m| !m.optional) {
         if !flags.contains(&m.flag) {
             flags.push(m.flag.clone());
         }
@@ -98,7 +98,8 @@ pub(crate) fn lines(proof: &Proof) -> Vec<String> {
     let mut out = vec![proof.verdict.clone()];
     for m in &proof.missing {
         let owner = m.package.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
-        out.push(format!("  looked for {}{owner}, which the image lacks: carry it with {}", m.path, m.flag));
+        let what = if m.optional { ", its optional configuration," } else { "" };
+        out.push(format!("  looked for {}{owner}{what} which the image lacks: carry it with {}", m.path, m.flag));
     }
     if !proof.ok && !proof.stderr.is_empty() {
         out.push("  its stderr ended with:".into());
@@ -107,7 +108,8 @@ pub(crate) fn lines(proof: &Proof) -> Vec<String> {
     out
 }
 
-fn report(proof: &Proof, rep: &Reporter) {
+/// Prints the proof: its verdict line, then what it looked for and lacked.
+pub(crate) fn report(proof: &Proof, rep: &Reporter) {
     let mut lines = lines(proof).into_iter();
     let verb = match (&proof.ending, proof.ok) {
         (Ending::NotRun { .. }, _) => "proof",

@@ -457,7 +457,9 @@ fn readers(dir: &Path, archive: &str) -> Vec<(&'static str, Command, &'static [i
         fs::create_dir_all(&out).unwrap();
         let mut squash = Command::new(bin());
         squash.args(["squash", archive, "-o"]).arg(out.join("squashed.tar"));
-        v.push(("squash", squash, &[0, 4][..]));
+        // 1: the squashed image is written but fails its proof run (most of these images name
+        // a /hello they do not hold); the proof unpacks the squashed output, one more reader.
+        v.push(("squash", squash, &[0, 1, 4][..]));
         // slim: 2 when the image names no program to carry.
         let mut slim = Command::new(bin());
         slim.args(["slim", archive, "-o"]).arg(out.join("slim.tar"));

@@ -66,24 +66,7 @@ fn json_of(cmd: &mut Command) -> Value {
 
 /// Every entry of the (single) layer in an image archive: path, type, mode, link target, bytes.
 fn layer_entries(archive: &Path) -> Vec<(String, char, u32, String, Vec<u8>)> {
-    let mut outer = tar::Archive::new(fs::File::open(archive).unwrap());
-    let mut manifest = None;
-    let mut blobs = std::collections::HashMap::new();
-    for e in outer.entries().unwrap() {
-        let mut e = e.unwrap();
-        let path = e.path().unwrap().display().to_string();
-        let mut buf = Vec::new();
-        e.read_to_end(&mut buf).unwrap();
-        if path == "manifest.json" {
-            manifest = Some(buf);
-        } else {
-            blobs.insert(path, buf);
-        }
-    }
-    let manifest: Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
-    let layer = &blobs[manifest[0]["Layers"][0].as_str().unwrap()];
-    let mut tar_bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+    let tar_bytes = first_layer_tar(archive);
     let mut inner = tar::Archive::new(tar_bytes.as_slice());
     inner
         .entries()

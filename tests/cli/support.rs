@@ -247,3 +247,27 @@ pub(crate) fn deps_cache() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The uncompressed tar of the first layer of a saved image archive (the docker
+/// `manifest.json` names it), for tests that look inside the image.
+pub(crate) fn first_layer_tar(archive: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    let (mut manifest, mut blobs) = (None, std::collections::HashMap::new());
+    for e in outer.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().display().to_string();
+        let mut buf = Vec::new();
+        e.read_to_end(&mut buf).unwrap();
+        if path == "manifest.json" {
+            manifest = Some(buf);
+        } else {
+            blobs.insert(path, buf);
+        }
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.expect("manifest.json")).unwrap();
+    let layer = &blobs[manifest[0]["Layers"][0].as_str().unwrap()];
+    let mut tar_bytes = Vec::new();
+    flate2::read::MultiGzDecoder::new(layer.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+    tar_bytes
+}

@@ -14,15 +14,7 @@ pub(crate) const SELF_LOCATING: &[&str] =
 pub(crate) fn specifiers(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for key in ["require(", "import(", "from", "import"] {
-        let mut from = 0;
-        while let Some(i) = text[from..].find(key) {
-            let at = from + i;
-            from = at + key.len();
-            let before = text[..at].chars().next_back();
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.') {
-                continue;
-            }
-            let rest = text[from..].trim_start();
+        for (_, rest) in occurrences(text, key) {
             let Some(q) = rest.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')) else { continue };
             if let Some(end) = rest[1..].find(q) {
                 let spec = &rest[1..1 + end];
@@ -42,15 +34,7 @@ pub(crate) fn specifiers(text: &str) -> Vec<String> {
 /// executable alone does not have.
 pub(crate) fn why_not_as_is(text: &str, builtins: &[String]) -> Option<String> {
     for key in ["require(", "import("] {
-        let mut from = 0;
-        while let Some(i) = text[from..].find(key) {
-            let at = from + i;
-            from = at + key.len();
-            let before = text[..at].chars().next_back();
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.') {
-                continue;
-            }
-            let rest = text[from..].trim_start();
+        for (at, rest) in occurrences(text, key) {
             let literal = rest.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')).and_then(|q| {
                 let end = rest[1..].find(q)?;
                 let spec = &rest[1..1 + end];
@@ -68,6 +52,23 @@ pub(crate) fn why_not_as_is(text: &str, builtins: &[String]) -> Option<String> {
         }
     }
     None
+}
+
+/// Each place `key` stands as a token of its own — not the tail of a longer name nor a member
+/// access (`x.require(`) — with its offset and the text after it, leading space skipped.
+fn occurrences<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(i) = text[from..].find(key) {
+            let at = from + i;
+            from = at + key.len();
+            let before = text[..at].chars().next_back();
+            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.') {
+                return Some((at, text[from..].trim_start()));
+            }
+        }
+        None
+    })
 }
 
 /// TypeScript file extensions esbuild compiles.
