@@ -276,7 +276,7 @@ fn lz4_plain_makefile_builds_in_a_private_copy_incrementally_and_round_trips_in_
 /// builds it in a private copy, without `-- sh -c`. Its configure asks pcre2-config for the
 /// regex library's flags: `--dep pcre2` puts the musl build's script on PATH, and zlib is found
 /// through the wrapper's -I/-L; it includes crypt.h, which `--auto-deps` finds in libxcrypt.
-/// The image prints its version.
+/// The proof run and the image print its version; the SBOM, read from the link, lists crypt.
 #[test]
 fn nginx_hand_written_configure_with_pcre2_config_builds_in_a_copy_and_runs_in_the_image() {
     if !tools(&["apt-get", "make", "musl-gcc"]) {
@@ -290,15 +290,29 @@ fn nginx_hand_written_configure_with_pcre2_config_builds_in_a_copy_and_runs_in_t
         .env_remove("STATICIZE_DEPS")
         .arg("build")
         .arg(&top)
-        .args(["--dep", "pcre2,zlib", "--auto-deps", "--bin", "nginx"]));
-    assert!(log.contains("private copy") && !log.contains("--disable-shared"), "{log}");
+        .args(["--dep", "pcre2,zlib", "--auto-deps", "--bin", "nginx", "--probe", "-V"]));
+    assert!(log.contains("private copy"), "{log}");
+    // Its own configure takes no --disable-shared (the dep builds' lines do).
+    let configure = log.lines().filter(|l| l.contains("tree/configure")).collect::<Vec<_>>();
+    assert!(!configure.is_empty() && configure.iter().all(|l| !l.contains("--disable-shared")), "{log}");
+    // The proof run is -V: without a prefix it could write, nginx's default run only exits 1.
+    assert!(log.contains("ran: /nginx -V, exit 0"), "{log}");
     // Debian's musl has no crypt.h: the failure names libxcrypt, --auto-deps adds it.
     assert!(log.contains("adding --dep libxcrypt"), "{log}");
     assert!(!top.join("objs").exists() && !top.join("Makefile").exists(), "configure ran in the source tree");
     let copy = top.join(".staticize-build/tree");
     let config = std::fs::read_to_string(copy.join("objs/ngx_auto_config.h")).unwrap();
     assert!(config.contains("NGX_PCRE2") && config.contains("NGX_ZLIB"), "pcre2 or zlib not found by configure");
+    // auth_basic's crypt_r, from libxcrypt (musl has none), linked with -lcrypt.
+    assert!(config.contains("NGX_HAVE_GNU_CRYPT_R"), "configure did not find crypt_r");
+    let makefile = std::fs::read_to_string(copy.join("objs/Makefile")).unwrap();
+    assert!(makefile.contains("-lcrypt"), "objs/Makefile does not link -lcrypt");
     assert_static(&out.join("nginx"));
+    // The SBOM is read from the link trace: it lists the archives the link read, libxcrypt's too.
+    let sbom = std::fs::read_to_string(out.join("nginx.spdx.json")).unwrap();
+    for dep in ["libxcrypt", "pcre2", "zlib"] {
+        assert!(sbom.contains(dep), "{dep} not in the SBOM: {sbom}");
+    }
     for e in Engine::available() {
         let tag = unique_tag("nginx");
         e.load(&out.join("nginx.tar"));
@@ -307,5 +321,29 @@ fn nginx_hand_written_configure_with_pcre2_config_builds_in_a_copy_and_runs_in_t
         let said = text(&o);
         assert!(o.status.success() && said.contains("nginx version: nginx/1.22.1"), "{e:?}: {said}");
         e.remove(&tag);
+    }
+}
+
+/// libsvm's plain Makefile names its C++ compiler (`CXX ?= g++`) and compiles C files with it:
+/// staticize's CXX wins, the result is static (glibc and libstdc++, as `staticize cxx` links),
+/// reported as g++'s, and the image trains on the project's own data set.
+#[test]
+fn libsvm_cxx_makefile_naming_gxx_builds_static_and_trains_in_the_image() {
+    if !tools(&["apt-get", "make", "g++", "musl-gcc"]) {
+        return;
+    }
+    let (dir, top) = unpack(&LIBSVM);
+    let out = dir.path();
+    let data = format!("{}:/heart_scale", top.join("heart_scale").display());
+    let probe = r#"["-v","5","/heart_scale"]"#;
+    let text = build(out, &top, &["--bin", "svm-train", "--add", &data, "--probe", probe]);
+    assert!(text.contains("found 3 executables (3 built by this run)"), "{text}");
+    assert!(text.contains("compile svm-train with g++") && text.contains("libstdc++"), "{text}");
+    assert!(text.contains("ran: /svm-train -v 5 /heart_scale, exit 0"), "{text}");
+    assert_static(&out.join("svm-train"));
+    for stdout in run_everywhere(out, "svm-train", &[], &["-v", "5", "/heart_scale"]) {
+        let accuracy = stdout.lines().find_map(|l| l.strip_prefix("Cross Validation Accuracy = ")).expect(&stdout);
+        let percent: f64 = accuracy.trim_end_matches('%').parse().expect(&stdout);
+        assert!(percent > 75.0, "five-fold accuracy on heart_scale {percent}%: {stdout}");
     }
 }

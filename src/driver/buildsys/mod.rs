@@ -61,6 +61,8 @@ pub(crate) struct Executable {
     pub linkage: Linkage,
     /// Whether this run built it (false: an earlier run did and it is up to date).
     pub rebuilt: bool,
+    /// Other paths (relative to the project) holding the same bytes, which `--bin` also names.
+    pub copies: Vec<PathBuf>,
 }
 
 /// The result of running a project's build.
@@ -297,7 +299,7 @@ fn found(
         let linkage = elf::inspect(&path)?;
         if matches!(linkage.kind, LinkKind::Static | LinkKind::StaticPie | LinkKind::Dynamic) {
             let rebuilt = changed || now.contains(&rel);
-            executables.push(Executable { path, rel, linkage, rebuilt });
+            executables.push(Executable { path, rel, linkage, rebuilt, copies: Vec::new() });
         }
     }
     let executables = one_per_content(executables, |e| now.contains(&e.rel) || known.contains(&e.rel));
@@ -319,8 +321,12 @@ fn one_per_content(all: Vec<Executable>, linked: impl Fn(&Executable) -> bool) -
         .filter_map(|mut same| {
             same.sort_by_key(|e| (!linked(e), e.rel.components().count(), e.rel.clone()));
             let rebuilt = same.iter().any(|e| e.rebuilt);
-            let mut first = same.into_iter().next()?;
+            let mut rest = same.into_iter();
+            let mut first = rest.next()?;
             first.rebuilt = rebuilt;
+            // zstd's Makefile links programs/obj/conf_…/zstd and copies it to programs/zstd:
+            // `--bin programs/zstd` must still find it.
+            first.copies = rest.map(|e| e.rel).collect();
             Some(first)
         })
         .collect();

@@ -57,7 +57,8 @@ fn project_name(dir: &str) -> &str {
 
 fn by_name<'a>(built: &'a Built, bin: &str) -> Result<&'a Executable> {
     let found = &built.executables;
-    let hits: Vec<&Executable> = found.iter().filter(|e| e.rel.as_os_str() == bin || file_name(e) == bin).collect();
+    let named = |rel: &std::path::Path| rel.as_os_str() == bin || rel.file_name().is_some_and(|n| n == bin);
+    let hits: Vec<&Executable> = found.iter().filter(|e| named(&e.rel) || e.copies.iter().any(|c| named(c))).collect();
     match hits.as_slice() {
         [one] => Ok(one),
         [] => Err(Error::usage(
