@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::image::options::{ImageSettings, program_path};
 use crate::pipeline::{Delivery, Destination, default_image_path};
 use crate::platform::parse_platforms;
-use crate::prove::ask::Probe;
 use crate::prove::ask::Keys;
+use crate::prove::ask::Probe;
 use crate::reference::ImageRef;
 use crate::registry::push::Remote;
 
