@@ -160,8 +160,14 @@ fn rpath_and_runpath_match_the_real_loader() {
     let out = fails_with(staticize().arg("bundle").arg(&with_runpath).arg("-o").arg(d.join("x.tar")), 1);
     assert!(out.contains("libb.so (needed by") && out.contains("--allow-missing"), "{out}");
     assert!(!d.join("x.tar").exists());
-    let out = ok(staticize().arg("bundle").arg(&with_runpath).arg("-o").arg(d.join("x.tar")).arg("--allow-missing"));
+    // The image is written, and its proof run fails on the very library allowed missing.
+    let out = fails_with(
+        staticize().arg("bundle").arg(&with_runpath).arg("-o").arg(d.join("x.tar")).arg("--allow-missing"),
+        1,
+    );
     assert!(out.contains("missing libb.so"), "{out}");
+    assert!(out.contains("stopped by the loader") && out.contains("libb.so: cannot open"), "{out}");
+    assert!(d.join("x.tar").is_file(), "{out}");
     // The program keeps its host directory because its RUNPATH says $ORIGIN.
     assert!(out.contains(&format!("{}", std::fs::canonicalize(&with_runpath).unwrap().display())), "{out}");
 
@@ -420,12 +426,16 @@ fn check_reads_zstd_images_and_oci_directories() {
 
     // A library bundle could not find (no RPATH, not on the loader's path): check on the zstd
     // image names it, resolving against the image's files only.
-    let out = ok(staticize().arg("bundle").arg(&hole).arg("-o").arg(d.join("h.tar")).args([
-        "--compress",
-        "zstd",
-        "--allow-missing",
-    ]));
-    assert!(out.contains("missing libf.so"), "{out}");
+    // Written with --allow-missing, the image fails its proof run on that library (exit 1).
+    let out = fails_with(
+        staticize().arg("bundle").arg(&hole).arg("-o").arg(d.join("h.tar")).args([
+            "--compress",
+            "zstd",
+            "--allow-missing",
+        ]),
+        1,
+    );
+    assert!(out.contains("missing libf.so") && out.contains("libf.so: cannot open"), "{out}");
     let out = fails_with(staticize().arg("check").arg(d.join("h.tar")), 1);
     assert!(out.contains("missing libf.so"), "{out}");
 }
