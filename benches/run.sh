@@ -31,6 +31,11 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# The pack group's peer.
+command -v staticx >/dev/null 2>&1 || python3 -m pip install -q staticx 2>/dev/null ||
+  python3 -m pip install -q --break-system-packages staticx 2>/dev/null ||
+  echo "staticx not installed (pip install staticx): its rows will say pending" >&2
+
 # The squash group's peer (it needs a dockerd: the test one, through DOCKER_HOST).
 command -v docker-squash >/dev/null 2>&1 || python3 -m pip install -q docker-squash 2>/dev/null ||
   python3 -m pip install -q --break-system-packages docker-squash 2>/dev/null ||
