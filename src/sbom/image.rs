@@ -86,6 +86,9 @@ fn stack(archive: &Archive, image: usize) -> Result<Tracked> {
                         .map_err(|err| Error::io("read a package record in", &archive.path, err))?;
                     this.files.insert(e.path, bytes);
                 }
+                // A directory merges with the lower layers' one of that name, as an engine
+                // applies it: only a file, link or node in its place replaces what was below.
+                EntryKind::Dir => {}
                 _ => {
                     below.remove_tree(&e.path);
                     this.remove_tree(&e.path);
@@ -214,5 +217,21 @@ mod tests {
         let a = Archive::open(&archive(dir.path(), &[l1, l2])).unwrap();
         let names: Vec<String> = packages(&a, 0).unwrap().into_iter().map(|p| p.name).collect();
         assert_eq!(names, ["b"]);
+    }
+
+    #[test]
+    fn a_directory_in_an_upper_layer_merges_with_the_lower_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let l1 = layer(&[
+            Entry::Dir("var/lib/dpkg/status.d"),
+            Entry::File("var/lib/dpkg/status.d/a", b"Package: a\nVersion: 1\n"),
+        ]);
+        let l2 = layer(&[
+            Entry::Dir("var/lib/dpkg/status.d"),
+            Entry::File("var/lib/dpkg/status.d/b", b"Package: b\nVersion: 2\n"),
+        ]);
+        let a = Archive::open(&archive(dir.path(), &[l1, l2])).unwrap();
+        let names: Vec<String> = packages(&a, 0).unwrap().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }
