@@ -97,7 +97,7 @@ impl Probe {
 
 /// The `[probe.NAME]` tables of `dir/staticize.toml` (empty when there is no file or table).
 /// An unknown key, a wrong type or a bad limit is an error at its place in the file.
-pub(crate) fn table(dir: &Path) -> Result<BTreeMap<String, Entry>> {
+pub fn table(dir: &Path) -> Result<BTreeMap<String, Entry>> {
     match ConfigFile::read(&dir.join(CONFIG_FILE))? {
         Some(file) => from_file(&file),
         None => Ok(BTreeMap::new()),

@@ -14,7 +14,7 @@
 //! default run of a build (no arguments) passes a program that merely exits non-zero (a CLI
 //! printing its usage): "ran: exit 2, nothing missing".
 
-pub(crate) mod ask;
+pub mod ask;
 pub(crate) mod missing;
 mod port;
 pub(crate) mod sandbox;
