@@ -147,15 +147,18 @@ pub fn unmet<'a>(objects: impl IntoIterator<Item = (&'a str, Role, &'a [u8])>, m
 /// Why a needed name could not be changed.
 type Why = &'static str;
 
+use goblin::elf::dynamic::{
+    DT_AUDIT, DT_CONFIG, DT_DEPAUDIT, DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_SONAME, DT_STRSZ, DT_STRTAB, DT_VERDEF,
+    DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM,
+};
+
+/// The filter tags (glibc's elf.h), which goblin does not name.
+const DT_AUXILIARY: u64 = 0x7fff_fffd;
+const DT_FILTER: u64 = 0x7fff_ffff;
+
 /// Dynamic tags whose value is an offset into the dynamic string table.
-const STRING_TAGS: [u64; 9] = [1, 14, 15, 29, 0x7fff_fffd, 0x7fff_ffff, 0x6fff_fefa, 0x6fff_fefb, 0x6fff_fefc];
-const DT_NEEDED: u64 = 1;
-const DT_STRTAB: u64 = 5;
-const DT_STRSZ: u64 = 10;
-const DT_VERNEED: u64 = 0x6fff_fffe;
-const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
-const DT_VERDEF: u64 = 0x6fff_fffc;
-const DT_VERDEFNUM: u64 = 0x6fff_fffd;
+const STRING_TAGS: [u64; 9] =
+    [DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_AUXILIARY, DT_FILTER, DT_CONFIG, DT_DEPAUDIT, DT_AUDIT];
 
 /// Where a reference to a string lives: a byte offset in the file of a 32- or 64-bit field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
