@@ -16,6 +16,14 @@ use std::path::Path;
 /// Runs `check`: `-r` walks trees; images and root directories are looked inside (is every
 /// executable's closure inside?); anything else is one ELF file.
 pub fn run(args: CheckArgs, rep: &Reporter) -> Result<()> {
+    if let Some(missing) = args.files.iter().find(|p| args.run && std::fs::symlink_metadata(p).is_err()) {
+        // A path that is not there is named as such, not taken for the wrong kind of input.
+        return Err(Error::input(
+            missing,
+            "does not exist".to_string(),
+            Some("give an image archive or a root directory".into()),
+        ));
+    }
     if args.run && (args.recursive || !args.files.iter().all(|p| is_image_target(p))) {
         return Err(Error::usage(
             "--run proves images and root directories, not single files or trees (-r)",
