@@ -73,6 +73,7 @@ SYFT_VERSION=v1.57.1
 KO_VERSION=v0.19.1
 # The verifier the signing tests hand staticize's signatures and attestations to (issue 31).
 COSIGN_VERSION=v2.6.5
+CRANE_VERSION=v0.22.1
 
 # staticize build's tests fetch Debian source packages (apt-get source --download-only), from
 # the mirror (or proxy) and suite the machine's own Debian entry names (scripts/apt-sources.sh).
@@ -164,6 +165,11 @@ install_all() {
   go version -m "$HOME/go/bin/cosign" 2>/dev/null | grep -q "mod[[:space:]]*github.com/sigstore/cosign/v2[[:space:]]*$COSIGN_VERSION" || {
     step "go install github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
     GOBIN="$HOME/go/bin" go install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+  }
+
+  go version -m "$HOME/go/bin/crane" 2>/dev/null | grep -q "mod[[:space:]]*github.com/google/go-containerregistry[[:space:]]*$CRANE_VERSION" || {
+    step "go install github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+    GOBIN="$HOME/go/bin" go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
   }
 
   cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION" || {

@@ -202,6 +202,11 @@ pub(crate) struct Attached {
 /// The empty JSON object OCI 1.1 artifacts use as their config.
 const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
+/// The digest the archive's image is pushed as: its manifest's, or its index's.
+pub(crate) fn top_digest(archive: &Archive) -> Result<String> {
+    Ok(plan(archive)?.top.digest)
+}
+
 /// Attaches `bytes` (of media type `artifact_type`, e.g. application/spdx+json) to the image
 /// the archive's push put in the registry: an OCI artifact manifest whose `subject` is the
 /// image. A registry with the referrers API indexes it by that subject; any other gets it

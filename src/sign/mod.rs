@@ -6,6 +6,7 @@
 
 pub(crate) mod cosign;
 pub(crate) mod key;
+pub(crate) mod local;
 pub(crate) mod verify;
 
 use base64::Engine;
@@ -45,8 +46,7 @@ pub(crate) fn sign(target: &Remote, digest: &str, key: &PrivateKey, statement: O
     let attestation = match statement {
         None => None,
         Some(statement) => {
-            let media = crate::provenance::MEDIA_TYPE;
-            let envelope = Envelope::new(media, statement, &key.sign(&cosign::pae(media, statement))).to_bytes();
+            let envelope = envelope(statement, key);
             let annotations = [
                 (SIGNATURE_ANNOTATION, String::new()),
                 ("predicateType", crate::provenance::PREDICATE_TYPE.to_string()),
@@ -56,6 +56,12 @@ pub(crate) fn sign(target: &Remote, digest: &str, key: &PrivateKey, statement: O
         }
     };
     Ok(Signed { digest: digest.into(), signature, attestation })
+}
+
+/// The in-toto `statement` in a DSSE envelope signed with `key` (what `cosign attest` writes).
+pub(crate) fn envelope(statement: &[u8], key: &PrivateKey) -> Vec<u8> {
+    let media = crate::provenance::MEDIA_TYPE;
+    Envelope::new(media, statement, &key.sign(&cosign::pae(media, statement))).to_bytes()
 }
 
 /// Adds `layer` (of `bytes`) to the manifest under `tag`, keeping the layers already there.

@@ -25,6 +25,18 @@ pub(crate) struct Verified {
     pub signatures: usize,
     /// The command the signed provenance says built the image.
     pub command: String,
+    /// The signed provenance statement.
+    #[serde(skip)]
+    pub statement: Vec<u8>,
+}
+
+impl Verified {
+    /// What verifying `reference` (of `digest`) found: `signatures` and the signed `statement`.
+    pub(crate) fn new(reference: String, digest: String, signatures: usize, statement: Vec<u8>) -> Verified {
+        let v: serde_json::Value = serde_json::from_slice(&statement).unwrap_or_default();
+        let command = v["predicate"]["buildDefinition"]["externalParameters"]["command"].as_str().unwrap_or("");
+        Verified { reference, digest, signatures, command: command.to_string(), statement }
+    }
 }
 
 /// Verifies the image at `target` with `key`.
@@ -40,12 +52,11 @@ pub(crate) fn verify(target: &Remote, key: &PublicKey) -> Result<Verified> {
     let digest = image.digest;
     let signatures = signatures(&mut repo, target, &digest, key)?;
     let statement = attestation(&mut repo, target, &digest, key)?;
-    let v: serde_json::Value = serde_json::from_slice(&statement).unwrap_or_default();
-    let command = v["predicate"]["buildDefinition"]["externalParameters"]["command"].as_str().unwrap_or("").to_string();
-    Ok(Verified { reference: target.to_string(), digest, signatures, command })
+    Ok(Verified::new(target.to_string(), digest, signatures, statement))
 }
 
-fn failed(message: String, help: &str) -> Error {
+/// A failed verdict with its help.
+pub(super) fn failed(message: String, help: &str) -> Error {
     Error::Verdict { message, help: Some(help.into()) }
 }
 
