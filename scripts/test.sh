@@ -172,6 +172,10 @@ install_all() {
     GOBIN="$HOME/go/bin" go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
   }
 
+  # A registry with the OCI 1.1 referrers API (tests/cli/sign.rs); Debian's has none.
+  step "go build tests/fixtures/referrers-registry"
+  (cd tests/fixtures/referrers-registry && go build -o "$HOME/go/bin/referrers-registry" .)
+
   cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION" || {
     step "cargo install cargo-fuzz@$CARGO_FUZZ_VERSION --locked"
     cargo install "cargo-fuzz@$CARGO_FUZZ_VERSION" --locked

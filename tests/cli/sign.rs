@@ -209,3 +209,69 @@ fn a_signed_archive_verifies_and_rebuilds_the_same() {
     assert!(out.contains("hello.intoto.jsonl"), "{out}");
     ok(verify(&archive, &public).arg("--rebuild"));
 }
+
+/// go-containerregistry's registry with its referrers API on (built by scripts/test.sh), on a
+/// free port of 127.0.0.1; stopped when dropped.
+struct ReferrersRegistry {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl ReferrersRegistry {
+    fn start() -> ReferrersRegistry {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let bin = go_tool("referrers-registry").expect("referrers-registry was found");
+        let child = Command::new(bin).arg(&addr).stderr(std::process::Stdio::null()).spawn().unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return ReferrersRegistry { child, addr };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the referrers registry did not start on {addr}");
+    }
+}
+
+impl Drop for ReferrersRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// On a registry with the OCI 1.1 referrers API the signature is a referrer of the image (no
+/// `.sig` tag), which `cosign verify --experimental-oci11` and `staticize verify` accept, and the
+/// SBOM is a referrer too; the attestation stays under `.att`, where cosign reads it.
+#[test]
+fn signatures_are_referrers_where_the_registry_lists_them() {
+    if !have("musl-gcc") || cosign_bin().is_none() || go_tool("referrers-registry").is_none() || !have("openssl") {
+        return;
+    }
+    let reg = ReferrersRegistry::start();
+    let dir = tempdir();
+    let (key, public) = keypair(dir.path(), "key", false);
+    let reference = format!("{}/team/hello:v1", reg.addr);
+    let out =
+        ok(staticize().current_dir(dir.path()).args(["c", "--push", &reference, "--sign"]).arg(&key).arg(hello_c()));
+    assert!(out.contains("signed (the referrer sha256:"), "{out}");
+    assert!(out.contains("as an OCI referrer"), "the SBOM: {out}");
+    let digest = digest_of(&out, &reference);
+    let sig_tag = format!("http://{}/v2/team/hello/manifests/{}.sig", reg.addr, digest.replace(':', "-"));
+    let code = run(Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &sig_tag]));
+    assert_eq!(text(&code).trim(), "404", "no .sig tag on a registry with referrers");
+
+    let mut c = Command::new(cosign_bin().unwrap());
+    c.args(["verify", "--experimental-oci11", "--key"]).arg(&public);
+    let c = run(c.args(["--insecure-ignore-tlog=true", "--allow-insecure-registry", &reference]));
+    assert!(c.status.success() && text(&c).contains(&digest), "cosign verify --experimental-oci11: {}", text(&c));
+    assert!(cosign(true, &public, &reference).status.success(), "cosign verify-attestation");
+    let out = ok(staticize().args(["verify", &reference, "--key"]).arg(&public));
+    assert!(out.contains("1 signature verified"), "{out}");
+    // Signing again adds no second referrer.
+    let out = ok(staticize().args(["sign", &reference, "--key"]).arg(&key));
+    assert!(out.contains("signed (the referrer sha256:"), "{out}");
+    let index =
+        ok(Command::new("curl").arg("-fsS").arg(format!("http://{}/v2/team/hello/referrers/{digest}", reg.addr)));
+    assert_eq!(index.matches("application/vnd.dev.cosign.artifact.sig.v1+json").count(), 1, "{index}");
+}
