@@ -223,13 +223,15 @@ impl ReferrersRegistry {
         let addr = format!("127.0.0.1:{port}");
         let bin = go_tool("referrers-registry").expect("referrers-registry was found");
         let child = Command::new(bin).arg(&addr).stderr(std::process::Stdio::null()).spawn().unwrap();
+        // Owned at once, so a registry that never answers is stopped by the drop of the panic.
+        let started = ReferrersRegistry { child, addr };
         for _ in 0..100 {
-            if std::net::TcpStream::connect(&addr).is_ok() {
-                return ReferrersRegistry { child, addr };
+            if std::net::TcpStream::connect(&started.addr).is_ok() {
+                return started;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("the referrers registry did not start on {addr}");
+        panic!("the referrers registry did not start on {}", started.addr);
     }
 }
 
