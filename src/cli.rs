@@ -242,7 +242,7 @@ pub struct ImageOutput {
     #[arg(long, help_heading = "Image output")]
     pub no_sbom: bool,
     /// Sign the provenance (NAME.intoto.jsonl beside the archive) and, with --push, the pushed
-    /// image and its provenance, with this ECDSA P-256 private key (PEM, PKCS#8 or SEC1,
+    /// image and its provenance, with this ECDSA P-256 or Ed25519 private key (PEM, PKCS#8 or SEC1,
     /// unencrypted), as `cosign verify --key` and `cosign verify-attestation` read them.
     #[arg(long, value_name = "KEY", help_heading = "Image output")]
     pub sign: Option<PathBuf>,
@@ -552,7 +552,7 @@ pub struct PushArgs {
     #[arg(long)]
     pub no_sbom: bool,
     /// Sign the pushed image, and its provenance (NAME.provenance.json beside the image),
-    /// with this ECDSA P-256 private key (PEM, PKCS#8 or SEC1, unencrypted).
+    /// with this ECDSA P-256 or Ed25519 private key (PEM, PKCS#8 or SEC1, unencrypted).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
 }
@@ -564,7 +564,7 @@ pub struct SignArgs {
     /// (NAME.tar, its NAME.provenance.json beside it).
     #[arg(value_name = "REF|ARCHIVE")]
     pub reference: String,
-    /// The ECDSA P-256 private key (PEM: PKCS#8 PRIVATE KEY or SEC1 EC PRIVATE KEY, unencrypted).
+    /// The ECDSA P-256 or Ed25519 private key (PEM: PKCS#8 PRIVATE KEY, or SEC1 EC PRIVATE KEY; unencrypted).
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
     /// Also attest this provenance statement (NAME.provenance.json); its subject must be the image.
@@ -591,7 +591,7 @@ pub struct VerifyArgs {
     /// beside it).
     #[arg(value_name = "REF|ARCHIVE")]
     pub reference: String,
-    /// The ECDSA P-256 public key (PEM: PUBLIC KEY).
+    /// The ECDSA P-256 or Ed25519 public key (PEM: PUBLIC KEY).
     #[arg(long, value_name = "PUB")]
     pub key: PathBuf,
     /// Also build the image again from its signed provenance and compare the digests.

@@ -148,6 +148,17 @@ fn signed_push_is_what_cosign_verifies_and_tampering_is_refused() {
     assert!(cosign(false, &public, &reference).status.success(), "cosign after staticize sign");
     assert!(cosign(true, &public, &reference).status.success(), "cosign attestation after staticize sign");
     ok(staticize().args(["verify", &reference, "--key"]).arg(&public));
+
+    // An Ed25519 key signs beside the P-256 one; cosign verifies with either.
+    let (ed, ed_public) = (dir.path().join("ed.pem"), dir.path().join("ed.pub"));
+    ok(Command::new("openssl").args(["genpkey", "-algorithm", "ed25519", "-out"]).arg(&ed));
+    ok(Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&ed).arg("-out").arg(&ed_public));
+    ok(staticize().args(["sign", &reference, "--key"]).arg(&ed).arg("--provenance").arg(&prov));
+    assert!(cosign(false, &ed_public, &reference).status.success(), "cosign verify, Ed25519");
+    assert!(cosign(true, &ed_public, &reference).status.success(), "cosign verify-attestation, Ed25519");
+    assert!(cosign(false, &public, &reference).status.success(), "the P-256 signature is kept");
+    let out = ok(staticize().args(["verify", &reference, "--key"]).arg(&ed_public));
+    assert!(out.contains("1 signature verified"), "{out}");
 }
 
 #[test]
