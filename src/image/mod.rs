@@ -11,6 +11,7 @@ pub mod layering;
 pub mod options;
 pub mod paths;
 pub mod read;
+pub mod referrer;
 pub mod rootfs;
 pub mod spec;
 pub mod tarstream;

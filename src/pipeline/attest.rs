@@ -39,6 +39,12 @@ pub(super) fn write(job: &Job, sbom: Option<&Sbom>, written: &Written, rep: &Rep
     let statement = crate::provenance::statement(&build, &written.reference, &written.manifest_digest)?;
     let path = crate::provenance::write_beside(&statement, &written.path)?;
     rep.step("provenance", format!("{} (SLSA v1, {})", path.display(), short_digest(&written.manifest_digest)));
+    if let Some(dir) = &written.oci_dir {
+        use crate::image::referrer::{PROVENANCE_ANNOTATION, attach};
+        let d =
+            attach(dir, &written.manifest_digest, crate::provenance::MEDIA_TYPE, &statement, PROVENANCE_ANNOTATION)?;
+        rep.step("provenance", format!("carried in {} as the referrer {}", dir.display(), short_digest(&d)));
+    }
     if let Some(key) = &job.delivery.sign {
         let signed = crate::sign::local::sign_archive(&written.path, &statement, &PrivateKey::read(key)?)?;
         rep.step("sign", format!("{} (the provenance signed; staticize verify ARCHIVE --key PUB)", signed.display()));

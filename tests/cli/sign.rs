@@ -174,6 +174,22 @@ fn the_same_build_gives_the_same_provenance() {
     let one = std::fs::read(a.path().join("hello.provenance.json")).unwrap();
     assert_eq!(one, std::fs::read(b.path().join("hello.provenance.json")).unwrap());
     let v: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    // --oci-dir carries the statement as a referrer of the image, and skopeo still reads the
+    // layout as one image.
+    if have("skopeo") {
+        ok(staticize().current_dir(a.path()).args(["c", "hello.c", "--no-probe", "--oci-dir", "layout"]));
+        let layout = a.path().join("layout");
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        let entry = &index["manifests"][0];
+        let referrer = entry["annotations"]["dev.staticize.provenance.manifest"].as_str().unwrap();
+        let blob = |d: &str| std::fs::read(layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"))).unwrap();
+        let m: serde_json::Value = serde_json::from_slice(&blob(referrer)).unwrap();
+        assert_eq!(m["subject"]["digest"], entry["digest"], "{m}");
+        assert_eq!(blob(m["layers"][0]["digest"].as_str().unwrap()), one, "the statement itself");
+        let s = ok(Command::new("skopeo").arg("inspect").arg(format!("oci:{}", layout.display())));
+        assert!(s.contains(entry["digest"].as_str().unwrap()), "{s}");
+    }
     let invocation = &v["predicate"]["buildDefinition"]["externalParameters"]["parameters"]["invocation"];
     assert_eq!(invocation, &serde_json::json!(["c", "hello.c", "--no-probe"]), "{v}");
 }
