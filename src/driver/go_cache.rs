@@ -15,6 +15,8 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::FlockOperation;
+
 use crate::error::{Error, Result};
 use crate::process::Command;
 
@@ -53,7 +55,8 @@ impl Slot {
             .write(true)
             .open(&lock_path)
             .map_err(|e| Error::io("open the Go build cache lock", &lock_path, e))?;
-        lock.lock().map_err(|e| Error::io("lock the Go build cache slot", &lock_path, e))?;
+        rustix::fs::flock(&lock, FlockOperation::LockExclusive)
+            .map_err(|e| Error::io("lock the Go build cache slot", &lock_path, e.into()))?;
         // The lock file's time says when the slot was last used (eviction reads it).
         let _ = lock.set_modified(std::time::SystemTime::now());
         let tmp = tempfile::Builder::new()
@@ -108,7 +111,7 @@ fn evict(root: &Path, keep: &Path) {
     let excess = slots.len() + 1 - SLOTS_KEPT;
     for (_, slot) in slots.into_iter().take(excess) {
         let Ok(lock) = File::options().write(true).open(slot.join("lock")) else { continue };
-        if lock.try_lock().is_ok() {
+        if rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive).is_ok() {
             let _ = fs::remove_dir_all(&slot);
         }
     }

@@ -291,6 +291,29 @@ fn go_an_unchanged_program_is_not_linked_again_and_a_changed_one_is() {
     // Keeping the build ID keeps the bytes reproducible: a fresh cache gives the same program.
     go(&cache_b, "b1");
     assert_eq!(sha256_file(&d.join("a1")), sha256_file(&d.join("b1")), "the same input, another cache");
+    // Two runs at once on one slot: one waits for the other's lock; both give the program.
+    let mut both: Vec<_> = ["c1", "c2"]
+        .iter()
+        .map(|out| {
+            staticize()
+                .env("STATICIZE_CACHE", &cache_b)
+                .arg("go")
+                .arg(&pkg)
+                .arg("-o")
+                .arg(d.join(out))
+                .arg("--no-image")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in &mut both {
+        assert!(child.wait().unwrap().success());
+    }
+    for out in ["c1", "c2"] {
+        assert_eq!(sha256_file(&d.join("a1")), sha256_file(&d.join(out)), "{out}, built beside another run");
+    }
     // One changed line is linked again, and the program says so.
     go_server(&pkg, "relink v2");
     let changed = go(&cache_a, "a3");
