@@ -568,6 +568,10 @@ def bare(cmd_text, tmp_out, own_out, sources=()):
     while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
         k, v = words.pop(0).split("=", 1)
         env[k] = v
+    if not any(tmp_out in w for w in words) and "-o" in words:
+        # The command wrote elsewhere and staticize copied the result (go builds in its cache
+        # slot, where it compares build IDs): our own output replaces the word after -o.
+        words[words.index("-o") + 1] = own_out
     words = [own_out if w == tmp_out else w.replace(tmp_out, own_out) for w in words]
     if sources:
         objects = [i for i, w in enumerate(words) if re.search(r"/objects/\d+\.o$", w)]
