@@ -568,6 +568,10 @@ def bare(cmd_text, tmp_out, own_out, sources=()):
     while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
         k, v = words.pop(0).split("=", 1)
         env[k] = v
+    if not any(tmp_out in w for w in words) and "-o" in words:
+        # The command wrote elsewhere and staticize copied the result (go builds in its cache
+        # slot, where it compares build IDs): our own output replaces the word after -o.
+        words[words.index("-o") + 1] = own_out
     words = [own_out if w == tmp_out else w.replace(tmp_out, own_out) for w in words]
     if sources:
         objects = [i for i, w in enumerate(words) if re.search(r"/objects/\d+\.o$", w)]
@@ -795,6 +799,217 @@ def deps_sizes(work):
 
 
 # ---------------------------------------------------------------------------------------------
+# Rebuilds and pushes (issue 29): what a second build after a small change costs, and what it sends.
+
+REGISTRY = os.environ.get("BENCH_REGISTRY", "127.0.0.1:5000")
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json"])
+
+
+def registry_image(repo, tag):
+    """(manifest bytes, {digest: size} of config and layers) of repo:tag, read from the registry
+    (an index: its linux/amd64 manifest, whose bytes are added to the index's)."""
+    import urllib.request
+
+    def get(ref):
+        req = urllib.request.Request(f"http://{REGISTRY}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_TYPES})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read()
+    body = get(tag)
+    doc, size = json.loads(body), len(body)
+    if "manifests" in doc:
+        m = next(m for m in doc["manifests"] if m.get("platform", {}).get("architecture") in ("amd64", None))
+        body = get(m["digest"])
+        doc, size = json.loads(body), size + len(body)
+    blobs = {doc["config"]["digest"]: doc["config"]["size"], **{l["digest"]: l["size"] for l in doc["layers"]}}
+    return size, blobs, [l["size"] for l in doc["layers"]]
+
+
+def sent_by_rebuild(repo, first, second):
+    """Bytes the push of repo:second had to send with repo:first already there: its blobs the first
+    lacked, and its manifest. Also the sizes of its layers."""
+    _, had, _ = registry_image(repo, first)
+    size, blobs, layers = registry_image(repo, second)
+    return size + sum(n for d, n in blobs.items() if d not in had), layers
+
+
+def push_report(text):
+    """staticize's push line: "N blobs uploaded, M skipped, X sent, Y the registry already had"."""
+    m = re.search(r"\(\d+ blobs? uploaded, \d+ skipped, [^)]*\)", text)
+    return m.group(0).strip("()") if m else "no push report"
+
+
+def node_runtime_rootfs(dest):
+    """Debian's node and its libraries (ldd), at their paths: the first stage of the Containerfile."""
+    node = shutil.which("node")
+    libs = re.findall(r"(/\S+) \(0x", sh(["ldd", node]).stdout.decode())
+    for f in [node, *libs]:
+        target = dest / f.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(real(f), target)
+
+
+def rows_rebuild_node(group, work):
+    need_tool("podman", "podman")
+    need_tool("npm", "nodejs npm")
+    d = work / "rebuild-node"
+    shutil.rmtree(d, ignore_errors=True)
+    app = d / "app"
+    shutil.copytree(REPO / "examples/hello-node", app)
+    sh(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=app)
+    ctx = d / "ctx"
+    node_runtime_rootfs(ctx / "runtime")
+    (ctx / "Containerfile").write_text(
+        "FROM scratch AS runtime\nCOPY runtime/ /\n\nFROM runtime\nCOPY app/ /app/\n"
+        'ENTRYPOINT ["/usr/bin/node", "/app/server.js"]\n')
+    server = (app / "server.js").read_text()
+    times = {k: [] for k in ("s-first", "s-re", "p-first", "p-re")}
+    sent = {}
+    for i in range(BIG_RUNS):
+        stamp = f"{os.getpid()}-{i}"
+        s_repo, p_repo = f"bench/node-s-{stamp}", f"bench/node-p-{stamp}"
+        cache = d / f"cache-{i}"
+
+        def s_build(tag):
+            cmd = staticize("node", app / "server.js", "--no-pack", "-o", d / "hello", "--image", d / "hello.tar",
+                            "--push", f"{REGISTRY}/{s_repo}:{tag}")
+            t = time.perf_counter()
+            p = sh(cmd, env={"STATICIZE_CACHE": str(cache)})
+            return time.perf_counter() - t, push_report((p.stdout + p.stderr).decode(errors="replace"))
+
+        def p_build(tag, first):
+            shutil.rmtree(ctx / "app", ignore_errors=True)
+            shutil.copytree(app, ctx / "app")
+            local = f"localhost/{p_repo}:{tag}"
+            t = time.perf_counter()
+            sh(["podman", "build", "-q", *(["--no-cache"] if first else []), "-t", local, str(ctx)])
+            sh(["podman", "push", "-q", "--tls-verify=false", local, f"docker://{REGISTRY}/{p_repo}:{tag}"])
+            return time.perf_counter() - t
+
+        (app / "server.js").write_text(server)
+        # The first builds: no blob cache, no podman layer cache, nothing in the registry's repository.
+        for b in (lambda: times["s-first"].append(s_build("v1")[0]),
+                  lambda: times["p-first"].append(p_build("v1", True)))[:: 1 if i % 2 == 0 else -1]:
+            b()
+        (app / "server.js").write_text(server.replace("Hello", "Hello again", 1))
+        assert (app / "server.js").read_text() != server, "the one-line change"
+        t, report = s_build("v2")
+        times["s-re"].append(t)
+        times["p-re"].append(p_build("v2", False))
+        sent = dict(s=sent_by_rebuild(s_repo, "v1", "v2"), p=sent_by_rebuild(p_repo, "v1", "v2"), report=report)
+        sh(f"podman rmi -f localhost/{p_repo}:v1 localhost/{p_repo}:v2", ok_codes=(0, 1))
+    (app / "server.js").write_text(server)
+    (s_sent, s_layers), (p_sent, p_layers) = sent["s"], sent["p"]
+    row(group, "hello-node: `staticize node --no-pack --push` rebuild after a one-line change vs its first build + push",
+        times["s-re"], times["s-first"], "≤ 0.2×", lambda r, *_: r <= 0.2,
+        f"rebuild sent {fmt_b(s_sent)} (registry: new blobs + manifest; push report: {sent['report']}); "
+        f"layers {', '.join(fmt_b(n) for n in s_layers)}")
+    row(group, "hello-node: two-stage Containerfile, `podman build` (cache warm) + `podman push` rebuild vs its first",
+        times["p-re"], times["p-first"], "reported", None,
+        f"rebuild sent {fmt_b(p_sent)} (registry: new blobs + manifest); layers "
+        f"{', '.join(fmt_b(n) for n in p_layers)}")
+    row(group, "hello-node rebuild + push after a one-line change: staticize vs podman (two-stage Containerfile)",
+        times["s-re"], times["p-re"], "bytes sent ≤ the app layer + manifest + config", lambda r, *_: s_sent <= p_sent,
+        f"sent: staticize {fmt_b(s_sent)}, podman {fmt_b(p_sent)} (its app layer + manifest + config); "
+        "staticize's top layer is node's single executable, so it holds node itself")
+
+
+def caddy_module(d):
+    """A module whose main is caddy's (github.com/caddyserver/caddy/v2/cmd), fetched through the
+    module proxy once."""
+    if not (d / "go.sum").exists():
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "main.go").write_text(
+            'package main\n\nimport (\n\tcaddycmd "github.com/caddyserver/caddy/v2/cmd"\n\n'
+            '\t_ "github.com/caddyserver/caddy/v2/modules/standard"\n)\n\nfunc main() {\n\tcaddycmd.Main()\n}\n')
+        (d / "go.mod").write_text("module example.com/caddy\n\ngo 1.22\n")
+        sh(["go", "get", "github.com/caddyserver/caddy/v2@v2.9.1"], cwd=d)
+        sh(["go", "mod", "tidy"], cwd=d)
+    return d
+
+
+def rows_rebuild_go(group, work):
+    need_tool("go", "https://go.dev/dl or apt-get install golang")
+    ko = shutil.which("ko") or str(Path.home() / "go/bin/ko")
+    crane = shutil.which("crane") or str(Path.home() / "go/bin/crane")
+    if not Path(ko).exists() or not Path(crane).exists():
+        raise Pending("ko or crane not installed (go install github.com/google/ko@latest "
+                      "github.com/google/go-containerregistry/cmd/crane@latest)")
+    d = caddy_module(work / "rebuild-caddy")
+    main = (d / "main.go").read_text()
+    # ko's base: an image with one empty layer, in the local registry.
+    base = f"{REGISTRY}/bench/empty-base:latest"
+    (work / "empty.tar").write_bytes(b"\0" * 1024)
+    sh([crane, "append", "-f", work / "empty.tar", "-t", base, "--oci-empty-base"])
+    sh([crane, "mutate", base, "--set-platform", "linux/amd64", "-t", base])
+    stamp = os.getpid()
+    s_ref, k_repo = f"{REGISTRY}/bench/caddy-s-{stamp}:latest", f"{REGISTRY}/bench/caddy-ko-{stamp}"
+    cache = work / "rebuild-caddy-cache"
+    s_cmd = staticize("go", ".", "-o", work / "caddy-s", "--image", work / "caddy-s.tar", "--push", s_ref)
+    k_cmd = [ko, "build", "--bare", "--platform=linux/amd64", "."]
+    s_env = {"STATICIZE_CACHE": str(cache)}
+    k_env = {"KO_DOCKER_REPO": k_repo, "KO_DEFAULTBASEIMAGE": base}
+    sh(s_cmd, cwd=d, env=s_env)  # warm: go's build cache, staticize's caches, the registry's blobs
+    sh(k_cmd, cwd=d, env=k_env)
+    ts, tk = alternate(lambda: timed(s_cmd, cwd=d, env=s_env), lambda: timed(k_cmd, cwd=d, env=k_env), BIG_RUNS)
+    _, _, s_layers = registry_image(s_ref.split("/", 1)[1].rsplit(":", 1)[0], "latest")
+    _, _, k_layers = registry_image(k_repo.split("/", 1)[1], "latest")
+    s_size, k_size = sum(s_layers), sum(k_layers)
+    row(group, "caddy: `staticize go --push` vs `ko build` (empty base), warm, no change", ts, tk, "≤ 0.3×",
+        lambda r, *_: r <= 0.3, f"image layers: staticize {fmt_b(s_size)}, ko {fmt_b(k_size)}")
+    edits = iter(range(1000))
+
+    def changed(cmd, env):
+        (d / "main.go").write_text(main.replace("caddycmd.Main()", f"_ = {next(edits)}\n\tcaddycmd.Main()"))
+        return timed(cmd, cwd=d, env=env)
+    ts, tk = alternate(lambda: changed(s_cmd, s_env), lambda: changed(k_cmd, k_env), BIG_RUNS)
+    (d / "main.go").write_text(main)
+    row(group, "caddy: `staticize go --push` vs `ko build` (empty base), after a one-line change", ts, tk, "≤ 0.7×",
+        lambda r, *_: r <= 0.7 and s_size <= k_size,
+        f"image no larger: staticize {fmt_b(s_size)}, ko {fmt_b(k_size)} (compressed layers)")
+
+
+def rows_rebuild_bundle(group, work):
+    need_tool("redis-server", "redis-server")
+    d = work / "rebuild-redis"
+    d.mkdir(exist_ok=True)
+    prog = d / "redis-server"
+    repo = f"bench/redis-{os.getpid()}"
+    cache = d / "cache"
+    sent, layer = [], 0
+    times = []
+    for i in range(BIG_RUNS):
+        # A program that changed: the host's redis-server with bytes appended (still the same
+        # ELF to the loader; another digest).
+        data = Path(real(shutil.which("redis-server"))).read_bytes()
+        prog.write_bytes(data + f"rebuild {i}\n".encode())
+        prog.chmod(0o755)
+        t = time.perf_counter()
+        sh(staticize("bundle", prog, "-o", d / "redis.tar", "--push", f"{REGISTRY}/{repo}:v{i}"),
+           env={"STATICIZE_CACHE": str(cache)})
+        times.append(time.perf_counter() - t)
+        if i:
+            n, layers = sent_by_rebuild(repo, f"v{i - 1}", f"v{i}")
+            sent.append(n)
+            layer = layers[-1]
+    row(group, "redis-server bundled, rebuilt + pushed after its program changed: later runs vs the first",
+        times[1:], times[:1], "bytes sent ≤ the program's layer + manifest + config",
+        lambda *_: max(sent) <= layer + 16384,
+        f"sent {fmt_b(max(sent))} per rebuild (new blobs + manifest); the program's layer {fmt_b(layer)}")
+
+
+def rows_rebuild(work):
+    group = "8. Rebuilds and pushes"
+    guarded(group, "hello-node rebuild + push vs a two-stage Containerfile", "≤ 0.2×",
+            lambda: rows_rebuild_node(group, work))
+    guarded(group, "caddy: `staticize go` vs `ko build`", "≤ 0.3× / ≤ 0.7×", lambda: rows_rebuild_go(group, work))
+    guarded(group, "redis bundle rebuilt after its program changed", "bytes sent ≤ the program's layer",
+            lambda: rows_rebuild_bundle(group, work))
+
+
+# ---------------------------------------------------------------------------------------------
 # Machine and report
 
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///tmp/staticize-services/docker.sock")
@@ -987,7 +1202,7 @@ def main():
         sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
              ("build", rows_build), ("sizes", sizes), ("squash", rows_squash), ("pack", rows_pack),
-             ("deps", deps_sizes)]
+             ("deps", deps_sizes), ("rebuild", rows_rebuild)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds staticize in release mode and runs every benchmark beside its peers, then writes
-# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes|squash|pack]…
+# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes|squash|pack|deps|rebuild]…
 #
 # Needs: cargo, python3 (3.9+), gcc, objcopy (binutils); for the peers: podman, scanelf and
 # lddtree (pax-utils, with python3-pyelftools), ldd, gzip, tar, sha256sum. Optional: musl-gcc
@@ -40,6 +40,15 @@ command -v staticx >/dev/null 2>&1 || python3 -m pip install -q staticx 2>/dev/n
 command -v docker-squash >/dev/null 2>&1 || python3 -m pip install -q docker-squash 2>/dev/null ||
   python3 -m pip install -q --break-system-packages docker-squash 2>/dev/null ||
   echo "docker-squash not installed (pip install docker-squash): its row will say pending" >&2
+
+# The rebuild group's peer, ko, and crane (which writes ko's empty base image to the registry).
+export PATH="$PATH:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+if command -v go >/dev/null; then
+  command -v ko >/dev/null 2>&1 || go install github.com/google/ko@latest ||
+    echo "ko not installed: its rows will say pending" >&2
+  command -v crane >/dev/null 2>&1 || go install github.com/google/go-containerregistry/cmd/crane@latest ||
+    echo "crane not installed: the ko rows will say pending" >&2
+fi
 
 cargo build --release --quiet
 exec python3 benches/bench.py "$@"

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// The caches' names, in the order they are listed.
-pub const NAMES: [&str; 5] = ["blobs", "objects", "deps", "crates", "downloads"];
+pub const NAMES: [&str; 6] = ["blobs", "objects", "go", "deps", "crates", "downloads"];
 
 /// One cache and what it holds now.
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +38,7 @@ fn of(name: &'static str) -> Cache {
     let (what, dirs) = match name {
         "blobs" => ("compressed layers, by their tar's digest", vec![crate::image::blobcache::dir()]),
         "objects" => ("compiled C and C++ objects", vec![crate::driver::objcache::dir()]),
+        "go" => ("linked Go programs, per package and settings", vec![crate::driver::go_cache::dir()]),
         "deps" => ("libraries built static for musl (--dep)", vec![crate::deps::cache::root()]),
         "crates" => ("crates fetched for staticize rust NAME@VERSION", vec![root.join("crates")]),
         _ => ("node and Debian packages fetched for other platforms", downloads(&root)),
@@ -52,7 +53,7 @@ fn downloads(root: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = read
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter(|e| !["blobs", "objects", "deps", "crates"].contains(&e.file_name().to_string_lossy().as_ref()))
+        .filter(|e| !["blobs", "objects", "go", "deps", "crates"].contains(&e.file_name().to_string_lossy().as_ref()))
         .map(|e| e.path())
         .collect();
     out.sort();

@@ -80,6 +80,11 @@ impl Command {
         self
     }
 
+    /// The directory the command runs in, when one was set.
+    pub(crate) fn directory(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     /// The command line as a user would type it, for messages.
     pub(crate) fn summary(&self) -> String {
         std::iter::once(&self.program)

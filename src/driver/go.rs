@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
+use crate::driver::go_cache::{self, Slot};
 use crate::driver::go_remote::Remote;
 use crate::driver::{Artifact, BuildRequest, Driver};
 use crate::error::{Error, Result};
@@ -134,13 +135,26 @@ pub(crate) struct GoDriver {
 /// cgo turns out to be needed (or anything else differs) the speculation is abandoned.
 #[derive(Debug)]
 struct Speculation {
-    /// The command as planned, without the scratch GOTMPDIR: the build uses it only if the
-    /// command planned after `go list` is exactly this.
+    /// The command as planned, without GOTMPDIR: the build uses it only if the command
+    /// planned after `go list` is exactly this.
     planned: Command,
     running: Running,
-    out: PathBuf,
-    /// Holds the output and go's own work files; a killed build's leftovers go with it.
-    _scratch: tempfile::TempDir,
+    /// Where it writes (and go compares build IDs with): the program in its cache slot, held
+    /// locked until the speculation ends.
+    slot: Slot,
+    /// The program's identity in the slot before the build: unchanged after it means go found
+    /// it up to date.
+    before: Option<Identity>,
+}
+
+/// A file's inode: go renames a newly linked program into place (the new file exists beside
+/// the old one until then, so its inode differs); an up-to-date one keeps its inode (go only
+/// touches its modification time).
+type Identity = u64;
+
+fn identity(path: &Path) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    Some(std::fs::metadata(path).ok()?.ino())
 }
 
 /// Everything `go build` is given except the output and the extra arguments.
@@ -193,6 +207,11 @@ impl BuildPlan<'_> {
             // (go install chooses the output file itself: see go_remote::Remote::installed.)
         }
         cmd.arg("-o").arg(out).args(extra).arg(self.pattern)
+    }
+
+    /// Opens the cache slot of this build: keyed by the command with its output left out.
+    fn slot(&self, extra: &[String]) -> Result<Slot> {
+        Slot::open(&self.command(Path::new("OUT"), extra))
     }
 }
 
@@ -269,21 +288,62 @@ impl GoDriver {
         }
     }
 
-    /// Finishes the speculative build and moves its output to `out` when it ran exactly the
-    /// command planned now; false (and the speculation stopped) when there is none or it differs.
-    fn take_speculation(&self, out: &Path, extra: &[String], step: &str) -> Result<bool> {
-        let Some(spec) = self.speculation.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-            return Ok(false);
-        };
-        if self.plan().command(&spec.out, extra) != spec.planned {
+    /// The speculative build, when it runs exactly the command planned now; otherwise it is
+    /// stopped and None.
+    fn take_speculation(&self, extra: &[String]) -> Option<Speculation> {
+        let spec = self.speculation.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        if self.plan().command(&spec.slot.program(), extra) != spec.planned {
             spec.running.abandon();
-            return Ok(false);
+            return None;
         }
-        spec.running.wait(step)?;
-        if std::fs::rename(&spec.out, out).is_err() {
-            std::fs::copy(&spec.out, out).map_err(|e| Error::io("copy the built program", out, e))?;
+        Some(spec)
+    }
+
+    /// Links the program in its cache slot — where go finds an unchanged one up to date and
+    /// does not link it again — and copies it to `out`. Returns the command and whether it linked.
+    fn build_cached(&self, out: &Path, extra: &[String], step: &str) -> Result<(Command, bool)> {
+        let (cmd, slot, before) = match self.take_speculation(extra) {
+            Some(spec) => {
+                spec.running.wait(step)?;
+                (spec.planned, spec.slot, spec.before)
+            }
+            None => {
+                let plan = self.plan();
+                let slot = plan.slot(extra)?;
+                let cmd = plan.command(&slot.program(), extra);
+                let before = identity(&slot.program());
+                cmd.clone().env("GOTMPDIR", slot.tmp()).run(step)?;
+                (cmd, slot, before)
+            }
+        };
+        let built = slot.program();
+        if !built.is_file() {
+            return Err(Error::Build {
+                step: step.to_string(),
+                message: format!("go build reported success but wrote no {}", built.display()),
+                help: Some("check the extra arguments after -- (they must not change -o)".into()),
+            });
         }
-        Ok(true)
+        let linked = before.is_none() || identity(&built) != before;
+        go_cache::deliver(&built, out)?;
+        Ok((cmd, linked))
+    }
+
+    /// `go install PKG@VERSION` into the throwaway GOPATH, the program moved to `out`.
+    fn install_remote(&self, remote: &(Remote, String), out: &Path, extra: &[String], step: &str) -> Result<Command> {
+        let cmd = self.plan().command(out, extra);
+        cmd.run(step)?;
+        let installed = remote.0.installed(&self.package.name, self.arch.name()).ok_or_else(|| Error::Build {
+            step: step.to_string(),
+            message: format!(
+                "go install reported success but wrote no {} under {}",
+                self.package.name,
+                remote.0.gopath().display()
+            ),
+            help: Some("check the extra arguments after --".into()),
+        })?;
+        std::fs::rename(&installed, out).map_err(|e| Error::io("move the built program to", out, e))?;
+        Ok(cmd)
     }
 
     /// A sentence saying that, and how, cgo is used; None for pure Go.
@@ -309,33 +369,19 @@ impl Driver for GoDriver {
         crate::driver::Tool { driver: "go".into(), compiler: Some(format!("{}{cgo}", self.go_version())) }
     }
 
-    fn build(&self, req: &BuildRequest, _steps: &crate::progress::Steps) -> Result<Artifact> {
+    fn build(&self, req: &BuildRequest, steps: &crate::progress::Steps) -> Result<Artifact> {
         let out = req.staging.join(&req.name);
-        // `go build -o` resolves relative to its working directory; the staging path is absolute.
-        let cmd = self.plan().command(&out, &req.extra_args);
         let step = format!("compile {} with go", self.package.import_path);
-        if !self.take_speculation(&out, &req.extra_args, &step)? {
-            cmd.run(&step)?;
-        }
-        if let Some((remote, _)) = &self.remote {
-            let installed = remote.installed(&self.package.name, self.arch.name()).ok_or_else(|| Error::Build {
-                step: step.clone(),
-                message: format!(
-                    "go install reported success but wrote no {} under {}",
-                    self.package.name,
-                    remote.gopath().display()
-                ),
-                help: Some("check the extra arguments after --".into()),
-            })?;
-            std::fs::rename(&installed, &out).map_err(|e| Error::io("move the built program to", &out, e))?;
-        }
-        if !out.is_file() {
-            return Err(Error::Build {
-                step,
-                message: format!("go build reported success but wrote no {}", out.display()),
-                help: Some("check the extra arguments after -- (they must not change -o)".into()),
-            });
-        }
+        let cmd = match &self.remote {
+            Some(remote) => self.install_remote(remote, &out, &req.extra_args, &step)?,
+            None => {
+                let (cmd, linked) = self.build_cached(&out, &req.extra_args, &step)?;
+                if !linked {
+                    steps.step("go", format!("{}: unchanged, not linked again", self.package.import_path));
+                }
+                cmd
+            }
+        };
         let mut toolchain = format!("{} ({})", self.go_version(), self.arch.platform());
         if let Some((remote, version)) = &self.remote {
             toolchain.push_str(&format!(", go install {}@{version}", remote.package));
@@ -420,16 +466,16 @@ fn resolve(
     })
 }
 
-/// Starts the pure-Go build of `plan` into a scratch directory; None if it cannot start (the
-/// build then runs the ordinary way, and reports the problem itself).
+/// Starts the pure-Go build of `plan` in its cache slot; None if it cannot start (the build
+/// then runs the ordinary way, and reports the problem itself).
 fn speculate(plan: &BuildPlan, extra: &[String]) -> Option<Speculation> {
-    let scratch = tempfile::Builder::new().prefix("staticize-go-").tempdir().ok()?;
-    let out = scratch.path().join("program");
-    let planned = plan.command(&out, extra);
-    // go's own temporary files go into the scratch directory too, so a build stopped half-way
-    // leaves nothing behind in /tmp.
-    let running = planned.clone().env("GOTMPDIR", scratch.path()).start("compile with go").ok()?;
-    Some(Speculation { planned, running, out, _scratch: scratch })
+    let slot = plan.slot(extra).ok()?;
+    let planned = plan.command(&slot.program(), extra);
+    let before = identity(&slot.program());
+    // go's work files go into the slot too: the linked program is renamed into place (never
+    // half-written), and a build stopped half-way leaves nothing behind in /tmp.
+    let running = planned.clone().env("GOTMPDIR", slot.tmp()).start("compile with go").ok()?;
+    Some(Speculation { planned, running, slot, before })
 }
 
 /// Sets each variable once (a variable set twice on one command has no clear winner).

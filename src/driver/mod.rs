@@ -6,6 +6,7 @@ pub(crate) mod buildsys;
 pub(crate) mod c;
 pub(crate) mod cc;
 pub(crate) mod go;
+pub(crate) mod go_cache;
 pub(crate) mod go_remote;
 pub(crate) mod libs;
 pub(crate) mod linktrace;

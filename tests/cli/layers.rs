@@ -1,7 +1,8 @@
 //! Layers by how often they change (issue 29): a carried program's libraries under the
 //! program, so a rebuild after a change to the program keeps the layers under it and a push
 //! sends only the program's layer; the blob cache that keeps unchanged layers from being
-//! compressed again, damaged, killed and shared by concurrent runs; `--layers single`.
+//! compressed again, damaged, killed and shared by concurrent runs; `--layers single`; a Go
+//! program that did not change is not linked again.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -243,4 +244,92 @@ fn node_apps_with_the_same_node_share_their_library_layers() {
     for (engine, stdout) in load_and_run_everywhere(&changed, &image, &[]) {
         assert_eq!(stdout, "tiny two\n", "{engine:?}");
     }
+}
+
+/// A small Go web server that answers `message`, as a module in `dir`.
+fn go_server(dir: &Path, message: &str) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("go.mod"), "module example.com/relink\n\ngo 1.21\n").unwrap();
+    let main = format!(
+        "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n)\n\nfunc main() {{\n\
+         \tif len(os.Args) > 1 && os.Args[1] == \"-say\" {{\n\t\tfmt.Println({message:?})\n\t\treturn\n\t}}\n\
+         \thttp.HandleFunc(\"/\", func(w http.ResponseWriter, r *http.Request) {{ fmt.Fprintln(w, {message:?}) }})\n\
+         \t_ = http.ListenAndServe(\":8080\", nil)\n}}\n"
+    );
+    fs::write(dir.join("main.go"), main).unwrap();
+}
+
+/// The inode of the one program in the Go slots of `cache`.
+fn slot_program(cache: &Path) -> (PathBuf, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let slots: Vec<PathBuf> = fs::read_dir(cache.join("go")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(slots.len(), 1, "one slot per package and settings: {slots:?}");
+    let p = slots[0].join("program");
+    let ino = fs::metadata(&p).unwrap().ino();
+    (p, ino)
+}
+
+#[test]
+fn go_an_unchanged_program_is_not_linked_again_and_a_changed_one_is() {
+    if !have("go") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let (pkg, cache_a, cache_b) = (d.join("relink"), d.join("cache-a"), d.join("cache-b"));
+    go_server(&pkg, "relink v1");
+    let go = |cache: &Path, out: &str| {
+        ok(staticize().env("STATICIZE_CACHE", cache).arg("go").arg(&pkg).arg("-o").arg(d.join(out)).arg("--no-image"))
+    };
+    let first = go(&cache_a, "a1");
+    assert!(!first.contains("not linked again"), "{first}");
+    let (slot, linked) = slot_program(&cache_a);
+    let again = go(&cache_a, "a2");
+    assert!(again.contains("example.com/relink: unchanged, not linked again"), "{again}");
+    assert_eq!(slot_program(&cache_a), (slot.clone(), linked), "go replaced the program it found up to date");
+    assert_eq!(sha256_file(&d.join("a1")), sha256_file(&d.join("a2")));
+    // Keeping the build ID keeps the bytes reproducible: a fresh cache gives the same program.
+    go(&cache_b, "b1");
+    assert_eq!(sha256_file(&d.join("a1")), sha256_file(&d.join("b1")), "the same input, another cache");
+    // Two runs at once on one slot: one waits for the other's lock; both give the program.
+    let mut both: Vec<_> = ["c1", "c2"]
+        .iter()
+        .map(|out| {
+            staticize()
+                .env("STATICIZE_CACHE", &cache_b)
+                .arg("go")
+                .arg(&pkg)
+                .arg("-o")
+                .arg(d.join(out))
+                .arg("--no-image")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in &mut both {
+        assert!(child.wait().unwrap().success());
+    }
+    for out in ["c1", "c2"] {
+        assert_eq!(sha256_file(&d.join("a1")), sha256_file(&d.join(out)), "{out}, built beside another run");
+    }
+    // One changed line is linked again, and the program says so.
+    go_server(&pkg, "relink v2");
+    let changed = go(&cache_a, "a3");
+    assert!(!changed.contains("not linked again"), "{changed}");
+    assert_ne!(slot_program(&cache_a).1, linked, "the changed program was not linked again");
+    assert_ne!(sha256_file(&d.join("a1")), sha256_file(&d.join("a3")));
+    let said = ok(Command::new(d.join("a3")).arg("-say"));
+    assert_eq!(said.trim(), "relink v2");
+    // Other settings (a tag) get a slot of their own and leave this one as it is.
+    ok(staticize()
+        .env("STATICIZE_CACHE", &cache_a)
+        .arg("go")
+        .arg(&pkg)
+        .args(["--tags", "relinktest", "-o"])
+        .arg(d.join("a4"))
+        .arg("--no-image"));
+    assert_eq!(fs::read_dir(cache_a.join("go")).unwrap().count(), 2);
+    assert!(go(&cache_a, "a5").contains("not linked again"));
 }
