@@ -46,8 +46,7 @@ impl Driver for CDriver {
         let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
         let mut deps = self.deps.clone();
         let linked = loop {
-            let extra =
-                [dep_flags(&compiler, self.arch, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
+            let extra = [dep_flags(&compiler, self.arch, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
             match self.compile(req, &compiler, &extra, steps) {
                 Ok(done) => break done,
                 Err(e) => match self.auto_dep(&e, &compiler, &deps) {

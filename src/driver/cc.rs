@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::deps::{self, Flags, Toolset, recipe};
 use crate::error::{Error, Result};
+use crate::platform::Arch;
 use crate::process::Command;
 use crate::report::Reporter;
-use crate::platform::Arch;
 use crate::toolchain::cc::{Chosen, Lang, Mode, choose_for, classify};
 use crate::toolchain::toolbox::ENV_LINK_LOG;
 use crate::toolchain::{Preference, Profile, spec};
@@ -87,7 +87,8 @@ pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<O
         let names = recipe::split_names(&[names]);
         let profile = env_preference(Lang::C).map(|p| p.profile).unwrap_or_default();
         // Quiet: a compiler's stderr is read by configure scripts.
-        let entries = deps::ensure(&names, &Toolset::for_chosen(chosen.clone(), env_arch()?, profile), &Reporter::new(true))?;
+        let entries =
+            deps::ensure(&names, &Toolset::for_chosen(chosen.clone(), env_arch()?, profile), &Reporter::new(true))?;
         Flags::of(&entries)
     } else {
         return Ok(args);

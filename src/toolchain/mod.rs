@@ -470,6 +470,23 @@ mod tests {
     }
 
     #[test]
+    fn only_zig_reaches_another_platform() {
+        let s = spec("c");
+        let reach: Vec<(&str, bool)> = s.compiler.iter().map(|c| (c.name.as_str(), c.crosses())).collect();
+        assert_eq!(reach, [("musl-gcc", false), ("zig", true), ("gcc", false)]);
+        let foreign = if Arch::host() == Arch::Amd64 { Arch::Arm64 } else { Arch::Amd64 };
+        for pref in [
+            Preference { compiler: Some("gcc".into()), ..Default::default() },
+            Preference { libc: Some("glibc".into()), ..Default::default() },
+        ] {
+            let err = s.select_for(&pref, foreign).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
+            assert!(err.to_string().contains("for the host"), "{err}");
+        }
+        assert!(!spec("cxx").compiler.iter().find(|c| c.name == "g++").unwrap().crosses());
+    }
+
+    #[test]
     fn install_hint_puts_apt_first() {
         let c = &spec("c").compiler[0];
         assert!(c.install_hint().starts_with("apt-get install musl-tools"), "{}", c.install_hint());
