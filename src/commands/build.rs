@@ -138,7 +138,8 @@ pub fn print_builds(outcome: &Outcome, rep: &Reporter) {
     }
 }
 
-/// C and C++ (and `staticize build`) compile for the host: --platform may name it, and nothing else yet.
+/// `staticize build` compiles for the host: --platform may name it, and nothing else yet
+/// (`staticize c` / `cxx` cross-compile with zig).
 pub fn check_host_platform(d: &Delivery) -> Result<()> {
     let host = Arch::host();
     match d.platforms.iter().find(|p| **p != host) {
