@@ -158,4 +158,11 @@ fn a_host_only_compiler_for_another_platform_names_the_flag_that_fixes_it() {
     assert!(e.contains("--platform linux/arm64: --compiler gcc builds c for the host"), "{e}");
     assert!(e.contains("--compiler zig"), "{e}");
     assert!(!dir.path().join("hello").exists() && !dir.path().join("hello-arm64").exists());
+    // doctor says which platforms each C compiler reaches.
+    let doctor = ok(staticize().arg("doctor"));
+    let line = |name: &str| doctor.lines().find(|l| l.contains(&format!(" c    {name} "))).unwrap_or("").to_string();
+    assert!(line("gcc").contains("builds for linux/amd64") && !line("gcc").contains("arm64"), "{doctor}");
+    if !line("zig").is_empty() {
+        assert!(line("zig").contains("builds for linux/amd64, linux/arm64"), "{doctor}");
+    }
 }
