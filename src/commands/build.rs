@@ -57,22 +57,34 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
     extra.extend(args.libdir.iter().map(|d| format!("-L{d}")));
     extra.extend(args.lib.iter().map(|l| format!("-l{l}")));
     extra.extend(args.extra.iter().cloned());
-    let driver = CDriver {
-        lang,
-        preference: args.toolchain.preference(),
-        deps: crate::deps::requested(&args.deps, Path::new("."))?,
-        auto_deps: args.auto_deps,
-    };
+    let deps = crate::deps::requested(&args.deps, Path::new("."))?;
     let lang_word = lang.key();
     let settings = settings::build_settings(&args.image)?;
     let delivery = settings::delivery(&args.image.options)?;
-    check_host_platform(&delivery)?;
+    // One driver per platform: the host's compiler order for the host, zig for the others.
+    let drivers: Vec<CDriver> = delivery
+        .build_platforms()
+        .into_iter()
+        .map(|arch| CDriver {
+            lang,
+            preference: args.toolchain.preference(),
+            deps: deps.clone(),
+            auto_deps: args.auto_deps,
+            arch,
+        })
+        .collect();
+    for d in &drivers {
+        // A compiler that cannot reach a platform is the command line's error, before any build.
+        if d.arch != Arch::host() {
+            d.compiler()?;
+        }
+    }
     let binary = args.output.clone().unwrap_or_else(|| PathBuf::from(&name));
     let job = Job {
         created_by: format!("staticize {lang_word} {}", file_name(first)),
         name,
         programs: Programs::Build {
-            builds: vec![(Arch::host(), &driver)],
+            builds: drivers.iter().map(|d| (d.arch, d as &dyn crate::driver::Driver)).collect(),
             inputs: args.sources.clone(),
             profile: args.toolchain.profile.into(),
             extra_args: extra,
@@ -126,7 +138,8 @@ pub fn print_builds(outcome: &Outcome, rep: &Reporter) {
     }
 }
 
-/// C and C++ (and `staticize build`) compile for the host: --platform may name it, and nothing else yet.
+/// `staticize build` compiles for the host: --platform may name it, and nothing else yet
+/// (`staticize c` / `cxx` cross-compile with zig).
 pub fn check_host_platform(d: &Delivery) -> Result<()> {
     let host = Arch::host();
     match d.platforms.iter().find(|p| **p != host) {

@@ -120,7 +120,13 @@ fn run_proof(target: &Path, args: &CheckArgs) -> Result<Proof> {
     let req = ProofRequest { args: (!args.args.is_empty()).then(|| args.args.clone()), timeout, port: args.port };
     if target.is_dir() && !crate::image::unpack::is_oci_layout(target) {
         // A root directory has no config: the arguments are the whole command.
-        return crate::prove::prove_root(target, &Default::default(), &req, crate::prove::sandbox::RootMode::ReadOnly);
+        return crate::prove::prove_root(
+            target,
+            crate::platform::Arch::host(),
+            &Default::default(),
+            &req,
+            crate::prove::sandbox::RootMode::ReadOnly,
+        );
     }
     crate::prove::prove_archive(target, &req)
 }

@@ -17,7 +17,11 @@ pub fn survey() -> Vec<ToolStatus> {
                     name: c.name.clone(),
                     found: true,
                     command: Some(argv.join(" ")),
-                    version: Some(version),
+                    // go and rust reach every platform by their own targets (listed below for rust).
+                    version: Some(match *lang {
+                        "c" | "cxx" => format!("{version}; builds for {}", reach(c)),
+                        _ => version,
+                    }),
                     install: None,
                 },
                 None => ToolStatus {
@@ -39,6 +43,13 @@ pub fn survey() -> Vec<ToolStatus> {
     out.push(crate::bundle::trace::status());
     out.push(crate::prove::sandbox::status());
     out
+}
+
+/// The platforms a compiler builds for: every one for zig, the host's for the others.
+fn reach(c: &crate::toolchain::CompilerSpec) -> String {
+    let arches: Vec<String> =
+        Arch::ALL.into_iter().filter(|a| *a == Arch::host() || c.crosses()).map(Arch::platform).collect();
+    arches.join(", ")
 }
 
 /// Which architectures this staticize can pack for (launchers built into it by build.rs).

@@ -231,7 +231,7 @@ mod tests {
             profile_flags: Vec::new(),
             version: "12".into(),
         };
-        let t = Toolset::for_chosen(chosen, Profile::Size);
+        let t = Toolset::for_chosen(chosen, crate::platform::Arch::Amd64, Profile::Size);
         let curl = recipe::find("curl").unwrap();
         let (z, o) = (entry("zlib", "/c/zlib/a"), entry("openssl", "/c/openssl/b"));
         let one = entry_dir(&curl, "7.88.1", &t, &[z.clone(), o.clone()]);

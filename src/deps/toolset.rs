@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use crate::deps::cache::Manifest;
 use crate::deps::recipe::Recipe;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::platform::Arch;
-use crate::toolchain::cc::{self, Chosen, Lang};
+use crate::toolchain::cc::{self, Chosen};
 use crate::toolchain::{Preference, Profile};
 
 /// The environment variable listing deps for `staticize cc` / `staticize c++` (`zlib,openssl`).
@@ -30,40 +30,21 @@ pub(crate) struct Toolset {
 }
 
 impl Toolset {
-    /// The compilers `pref` chooses for `arch`: the host's order, or zig for another architecture.
+    /// The compilers `pref` chooses for `arch`: the host's order, or one that reaches `arch`
+    /// (zig) for another architecture.
     pub(crate) fn new(pref: &Preference, arch: Arch) -> Result<Toolset> {
-        if arch == Arch::host() {
-            let (cc, cxx) = cc::compilers(pref)?;
-            return Ok(Toolset { arch, cc, cxx, profile: pref.profile });
-        }
-        if pref.compiler.as_deref().is_some_and(|c| c != "zig") || pref.libc.as_deref() == Some("glibc") {
-            return Err(Error::usage(
-                format!("libraries for {} are built with zig (musl)", arch.platform()),
-                "drop --compiler and --libc, or build for the host",
-            ));
-        }
-        let p = Preference { compiler: Some("zig".into()), libc: Some("musl".into()), profile: pref.profile };
-        let retarget = |mut c: Chosen| {
-            if let Some(i) = c.argv.iter().position(|a| a == "-target") {
-                if let Some(t) = c.argv.get_mut(i + 1) {
-                    *t = arch.zig_target();
-                }
-            }
-            c
-        };
-        let cc = retarget(cc::choose_with(Lang::C, &p)?);
-        let cxx = cc::choose_with(Lang::Cxx, &p).ok().map(retarget);
+        let (cc, cxx) = cc::compilers(pref, arch)?;
         Ok(Toolset { arch, cc, cxx, profile: pref.profile })
     }
 
-    /// The target of a compiler already chosen (by a staticize-cc), on the host.
-    pub(crate) fn for_chosen(cc: Chosen, profile: Profile) -> Toolset {
-        Toolset { arch: Arch::host(), cc, cxx: None, profile }
+    /// The target of a compiler already chosen (by a staticize-cc) for `arch`.
+    pub(crate) fn for_chosen(cc: Chosen, arch: Arch, profile: Profile) -> Toolset {
+        Toolset { arch, cc, cxx: None, profile }
     }
 
-    /// The target of the compiler `staticize c` chose, on the host.
-    pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, profile: Profile) -> Toolset {
-        Toolset::for_chosen(Chosen::from(c), profile)
+    /// The target of the compiler `staticize c` chose for `arch`.
+    pub(crate) fn for_compiler(c: &crate::toolchain::Compiler, arch: Arch, profile: Profile) -> Toolset {
+        Toolset::for_chosen(Chosen::from(c), arch, profile)
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::driver::{Artifact, BuildRequest, Driver, linktrace, objcache};
 use crate::error::{Error, Result};
+use crate::platform::Arch;
 use crate::process::Command;
 use crate::toolchain::cc::Lang;
 use crate::toolchain::{Compiler, Preference, Profile, spec};
@@ -19,12 +20,14 @@ pub(crate) struct CDriver {
     pub deps: Vec<String>,
     /// Add the recipe that provides a missing header or library and try again (`--auto-deps`).
     pub auto_deps: bool,
+    /// The architecture it builds for (`--platform`).
+    pub arch: Arch,
 }
 
 impl CDriver {
     /// The compiler this driver will use, or why none can be used.
     pub(crate) fn compiler(&self) -> Result<Compiler> {
-        spec(self.lang.key()).select(&self.preference)
+        spec(self.lang.key()).select_for(&self.preference, self.arch)
     }
 }
 
@@ -43,7 +46,7 @@ impl Driver for CDriver {
         let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
         let mut deps = self.deps.clone();
         let linked = loop {
-            let extra = [dep_flags(&compiler, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
+            let extra = [dep_flags(&compiler, self.arch, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
             match self.compile(req, &compiler, &extra, steps) {
                 Ok(done) => break done,
                 Err(e) => match self.auto_dep(&e, &compiler, &deps) {
@@ -81,7 +84,7 @@ impl Driver for CDriver {
         Ok(Artifact {
             path: out,
             lang: self.lang.key().to_string(),
-            target: format!("{}-linux-{}", crate::platform::Arch::host().uname(), compiler.libc),
+            target: format!("{}-linux-{}", self.arch.uname(), compiler.libc),
             toolchain_used: format!("{} ({})", compiler.name, compiler.version),
             command: linked.cmd.summary(),
             warnings,
@@ -151,9 +154,11 @@ impl CDriver {
     }
 }
 
-/// The -I, -L and -l flags of `deps`, built for `compiler` first when the cache lacks them.
+/// The -I, -L and -l flags of `deps`, built for `compiler` and `arch` first when the cache
+/// lacks them.
 fn dep_flags(
     compiler: &Compiler,
+    arch: Arch,
     deps: &[String],
     profile: Profile,
     steps: &crate::progress::Steps,
@@ -161,7 +166,7 @@ fn dep_flags(
     if deps.is_empty() {
         return Ok(Vec::new());
     }
-    let target = crate::deps::Toolset::for_compiler(compiler, profile);
+    let target = crate::deps::Toolset::for_compiler(compiler, arch, profile);
     let entries = crate::deps::ensure(deps, &target, steps.reporter())?;
     Ok(crate::deps::Flags::of(&entries).all())
 }

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::deps::{self, Flags, Toolset, recipe};
 use crate::error::{Error, Result};
+use crate::platform::Arch;
 use crate::process::Command;
 use crate::report::Reporter;
-use crate::toolchain::cc::{Chosen, Lang, Mode, choose_with, classify};
+use crate::toolchain::cc::{Chosen, Lang, Mode, choose_for, classify};
 use crate::toolchain::toolbox::ENV_LINK_LOG;
 use crate::toolchain::{Preference, Profile, spec};
 
@@ -23,6 +24,17 @@ pub(crate) const ENV_COMPILER: &str = "STATICIZE_COMPILER";
 pub(crate) const ENV_LIBC: &str = "STATICIZE_LIBC";
 /// The environment variable naming the profile: size or speed.
 pub(crate) const ENV_PROFILE: &str = "STATICIZE_PROFILE";
+/// The environment variable naming the platform to build for (`linux/arm64`); the host's
+/// when unset. `staticize build --platform` sets it for each staticize cc it runs.
+pub(crate) const ENV_PLATFORM: &str = "STATICIZE_PLATFORM";
+
+/// The architecture STATICIZE_PLATFORM names, else the host's.
+pub(crate) fn env_arch() -> Result<Arch> {
+    match std::env::var(ENV_PLATFORM).ok().filter(|v| !v.trim().is_empty()) {
+        None => Ok(Arch::host()),
+        Some(v) => Arch::parse(ENV_PLATFORM, &v),
+    }
+}
 
 /// The preference the environment states (STATICIZE_COMPILER, STATICIZE_LIBC, STATICIZE_PROFILE).
 pub(crate) fn env_preference(lang: Lang) -> Result<Preference> {
@@ -55,7 +67,7 @@ pub(crate) fn choose(lang: Lang) -> Result<Chosen> {
             )
         });
     }
-    choose_with(lang, &env_preference(lang)?)
+    choose_for(lang, &env_preference(lang)?, env_arch()?)
 }
 
 /// A staticize-cc's arguments with the flags of its deps: those `staticize build` resolved
@@ -75,7 +87,8 @@ pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<O
         let names = recipe::split_names(&[names]);
         let profile = env_preference(Lang::C).map(|p| p.profile).unwrap_or_default();
         // Quiet: a compiler's stderr is read by configure scripts.
-        let entries = deps::ensure(&names, &Toolset::for_chosen(chosen.clone(), profile), &Reporter::new(true))?;
+        let entries =
+            deps::ensure(&names, &Toolset::for_chosen(chosen.clone(), env_arch()?, profile), &Reporter::new(true))?;
         Flags::of(&entries)
     } else {
         return Ok(args);

@@ -118,9 +118,32 @@ pub fn is_oci_layout(dir: &Path) -> bool {
 /// Unpacks the first image of `archive` (a tar or an OCI layout directory) into `dest`, an
 /// empty directory, writing only what a closure verdict needs, within `limits`.
 pub fn unpack(archive: &Path, dest: &Path, limits: &UnpackLimits) -> Result<Unpacked> {
+    unpack_platform(archive, None, dest, limits)
+}
+
+/// The architectures of `archive`'s images ("amd64", "arm64"), in its order, without repeats.
+pub fn architectures(archive: &Path) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for img in Archive::open(archive)?.images {
+        if !out.contains(&img.platform.architecture) {
+            out.push(img.platform.architecture);
+        }
+    }
+    Ok(out)
+}
+
+/// As [`unpack`], the first image of `architecture` when one is named (else the first image).
+pub fn unpack_platform(
+    archive: &Path,
+    architecture: Option<&str>,
+    dest: &Path,
+    limits: &UnpackLimits,
+) -> Result<Unpacked> {
     let opened = Archive::open(archive)?;
     // Archive::open fails when it finds no image, so there is a first one.
-    let img = &opened.images[0];
+    let img = architecture
+        .and_then(|a| opened.images.iter().find(|i| i.platform.architecture == a))
+        .unwrap_or(&opened.images[0]);
     let cfg = &img.parsed.config;
     let mut out = Unpacked {
         env: cfg.env.clone().unwrap_or_default(),

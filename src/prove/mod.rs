@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::unpack;
+use crate::platform::Arch;
 pub use missing::Missing;
 use watch::End;
 
@@ -121,31 +122,60 @@ pub struct PortCheck {
     pub answered: bool,
 }
 
-/// The architecture names an image of this machine's architecture has.
-pub(crate) fn runs_here(architecture: &str) -> bool {
-    architecture == crate::platform::Arch::host().name()
+/// The proof of an image archive (or OCI layout): every platform it holds is proven (see
+/// [`prove_platforms`]); the verdict is the first that failed, else the host's, else the first.
+pub(crate) fn prove_archive(archive: &Path, req: &ProofRequest) -> Result<Proof> {
+    Ok(verdict_of(prove_platforms(archive, req)?))
 }
 
-/// The proof of an image archive (or OCI layout): unpacked in full into a temporary
+/// The one verdict of several platforms' proofs: the first that failed, else the host's, else
+/// the first (a run that fails on any machine fails the output).
+pub(crate) fn verdict_of(mut proofs: Vec<(String, Proof)>) -> Proof {
+    let pick = proofs
+        .iter()
+        .position(|(_, p)| !p.ok)
+        .or_else(|| proofs.iter().position(|(a, _)| a == Arch::host().name()))
+        .unwrap_or(0);
+    proofs.swap_remove(pick).1
+}
+
+/// The proof of each platform of an image archive, in its order: the host's runs natively,
+/// another under its user-mode emulator where one is installed ("not proven" where none is).
+/// With several platforms each verdict names its platform.
+pub(crate) fn prove_platforms(archive: &Path, req: &ProofRequest) -> Result<Vec<(String, Proof)>> {
+    let arches = unpack::architectures(archive)?;
+    let several = arches.len() > 1;
+    let mut out = Vec::new();
+    for a in arches {
+        let mut proof = prove_platform(archive, &a, req)?;
+        if several {
+            proof.verdict = format!("linux/{a}: {}", proof.verdict);
+        }
+        out.push((a, proof));
+    }
+    Ok(out)
+}
+
+/// The proof of the image of `architecture` in an archive: unpacked in full into a temporary
 /// directory, then run as its config says.
-pub(crate) fn prove_archive(archive: &Path, req: &ProofRequest) -> Result<Proof> {
+fn prove_platform(archive: &Path, architecture: &str, req: &ProofRequest) -> Result<Proof> {
     let tmp = tempfile::Builder::new()
         .prefix("staticize-prove-")
         .tempdir()
         .map_err(|e| Error::io("create a temporary directory in", std::env::temp_dir(), e))?;
     let root = tmp.path().join("root");
     std::fs::create_dir(&root).map_err(|e| Error::io("create", &root, e))?;
-    let u = unpack::unpack(archive, &root, &unpack::UnpackLimits::every_file())?;
+    let u = unpack::unpack_platform(archive, Some(architecture), &root, &unpack::UnpackLimits::every_file())?;
     let config =
         spec::Config { entrypoint: u.entrypoint, command: u.command, env: u.env, user: u.user, workdir: u.workdir };
-    if !runs_here(&u.architecture) {
+    let Some(arch) = Arch::from_name(&u.architecture) else {
         return Ok(not_run(&config.command, format!("{} does not run on this machine", u.architecture)));
-    }
+    };
     if config.command.is_empty() && req.args.is_none() {
         // An image that names nothing to run (a base or data image) has no run to prove.
         return Ok(not_run(&[], "the image names no entrypoint or command; name the run with --probe ARGS".into()));
     }
-    prove_root(&root, &config, req, sandbox::RootMode::PrivateCopy)
+    prove_root(&root, arch, &config, req, sandbox::RootMode::PrivateCopy)
 }
 
 /// A verdict for an output that cannot be run here.
@@ -165,15 +195,31 @@ pub(crate) fn not_run(command: &[String], reason: String) -> Proof {
 
 /// The proof of a root directory run as `config` says (a root directory alone has no config:
 /// then `req.args` is the whole command).
+/// A program for another machine than the host's runs under its user-mode emulator.
 pub(crate) fn prove_root(
     root: &Path,
+    arch: Arch,
     config: &spec::Config,
     req: &ProofRequest,
     mode: sandbox::RootMode,
 ) -> Result<Proof> {
     // bubblewrap binds absolute paths only.
     let root = &std::fs::canonicalize(root).map_err(|e| Error::io("find the root to prove", root, e))?;
-    let spec = spec::run_spec(root, config, req.args.as_deref())?;
+    let mut spec = spec::run_spec(root, config, req.args.as_deref())?;
+    if arch != Arch::host() {
+        let Some(q) = sandbox::emulator(arch) else {
+            let reason = format!(
+                "no emulator for {} (qemu-{}-static): apt-get install qemu-user-static to prove it here",
+                arch.platform(),
+                arch.uname()
+            );
+            return Ok(not_run(&spec.argv, reason));
+        };
+        if let Some(inside) = spec::locate(root, &spec.argv[0], &spec.env) {
+            spec.argv[0] = inside;
+        }
+        spec.emulator = Some(q);
+    }
     let work = tempfile::Builder::new()
         .prefix("staticize-prove-run-")
         .tempdir()
@@ -202,6 +248,10 @@ pub(crate) fn prove_root(
     }
     let stderr = tail_of(&err);
     let mut proof = judge(root, &spec, &watched, req, stderr);
+    if let Some(q) = &spec.emulator {
+        let name = q.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        proof.verdict = format!("{} (under {name})", proof.verdict);
+    }
     if let Some(p) = port {
         proof.ok = p.answered;
         proof.verdict = if p.answered {

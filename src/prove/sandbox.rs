@@ -26,6 +26,19 @@ pub(crate) struct RunSpec {
     pub ids: Option<(u32, u32)>,
     /// The working directory inside the image, when it exists there.
     pub workdir: Option<String>,
+    /// The user-mode emulator (qemu-aarch64-static) that runs a program built for another
+    /// machine; None for the host's programs.
+    pub emulator: Option<PathBuf>,
+}
+
+/// Where the emulator is bound inside the root: a name no image uses.
+const EMULATOR_INSIDE: &str = "/.staticize-emulator";
+
+/// The static user-mode emulator that runs `arch`'s programs here (`qemu-aarch64-static` on
+/// PATH), None when none is installed. Bound into the sandbox by path, so it works without
+/// binfmt_misc registrations (which containers often lack).
+pub(crate) fn emulator(arch: crate::platform::Arch) -> Option<PathBuf> {
+    which::which(format!("qemu-{}-static", arch.uname())).ok()
 }
 
 #[derive(Deserialize)]
@@ -82,6 +95,9 @@ pub(crate) fn command(root: &Path, spec: &RunSpec, logs: &Path, mode: RootMode) 
             Bind::Link(target) => cmd.arg("--symlink").arg(target).arg(format!("/{name}")),
         };
     }
+    if let Some(q) = &spec.emulator {
+        cmd = cmd.arg("--ro-bind").arg(q).arg(EMULATOR_INSIDE);
+    }
     cmd = cmd.args(["--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent"]);
     if mode == RootMode::ReadOnly {
         cmd = cmd.args(["--remount-ro", "/"]);
@@ -96,7 +112,12 @@ pub(crate) fn command(root: &Path, spec: &RunSpec, logs: &Path, mode: RootMode) 
     if let Some(dir) = &spec.workdir {
         cmd = cmd.arg("--chdir").arg(dir);
     }
-    Ok(cmd.arg("--").args(&spec.argv))
+    cmd = cmd.arg("--");
+    if spec.emulator.is_some() {
+        // qemu runs the program by its path (it does not search PATH): the caller resolved it.
+        cmd = cmd.arg(EMULATOR_INSIDE);
+    }
+    Ok(cmd.args(&spec.argv))
 }
 
 enum Bind {

@@ -50,7 +50,7 @@ pub(crate) fn run_spec(root: &Path, config: &Config, args: Option<&[String]>) ->
         None => None,
     };
     let workdir = config.workdir.clone().filter(|w| root.join(w.trim_start_matches('/')).is_dir());
-    Ok(RunSpec { argv, env, ids, workdir })
+    Ok(RunSpec { argv, env, ids, workdir, emulator: None })
 }
 
 /// UID and GID for a config's User: "UID[:GID]" or a name the image's /etc/passwd knows.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::platform::Arch;
-use crate::prove::{Ending, Proof, ProofRequest, prove_archive, prove_root, spec};
+use crate::prove::{Ending, Proof, ProofRequest, prove_platforms, prove_root, spec};
 use crate::report::Reporter;
 
 /// The step line of a run that was skipped.
@@ -20,9 +20,11 @@ pub(crate) fn prove_image(archive: &Path, req: Option<&ProofRequest>, rep: &Repo
         rep.step("proof", SKIPPED);
         return Ok(None);
     };
-    let proof = without_tools(prove_archive(archive, req), req)?;
-    report(&proof, rep);
-    Ok(Some(proof))
+    let proofs = without_tools_each(prove_platforms(archive, req), req)?;
+    for (_, p) in &proofs {
+        report(p, rep);
+    }
+    Ok(Some(super::verdict_of(proofs)))
 }
 
 /// The default run (no arguments, no port asked for) of a machine without bubblewrap or
@@ -34,6 +36,14 @@ fn without_tools(result: Result<Proof>, req: &ProofRequest) -> Result<Proof> {
             Ok(super::not_run(&[], format!("{tool} not found — {hint}; or skip the run with --no-probe")))
         }
         other => other,
+    }
+}
+
+/// [`without_tools`] for the proofs of every platform of an archive.
+fn without_tools_each(result: Result<Vec<(String, Proof)>>, req: &ProofRequest) -> Result<Vec<(String, Proof)>> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => Ok(vec![(Arch::host().name().to_string(), without_tools(Err(e), req)?)]),
     }
 }
 
@@ -51,11 +61,6 @@ pub(crate) fn prove_binary(
         return Ok(None);
     };
     let inside = format!("/{name}");
-    if arch != Arch::host() {
-        let proof = super::not_run(&[inside], format!("{} does not run on this machine", arch.name()));
-        report(&proof, rep);
-        return Ok(Some(proof));
-    }
     let tmp = tempfile::Builder::new()
         .prefix("staticize-prove-")
         .tempdir()
@@ -63,7 +68,7 @@ pub(crate) fn prove_binary(
     let copy = tmp.path().join(name);
     std::fs::copy(binary, &copy).map_err(|e| Error::io("copy the executable to prove", binary, e))?;
     let config = spec::Config { entrypoint: vec![inside.clone()], command: vec![inside], ..Default::default() };
-    let proof = without_tools(prove_root(tmp.path(), &config, req, super::sandbox::RootMode::PrivateCopy), req)?;
+    let proof = without_tools(prove_root(tmp.path(), arch, &config, req, super::sandbox::RootMode::PrivateCopy), req)?;
     report(&proof, rep);
     Ok(Some(proof))
 }

@@ -9,6 +9,7 @@ use std::ffi::{OsStr, OsString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::platform::Arch;
 use crate::process::Command;
 use crate::toolchain::{Compiler, Preference, spec};
 
@@ -110,22 +111,23 @@ impl From<&Compiler> for Chosen {
     }
 }
 
-/// The compiler for `lang` under an explicit preference.
-pub(crate) fn choose_with(lang: Lang, pref: &Preference) -> Result<Chosen> {
-    Ok(Chosen::from(&spec(lang.key()).select(pref)?))
+/// The compiler for `lang` under an explicit preference, building for `arch`.
+pub(crate) fn choose_for(lang: Lang, pref: &Preference, arch: Arch) -> Result<Chosen> {
+    Ok(Chosen::from(&spec(lang.key()).select_for(pref, arch)?))
 }
 
 /// The C compiler (required) and the C++ compiler (when one is installed: a C project needs
-/// none). A compiler named for one language only leaves the other to the libc and the order.
-pub(crate) fn compilers(pref: &Preference) -> Result<(Chosen, Option<Chosen>)> {
+/// none) for `arch`. A compiler named for one language only leaves the other to the libc and
+/// the order.
+pub(crate) fn compilers(pref: &Preference, arch: Arch) -> Result<(Chosen, Option<Chosen>)> {
     let for_lang = |lang: Lang| {
         let mut p = pref.clone();
         let names = spec(lang.key()).compiler;
         p.compiler = p.compiler.filter(|c| names.iter().any(|n| &n.name == c));
         p
     };
-    let cc = choose_with(Lang::C, &for_lang(Lang::C))?;
-    let cxx = choose_with(Lang::Cxx, &for_lang(Lang::Cxx)).ok();
+    let cc = choose_for(Lang::C, &for_lang(Lang::C), arch)?;
+    let cxx = choose_for(Lang::Cxx, &for_lang(Lang::Cxx), arch).ok();
     Ok((cc, cxx))
 }
 

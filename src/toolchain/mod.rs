@@ -274,12 +274,26 @@ pub(crate) struct Preference {
 impl CompilerSpec {
     /// The first way of running this compiler that works here, with its version line.
     pub(crate) fn locate(&self) -> Option<(Vec<String>, String)> {
+        self.locate_for(Arch::host())
+    }
+
+    /// Whether it builds for other architectures than the host's: only a command with a zig
+    /// target does (zig carries musl for each); musl-gcc and gcc build for the host.
+    pub(crate) fn crosses(&self) -> bool {
+        self.via.iter().all(|v| v.argv.iter().any(|a| a.contains("{zig_target}")))
+    }
+
+    /// The first way of running this compiler for `arch` that works here, with its version line.
+    pub(crate) fn locate_for(&self, arch: Arch) -> Option<(Vec<String>, String)> {
+        if arch != Arch::host() && !self.crosses() {
+            return None;
+        }
         self.via.iter().find_map(|via| {
             which::which(&via.version[0]).ok()?;
             let out = Command::from_argv(&via.version).probe()?;
             let text = if out.stdout.trim().is_empty() { out.stderr } else { out.stdout };
             let version = text.lines().next().unwrap_or("").trim().to_string();
-            let argv = via.argv.iter().map(|a| a.replace("{zig_target}", &Arch::host().zig_target())).collect();
+            let argv = via.argv.iter().map(|a| a.replace("{zig_target}", &arch.zig_target())).collect();
             Some((argv, version))
         })
     }
@@ -304,9 +318,15 @@ impl CompilerSpec {
 }
 
 impl ToolchainSpec {
-    /// Picks the compiler to use: the env override, else the first candidate that matches the
-    /// preference and is installed. A missing compiler is an error with install hints.
+    /// Picks the compiler to use for the host: see [`ToolchainSpec::select_for`].
     pub(crate) fn select(&self, pref: &Preference) -> Result<Compiler> {
+        self.select_for(pref, Arch::host())
+    }
+
+    /// Picks the compiler to use for `arch`: the env override, else the first candidate that
+    /// matches the preference, reaches `arch` and is installed. A missing compiler is an error
+    /// with install hints; one named that cannot reach `arch` is a usage error naming the fix.
+    pub(crate) fn select_for(&self, pref: &Preference, arch: Arch) -> Result<Compiler> {
         if let Some(custom) = std::env::var(&self.env).ok().filter(|v| !v.trim().is_empty()) {
             return Ok(self.custom(&custom, pref));
         }
@@ -325,6 +345,10 @@ impl ToolchainSpec {
             .filter(|c| pref.compiler.as_ref().is_none_or(|n| n == &c.name))
             .filter(|c| pref.libc.as_ref().is_none_or(|l| l == &c.libc))
             .collect();
+        if arch != Arch::host() {
+            self.check_reach(pref, &wanted, arch)?;
+        }
+        let wanted: Vec<&CompilerSpec> = wanted.into_iter().filter(|c| arch == Arch::host() || c.crosses()).collect();
         if wanted.is_empty() {
             return Err(Error::usage(
                 format!("no {} compiler links {}", self.language, pref.libc.as_deref().unwrap_or("?")),
@@ -333,7 +357,7 @@ impl ToolchainSpec {
         }
         let mut skipped = Vec::new();
         for c in &wanted {
-            if let Some((argv, version)) = c.locate() {
+            if let Some((argv, version)) = c.locate_for(arch) {
                 let mut found = c.resolve(argv, version, pref.profile);
                 found.skipped = skipped;
                 return Ok(found);
@@ -346,6 +370,33 @@ impl ToolchainSpec {
             tool,
             hint: format!("install one ({}), or set {} to a compiler command", hints.join("; "), self.env),
         })
+    }
+
+    /// For a foreign `arch`: a usage error when none of the `wanted` compilers reaches it
+    /// (`--compiler gcc`, `--libc glibc`), naming the flag that does.
+    fn check_reach(&self, pref: &Preference, wanted: &[&CompilerSpec], arch: Arch) -> Result<()> {
+        if wanted.iter().any(|c| c.crosses()) {
+            return Ok(());
+        }
+        let crossing: Vec<&str> = self.compiler.iter().filter(|c| c.crosses()).map(|c| c.name.as_str()).collect();
+        let asked = match (&pref.compiler, &pref.libc) {
+            (Some(c), _) => format!("--compiler {c}"),
+            (None, Some(l)) => format!("--libc {l}"),
+            (None, None) => "this choice".into(),
+        };
+        Err(Error::usage(
+            format!(
+                "--platform {}: {asked} builds {} for the host ({}) only",
+                arch.platform(),
+                self.language,
+                Arch::host().platform()
+            ),
+            format!(
+                "cross-compile with --compiler {} (musl; pip install ziglang), or drop --platform {}",
+                crossing.join(" or --compiler "),
+                arch.platform()
+            ),
+        ))
     }
 
     fn custom(&self, command: &str, pref: &Preference) -> Compiler {
@@ -416,6 +467,23 @@ mod tests {
                 .iter()
                 .any(|f| f.contains("noseparate"))
         );
+    }
+
+    #[test]
+    fn only_zig_reaches_another_platform() {
+        let s = spec("c");
+        let reach: Vec<(&str, bool)> = s.compiler.iter().map(|c| (c.name.as_str(), c.crosses())).collect();
+        assert_eq!(reach, [("musl-gcc", false), ("zig", true), ("gcc", false)]);
+        let foreign = if Arch::host() == Arch::Amd64 { Arch::Arm64 } else { Arch::Amd64 };
+        for pref in [
+            Preference { compiler: Some("gcc".into()), ..Default::default() },
+            Preference { libc: Some("glibc".into()), ..Default::default() },
+        ] {
+            let err = s.select_for(&pref, foreign).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
+            assert!(err.to_string().contains("for the host"), "{err}");
+        }
+        assert!(!spec("cxx").compiler.iter().find(|c| c.name == "g++").unwrap().crosses());
     }
 
     #[test]

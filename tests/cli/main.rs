@@ -47,3 +47,6 @@ mod roots;
 
 // Layers by how often they change, the blob cache, pushes of only what changed (issue 29).
 mod layers;
+
+// Cross builds of C and C++ for another platform, proven under qemu (issue 27).
+mod cross;

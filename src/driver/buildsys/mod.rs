@@ -105,7 +105,7 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
         System::Command
     };
     let state = src.join(STATE_DIR);
-    let (cc, cxx) = compilers(&opts.preference)?;
+    let (cc, cxx) = compilers(&opts.preference, crate::platform::Arch::host())?;
     let own_tree = system != System::Command && detect::needs_source_tree(system, &src);
     let mut run = Run { src, state, system, cc, cxx, in_copy: false, deps: opts.deps.clone() };
     run.in_copy = own_tree || run.state.join(COPY_MARK).is_file();
