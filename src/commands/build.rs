@@ -62,6 +62,7 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
         preference: args.toolchain.preference(),
         deps: crate::deps::requested(&args.deps, Path::new("."))?,
         auto_deps: args.auto_deps,
+        cache: settings::cache_registry(&args.cache, Path::new("."))?,
     };
     let lang_word = lang.key();
     let settings = settings::build_settings(&args.image)?;

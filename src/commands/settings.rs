@@ -177,3 +177,9 @@ mod tests {
         assert!(image_settings(&bad).unwrap_err().help().unwrap().contains("--workdir /srv"));
     }
 }
+
+/// The cache registry: `--cache-registry` (or its variable), else `[cache] registry` of
+/// `dir/staticize.toml`.
+pub fn cache_registry(a: &crate::cli::CacheRegistryArgs, dir: &Path) -> Result<crate::remote_cache::Settings> {
+    crate::remote_cache::Settings::new(a.cache_registry.clone(), a.cache_registry_readonly, dir)
+}

@@ -19,6 +19,8 @@ pub(crate) struct CDriver {
     pub deps: Vec<String>,
     /// Add the recipe that provides a missing header or library and try again (`--auto-deps`).
     pub auto_deps: bool,
+    /// The registry the deps are shared through.
+    pub cache: crate::remote_cache::Settings,
 }
 
 impl CDriver {
@@ -43,7 +45,8 @@ impl Driver for CDriver {
         let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
         let mut deps = self.deps.clone();
         let linked = loop {
-            let extra = [dep_flags(&compiler, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
+            let extra =
+                [dep_flags(&compiler, &deps, &self.cache, req.profile, steps)?, req.extra_args.clone()].concat();
             match self.compile(req, &compiler, &extra, steps) {
                 Ok(done) => break done,
                 Err(e) => match self.auto_dep(&e, &compiler, &deps) {
@@ -155,6 +158,7 @@ impl CDriver {
 fn dep_flags(
     compiler: &Compiler,
     deps: &[String],
+    cache: &crate::remote_cache::Settings,
     profile: Profile,
     steps: &crate::progress::Steps,
 ) -> Result<Vec<String>> {
@@ -162,7 +166,7 @@ fn dep_flags(
         return Ok(Vec::new());
     }
     let target = crate::deps::Toolset::for_compiler(compiler, profile);
-    let entries = crate::deps::ensure(deps, &target, steps.reporter())?;
+    let entries = crate::deps::ensure(deps, &target, cache, steps.reporter())?;
     Ok(crate::deps::Flags::of(&entries).all())
 }
 
