@@ -1028,6 +1028,18 @@ pub struct CacheArgs {
 pub enum CacheAction {
     /// Every cache: what it keeps, where, how many files and bytes.
     Info,
+    /// Push cached --dep libraries (the named recipes', or every one) to the cache registry.
+    Push {
+        /// Recipe names (commas or spaces); none: every cached library.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// The cache registry.
+        #[command(flatten)]
+        cache: CacheRegistryArgs,
+    },
+    /// Pull libraries (and what they need) built for this compiler from the cache registry
+    /// into the local cache, never building one; a missing one is an error (exit 4).
+    Pull(DepsTargetArgs),
     /// Empty the named caches (blobs, objects, deps, crates, downloads), or all of them.
     Clean {
         /// Which caches; none: every one.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CONFIG_FILE, ConfigFile};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::remote_cache::{self, Key, Session};
 use crate::report::Reporter;
 use cache::Manifest;
@@ -30,17 +30,70 @@ pub(crate) fn ensure(
     remote: &remote_cache::Settings,
     rep: &Reporter,
 ) -> Result<Vec<Entry>> {
+    ensure_with(names, t, remote, OnMiss::Build, rep)
+}
+
+/// `names` and their needs for `t` from the local cache, else pulled from the cache registry
+/// of `remote` — never built (`staticize cache pull`): one the registry lacks is an error.
+pub(crate) fn pull_only(
+    names: &[String],
+    t: &Toolset,
+    remote: &remote_cache::Settings,
+    rep: &Reporter,
+) -> Result<Vec<Entry>> {
+    ensure_with(names, t, remote, OnMiss::Fail, rep)
+}
+
+/// Pushes the cached entries of `names` (every entry when empty) to the cache registry of
+/// `remote` (`staticize cache push`); returns each one's name and layer bytes.
+pub(crate) fn push_cached(names: &[String], remote: &remote_cache::Settings, rep: &Reporter) -> Result<Vec<(String, u64)>> {
+    let mut session = Session::new(remote, rep);
+    let mut pushed = Vec::new();
+    for c in cache::entries(None).into_iter().filter(|c| names.is_empty() || names.contains(&c.manifest.name)) {
+        if c.manifest.key.is_empty() {
+            rep.warn(format!("{} was cached before entries had keys; not pushed (rebuild it)", c.dir.display()));
+            continue;
+        }
+        let key = Key { kind: "deps".into(), name: c.manifest.name.clone(), text: c.manifest.key.clone() };
+        let bytes = session.send(&key, &c.dir, &c.dir.display().to_string())?;
+        pushed.push((c.manifest.name, bytes));
+    }
+    Ok(pushed)
+}
+
+/// What a miss in both caches means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnMiss {
+    /// Build the library.
+    Build,
+    /// Fail: the caller only pulls.
+    Fail,
+}
+
+fn ensure_with(
+    names: &[String],
+    t: &Toolset,
+    remote: &remote_cache::Settings,
+    on_miss: OnMiss,
+    rep: &Reporter,
+) -> Result<Vec<Entry>> {
     let mut session = Session::new(remote, rep);
     let mut done: Vec<Entry> = Vec::new();
     for r in recipe::closure(names)? {
         let needs: Vec<Entry> = done.iter().filter(|e| r.needs.contains(&e.recipe.name)).cloned().collect();
-        let entry = ensure_one(&r, t, &needs, &mut session, rep)?;
+        let entry = ensure_one(&r, t, &needs, (&mut session, on_miss), rep)?;
         done.push(entry);
     }
     Ok(done)
 }
 
-fn ensure_one(r: &Recipe, t: &Toolset, needs: &[Entry], session: &mut Session, rep: &Reporter) -> Result<Entry> {
+fn ensure_one(
+    r: &Recipe,
+    t: &Toolset,
+    needs: &[Entry],
+    (session, on_miss): (&mut Session, OnMiss),
+    rep: &Reporter,
+) -> Result<Entry> {
     let fetched = source::fetch(r, rep)?;
     let key = key(r, &fetched, t, needs)?;
     let prefix = entry_dir(r, &fetched.version, t, &key);
@@ -64,6 +117,18 @@ fn ensure_one(r: &Recipe, t: &Toolset, needs: &[Entry], session: &mut Session, r
             return Ok(found(manifest));
         }
     }
+    if on_miss == OnMiss::Fail {
+        let message = format!(
+            "has no {} {} for {} with {} (key {})",
+            r.name,
+            fetched.version,
+            t.arch.platform(),
+            t.cc.name,
+            key.digest()
+        );
+        let help = format!("build and push it: staticize deps build {} --cache-registry HOST/REPO", r.name);
+        return Err(Error::input(remote_name(session), message, Some(help)));
+    }
     rep.step(
         "dep",
         format!(
@@ -79,6 +144,10 @@ fn ensure_one(r: &Recipe, t: &Toolset, needs: &[Entry], session: &mut Session, r
     rep.step("dep", format!("built {} in {} s", r.name, manifest.seconds));
     session.store(&key, &prefix, &prefix.display().to_string());
     Ok(Entry { recipe: r.clone(), prefix, manifest, built: true, key: key.digest() })
+}
+
+fn remote_name(s: &Session) -> String {
+    s.registry().unwrap_or("(none)").to_string()
 }
 
 /// The key of `r` built from `f` for `t` against `needs`: every input, as text that is the

@@ -173,6 +173,11 @@ impl<'a> Session<'a> {
         Some(checked.origin)
     }
 
+    /// The registry's HOST/REPO, when there is one.
+    pub(crate) fn registry(&self) -> Option<&str> {
+        self.settings.registry.as_deref()
+    }
+
     /// Says the entry `key` that was pulled is not used, and why.
     pub(crate) fn refuse(&self, key: &Key, why: &str) {
         let r = self.settings.registry.clone().unwrap_or_default();
@@ -185,28 +190,30 @@ impl<'a> Session<'a> {
         if self.settings.readonly || self.dead {
             return;
         }
-        let blob = match archive::pack(dir) {
-            Ok(b) => b,
-            Err(e) => return self.give_up(&e),
-        };
-        let Some(repo) = self.repo() else { return };
+        if let Err(e) = self.send(key, dir, origin) {
+            self.give_up(&e);
+        }
+    }
+
+    /// Pushes the files under `dir` as the entry `key`, failing with the registry's error
+    /// (`staticize cache push`); returns the layer's bytes.
+    pub(crate) fn send(&mut self, key: &Key, dir: &Path, origin: &str) -> Result<u64> {
+        let registry = self.settings.registry.clone().unwrap_or_default();
+        let blob = archive::pack(dir)?;
+        if self.repo.is_none() {
+            self.repo = Some(Repository::open(&remote(&registry)?)?);
+        }
+        let Some(repo) = self.repo.as_mut() else { return Ok(0) };
         let layer = entry::Descriptor {
             media_type: entry::MEDIA_LAYER.into(),
             digest: crate::digest::sha256_digest(&blob),
             size: blob.len() as u64,
         };
-        let sent = repo
-            .put_blob(&blob)
-            .and_then(|_| repo.put_blob(entry::EMPTY_CONFIG))
-            .and_then(|_| repo.put_manifest(&key.tag(), entry::manifest(key, &layer, origin)));
-        match sent {
-            Ok(_) => {
-                let r = self.settings.registry.clone().unwrap_or_default();
-                self.rep
-                    .step("cache", format!("pushed {} ({}) to {r}", key.name, crate::report::human_size(layer.size)));
-            }
-            Err(e) => self.give_up(&e),
-        }
+        repo.put_blob(&blob)?;
+        repo.put_blob(entry::EMPTY_CONFIG)?;
+        repo.put_manifest(&key.tag(), entry::manifest(key, &layer, origin))?;
+        self.rep.step("cache", format!("pushed {} ({}) to {registry}", key.name, crate::report::human_size(layer.size)));
+        Ok(layer.size)
     }
 }
 
