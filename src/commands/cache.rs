@@ -26,7 +26,12 @@ pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
             let names = known(&names)?;
             let pushed = deps::push_cached(&names, &remote, rep)?;
             let bytes: u64 = pushed.iter().map(|p| p.1).sum();
-            rep.line(format!("pushed {} entries ({}) to {}", pushed.len(), human_size(bytes), remote.registry.as_deref().unwrap_or("")));
+            rep.line(format!(
+                "pushed {} entries ({}) to {}",
+                pushed.len(),
+                human_size(bytes),
+                remote.registry.as_deref().unwrap_or("")
+            ));
             rep.json(&serde_json::json!({ "pushed": pushed.iter().map(|p| &p.0).collect::<Vec<_>>(), "bytes": bytes }));
         }
         CacheAction::Pull(t) => pull(&t, rep)?,

@@ -46,7 +46,11 @@ pub(crate) fn pull_only(
 
 /// Pushes the cached entries of `names` (every entry when empty) to the cache registry of
 /// `remote` (`staticize cache push`); returns each one's name and layer bytes.
-pub(crate) fn push_cached(names: &[String], remote: &remote_cache::Settings, rep: &Reporter) -> Result<Vec<(String, u64)>> {
+pub(crate) fn push_cached(
+    names: &[String],
+    remote: &remote_cache::Settings,
+    rep: &Reporter,
+) -> Result<Vec<(String, u64)>> {
     let mut session = Session::new(remote, rep);
     let mut pushed = Vec::new();
     for c in cache::entries(None).into_iter().filter(|c| names.is_empty() || names.contains(&c.manifest.name)) {

@@ -212,7 +212,8 @@ impl<'a> Session<'a> {
         repo.put_blob(&blob)?;
         repo.put_blob(entry::EMPTY_CONFIG)?;
         repo.put_manifest(&key.tag(), entry::manifest(key, &layer, origin))?;
-        self.rep.step("cache", format!("pushed {} ({}) to {registry}", key.name, crate::report::human_size(layer.size)));
+        self.rep
+            .step("cache", format!("pushed {} ({}) to {registry}", key.name, crate::report::human_size(layer.size)));
         Ok(layer.size)
     }
 }
