@@ -14,7 +14,7 @@ const MAX_UNPACKED: u64 = 2 << 30;
 const LEVEL: i32 = 12;
 
 /// The files under `dir` as a tar+zstd blob.
-pub(crate) fn pack(dir: &Path) -> Result<Vec<u8>> {
+pub fn pack(dir: &Path) -> Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     add_tree(&mut tar, dir, Path::new(""))?;
@@ -60,7 +60,7 @@ fn add_tree(tar: &mut tar::Builder<Vec<u8>>, root: &Path, rel: &Path) -> Result<
 }
 
 /// Unpacks the tar+zstd `blob` into the empty directory `dest`; `what` names it in errors.
-pub(crate) fn unpack(blob: &[u8], dest: &Path, what: &str) -> Result<()> {
+pub fn unpack(blob: &[u8], dest: &Path, what: &str) -> Result<()> {
     let bad = |m: String| Error::input(Path::new(what), m, Some("the cache entry is refused; it is rebuilt".into()));
     let decoder = zstd::Decoder::new(blob).map_err(|e| bad(format!("is not zstd: {e}")))?;
     let mut archive = tar::Archive::new(decoder.take(MAX_UNPACKED));

@@ -168,6 +168,17 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_seeds_are_an_entry_and_a_layer() {
+        let seed = include_bytes!("../../fuzz/corpus/cache_entry/manifest-fuzz-key.json");
+        let got = check(seed, &key("recipe=zlib\n")).unwrap();
+        assert_eq!(got.origin, "/c/deps/zlib/x");
+        let d = tempfile::tempdir().unwrap();
+        let layer = include_bytes!("../../fuzz/corpus/cache_entry/layer.tar.zst");
+        crate::remote_cache::archive::unpack(layer, d.path(), "seed").unwrap();
+        assert!(d.path().join("lib/pkgconfig/zlib.pc").is_file());
+    }
+
+    #[test]
     fn tags_stay_in_the_tag_charset_and_length() {
         let k = Key { kind: "deps".into(), name: "a/b c+d".repeat(20), text: "x".into() };
         let tag = k.tag();

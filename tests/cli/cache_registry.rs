@@ -349,3 +349,91 @@ fn a_tampered_blob_is_refused_and_the_library_rebuilt() {
     let run = Command::new(dir.path().join("z")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "zlib 1.2.13");
 }
+
+/// Lua's interpreter built by its own Makefile with `cc` as the compiler, from a clean tree
+/// (its 33 objects, liblua.a, lua); the count of objects it compiled.
+fn make_lua(src: &Path, cc: &str, env: &[(&str, &str)]) -> usize {
+    ok(Command::new("make").arg("-s").arg("clean").current_dir(src));
+    let mut make = Command::new("make");
+    make.args(["-s", &format!("CC={cc}"), "SYSCFLAGS=-DLUA_USE_POSIX", "lua"]).current_dir(src);
+    make.env_remove("STATICIZE_DEPS").env_remove("STATICIZE_CC");
+    for (k, v) in env {
+        make.env(k, v);
+    }
+    ok(&mut make);
+    let check = ok(staticize().arg("check").arg(src.join("lua")));
+    assert!(check.contains("static"), "{check}");
+    let run = Command::new(src.join("lua")).args(["-e", "print(2^10)"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "1024.0");
+    std::fs::read_dir(src).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "o")).count()
+}
+
+/// A counter from `ccache --print-stats` (tab-separated name and value).
+fn ccache_stat(dir: &Path, name: &str) -> u64 {
+    let o = Command::new("ccache").arg("--print-stats").env("CCACHE_DIR", dir).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}\t"))).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// sccache's C/C++ hits and misses, from `--show-stats --stats-format json`.
+fn sccache_stats(env: &[(&str, &str)]) -> (u64, u64) {
+    let mut c = Command::new("sccache");
+    c.args(["--show-stats", "--stats-format", "json"]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&run(&mut c).stdout).unwrap();
+    let count = |k: &str| v["stats"][k]["counts"]["C/C++"].as_u64().unwrap_or(0);
+    (count("cache_hits"), count("cache_misses"))
+}
+
+#[test]
+fn ccache_and_sccache_give_a_second_build_from_cached_objects_and_it_is_static() {
+    for tool in ["ccache", "sccache", "musl-gcc", "make", "apt-get"] {
+        if !have(tool) {
+            skipped(tool);
+            return;
+        }
+    }
+    let (_dir, top) = crate::sources::unpack(&crate::sources::LUA);
+    let src = top.join("src");
+    let caches = tempdir();
+    let staticize_cc = format!("{} cc", bin().display());
+
+    // CC="ccache staticize cc": the second build is all ccache hits.
+    let ccache_dir = caches.path().join("ccache");
+    let ccache_dir_s = ccache_dir.display().to_string();
+    let env = [("CCACHE_DIR", ccache_dir_s.as_str())];
+    let objects = make_lua(&src, &format!("ccache {staticize_cc}"), &env);
+    assert!(objects >= 30, "{objects} objects");
+    assert_eq!(ccache_stat(&ccache_dir, "direct_cache_hit"), 0);
+    make_lua(&src, &format!("ccache {staticize_cc}"), &env);
+    assert_eq!(ccache_stat(&ccache_dir, "direct_cache_hit") as usize, objects, "the second build was not from ccache");
+
+    // STATICIZE_CC="sccache musl-gcc" under CC="staticize cc": the same with sccache, whose
+    // server runs on a port of this test's own and stops at the end.
+    let sccache_dir = caches.path().join("sccache").display().to_string();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let senv = [("SCCACHE_DIR", sccache_dir.as_str()), ("SCCACHE_SERVER_PORT", port.as_str())];
+    let with_cc = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        extra
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .chain([("STATICIZE_CC", "sccache musl-gcc".to_string())])
+            .collect()
+    };
+    let full = with_cc(&senv);
+    let full: Vec<(&str, &str)> = full.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    make_lua(&src, &staticize_cc, &full);
+    let (hits, misses) = sccache_stats(&senv);
+    assert_eq!((hits, misses as usize), (0, objects));
+    make_lua(&src, &staticize_cc, &full);
+    let (hits, _) = sccache_stats(&senv);
+    let mut stop = Command::new("sccache");
+    stop.arg("--stop-server");
+    for (k, v) in senv {
+        stop.env(k, v);
+    }
+    let _ = run(&mut stop);
+    assert_eq!(hits as usize, objects, "the second build was not from sccache");
+}
