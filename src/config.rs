@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 pub(crate) const CONFIG_FILE: &str = "staticize.toml";
 
 /// The sections `staticize.toml` may hold; any other top-level key is refused.
-pub(crate) const SECTIONS: &[&str] = &["budget", "deps", "probe"];
+pub(crate) const SECTIONS: &[&str] = &["budget", "cache", "deps", "probe"];
 
 /// Largest config read (a config is a few hundred bytes; this bounds a wrong file).
 const MAX_CONFIG: u64 = 16 << 20;
@@ -49,7 +49,7 @@ impl ConfigFile {
                 Some(unknown.span()),
                 &format!("unknown section `{}`, expected one of {}", unknown.get_ref(), SECTIONS.join(", ")),
                 Some(format!(
-                    "{CONFIG_FILE} holds [[budget]] tables, a [deps] table and [probe.NAME] tables; check the spelling"
+                    "{CONFIG_FILE} holds [[budget]] tables, a [cache] table, a [deps] table and [probe.NAME] tables; check the spelling"
                 )),
             ));
         }

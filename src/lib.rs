@@ -32,6 +32,7 @@ pub mod prove;
 pub(crate) mod provenance;
 pub mod reference;
 pub(crate) mod registry;
+pub mod remote_cache;
 pub mod report;
 pub mod sbom;
 pub mod sea;

@@ -58,6 +58,7 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
     extra.extend(args.lib.iter().map(|l| format!("-l{l}")));
     extra.extend(args.extra.iter().cloned());
     let deps = crate::deps::requested(&args.deps, Path::new("."))?;
+    let cache = settings::cache_registry(&args.cache, Path::new("."))?;
     let lang_word = lang.key();
     let settings = settings::build_settings(&args.image)?;
     let delivery = settings::delivery(&args.image.options)?;
@@ -71,6 +72,7 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
             deps: deps.clone(),
             auto_deps: args.auto_deps,
             arch,
+            cache: cache.clone(),
         })
         .collect();
     for d in &drivers {

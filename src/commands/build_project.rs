@@ -36,6 +36,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
             preference: args.toolchain.preference(),
             deps: crate::deps::requested(&args.deps, &args.dir)?,
             auto_deps: args.auto_deps,
+            cache: settings::cache_registry(&args.cache, &args.dir)?,
         },
         bins: args.bins.clone(),
         output: args.output.clone(),

@@ -1,11 +1,17 @@
-//! `staticize cache info|clean`: every cache staticize keeps, listed or emptied.
+//! `staticize cache info|push|pull|clean`: every cache staticize keeps, listed, shared through
+//! the cache registry or emptied.
+
+use std::path::Path;
 
 use crate::caches::{self, Cache};
-use crate::cli::{CacheAction, CacheArgs};
-use crate::error::Result;
+use crate::cli::{CacheAction, CacheArgs, CacheRegistryArgs, DepsTargetArgs};
+use crate::deps::{self, Toolset, recipe};
+use crate::error::{Error, Result};
+use crate::platform::Arch;
+use crate::remote_cache::Settings;
 use crate::report::{Reporter, human_size};
 
-/// Lists or cleans the caches.
+/// Lists, moves or cleans the caches.
 pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
     match args.action {
         CacheAction::Info => {
@@ -15,6 +21,20 @@ pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
             }
             rep.json(&all);
         }
+        CacheAction::Push { names, cache } => {
+            let remote = registry(&cache, true)?;
+            let names = known(&names)?;
+            let pushed = deps::push_cached(&names, &remote, rep)?;
+            let bytes: u64 = pushed.iter().map(|p| p.1).sum();
+            rep.line(format!(
+                "pushed {} entries ({}) to {}",
+                pushed.len(),
+                human_size(bytes),
+                remote.registry.as_deref().unwrap_or("")
+            ));
+            rep.json(&serde_json::json!({ "pushed": pushed.iter().map(|p| &p.0).collect::<Vec<_>>(), "bytes": bytes }));
+        }
+        CacheAction::Pull(t) => pull(&t, rep)?,
         CacheAction::Clean { names } => {
             let cleaned = caches::clean(&names)?;
             for c in &cleaned {
@@ -24,6 +44,41 @@ pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn pull(t: &DepsTargetArgs, rep: &Reporter) -> Result<()> {
+    let remote = registry(&t.cache, false)?;
+    let names = known(&t.names)?;
+    let arch = match &t.platform {
+        Some(p) => Arch::parse("--platform", p)?,
+        None => Arch::host(),
+    };
+    let entries = deps::pull_only(&names, &Toolset::new(&t.toolchain.preference(), arch)?, &remote, rep)?;
+    let paths: Vec<String> = entries.iter().map(|e| e.prefix.display().to_string()).collect();
+    rep.line(format!("{} libraries in the local cache", entries.len()));
+    rep.json(&serde_json::json!({ "entries": paths }));
+    Ok(())
+}
+
+/// The recipe names, each checked.
+fn known(names: &[String]) -> Result<Vec<String>> {
+    let names = recipe::split_names(names);
+    for n in &names {
+        recipe::find(n)?;
+    }
+    Ok(names)
+}
+
+/// The cache registry the command line (or staticize.toml) names; moving entries needs one.
+fn registry(a: &CacheRegistryArgs, push: bool) -> Result<Settings> {
+    let s = Settings::new(a.cache_registry.clone(), a.cache_registry_readonly, Path::new("."))?;
+    if s.registry.is_none() {
+        return Err(Error::usage("no cache registry to move entries to or from", "give --cache-registry HOST/REPO"));
+    }
+    if push && s.readonly {
+        return Err(Error::usage("the cache registry is read-only here", "drop --cache-registry-readonly to push"));
+    }
+    Ok(s)
 }
 
 fn line(c: &Cache) -> String {

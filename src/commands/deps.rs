@@ -30,6 +30,10 @@ struct EntryRow {
     path: String,
     size: u64,
     built: bool,
+    /// The entry's key: every input, one `name=value` line each (the same on every machine).
+    key: String,
+    /// Its sha256: the cache registry's tag ends with it.
+    key_digest: String,
 }
 
 /// Runs `staticize deps`.
@@ -78,6 +82,8 @@ fn list(rep: &Reporter) -> Result<()> {
             path: c.dir.display().to_string(),
             size: c.size,
             built: false,
+            key_digest: crate::digest::sha256_hex(c.manifest.key.as_bytes()),
+            key: c.manifest.key,
         })
         .collect();
     rep.line("recipes:");
@@ -121,7 +127,8 @@ fn build(t: &DepsTargetArgs, rep: &Reporter, print_paths: bool) -> Result<()> {
         None => Arch::host(),
     };
     let target = Toolset::new(&t.toolchain.preference(), arch)?;
-    let entries = deps::ensure(&names, &target, rep)?;
+    let remote = crate::commands::settings::cache_registry(&t.cache, std::path::Path::new("."))?;
+    let entries = deps::ensure(&names, &target, &remote, rep)?;
     let rows: Vec<EntryRow> = entries
         .iter()
         .map(|e| EntryRow {
@@ -133,6 +140,8 @@ fn build(t: &DepsTargetArgs, rep: &Reporter, print_paths: bool) -> Result<()> {
             path: e.prefix.display().to_string(),
             size: cache::du(&e.prefix),
             built: e.built,
+            key: e.manifest.key.clone(),
+            key_digest: e.key.clone(),
         })
         .collect();
     if print_paths {

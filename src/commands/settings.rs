@@ -153,6 +153,12 @@ pub fn build_destinations(a: &ImageArgs, binary: &std::path::Path) -> Result<Vec
     destinations(&a.options.image_output, tar)
 }
 
+/// The cache registry: `--cache-registry` (or its variable), else `[cache] registry` of
+/// `dir/staticize.toml`.
+pub fn cache_registry(a: &crate::cli::CacheRegistryArgs, dir: &Path) -> Result<crate::remote_cache::Settings> {
+    crate::remote_cache::Settings::new(a.cache_registry.clone(), a.cache_registry_readonly, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

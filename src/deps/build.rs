@@ -63,13 +63,15 @@ pub(crate) fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// Builds `r` for `t` into `prefix` (which must not exist yet); `needs` are its needs' entries.
+/// Builds `r` for `t` into `prefix` (which must not exist yet), its manifest recording `key`;
+/// `needs` are its needs' entries.
 pub(crate) fn build(
     r: &Recipe,
     f: &Fetched,
     t: &Toolset,
     needs: &[Entry],
     prefix: &Path,
+    key: &str,
     rep: &Reporter,
 ) -> Result<Manifest> {
     let started = Instant::now();
@@ -109,6 +111,7 @@ pub(crate) fn build(
         arch: t.arch.uname().to_string(),
         profile: t.profile.name().to_string(),
         seconds: started.elapsed().as_secs(),
+        key: key.to_string(),
     };
     let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     std::fs::write(staged.join("manifest.json"), json)

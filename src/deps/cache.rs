@@ -50,6 +50,10 @@ pub(crate) struct Manifest {
     pub profile: String,
     /// How long the build took, in seconds.
     pub seconds: u64,
+    /// The entry's key: every input, one `name=value` line each (empty in entries written
+    /// before keys were kept, which are then never used).
+    #[serde(default)]
+    pub key: String,
 }
 
 /// A held lock on a file; released when dropped (or when the process dies).

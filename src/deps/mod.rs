@@ -5,6 +5,7 @@
 
 pub(crate) mod build;
 pub(crate) mod cache;
+mod pull;
 pub(crate) mod recipe;
 pub mod source;
 pub(crate) mod toolset;
@@ -12,40 +13,125 @@ pub(crate) mod toolset;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::{CONFIG_FILE, ConfigFile};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::remote_cache::{self, Key, Session};
 use crate::report::Reporter;
+use cache::Manifest;
 use recipe::Recipe;
 pub(crate) use toolset::{ENV_DEPS, ENV_RESOLVED, Entry, Toolset};
 
-/// `names` and their needs, each built for `t` unless the cache has it; needs first.
-pub(crate) fn ensure(names: &[String], t: &Toolset, rep: &Reporter) -> Result<Vec<Entry>> {
+/// `names` and their needs, each built for `t` unless the cache (local, else the cache
+/// registry of `remote`) has it; needs first. What this run builds is pushed to the registry.
+pub(crate) fn ensure(
+    names: &[String],
+    t: &Toolset,
+    remote: &remote_cache::Settings,
+    rep: &Reporter,
+) -> Result<Vec<Entry>> {
+    ensure_with(names, t, remote, OnMiss::Build, rep)
+}
+
+/// `names` and their needs for `t` from the local cache, else pulled from the cache registry
+/// of `remote` — never built (`staticize cache pull`): one the registry lacks is an error.
+pub(crate) fn pull_only(
+    names: &[String],
+    t: &Toolset,
+    remote: &remote_cache::Settings,
+    rep: &Reporter,
+) -> Result<Vec<Entry>> {
+    ensure_with(names, t, remote, OnMiss::Fail, rep)
+}
+
+/// Pushes the cached entries of `names` (every entry when empty) to the cache registry of
+/// `remote` (`staticize cache push`); returns each one's name and layer bytes.
+pub(crate) fn push_cached(
+    names: &[String],
+    remote: &remote_cache::Settings,
+    rep: &Reporter,
+) -> Result<Vec<(String, u64)>> {
+    let mut session = Session::new(remote, rep);
+    let mut pushed = Vec::new();
+    for c in cache::entries(None).into_iter().filter(|c| names.is_empty() || names.contains(&c.manifest.name)) {
+        if c.manifest.key.is_empty() {
+            rep.warn(format!("{} was cached before entries had keys; not pushed (rebuild it)", c.dir.display()));
+            continue;
+        }
+        let key = Key { kind: "deps".into(), name: c.manifest.name.clone(), text: c.manifest.key.clone() };
+        let bytes = session.send(&key, &c.dir, &c.dir.display().to_string())?;
+        pushed.push((c.manifest.name, bytes));
+    }
+    Ok(pushed)
+}
+
+/// What a miss in both caches means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnMiss {
+    /// Build the library.
+    Build,
+    /// Fail: the caller only pulls.
+    Fail,
+}
+
+fn ensure_with(
+    names: &[String],
+    t: &Toolset,
+    remote: &remote_cache::Settings,
+    on_miss: OnMiss,
+    rep: &Reporter,
+) -> Result<Vec<Entry>> {
+    let mut session = Session::new(remote, rep);
     let mut done: Vec<Entry> = Vec::new();
     for r in recipe::closure(names)? {
         let needs: Vec<Entry> = done.iter().filter(|e| r.needs.contains(&e.recipe.name)).cloned().collect();
-        let entry = ensure_one(&r, t, &needs, rep)?;
+        let entry = ensure_one(&r, t, &needs, (&mut session, on_miss), rep)?;
         done.push(entry);
     }
     Ok(done)
 }
 
-fn ensure_one(r: &Recipe, t: &Toolset, needs: &[Entry], rep: &Reporter) -> Result<Entry> {
+fn ensure_one(
+    r: &Recipe,
+    t: &Toolset,
+    needs: &[Entry],
+    (session, on_miss): (&mut Session, OnMiss),
+    rep: &Reporter,
+) -> Result<Entry> {
     let fetched = source::fetch(r, rep)?;
-    let prefix = entry_dir(r, &fetched.version, t, needs);
-    let cached = |prefix: &Path| cache::read_manifest(prefix);
-    if let Some(manifest) = cached(&prefix) {
+    let key = key(r, &fetched, t, needs)?;
+    let prefix = entry_dir(r, &fetched.version, t, &key);
+    let cached = |prefix: &Path| cache::read_manifest(prefix).filter(|m| m.key == key.text);
+    let found = |manifest: Manifest| {
         rep.step("dep", format!("{} {} cached in {}", r.name, manifest.version, prefix.display()));
-        return Ok(Entry { recipe: r.clone(), prefix, manifest, built: false });
+        Entry { recipe: r.clone(), prefix: prefix.clone(), manifest, built: false, key: key.digest() }
+    };
+    if let Some(manifest) = cached(&prefix) {
+        return Ok(found(manifest));
     }
     let lock_name =
         format!("{}.lock", prefix.strip_prefix(cache::root()).unwrap_or(&prefix).display()).replace('/', "_");
     let _lock = cache::lock(&cache::root().join(".locks").join(lock_name))?;
     // Another run may have built it while this one waited for the lock.
     if let Some(manifest) = cached(&prefix) {
-        rep.step("dep", format!("{} {} cached in {}", r.name, manifest.version, prefix.display()));
-        return Ok(Entry { recipe: r.clone(), prefix, manifest, built: false });
+        return Ok(found(manifest));
+    }
+    if pull::pull(&key, &prefix, session)? {
+        if let Some(manifest) = cached(&prefix) {
+            return Ok(found(manifest));
+        }
+    }
+    if on_miss == OnMiss::Fail {
+        let message = format!(
+            "has no {} {} for {} with {} (key {})",
+            r.name,
+            fetched.version,
+            t.arch.platform(),
+            t.cc.name,
+            key.digest()
+        );
+        let help = format!("build and push it: staticize deps build {} --cache-registry HOST/REPO", r.name);
+        return Err(Error::input(remote_name(session), message, Some(help)));
     }
     rep.step(
         "dep",
@@ -58,38 +144,45 @@ fn ensure_one(r: &Recipe, t: &Toolset, needs: &[Entry], rep: &Reporter) -> Resul
             prefix.display()
         ),
     );
-    let manifest = build::build(r, &fetched, t, needs, &prefix, rep)?;
+    let manifest = build::build(r, &fetched, t, needs, &prefix, &key.text, rep)?;
     rep.step("dep", format!("built {} in {} s", r.name, manifest.seconds));
-    Ok(Entry { recipe: r.clone(), prefix, manifest, built: true })
+    session.store(&key, &prefix, &prefix.display().to_string());
+    Ok(Entry { recipe: r.clone(), prefix, manifest, built: true, key: key.digest() })
 }
 
-/// The cache directory of `r` built from `version` for `t` against `needs`:
-/// `<cache>/NAME/VERSION-ARCH-LIBC-COMPILER-PROFILE-HASH`.
-fn entry_dir(r: &Recipe, version: &str, t: &Toolset, needs: &[Entry]) -> PathBuf {
-    let mut h = Sha256::new();
-    for part in [
-        r.text.as_str(),
-        version,
-        &t.cc.name,
-        &t.cc.version,
-        &t.cc.argv.join(" "),
-        &t.cc.libc,
-        t.arch.uname(),
-        t.profile.name(),
-    ] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
+fn remote_name(s: &Session) -> String {
+    s.registry().unwrap_or("(none)").to_string()
+}
+
+/// The key of `r` built from `f` for `t` against `needs`: every input, as text that is the
+/// same on every machine with the same recipe, source, compiler and target — no local paths
+/// (a need is named by its own key, not its directory).
+fn key(r: &Recipe, f: &source::Fetched, t: &Toolset, needs: &[Entry]) -> Result<Key> {
+    let mut lines = vec![
+        format!("recipe={}", r.name),
+        format!("recipe-sha256={}", crate::digest::sha256_hex(r.text.as_bytes())),
+        format!("source-version={}", f.version),
+        format!("source-sha256={}", crate::digest::sha256_file(&f.tarball)?),
+        format!("compiler={}", t.cc.name),
+        format!("compiler-version={}", t.cc.version),
+        format!("compiler-command={}", t.cc.argv.join(" ")),
+        format!("flags={}", [t.cc.link_flags.as_slice(), &t.cc.profile_flags].concat().join(" ")),
+        format!("libc={}", t.cc.libc),
+        format!("arch={}", t.arch.uname()),
+        format!("profile={}", t.profile.name()),
+    ];
     // By name, not in the order the names were given: `--dep zlib,openssl,curl` and
     // `deps path curl` build the same curl into the same entry.
-    let mut need_dirs: Vec<(&str, String)> =
-        needs.iter().map(|n| (n.recipe.name.as_str(), n.prefix.display().to_string())).collect();
-    need_dirs.sort();
-    for (_, dir) in need_dirs {
-        h.update(dir.as_bytes());
-        h.update([0]);
-    }
-    let hash = hex::encode(h.finalize());
+    let mut need_keys: Vec<String> = needs.iter().map(|n| format!("need={} {}", n.recipe.name, n.key)).collect();
+    need_keys.sort();
+    lines.extend(need_keys);
+    Ok(Key { kind: "deps".into(), name: r.name.clone(), text: lines.join("\n") + "\n" })
+}
+
+/// The cache directory of `r` built from `version` for `t` with `key`:
+/// `<cache>/NAME/VERSION-ARCH-LIBC-COMPILER-PROFILE-HASH`.
+fn entry_dir(r: &Recipe, version: &str, t: &Toolset, key: &Key) -> PathBuf {
+    let hash = key.digest();
     let safe = |s: &str| s.replace([':', '/', ' ', '~', '+'], "_");
     let name = format!(
         "{}-{}-{}-{}-{}-{}",
@@ -198,7 +291,6 @@ pub(crate) fn requested(flags: &[String], dir: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deps::cache::Manifest;
     use crate::toolchain::Profile;
     use crate::toolchain::cc::Chosen;
 
@@ -217,12 +309,14 @@ mod tests {
             arch: "x86_64".into(),
             profile: "size".into(),
             seconds: 0,
+            key: String::new(),
         };
-        Entry { recipe: recipe::find(name).unwrap(), prefix: prefix.into(), manifest, built: false }
+        let key = crate::digest::sha256_hex(prefix.as_bytes());
+        Entry { recipe: recipe::find(name).unwrap(), prefix: prefix.into(), manifest, built: false, key }
     }
 
     #[test]
-    fn the_cache_key_does_not_depend_on_the_order_of_the_needs() {
+    fn the_cache_key_is_its_inputs_without_local_paths_in_any_order() {
         let chosen = Chosen {
             name: "musl-gcc".into(),
             libc: "musl".into(),
@@ -233,10 +327,19 @@ mod tests {
         };
         let t = Toolset::for_chosen(chosen, crate::platform::Arch::Amd64, Profile::Size);
         let curl = recipe::find("curl").unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let tarball = d.path().join("curl.tar.gz");
+        std::fs::write(&tarball, b"source").unwrap();
+        let f = source::Fetched { version: "7.88.1".into(), debian: None, tarball, license: None };
         let (z, o) = (entry("zlib", "/c/zlib/a"), entry("openssl", "/c/openssl/b"));
-        let one = entry_dir(&curl, "7.88.1", &t, &[z.clone(), o.clone()]);
-        assert_eq!(one, entry_dir(&curl, "7.88.1", &t, &[o, z.clone()]));
-        assert_ne!(one, entry_dir(&curl, "7.88.1", &t, &[z]), "other needs are another entry");
+        let one = key(&curl, &f, &t, &[z.clone(), o.clone()]).unwrap();
+        assert_eq!(one, key(&curl, &f, &t, &[o, z.clone()]).unwrap());
+        assert_ne!(one, key(&curl, &f, &t, &[z]).unwrap(), "other needs are another entry");
+        // Nothing local: not the needs' directories, not where the source was downloaded.
+        assert!(!one.text.contains("/c/") && !one.text.contains(&d.path().display().to_string()), "{}", one.text);
+        let mut other = t.clone();
+        other.cc.version = "13".into();
+        assert_ne!(key(&curl, &f, &other, &[]).unwrap(), key(&curl, &f, &t, &[]).unwrap());
     }
 
     #[test]

@@ -59,4 +59,6 @@ pub(crate) struct Entry {
     pub manifest: Manifest,
     /// Whether this run built it (false: it was cached).
     pub built: bool,
+    /// The sha256 of its key (what entries built against it name it by).
+    pub key: String,
 }

@@ -22,6 +22,8 @@ pub(crate) struct CDriver {
     pub auto_deps: bool,
     /// The architecture it builds for (`--platform`).
     pub arch: Arch,
+    /// The registry the deps are shared through.
+    pub cache: crate::remote_cache::Settings,
 }
 
 impl CDriver {
@@ -46,7 +48,8 @@ impl Driver for CDriver {
         let explain = |e| crate::driver::libs::explain(e, &compiler.name, &compiler.libc);
         let mut deps = self.deps.clone();
         let linked = loop {
-            let extra = [dep_flags(&compiler, self.arch, &deps, req.profile, steps)?, req.extra_args.clone()].concat();
+            let flags = dep_flags(&compiler, self.arch, &deps, &self.cache, req.profile, steps)?;
+            let extra = [flags, req.extra_args.clone()].concat();
             match self.compile(req, &compiler, &extra, steps) {
                 Ok(done) => break done,
                 Err(e) => match self.auto_dep(&e, &compiler, &deps) {
@@ -160,6 +163,7 @@ fn dep_flags(
     compiler: &Compiler,
     arch: Arch,
     deps: &[String],
+    cache: &crate::remote_cache::Settings,
     profile: Profile,
     steps: &crate::progress::Steps,
 ) -> Result<Vec<String>> {
@@ -167,7 +171,7 @@ fn dep_flags(
         return Ok(Vec::new());
     }
     let target = crate::deps::Toolset::for_compiler(compiler, arch, profile);
-    let entries = crate::deps::ensure(deps, &target, steps.reporter())?;
+    let entries = crate::deps::ensure(deps, &target, cache, steps.reporter())?;
     Ok(crate::deps::Flags::of(&entries).all())
 }
 

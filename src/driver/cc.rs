@@ -87,8 +87,12 @@ pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<O
         let names = recipe::split_names(&[names]);
         let profile = env_preference(Lang::C).map(|p| p.profile).unwrap_or_default();
         // Quiet: a compiler's stderr is read by configure scripts.
-        let entries =
-            deps::ensure(&names, &Toolset::for_chosen(chosen.clone(), env_arch()?, profile), &Reporter::new(true))?;
+        let entries = deps::ensure(
+            &names,
+            &Toolset::for_chosen(chosen.clone(), env_arch()?, profile),
+            &crate::remote_cache::Settings::from_env(),
+            &Reporter::new(true),
+        )?;
         Flags::of(&entries)
     } else {
         return Ok(args);

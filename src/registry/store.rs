@@ -66,13 +66,18 @@ impl Repository {
 
     /// The blob `digest`, its bytes checked against it.
     pub(crate) fn blob(&mut self, digest: &str) -> Result<Vec<u8>> {
+        self.blob_at_most(digest, MAX_BLOB)
+    }
+
+    /// The blob `digest`, at most `limit` bytes, its bytes checked against it.
+    pub(crate) fn blob_at_most(&mut self, digest: &str, limit: u64) -> Result<Vec<u8>> {
         let what = format!("get blob {digest}");
         let url = self.url("blobs", digest);
         let mut resp = self.client.send("GET", &url, &[], Body::Empty, &what)?;
         if resp.status().as_u16() != 200 {
             return Err(self.client.status_error(resp, &what));
         }
-        let bytes = resp.body_mut().with_config().limit(MAX_BLOB).read_to_vec().map_err(|e| {
+        let bytes = resp.body_mut().with_config().limit(limit).read_to_vec().map_err(|e| {
             self.client.fail(format!("sent an unreadable blob {digest}: {e}"), "check the registry's logs")
         })?;
         if sha256_digest(&bytes) != digest {

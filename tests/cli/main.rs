@@ -45,6 +45,8 @@ mod deps_recipes;
 // Root causes of outputs called good that did not run (issue 25).
 mod roots;
 
+// Caches shared through a registry (issue 30).
+mod cache_registry;
 // Layers by how often they change, the blob cache, pushes of only what changed (issue 29).
 mod layers;
 

@@ -48,6 +48,8 @@ pub(crate) struct Options {
     pub deps: Vec<String>,
     /// Add the recipe that provides what a failed step lacked, and run again (`--auto-deps`).
     pub auto_deps: bool,
+    /// The registry the deps are shared through.
+    pub cache: crate::remote_cache::Settings,
 }
 
 /// One executable the build produced.
@@ -107,7 +109,8 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
     let state = src.join(STATE_DIR);
     let (cc, cxx) = compilers(&opts.preference, crate::platform::Arch::host())?;
     let own_tree = system != System::Command && detect::needs_source_tree(system, &src);
-    let mut run = Run { src, state, system, cc, cxx, in_copy: false, deps: opts.deps.clone() };
+    let mut run =
+        Run { src, state, system, cc, cxx, in_copy: false, deps: opts.deps.clone(), cache: opts.cache.clone() };
     run.in_copy = own_tree || run.state.join(COPY_MARK).is_file();
     rep.step("detect", run.detected(own_tree));
     loop {
@@ -165,6 +168,8 @@ struct Run {
     in_copy: bool,
     /// The recipes made visible to the build.
     deps: Vec<String>,
+    /// The registry the deps are shared through.
+    cache: crate::remote_cache::Settings,
 }
 
 impl Run {
@@ -191,7 +196,7 @@ impl Run {
             cxx: self.cxx.clone(),
             profile,
         };
-        let entries = crate::deps::ensure(&self.deps, &target, rep)?;
+        let entries = crate::deps::ensure(&self.deps, &target, &self.cache, rep)?;
         env.extend(crate::deps::build_env(&entries));
         let bins: Vec<String> = entries
             .iter()
