@@ -73,6 +73,7 @@ SYFT_VERSION=v1.57.1
 KO_VERSION=v0.19.1
 # The verifier the signing tests hand staticize's signatures and attestations to (issue 31).
 COSIGN_VERSION=v2.6.5
+CRANE_VERSION=v0.22.1
 
 # staticize build's tests fetch Debian source packages (apt-get source --download-only), from
 # the mirror (or proxy) and suite the machine's own Debian entry names (scripts/apt-sources.sh).
@@ -165,6 +166,15 @@ install_all() {
     step "go install github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
     GOBIN="$HOME/go/bin" go install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
   }
+
+  go version -m "$HOME/go/bin/crane" 2>/dev/null | grep -q "mod[[:space:]]*github.com/google/go-containerregistry[[:space:]]*$CRANE_VERSION" || {
+    step "go install github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+    GOBIN="$HOME/go/bin" go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+  }
+
+  # A registry with the OCI 1.1 referrers API (tests/cli/sign.rs); Debian's has none.
+  step "go build tests/fixtures/referrers-registry"
+  (cd tests/fixtures/referrers-registry && go build -o "$HOME/go/bin/referrers-registry" .)
 
   cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION" || {
     step "cargo install cargo-fuzz@$CARGO_FUZZ_VERSION --locked"

@@ -63,10 +63,12 @@ pub enum Command {
     #[command(after_help = PUSH_HELP)]
     Push(PushArgs),
     /// Sign an image in a registry with a private key, as cosign reads it (the
-    /// sha256-DIGEST.sig tag), and attest its provenance (sha256-DIGEST.att) with --provenance.
+    /// sha256-DIGEST.sig tag), and attest its provenance (sha256-DIGEST.att) with --provenance;
+    /// or sign an archive's provenance into NAME.intoto.jsonl beside it.
     #[command(after_help = SIGN_HELP)]
     Sign(SignArgs),
-    /// Verify an image in a registry: its signature and its signed provenance, with a public key.
+    /// Verify an image in a registry or an archive: its signature and its signed provenance,
+    /// with a public key; with --rebuild, build it again from the provenance and compare.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
     /// Build a Go main package into a static executable and a scratch image.
@@ -239,10 +241,10 @@ pub struct ImageOutput {
     /// Write no SBOM (nor attach one on --push).
     #[arg(long, help_heading = "Image output")]
     pub no_sbom: bool,
-    /// Sign the pushed image and its provenance with this ECDSA P-256 private key (PEM,
-    /// PKCS#8 or SEC1, unencrypted), as `cosign verify --key` and `cosign verify-attestation`
-    /// read them.
-    #[arg(long, value_name = "KEY", requires = "push", help_heading = "Image output")]
+    /// Sign the provenance (NAME.intoto.jsonl beside the archive) and, with --push, the pushed
+    /// image and its provenance, with this ECDSA P-256 or Ed25519 private key (PEM, PKCS#8 or SEC1,
+    /// unencrypted), as `cosign verify --key` and `cosign verify-attestation` read them.
+    #[arg(long, value_name = "KEY", help_heading = "Image output")]
     pub sign: Option<PathBuf>,
     /// Print the plan — what would be built, by which tool, where each file goes, the image's
     /// layers, the destinations and the checks (steps, or JSON with --json) — and do nothing
@@ -554,7 +556,7 @@ pub struct PushArgs {
     #[arg(long)]
     pub no_sbom: bool,
     /// Sign the pushed image, and its provenance (NAME.provenance.json beside the image),
-    /// with this ECDSA P-256 private key (PEM, PKCS#8 or SEC1, unencrypted).
+    /// with this ECDSA P-256 or Ed25519 private key (PEM, PKCS#8 or SEC1, unencrypted).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
 }
@@ -562,10 +564,11 @@ pub struct PushArgs {
 /// `staticize sign`.
 #[derive(Debug, Clone, Args)]
 pub struct SignArgs {
-    /// The image: REGISTRY/REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/app:v1.
-    #[arg(value_name = "REF")]
+    /// The image: REGISTRY/REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/app:v1, or an archive
+    /// (NAME.tar, its NAME.provenance.json beside it).
+    #[arg(value_name = "REF|ARCHIVE")]
     pub reference: String,
-    /// The ECDSA P-256 private key (PEM: PKCS#8 PRIVATE KEY or SEC1 EC PRIVATE KEY, unencrypted).
+    /// The ECDSA P-256 or Ed25519 private key (PEM: PKCS#8 PRIVATE KEY, or SEC1 EC PRIVATE KEY; unencrypted).
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
     /// Also attest this provenance statement (NAME.provenance.json); its subject must be the image.
@@ -588,23 +591,35 @@ Exit codes:
 /// `staticize verify`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
-    /// The image: REGISTRY/REPOSITORY[:TAG].
-    #[arg(value_name = "REF")]
+    /// The image: REGISTRY/REPOSITORY[:TAG], or an archive (NAME.tar, its NAME.intoto.jsonl
+    /// beside it).
+    #[arg(value_name = "REF|ARCHIVE")]
     pub reference: String,
-    /// The ECDSA P-256 public key (PEM: PUBLIC KEY).
+    /// The ECDSA P-256 or Ed25519 public key (PEM: PUBLIC KEY).
     #[arg(long, value_name = "PUB")]
     pub key: PathBuf,
+    /// Also build the image again from its signed provenance and compare the digests.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Where the sources the provenance records are, for --rebuild (default: here).
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "rebuild")]
+    pub source: PathBuf,
 }
 
 /// Extra help for `staticize verify`.
 pub const VERIFY_HELP: &str = "\
 Checks that the key verifies a signature of the image's manifest digest (sha256-DIGEST.sig)
-and a signed SLSA provenance whose subject is that digest (sha256-DIGEST.att).
+and a signed SLSA provenance whose subject is that digest (sha256-DIGEST.att). For an archive:
+that the key verifies NAME.intoto.jsonl beside it and its subject is the archive's digest.
+With --rebuild, the command the provenance records runs again (in a temporary directory, its
+sources read from --source and checked by digest first) and the new digest must be the same.
 
 Exit codes:
   0  verified
-  1  not verified: unsigned, a wrong key, a manifest changed after signing, no provenance
+  1  not verified: unsigned, a wrong key, a manifest changed after signing, no provenance,
+     or the rebuild gave another digest (or its sources differ)
   2  usage error (bad reference)
+  3  the rebuild failed
   4  the key is unreadable, the image is missing, or the registry failed";
 
 /// `staticize go`.

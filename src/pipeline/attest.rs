@@ -1,5 +1,6 @@
 //! The provenance and signing stages of the tail: the in-toto provenance statement written
-//! beside the archive (`NAME.provenance.json`) for every image; after a push, the image signed
+//! beside the archive (`NAME.provenance.json`) for every image, signed into
+//! `NAME.intoto.jsonl` with `--sign KEY`; after a push, the image signed
 //! and the statement attested with `--sign KEY` (cosign's `.sig` / `.att` tags), else the
 //! statement attached unsigned as an OCI referrer (or the `sha256-<hex>.provenance` tag).
 
@@ -7,7 +8,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::destination::{Checked, Destination};
+use super::destination::Checked;
 use super::job::{Job, Programs};
 use crate::error::{Error, Result};
 use crate::image::Written;
@@ -16,15 +17,9 @@ use crate::report::{Reporter, short_digest};
 use crate::sbom::Sbom;
 use crate::sign::key::PrivateKey;
 
-/// Refuses `--sign` without `--push`, and a key that does not read, before anything is built.
+/// Refuses a `--sign` key that does not read, before anything is built.
 pub(super) fn check(job: &Job) -> Result<()> {
     let Some(key) = &job.delivery.sign else { return Ok(()) };
-    if !job.destinations.iter().any(|d| matches!(d, Destination::Push(..))) {
-        return Err(Error::usage(
-            "--sign signs the pushed image, and nothing is pushed",
-            "add --push REF (or sign later: staticize sign REF --key KEY)",
-        ));
-    }
     PrivateKey::read(key).map(|_| ())
 }
 
@@ -44,6 +39,10 @@ pub(super) fn write(job: &Job, sbom: Option<&Sbom>, written: &Written, rep: &Rep
     let statement = crate::provenance::statement(&build, &written.reference, &written.manifest_digest)?;
     let path = crate::provenance::write_beside(&statement, &written.path)?;
     rep.step("provenance", format!("{} (SLSA v1, {})", path.display(), short_digest(&written.manifest_digest)));
+    if let Some(key) = &job.delivery.sign {
+        let signed = crate::sign::local::sign_archive(&written.path, &statement, &PrivateKey::read(key)?)?;
+        rep.step("sign", format!("{} (the provenance signed; staticize verify ARCHIVE --key PUB)", signed.display()));
+    }
     Ok(statement)
 }
 
@@ -55,6 +54,8 @@ fn parameters(job: &Job) -> serde_json::Value {
         "platforms": d.platforms.iter().map(|a| a.platform()).collect::<Vec<_>>(),
         "sourceDateEpoch": crate::epoch::source_date_epoch().unwrap_or(0),
         "strip": d.strip,
+        // staticize is one command per process: its own arguments are this job's invocation.
+        "invocation": crate::provenance::invocation::recorded(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
     });
     if let Programs::Build { profile, extra_args, .. } = &job.programs {
         p["profile"] = json!(profile.name());

@@ -808,9 +808,12 @@ fn print_image(i: &ImageView, rep: &Reporter) {
     }
     let pushed = i.destinations.iter().any(|d| d.kind == "push");
     let provenance = match (pushed, i.signed) {
-        (true, true) => ", signed and attested on push as sha256-DIGEST.sig and .att",
+        (true, true) => {
+            ", signed into NAME.intoto.jsonl, and signed and attested on push as sha256-DIGEST.sig and .att"
+        }
         (true, false) => ", attached on push",
-        _ => "",
+        (false, true) => ", signed into NAME.intoto.jsonl",
+        (false, false) => "",
     };
     rep.step("provenance", format!("{} (SLSA v1{provenance})", i.provenance.display()));
 }

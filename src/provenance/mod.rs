@@ -6,6 +6,9 @@
 //! `NAME.provenance.json`; deterministic: no clock, no host name, keys sorted, so the same
 //! build gives the same bytes and a second builder can compare them.
 
+pub(crate) mod invocation;
+pub(crate) mod rebuild;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -86,18 +89,32 @@ fn dependency(p: &Package) -> Value {
 
 /// `NAME.provenance.json` beside the archive `NAME.tar` (or the layout directory NAME).
 pub(crate) fn path_beside(archive: &Path) -> PathBuf {
+    beside(archive, "provenance.json")
+}
+
+/// `NAME.intoto.jsonl` beside the archive `NAME.tar`: the statement signed, as a DSSE
+/// envelope on one line (the name SLSA's own verifier reads).
+pub(crate) fn envelope_beside(archive: &Path) -> PathBuf {
+    beside(archive, "intoto.jsonl")
+}
+
+fn beside(archive: &Path, suffix: &str) -> PathBuf {
     let name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = name.strip_suffix(".tar").unwrap_or(&name);
-    archive.with_file_name(format!("{stem}.provenance.json"))
+    archive.with_file_name(format!("{stem}.{suffix}"))
 }
 
 /// Writes the statement beside the archive (temp file and rename); returns its path.
 pub(crate) fn write_beside(statement: &[u8], archive: &Path) -> Result<PathBuf> {
-    let dest = path_beside(archive);
-    let mut tmp = crate::output::temp_beside(&dest)?;
-    std::io::Write::write_all(&mut tmp, statement).map_err(|e| Error::io("write the provenance", &dest, e))?;
-    crate::output::persist(tmp, &dest, 0o644)?;
-    Ok(dest)
+    write_file(&path_beside(archive), statement)
+}
+
+/// Writes `bytes` to `dest` through a temp file and a rename.
+pub(crate) fn write_file(dest: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let mut tmp = crate::output::temp_beside(dest)?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io("write the provenance", dest, e))?;
+    crate::output::persist(tmp, dest, 0o644)?;
+    Ok(dest.to_path_buf())
 }
 
 /// The image digest ("sha256:…") a statement's subject names, if it is a SLSA provenance

@@ -202,6 +202,11 @@ pub(crate) struct Attached {
 /// The empty JSON object OCI 1.1 artifacts use as their config.
 const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
+/// The digest the archive's image is pushed as: its manifest's, or its index's.
+pub(crate) fn top_digest(archive: &Archive) -> Result<String> {
+    Ok(plan(archive)?.top.digest)
+}
+
 /// Attaches `bytes` (of media type `artifact_type`, e.g. application/spdx+json) to the image
 /// the archive's push put in the registry: an OCI artifact manifest whose `subject` is the
 /// image. A registry with the referrers API indexes it by that subject; any other gets it
@@ -238,12 +243,21 @@ pub(crate) fn attach(
     });
     let body = serde_json::to_vec(&manifest).expect("a manifest serialises");
     let doc = Doc { digest: crate::digest::sha256_digest(&body), media_type: spec::MEDIA_MANIFEST.into(), bytes: body };
-    if client.put_manifest(&doc.digest, &doc)?.is_some() {
+    if client.put_manifest(&doc.digest, &doc)?.is_some() || lists_referrers(&mut client, target, &top.digest)? {
         return Ok(Attached { digest: doc.digest, referrer: true, tag: None });
     }
     let tag = format!("{}.{suffix}", top.digest.replace(':', "-"));
     client.put_manifest(&tag, &doc)?;
     Ok(Attached { digest: doc.digest, referrer: false, tag: Some(tag) })
+}
+
+/// Whether the registry answers the OCI 1.1 referrers API for `digest`: some (go-containerregistry's)
+/// index referrers without sending the OCI-Subject header the spec asks for on the put.
+fn lists_referrers(client: &mut Client, target: &Remote, digest: &str) -> Result<bool> {
+    let url = format!("{}/v2/{}/referrers/{digest}", target.base(), target.repository);
+    let accept = ("Accept", spec::MEDIA_INDEX.to_string());
+    let resp = client.send("GET", &url, &[accept], Body::Empty, &format!("list the referrers of {digest}"))?;
+    Ok(resp.status().as_u16() == 200)
 }
 
 fn plan(archive: &Archive) -> Result<Plan> {

@@ -134,6 +134,32 @@ impl Layer {
     }
 }
 
+/// The artifact type of a signature stored as an OCI 1.1 referrer (cosign's
+/// `--registry-referrers-mode=oci-1-1`, read by `cosign verify --experimental-oci11`).
+pub(crate) const ARTIFACT_SIGNATURE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
+/// The manifest an OCI 1.1 referrer names as its subject.
+pub(crate) struct Subject {
+    /// Its media type.
+    pub media_type: String,
+    /// "sha256:…".
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The config blob and the manifest that carry `layers` (uncompressed: each diff_id is the
+/// layer's own digest) as a referrer of `subject`: the artifact type as the config's media
+/// type and the manifest's `artifactType`, as cosign writes a signature in OCI 1.1 form.
+pub(crate) fn referrer_manifest(layers: &[Layer], subject: &Subject) -> (Vec<u8>, Vec<u8>) {
+    let (config, m) = manifest(layers);
+    let mut m: Value = serde_json::from_slice(&m).expect("a manifest reads back");
+    m["config"]["mediaType"] = json!(ARTIFACT_SIGNATURE);
+    m["artifactType"] = json!(ARTIFACT_SIGNATURE);
+    m["subject"] = json!({ "mediaType": subject.media_type, "digest": subject.digest, "size": subject.size });
+    (config, serde_json::to_vec(&m).expect("a manifest serialises"))
+}
+
 /// The config blob and the manifest that carry `layers` (uncompressed: each diff_id is the
 /// layer's own digest).
 pub(crate) fn manifest(layers: &[Layer]) -> (Vec<u8>, Vec<u8>) {

@@ -1,6 +1,7 @@
 //! The keys: an ECDSA P-256 private key in PEM (PKCS#8 `PRIVATE KEY`, as `openssl genpkey`
-//! writes it, or SEC1 `EC PRIVATE KEY`, as `openssl ecparam -genkey` does) and its public key
-//! in PEM (`PUBLIC KEY`, as `cosign public-key` and `openssl pkey -pubout` write it). Key
+//! writes it, or SEC1 `EC PRIVATE KEY`, as `openssl ecparam -genkey` does) or an Ed25519 one
+//! (PKCS#8, `openssl genpkey -algorithm ed25519`), and its public key in PEM (`PUBLIC KEY`, as
+//! `cosign public-key` and `openssl pkey -pubout` write it). cosign verifies both kinds. Key
 //! bytes never reach an error or a log: errors name the file and the kind of key only.
 
 use std::path::{Path, PathBuf};
@@ -15,13 +16,23 @@ use crate::error::{Error, Result};
 const MAX_KEY: u64 = 64 << 10;
 
 /// A private key that signs.
-pub(crate) struct PrivateKey {
-    key: SigningKey,
+pub(crate) enum PrivateKey {
+    /// ECDSA P-256 with SHA-256.
+    P256(SigningKey),
+    /// Ed25519 (pure: the message itself is signed).
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+}
+
+/// The public half of a [`PrivateKey`].
+#[derive(Debug, Clone, Copy)]
+enum Verifying {
+    P256(VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
 }
 
 /// A public key that verifies.
 pub(crate) struct PublicKey {
-    key: VerifyingKey,
+    key: Verifying,
     /// The file it was read from (named in failures).
     pub path: PathBuf,
 }
@@ -30,37 +41,47 @@ impl PrivateKey {
     /// Reads the private key at `path`.
     pub(crate) fn read(path: &Path) -> Result<PrivateKey> {
         let text = read_pem(path, "the signing key")?;
-        let secret = if text.contains("-----BEGIN EC PRIVATE KEY-----") {
-            p256::SecretKey::from_sec1_pem(&text).ok()
+        let key = if text.contains("-----BEGIN EC PRIVATE KEY-----") {
+            p256::SecretKey::from_sec1_pem(&text).ok().map(|s| PrivateKey::P256(SigningKey::from(s)))
         } else {
-            p256::SecretKey::from_pkcs8_pem(&text).ok()
+            p256::SecretKey::from_pkcs8_pem(&text).ok().map(|s| PrivateKey::P256(SigningKey::from(s))).or_else(|| {
+                ed25519_dalek::SigningKey::from_pkcs8_pem(&text).ok().map(|k| PrivateKey::Ed25519(Box::new(k)))
+            })
         };
-        let Some(secret) = secret else {
+        key.ok_or_else(|| {
             let why = if text.contains("ENCRYPTED") {
                 "is encrypted (a cosign.key or an encrypted PKCS#8 key); staticize reads plain keys only"
             } else {
-                "is not an ECDSA P-256 private key in PEM (PKCS#8 PRIVATE KEY or SEC1 EC PRIVATE KEY)"
+                "is not an ECDSA P-256 or Ed25519 private key in PEM (PKCS#8 PRIVATE KEY or SEC1 EC PRIVATE KEY)"
             };
-            return Err(Error::input(
+            Error::input(
                 path,
                 format!("the signing key {why}"),
                 Some("make one with: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem (then give --sign key.pem)".into()),
-            ));
-        };
-        Ok(PrivateKey { key: SigningKey::from(secret) })
+            )
+        })
     }
 
-    /// The DER-encoded ECDSA P-256 / SHA-256 signature of `message` (RFC 6979: the same
-    /// message and key give the same signature).
+    /// The signature of `message`: DER-encoded ECDSA P-256 / SHA-256 (RFC 6979: the same
+    /// message and key give the same signature), or the 64 bytes of Ed25519 (deterministic too).
     pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
-        let sig: Signature = self.key.sign(message);
-        sig.to_der().as_bytes().to_vec()
+        match self {
+            PrivateKey::P256(key) => {
+                let sig: Signature = key.sign(message);
+                sig.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
+        }
     }
 
     /// Its public key, for checking a signature just made.
     #[cfg(test)]
     pub(crate) fn public(&self) -> PublicKey {
-        PublicKey { key: *self.key.verifying_key(), path: PathBuf::new() }
+        let key = match self {
+            PrivateKey::P256(k) => Verifying::P256(*k.verifying_key()),
+            PrivateKey::Ed25519(k) => Verifying::Ed25519(k.verifying_key()),
+        };
+        PublicKey { key, path: PathBuf::new() }
     }
 }
 
@@ -68,20 +89,34 @@ impl PublicKey {
     /// Reads the public key at `path`.
     pub(crate) fn read(path: &Path) -> Result<PublicKey> {
         let text = read_pem(path, "the public key")?;
-        let key = VerifyingKey::from_public_key_pem(&text).map_err(|_| {
-            Error::input(
-                path,
-                "is not an ECDSA P-256 public key in PEM (-----BEGIN PUBLIC KEY-----)",
-                Some("give the public key: openssl pkey -in key.pem -pubout -out key.pub (then --key key.pub)".into()),
-            )
-        })?;
+        let key = VerifyingKey::from_public_key_pem(&text)
+            .map(Verifying::P256)
+            .or_else(|_| ed25519_dalek::VerifyingKey::from_public_key_pem(&text).map(Verifying::Ed25519))
+            .map_err(|_| {
+                Error::input(
+                    path,
+                    "is not an ECDSA P-256 or Ed25519 public key in PEM (-----BEGIN PUBLIC KEY-----)",
+                    Some(
+                        "give the public key: openssl pkey -in key.pem -pubout -out key.pub (then --key key.pub)"
+                            .into(),
+                    ),
+                )
+            })?;
         Ok(PublicKey { key, path: path.to_path_buf() })
     }
 
-    /// True when `der` is this key's signature of `message` (DER, or the raw 64-byte form).
-    pub(crate) fn verifies(&self, message: &[u8], der: &[u8]) -> bool {
-        let sig = Signature::from_der(der).or_else(|_| Signature::from_slice(der));
-        sig.is_ok_and(|s| self.key.verify(message, &s).is_ok())
+    /// True when `sig` is this key's signature of `message` (ECDSA: DER, or the raw 64-byte
+    /// form; Ed25519: its 64 bytes).
+    pub(crate) fn verifies(&self, message: &[u8], sig: &[u8]) -> bool {
+        match &self.key {
+            Verifying::P256(key) => {
+                let sig = Signature::from_der(sig).or_else(|_| Signature::from_slice(sig));
+                sig.is_ok_and(|s| key.verify(message, &s).is_ok())
+            }
+            Verifying::Ed25519(key) => {
+                ed25519_dalek::Signature::from_slice(sig).is_ok_and(|s| key.verify_strict(message, &s).is_ok())
+            }
+        }
     }
 }
 
@@ -106,6 +141,25 @@ cVbG5E4/A+umngi5/H2lkNwJ93OhRANCAAQc61OJDRc5+ZRq/OrlTKflX6LJ3jUK
 ZCRaraNb0PYsv63e4PwZ1VD7phjpt0gHPfOcWtWIgoYuGHN9Dok2jR2m
 -----END PRIVATE KEY-----
 ";
+
+    /// A throwaway Ed25519 key (PKCS#8), made for this test with openssl genpkey.
+    const ED25519: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIOARhD4CwGMZ0CE5CVXXmNwofgfGUzUnbjlYyX7IhgVr
+-----END PRIVATE KEY-----
+";
+
+    #[test]
+    fn an_ed25519_key_signs_too() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("k.pem");
+        std::fs::write(&path, ED25519).unwrap();
+        let key = PrivateKey::read(&path).unwrap();
+        assert!(matches!(key, PrivateKey::Ed25519(_)));
+        let sig = key.sign(b"payload");
+        assert_eq!(sig.len(), 64);
+        assert!(key.public().verifies(b"payload", &sig));
+        assert!(!key.public().verifies(b"payload!", &sig));
+    }
 
     #[test]
     fn a_signature_verifies_with_its_key_only() {

@@ -6,6 +6,7 @@
 
 pub(crate) mod cosign;
 pub(crate) mod key;
+pub(crate) mod local;
 pub(crate) mod verify;
 
 use base64::Engine;
@@ -23,7 +24,8 @@ use key::PrivateKey;
 pub(crate) struct Signed {
     /// The image signed ("sha256:…").
     pub digest: String,
-    /// The signature's tag (`sha256-<hex>.sig`).
+    /// Where the signature is: its tag (`sha256-<hex>.sig`), or "the referrer sha256:…" on a
+    /// registry with the OCI 1.1 referrers API.
     pub signature: String,
     /// The attestation's tag (`sha256-<hex>.att`); None: no statement was given.
     pub attestation: Option<String>,
@@ -41,12 +43,14 @@ pub(crate) fn sign(target: &Remote, digest: &str, key: &PrivateKey, statement: O
     let payload = cosign::payload(&identity(target), digest);
     let sig = STANDARD.encode(key.sign(&payload));
     let layer = Layer::of(MEDIA_SIMPLE_SIGNING, &payload, &[(SIGNATURE_ANNOTATION, sig)]);
-    let signature = add_layer(&mut repo, &cosign::tag(digest, "sig"), &payload, layer)?;
+    let signature = match repo.referrers(digest, cosign::ARTIFACT_SIGNATURE)? {
+        Some(existing) => add_referrer(&mut repo, digest, &existing, &payload, layer)?,
+        None => add_layer(&mut repo, &cosign::tag(digest, "sig"), &payload, layer)?,
+    };
     let attestation = match statement {
         None => None,
         Some(statement) => {
-            let media = crate::provenance::MEDIA_TYPE;
-            let envelope = Envelope::new(media, statement, &key.sign(&cosign::pae(media, statement))).to_bytes();
+            let envelope = envelope(statement, key);
             let annotations = [
                 (SIGNATURE_ANNOTATION, String::new()),
                 ("predicateType", crate::provenance::PREDICATE_TYPE.to_string()),
@@ -56,6 +60,45 @@ pub(crate) fn sign(target: &Remote, digest: &str, key: &PrivateKey, statement: O
         }
     };
     Ok(Signed { digest: digest.into(), signature, attestation })
+}
+
+/// The in-toto `statement` in a DSSE envelope signed with `key` (what `cosign attest` writes).
+pub(crate) fn envelope(statement: &[u8], key: &PrivateKey) -> Vec<u8> {
+    let media = crate::provenance::MEDIA_TYPE;
+    Envelope::new(media, statement, &key.sign(&cosign::pae(media, statement))).to_bytes()
+}
+
+/// Stores `layer` (of `bytes`) as an OCI 1.1 referrer of the image `digest`, one manifest per
+/// signature as cosign does, unless one of the `existing` referrers holds it already.
+fn add_referrer(
+    repo: &mut Repository,
+    digest: &str,
+    existing: &[String],
+    bytes: &[u8],
+    layer: Layer,
+) -> Result<String> {
+    for d in existing {
+        if let Some(m) = repo.manifest(d)?
+            && Layer::all_of(&m.bytes).unwrap_or_default().contains(&layer)
+        {
+            return Ok(format!("the referrer {d}"));
+        }
+    }
+    let Some(image) = repo.manifest(digest)? else {
+        return Err(Error::input(digest, "is not in the registry", Some("push the image first".into())));
+    };
+    let media_type = serde_json::from_slice::<serde_json::Value>(&image.bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(String::from));
+    let subject = cosign::Subject {
+        media_type: media_type.unwrap_or_else(|| crate::image::spec::MEDIA_MANIFEST.into()),
+        digest: digest.into(),
+        size: image.bytes.len() as u64,
+    };
+    repo.put_blob(bytes)?;
+    let (config, manifest) = cosign::referrer_manifest(&[layer], &subject);
+    repo.put_blob(&config)?;
+    Ok(format!("the referrer {}", repo.put_untagged(manifest)?))
 }
 
 /// Adds `layer` (of `bytes`) to the manifest under `tag`, keeping the layers already there.

@@ -25,6 +25,18 @@ pub(crate) struct Verified {
     pub signatures: usize,
     /// The command the signed provenance says built the image.
     pub command: String,
+    /// The signed provenance statement.
+    #[serde(skip)]
+    pub statement: Vec<u8>,
+}
+
+impl Verified {
+    /// What verifying `reference` (of `digest`) found: `signatures` and the signed `statement`.
+    pub(crate) fn new(reference: String, digest: String, signatures: usize, statement: Vec<u8>) -> Verified {
+        let v: serde_json::Value = serde_json::from_slice(&statement).unwrap_or_default();
+        let command = v["predicate"]["buildDefinition"]["externalParameters"]["command"].as_str().unwrap_or("");
+        Verified { reference, digest, signatures, command: command.to_string(), statement }
+    }
 }
 
 /// Verifies the image at `target` with `key`.
@@ -40,24 +52,35 @@ pub(crate) fn verify(target: &Remote, key: &PublicKey) -> Result<Verified> {
     let digest = image.digest;
     let signatures = signatures(&mut repo, target, &digest, key)?;
     let statement = attestation(&mut repo, target, &digest, key)?;
-    let v: serde_json::Value = serde_json::from_slice(&statement).unwrap_or_default();
-    let command = v["predicate"]["buildDefinition"]["externalParameters"]["command"].as_str().unwrap_or("").to_string();
-    Ok(Verified { reference: target.to_string(), digest, signatures, command })
+    Ok(Verified::new(target.to_string(), digest, signatures, statement))
 }
 
-fn failed(message: String, help: &str) -> Error {
+/// A failed verdict with its help.
+pub(super) fn failed(message: String, help: &str) -> Error {
     Error::Verdict { message, help: Some(help.into()) }
 }
 
-/// How many signatures under the `.sig` tag the key verifies for `digest`.
+/// The signature layers for `digest`: those of its OCI 1.1 referrers, and under its `.sig` tag.
+fn signature_layers(repo: &mut Repository, digest: &str) -> Result<Vec<Layer>> {
+    let mut manifests = Vec::new();
+    for d in repo.referrers(digest, cosign::ARTIFACT_SIGNATURE)?.unwrap_or_default() {
+        manifests.extend(repo.manifest(&d)?);
+    }
+    manifests.extend(repo.manifest(&cosign::tag(digest, "sig"))?);
+    Ok(manifests.iter().flat_map(|m| Layer::all_of(&m.bytes).unwrap_or_default()).collect())
+}
+
+/// How many signatures (referrers, or under the `.sig` tag) the key verifies for `digest`.
 fn signatures(repo: &mut Repository, target: &Remote, digest: &str, key: &PublicKey) -> Result<usize> {
     let tag = cosign::tag(digest, "sig");
     let resign = "sign it again: staticize sign REF --key KEY (or --sign KEY with --push)";
-    let Some(m) = repo.manifest(&tag)? else {
-        return Err(failed(format!("{target}@{digest} is not signed: the registry has no {tag}"), resign));
-    };
+    let layers = signature_layers(repo, digest)?;
+    if layers.is_empty() {
+        let why = format!("{target}@{digest} is not signed: the registry has no {tag} and no signature referrer");
+        return Err(failed(why, resign));
+    }
     let (mut good, mut other_image) = (0, false);
-    for l in Layer::all_of(&m.bytes).unwrap_or_default().iter().filter(|l| l.media_type == MEDIA_SIMPLE_SIGNING) {
+    for l in layers.iter().filter(|l| l.media_type == MEDIA_SIMPLE_SIGNING) {
         let Some(sig) = l.annotation(SIGNATURE_ANNOTATION).and_then(|s| STANDARD.decode(s).ok()) else { continue };
         let payload = repo.blob(&l.digest)?;
         if !key.verifies(&payload, &sig) {
