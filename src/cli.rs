@@ -377,6 +377,10 @@ pub struct ImageCmdArgs {
     /// the file on disk is never changed).
     #[arg(long)]
     pub no_strip: bool,
+    /// Make a packed node single executable PID 1 itself (by default it starts under
+    /// staticize's minimal init, as in `staticize node`'s image: node ignores SIGTERM as PID 1).
+    #[arg(long)]
+    pub no_init: bool,
 }
 
 /// `staticize check`.

@@ -109,16 +109,13 @@ pub(crate) fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
     CheckedFile { verdict, ok, max_size: rules.max_size, over_budget, packed, needs_image }
 }
 
-/// Largest program read back out of a pack to look at its node blob.
-const MAX_PROGRAM: u64 = 1 << 30;
-
 /// "runs only inside its image: …" for a node single executable (plain, or packed: then the
 /// program is decompressed from the payload) whose blob is the tree layout's launcher.
 fn needs_image(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<String> {
     let l = v.linkage.as_ref()?;
     let bytes = match packed {
         Some(PackVerdict::Carries(_) | PackVerdict::Incomplete { .. }) => {
-            packed_program(&std::fs::read(&v.path).ok()?)?
+            crate::pack::program_of(&std::fs::read(&v.path).ok()?)?
         }
         Some(PackVerdict::Damaged(_)) => return None,
         None if l.kind == LinkKind::Dynamic => std::fs::read(&v.path).ok()?,
@@ -134,24 +131,6 @@ fn needs_image(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<String> 
     Some(format!(
         "runs only inside its image: its node blob runs the package tree the image carries under {root}, so copied alone it exits 127 — run the image, or rebuild with staticize node --layout bundle"
     ))
-}
-
-/// The program a packed file carries, decompressed from the frames that hold it.
-fn packed_program(file: &[u8]) -> Option<Vec<u8>> {
-    let p = crate::pack::format::parse(file).ok()?;
-    let e = p.entries().find(|e| e.role == crate::pack::format::ROLE_PROGRAM)?;
-    if e.size > MAX_PROGRAM {
-        return None;
-    }
-    let (start, end) = (e.offset, e.offset + e.size);
-    let mut out = Vec::with_capacity(e.size as usize);
-    for f in p.frames().filter(|f| f.raw_offset < end && f.raw_offset + f.raw_len > start) {
-        let raw = zstd::bulk::decompress(f.data, f.raw_len as usize).ok()?;
-        let from = start.saturating_sub(f.raw_offset) as usize;
-        let to = (end - f.raw_offset).min(f.raw_len) as usize;
-        out.extend_from_slice(raw.get(from..to)?);
-    }
-    (out.len() as u64 == e.size).then_some(out)
 }
 
 /// "over the 8,192 B limit by 1,024 B" when the file is larger than `max`.

@@ -17,7 +17,8 @@ pub fn run(args: ImageCmdArgs, rep: &Reporter) -> Result<()> {
     let name = image_name(&args, &binaries)?;
     let dest = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.tar")));
     let settings = settings::image_settings(&args.options)?;
-    let delivery = pipeline::Delivery { strip: !args.no_strip, ..settings::delivery(&args.options)? };
+    let delivery =
+        pipeline::Delivery { strip: !args.no_strip, init: !args.no_init, ..settings::delivery(&args.options)? };
     let created_by = format!(
         "staticize image {}",
         binaries

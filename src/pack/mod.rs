@@ -458,6 +458,28 @@ pub fn with_init(image: &mut crate::image::PlatformImage) -> Result<()> {
     Ok(())
 }
 
+/// Largest program read back out of a pack to look at it.
+const MAX_PROGRAM: u64 = 1 << 30;
+
+/// The program a packed file carries, decompressed from the frames that hold it (None: not a
+/// pack, damaged, or a program over 1 GiB).
+pub fn program_of(file: &[u8]) -> Option<Vec<u8>> {
+    let p = format::parse(file).ok()?;
+    let e = p.entries().find(|e| e.role == format::ROLE_PROGRAM)?;
+    if e.size > MAX_PROGRAM {
+        return None;
+    }
+    let (start, end) = (e.offset, e.offset + e.size);
+    let mut out = Vec::with_capacity(e.size as usize);
+    for f in p.frames().filter(|f| f.raw_offset < end && f.raw_offset + f.raw_len > start) {
+        let raw = zstd::bulk::decompress(f.data, f.raw_len as usize).ok()?;
+        let from = start.saturating_sub(f.raw_offset) as usize;
+        let to = (end - f.raw_offset).min(f.raw_len) as usize;
+        out.extend_from_slice(raw.get(from..to)?);
+    }
+    (out.len() as u64 == e.size).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

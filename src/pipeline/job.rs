@@ -65,6 +65,9 @@ pub struct Delivery {
     pub strip: bool,
     /// The private key (PEM) that signs the pushed image and its provenance (`--sign`).
     pub sign: Option<std::path::PathBuf>,
+    /// Start a given packed node single executable under staticize's init (`staticize image`;
+    /// `--no-init`), as `staticize node`'s own image does.
+    pub init: bool,
 }
 
 impl Delivery {

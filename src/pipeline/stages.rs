@@ -316,8 +316,30 @@ pub(super) fn image_static(
                 crate::pack::with_init(image)?;
             }
         }
+    } else if job.delivery.init {
+        init_packed_node(&mut plan, programs, rep)?;
     }
     Ok(plan)
+}
+
+/// Puts staticize's init first in each image whose program is a given packed node single
+/// executable: node as PID 1 ignores SIGTERM, so `docker stop` would wait for its timeout.
+fn init_packed_node(plan: &mut ImagePlan, programs: &[Judged], rep: &Reporter) -> Result<()> {
+    for (image, p) in plan.images.iter_mut().zip(programs) {
+        let bytes = std::fs::read(&p.elf).map_err(|e| Error::io("read", &p.elf, e))?;
+        let program = crate::pack::program_of(&bytes);
+        if program.is_some_and(|p| crate::sea::verify(&p).ok().and_then(|c| c.blob_bytes).is_some()) {
+            crate::pack::with_init(image)?;
+            rep.step(
+                "init",
+                format!(
+                    "{} runs first as PID 1 in the image: forwards signals to node, reaps zombies, exits with its status (--no-init)",
+                    crate::pack::INIT_PATH
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The scratch-gap hints of static programs, as a carried program gets them: a Go or rustls

@@ -228,6 +228,9 @@ struct Laid {
     main: PathBuf,
     /// Directories of the npm packages shipped (bundled modules' packages, or the tree's).
     package_dirs: Vec<PathBuf>,
+    /// The program's own modules esbuild reached from the entry, when none of them locates
+    /// files beside itself (then the tree needs only these of the project's files).
+    own_modules: Option<Vec<PathBuf>>,
 }
 
 /// Script, bundle or tree.
@@ -254,12 +257,14 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
         tree: None,
         main: req.entry.clone(),
         package_dirs: Vec::new(),
+        own_modules: None,
     };
     if let Some(why) = &why_bundle {
         if req.layout != LayoutChoice::Tree {
             let bundled = bundle(tc, node, req, steps)?;
             laid.self_locating = bundled.self_locating;
             laid.package_dirs = bundled.package_dirs;
+            laid.own_modules = bundled.own_modules;
             laid.bundler = Some(tc.esbuild.package.clone());
             laid.main = bundled.script;
             laid.layout = Layout::Bundle;
@@ -281,7 +286,7 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
         steps.step("layout", "the entry as it is: it imports nothing but node's built-in modules");
     }
     if laid.layout == Layout::Tree {
-        let tree = tree::collect(&req.entry)?;
+        let tree = tree::collect(&req.entry, laid.own_modules.as_deref())?;
         let why = if laid.self_locating.is_empty() {
             "as asked (--layout tree)".to_string()
         } else {
@@ -421,6 +426,9 @@ struct Bundled {
     self_locating: Vec<String>,
     /// Directories of the npm packages esbuild took modules from.
     package_dirs: Vec<PathBuf>,
+    /// The project's own modules among the inputs, unless one of them locates files beside
+    /// itself (then which of the project's files it reads is unknown).
+    own_modules: Option<Vec<PathBuf>>,
 }
 
 fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Steps) -> Result<Bundled> {
@@ -462,15 +470,24 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Ste
     let mut found = Vec::new();
     let mut pkgs = std::collections::BTreeSet::new();
     let mut package_dirs = std::collections::BTreeSet::new();
+    let mut own_modules = Some(Vec::new());
     for input in &inputs {
         let path = dir.join(input);
-        if let Some(pkg) = package_of(input) {
+        let pkg = package_of(input);
+        if let Some(pkg) = &pkg {
             let at = input.rfind("node_modules/").unwrap_or(0);
-            package_dirs.insert(dir.join(&input[..at]).join("node_modules").join(&pkg));
-            pkgs.insert(pkg);
+            package_dirs.insert(dir.join(&input[..at]).join("node_modules").join(pkg));
+            pkgs.insert(pkg.clone());
         }
-        if let Some(marker) = std::fs::read_to_string(&path).ok().as_deref().and_then(source::self_locating) {
+        let marker = std::fs::read_to_string(&path).ok().as_deref().and_then(source::self_locating);
+        if let Some(marker) = marker {
             found.push(format!("{input} uses {marker}"));
+        }
+        if pkg.is_none() {
+            match marker {
+                Some(_) => own_modules = None,
+                None => own_modules.iter_mut().for_each(|m| m.push(path.clone())),
+            }
         }
     }
     steps.step(
@@ -483,7 +500,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Ste
             human_size(size_of(&script))
         ),
     );
-    Ok(Bundled { script, self_locating: found, package_dirs: package_dirs.into_iter().collect() })
+    Ok(Bundled { script, self_locating: found, package_dirs: package_dirs.into_iter().collect(), own_modules })
 }
 
 /// "node_modules/@scope/name/lib/x.js" → "@scope/name".

@@ -42,8 +42,9 @@ pub struct Tree {
 }
 
 /// Collects the tree for `entry` (an existing script; symlinks such as node_modules/.bin/x are
-/// followed to the real file).
-pub(crate) fn collect(entry: &Path) -> Result<Tree> {
+/// followed to the real file). `reachable` is the program's own modules esbuild found from the
+/// entry, when it looked and no own module locates files beside itself.
+pub(crate) fn collect(entry: &Path, reachable: Option<&[PathBuf]>) -> Result<Tree> {
     let entry = entry.canonicalize().map_err(|e| Error::io("resolve", entry, e))?;
     let entry_dir = entry.parent().unwrap_or(Path::new("/")).to_path_buf();
     let top = package_root(&entry_dir).unwrap_or_else(|| entry_dir.clone());
@@ -87,7 +88,11 @@ pub(crate) fn collect(entry: &Path) -> Result<Tree> {
 
     let mut files: BTreeMap<String, TreeFile> = BTreeMap::new();
     for pkg in &packages {
-        walk(pkg, &root, &mut files, &mut BTreeSet::new())?;
+        if is_installed(pkg) {
+            walk(pkg, &root, &mut files, &mut BTreeSet::new())?;
+        } else {
+            own_files(pkg, &entry, reachable, &root, &mut files)?;
+        }
     }
     let entry_rel = rel_to(&entry, &root).ok_or_else(|| {
         Error::input(&entry, "is outside its package tree", Some("pass the script inside the project".into()))
@@ -103,6 +108,116 @@ pub(crate) fn collect(entry: &Path) -> Result<Tree> {
         files: files.into_values().collect(),
         bytes,
     })
+}
+
+/// Whether `dir` is an installed package (below a node_modules directory): npm put exactly its
+/// published files there, so all of them ship. Anything else is a project's working directory.
+fn is_installed(dir: &Path) -> bool {
+    dir.components().any(|c| c.as_os_str() == "node_modules")
+}
+
+/// A project's own files: its package.json, the entry, what `main`, `bin` and `files` name (as
+/// npm publishes them), and the modules reachable from the entry. With no `files` list and no
+/// module graph (or an own module that finds files beside itself) it is the directory less what
+/// is never the program's: see [`walk_project`].
+fn own_files(
+    dir: &Path,
+    entry: &Path,
+    reachable: Option<&[PathBuf]>,
+    root: &Path,
+    files: &mut BTreeMap<String, TreeFile>,
+) -> Result<()> {
+    let pj = package_json(dir).unwrap_or_default();
+    let listed = pj["files"].as_array();
+    if listed.is_none() && reachable.is_none() {
+        return walk_project(dir, root, files, &mut BTreeSet::new());
+    }
+    let mut named: Vec<PathBuf> = vec![dir.join("package.json"), entry.to_path_buf()];
+    named.extend(pj["main"].as_str().map(|m| dir.join(m)));
+    match &pj["bin"] {
+        serde_json::Value::String(b) => named.push(dir.join(b)),
+        serde_json::Value::Object(o) => named.extend(o.values().filter_map(|v| v.as_str()).map(|b| dir.join(b))),
+        _ => {}
+    }
+    named.extend(reachable.unwrap_or_default().iter().cloned());
+    for pattern in listed.into_iter().flatten().filter_map(|v| v.as_str()) {
+        let pattern = dir.join(pattern.trim_start_matches("./").trim_end_matches('/'));
+        let matched = glob::glob(&pattern.to_string_lossy()).map_err(|e| {
+            Error::input(
+                dir.join("package.json"),
+                format!("its files entry {} is not a pattern: {e}", pattern.display()),
+                None,
+            )
+        })?;
+        named.extend(matched.filter_map(|m| m.ok()));
+    }
+    for path in named {
+        let Ok(meta) = std::fs::metadata(&path) else { continue }; // npm skips what is absent too
+        if meta.is_dir() {
+            walk(&path, root, files, &mut BTreeSet::new())?;
+        } else if let Some(rel) = rel_to(&path, root) {
+            files.entry(rel.clone()).or_insert(file_entry(&path, rel)?);
+        }
+    }
+    Ok(())
+}
+
+/// A project directory with nothing to say what ships: every file except hidden ones (`.git`,
+/// caches, `.env`), node_modules (its packages ship by the dependency graph), directories of
+/// other projects (their own package.json) or image layouts, and what a build writes there:
+/// executables and archives (ELF, tar), SBOMs and provenance. Without this every rebuild would
+/// carry the previous build's image inside the next.
+fn walk_project(
+    dir: &Path,
+    root: &Path,
+    files: &mut BTreeMap<String, TreeFile>,
+    seen: &mut BTreeSet<PathBuf>,
+) -> Result<()> {
+    let real = dir.canonicalize().map_err(|e| Error::io("read", dir, e))?;
+    if !seen.insert(real) {
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))?;
+    let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if name.starts_with('.') || name == "node_modules" || is_build_output(&name, &path, meta.is_dir()) {
+            continue;
+        }
+        if meta.is_dir() {
+            if !path.join("package.json").exists() {
+                walk_project(&path, root, files, seen)?;
+            }
+        } else if let Some(rel) = rel_to(&path, root).filter(|_| meta.is_file()) {
+            files.entry(rel.clone()).or_insert(file_entry(&path, rel)?);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a file in a project directory is what a build wrote rather than the program: an
+/// executable or archive by its first bytes (ELF; tar, gzip, zstd), an SBOM or provenance by
+/// its name, or an OCI image layout directory.
+fn is_build_output(name: &str, path: &Path, is_dir: bool) -> bool {
+    if is_dir {
+        return path.join("oci-layout").is_file();
+    }
+    if [".spdx.json", ".cdx.json", ".provenance.json", ".intoto.jsonl"].iter().any(|s| name.ends_with(s)) {
+        return true;
+    }
+    let mut head = Vec::with_capacity(262);
+    let read =
+        std::fs::File::open(path).and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 262), &mut head));
+    if read.is_err() {
+        return false;
+    }
+    head.starts_with(b"\x7fELF")
+        || head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || head.get(257..262) == Some(b"ustar")
 }
 
 /// Where node finds package `name` when required from a module in `dir`.
@@ -189,7 +304,7 @@ mod tests {
         write(&p.join("node_modules/a/data/words.txt"), "hello");
         write(&p.join("node_modules/a/node_modules/b/package.json"), r#"{"name":"b"}"#);
         write(&p.join("node_modules/dev/package.json"), r#"{"name":"dev"}"#);
-        let t = collect(&p.join("main.js")).unwrap();
+        let t = collect(&p.join("main.js"), None).unwrap();
         let rels: Vec<&str> = t.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(
             rels,
@@ -212,7 +327,7 @@ mod tests {
         write(&p.join("node_modules/cli/package.json"), r#"{"name":"cli","dependencies":{"dep":"1"}}"#);
         write(&p.join("node_modules/cli/cli.js"), "");
         write(&p.join("node_modules/dep/package.json"), r#"{"name":"dep"}"#);
-        let t = collect(&p.join("node_modules/cli/cli.js")).unwrap();
+        let t = collect(&p.join("node_modules/cli/cli.js"), None).unwrap();
         assert_eq!(t.entry, "node_modules/cli/cli.js");
         assert!(t.files.iter().any(|f| f.rel == "node_modules/dep/package.json"));
     }
@@ -222,9 +337,54 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write(&d.path().join("package.json"), r#"{"dependencies":{"absent":"1"}}"#);
         write(&d.path().join("x.js"), "");
-        let e = collect(&d.path().join("x.js")).unwrap_err();
+        let e = collect(&d.path().join("x.js"), None).unwrap_err();
         assert!(e.to_string().contains("absent"), "{e}");
         assert!(e.help().unwrap().contains("npm install"));
+    }
+
+    fn rels(t: &Tree) -> Vec<&str> {
+        t.files.iter().map(|f| f.rel.as_str()).filter(|r| !r.starts_with("node_modules/")).collect()
+    }
+
+    /// A project directory after a build or two, a checkout and another project inside it.
+    fn used_project(p: &Path, package: &str) {
+        write(&p.join("package.json"), package);
+        write(&p.join("server.js"), "require('./lib/util')");
+        write(&p.join("lib/util.js"), "");
+        write(&p.join("views/index.html"), "<p>");
+        write(&p.join(".git/HEAD"), "ref: refs/heads/main");
+        write(&p.join(".cache/x"), "");
+        write(&p.join("other/package.json"), "{}");
+        write(&p.join("other/big.js"), "");
+        write(&p.join("server"), "\x7fELF and the rest of an executable");
+        let mut tar = vec![0u8; 512];
+        tar[257..262].copy_from_slice(b"ustar");
+        std::fs::write(p.join("server.tar"), tar).unwrap();
+        write(&p.join("server.provenance.json"), "{}");
+        write(&p.join("server.spdx.json"), "{}");
+        write(&p.join("img/oci-layout"), "{}");
+    }
+
+    #[test]
+    fn a_project_directory_ships_without_outputs_checkouts_or_other_projects() {
+        let d = tempfile::tempdir().unwrap();
+        used_project(d.path(), r#"{"name":"app"}"#);
+        let t = collect(&d.path().join("server.js"), None).unwrap();
+        assert_eq!(rels(&t), ["lib/util.js", "package.json", "server.js", "views/index.html"]);
+    }
+
+    #[test]
+    fn the_module_graph_or_the_files_list_chooses_a_projects_files() {
+        let d = tempfile::tempdir().unwrap();
+        used_project(d.path(), r#"{"name":"app","bin":{"app":"server.js"}}"#);
+        let graph = [d.path().join("server.js"), d.path().join("lib/util.js")];
+        let t = collect(&d.path().join("server.js"), Some(&graph)).unwrap();
+        assert_eq!(rels(&t), ["lib/util.js", "package.json", "server.js"]);
+
+        let e = tempfile::tempdir().unwrap();
+        used_project(e.path(), r#"{"name":"app","main":"server.js","files":["lib/","views/*.html"]}"#);
+        let t = collect(&e.path().join("server.js"), None).unwrap();
+        assert_eq!(rels(&t), ["lib/util.js", "package.json", "server.js", "views/index.html"]);
     }
 
     #[test]
