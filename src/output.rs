@@ -37,6 +37,13 @@ pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path, mode: u32) -> Result<(
     Ok(())
 }
 
+/// Writes `bytes` to `dest` atomically (a temp file beside it, then a rename) with `mode`.
+pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut tmp = temp_beside(dest)?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io("write", dest, e))?;
+    persist(tmp, dest, mode)
+}
+
 /// Copies `src` to `dest` atomically with `mode`.
 pub fn copy_atomic(src: &Path, dest: &Path, mode: u32) -> Result<u64> {
     let mut tmp = temp_beside(dest)?;

@@ -246,6 +246,27 @@ pub fn parse_with(w: &str, extras: &mut Extras) -> Result<()> {
     Ok(())
 }
 
+/// Whether `given` (sign's and verify's REF|ARCHIVE) names an archive on disk: one that
+/// exists, or a missing `.tar`, which is then named as missing rather than looked up as an
+/// image on docker.io.
+pub(crate) fn is_archive(given: &str) -> crate::error::Result<bool> {
+    let path = std::path::Path::new(given);
+    if path.exists() {
+        return Ok(true);
+    }
+    if given.ends_with(".tar") {
+        return Err(crate::error::Error::input(
+            path,
+            "no such archive",
+            Some(
+                "give an archive that exists (NAME.tar), or REGISTRY/REPOSITORY[:TAG] for an image in a registry"
+                    .into(),
+            ),
+        ));
+    }
+    Ok(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use crate::report::Reporter;
 /// Runs `sign`.
 pub fn run(args: SignArgs, rep: &Reporter) -> Result<()> {
     let archive = Path::new(&args.reference);
-    if archive.exists() {
+    if super::options::is_archive(&args.reference)? {
         let path = crate::sign::local::sign_archive_beside(archive, &args.key, args.provenance.as_deref())?;
         rep.step("sign", format!("{} (the provenance of {} signed)", path.display(), archive.display()));
         rep.json(&serde_json::json!({ "archive": archive, "signed": path }));

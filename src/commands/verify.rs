@@ -13,7 +13,7 @@ use crate::sign::key::PublicKey;
 pub fn run(args: VerifyArgs, rep: &Reporter) -> Result<()> {
     let key = PublicKey::read(&args.key)?;
     let archive = Path::new(&args.reference);
-    let v = if archive.exists() {
+    let v = if super::options::is_archive(&args.reference)? {
         let v = crate::sign::local::verify_archive(archive, &key)?;
         rep.step("signature", format!("{}: the signed provenance verifies", v.reference));
         v

@@ -43,20 +43,14 @@ pub fn attach(dir: &Path, subject: &str, artifact_type: &str, bytes: &[u8], anno
     });
     let digest = put_blob(dir, &serde_json::to_vec(&manifest).expect("a manifest serialises"))?;
     entry["annotations"][annotation] = json!(digest);
-    let mut tmp = crate::output::temp_beside(&index_path)?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&index).expect("an index serialises"))
-        .map_err(|e| Error::io("write the OCI layout", &index_path, e))?;
-    crate::output::persist(tmp, &index_path, 0o644)?;
+    crate::output::write_atomic(&index_path, &serde_json::to_vec(&index).expect("an index serialises"), 0o644)?;
     Ok(digest)
 }
 
 /// Writes `bytes` into the layout's blob store (temp file and rename); returns its digest.
 fn put_blob(dir: &Path, bytes: &[u8]) -> Result<String> {
     let digest = crate::digest::sha256_digest(bytes);
-    let path = dir.join(spec::blob_path(&digest));
-    let mut tmp = crate::output::temp_beside(&path)?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io("write the OCI layout", &path, e))?;
-    crate::output::persist(tmp, &path, 0o644)?;
+    crate::output::write_atomic(&dir.join(spec::blob_path(&digest)), bytes, 0o644)?;
     Ok(digest)
 }
 

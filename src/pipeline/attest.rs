@@ -46,7 +46,12 @@ pub(super) fn write(job: &Job, sbom: Option<&Sbom>, written: &Written, rep: &Rep
         rep.step("provenance", format!("carried in {} as the referrer {}", dir.display(), short_digest(&d)));
     }
     if let Some(key) = &job.delivery.sign {
-        let signed = crate::sign::local::sign_archive(&written.path, &statement, &PrivateKey::read(key)?)?;
+        let signed = crate::sign::local::sign_archive(
+            &written.path,
+            &written.manifest_digest,
+            &statement,
+            &PrivateKey::read(key)?,
+        )?;
         rep.step("sign", format!("{} (the provenance signed; staticize verify ARCHIVE --key PUB)", signed.display()));
     }
     Ok(statement)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sbom::{Ecosystem, Package, Sbom};
 
 /// The in-toto Statement type.
@@ -106,15 +106,9 @@ fn beside(archive: &Path, suffix: &str) -> PathBuf {
 
 /// Writes the statement beside the archive (temp file and rename); returns its path.
 pub(crate) fn write_beside(statement: &[u8], archive: &Path) -> Result<PathBuf> {
-    write_file(&path_beside(archive), statement)
-}
-
-/// Writes `bytes` to `dest` through a temp file and a rename.
-pub(crate) fn write_file(dest: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let mut tmp = crate::output::temp_beside(dest)?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io("write the provenance", dest, e))?;
-    crate::output::persist(tmp, dest, 0o644)?;
-    Ok(dest.to_path_buf())
+    let dest = path_beside(archive);
+    crate::output::write_atomic(&dest, statement, 0o644)?;
+    Ok(dest)
 }
 
 /// The image digest ("sha256:…") a statement's subject names, if it is a SLSA provenance

@@ -39,7 +39,7 @@ pub(crate) fn rebuild(statement: &[u8], source: &Path) -> Result<Rebuilt> {
     let v: Value = serde_json::from_slice(statement).map_err(|e| not_provenance(&e.to_string()))?;
     let build = &v["predicate"]["buildDefinition"];
     let args: Vec<String> = serde_json::from_value(build["externalParameters"]["parameters"]["invocation"].clone())
-        .map_err(|_| not_provenance("it records no invocation (made by a staticize before 0.1's rebuild)"))?;
+        .map_err(|_| not_provenance("it records no invocation (an older staticize wrote it)"))?;
     let sources_checked = check_sources(build["resolvedDependencies"].as_array().map_or(&[][..], |a| a), source)?;
     let dir = tempfile::Builder::new()
         .prefix("staticize-rebuild-")

@@ -243,21 +243,14 @@ pub(crate) fn attach(
     });
     let body = serde_json::to_vec(&manifest).expect("a manifest serialises");
     let doc = Doc { digest: crate::digest::sha256_digest(&body), media_type: spec::MEDIA_MANIFEST.into(), bytes: body };
-    if client.put_manifest(&doc.digest, &doc)?.is_some() || lists_referrers(&mut client, target, &top.digest)? {
+    if client.put_manifest(&doc.digest, &doc)?.is_some()
+        || client.referrers(target, &top.digest, artifact_type)?.is_some()
+    {
         return Ok(Attached { digest: doc.digest, referrer: true, tag: None });
     }
     let tag = format!("{}.{suffix}", top.digest.replace(':', "-"));
     client.put_manifest(&tag, &doc)?;
     Ok(Attached { digest: doc.digest, referrer: false, tag: Some(tag) })
-}
-
-/// Whether the registry answers the OCI 1.1 referrers API for `digest`: some (go-containerregistry's)
-/// index referrers without sending the OCI-Subject header the spec asks for on the put.
-fn lists_referrers(client: &mut Client, target: &Remote, digest: &str) -> Result<bool> {
-    let url = format!("{}/v2/{}/referrers/{digest}", target.base(), target.repository);
-    let accept = ("Accept", spec::MEDIA_INDEX.to_string());
-    let resp = client.send("GET", &url, &[accept], Body::Empty, &format!("list the referrers of {digest}"))?;
-    Ok(resp.status().as_u16() == 200)
 }
 
 fn plan(archive: &Archive) -> Result<Plan> {
@@ -472,6 +465,31 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// The OCI 1.1 referrers index of `digest` in `target`'s repository, asked for those of
+    /// `artifact_type`; None: the registry has no referrers API (it answers 404, as Debian's
+    /// docker-registry does). Some registries (go-containerregistry's) index referrers without
+    /// the OCI-Subject header the spec asks for on the put, so this is what tells.
+    pub(super) fn referrers(&mut self, target: &Remote, digest: &str, artifact_type: &str) -> Result<Option<Vec<u8>>> {
+        let what = format!("list the referrers of {digest}");
+        let url = format!(
+            "{}/v2/{}/referrers/{digest}?artifactType={}",
+            target.base(),
+            target.repository,
+            artifact_type.replace('+', "%2B")
+        );
+        let accept = ("Accept", spec::MEDIA_INDEX.to_string());
+        let mut resp = self.send("GET", &url, &[accept], Body::Empty, &what)?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 | 405 => return Ok(None),
+            _ => return Err(self.status_error(resp, &what)),
+        }
+        let bytes = resp.body_mut().with_config().limit(4 << 20).read_to_vec().map_err(|e| {
+            self.fail(format!("sent an unreadable referrers index for {digest}: {e}"), "check the registry")
+        })?;
+        Ok(Some(bytes))
     }
 
     /// Puts a manifest; returns the OCI-Subject header a registry with the referrers API

@@ -111,18 +111,7 @@ impl Repository {
     /// OCI 1.1 referrers API; None: the registry has no such API (it answers 404, as Debian's
     /// docker-registry does), so the tag scheme stands in.
     pub(crate) fn referrers(&mut self, digest: &str, artifact_type: &str) -> Result<Option<Vec<String>>> {
-        let what = format!("list the referrers of {digest}");
-        let url = format!("{}?artifactType={}", self.url("referrers", digest), artifact_type.replace('+', "%2B"));
-        let accept = ("Accept", spec::MEDIA_INDEX.to_string());
-        let mut resp = self.client.send("GET", &url, &[accept], Body::Empty, &what)?;
-        match resp.status().as_u16() {
-            200 => {}
-            404 | 405 => return Ok(None),
-            _ => return Err(self.client.status_error(resp, &what)),
-        }
-        let bytes = resp.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| {
-            self.client.fail(format!("sent an unreadable referrers index for {digest}: {e}"), "check the registry")
-        })?;
+        let Some(bytes) = self.client.referrers(&self.target, digest, artifact_type)? else { return Ok(None) };
         let index: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             self.client.fail(format!("sent a referrers index for {digest} that is not JSON: {e}"), "check the registry")
         })?;
@@ -139,8 +128,9 @@ impl Repository {
 
     /// Puts the OCI image manifest `bytes` by its digest (a referrer needs no tag).
     pub(crate) fn put_untagged(&mut self, bytes: Vec<u8>) -> Result<String> {
-        let digest = sha256_digest(&bytes);
-        self.put_manifest(&digest.clone(), bytes)
+        let doc = Doc { digest: sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes };
+        self.client.put_manifest(&doc.digest, &doc)?;
+        Ok(doc.digest)
     }
 
     /// Puts the OCI image manifest `bytes` under `tag`; returns its digest.

@@ -10,12 +10,11 @@ use super::verify::{Verified, failed, verified_statement};
 use crate::error::{Error, Result};
 use crate::image::read::Archive;
 
-/// Signs the statement of the archive at `archive` with `key` into `NAME.intoto.jsonl`;
-/// returns its path. The statement must name this archive's image.
-pub(crate) fn sign_archive(archive: &Path, statement: &[u8], key: &PrivateKey) -> Result<PathBuf> {
-    let digest = digest_of(archive)?;
+/// Signs the statement of the archive at `archive` (whose image is `digest`) with `key` into
+/// `NAME.intoto.jsonl`; returns its path. The statement must name this image.
+pub(crate) fn sign_archive(archive: &Path, digest: &str, statement: &[u8], key: &PrivateKey) -> Result<PathBuf> {
     let subject = crate::provenance::subject_digest(statement);
-    if subject.as_deref() != Some(digest.as_str()) {
+    if subject.as_deref() != Some(digest) {
         return Err(Error::input(
             crate::provenance::path_beside(archive),
             format!(
@@ -28,7 +27,9 @@ pub(crate) fn sign_archive(archive: &Path, statement: &[u8], key: &PrivateKey) -
     }
     let mut line = super::envelope(statement, key);
     line.push(b'\n');
-    crate::provenance::write_file(&crate::provenance::envelope_beside(archive), &line)
+    let dest = crate::provenance::envelope_beside(archive);
+    crate::output::write_atomic(&dest, &line, 0o644)?;
+    Ok(dest)
 }
 
 /// Signs the archive at `archive` with the key at `key`, from the provenance at
@@ -37,7 +38,7 @@ pub(crate) fn sign_archive_beside(archive: &Path, key: &Path, provenance: Option
     let key = PrivateKey::read(key)?;
     let path = provenance.map_or_else(|| crate::provenance::path_beside(archive), Path::to_path_buf);
     let statement = std::fs::read(&path).map_err(|e| Error::io("read the provenance", &path, e))?;
-    sign_archive(archive, &statement, &key)
+    sign_archive(archive, &digest_of(archive)?, &statement, &key)
 }
 
 /// Verifies the archive at `archive` with `key`: the envelope beside it verifies and its

@@ -13,7 +13,6 @@ pub(crate) mod select;
 pub(crate) mod tree;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -128,7 +127,11 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
                     run.state.join(COPY_DIR).display()
                 ),
             );
-            write_atomic(&run.state.join(COPY_MARK), b"the out-of-tree build failed; builds run in tree/\n")?;
+            output::write_atomic(
+                &run.state.join(COPY_MARK),
+                b"the out-of-tree build failed; builds run in tree/\n",
+                0o644,
+            )?;
             run.in_copy = true;
             continue;
         }
@@ -351,7 +354,7 @@ fn keep_link_log(log: &Path, earlier: &[LinkRecord], this_run: &[LinkRecord]) ->
     }
     kept.reverse();
     let text: String = kept.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
-    write_atomic(log, text.as_bytes())
+    output::write_atomic(log, text.as_bytes(), 0o644)
 }
 
 fn no_build_system(src: &Path) -> Error {
@@ -402,7 +405,7 @@ fn run_steps(steps: &[Step], env: &Toolbox, state: &Path, cc: &Chosen, rep: &Rep
         // The raw failure goes up: the caller reads its output for what the build lacked.
         cmd.run_merged(step.verb)?;
         if step.setup {
-            write_atomic(&setup_file, fingerprint.as_bytes())?;
+            output::write_atomic(&setup_file, fingerprint.as_bytes(), 0o644)?;
         }
     }
     Ok(())
@@ -414,11 +417,5 @@ fn read_remembered(state: &Path) -> BTreeSet<PathBuf> {
 
 fn remember(state: &Path, found: &[Executable]) -> Result<()> {
     let text: String = found.iter().map(|e| format!("{}\n", e.rel.display())).collect();
-    write_atomic(&state.join("executables"), text.as_bytes())
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = output::temp_beside(path)?;
-    tmp.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
-    output::persist(tmp, path, 0o644)
+    output::write_atomic(&state.join("executables"), text.as_bytes(), 0o644)
 }
