@@ -1,5 +1,5 @@
 //! `staticize cache info|push|pull|clean`: every cache staticize keeps, listed, shared through
-//! the cache registry or emptied.
+//! the cache registry (deps, compressed layers, downloads) or emptied.
 
 use std::path::Path;
 
@@ -21,19 +21,7 @@ pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
             }
             rep.json(&all);
         }
-        CacheAction::Push { names, cache } => {
-            let remote = registry(&cache, true)?;
-            let names = known(&names)?;
-            let pushed = deps::push_cached(&names, &remote, rep)?;
-            let bytes: u64 = pushed.iter().map(|p| p.1).sum();
-            rep.line(format!(
-                "pushed {} entries ({}) to {}",
-                pushed.len(),
-                human_size(bytes),
-                remote.registry.as_deref().unwrap_or("")
-            ));
-            rep.json(&serde_json::json!({ "pushed": pushed.iter().map(|p| &p.0).collect::<Vec<_>>(), "bytes": bytes }));
-        }
+        CacheAction::Push { names, cache } => push(&names, &cache, rep)?,
         CacheAction::Pull(t) => pull(&t, rep)?,
         CacheAction::Clean { names } => {
             let cleaned = caches::clean(&names)?;
@@ -43,6 +31,39 @@ pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
             rep.json(&cleaned);
         }
     }
+    Ok(())
+}
+
+/// The caches `cache push` takes by name beside recipe names.
+const KINDS: [&str; 3] = ["deps", "blobs", "downloads"];
+
+/// Pushes the named recipes' entries and the named kinds (every kind when none is named).
+fn push(names: &[String], cache: &CacheRegistryArgs, rep: &Reporter) -> Result<()> {
+    let remote = registry(cache, true)?;
+    let names = recipe::split_names(names);
+    let (kinds, recipes): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| KINDS.contains(&n.as_str()));
+    let recipes = known(&recipes)?;
+    let every = kinds.is_empty() && recipes.is_empty();
+    let has = |k: &str| every || kinds.iter().any(|n| n == k);
+    let mut pushed = Vec::new();
+    if has("deps") || !recipes.is_empty() {
+        let only = if has("deps") { Vec::new() } else { recipes };
+        pushed.extend(deps::push_cached(&only, &remote, rep)?);
+    }
+    if has("blobs") {
+        pushed.extend(crate::remote_cache::blobs::push_stored(&remote, rep)?);
+    }
+    if has("downloads") {
+        pushed.extend(crate::remote_cache::downloads::push_stored(&remote, rep)?);
+    }
+    let bytes: u64 = pushed.iter().map(|p| p.1).sum();
+    rep.line(format!(
+        "pushed {} entries ({}) to {}",
+        pushed.len(),
+        human_size(bytes),
+        remote.registry.as_deref().unwrap_or("")
+    ));
+    rep.json(&serde_json::json!({ "pushed": pushed.iter().map(|p| &p.0).collect::<Vec<_>>(), "bytes": bytes }));
     Ok(())
 }
 
