@@ -1044,8 +1044,13 @@ pub struct CacheArgs {
 /// The `staticize cache` actions.
 #[derive(Debug, Clone, Subcommand)]
 pub enum CacheAction {
-    /// Every cache: what it keeps, where, how many files and bytes.
-    Info,
+    /// Every cache: what it keeps, where, how many files and bytes (and, with a cache
+    /// registry, how many entries of each kind it holds).
+    Info {
+        /// The cache registry.
+        #[command(flatten)]
+        cache: CacheRegistryArgs,
+    },
     /// Push what the local caches hold to the cache registry: the named recipes' libraries,
     /// and the named caches (deps, blobs, downloads); none named: all three.
     Push {

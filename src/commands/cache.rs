@@ -8,19 +8,13 @@ use crate::cli::{CacheAction, CacheArgs, CacheRegistryArgs, DepsTargetArgs};
 use crate::deps::{self, Toolset, recipe};
 use crate::error::{Error, Result};
 use crate::platform::Arch;
-use crate::remote_cache::Settings;
+use crate::remote_cache::{KINDS, Settings};
 use crate::report::{Reporter, human_size};
 
 /// Lists, moves or cleans the caches.
 pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
     match args.action {
-        CacheAction::Info => {
-            let all = caches::all();
-            for c in &all {
-                rep.step("cache", line(c));
-            }
-            rep.json(&all);
-        }
+        CacheAction::Info { cache } => info(&cache, rep)?,
         CacheAction::Push { names, cache } => push(&names, &cache, rep)?,
         CacheAction::Pull(t) => pull(&t, rep)?,
         CacheAction::Clean { names } => {
@@ -34,8 +28,25 @@ pub fn run(args: CacheArgs, rep: &Reporter) -> Result<()> {
     Ok(())
 }
 
-/// The caches `cache push` takes by name beside recipe names.
-const KINDS: [&str; 3] = ["deps", "blobs", "downloads"];
+/// Every cache, with the cache registry's count of each kind when there is one (a registry
+/// that cannot be listed is a warning: the local caches are still shown).
+fn info(cache: &CacheRegistryArgs, rep: &Reporter) -> Result<()> {
+    let settings = Settings::new(cache.cache_registry.clone(), cache.cache_registry_readonly, Path::new("."))?;
+    let mut all = caches::all();
+    match crate::remote_cache::census(&settings) {
+        Ok(counts) => {
+            for c in &mut all {
+                c.registry_entries = counts.iter().find(|(k, _)| *k == c.name).map(|(_, n)| *n);
+            }
+        }
+        Err(e) => rep.warn(format!("cache registry {}: {e}", settings.registry.as_deref().unwrap_or(""))),
+    }
+    for c in &all {
+        rep.step("cache", line(c));
+    }
+    rep.json(&all);
+    Ok(())
+}
 
 /// Pushes the named recipes' entries and the named kinds (every kind when none is named).
 fn push(names: &[String], cache: &CacheRegistryArgs, rep: &Reporter) -> Result<()> {
@@ -105,5 +116,6 @@ fn registry(a: &CacheRegistryArgs, push: bool) -> Result<Settings> {
 fn line(c: &Cache) -> String {
     let dirs: Vec<String> = c.dirs.iter().map(|d| d.display().to_string()).collect();
     let place = if dirs.is_empty() { "none yet".to_string() } else { dirs.join(", ") };
-    format!("{}: {}, {} in {} files ({place})", c.name, c.what, human_size(c.bytes), c.files)
+    let remote = c.registry_entries.map(|n| format!("; {n} in the cache registry")).unwrap_or_default();
+    format!("{}: {}, {} in {} files ({place}){remote}", c.name, c.what, human_size(c.bytes), c.files)
 }

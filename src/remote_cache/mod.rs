@@ -60,6 +60,18 @@ impl Settings {
     }
 }
 
+/// The kinds of entry a cache registry holds; each entry's tag starts with its kind.
+pub const KINDS: [&str; 3] = ["deps", "blobs", "downloads"];
+
+/// How many entries of each of [`KINDS`] the cache registry of `settings` holds, by their
+/// tags (other tags are not counted); empty without a registry.
+pub fn census(settings: &Settings) -> Result<Vec<(&'static str, usize)>> {
+    let Some(r) = &settings.registry else { return Ok(Vec::new()) };
+    let tags = Repository::open(&remote(r)?)?.tags()?;
+    let count = |k: &str| tags.iter().filter(|t| t.strip_prefix(k).is_some_and(|rest| rest.starts_with('-'))).count();
+    Ok(KINDS.iter().map(|k| (*k, count(k))).collect())
+}
+
 /// The `[cache] registry` of `dir/staticize.toml`.
 fn from_config(dir: &Path) -> Result<Option<String>> {
     /// The `[cache]` section.

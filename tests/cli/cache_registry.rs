@@ -523,6 +523,12 @@ fn a_layer_from_the_registry_that_is_not_its_tar_is_refused_and_read_only_runs_p
     let v = machine(&dir.path().join("v"));
     let out = image(&v, &one, &dir.path().join("v-one"), &["--cache-registry", &repo]);
     assert!(out.contains("pushed layer") && has_tag(&registry, &repo, &blob_tag(&one_key[0])), "{out}");
+    // `cache info` counts the registry's entries by kind: two layers, nothing else.
+    let v = json_of(on(&v).args(["--json", "cache", "info", "--cache-registry", &repo]));
+    let count =
+        |name: &str| v.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["registry_entries"].clone();
+    assert_eq!((count("blobs"), count("deps"), count("downloads")), (2.into(), 0.into(), 0.into()), "{v}");
+    assert!(count("objects").is_null(), "{v}");
 }
 
 #[test]
