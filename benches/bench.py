@@ -855,6 +855,58 @@ def deps_registry(work):
                      "is part of the key) and compiles the program."))
 
 
+def blobs_registry(work):
+    """Issue 30: the compressed layers of an image shared through the cache registry. Debian's
+    node (99 MB, dynamic: `staticize bundle` carries its libraries) imaged on machine A (an empty
+    cache: every layer compressed, then pushed) and on machine B (another empty cache, the same
+    registry: every layer pulled, checked by inflating it, not compressed). Three rounds, each
+    with its own repository; medians."""
+    d = work / "blobs-registry"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    what = "bundle /usr/bin/node (gzip)"
+    try:
+        node = shutil.which("node")
+        if not node or not which("curl"):
+            raise Pending("node or curl not installed")
+        registry = os.environ.get("STATICIZE_REGISTRY", "127.0.0.1:5000")
+        if sh(["curl", "-fsS", f"http://{registry}/v2/"], ok_codes=(0, 7, 22)).returncode != 0:
+            raise Pending(f"no registry on {registry} (scripts/services.sh start)")
+        times = {"a": [], "b": [], "local": []}
+        same, pulled = True, True
+        for i in range(3):
+            repo = f"{registry}/staticize-bench/blobs-{os.getpid()}-{i}"
+            outs = {}
+            for m in ("a", "b", "local"):
+                cache = d / f"{i}-{'a' if m == 'local' else m}"
+                out = d / f"{i}-{m}" / "node.tar"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                env = {"STATICIZE_CACHE": str(cache)}
+                t = time.perf_counter()
+                r = sh(staticize("bundle", node, "--no-probe", "-t", "node-bench:1", "--cache-registry", repo,
+                                 "-o", out), env=env)
+                times[m].append(time.perf_counter() - t)
+                outs[m] = r.stderr.decode(errors="replace")
+                same = same and out.read_bytes() == (d / f"{i}-a" / "node.tar").read_bytes()
+            pulled = pulled and "pulled layer" in outs["b"] and "pushed layer" not in outs["b"]
+        med = {m: statistics.median(v) for m, v in times.items()}
+        row = (f"| {what} | {med['a']:.1f} s (compresses, pushes) | {med['b']:.1f} s "
+               f"({'pulled' if pulled else 'NOT pulled'}) | {med['b'] / med['a']:.2f}x | {med['local']:.1f} s | "
+               f"{'yes' if same else 'no'} |")
+    except Pending as e:
+        row = f"| {what} | pending: {e} | | | | |"
+    except Exception as e:  # noqa: BLE001
+        row = f"| {what} | failed: {e} | | | | |"
+    log(f"  blobs-registry: {row}")
+    table = ["| image | machine A (empty cache) | machine B (empty cache, same registry) | B ÷ A | "
+             "A again (its local blob cache) | same bytes |", "| --- | --- | --- | --- | --- | --- |", row]
+    SECTIONS.append(("Layers shared through a registry: machine B against machine A", "\n".join(table) + "\n\n"
+                     "Both machines are cache directories on this machine with the registry on 127.0.0.1:5000 "
+                     "(no network latency); the whole command is timed (reading node's closure, hashing each "
+                     "layer's tar, writing the archive). B reads each layer from the registry and inflates it "
+                     "to check its tar instead of compressing it."))
+
+
 # ---------------------------------------------------------------------------------------------
 # Rebuilds and pushes (issue 29): what a second build after a small change costs, and what it sends.
 
@@ -1259,7 +1311,8 @@ def main():
         sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
              ("build", rows_build), ("sizes", sizes), ("squash", rows_squash), ("pack", rows_pack),
-             ("deps", deps_sizes), ("rebuild", rows_rebuild), ("deps-registry", deps_registry)]
+             ("deps", deps_sizes), ("rebuild", rows_rebuild), ("deps-registry", deps_registry),
+             ("blobs-registry", blobs_registry)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

@@ -25,6 +25,9 @@ pub struct Cache {
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
+    /// Entries of this kind in the cache registry (`cache info --cache-registry`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_entries: Option<usize>,
 }
 
 /// Every cache, measured.
@@ -44,7 +47,7 @@ fn of(name: &'static str) -> Cache {
         _ => ("node and Debian packages fetched for other platforms", downloads(&root)),
     };
     let (files, bytes) = dirs.iter().map(|d| measure(d)).fold((0, 0), |(f, b), (f2, b2)| (f + f2, b + b2));
-    Cache { name, what, dirs, files, bytes }
+    Cache { name, what, dirs, files, bytes, registry_entries: None }
 }
 
 /// The download directories: whatever else is in the cache directory.

@@ -58,10 +58,10 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
     extra.extend(args.lib.iter().map(|l| format!("-l{l}")));
     extra.extend(args.extra.iter().cloned());
     let deps = crate::deps::requested(&args.deps, Path::new("."))?;
-    let cache = settings::cache_registry(&args.cache, Path::new("."))?;
     let lang_word = lang.key();
     let settings = settings::build_settings(&args.image)?;
     let delivery = settings::delivery(&args.image.options)?;
+    let cache = delivery.cache.clone();
     // One driver per platform: the host's compiler order for the host, zig for the others.
     let drivers: Vec<CDriver> = delivery
         .build_platforms()

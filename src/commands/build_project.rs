@@ -19,7 +19,9 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         ));
     }
     // Image settings are refused before the (long) build runs.
-    let delivery = settings::delivery(&args.image.options)?;
+    let mut delivery = settings::delivery(&args.image.options)?;
+    // The project's staticize.toml, not the current directory's, names its cache registry.
+    delivery.cache = settings::cache_registry(&args.image.options.image_output.cache, &args.dir)?;
     check_host_platform(&delivery)?;
     let image = (!args.image.no_image).then(|| args.image.image.clone());
     // The archive of each executable is named after it; the other destinations are shared.
@@ -36,7 +38,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
             preference: args.toolchain.preference(),
             deps: crate::deps::requested(&args.deps, &args.dir)?,
             auto_deps: args.auto_deps,
-            cache: settings::cache_registry(&args.cache, &args.dir)?,
+            cache: delivery.cache.clone(),
         },
         bins: args.bins.clone(),
         output: args.output.clone(),

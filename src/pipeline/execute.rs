@@ -109,7 +109,7 @@ impl Road {
                         stages::image_static(job, &frame, &programs, inside, self.staging.path(), rep)?
                     }
                 };
-                Some(destination::deliver(&image, dests, rep)?)
+                Some(destination::deliver(&image, dests, &job.delivery.cache, rep)?)
             }
         };
         stages::write_binaries(job, &programs, rep)?;

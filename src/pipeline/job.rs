@@ -68,6 +68,8 @@ pub struct Delivery {
     /// Start a given packed node single executable under staticize's init (`staticize image`;
     /// `--no-init`), as `staticize node`'s own image does.
     pub init: bool,
+    /// The cache registry compressed layers (and --dep libraries) are shared through.
+    pub cache: crate::remote_cache::Settings,
 }
 
 impl Delivery {

@@ -113,6 +113,8 @@ pub(crate) struct NodeRequest {
     /// Include V8's code cache (faster start; V8 writes a few random bytes into it, so the
     /// executable is no longer byte-for-byte reproducible).
     pub code_cache: bool,
+    /// The cache registry another platform's node is shared through.
+    pub cache: crate::remote_cache::Settings,
 }
 
 /// What was built.
@@ -210,7 +212,7 @@ fn runtimes<'t>(
     }
     let injected_node = match cross {
         Some(spec) => {
-            let n = cross::fetch_node(tc, spec, &node.version, steps)?;
+            let n = cross::fetch_node(tc, spec, &node.version, &req.cache, steps)?;
             check_fuse(&n)?;
             n
         }
@@ -661,6 +663,8 @@ pub(crate) struct NodeDriver {
     pub injector: Injector,
     /// Include V8's code cache.
     pub code_cache: bool,
+    /// The cache registry other platforms' node and libraries are shared through.
+    pub cache: crate::remote_cache::Settings,
     /// What each build did, in order, for the command's JSON: the pipeline's [`Artifact`] is
     /// common to every language, and `&self` builds, so the details are kept here.
     pub builds: RefCell<Vec<NodeBuild>>,
@@ -685,6 +689,7 @@ impl Driver for NodeDriver {
             program_path: req.program_path.clone(),
             platform: (req.arch != Arch::host()).then(|| req.arch.name().to_string()),
             code_cache: self.code_cache,
+            cache: self.cache.clone(),
         };
         let b = build(&nreq, steps)?;
         let companions = b.tree.as_ref().map(|t| Companions {
@@ -718,7 +723,7 @@ impl Driver for NodeDriver {
         };
         let tc = tools::toolchain();
         let spec = cross::spec(&tc, &arch)?;
-        let root = cross::debian_root(spec, steps)?;
+        let root = cross::debian_root(spec, &self.cache, steps)?;
         Ok(Some(LibraryRoot {
             root,
             supplier: "Debian's packages".into(),
