@@ -248,6 +248,22 @@ fn environment(r: &Recipe, t: &Toolset, needs: &[Entry], ctx: &Ctx) -> Vec<(Stri
     env
 }
 
+/// One of a `steps` recipe's commands (placeholders expanded), run in the source tree.
+fn step(expanded: &[String], ctx: &Ctx) -> Command {
+    let src = &ctx.src;
+    let mut argv = expanded.to_vec();
+    // `./configure` names a file in the source tree, whatever directory staticize runs in.
+    if argv[0].starts_with("./") {
+        argv[0] = src.join(&argv[0][2..]).display().to_string();
+    }
+    // An autoconf configure among the steps (ncurses', sqlite's) is told the target as the
+    // configure kind's is; zlib's own script takes no --host (CC carries the target).
+    if ctx.cross && ctx.autoconf && argv[0] == src.join("configure").display().to_string() {
+        argv.extend(crate::toolchain::cross::configure_args(ctx.arch, &ctx.libc));
+    }
+    Command::from_argv(&argv).dir(src)
+}
+
 /// The commands that build and install `r`.
 fn plan(r: &Recipe, ctx: &Ctx) -> Result<Vec<Command>> {
     let b = &r.build;
@@ -264,24 +280,7 @@ fn plan(r: &Recipe, ctx: &Ctx) -> Result<Vec<Command>> {
         ));
     }
     Ok(match b.kind {
-        Kind::Steps => b
-            .steps
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let mut argv = x(s);
-                // `./configure` names a file in the source tree, whatever directory staticize runs in.
-                if argv[0].starts_with("./") {
-                    argv[0] = src.join(&argv[0][2..]).display().to_string();
-                }
-                // An autoconf configure among the steps (ncurses', sqlite's) is told the target
-                // as the configure kind's is; zlib's own script takes no --host (CC carries it).
-                if ctx.cross && argv[0] == src.join("configure").display().to_string() && ctx.autoconf {
-                    argv.extend(crate::toolchain::cross::configure_args(ctx.arch, &ctx.libc));
-                }
-                Command::from_argv(&argv).dir(src)
-            })
-            .collect(),
+        Kind::Steps => b.steps.iter().filter(|s| !s.is_empty()).map(|s| step(&x(s), ctx)).collect(),
         Kind::Configure => {
             let mut v = Vec::new();
             if !src.join("configure").is_file() {
