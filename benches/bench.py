@@ -905,6 +905,46 @@ def blobs_registry(work):
                      "(no network latency); the whole command is timed (reading node's closure, hashing each "
                      "layer's tar, writing the archive). B reads each layer from the registry and inflates it "
                      "to check its tar instead of compressing it."))
+def rows_cross(work):
+    """Issue 27: a real CMake project (Debian's cmark) built for linux/arm64 by `staticize build
+    --platform linux/arm64` (zig cross-compiles; nothing is emulated) against the native build
+    of the same tree times two: the stand-in, since no emulating builder (binfmt_misc) runs on
+    this machine, for `docker buildx --platform linux/arm64` under QEMU, which the issue puts at
+    ten times a native build. Both builds start from a fresh tree each time; one untimed cross
+    build first fills zig's cache of musl for arm64 (musl-gcc's libc comes prebuilt)."""
+    group = "9. Cross build of a real project"
+    what = "cmark (CMake): `staticize build --platform linux/arm64` (zig) vs 2 × the native build (musl-gcc)"
+    target = "≤ 1 (an emulated build: ~10× native)"
+
+    def run():
+        for tool, pkg in (("apt-get", "apt"), ("cmake", "cmake"), ("musl-gcc", "musl-tools")):
+            need_tool(tool, pkg)
+        if sh(["python3", "-m", "ziglang", "version"], ok_codes=(0, 1)).returncode != 0:
+            raise Pending("zig not installed (pip install ziglang)")
+        d = work / "cross"
+        d.mkdir(exist_ok=True)
+        sh(["apt-get", "source", "--download-only", "cmark"], cwd=d, ok_codes=(0, 100))
+        orig = next(d.glob("cmark_*.orig.tar.*"))
+
+        def fresh():
+            shutil.rmtree(d / "src", ignore_errors=True)
+            (d / "src").mkdir()
+            sh(["tar", "xf", str(orig), "--strip-components=1"], cwd=d / "src")
+
+        build = staticize("build", d / "src", "--configure-arg=-DCMARK_TESTS=OFF", "--target", "cmark",
+                          "--bin", "cmark", "--no-image")
+        cross = [*build, "--platform", "linux/arm64", "-o", str(d / "cmark-arm64")]
+        native = [*build, "-o", str(d / "cmark-native")]
+        fresh()
+        sh(cross, cwd=d)
+        tc, tn = alternate(lambda: timed(cross, cwd=d), lambda: timed(native, cwd=d), max(2, RUNS // 2), before=fresh)
+        machine = (d / "cmark-arm64").read_bytes()[18:20]
+        if machine != (183).to_bytes(2, "little"):
+            raise Exception("the cross build did not give an arm64 executable")
+        row(group, what, tc, [2 * t for t in tn], target, lambda r, *_: r <= 1,
+            f"native build alone {spread(tn)}; cross ÷ native {statistics.median(tc) / statistics.median(tn):.2f}")
+
+    guarded(group, what, target, run)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1312,7 +1352,7 @@ def main():
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
              ("build", rows_build), ("sizes", sizes), ("squash", rows_squash), ("pack", rows_pack),
              ("deps", deps_sizes), ("rebuild", rows_rebuild), ("deps-registry", deps_registry),
-             ("blobs-registry", blobs_registry)]
+             ("blobs-registry", blobs_registry), ("cross", rows_cross)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

@@ -15,6 +15,7 @@ use crate::platform::Arch;
 use crate::process::Command;
 use crate::report::Reporter;
 use crate::toolchain::cc::{Chosen, Lang, Mode, choose_for, classify};
+use crate::toolchain::cross::ENV_PLATFORM;
 use crate::toolchain::toolbox::ENV_LINK_LOG;
 use crate::toolchain::{Preference, Profile, spec};
 
@@ -24,9 +25,6 @@ pub(crate) const ENV_COMPILER: &str = "STATICIZE_COMPILER";
 pub(crate) const ENV_LIBC: &str = "STATICIZE_LIBC";
 /// The environment variable naming the profile: size or speed.
 pub(crate) const ENV_PROFILE: &str = "STATICIZE_PROFILE";
-/// The environment variable naming the platform to build for (`linux/arm64`); the host's
-/// when unset. `staticize build --platform` sets it for each staticize cc it runs.
-pub(crate) const ENV_PLATFORM: &str = "STATICIZE_PLATFORM";
 
 /// The architecture STATICIZE_PLATFORM names, else the host's.
 pub(crate) fn env_arch() -> Result<Arch> {

@@ -289,12 +289,21 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
                 });
             }
         }
-        Programs::BuildSystem(b) => programs.push(ProgramPlan {
-            platform: Some(Arch::host().platform()),
-            make: Making::BuildSystem { dir: b.dir.clone(), system: build_system_label(b), bins: b.bins.clone() },
-            binary: b.output.clone(),
-            path_in_image: None,
-        }),
+        Programs::BuildSystem(b) => {
+            // One build of the project per platform (each in its own out-of-tree directory).
+            for arch in job.delivery.build_platforms() {
+                programs.push(ProgramPlan {
+                    platform: Some(arch.platform()),
+                    make: Making::BuildSystem {
+                        dir: b.dir.clone(),
+                        system: build_system_label(b),
+                        bins: b.bins.clone(),
+                    },
+                    binary: b.output.clone(),
+                    path_in_image: None,
+                });
+            }
+        }
         Programs::Made { made, .. } => {
             let path = Some(job.settings.program_path(&name)?);
             for (i, (arch, a)) in made.iter().enumerate() {

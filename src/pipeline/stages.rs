@@ -90,7 +90,9 @@ pub(super) fn judge_made(
     let mut judged = Vec::new();
     for (i, (arch, artifact)) in made.iter().enumerate() {
         let what = if several { arch.platform() } else { display_inputs(inputs) };
-        let linkage = judge_artifact(artifact, true, &what, several.then_some(*arch), rep)?;
+        // Another machine's program is checked for it even alone.
+        let cross = (several || *arch != Arch::host()).then_some(*arch);
+        let linkage = judge_artifact(artifact, true, &what, cross, rep)?;
         judged.push(Judged {
             arch: Some(*arch),
             elf: artifact.path.clone(),
