@@ -353,13 +353,7 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
                     ),
                 ));
             }
-            programs.push(ProgramPlan {
-                platform: None,
-                make: image_making(from),
-                binary: None,
-                path_in_image: None,
-                runtime: None,
-            })
+            programs.push(image_program(from))
         }
     }
     let image = image_view(job, &name, &programs)?;
@@ -452,6 +446,11 @@ fn build_system_label(b: &super::job::BuildSystem) -> String {
         Some(s) => s.label().to_string(),
         None => "none recognised (the build will say what it looked for)".to_string(),
     }
+}
+
+/// The one "program" of a remade image: the image itself.
+fn image_program(from: &FromImage) -> ProgramPlan {
+    ProgramPlan { platform: None, make: image_making(from), binary: None, path_in_image: None, runtime: None }
 }
 
 fn image_making(from: &FromImage) -> Making {

@@ -134,6 +134,38 @@ fn one_static_program_stays_one_layer_and_single_changes_nothing() {
     assert_eq!(layers_of(&with).0[0], layers_of(&other).0[0], "the same extras, the same layer");
 }
 
+#[test]
+fn a_proof_that_passed_is_kept_for_the_very_same_image_and_a_failing_one_runs_again() {
+    if !have("musl-gcc") || !have("bwrap") || !have("strace") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let cache = d.join("cache");
+    let c = |src: &str, env: &[(&str, &str)]| {
+        let mut cmd = staticize();
+        cmd.env("STATICIZE_CACHE", &cache).envs(env.iter().copied()).current_dir(d).arg("c").arg(src);
+        run(&mut cmd)
+    };
+    fs::copy(repo().join("examples/hello-c/hello.c"), d.join("hello.c")).unwrap();
+    let first = c("hello.c", &[]);
+    assert!(first.status.success() && !text(&first).contains("passed before"), "{}", text(&first));
+    let again = text(&c("hello.c", &[]));
+    assert!(again.contains("this very image passed before") && again.contains("proved ran: /hello"), "{again}");
+    let off = text(&c("hello.c", &[("STATICIZE_PROOF_CACHE", "0")]));
+    assert!(!off.contains("passed before") && off.contains("proved ran: /hello"), "{off}");
+    // Another image is proven anew.
+    fs::write(d.join("hello.c"), "#include <stdio.h>\nint main(void) { puts(\"other\"); return 0; }\n").unwrap();
+    assert!(!text(&c("hello.c", &[])).contains("passed before"));
+    // A failing verdict is never kept: it runs (and fails) again.
+    fs::write(d.join("crash.c"), "int main(void) { *(volatile int *)0 = 1; return 0; }\n").unwrap();
+    for _ in 0..2 {
+        let o = c("crash.c", &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(!text(&o).contains("passed before"), "{}", text(&o));
+    }
+}
+
 /// The blob entries (not their records) in a cache.
 fn blob_entries(cache: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> =
