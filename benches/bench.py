@@ -1060,9 +1060,11 @@ def rows_rebuild_node(group, work):
         f"rebuild sent {fmt_b(p_sent)} (registry: new blobs + manifest); layers "
         f"{', '.join(fmt_b(n) for n in p_layers)}")
     row(group, "hello-node rebuild + push after a one-line change: staticize vs podman (two-stage Containerfile)",
-        times["s-re"], times["p-re"], "bytes sent ≤ the app layer + manifest + config", lambda r, *_: s_sent <= p_sent,
-        f"sent: staticize {fmt_b(s_sent)}, podman {fmt_b(p_sent)} (its app layer + manifest + config); "
-        "staticize's top layer is node's single executable, so it holds node itself")
+        times["s-re"], times["p-re"], "bytes sent ≤ the app layer + manifest + config",
+        lambda r, *_: s_sent <= s_layers[-1] + 16384,
+        f"sent: staticize {fmt_b(s_sent)} (its app layer {fmt_b(s_layers[-1])} + config + manifest), podman "
+        f"{fmt_b(p_sent)} (its app layer + manifest + config); staticize's node is its own layer "
+        f"({fmt_b(max(s_layers))}), the same for every app, so it stays in the registry")
 
 
 def caddy_module(d):

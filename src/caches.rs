@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// The caches' names, in the order they are listed.
-pub const NAMES: [&str; 6] = ["blobs", "objects", "go", "deps", "crates", "downloads"];
+pub const NAMES: [&str; 7] = ["blobs", "proofs", "objects", "go", "deps", "crates", "downloads"];
 
 /// One cache and what it holds now.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +40,7 @@ fn of(name: &'static str) -> Cache {
     let root = crate::output::cache_dir();
     let (what, dirs) = match name {
         "blobs" => ("compressed layers, by their tar's digest", vec![crate::image::blobcache::dir()]),
+        "proofs" => ("passing proof runs, by the image archive's digest", vec![crate::prove::memo::dir()]),
         "objects" => ("compiled C and C++ objects", vec![crate::driver::objcache::dir()]),
         "go" => ("linked Go programs, per package and settings", vec![crate::driver::go_cache::dir()]),
         "deps" => ("libraries built static for musl (--dep)", vec![crate::deps::cache::root()]),
@@ -56,7 +57,9 @@ fn downloads(root: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = read
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter(|e| !["blobs", "objects", "go", "deps", "crates"].contains(&e.file_name().to_string_lossy().as_ref()))
+        .filter(|e| {
+            !["blobs", "proofs", "objects", "go", "deps", "crates"].contains(&e.file_name().to_string_lossy().as_ref())
+        })
         .map(|e| e.path())
         .collect();
     out.sort();

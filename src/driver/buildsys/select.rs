@@ -181,6 +181,7 @@ pub(crate) fn artifact(e: &Executable, label: &Label, arch: crate::platform::Arc
         command: format!("built by the project's build system: {}", e.path.display()),
         warnings: Vec::new(),
         companions: None,
+        on_runtime: None,
         package_dirs: Vec::new(),
         archives: label.archives.clone(),
     }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::driver::{Artifact, BuildRequest, Companions, Driver, LibraryRoot};
+use crate::driver::{Artifact, BuildRequest, Companions, Driver, LibraryRoot, OnRuntime};
 use crate::platform::Arch;
 
 use crate::error::{Error, Result};
@@ -152,6 +152,10 @@ pub struct NodeBuild {
     pub injector: Injector,
     /// What verification found.
     pub sea: SeaCheck,
+    /// The plain node and the script it runs, for an image whose node layer every app
+    /// shares; None with `--asset` or `--code-cache`, which only a single executable has.
+    #[serde(skip)]
+    pub on_runtime: Option<OnRuntime>,
 }
 
 /// Builds the single executable, one reported step at a time.
@@ -167,10 +171,11 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
     Command::new(&node.path).arg("--check").arg(&laid.main).run(&step)?;
     let blob = make_blob(&node, &laid.main, req, steps)?;
     let blob_bytes = size_of(&blob);
-    let (exe, node_bytes) = copy_and_strip(&tc, cross, &injected_node, req, steps)?;
+    let (plain, exe, node_bytes) = copy_and_strip(&tc, cross, &injected_node, req, steps)?;
     let stripped_bytes = size_of(&exe);
     inject(&tc, req.injector, &exe, &blob, steps)?;
     let (executable_bytes, check) = verify(&exe, req.injector, steps)?;
+    let on_runtime = on_runtime(req, &node, plain, &laid)?;
     Ok(NodeBuild {
         executable: exe,
         node,
@@ -187,7 +192,30 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
         executable_bytes,
         injector: req.injector,
         sea: check,
+        on_runtime,
     })
+}
+
+/// The plain node and the script it runs in place of the single executable: the bundle or
+/// the entry as it is, or for the package tree a launcher running its entry from where the
+/// image has it. Assets and V8's code cache exist only inside a single executable.
+fn on_runtime(req: &NodeRequest, node: &NodeRuntime, plain: PathBuf, laid: &Laid) -> Result<Option<OnRuntime>> {
+    if !req.assets.is_empty() || req.code_cache {
+        return Ok(None);
+    }
+    let main = match &laid.tree {
+        None => laid.main.clone(),
+        Some(tree) => {
+            let entry = serde_json::to_string(&format!("{TREE_ROOT}/{}", tree.entry)).expect("a string serialises");
+            let script = format!(
+                "'use strict';\n// Written by staticize: runs the program from its package tree, so every module keeps its own __dirname.\nrequire('node:module').runMain({entry});\n"
+            );
+            let path = plain.with_file_name("launcher.cjs");
+            std::fs::write(&path, script).map_err(|e| Error::io("write", &path, e))?;
+            path
+        }
+    };
+    Ok(Some(OnRuntime { runtime: plain, what: format!("node v{}", node.version), main }))
 }
 
 /// The node that makes the blob, the node binary that is injected (another platform's from
@@ -311,29 +339,35 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
 }
 
 /// Copies and strips node BEFORE injecting: strip rewrites the file and drops what it does not
-/// know, which breaks an injected node. Returns the copy and the size of node as found.
+/// know, which breaks an injected node. Returns the plain stripped node, its copy to inject
+/// and the size of node as found.
 fn copy_and_strip(
     tc: &NodeToolchain,
     cross: Option<&tools::CrossSpec>,
     injected_node: &Path,
     req: &NodeRequest,
     steps: &Steps,
-) -> Result<(PathBuf, u64)> {
-    let exe = req.staging.join(&req.name);
-    std::fs::copy(injected_node, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
-    set_mode(&exe, 0o755)?;
+) -> Result<(PathBuf, PathBuf, u64)> {
+    // Its own directory: the program may be called "node" too.
+    let dir = req.staging.join("runtime");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let plain = dir.join("node");
+    std::fs::copy(injected_node, &plain).map_err(|e| Error::io("copy node to", &plain, e))?;
+    set_mode(&plain, 0o755)?;
     let node_bytes = size_of(injected_node);
-    if crate::elf::inspect(&exe)?.stripped {
+    if crate::elf::inspect(&plain)?.stripped {
         steps.step("strip", format!("node is already stripped ({})", human_size(node_bytes)));
     } else {
         let strip = match cross {
             Some(spec) => cross::strip_tool(spec)?,
             None => tc.strip.locate(None)?,
         };
-        Command::new(strip).args(&tc.strip.args).arg(&exe).run("strip the copy of node")?;
-        steps.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&exe))));
+        Command::new(strip).args(&tc.strip.args).arg(&plain).run("strip the copy of node")?;
+        steps.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&plain))));
     }
-    Ok((exe, node_bytes))
+    let exe = req.staging.join(&req.name);
+    std::fs::copy(&plain, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
+    Ok((plain, exe, node_bytes))
 }
 
 /// Reads the injected executable back and checks the blob is where node will look.
@@ -704,6 +738,7 @@ impl Driver for NodeDriver {
             command: String::new(),
             warnings: Vec::new(),
             companions,
+            on_runtime: b.on_runtime.clone(),
             package_dirs: b.npm_packages.clone(),
             archives: Vec::new(),
         };
@@ -713,6 +748,11 @@ impl Driver for NodeDriver {
 
     fn reports_steps(&self) -> bool {
         true
+    }
+
+    /// Assets and V8's code cache live only inside a single executable.
+    fn runtime(&self) -> Option<String> {
+        (self.assets.is_empty() && !self.code_cache).then(|| "node".to_string())
     }
 
     /// A cross build's libraries come from Debian's packages for that architecture.
