@@ -89,6 +89,8 @@ pub(crate) struct Built {
 
 /// The private copy of the source tree (in the state directory) for builds that need their tree.
 const COPY_DIR: &str = "tree";
+/// The out-of-tree build directory (in the state directory).
+const BUILD_DIR: &str = "build";
 /// Present when a run found, from a failure, that the project builds only in its source tree.
 const COPY_MARK: &str = "in-tree";
 
@@ -118,7 +120,9 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
             Err(e) => e,
         };
         let output = failure_output(&e);
-        if !run.in_copy && system != System::Command && detect::failed_outside_its_tree(output, &run.src) {
+        let outside = detect::failed_outside_its_tree(output, &run.src)
+            || detect::configured_without_makefile(&run.state.join(BUILD_DIR));
+        if !run.in_copy && system != System::Command && outside {
             rep.step(
                 "in-tree",
                 format!(
@@ -231,7 +235,7 @@ impl Run {
         };
         let layout = Layout {
             src: work.clone(),
-            build: self.state.join("build"),
+            build: self.state.join(BUILD_DIR),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             profile: opts.preference.profile,
             configure_args: opts.configure_args.clone(),
