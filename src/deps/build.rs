@@ -202,12 +202,17 @@ fn context(
 /// which ships none (libraries such as openssl include <linux/…>); zig has its own, so it gets
 /// an empty one. Kernel headers describe the kernel's interface, not glibc's, so musl can use them.
 fn kernel_headers(t: &Toolset) -> Result<PathBuf> {
-    let dir = cache::root().join(".kernel-headers").join(&t.cc.name).join(t.arch.uname());
+    kernel_headers_for(&t.cc.name, t.arch.uname())
+}
+
+/// [`kernel_headers`] for the compiler named `compiler` building for `uname` (`x86_64`).
+pub(crate) fn kernel_headers_for(compiler: &str, uname: &str) -> Result<PathBuf> {
+    let dir = cache::root().join(".kernel-headers").join(compiler).join(uname);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    if t.cc.name != "musl-gcc" {
+    if compiler != "musl-gcc" {
         return Ok(dir);
     }
-    let multiarch = format!("/usr/include/{}-linux-gnu/asm", t.arch.uname());
+    let multiarch = format!("/usr/include/{uname}-linux-gnu/asm");
     for (name, target) in
         [("linux", "/usr/include/linux"), ("asm-generic", "/usr/include/asm-generic"), ("asm", multiarch.as_str())]
     {

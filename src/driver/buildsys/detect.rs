@@ -85,6 +85,14 @@ pub(crate) fn failed_outside_its_tree(output: &str, src: &Path) -> bool {
     )
 }
 
+/// Whether a configure that ran in the out-of-tree directory `build` left no Makefile there:
+/// git's autoconf script writes only `config.mak.autogen`, for the Makefile of its source
+/// tree, so make finds no rule for anything (`No rule to make target 'git-remote-http'`).
+pub(crate) fn configured_without_makefile(build: &Path) -> bool {
+    build.join("config.status").is_file()
+        && !["Makefile", "makefile", "GNUmakefile"].iter().any(|m| build.join(m).is_file())
+}
+
 /// Everything a plan needs to know about the build.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
@@ -312,6 +320,14 @@ mod tests {
         let dash = "./configure: 10: .: cannot open auto/options: No such file";
         assert!(failed_outside_its_tree(dash, d.path()));
         assert!(failed_outside_its_tree("make: *** No targets specified and no makefile found.  Stop.", d.path()));
+        // A configure that made no Makefile where it ran (git's) is a build for its own tree.
+        let build = d.path().join("build");
+        std::fs::create_dir(&build).unwrap();
+        assert!(!configured_without_makefile(&build), "nothing configured yet");
+        std::fs::write(build.join("config.status"), "").unwrap();
+        assert!(configured_without_makefile(&build));
+        std::fs::write(build.join("Makefile"), "").unwrap();
+        assert!(!configured_without_makefile(&build));
         assert!(!failed_outside_its_tree("x.c:1:10: fatal error: zlib.h: No such file or directory", d.path()));
         let mut l = layout();
         l.autoconf = false;

@@ -101,6 +101,8 @@ pub(crate) fn state_dir(src: &Path, arch: Arch) -> PathBuf {
 
 /// The private copy of the source tree (in the state directory) for builds that need their tree.
 const COPY_DIR: &str = "tree";
+/// The out-of-tree build directory (in the state directory).
+const BUILD_DIR: &str = "build";
 /// Present when a run found, from a failure, that the project builds only in its source tree.
 const COPY_MARK: &str = "in-tree";
 
@@ -130,7 +132,9 @@ pub(crate) fn build(dir: &Path, opts: &Options, arch: Arch, rep: &Reporter) -> R
             Err(e) => e,
         };
         let output = failure_output(&e);
-        if !run.in_copy && system != System::Command && detect::failed_outside_its_tree(output, &run.src) {
+        let outside = detect::failed_outside_its_tree(output, &run.src)
+            || detect::configured_without_makefile(&run.state.join(BUILD_DIR));
+        if !run.in_copy && system != System::Command && outside {
             rep.step(
                 "in-tree",
                 format!(
@@ -299,7 +303,7 @@ impl Run {
         };
         let layout = Layout {
             src: work.clone(),
-            build: self.state.join("build"),
+            build: self.state.join(BUILD_DIR),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             profile: opts.preference.profile,
             configure_args: opts.configure_args.clone(),
