@@ -287,11 +287,19 @@ pub(crate) enum Check {
 /// depends on them); builds, writes and creates nothing.
 pub(crate) fn plan(job: &Job) -> Result<Plan> {
     let name = planned_name(job);
+    let programs = program_plans(job, &name)?;
+    let image = image_view(job, &name, &programs)?;
+    let checks = checks(job, &name);
+    Ok(Plan { command: job.created_by.clone(), name, programs, dynamic: dynamic_plan(job), image, checks })
+}
+
+/// What each program of `job` (named `name`) is made from and where it goes, per platform.
+fn program_plans(job: &Job, name: &str) -> Result<Vec<ProgramPlan>> {
     let mut programs = Vec::new();
     let binaries = binary_paths(job);
     match &job.programs {
         Programs::Build { builds, inputs, profile, extra_args } => {
-            let path = Some(job.settings.program_path(&name)?);
+            let path = Some(job.settings.program_path(name)?);
             for (i, (arch, driver)) in builds.iter().enumerate() {
                 programs.push(ProgramPlan {
                     platform: Some(arch.platform()),
@@ -324,7 +332,7 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
             }
         }
         Programs::Made { made, .. } => {
-            let path = Some(job.settings.program_path(&name)?);
+            let path = Some(job.settings.program_path(name)?);
             for (i, (arch, a)) in made.iter().enumerate() {
                 programs.push(ProgramPlan {
                     platform: Some(arch.platform()),
@@ -341,7 +349,7 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
                     Dynamic::Pack(_) => Making::Pack { program: file.clone() },
                     _ => Making::Given { file: file.clone() },
                 };
-                let path = Some(given_program_path(job, &name, file)?);
+                let path = Some(given_program_path(job, name, file)?);
                 let binary = binaries.first().cloned().flatten();
                 programs.push(ProgramPlan {
                     platform: declared.map(Arch::platform),
@@ -365,9 +373,7 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
             programs.push(image_program(from))
         }
     }
-    let image = image_view(job, &name, &programs)?;
-    let checks = checks(job, &name);
-    Ok(Plan { command: job.created_by.clone(), name, programs, dynamic: dynamic_plan(job), image, checks })
+    Ok(programs)
 }
 
 /// `-o NAME` names the program: inside the image (/NAME) and in the default tag.
