@@ -361,19 +361,23 @@ fn program_plans(job: &Job, name: &str) -> Result<Vec<ProgramPlan>> {
             }
         }
         Programs::Image(from) => {
-            if !from.image().exists() {
-                return Err(crate::error::Error::input(
-                    from.image(),
-                    "no such file or directory",
-                    Some(
-                        "give an image archive (docker save, podman save, staticize) or an OCI layout directory".into(),
-                    ),
-                ));
-            }
+            existing(from.image())?;
             programs.push(image_program(from))
         }
     }
     Ok(programs)
+}
+
+/// Refuses an input image that is not there, before anything reads it.
+fn existing(image: &Path) -> Result<()> {
+    if image.exists() {
+        return Ok(());
+    }
+    Err(crate::error::Error::input(
+        image,
+        "no such file or directory",
+        Some("give an image archive (docker save, podman save, staticize) or an OCI layout directory".into()),
+    ))
 }
 
 /// `-o NAME` names the program: inside the image (/NAME) and in the default tag.
