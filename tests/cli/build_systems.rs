@@ -349,9 +349,10 @@ fn libsvm_cxx_makefile_naming_gxx_builds_static_and_trains_in_the_image() {
 }
 
 /// A dumb-HTTP git server on 127.0.0.1 (python's http.server over a bare repository made by
-/// the host's git); killed when dropped.
+/// the host's git); stopped when dropped.
 struct GitServer {
-    child: std::process::Child,
+    /// Held for its Drop, which stops the server.
+    _server: LocalServer,
     port: u16,
     head: String,
 }
@@ -369,27 +370,8 @@ impl GitServer {
         // Dumb HTTP: the refs and packs as plain files, listed by info/refs.
         git(&dir.join("repo.git"), &["update-server-info"]);
         let head = git(&work, &["rev-parse", "HEAD"]).trim().to_string();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
-            .current_dir(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let t = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t.elapsed() < std::time::Duration::from_secs(20), "http.server did not listen on {port}");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        GitServer { child, port, head }
-    }
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let server = LocalServer::start("python3", &["-m", "http.server", "--bind", "127.0.0.1", "{port}"], dir);
+        GitServer { port: server.port, _server: server, head }
     }
 }
 

@@ -226,7 +226,8 @@ fn jq_built_with_dep_oniguruma_matches_regexes_in_the_image() {
 /// A local HTTPS server (openssl s_server -WWW) on 127.0.0.1 serving `dir`, with a certificate
 /// for 127.0.0.1 made here; killed when dropped.
 struct TlsServer {
-    child: std::process::Child,
+    /// Held for its Drop, which stops the server.
+    _server: LocalServer,
     port: u16,
     cert: PathBuf,
 }
@@ -241,30 +242,10 @@ impl TlsServer {
             .arg(&key)
             .arg("-out")
             .arg(&cert));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("openssl")
-            .args(["s_server", "-quiet", "-WWW", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(20), "openssl s_server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        TlsServer { child, port, cert }
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let (c, k) = (cert.display().to_string(), key.display().to_string());
+        let args = ["s_server", "-quiet", "-WWW", "-accept", "127.0.0.1:{port}", "-cert", &c, "-key", &k];
+        let server = LocalServer::start("openssl", &args, dir);
+        TlsServer { port: server.port, _server: server, cert }
     }
 }
 

@@ -277,3 +277,41 @@ pub(crate) fn layer_tars(archive: &Path) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// A server the test started on 127.0.0.1 (a child process), killed when dropped.
+pub(crate) struct LocalServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub(crate) port: u16,
+}
+
+impl LocalServer {
+    /// Spawns `cmd` (quiet) with `{port}` in its arguments replaced by a free port, and waits
+    /// up to 20 s for it to accept connections there.
+    #[track_caller]
+    pub(crate) fn start(program: &str, args: &[&str], dir: &Path) -> LocalServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        let child = Command::new(program)
+            .args(&args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        let server = LocalServer { child, port };
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < std::time::Duration::from_secs(20), "{program} did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
