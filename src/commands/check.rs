@@ -216,6 +216,9 @@ pub fn file_line(r: &CheckedFile) -> String {
     if let Some(n) = &r.needs_image {
         what.push_str(&format!("; {n}"));
     }
+    if let Some(t) = &r.node_tree {
+        what.push_str(&format!("; {}", crate::driver::node::embed::describe(t)));
+    }
     format!("{mark} {}: {what}", r.verdict.path.display())
 }
 
