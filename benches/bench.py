@@ -1179,6 +1179,143 @@ def redis_answers_loaded(tar, tag):
         sh(f"podman rmi -f {tag}", ok_codes=(0, 1))
 
 
+# ---------------------------------------------------------------------------------------------
+# Node single executables (issue 28): staticize node beside bun build --compile and a Node SEA.
+
+BUN = "bun@1.4.5"
+
+
+def node_app(work, name, fixture, files):
+    """A project copied from tests/fixtures (or examples/) and installed from its lockfile."""
+    proj = work / f"node-{name}"
+    if not proj.exists():
+        proj.mkdir(parents=True)
+        for f in files:
+            (proj / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / fixture / f, proj / f)
+        sh(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=proj)
+    return proj
+
+
+def bun_binary(work):
+    """bun from npm (its package fetches the binary of this platform)."""
+    d = work / "bun"
+    if not (d / "node_modules/.bin/bun").exists():
+        d.mkdir(exist_ok=True)
+        sh(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", d, BUN])
+    return d / "node_modules/.bin/bun"
+
+
+def node_sea(proj, entry, out):
+    """Node's documented recipe: esbuild bundle, sea-config.json, the blob, a copy of node,
+    postject (the versions toolchains/node.toml pins)."""
+    d = out.parent / (out.name + ".sea")
+    d.mkdir(exist_ok=True)
+    sh(["npx", "--yes", "esbuild@0.28.2", entry, "--bundle", "--platform=node", "--format=cjs",
+        f"--outfile={d / 'main.cjs'}", "--log-level=error"], cwd=proj)
+    (d / "sea-config.json").write_text(json.dumps({"main": "main.cjs", "output": "prep.blob",
+                                                    "disableExperimentalSEAWarning": True}))
+    sh(["node", "--experimental-sea-config", "sea-config.json"], cwd=d)
+    shutil.copyfile(real(shutil.which("node")), out)
+    os.chmod(out, 0o755)
+    sh(["npx", "--yes", "postject@1.0.0-alpha.6", out, "NODE_SEA_BLOB", d / "prep.blob",
+        "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"])
+
+
+def linkage_of(path):
+    p = subprocess.run(staticize("check", "--json", path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        return first_json(p.stdout.decode())[0]["kind"]
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def node_alone_cases(work):
+    hello = node_app(work, "hello", "examples/hello-node", ["package.json", "package-lock.json", "server.js"])
+    figlet = node_app(work, "figlet", "tests/fixtures/node-figlet", ["package.json", "package-lock.json"])
+    port = 19000 + os.getpid() % 1000
+    env = dict(os.environ, PORT=str(port))
+    args = ["-f", "Ghost", "hi"]
+    want = sh(["node", figlet / "node_modules/figlet/bin/index.js", *args]).stdout
+    return [
+        ("hello-node (first HTTP answer)", hello, "server.js",
+         lambda exe: first_answer([exe], port, env), lambda exe: first_answer([exe], port, env) > 0),
+        ("figlet -f Ghost hi (a CLI reading its fonts by __dirname)", figlet, "node_modules/figlet/bin/index.js",
+         lambda exe: timed([exe, *args]),
+         lambda exe: subprocess.run([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout == want),
+    ]
+
+
+def node_alone_build(tool, proj, entry, out, work):
+    t = time.perf_counter()
+    if tool == "staticize node":
+        sh(staticize("node", entry, "-o", out, "--no-image", "--no-probe"), cwd=proj)
+    elif tool == "bun build --compile":
+        sh([bun_binary(work), "build", "--compile", entry, "--outfile", out], cwd=proj)
+    else:
+        node_sea(proj, entry, out)
+    return time.perf_counter() - t
+
+
+def node_alone_row(tool, label, proj, entry, start, works, work):
+    slug = re.sub(r"[^a-z0-9]+", "-", (label.split(" ")[0] + "-" + tool).lower())
+    out = work / "node-alone" / slug
+    out.parent.mkdir(exist_ok=True)
+    built = node_alone_build(tool, proj, entry, out, work)
+    size, kind = out.stat().st_size, linkage_of(out)
+    # Run from an empty directory, so nothing beside the project helps it.
+    ok = works(out)
+    first = ""
+    if tool == "staticize node":
+        shutil.rmtree(f"/dev/shm/staticize-node-{os.getuid()}", ignore_errors=True)
+        first = f"; first run (unpacks its tree) {fmt_s(start(out))}"
+    times = [start(out) for _ in range(max(RUNS, 5))] if ok else []
+    return dict(tool=tool, size=size, kind=kind, ok=ok, built=built, times=times, first=first)
+
+
+def rows_node_alone(work):
+    group = "9. Node single executables: staticize node, bun build --compile, Node SEA"
+    try:
+        need_tool("npm", "nodejs npm")
+        cases = node_alone_cases(work)
+    except Exception as e:  # noqa: BLE001
+        pending(group, "node single executables", str(e))
+        return
+    lines = ["| app | tool | size | linkage (`staticize check`) | prints the right answer | start-up (median of runs) | build time |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for label, proj, entry, start, works in cases:
+        results = {}
+        for tool in ("staticize node", "bun build --compile", "Node SEA (esbuild + postject)"):
+            try:
+                results[tool] = node_alone_row(tool, label, proj, entry, start, works, work)
+            except Exception as e:  # noqa: BLE001
+                lines.append(f"| {label} | {tool} | failed to build: {str(e)[:120]} | | | | |")
+                continue
+            r = results[tool]
+            su = f"{spread(r['times'])}{r['first']}" if r["times"] else "— (it does not work)"
+            lines.append(f"| {label} | {tool} | {r['size']:,} B ({fmt_b(r['size'])}) | {r['kind']} | "
+                         f"{'yes' if r['ok'] else 'no'} | {su} | {fmt_s(r['built'])} |")
+        ours = results.get("staticize node")
+        for peer in ("bun build --compile", "Node SEA (esbuild + postject)"):
+            theirs = results.get(peer)
+            if not ours or not theirs:
+                continue
+            note = f"size {ours['size'] / theirs['size']:.2f}× ({fmt_b(ours['size'])} / {fmt_b(theirs['size'])}); " \
+                   f"staticize: {ours['kind']}, {peer}: {theirs['kind']}"
+            if ours["times"] and theirs["times"]:
+                row(group, f"{label}: start-up vs {peer}", ours["times"], theirs["times"], "reported", note=note)
+            elif ours["times"]:
+                peer_failed(group, f"{label}: start-up vs {peer}", ours["times"],
+                            "builds, but its executable does not print the right answer", note=note)
+    SECTIONS.append(("9. Node single executables", "\n".join(lines) + "\n\n"
+                     f"One run of `benches/run.sh node-alone`. bun is `{BUN}` from npm; the Node SEA is Node's "
+                     "documented recipe (esbuild bundle, `--experimental-sea-config`, postject) with the same "
+                     "node staticize uses. staticize's file is the packed static executable (node, its loader and "
+                     "libraries, and for figlet its package tree, in one file); its first run unpacks the tree into "
+                     "/dev/shm, later runs reuse it. Start-up: hello-node until its first HTTP answer, figlet until "
+                     "it has printed its banner and exited."))
+
+
 def machine():
     def out(cmd):
         try:
@@ -1259,7 +1396,8 @@ def main():
         sys.exit(f"{STATICIZE} not found: build it with cargo build --release (benches/run.sh does)")
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
              ("build", rows_build), ("sizes", sizes), ("squash", rows_squash), ("pack", rows_pack),
-             ("deps", deps_sizes), ("rebuild", rows_rebuild), ("deps-registry", deps_registry)]
+             ("deps", deps_sizes), ("rebuild", rows_rebuild), ("deps-registry", deps_registry),
+             ("node-alone", rows_node_alone)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

@@ -70,7 +70,13 @@ fn runs_anywhere(app: App) {
     // The file alone in an empty scratch image.
     let alone_tar = out.path().join("alone.tar");
     let alone_tag = unique_tag(&format!("{}-alone", app.name));
-    ok(staticize().arg("image").arg(&bin).arg("-o").arg(&alone_tar).args(["--no-probe", "-t", &alone_tag]));
+    ok(staticize().arg("image").arg(&bin).arg("-o").arg(&alone_tar).args([
+        "--no-probe",
+        "--compress",
+        "none",
+        "-t",
+        &alone_tag,
+    ]));
     let podman = Engine::Podman;
     podman.load(&alone_tar);
     let tmpfs: &[&str] = if app.native { &["--tmpfs", "/run:rw,exec"] } else { &[] };
