@@ -1257,20 +1257,45 @@ def node_alone_build(tool, proj, entry, out, work):
     return time.perf_counter() - t
 
 
-def node_alone_row(tool, label, proj, entry, start, works, work):
-    slug = re.sub(r"[^a-z0-9]+", "-", (label.split(" ")[0] + "-" + tool).lower())
-    out = work / "node-alone" / slug
-    out.parent.mkdir(exist_ok=True)
-    built = node_alone_build(tool, proj, entry, out, work)
-    size, kind = out.stat().st_size, linkage_of(out)
-    # Run from an empty directory, so nothing beside the project helps it.
-    ok = works(out)
-    first = ""
-    if tool == "staticize node":
+def carries_tree(path):
+    p = subprocess.run(staticize("check", "--json", path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        return "node_tree" in first_json(p.stdout.decode())[0]
+    except Exception:  # noqa: BLE001
+        return False
+
+
+NODE_TOOLS = ("staticize node", "bun build --compile", "Node SEA (esbuild + postject)")
+
+
+def node_alone_built(label, proj, entry, works, work):
+    """Each tool's executable for one app: size, linkage, whether it answers right, build time."""
+    built = {}
+    for tool in NODE_TOOLS:
+        slug = re.sub(r"[^a-z0-9]+", "-", (label.split(" ")[0] + "-" + tool).lower())
+        out = work / "node-alone" / slug
+        out.parent.mkdir(exist_ok=True)
+        try:
+            t = node_alone_build(tool, proj, entry, out, work)
+        except Exception as e:  # noqa: BLE001
+            built[tool] = dict(error=str(e)[:160])
+            continue
+        built[tool] = dict(out=out, size=out.stat().st_size, kind=linkage_of(out), ok=works(out), built=t,
+                           tree=carries_tree(out), first="")
+    return built
+
+
+def node_alone_times(built, start):
+    """Start-up of every working executable, interleaved (rotated rounds); staticize's first run
+    after its unpacked tree is removed, when it carries one."""
+    ours = built.get("staticize node", {})
+    if ours.get("ok") and ours.get("tree"):
         shutil.rmtree(f"/dev/shm/staticize-node-{os.getuid()}", ignore_errors=True)
-        first = f"; first run (unpacks its tree) {fmt_s(start(out))}"
-    times = [start(out) for _ in range(max(RUNS, 5))] if ok else []
-    return dict(tool=tool, size=size, kind=kind, ok=ok, built=built, times=times, first=first)
+        ours["first"] = f"; first run (unpacks its tree) {fmt_s(start(ours['out']))}"
+    fns = {tool: (lambda o=r["out"]: start(o)) for tool, r in built.items() if r.get("ok")}
+    times = rotate(fns, max(RUNS, 5)) if fns else {}
+    for tool, r in built.items():
+        r["times"] = times.get(tool, [])
 
 
 def rows_node_alone(work):
@@ -1284,21 +1309,19 @@ def rows_node_alone(work):
     lines = ["| app | tool | size | linkage (`staticize check`) | prints the right answer | start-up (median of runs) | build time |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for label, proj, entry, start, works in cases:
-        results = {}
-        for tool in ("staticize node", "bun build --compile", "Node SEA (esbuild + postject)"):
-            try:
-                results[tool] = node_alone_row(tool, label, proj, entry, start, works, work)
-            except Exception as e:  # noqa: BLE001
-                lines.append(f"| {label} | {tool} | failed to build: {str(e)[:120]} | | | | |")
+        results = node_alone_built(label, proj, entry, works, work)
+        node_alone_times(results, start)
+        for tool, r in results.items():
+            if "error" in r:
+                lines.append(f"| {label} | {tool} | failed to build: {r['error']} | | | | |")
                 continue
-            r = results[tool]
             su = f"{spread(r['times'])}{r['first']}" if r["times"] else "— (it does not work)"
             lines.append(f"| {label} | {tool} | {r['size']:,} B ({fmt_b(r['size'])}) | {r['kind']} | "
                          f"{'yes' if r['ok'] else 'no'} | {su} | {fmt_s(r['built'])} |")
         ours = results.get("staticize node")
-        for peer in ("bun build --compile", "Node SEA (esbuild + postject)"):
+        for peer in NODE_TOOLS[1:]:
             theirs = results.get(peer)
-            if not ours or not theirs:
+            if not ours or not theirs or "error" in ours or "error" in theirs:
                 continue
             note = f"size {ours['size'] / theirs['size']:.2f}× ({fmt_b(ours['size'])} / {fmt_b(theirs['size'])}); " \
                    f"staticize: {ours['kind']}, {peer}: {theirs['kind']}"
@@ -1313,7 +1336,7 @@ def rows_node_alone(work):
                      "node staticize uses. staticize's file is the packed static executable (node, its loader and "
                      "libraries, and for figlet its package tree, in one file); its first run unpacks the tree into "
                      "/dev/shm, later runs reuse it. Start-up: hello-node until its first HTTP answer, figlet until "
-                     "it has printed its banner and exited."))
+                     "it has printed its banner and exited; the three tools' executables run in rotated rounds."))
 
 
 def machine():

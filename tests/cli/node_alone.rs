@@ -160,3 +160,27 @@ fn a_package_spawning_its_native_binary_runs_alone_esbuild() {
         native: true,
     });
 }
+
+/// esbuild's failures say what is true: "npm install" only for a package no node_modules holds;
+/// a native addon under --layout bundle is named as what cannot go into one script.
+#[test]
+fn bundling_failures_say_what_is_true() {
+    if !have_node() {
+        return;
+    }
+    let d = tempdir();
+    let p = d.path();
+    fs::write(p.join("package.json"), r#"{"name":"truth","private":true}"#).unwrap();
+    fs::write(p.join("absent.js"), "console.log(require('staticize-surely-not-installed'));\n").unwrap();
+    let out = fails_with(staticize().current_dir(p).args(["node", "absent.js", "--no-image", "--no-probe"]), 3);
+    assert!(out.contains("not installed: staticize-surely-not-installed") && out.contains("npm install"), "{out}");
+
+    // A shared object where an addon would be: esbuild has no loader for it.
+    fs::create_dir_all(p.join("build/Release")).unwrap();
+    fs::copy("/lib/x86_64-linux-gnu/libz.so.1", p.join("build/Release/addon.node")).unwrap();
+    fs::write(p.join("addon.js"), "console.log(require('./build/Release/addon.node'));\n").unwrap();
+    let args = ["node", "addon.js", "--layout", "bundle", "--no-image", "--no-probe"];
+    let out = fails_with(staticize().current_dir(p).args(args), 3);
+    assert!(out.contains("native addon build/Release/addon.node"), "{out}");
+    assert!(!out.contains("npm install"), "the packages are installed: {out}");
+}

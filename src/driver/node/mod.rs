@@ -4,8 +4,8 @@
 //!
 //! Programs whose modules find files beside themselves (`__dirname`, `import.meta.url`) do not
 //! survive bundling: every module would see the executable's directory. For those the blob is a
-//! small launcher and the package tree ships beside the executable with every module at its own
-//! path (see [`tree`]).
+//! small launcher and the package tree (see [`tree`]) travels inside it as an asset, unpacked
+//! with every module at its own path where it runs (see [`embed`]).
 
 pub(crate) mod cross;
 pub(crate) mod embed;
@@ -38,12 +38,13 @@ pub(crate) const TREE_ROOT: &str = "/app";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum LayoutChoice {
-    /// Bundle; ship the package tree instead when a module locates files beside itself.
+    /// Bundle; carry the package tree instead when a module locates files beside itself or
+    /// esbuild cannot bundle the program.
     #[default]
     Auto,
     /// Always one bundled script inside the executable.
     Bundle,
-    /// Always the package tree beside the executable.
+    /// Always the package tree, carried inside the executable.
     Tree,
 }
 
@@ -55,7 +56,7 @@ pub enum Layout {
     Script,
     /// One script bundled by esbuild.
     Bundle,
-    /// A launcher in the executable, the package tree under /app.
+    /// A launcher and the package tree in the executable (and the tree under /app in the image).
     Tree,
 }
 
