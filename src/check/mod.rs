@@ -46,6 +46,10 @@ pub struct CheckedFile {
     /// memory file system where it runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_tree: Option<crate::driver::node::embed::Manifest>,
+    /// Libraries the carried tree's native files need that neither the tree nor the pack holds:
+    /// where the file runs alone they fail to load. Any fails the check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_native_unmet: Vec<crate::pack::names::Unmet>,
 }
 
 /// A packed executable's contents, or its damage (which fails the check: it would not run).
@@ -111,8 +115,27 @@ pub(crate) fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
     let sea = sea_program(&verdict, packed.as_ref());
     let needs_image = sea.as_deref().and_then(needs_image);
     let node_tree = sea.as_deref().and_then(crate::driver::node::embed::manifest_in);
-    let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none() && !damaged && needs_image.is_none();
-    CheckedFile { verdict, ok, max_size: rules.max_size, over_budget, packed, needs_image, node_tree }
+    let node_native_unmet = match (&sea, &packed, &node_tree) {
+        (Some(program), Some(PackVerdict::Carries(_) | PackVerdict::Incomplete { .. }), Some(_)) => {
+            native_unmet(&verdict.path, program)
+        }
+        _ => Vec::new(),
+    };
+    let ok = passes(&verdict, rules.allow_dynamic)
+        && over_budget.is_none()
+        && !damaged
+        && needs_image.is_none()
+        && node_native_unmet.is_empty();
+    CheckedFile {
+        verdict,
+        ok,
+        max_size: rules.max_size,
+        over_budget,
+        packed,
+        needs_image,
+        node_tree,
+        node_native_unmet,
+    }
 }
 
 /// The bytes of a node single executable with a blob: the file, or the program a packed file
@@ -129,6 +152,26 @@ fn sea_program(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<Vec<u8>>
     };
     crate::sea::verify(&bytes).ok().filter(|c| c.blob_bytes.is_some())?;
     Some(bytes)
+}
+
+/// The needs of the native files a packed node executable's tree carries that nothing inside
+/// the file meets: the tree's own libraries and the pack's objects answer by SONAME, as glibc's
+/// loader matches a library it has already loaded.
+fn native_unmet(path: &Path, program: &[u8]) -> Vec<crate::pack::names::Unmet> {
+    let Some(files) =
+        crate::driver::node::embed::archive_in(program).and_then(crate::driver::node::embed::read_archive)
+    else {
+        return Vec::new();
+    };
+    let elves: Vec<(String, &[u8])> = files.into_iter().filter(|(_, b)| b.starts_with(b"\x7fELF")).collect();
+    if elves.is_empty() {
+        return Vec::new();
+    }
+    let Ok(file) = std::fs::read(path) else { return Vec::new() };
+    let tree: Vec<&str> = elves.iter().map(|(n, _)| n.as_str()).collect();
+    crate::pack::unmet_needed_with(&file, &elves)
+        .map(|u| u.into_iter().filter(|u| tree.contains(&u.object.as_str())).collect())
+        .unwrap_or_default()
 }
 
 /// "runs only inside its image: …" for a node single executable whose blob is the launcher of

@@ -183,6 +183,21 @@ pub(crate) fn manifest_in(bytes: &[u8]) -> Option<Manifest> {
     serde_json::from_slice(&bytes[at..at + end]).ok()
 }
 
+/// The files of a tree archive (see [`archive`]): path below the root and bytes.
+pub(crate) fn read_archive(bytes: &[u8]) -> Option<Vec<(String, &[u8])>> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let index: Vec<(String, usize, usize, bool)> = serde_json::from_slice(bytes.get(4..4 + len)?).ok()?;
+    let data = &bytes[4 + len..];
+    index.into_iter().map(|(rel, at, size, _)| Some((rel, data.get(at..at.checked_add(size)?)?))).collect()
+}
+
+/// The tree archive inside a node single executable's blob, found through node's own asset table.
+pub(crate) fn archive_in(program: &[u8]) -> Option<&[u8]> {
+    let (start, end) = crate::sea::verify(program).ok()?.blob_range?;
+    let blob = program.get(start..end)?;
+    crate::sea::assets(blob)?.into_iter().find(|(k, _)| *k == ASSET).map(|(_, v)| v)
+}
+
 /// What `check` says of a carried tree: what it is and where it goes when the file runs alone.
 pub(crate) fn describe(m: &Manifest) -> String {
     let native = if m.native.is_empty() {
@@ -226,6 +241,15 @@ mod tests {
         assert_eq!((x, &hx), (y, &hy));
         let (_, hz) = archive(&tree_of(b.path(), &[("main.js", "changed")])).unwrap();
         assert_ne!(hx, hz);
+    }
+
+    #[test]
+    fn the_archive_reads_back() {
+        let d = tempfile::tempdir().unwrap();
+        let (bytes, _) = archive(&tree_of(d.path(), &[("a.js", "A"), ("b/c.node", "\x7fELF")])).unwrap();
+        let files = read_archive(&bytes).unwrap();
+        assert_eq!(files, [("a.js".to_string(), &b"A"[..]), ("b/c.node".to_string(), &b"\x7fELF"[..])]);
+        assert!(read_archive(&bytes[..bytes.len() - 1]).is_none());
     }
 
     #[test]
