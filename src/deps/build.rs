@@ -21,7 +21,14 @@ struct Ctx {
     vars: BTreeMap<String, String>,
     src: PathBuf,
     build: PathBuf,
+    /// Built for another architecture than this machine's.
     cross: bool,
+    /// The target.
+    arch: crate::platform::Arch,
+    /// The C library the compiler links.
+    libc: String,
+    /// Whether `src/configure` was written by autoconf (it then takes --host and --build).
+    autoconf: bool,
 }
 
 impl Ctx {
@@ -152,7 +159,7 @@ fn context(
     for d in [&build, &destdir] {
         std::fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
     }
-    let (ar, ranlib) = archivers(t, &tb.bin)?;
+    let (ar, ranlib) = crate::toolchain::cross::archivers(&t.cc, &tb.bin)?;
     let jobs = std::env::var("STATICIZE_DEPS_JOBS")
         .ok()
         .and_then(|j| j.parse::<usize>().ok())
@@ -167,7 +174,7 @@ fn context(
         ("cxx", tb.bin.join("staticize-c++").display().to_string()),
         ("ar", ar),
         ("ranlib", ranlib),
-        ("host", format!("{}-linux-{}", t.arch.uname(), if t.cc.libc == "musl" { "musl" } else { "gnu" })),
+        ("host", t.arch.gnu_triple(&t.cc.libc)),
         ("arch", t.arch.uname().to_string()),
         ("libc", t.cc.libc.clone()),
         ("cflags", t.profile.opt_flag().to_string()),
@@ -180,39 +187,32 @@ fn context(
         vars.insert(format!("dep:{}", n.recipe.name), n.prefix.display().to_string());
     }
     let _ = r;
-    Ok(Ctx { vars, src: src.to_path_buf(), build, cross: t.arch != crate::platform::Arch::host() })
-}
-
-/// The archiver and ranlib for the target: the system's for the host, zig's (through small
-/// scripts, since build systems want one word) when zig cross-compiles.
-fn archivers(t: &Toolset, bin: &Path) -> Result<(String, String)> {
-    let Some(i) = t.cc.argv.iter().position(|a| a == "cc").filter(|_| t.cc.name == "zig") else {
-        return Ok(("ar".into(), "ranlib".into()));
-    };
-    let mut names = Vec::new();
-    for tool in ["ar", "ranlib"] {
-        let script = bin.join(format!("zig-{tool}"));
-        let words: Vec<String> = t.cc.argv[..i].iter().map(|w| crate::process::shell_quote(w)).collect();
-        let text = format!("#!/bin/sh\nexec {} {tool} \"$@\"\n", words.join(" "));
-        std::fs::write(&script, text).map_err(|e| Error::io("write", &script, e))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io("chmod", &script, e))?;
-        names.push(script.display().to_string());
-    }
-    Ok((names[0].clone(), names[1].clone()))
+    Ok(Ctx {
+        vars,
+        src: src.to_path_buf(),
+        build,
+        cross: t.arch != crate::platform::Arch::host(),
+        arch: t.arch,
+        libc: t.cc.libc.clone(),
+        autoconf: crate::toolchain::cross::autoconf_script(src),
+    })
 }
 
 /// A directory holding only the kernel's headers (linux/, asm/, asm-generic/) for musl-gcc,
 /// which ships none (libraries such as openssl include <linux/…>); zig has its own, so it gets
 /// an empty one. Kernel headers describe the kernel's interface, not glibc's, so musl can use them.
 fn kernel_headers(t: &Toolset) -> Result<PathBuf> {
-    let dir = cache::root().join(".kernel-headers").join(&t.cc.name).join(t.arch.uname());
+    kernel_headers_for(&t.cc.name, t.arch.uname())
+}
+
+/// [`kernel_headers`] for the compiler named `compiler` building for `uname` (`x86_64`).
+pub(crate) fn kernel_headers_for(compiler: &str, uname: &str) -> Result<PathBuf> {
+    let dir = cache::root().join(".kernel-headers").join(compiler).join(uname);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    if t.cc.name != "musl-gcc" {
+    if compiler != "musl-gcc" {
         return Ok(dir);
     }
-    let multiarch = format!("/usr/include/{}-linux-gnu/asm", t.arch.uname());
+    let multiarch = format!("/usr/include/{uname}-linux-gnu/asm");
     for (name, target) in
         [("linux", "/usr/include/linux"), ("asm-generic", "/usr/include/asm-generic"), ("asm", multiarch.as_str())]
     {
@@ -242,11 +242,31 @@ fn environment(r: &Recipe, t: &Toolset, needs: &[Entry], ctx: &Ctx) -> Vec<(Stri
         (crate::deps::toolset::ENV_DEPS.into(), String::new()),
         (crate::deps::toolset::ENV_RESOLVED.into(), String::new()),
     ];
-    let _ = t;
+    if ctx.cross {
+        // Generators a library compiles and runs while it builds (ncurses' make_hash, sqlite's
+        // lemon) are built by this machine's compiler.
+        env.extend(crate::toolchain::cross::build_machine_env(t.arch));
+    }
     for (k, v) in &r.build.env {
         env.push((k.clone(), ctx.expand(v)));
     }
     env
+}
+
+/// One of a `steps` recipe's commands (placeholders expanded), run in the source tree.
+fn step(expanded: &[String], ctx: &Ctx) -> Command {
+    let src = &ctx.src;
+    let mut argv = expanded.to_vec();
+    // `./configure` names a file in the source tree, whatever directory staticize runs in.
+    if argv[0].starts_with("./") {
+        argv[0] = src.join(&argv[0][2..]).display().to_string();
+    }
+    // An autoconf configure among the steps (ncurses', sqlite's) is told the target as the
+    // configure kind's is; zlib's own script takes no --host (CC carries the target).
+    if ctx.cross && ctx.autoconf && argv[0] == src.join("configure").display().to_string() {
+        argv.extend(crate::toolchain::cross::configure_args(ctx.arch, &ctx.libc));
+    }
+    Command::from_argv(&argv).dir(src)
 }
 
 /// The commands that build and install `r`.
@@ -265,19 +285,7 @@ fn plan(r: &Recipe, ctx: &Ctx) -> Result<Vec<Command>> {
         ));
     }
     Ok(match b.kind {
-        Kind::Steps => b
-            .steps
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let mut argv = x(s);
-                // `./configure` names a file in the source tree, whatever directory staticize runs in.
-                if argv[0].starts_with("./") {
-                    argv[0] = src.join(&argv[0][2..]).display().to_string();
-                }
-                Command::from_argv(&argv).dir(src)
-            })
-            .collect(),
+        Kind::Steps => b.steps.iter().filter(|s| !s.is_empty()).map(|s| step(&x(s), ctx)).collect(),
         Kind::Configure => {
             let mut v = Vec::new();
             if !src.join("configure").is_file() {
@@ -288,7 +296,7 @@ fn plan(r: &Recipe, ctx: &Ctx) -> Result<Vec<Command>> {
                 .arg(format!("--libdir={prefix}/lib"))
                 .args(["--disable-shared", "--enable-static"]);
             if ctx.cross {
-                c = c.arg(format!("--host={}", ctx.var("host")));
+                c = c.args(crate::toolchain::cross::configure_args(ctx.arch, &ctx.libc));
             }
             v.push(c.args(x(&b.args)).dir(src));
             v.push(Command::new("make").arg(&jobs).args(x(&b.targets)).dir(src));

@@ -10,6 +10,7 @@ pub(crate) mod recipe;
 pub mod source;
 pub(crate) mod toolset;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -207,6 +208,12 @@ pub(crate) struct Flags {
     pub libs: Vec<String>,
     /// The `PKG_CONFIG_LIBDIR` that finds exactly these libraries' .pc files.
     pub pkg_config_libdir: String,
+    /// For each library's `-l` flag, the `-l` flags a static link of it also needs (`-lcurl`:
+    /// `-lssl -lcrypto -lz`), as `pkg-config --static` would add them: `staticize build` links
+    /// get these after a library they name, so a configure's `AC_CHECK_LIB(curl, …)` and a
+    /// Makefile's `curl-config --libs` link statically.
+    #[serde(default)]
+    pub needs: BTreeMap<String, Vec<String>>,
 }
 
 impl Flags {
@@ -217,9 +224,19 @@ impl Flags {
             f.compile.push(format!("-I{}", e.prefix.join("include").display()));
             f.libdirs.push(format!("-L{}", e.prefix.join("lib").display()));
         }
+        // After musl's own headers, so that its <linux/…> (if any) stays first; a directory
+        // that cannot be made leaves the compile's own error to say what is missing.
+        // The manifest names the compiler with its version: "musl-gcc (x86_64-linux-gnu-gcc …)".
+        let kernel = entries.iter().find(|e| e.recipe.provides.kernel_headers);
+        let compiler = |e: &Entry| e.manifest.compiler.split(' ').next().unwrap_or_default().to_string();
+        if let Some(dir) = kernel.and_then(|e| build::kernel_headers_for(&compiler(e), &e.manifest.arch).ok()) {
+            // One word (GCC and clang take it joined), as every other compile flag here.
+            f.compile.push(format!("-idirafter{}", dir.display()));
+        }
         for e in entries.iter().rev() {
             f.libs.extend(e.manifest.libs.iter().map(|l| format!("-l{l}")));
         }
+        f.needs = needed_libs(entries);
         f.pkg_config_libdir =
             entries.iter().map(|e| e.prefix.join("lib/pkgconfig").display().to_string()).collect::<Vec<_>>().join(":");
         f
@@ -229,6 +246,34 @@ impl Flags {
     pub(crate) fn all(&self) -> Vec<String> {
         self.compile.iter().chain(&self.libdirs).chain(&self.libs).cloned().collect()
     }
+}
+
+/// What [`Flags::needs`] holds for `entries` (needs first): each library's later siblings in
+/// its recipe (`-lssl` needs `-lcrypto`), then the libraries of every recipe it needs, directly
+/// or not, dependents first.
+fn needed_libs(entries: &[Entry]) -> BTreeMap<String, Vec<String>> {
+    let by_name: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.recipe.name.as_str(), e)).collect();
+    let mut map = BTreeMap::new();
+    for e in entries {
+        let mut closure = BTreeSet::new();
+        let mut todo: Vec<&str> = e.manifest.needs.iter().map(String::as_str).collect();
+        while let Some(n) = todo.pop() {
+            if closure.insert(n) {
+                todo.extend(by_name.get(n).into_iter().flat_map(|x| x.manifest.needs.iter().map(String::as_str)));
+            }
+        }
+        let below: Vec<String> = entries
+            .iter()
+            .rev()
+            .filter(|x| closure.contains(x.recipe.name.as_str()))
+            .flat_map(|x| x.manifest.libs.iter().map(|l| format!("-l{l}")))
+            .collect();
+        for (i, lib) in e.manifest.libs.iter().enumerate() {
+            let siblings = e.manifest.libs[i + 1..].iter().map(|l| format!("-l{l}"));
+            map.insert(format!("-l{lib}"), siblings.chain(below.iter().cloned()).collect());
+        }
+    }
+    map
 }
 
 /// The environment `staticize build` gives a project built with `entries`: the wrapper's

@@ -26,6 +26,14 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("libevent", include_str!("../../toolchains/deps/libevent.toml")),
     ("libxcrypt", include_str!("../../toolchains/deps/libxcrypt.toml")),
     ("expat", include_str!("../../toolchains/deps/expat.toml")),
+    ("lz4", include_str!("../../toolchains/deps/lz4.toml")),
+    ("brotli", include_str!("../../toolchains/deps/brotli.toml")),
+    ("jansson", include_str!("../../toolchains/deps/jansson.toml")),
+    ("nghttp2", include_str!("../../toolchains/deps/nghttp2.toml")),
+    ("libsodium", include_str!("../../toolchains/deps/libsodium.toml")),
+    ("libseccomp", include_str!("../../toolchains/deps/libseccomp.toml")),
+    ("libcap", include_str!("../../toolchains/deps/libcap.toml")),
+    ("libpcap", include_str!("../../toolchains/deps/libpcap.toml")),
 ];
 
 /// One library recipe.
@@ -132,6 +140,10 @@ pub(crate) struct Provides {
     /// reference" to one names this recipe.
     #[serde(default)]
     pub symbols: Vec<String>,
+    /// Whether its installed headers include the kernel's (`<asm/unistd.h>`, `<linux/…>`):
+    /// programs using it then get the kernel headers too, which musl-gcc lacks.
+    #[serde(default)]
+    pub kernel_headers: bool,
 }
 
 /// Parses one recipe's text; `name` is its file name without `.toml`.
@@ -290,6 +302,12 @@ mod tests {
         assert_eq!(providing_header("zlib.h").unwrap().name, "zlib");
         assert_eq!(providing_lib("crypto").unwrap().name, "openssl");
         assert!(providing_lib("nosuchlib").is_none());
+        // The recipes issue 26 added answer by header, pkg-config module and *-config script.
+        assert_eq!(providing_header("sys/capability.h").unwrap().name, "libcap");
+        assert_eq!(providing_header("sodium.h").unwrap().name, "libsodium");
+        assert_eq!(providing_pkgconfig("libbrotlidec").unwrap().name, "brotli");
+        assert_eq!(providing_config_script("pcap-config").unwrap().name, "libpcap");
+        assert_eq!(providing_lib("seccomp").unwrap().name, "libseccomp");
         assert_eq!(split_names(&["zlib,openssl", " zlib ", ""]), ["zlib", "openssl"]);
     }
 }

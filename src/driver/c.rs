@@ -92,6 +92,7 @@ impl Driver for CDriver {
             command: linked.cmd.summary(),
             warnings,
             companions: None,
+            on_runtime: None,
             package_dirs: Vec::new(),
             archives: linked.archives,
         })

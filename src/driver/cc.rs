@@ -15,6 +15,7 @@ use crate::platform::Arch;
 use crate::process::Command;
 use crate::report::Reporter;
 use crate::toolchain::cc::{Chosen, Lang, Mode, choose_for, classify};
+use crate::toolchain::cross::ENV_PLATFORM;
 use crate::toolchain::toolbox::ENV_LINK_LOG;
 use crate::toolchain::{Preference, Profile, spec};
 
@@ -24,9 +25,6 @@ pub(crate) const ENV_COMPILER: &str = "STATICIZE_COMPILER";
 pub(crate) const ENV_LIBC: &str = "STATICIZE_LIBC";
 /// The environment variable naming the profile: size or speed.
 pub(crate) const ENV_PROFILE: &str = "STATICIZE_PROFILE";
-/// The environment variable naming the platform to build for (`linux/arm64`); the host's
-/// when unset. `staticize build --platform` sets it for each staticize cc it runs.
-pub(crate) const ENV_PLATFORM: &str = "STATICIZE_PLATFORM";
 
 /// The architecture STATICIZE_PLATFORM names, else the host's.
 pub(crate) fn env_arch() -> Result<Arch> {
@@ -71,11 +69,13 @@ pub(crate) fn choose(lang: Lang) -> Result<Chosen> {
 }
 
 /// A staticize-cc's arguments with the flags of its deps: those `staticize build` resolved
-/// (STATICIZE_DEPS_RESOLVED: -I and -L; configure and pkg-config add the -l), else those
+/// (STATICIZE_DEPS_RESOLVED: -I and -L; configure and pkg-config add the -l, and a link that
+/// names a dep's library gets what that library needs after it), else those
 /// STATICIZE_DEPS names, built first when the cache lacks them (-I, -L and -l). Compiles and
 /// preprocessing get -I, links get everything; probes nothing.
 pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<OsString>> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let resolved = var(deps::ENV_RESOLVED).is_some();
     let flags: Flags = if let Some(json) = var(deps::ENV_RESOLVED) {
         serde_json::from_str(&json).map_err(|e| {
             Error::usage(
@@ -104,9 +104,28 @@ pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<O
         Mode::PassThrough if preprocess => flags.compile.iter().collect(),
         Mode::PassThrough => Vec::new(),
     };
-    let libs: Vec<&String> = if classify(&args) == Mode::Link { flags.libs.iter().collect() } else { Vec::new() };
+    let libs: Vec<&String> = match classify(&args) {
+        Mode::Link if resolved => needed_after(&flags, &args),
+        Mode::Link => flags.libs.iter().collect(),
+        _ => Vec::new(),
+    };
     // -I and -L before the project's arguments (its own directories win), -l after its objects.
     Ok(extra.into_iter().map(OsString::from).chain(args).chain(libs.into_iter().map(OsString::from)).collect())
+}
+
+/// The `-l` flags a `staticize build` link of `args` lacks: what the deps' libraries it names
+/// need ([`Flags::needs`]) and it does not name after them (a configure's `-lcurl` alone).
+fn needed_after<'f>(flags: &'f Flags, args: &[OsString]) -> Vec<&'f String> {
+    let named: Vec<&str> = args.iter().filter_map(|a| a.to_str()).filter(|a| a.starts_with("-l")).collect();
+    let mut out: Vec<&String> = Vec::new();
+    for (i, lib) in named.iter().enumerate() {
+        for need in flags.needs.get(*lib).into_iter().flatten() {
+            if !named[i + 1..].contains(&need.as_str()) && !out.contains(&need) {
+                out.push(need);
+            }
+        }
+    }
+    out
 }
 
 /// One executable link, as logged for `staticize build`'s explanations.

@@ -399,6 +399,7 @@ impl Driver for GoDriver {
             command: cmd.summary(),
             warnings: Vec::new(),
             companions: None,
+            on_runtime: None,
             package_dirs: Vec::new(),
             archives: Vec::new(),
         })

@@ -61,6 +61,10 @@ pub struct Artifact {
     /// Files the program needs beside it in the image (Node's package tree).
     #[serde(skip)]
     pub companions: Option<Companions>,
+    /// The program as files a shared runtime runs, for an image cut into layers (node: the
+    /// plain node and the app's script); None: only the executable runs it.
+    #[serde(skip)]
+    pub on_runtime: Option<OnRuntime>,
     /// Directories of the packages the program's code comes from that no metadata inside the
     /// binary records (Node: each npm package bundled or shipped), for the SBOM.
     #[serde(skip)]
@@ -78,6 +82,20 @@ pub struct Companions {
     pub root: String,
     /// (path under `root`, file on this machine, executable).
     pub files: Vec<(String, PathBuf, bool)>,
+}
+
+/// A program an image can run as its own files on a runtime that is the same for every
+/// program using it, instead of one executable holding both (node: the plain node runs the
+/// app's script), so that the runtime's layer keeps its digest from app to app.
+#[derive(Debug, Clone)]
+pub struct OnRuntime {
+    /// The runtime's executable on this machine (node, stripped, nothing injected).
+    pub runtime: PathBuf,
+    /// What it is, for the layer's history ("node v20.20.2").
+    pub what: String,
+    /// The script it runs (the bundle, the entry, or a launcher of the package tree): the
+    /// program's own file, at the program's path in the image.
+    pub main: PathBuf,
 }
 
 /// Where a dynamic artifact built for another machine finds its libraries, and what to say
@@ -110,6 +128,13 @@ pub(crate) trait Driver {
     /// the pipeline announces the build with one "compile" line.
     fn reports_steps(&self) -> bool {
         false
+    }
+
+    /// The runtime an image can run this driver's programs on as their own files ("node"),
+    /// when it can: the plan then gives the runtime a layer of its own, shared by every
+    /// program that uses it, and the artifact carries [`OnRuntime`].
+    fn runtime(&self) -> Option<String> {
+        None
     }
 
     /// Where a dynamic artifact's libraries are when they are not this machine's (a cross

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::image::blobcache::Remote;
 use crate::image::layer::{Compression, Layer, fixed_header};
 use crate::image::layering::{self, Layering, Part};
 use crate::image::rootfs::Rootfs;
@@ -107,22 +108,23 @@ pub struct Assembled {
 
 /// Writes `plan` to `dest` atomically: a temporary file beside it, renamed at the end.
 pub fn write(plan: &ImagePlan, dest: &Path) -> Result<Written> {
-    let assembled = assemble_beside(plan, dest)?;
+    let assembled = assemble_beside(plan, dest, None)?;
     write_tar(&assembled, dest)
 }
 
 /// [`assemble`] with the layers beside `dest` (so the final rename stays on one file system);
 /// a layer that cannot be written (disk full, file-size limit) is reported as a failure to
 /// write `dest`, naming the image rather than the hidden temporary file.
-pub fn assemble_beside(plan: &ImagePlan, dest: &Path) -> Result<Assembled> {
-    assemble(plan, crate::output::parent_dir(dest)).map_err(|e| match e {
+pub fn assemble_beside(plan: &ImagePlan, dest: &Path, remote: Option<&dyn Remote>) -> Result<Assembled> {
+    assemble(plan, crate::output::parent_dir(dest), remote).map_err(|e| match e {
         Error::Io { step, source, .. } if step == "write layer" => Error::io("write image", dest, source),
         other => other,
     })
 }
 
-/// Makes the layers (as temporary files in `scratch`) and every JSON document of `plan`.
-pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
+/// Makes the layers (as temporary files in `scratch`; compressed ones through the blob cache
+/// and its `remote` tier) and every JSON document of `plan`.
+pub fn assemble(plan: &ImagePlan, scratch: &Path, remote: Option<&dyn Remote>) -> Result<Assembled> {
     let created = crate::epoch::rfc3339(plan.epoch);
     let mut images = Vec::new();
     for img in &plan.images {
@@ -130,7 +132,7 @@ pub fn assemble(plan: &ImagePlan, scratch: &Path) -> Result<Assembled> {
         let cut = layering::split(&img.rootfs, parts, "the application");
         let mut layers = Vec::new();
         for (_, rootfs) in &cut {
-            layers.push(crate::image::blobcache::layer(rootfs, plan.compression, plan.epoch, scratch)?);
+            layers.push(crate::image::blobcache::layer(rootfs, plan.compression, plan.epoch, scratch, remote)?);
         }
         let whats: Vec<&str> = cut.iter().map(|(w, _)| w.as_str()).collect();
         let config = to_json(&platform_config(img, &layers, &whats, &created));

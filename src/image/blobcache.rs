@@ -9,6 +9,11 @@
 //! record, else the entry is removed and the layer compressed again and stored anew. Bounded:
 //! after each store the least recently used entries (by the blob's mtime, set on every hit)
 //! are removed until the cache fits `$STATICIZE_BLOB_CACHE_MB` (default 2048; 0 turns it off).
+//!
+//! A [`Remote`] tier (the cache registry) may stand behind it: asked on a local miss, before
+//! compressing; given every layer compressed here. What it gives is used only when it
+//! decompresses to exactly the tar this run made (same diff_id, same size): the key is
+//! that digest, so no one can put another layer under it.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -53,9 +58,29 @@ struct Record {
     size: u64,
 }
 
+/// A second tier behind the local blob cache (the cache registry): asked on a local miss,
+/// before a layer is compressed; given each layer compressed here. Its failures never fail a
+/// build: it says them and answers None.
+pub trait Remote {
+    /// The blob kept as entry `key` (a layer of `media_type`), its bytes matching the digest
+    /// its entry names; None: there is none.
+    fn fetch(&self, key: &str, media_type: &str) -> Option<Vec<u8>>;
+    /// Says the blob fetched as entry `key` (of `media_type`) is not used, and why.
+    fn refuse(&self, key: &str, media_type: &str, why: &str);
+    /// Keeps the layer blob at `blob` (of `media_type`) as entry `key`.
+    fn store(&self, key: &str, media_type: &str, blob: &Path);
+}
+
 /// The layer of `rootfs` in a temporary file in `scratch`: from the cache when an entry of the
-/// same tar and compression is there and intact, else compressed (and stored).
-pub fn layer(rootfs: &Rootfs, compression: Compression, mtime: u64, scratch: &Path) -> Result<Layer> {
+/// same tar and compression is there and intact, else from `remote` when it has one that
+/// checks, else compressed (and stored in both).
+pub fn layer(
+    rootfs: &Rootfs,
+    compression: Compression,
+    mtime: u64,
+    scratch: &Path,
+    remote: Option<&dyn Remote>,
+) -> Result<Layer> {
     let Some(limit) = limit().filter(|_| compression != Compression::None) else {
         // An uncompressed layer is its own tar: nothing to save.
         return write_layer(rootfs, compression, mtime, scratch);
@@ -66,13 +91,82 @@ pub fn layer(rootfs: &Rootfs, compression: Compression, mtime: u64, scratch: &Pa
     if let Some(layer) = reuse(&dir, &key, compression, scratch)? {
         return Ok(layer);
     }
+    if let Some(r) = remote {
+        if let Some(layer) = pulled(r, &key, (&id, uncompressed_size), compression, scratch)? {
+            let _ = store(&dir, &key, &layer).and_then(|_| evict(&dir, limit));
+            return Ok(layer);
+        }
+    }
     let layer = write_layer(rootfs, compression, mtime, scratch)?;
     if layer.diff_id == id && layer.uncompressed_size == uncompressed_size {
         // A file that changed between the two reads is not stored under the first read's key.
         // The cache only saves time: a run whose cache cannot be written still succeeds.
         let _ = store(&dir, &key, &layer).and_then(|_| evict(&dir, limit));
+        if let Some(r) = remote {
+            r.store(&key, compression.media_type(), layer.blob.path());
+        }
     }
     Ok(layer)
+}
+
+/// The entry `key` from `remote` as a layer in `scratch`, when it decompresses to the tar
+/// `want` (diff_id and size); else refused (said) and None.
+fn pulled(
+    r: &dyn Remote,
+    key: &str,
+    want: (&str, u64),
+    compression: Compression,
+    scratch: &Path,
+) -> Result<Option<Layer>> {
+    let Some(bytes) = r.fetch(key, compression.media_type()) else { return Ok(None) };
+    match unpacked_digest(&bytes, compression, want.1) {
+        Ok((id, n)) if id == want.0 && n == want.1 => {}
+        Ok((id, n)) => {
+            r.refuse(
+                key,
+                compression.media_type(),
+                &format!("holds a layer whose tar is {id} ({n} bytes), not {} ({} bytes)", want.0, want.1),
+            );
+            return Ok(None);
+        }
+        Err(e) => {
+            r.refuse(key, compression.media_type(), &format!("is not a {} layer: {e}", compression.name()));
+            return Ok(None);
+        }
+    }
+    let mut tmp = crate::output::temp_in(scratch, "staticize-layer")?;
+    tmp.write_all(&bytes).map_err(|e| Error::io("write layer", tmp.path(), e))?;
+    Ok(Some(Layer {
+        blob: tmp,
+        digest: crate::digest::sha256_digest(&bytes),
+        size: bytes.len() as u64,
+        diff_id: want.0.to_string(),
+        uncompressed_size: want.1,
+        media_type: compression.media_type(),
+    }))
+}
+
+/// "sha256:…" and size of what `blob` decompresses to, reading at most one byte more than
+/// `expected` (a blob that inflates beyond the tar it claims to be is stopped there).
+pub fn unpacked_digest(blob: &[u8], compression: Compression, expected: u64) -> io::Result<(String, u64)> {
+    let mut reader: Box<dyn Read> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
+        Compression::Zstd => Box::new(zstd::Decoder::new(blob)?),
+        Compression::None => Box::new(blob),
+    };
+    let mut limited = (&mut reader).take(expected.saturating_add(1));
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = limited.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        hasher.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), n))
 }
 
 /// The entry's name: compression, its settings, and the tar's digest.
@@ -184,6 +278,30 @@ pub fn entries(dir: &Path) -> Vec<Entry> {
     out
 }
 
+/// An entry as the cache registry takes it: its key, compression and blob.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// The entry's key (format, compression settings, the tar's digest).
+    pub key: String,
+    /// The blob's compression.
+    pub compression: Compression,
+    /// The blob.
+    pub path: PathBuf,
+}
+
+/// The entries of `dir` that this version of staticize makes (its format and settings), with
+/// their compression, least recently used first.
+pub fn stored(dir: &Path) -> Vec<Stored> {
+    let of = |e: Entry| {
+        let name = e.path.file_name()?.to_string_lossy().into_owned();
+        let (_, hex) = name.rsplit_once('-')?;
+        let id = format!("sha256:{hex}");
+        let compression = [Compression::Gzip, Compression::Zstd].into_iter().find(|c| key(&id, *c) == name)?;
+        Some(Stored { key: name, compression, path: e.path })
+    };
+    entries(dir).into_iter().filter_map(of).collect()
+}
+
 /// Removes the least recently used entries until the blobs fit in `limit` bytes.
 fn evict(dir: &Path, limit: u64) -> Result<()> {
     let entries = entries(dir);
@@ -235,6 +353,47 @@ mod tests {
         assert!(!dir.join(&key).exists() && !dir.join(format!("{key}.json")).exists(), "and removed");
     }
 
+    /// A remote tier that answers from memory and records what it was told.
+    #[derive(Default)]
+    struct Memory {
+        blobs: std::cell::RefCell<std::collections::BTreeMap<String, Vec<u8>>>,
+        refused: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Remote for Memory {
+        fn fetch(&self, key: &str, _: &str) -> Option<Vec<u8>> {
+            self.blobs.borrow().get(key).cloned()
+        }
+        fn refuse(&self, _: &str, _: &str, why: &str) {
+            self.refused.borrow_mut().push(why.to_string());
+        }
+        fn store(&self, key: &str, _: &str, blob: &Path) {
+            self.blobs.borrow_mut().insert(key.to_string(), fs::read(blob).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_remote_blob_is_used_only_when_it_inflates_to_the_same_tar() {
+        let scratch = tempfile::tempdir().unwrap();
+        let r = sample(b"remote remote remote");
+        let (id, n) = diff_id(&r, 0).unwrap();
+        let key = key(&id, Compression::Gzip);
+        let fresh = write_layer(&r, Compression::Gzip, 0, scratch.path()).unwrap();
+        let remote = Memory::default();
+        remote.store(&key, "", fresh.blob.path());
+        let got = pulled(&remote, &key, (&id, n), Compression::Gzip, scratch.path()).unwrap().expect("used");
+        assert_eq!((got.digest.as_str(), got.size), (fresh.digest.as_str(), fresh.size));
+        assert_eq!(fs::read(got.blob.path()).unwrap(), fs::read(fresh.blob.path()).unwrap());
+        // Another layer's blob under this key: a valid gzip of another tar.
+        let other = write_layer(&sample(b"other"), Compression::Gzip, 0, scratch.path()).unwrap();
+        remote.store(&key, "", other.blob.path());
+        assert!(pulled(&remote, &key, (&id, n), Compression::Gzip, scratch.path()).unwrap().is_none());
+        remote.blobs.borrow_mut().insert(key.clone(), b"not gzip".to_vec());
+        assert!(pulled(&remote, &key, (&id, n), Compression::Gzip, scratch.path()).unwrap().is_none());
+        let refused = remote.refused.borrow();
+        assert!(refused[0].contains("whose tar is") && refused[1].contains("not a gzip layer"), "{refused:?}");
+    }
+
     #[test]
     fn eviction_removes_the_least_recently_used_first() {
         let cache = tempfile::tempdir().unwrap();
@@ -250,6 +409,8 @@ mod tests {
             File::options().write(true).open(dir.join(&k)).unwrap().set_modified(when).unwrap();
             keys.push((k, l.size));
         }
+        let all: Vec<String> = stored(&dir).into_iter().map(|s| s.key).collect();
+        assert_eq!(all, keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>());
         evict(&dir, keys[1].1 + keys[2].1).unwrap();
         let left: Vec<PathBuf> = entries(&dir).into_iter().map(|e| e.path).collect();
         assert_eq!(left, [dir.join(&keys[1].0), dir.join(&keys[2].0)]);

@@ -44,6 +44,9 @@ pub(crate) struct ToCarry<'a> {
     pub what: String,
     /// For the image history.
     pub created_by: &'a str,
+    /// What the program is when it is a runtime every program using it shares ("node
+    /// v20.20.2"): its file then gets a layer of its own.
+    pub runtime: Option<&'a str>,
 }
 
 /// Plans `p`'s image with its closure: from this machine, or from `root` for a cross build.
@@ -126,7 +129,8 @@ fn carry_host(p: &ToCarry, s: &ImageSettings, opts: &CarryOptions) -> Result<Wit
     let mut image = program_image(p, &s)?;
     add_closure(&mut image.rootfs, &closure)?;
     let packages = add_package_records(&mut image.rootfs, &closure, Some(p.elf), &program_path)?;
-    super::layers::under(super::layers::runtime_parts(&packages, &image.rootfs, &program_path), &mut image.parts);
+    let parts = super::layers::runtime_parts(&packages, &image.rootfs, &program_path, p.runtime);
+    super::layers::under(parts, &mut image.parts);
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
     if !closure.cache_dirs.is_empty() {
         // Scratch has no ld.so.cache: name the ld.so.conf directories that supplied libraries.
@@ -159,7 +163,8 @@ fn carry_from(p: &ToCarry, s: &ImageSettings, root: LibraryRoot) -> Result<WithC
     image.platform.variant = root.variant.clone();
     add_closure(&mut image.rootfs, &closure)?;
     let packages = add_package_records(&mut image.rootfs, &closure, None, p.program_path)?;
-    super::layers::under(super::layers::runtime_parts(&packages, &image.rootfs, p.program_path), &mut image.parts);
+    let parts = super::layers::runtime_parts(&packages, &image.rootfs, p.program_path, p.runtime);
+    super::layers::under(parts, &mut image.parts);
     let nss = nss::is_glibc(&closure).then(|| root.nss_note.clone());
     add_nsswitch(&mut image.rootfs, nss.is_some())?;
     Ok(WithClosure { image, closure, nss, notes: Vec::new() })

@@ -10,6 +10,7 @@ use crate::image::archive::Assembled;
 use crate::image::{Compression, ImagePlan, Written, archive};
 use crate::output;
 use crate::registry::push::Remote;
+use crate::remote_cache::Settings as CacheSettings;
 use crate::report::{Reporter, human_size, short_digest};
 
 /// One place an image is delivered to.
@@ -88,11 +89,14 @@ pub(crate) fn check(dests: &[Destination], compression: Compression) -> Result<O
     Ok(Some(checked))
 }
 
-/// Writes the archive, then the OCI directory and the load, reporting each.
-pub(crate) fn deliver(plan: &ImagePlan, dest: &Checked, rep: &Reporter) -> Result<Written> {
+/// Writes the archive (its layers through the blob cache and the cache registry of `cache`),
+/// then the OCI directory and the load, reporting each.
+pub(crate) fn deliver(plan: &ImagePlan, dest: &Checked, cache: &CacheSettings, rep: &Reporter) -> Result<Written> {
     // Compressing ~100 MB (a Node executable) takes a while: a spinner on a terminal.
     let spinner = crate::progress::Progress::start(rep, format!("compressing the image ({})", plan.compression.name()));
-    let assembled = archive::assemble_beside(plan, &dest.tar)?;
+    let tier = crate::remote_cache::blobs::Tier::new(cache, rep);
+    let remote = tier.as_ref().map(|t| t as &dyn crate::image::blobcache::Remote);
+    let assembled = archive::assemble_beside(plan, &dest.tar, remote)?;
     let written = archive::write_tar(&assembled, &dest.tar)?;
     drop(spinner);
     report_written(plan, &written, rep);

@@ -109,7 +109,7 @@ impl Road {
                         stages::image_static(job, &frame, &programs, inside, self.staging.path(), rep)?
                     }
                 };
-                Some(destination::deliver(&image, dests, rep)?)
+                Some(destination::deliver(&image, dests, &job.delivery.cache, rep)?)
             }
         };
         stages::write_binaries(job, &programs, rep)?;
@@ -154,59 +154,90 @@ impl Outcome {
     }
 }
 
-/// The build-system stage (`staticize build`): the project's own build, run static; then each
-/// chosen executable takes the rest of the road as its own run (its own plan, image and
-/// binary), as if a driver had built it.
+/// The build-system stage (`staticize build`): the project's own build, run static for each
+/// platform; then each chosen executable takes the rest of the road as its own run (its own
+/// plan, image and binary), as if a driver had built it for every platform — several give
+/// one multi-platform image, as for `staticize c`.
 fn build_system(job: &Job, b: &BuildSystem, rep: &Reporter) -> Result<Outcome> {
-    let built = buildsys::build(&b.dir, &b.options, rep)?;
+    let platforms = job.delivery.build_platforms();
+    let mut builds = Vec::new();
+    for arch in &platforms {
+        let built = buildsys::build(&b.dir, &b.options, *arch, rep)?;
+        report_found(&built, platforms.len() > 1, rep);
+        builds.push(built);
+    }
+    // The same --bin on every platform's build: the n-th chosen of each is one program.
+    let mut chosen = Vec::new();
+    for built in &builds {
+        let these = select::choose(built, &b.bins)?;
+        for e in &these {
+            select::refuse_dynamic(e, built)?;
+        }
+        chosen.push(these);
+    }
+    let mut each = Vec::new();
+    for i in 0..chosen[0].len() {
+        let first = chosen[0][i];
+        let name = select::file_name(first);
+        let mut made = Vec::new();
+        for (built, these) in builds.iter().zip(&chosen) {
+            let label = select::label(built, these[i]);
+            if let Some(w) = &label.warning {
+                rep.warn(w);
+            }
+            made.push((built.arch, select::artifact(these[i], &label, built.arch)));
+        }
+        let one = executable_job(job, b, name, made, first.rel.clone());
+        let plan = super::plan::plan(&one)?;
+        each.push(execute(one, &plan, rep)?);
+    }
+    Ok(Outcome { each, ..Outcome::of(Vec::new()) })
+}
+
+/// The `found` line of one platform's build.
+fn report_found(built: &buildsys::Built, several: bool, rep: &Reporter) {
     let rebuilt = built.executables.iter().filter(|e| e.rebuilt).count();
+    let platform = if several { format!("{}: ", built.arch.platform()) } else { String::new() };
     rep.step(
         "found",
         format!(
-            "{} executable{} ({rebuilt} built by this run): {}",
+            "{platform}{} executable{} ({rebuilt} built by this run): {}",
             built.executables.len(),
             if built.executables.len() == 1 { "" } else { "s" },
             built.executables.iter().map(|e| e.rel.display().to_string()).collect::<Vec<_>>().join(", ")
         ),
     );
-    let chosen = select::choose(&built, &b.bins)?;
-    for e in &chosen {
-        select::refuse_dynamic(e, &built)?;
-    }
-    let mut each = Vec::new();
-    for e in chosen {
-        let name = select::file_name(e);
-        let label = select::label(&built, e);
-        if let Some(w) = &label.warning {
-            rep.warn(w);
+}
+
+/// The run of one executable a build system made (for each platform): its binary, its archive
+/// and the destinations every executable shares.
+fn executable_job<'a>(
+    job: &Job,
+    b: &BuildSystem,
+    name: String,
+    made: Vec<(Arch, crate::driver::Artifact)>,
+    rel: PathBuf,
+) -> Job<'a> {
+    let binary = b.output.clone().unwrap_or_else(|| PathBuf::from(&name));
+    let destinations = match &b.image {
+        None => Vec::new(),
+        Some(tar) => {
+            let tar = tar.clone().unwrap_or_else(|| default_image_path(&binary));
+            std::iter::once(super::destination::Destination::Archive(tar))
+                .chain(b.more_destinations.iter().cloned())
+                .collect()
         }
-        let binary = b.output.clone().unwrap_or_else(|| PathBuf::from(&name));
-        let destinations = match &b.image {
-            None => Vec::new(),
-            Some(tar) => {
-                let tar = tar.clone().unwrap_or_else(|| default_image_path(&binary));
-                std::iter::once(super::destination::Destination::Archive(tar))
-                    .chain(b.more_destinations.iter().cloned())
-                    .collect()
-            }
-        };
-        let one = Job {
-            created_by: format!("staticize build --bin {name}"),
-            name,
-            programs: Programs::Made {
-                made: vec![(Arch::host(), select::artifact(e, &label))],
-                inputs: vec![e.rel.clone()],
-            },
-            settings: job.settings.clone(),
-            delivery: job.delivery.clone(),
-            binaries: Binaries::PerPlatform(binary),
-            destinations,
-            dynamic: Dynamic::Refuse,
-            plan_only: false,
-            probe: job.probe.clone(),
-        };
-        let plan = super::plan::plan(&one)?;
-        each.push(execute(one, &plan, rep)?);
+    };
+    Job {
+        created_by: format!("staticize build --bin {name}"),
+        name,
+        programs: Programs::Made { made, inputs: vec![rel] },
+        settings: job.settings.clone(),
+        delivery: job.delivery.clone(),
+        binaries: Binaries::PerPlatform(binary),
+        destinations,
+        dynamic: Dynamic::Refuse,
+        plan_only: false,
+        probe: job.probe.clone(),
     }
-    Ok(Outcome { each, ..Outcome::of(Vec::new()) })
 }

@@ -68,6 +68,8 @@ pub struct Delivery {
     /// Start a given packed node single executable under staticize's init (`staticize image`;
     /// `--no-init`), as `staticize node`'s own image does.
     pub init: bool,
+    /// The cache registry compressed layers (and --dep libraries) are shared through.
+    pub cache: crate::remote_cache::Settings,
 }
 
 impl Delivery {
@@ -219,6 +221,17 @@ pub struct Judged {
     pub closure: Option<Closure>,
     /// Where it is inside the image.
     pub program_path: String,
+    /// Where the plan puts the runtime that runs it, when the image holds it as its own files
+    /// on a shared runtime (see [`Judged::on_runtime`]).
+    pub runtime_path: Option<String>,
+}
+
+impl Judged {
+    /// The runtime's path in the image and the program as files it runs, when the plan asked
+    /// for that form and the driver made it; None: the executable itself goes in.
+    pub(crate) fn on_runtime(&self) -> Option<(&str, &crate::driver::OnRuntime)> {
+        self.runtime_path.as_deref().zip(self.artifact.as_ref().and_then(|a| a.on_runtime.as_ref()))
+    }
 }
 
 /// What packing made (`staticize pack`).

@@ -26,8 +26,14 @@ pub(super) fn extras_part(before: &Rootfs, after: &Rootfs) -> Option<Part> {
 /// The libraries' layers from the packages that own the carried files (`program_path`, the
 /// program's own file, stays on top): one per package, largest first by the bytes of its
 /// files in `rootfs`; past the cap, the rest share one layer. Files no package owns share a
-/// layer too. Each package's `/var/lib/dpkg/status.d` record goes with its files.
-pub(super) fn runtime_parts(packages: &[Package], rootfs: &Rootfs, program_path: &str) -> Vec<Part> {
+/// layer too. Each package's `/var/lib/dpkg/status.d` record goes with its files. A program
+/// that is a shared `runtime` (node, whose apps are files on top) gets the first layer itself.
+pub(super) fn runtime_parts(
+    packages: &[Package],
+    rootfs: &Rootfs,
+    program_path: &str,
+    runtime: Option<&str>,
+) -> Vec<Part> {
     let program = normalize(program_path).unwrap_or_default();
     let mut owned: Vec<(u64, String, BTreeSet<String>)> = Vec::new();
     let mut unowned = BTreeSet::new();
@@ -51,9 +57,12 @@ pub(super) fn runtime_parts(packages: &[Package], rootfs: &Rootfs, program_path:
     }
     // Largest first, then by name: the same packages always give the same layers.
     owned.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    // Room is left for the shared layer, the extras and the program.
-    let own_layers = MAX_LAYERS - 3;
+    // Room is left for the shared layer, the extras and the program (and the runtime).
+    let own_layers = MAX_LAYERS - 3 - usize::from(runtime.is_some());
     let mut parts: Vec<Part> = Vec::new();
+    if let Some(what) = runtime {
+        parts.push(Part { what: format!("the runtime: {what}"), paths: [program.clone()].into() });
+    }
     let mut rest = BTreeSet::new();
     for (i, (_, name, mut paths)) in owned.into_iter().enumerate() {
         if i < own_layers {
@@ -122,7 +131,7 @@ mod tests {
         }
         r.add_file("/var/lib/dpkg/status.d/lib0", Source::Bytes(b"Package: lib0".to_vec()), MODE_DATA).unwrap();
         packages.push(package("", Ecosystem::Unowned, &["/opt/x.so", "/app"]));
-        let parts = runtime_parts(&packages, &r, "/app");
+        let parts = runtime_parts(&packages, &r, "/app", None);
         assert_eq!(parts.len(), MAX_LAYERS - 2);
         // The largest package is first; the smallest share the last layer with the unowned file.
         assert_eq!(parts[0].what, format!("libraries of the Debian package lib{}", MAX_LAYERS - 1));

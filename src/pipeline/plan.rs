@@ -47,6 +47,23 @@ pub(crate) struct ProgramPlan {
     pub binary: Option<PathBuf>,
     /// Where it goes (or would go) inside the image; None: known only after making it.
     pub path_in_image: Option<String>,
+    /// Where the runtime that runs it goes in the image, when the image holds the program as
+    /// its own files on a runtime every program using it shares (node with `--layers auto`):
+    /// the runtime gets a layer of its own and the entrypoint runs it on the program's file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+}
+
+/// Where a shared runtime goes in an image ("/usr/local/bin/node", as Docker's own node
+/// images have it): the same path for every program, so its layer has the same bytes.
+const RUNTIME_DIR: &str = "/usr/local/bin";
+
+/// The runtime's path in the image for a build by `driver`, when the image runs the program
+/// on it: layers cut by how often they change and no `--entrypoint` naming another program.
+fn runtime_path(job: &Job, driver: &dyn crate::driver::Driver) -> Option<String> {
+    let layered = job.delivery.layering == Layering::Auto && job.settings.entrypoint.is_none();
+    let carried = matches!(job.dynamic, Dynamic::Carry(_));
+    driver.runtime().filter(|_| layered && carried).map(|name| format!("{RUNTIME_DIR}/{name}"))
 }
 
 /// How a program is made.
@@ -286,15 +303,26 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
                     },
                     binary: binaries[i].clone(),
                     path_in_image: path.clone(),
+                    runtime: runtime_path(job, *driver),
                 });
             }
         }
-        Programs::BuildSystem(b) => programs.push(ProgramPlan {
-            platform: Some(Arch::host().platform()),
-            make: Making::BuildSystem { dir: b.dir.clone(), system: build_system_label(b), bins: b.bins.clone() },
-            binary: b.output.clone(),
-            path_in_image: None,
-        }),
+        Programs::BuildSystem(b) => {
+            // One build of the project per platform (each in its own out-of-tree directory).
+            for arch in job.delivery.build_platforms() {
+                programs.push(ProgramPlan {
+                    platform: Some(arch.platform()),
+                    make: Making::BuildSystem {
+                        dir: b.dir.clone(),
+                        system: build_system_label(b),
+                        bins: b.bins.clone(),
+                    },
+                    binary: b.output.clone(),
+                    path_in_image: None,
+                    runtime: None,
+                });
+            }
+        }
         Programs::Made { made, .. } => {
             let path = Some(job.settings.program_path(&name)?);
             for (i, (arch, a)) in made.iter().enumerate() {
@@ -303,6 +331,7 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
                     make: Making::Made { toolchain: a.toolchain_used.clone(), file: a.path.clone() },
                     binary: binaries[i].clone(),
                     path_in_image: path.clone(),
+                    runtime: None,
                 });
             }
         }
@@ -319,6 +348,7 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
                     make,
                     binary,
                     path_in_image: path,
+                    runtime: None,
                 });
             }
         }
@@ -332,7 +362,7 @@ pub(crate) fn plan(job: &Job) -> Result<Plan> {
                     ),
                 ));
             }
-            programs.push(ProgramPlan { platform: None, make: image_making(from), binary: None, path_in_image: None })
+            programs.push(image_program(from))
         }
     }
     let image = image_view(job, &name, &programs)?;
@@ -425,6 +455,11 @@ fn build_system_label(b: &super::job::BuildSystem) -> String {
         Some(s) => s.label().to_string(),
         None => "none recognised (the build will say what it looked for)".to_string(),
     }
+}
+
+/// The one "program" of a remade image: the image itself.
+fn image_program(from: &FromImage) -> ProgramPlan {
+    ProgramPlan { platform: None, make: image_making(from), binary: None, path_in_image: None, runtime: None }
 }
 
 fn image_making(from: &FromImage) -> Making {
@@ -539,6 +574,9 @@ fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
     for p in programs {
         let Some(path) = &p.path_in_image else { continue };
         let from = match &p.make {
+            Making::Build { tool, .. } if p.runtime.is_some() => {
+                format!("the script {} runs: the bundle, the entry, or a launcher of its package tree", tool.driver)
+            }
             Making::Build { tool, .. } => {
                 format!(
                     "the executable {} builds{}",
@@ -573,7 +611,7 @@ fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
         return vec![LayerPlan { what: "the program and everything it needs (one layer)".into(), files }];
     }
     // --layers auto: what changes least lowest (see super::layers).
-    let mut out = Vec::new();
+    let mut out = runtime_layers(programs);
     let (libraries, own): (Vec<FilePlan>, Vec<FilePlan>) =
         dynamic.into_iter().partition(|f| !f.path.starts_with('/') || f.path.starts_with("/var/lib/dpkg"));
     if !libraries.is_empty() {
@@ -587,6 +625,25 @@ fn layers(job: &Job, programs: &[ProgramPlan]) -> Vec<LayerPlan> {
     files.extend(adds);
     files.extend(own);
     out.push(LayerPlan { what: "the program and its own files (on top)".into(), files });
+    out
+}
+
+/// The shared runtimes' layers: one per runtime path, whichever platforms use it.
+fn runtime_layers(programs: &[ProgramPlan]) -> Vec<LayerPlan> {
+    let mut out: Vec<LayerPlan> = Vec::new();
+    for (path, p) in programs.iter().filter_map(|p| p.runtime.as_ref().map(|r| (r, p))) {
+        let Making::Build { tool, .. } = &p.make else { continue };
+        let platform = p.platform.as_deref().map(|x| format!(" for {x}")).unwrap_or_default();
+        let from = format!("{} as {} finds it{platform}, stripped, nothing injected", tool.driver, tool.driver);
+        let file = FilePlan { path: path.clone(), from };
+        match out.iter_mut().find(|l| l.files.iter().any(|f| f.path == *path)) {
+            Some(layer) => layer.files.push(file),
+            None => out.push(LayerPlan {
+                what: format!("the runtime: {}, the same layer for every program that uses it", tool.driver),
+                files: vec![file],
+            }),
+        }
+    }
     out
 }
 
@@ -692,8 +749,9 @@ fn from_image_layers(from: &FromImage) -> Vec<LayerPlan> {
 
 fn config_plan(s: &ImageSettings, programs: &[ProgramPlan], d: &Dynamic, source: &Programs) -> ConfigPlan {
     let path = programs.iter().find_map(|p| p.path_in_image.clone());
+    let runtime = programs.iter().find_map(|p| p.runtime.clone());
     let mut entrypoint = match (&s.entrypoint, &path) {
-        (None, Some(p)) => Some(vec![p.clone()]),
+        (None, Some(p)) => Some(runtime.into_iter().chain([p.clone()]).collect()),
         (Some(e), _) if e.is_empty() => None,
         (e, _) => e.clone(),
     };

@@ -61,7 +61,7 @@ pub(super) fn remake(job: &Job, from: &FromImage, rep: &Reporter) -> Result<Outc
             let s = slim::slim(&req, scratch.path())?;
             drop(spinner);
             report_slim(&s, rep);
-            let written = destination::deliver(&s.plan, &dests, rep)?;
+            let written = destination::deliver(&s.plan, &dests, &job.delivery.cache, rep)?;
             // An image slim calls good passes check; one that does not is written but a failed verdict.
             slim::verify(&written.path)?;
             report_ratio(s.original_bytes, written.bytes, rep);

@@ -75,7 +75,8 @@ fn of_programs(job: &Job, programs: &[Judged], packed: Option<&PackedProgram>, w
         .iter()
         .map(|p| Subject {
             name: &job.name,
-            elf: &p.elf,
+            // On a shared runtime the image holds the program's script, not the executable.
+            elf: p.on_runtime().map_or(p.elf.as_path(), |(_, on)| on.main.as_path()),
             program_path: &p.program_path,
             artifact: p.artifact.as_ref(),
             inputs,
@@ -87,6 +88,7 @@ fn of_programs(job: &Job, programs: &[Judged], packed: Option<&PackedProgram>, w
                 Some(inside) => Some(inside.program.as_path()),
                 None => given.then_some(p.elf.as_path()),
             },
+            runtime: p.on_runtime().map(|(path, on)| (on.runtime.as_path(), path)),
         })
         .collect();
     let mut sbom = collect::sbom(&job.name, &written.manifest_digest, &subjects)?;

@@ -73,6 +73,7 @@ pub(super) fn build_all(
             binary: outputs.binaries[i].clone(),
             closure: None,
             program_path: req.program_path,
+            runtime_path: plan.programs.get(i).and_then(|p| p.runtime.clone()),
         });
     }
     Ok(judged)
@@ -90,7 +91,9 @@ pub(super) fn judge_made(
     let mut judged = Vec::new();
     for (i, (arch, artifact)) in made.iter().enumerate() {
         let what = if several { arch.platform() } else { display_inputs(inputs) };
-        let linkage = judge_artifact(artifact, true, &what, several.then_some(*arch), rep)?;
+        // Another machine's program is checked for it even alone.
+        let cross = (several || *arch != Arch::host()).then_some(*arch);
+        let linkage = judge_artifact(artifact, true, &what, cross, rep)?;
         judged.push(Judged {
             arch: Some(*arch),
             elf: artifact.path.clone(),
@@ -99,6 +102,7 @@ pub(super) fn judge_made(
             binary: outputs.binaries[i].clone(),
             closure: None,
             program_path: planned_path(plan, i),
+            runtime_path: None,
         });
     }
     Ok(judged)
@@ -158,6 +162,7 @@ pub(super) fn judge_given(
             binary: None,
             closure: None,
             program_path: planned_path(plan, i),
+            runtime_path: None,
         };
         if job.dynamic.refuses() {
             check_static(&program, *declared, &mut seen)?;
@@ -194,6 +199,7 @@ pub(super) fn pack_given(
         binary: None,
         closure: Some(closure.clone()),
         program_path: planned_path(plan, 0),
+        runtime_path: None,
     };
     check_static(&judged, None, &mut Vec::new())?;
     Ok((vec![judged], PackedProgram { program: program.to_path_buf(), linkage, closure, packed }))
@@ -378,14 +384,20 @@ pub(super) fn image_carried(
             Some(a) => format!("{} for {}", a.lang, program.arch.map(Arch::platform).unwrap_or_default()),
             None => String::new(),
         };
-        let p = ToCarry {
-            elf: &program.elf,
-            linkage: &program.linkage,
-            program_path: &program.program_path,
-            what,
-            created_by: &job.created_by,
+        let mut carried = match program.on_runtime() {
+            Some((runtime_path, on)) => on_runtime(job, opts, program, runtime_path, on, what, root)?,
+            None => {
+                let p = ToCarry {
+                    elf: &program.elf,
+                    linkage: &program.linkage,
+                    program_path: &program.program_path,
+                    what,
+                    created_by: &job.created_by,
+                    runtime: None,
+                };
+                carry::carry(&p, &job.settings, opts, root)?
+            }
         };
-        let mut carried = carry::carry(&p, &job.settings, opts, root)?;
         carry::report(&carried, rep);
         if let Some(a) = &program.artifact {
             add_companions(&mut carried, a)?;
@@ -394,6 +406,41 @@ pub(super) fn image_carried(
         program.closure = Some(carried.closure);
     }
     Ok(plan)
+}
+
+/// The image of a program as its own files on a shared runtime: the runtime carried with its
+/// closure at the plan's path (a layer of its own under the libraries'), the program's script
+/// at the program's path on top, and the entrypoint running the one on the other.
+fn on_runtime(
+    job: &Job,
+    opts: &CarryOptions,
+    program: &Judged,
+    runtime_path: &str,
+    on: &crate::driver::OnRuntime,
+    what: String,
+    root: Option<crate::driver::LibraryRoot>,
+) -> Result<WithClosure> {
+    let linkage = elf::inspect(&on.runtime)?;
+    let p = ToCarry {
+        elf: &on.runtime,
+        linkage: &linkage,
+        program_path: runtime_path,
+        what,
+        created_by: &job.created_by,
+        runtime: Some(&on.what),
+    };
+    let mut settings = job.settings.clone();
+    settings.entrypoint = Some(vec![runtime_path.to_string(), program.program_path.clone()]);
+    let mut carried = carry::carry(&p, &settings, opts, root)?;
+    if carried.image.rootfs.get(&program.program_path).is_some() {
+        return Err(Error::usage(
+            format!("the program's script goes to {}, but the image already has a file there", program.program_path),
+            "choose another place for it with --path",
+        ));
+    }
+    let main = crate::image::Source::Host(on.main.clone());
+    carried.image.rootfs.add_file(&program.program_path, main, MODE_DATA)?;
+    Ok(carried)
 }
 
 /// The files a built program runs from beside it (node's package tree).

@@ -64,6 +64,7 @@ impl Driver for FakeDriver {
             command: String::new(),
             warnings: Vec::new(),
             companions: None,
+            on_runtime: None,
             package_dirs: Vec::new(),
             archives: Vec::new(),
         })

@@ -15,7 +15,7 @@ use crate::bundle::trace::{Call, Use};
 use crate::pkgdb::PackageDb;
 
 /// One file the program looked for that the image lacks and this machine has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Missing {
     /// The path, as the program asked for it.
     pub path: String,
@@ -26,7 +26,7 @@ pub struct Missing {
     pub flag: String,
     /// A configuration file its package marks as one (a dpkg conffile): the administrator may
     /// remove it, so a program is expected to run without it and its lack alone fails nothing.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
 }
 

@@ -15,6 +15,7 @@
 //! printing its usage): "ran: exit 2, nothing missing".
 
 pub mod ask;
+pub(crate) mod memo;
 pub(crate) mod missing;
 mod port;
 pub(crate) mod sandbox;
@@ -25,7 +26,7 @@ mod watch;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::image::unpack;
@@ -57,7 +58,7 @@ impl Default for ProofRequest {
 }
 
 /// How the run ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Ending {
     /// It exited with this status.
@@ -88,7 +89,7 @@ pub enum Ending {
 }
 
 /// The verdict of one proof run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Proof {
     /// The command run, as the image names it.
     pub command: Vec<String>,
@@ -105,7 +106,7 @@ pub struct Proof {
     /// Files it looked for that the image lacks and this machine has.
     pub missing: Vec<Missing>,
     /// The last lines the program wrote to stderr.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
     /// True when the verdict passes.
     pub ok: bool,
@@ -114,7 +115,7 @@ pub struct Proof {
 }
 
 /// A `--port` check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PortCheck {
     /// The TCP port.
     pub port: u16,

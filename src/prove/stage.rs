@@ -20,7 +20,21 @@ pub(crate) fn prove_image(archive: &Path, req: Option<&ProofRequest>, rep: &Repo
         rep.step("proof", SKIPPED);
         return Ok(None);
     };
-    let proofs = without_tools_each(prove_platforms(archive, req), req)?;
+    let key = super::memo::key(archive, req);
+    let kept = key.as_deref().and_then(super::memo::get);
+    if kept.is_some() {
+        rep.step(
+            "proof",
+            format!("this very image passed before: its verdict is kept ({}=0 runs it again)", super::memo::ENV),
+        );
+    }
+    let proofs = match kept {
+        Some(proofs) => proofs,
+        None => without_tools_each(prove_platforms(archive, req), req)?,
+    };
+    if let Some(key) = &key {
+        super::memo::put(key, &proofs);
+    }
     for (_, p) in &proofs {
         report(p, rep);
     }

@@ -126,6 +126,41 @@ impl Repository {
         Ok(Some(digests))
     }
 
+    /// Every tag of the repository, page by page as the registry's `Link` headers lead (at
+    /// most 100 pages of 1000); empty when the repository does not exist.
+    pub(crate) fn tags(&mut self) -> Result<Vec<String>> {
+        /// One page of `GET /v2/NAME/tags/list`.
+        #[derive(serde::Deserialize)]
+        struct Page {
+            tags: Option<Vec<String>>,
+        }
+        let what = "list tags";
+        let mut url = format!("{}/v2/{}/tags/list?n=1000", self.target.base(), self.target.repository);
+        let mut tags = Vec::new();
+        for _ in 0..100 {
+            let mut resp = self.client.send("GET", &url, &[], Body::Empty, what)?;
+            match resp.status().as_u16() {
+                200 => {}
+                404 => return Ok(tags),
+                _ => return Err(self.client.status_error(resp, what)),
+            }
+            let next = resp.headers().get("link").and_then(|v| v.to_str().ok()).and_then(next_page);
+            let bytes = resp.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| {
+                self.client.fail(format!("sent an unreadable tag list: {e}"), "check the registry's logs")
+            })?;
+            let page: Page = serde_json::from_slice(&bytes).map_err(|e| {
+                self.client.fail(format!("sent a tag list that is not JSON: {e}"), "check the registry")
+            })?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(n) if n.starts_with("http") => url = n,
+                Some(n) => url = format!("{}{n}", self.target.base()),
+                None => break,
+            }
+        }
+        Ok(tags)
+    }
+
     /// Puts the OCI image manifest `bytes` by its digest (a referrer needs no tag).
     pub(crate) fn put_untagged(&mut self, bytes: Vec<u8>) -> Result<String> {
         let doc = Doc { digest: sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes };
@@ -138,5 +173,27 @@ impl Repository {
         let doc = Doc { digest: sha256_digest(&bytes), media_type: spec::MEDIA_MANIFEST.into(), bytes };
         self.client.put_manifest(tag, &doc)?;
         Ok(doc.digest)
+    }
+}
+
+/// The target of a `Link: <URL>; rel="next"` header (RFC 5988, as the distribution API pages).
+fn next_page(link: &str) -> Option<String> {
+    link.split(',').find(|l| l.contains("rel=\"next\"")).and_then(|l| {
+        let (_, rest) = l.split_once('<')?;
+        let (target, _) = rest.split_once('>')?;
+        Some(target.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_page_comes_from_the_link_header() {
+        let link = "</v2/team/cache/tags/list?last=deps-z&n=1000>; rel=\"next\"";
+        assert_eq!(next_page(link).as_deref(), Some("/v2/team/cache/tags/list?last=deps-z&n=1000"));
+        assert_eq!(next_page("<https://r.example/a>; rel=\"prev\""), None);
+        assert_eq!(next_page("garbage"), None);
     }
 }

@@ -82,6 +82,20 @@ struct Manifest {
 
 /// The manifest of the entry `key` whose layer is `layer` and whose files name `origin`.
 pub fn manifest(key: &Key, layer: &Descriptor, origin: &str) -> Vec<u8> {
+    document(key, layer, Some(origin))
+}
+
+/// The manifest of the entry `key` whose one layer is the blob `layer` itself (a compressed
+/// image layer kept for the blob cache: no files, so no origin).
+pub fn blob_manifest(key: &Key, layer: &Descriptor) -> Vec<u8> {
+    document(key, layer, None)
+}
+
+fn document(key: &Key, layer: &Descriptor, origin: Option<&str>) -> Vec<u8> {
+    let mut annotations: BTreeMap<String, String> = [(ANNOTATION_KEY.to_string(), key.text.clone())].into();
+    if let Some(o) = origin {
+        annotations.insert(ANNOTATION_ORIGIN.to_string(), o.into());
+    }
     let m = Manifest {
         schema_version: 2,
         media_type: MEDIA_MANIFEST.into(),
@@ -92,9 +106,7 @@ pub fn manifest(key: &Key, layer: &Descriptor, origin: &str) -> Vec<u8> {
             size: EMPTY_CONFIG.len() as u64,
         },
         layers: vec![layer.clone()],
-        annotations: [(ANNOTATION_KEY.to_string(), key.text.clone()), (ANNOTATION_ORIGIN.to_string(), origin.into())]
-            .into_iter()
-            .collect(),
+        annotations,
     };
     serde_json::to_vec(&m).unwrap_or_default()
 }
@@ -112,6 +124,23 @@ pub struct Checked {
 /// type, annotated with exactly this key, with one tar+zstd layer of a sane digest and size.
 /// Anything else is refused with the reason.
 pub fn check(bytes: &[u8], key: &Key) -> std::result::Result<Checked, String> {
+    let (m, layer) = read(bytes, key, MEDIA_LAYER)?;
+    let origin = m.annotations.get(ANNOTATION_ORIGIN).cloned().unwrap_or_default();
+    if !origin.starts_with('/') || origin.contains('\0') {
+        return Err("names no absolute origin directory".into());
+    }
+    Ok(Checked { layer, origin })
+}
+
+/// Reads `bytes` as the manifest of the blob entry `key` whose one layer is a blob of
+/// `media_type` (a compressed image layer); returns that layer. Anything else is refused.
+pub fn check_blob(bytes: &[u8], key: &Key, media_type: &str) -> std::result::Result<Descriptor, String> {
+    read(bytes, key, media_type).map(|(_, layer)| layer)
+}
+
+/// The checks every entry passes: the manifest, the artifact type, the key, one layer of
+/// `media_type` with a sha256 digest and a size a pull accepts.
+fn read(bytes: &[u8], key: &Key, media_type: &str) -> std::result::Result<(Manifest, Descriptor), String> {
     let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("is not an entry manifest: {e}"))?;
     if m.schema_version != 2 || m.media_type != MEDIA_MANIFEST {
         return Err(format!("is a {} (schema {}), not an OCI manifest", m.media_type, m.schema_version));
@@ -125,8 +154,8 @@ pub fn check(bytes: &[u8], key: &Key) -> std::result::Result<Checked, String> {
     let [layer] = m.layers.as_slice() else {
         return Err(format!("has {} layers, not one", m.layers.len()));
     };
-    if layer.media_type != MEDIA_LAYER {
-        return Err(format!("has a layer of type {}, not {MEDIA_LAYER}", layer.media_type));
+    if layer.media_type != media_type {
+        return Err(format!("has a layer of type {}, not {media_type}", layer.media_type));
     }
     if !is_sha256(&layer.digest) {
         return Err(format!("names its layer by '{}', not a sha256 digest", layer.digest));
@@ -134,11 +163,8 @@ pub fn check(bytes: &[u8], key: &Key) -> std::result::Result<Checked, String> {
     if layer.size > MAX_LAYER {
         return Err(format!("has a layer of {} bytes, more than the {MAX_LAYER} a pull accepts", layer.size));
     }
-    let origin = m.annotations.get(ANNOTATION_ORIGIN).cloned().unwrap_or_default();
-    if !origin.starts_with('/') || origin.contains('\0') {
-        return Err("names no absolute origin directory".into());
-    }
-    Ok(Checked { layer: layer.clone(), origin })
+    let layer = layer.clone();
+    Ok((m, layer))
 }
 
 fn is_sha256(d: &str) -> bool {
@@ -165,6 +191,18 @@ mod tests {
         let other = Key { kind: "blobs".into(), ..key("recipe=1") };
         assert!(check(&bytes, &other).unwrap_err().contains("type"));
         assert!(check(b"{", &key("recipe=1")).is_err());
+    }
+
+    #[test]
+    fn a_blob_entry_names_its_layer_type_and_no_origin() {
+        let gz = "application/vnd.oci.image.layer.v1.tar+gzip";
+        let k = Key { kind: "blobs".into(), name: "gzip".into(), text: "blob=v1-gzip6-ab\n".into() };
+        let layer = Descriptor { media_type: gz.into(), digest: format!("sha256:{}", "b".repeat(64)), size: 3 };
+        let bytes = blob_manifest(&k, &layer);
+        assert_eq!(check_blob(&bytes, &k, gz).unwrap(), layer);
+        let zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+        assert!(check_blob(&bytes, &k, zstd).unwrap_err().contains("layer of type"));
+        assert!(check(&bytes, &Key { kind: "blobs".into(), ..k.clone() }).is_err(), "not a files entry");
     }
 
     #[test]

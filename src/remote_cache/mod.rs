@@ -5,6 +5,8 @@
 //! and the run goes on locally — the remote cache never fails a build.
 
 pub mod archive;
+pub mod blobs;
+pub mod downloads;
 pub mod entry;
 
 use std::path::Path;
@@ -58,6 +60,18 @@ impl Settings {
     }
 }
 
+/// The kinds of entry a cache registry holds; each entry's tag starts with its kind.
+pub const KINDS: [&str; 3] = ["deps", "blobs", "downloads"];
+
+/// How many entries of each of [`KINDS`] the cache registry of `settings` holds, by their
+/// tags (other tags are not counted); empty without a registry.
+pub fn census(settings: &Settings) -> Result<Vec<(&'static str, usize)>> {
+    let Some(r) = &settings.registry else { return Ok(Vec::new()) };
+    let tags = Repository::open(&remote(r)?)?.tags()?;
+    let count = |k: &str| tags.iter().filter(|t| t.strip_prefix(k).is_some_and(|rest| rest.starts_with('-'))).count();
+    Ok(KINDS.iter().map(|k| (*k, count(k))).collect())
+}
+
 /// The `[cache] registry` of `dir/staticize.toml`.
 fn from_config(dir: &Path) -> Result<Option<String>> {
     /// The `[cache]` section.
@@ -90,18 +104,27 @@ fn remote(s: &str) -> Result<Remote> {
     Remote::parse(s).map_err(|_| bad())
 }
 
+/// The registries given up on in this process: every later session starts without them, so a
+/// run that shares deps and layers through one registry says it failed once.
+static GIVEN_UP: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn given_up(registry: &str) -> bool {
+    GIVEN_UP.lock().map(|g| g.iter().any(|r| r == registry)).unwrap_or(false)
+}
+
 /// One run's use of the cache registry: connected on first use, given up after its first failure.
-pub(crate) struct Session<'a> {
+pub(crate) struct Session {
     settings: Settings,
     repo: Option<Repository>,
     dead: bool,
-    rep: &'a Reporter,
+    rep: Reporter,
 }
 
-impl<'a> Session<'a> {
+impl Session {
     /// A session for `settings` (nothing is contacted yet).
-    pub(crate) fn new(settings: &Settings, rep: &'a Reporter) -> Session<'a> {
-        Session { settings: settings.clone(), repo: None, dead: settings.registry.is_none(), rep }
+    pub(crate) fn new(settings: &Settings, rep: &Reporter) -> Session {
+        let dead = settings.registry.as_deref().is_none_or(given_up);
+        Session { settings: settings.clone(), repo: None, dead, rep: *rep }
     }
 
     /// The repository, connected; None once the registry failed (said once).
@@ -125,17 +148,27 @@ impl<'a> Session<'a> {
     fn give_up(&mut self, e: &Error) {
         self.dead = true;
         let r = self.settings.registry.clone().unwrap_or_default();
+        if let Ok(mut g) = GIVEN_UP.lock() {
+            if g.contains(&r) {
+                return;
+            }
+            g.push(r.clone());
+        }
         self.rep.warn(format!(
             "cache registry {r}: {}; building locally, without it for the rest of this run",
             one_line(e)
         ));
     }
 
-    /// Pulls the entry `key` into the empty directory `dest`; returns the directory its files
-    /// were built for. None: no such entry, or it was refused, or the registry failed (said).
-    pub(crate) fn fetch(&mut self, key: &Key, dest: &Path) -> Option<String> {
+    /// The manifest of the entry `key`, checked by `check` (which returns its one layer), and
+    /// that layer's bytes (digest verified). None: no such entry, or it was refused (said), or
+    /// the registry failed (said once).
+    fn fetch_layer<T>(
+        &mut self,
+        key: &Key,
+        check: impl Fn(&[u8]) -> std::result::Result<(entry::Descriptor, T), String>,
+    ) -> Option<(Vec<u8>, T)> {
         let tag = key.tag();
-        let registry = self.settings.registry.clone().unwrap_or_default();
         let fetched = match self.repo()?.manifest(&tag) {
             Ok(Some(f)) => f,
             Ok(None) => return None,
@@ -144,33 +177,46 @@ impl<'a> Session<'a> {
                 return None;
             }
         };
-        let rep = self.rep;
-        let refused = |why: String| {
-            rep.warn(format!("cache registry {registry}: the entry {tag} {why}; refused, building locally"));
-        };
-        let checked = match entry::check(&fetched.bytes, key) {
+        let (layer, extra) = match check(&fetched.bytes) {
             Ok(c) => c,
             Err(why) => {
-                refused(why);
+                self.refuse(key, &why);
                 return None;
             }
         };
-        let blob = match self.repo()?.blob_at_most(&checked.layer.digest, entry::MAX_LAYER) {
-            Ok(b) => b,
+        match self.repo()?.blob_at_most(&layer.digest, entry::MAX_LAYER) {
+            Ok(b) => Some((b, extra)),
             Err(e) => {
-                refused(format!("could not be read: {}", one_line(&e)));
-                return None;
+                self.refuse(key, &format!("could not be read: {}", one_line(&e)));
+                None
             }
-        };
-        if let Err(e) = archive::unpack(&blob, dest, &format!("{registry}:{tag}")) {
-            refused(one_line(&e));
+        }
+    }
+
+    /// Pulls the entry `key` into the empty directory `dest`; returns the directory its files
+    /// were built for. None: no such entry, or it was refused, or the registry failed (said).
+    pub(crate) fn fetch(&mut self, key: &Key, dest: &Path) -> Option<String> {
+        let registry = self.settings.registry.clone().unwrap_or_default();
+        let (blob, origin) = self.fetch_layer(key, |bytes| entry::check(bytes, key).map(|c| (c.layer, c.origin)))?;
+        if let Err(e) = archive::unpack(&blob, dest, &format!("{registry}:{}", key.tag())) {
+            self.refuse(key, &one_line(&e));
             return None;
         }
-        self.rep.step(
-            "cache",
-            format!("pulled {} ({}) from {registry}", key.name, crate::report::human_size(blob.len() as u64)),
-        );
-        Some(checked.origin)
+        self.pulled(&key.name, blob.len());
+        Some(origin)
+    }
+
+    /// The blob kept as the entry `key` (a layer of `media_type`), its digest verified; what
+    /// it holds is for the caller to check. None as for [`Session::fetch`].
+    pub(crate) fn fetch_blob(&mut self, key: &Key, media_type: &str) -> Option<Vec<u8>> {
+        let (blob, ()) = self.fetch_layer(key, |bytes| entry::check_blob(bytes, key, media_type).map(|d| (d, ())))?;
+        Some(blob)
+    }
+
+    /// Says what was pulled.
+    pub(crate) fn pulled(&self, what: &str, bytes: usize) {
+        let registry = self.settings.registry.as_deref().unwrap_or_default();
+        self.rep.step("cache", format!("pulled {what} ({}) from {registry}", crate::report::human_size(bytes as u64)));
     }
 
     /// The registry's HOST/REPO, when there is one.
@@ -198,23 +244,53 @@ impl<'a> Session<'a> {
     /// Pushes the files under `dir` as the entry `key`, failing with the registry's error
     /// (`staticize cache push`); returns the layer's bytes.
     pub(crate) fn send(&mut self, key: &Key, dir: &Path, origin: &str) -> Result<u64> {
-        let registry = self.settings.registry.clone().unwrap_or_default();
         let blob = archive::pack(dir)?;
+        let layer = descriptor(entry::MEDIA_LAYER, &blob);
+        self.put(key, &blob, entry::manifest(key, &layer, origin))?;
+        Ok(layer.size)
+    }
+
+    /// Pushes `blob` (a layer of `media_type`) as the blob entry `key`, failing with the
+    /// registry's error.
+    pub(crate) fn send_blob(&mut self, key: &Key, blob: &[u8], media_type: &str) -> Result<u64> {
+        let layer = descriptor(media_type, blob);
+        self.put(key, blob, entry::blob_manifest(key, &layer))?;
+        Ok(layer.size)
+    }
+
+    /// [`Session::send_blob`] that says a failure once and otherwise ignores it; read-only
+    /// settings push nothing.
+    pub(crate) fn store_blob(&mut self, key: &Key, blob: &[u8], media_type: &str) {
+        if self.settings.readonly || self.dead {
+            return;
+        }
+        if let Err(e) = self.send_blob(key, blob, media_type) {
+            self.give_up(&e);
+        }
+    }
+
+    /// Puts the entry's layer, the empty config and its manifest under its tag.
+    fn put(&mut self, key: &Key, blob: &[u8], manifest: Vec<u8>) -> Result<()> {
+        let registry = self.settings.registry.clone().unwrap_or_default();
         if self.repo.is_none() {
             self.repo = Some(Repository::open(&remote(&registry)?)?);
         }
-        let Some(repo) = self.repo.as_mut() else { return Ok(0) };
-        let layer = entry::Descriptor {
-            media_type: entry::MEDIA_LAYER.into(),
-            digest: crate::digest::sha256_digest(&blob),
-            size: blob.len() as u64,
-        };
-        repo.put_blob(&blob)?;
+        let Some(repo) = self.repo.as_mut() else { return Ok(()) };
+        repo.put_blob(blob)?;
         repo.put_blob(entry::EMPTY_CONFIG)?;
-        repo.put_manifest(&key.tag(), entry::manifest(key, &layer, origin))?;
-        self.rep
-            .step("cache", format!("pushed {} ({}) to {registry}", key.name, crate::report::human_size(layer.size)));
-        Ok(layer.size)
+        repo.put_manifest(&key.tag(), manifest)?;
+        let size = crate::report::human_size(blob.len() as u64);
+        self.rep.step("cache", format!("pushed {} ({size}) to {registry}", key.name));
+        Ok(())
+    }
+}
+
+/// The descriptor of `blob` as a layer of `media_type`.
+fn descriptor(media_type: &str, blob: &[u8]) -> entry::Descriptor {
+    entry::Descriptor {
+        media_type: media_type.into(),
+        digest: crate::digest::sha256_digest(blob),
+        size: blob.len() as u64,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Subject<'a> {
     pub closure: Option<&'a Closure>,
     /// For a program taken from this machine (`bundle`): its path, to find its own package.
     pub host_program: Option<&'a Path>,
+    /// The shared runtime the program's file runs on in the image (node): (its file here,
+    /// its path in the image), one of the program's files.
+    pub runtime: Option<(&'a Path, &'a str)>,
 }
 
 /// What was found: the program's package, the packages in it, and the dpkg paragraphs of the
@@ -54,6 +57,9 @@ pub fn collect(s: &Subject) -> Result<Collected> {
     let mut program = Package::new(s.name, "", Ecosystem::Program);
     program.sha256 = Some(sha.clone());
     program.files.push(FileRef { path: s.program_path.to_string(), sha256: sha });
+    if let Some((host, path)) = s.runtime {
+        program.files.push(FileRef { path: path.to_string(), sha256: sha256_file(host)? });
+    }
     let file = std::fs::File::open(s.elf).map_err(|e| Error::io("read", s.elf, e))?;
     // SAFETY: the staged or given file is only read; a concurrent truncation is a fault the
     // user caused, as for every mmap reader in staticize.

@@ -54,6 +54,7 @@ pub(crate) fn collect(root: &Root, rootfs: &mut Rootfs, programs: &[String]) -> 
             npm_dirs: &[],
             closure: None,
             host_program: None,
+            runtime: None,
         };
         let c = collect::collect(&s)?;
         program_files.extend(c.program.files);

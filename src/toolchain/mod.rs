@@ -5,6 +5,7 @@
 //! runs in ([`toolbox`]). Nothing here knows drivers or deps: both build on it.
 
 pub(crate) mod cc;
+pub(crate) mod cross;
 pub(crate) mod toolbox;
 
 use std::collections::BTreeMap;

@@ -66,9 +66,9 @@ impl Toolbox {
         self.value(ENV_LINK_LOG).map(PathBuf::from).unwrap_or_default()
     }
 
-    /// The value the environment gives `key`, if any.
+    /// The value the environment gives `key`, if any (the last setting, which wins when applied).
     pub(crate) fn value(&self, key: &str) -> Option<&str> {
-        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.vars.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Adds variables to the environment (later settings of a name win when applied).

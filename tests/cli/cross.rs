@@ -14,7 +14,7 @@ const ZLIB_C: &str =
     "#include <stdio.h>\n#include <zlib.h>\nint main(void) { printf(\"zlib %s\\n\", zlibVersion()); return 0; }\n";
 
 /// ELF e_machine of a file: 62 x86-64, 183 aarch64.
-fn e_machine(p: &Path) -> u16 {
+pub(crate) fn e_machine(p: &Path) -> u16 {
     let b = std::fs::read(p).unwrap();
     assert_eq!(&b[..4], b"\x7fELF", "{} is not ELF", p.display());
     u16::from_le_bytes([b[18], b[19]])
@@ -22,14 +22,14 @@ fn e_machine(p: &Path) -> u16 {
 
 /// The stdout of an arm64 program run under qemu-aarch64-static.
 #[track_caller]
-fn under_qemu(p: &Path) -> String {
+pub(crate) fn under_qemu(p: &Path) -> String {
     let o = run(Command::new("qemu-aarch64-static").arg(p));
     assert!(o.status.success(), "{} under qemu: {}", p.display(), text(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// zig (the cross compiler) and qemu (the proof of the arm64 binary), under the require rule.
-fn have_cross_tools() -> bool {
+pub(crate) fn have_cross_tools() -> bool {
     let zig = Command::new("python3").args(["-m", "ziglang", "version"]).output().is_ok_and(|o| o.status.success());
     if !zig {
         assert!(!e2e_required(), "zig (pip install ziglang) is required (STATICIZE_E2E=require)");

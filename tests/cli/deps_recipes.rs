@@ -364,3 +364,213 @@ fn readline_rltest_edits_a_line_and_keeps_history() {
         assert_eq!(String::from_utf8_lossy(&o.stderr), "hello\r\nlist\r\n0: hello\r\n1: list\r\nquit\r\n", "{e:?}");
     });
 }
+
+// Issue 26's recipes: each proven the same way, by a program from the library's own source.
+
+#[test]
+fn expat_elements_example_prints_the_element_tree_of_its_input() {
+    if !tools(&["apt-get", "musl-gcc", "cmake"]) {
+        return;
+    }
+    deps_build("expat");
+    let (dir, top) = upstream_files("expat", &["expat/examples/elements.c"]);
+    let out = dir.path();
+    let tag = compile(out, &top.join("expat/examples/elements.c"), "expat", "xml-elements", &[]);
+    let doc = b"<?xml version='1.0'?><image><layer digest='sha256:1'><file/></layer><layer/></image>";
+    in_every_engine(out, "xml-elements", &tag, |e| {
+        let o = run_in(e, &tag, &[], &[], doc);
+        // One line per start tag, a tab per level of nesting.
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "image\n\tlayer\n\t\tfile\n\tlayer\n", "{e:?}");
+    });
+}
+
+#[test]
+fn lz4_frame_compress_example_output_decompresses_with_the_hosts_lz4() {
+    if !tools(&["apt-get", "musl-gcc", "lz4"]) {
+        return;
+    }
+    deps_build("lz4");
+    let (dir, top) = upstream_files("lz4", &["examples/frameCompress.c"]);
+    let out = dir.path();
+    let tag = compile(out, &top.join("examples/frameCompress.c"), "lz4", "lz4-frame", &[]);
+    let data = tempdir();
+    std::fs::write(data.path().join("in.txt"), payload()).unwrap();
+    let mount = format!("{}:/d:z", data.path().display());
+    in_every_engine(out, "lz4-frame", &tag, |e| {
+        // It compresses in.txt to in.txt.lz4, decompresses that to in.txt.lz4.dec and compares.
+        let o = run_in(e, &tag, &["-v", &mount], &["/d/in.txt"], b"");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("verify : OK"), "{e:?}: {}", text(&o));
+        let packed = std::fs::read(data.path().join("in.txt.lz4")).unwrap();
+        assert!(packed.len() < payload().len() / 3, "{e:?}: {} bytes", packed.len());
+        assert_eq!(filter("lz4", &["-dc"], &packed), payload(), "{e:?}");
+        for f in ["in.txt.lz4", "in.txt.lz4.dec"] {
+            std::fs::remove_file(data.path().join(f)).unwrap();
+        }
+    });
+}
+
+#[test]
+fn brotli_tool_on_the_libraries_round_trips_with_the_hosts_brotli() {
+    if !tools(&["apt-get", "musl-gcc", "cmake", "brotli"]) {
+        return;
+    }
+    deps_build("brotli");
+    let (dir, top) = upstream_files(
+        "brotli",
+        &["c/tools/brotli.c", "c/common/constants.h", "c/common/version.h", "c/common/platform.h"],
+    );
+    let out = dir.path();
+    // c/tools/brotli.c is the brotli program itself; here its codec comes from the cached archives.
+    let tag = compile(out, &top.join("c/tools/brotli.c"), "brotli", "brotli", &[]);
+    let host_packed = filter("brotli", &["-c"], &payload());
+    in_every_engine(out, "brotli", &tag, |e| {
+        let packed = run_in(e, &tag, &[], &["-c", "-q", "9"], &payload()).stdout;
+        assert!(packed.len() < payload().len() / 4, "{e:?}: {} bytes", packed.len());
+        assert_eq!(filter("brotli", &["-dc"], &packed), payload(), "{e:?}: compress");
+        assert_eq!(run_in(e, &tag, &[], &["-dc"], &host_packed).stdout, payload(), "{e:?}: decompress");
+    });
+}
+
+#[test]
+fn jansson_simple_parse_prints_the_tree_of_each_line() {
+    if !tools(&["apt-get", "musl-gcc", "cmake"]) {
+        return;
+    }
+    deps_build("jansson");
+    let (dir, top) = upstream_files("jansson", &["examples/simple_parse.c"]);
+    let out = dir.path();
+    let tag = compile(out, &top.join("examples/simple_parse.c"), "jansson", "simple_parse", &[]);
+    let lines = b"{\"libs\": [\"zstd\", \"xz\"], \"static\": true}\n[1.5, null]\n";
+    in_every_engine(out, "simple_parse", &tag, |e| {
+        let s = String::from_utf8_lossy(&run_in(e, &tag, &[], &[], lines).stdout).into_owned();
+        for want in [
+            "JSON Object of 2 pairs:",
+            "JSON Key: \"libs\"",
+            "JSON Array of 2 elements:",
+            "JSON String: \"xz\"",
+            "JSON True",
+            "JSON Real: 1.500000",
+            "JSON Null",
+        ] {
+            assert!(s.contains(want), "{e:?}: no {want:?} in\n{s}");
+        }
+    });
+}
+
+#[test]
+fn nghttp2_hpack_deflate_example_compresses_the_second_header_set_against_the_first() {
+    if !tools(&["apt-get", "musl-gcc"]) {
+        return;
+    }
+    deps_build("nghttp2");
+    let (dir, top) = upstream_files("nghttp2", &["examples/deflate.c"]);
+    let out = dir.path();
+    let tag = compile(out, &top.join("examples/deflate.c"), "nghttp2", "hpack-deflate", &[]);
+    in_every_engine(out, "hpack-deflate", &tag, |e| {
+        let o = run_in(e, &tag, &[], &[], b"");
+        let s = String::from_utf8_lossy(&o.stdout).into_owned();
+        // Each header set is deflated, then inflated back and printed: HPACK's encoding is
+        // fixed by its input, so the sizes are too.
+        let sizes: Vec<usize> = s
+            .match_indices("Deflate (")
+            .map(|(i, m)| s[i + m.len()..].split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(sizes, [22, 37], "{e:?}: {s}");
+        // After `:scheme: https` (static index 7, 0x87) the second set sends 0xBF: index 63, the
+        // `:authority: example.org` that the first set added to the dynamic table.
+        assert!(s.contains("00000000: 87 BF 04"), "{e:?}: {s}");
+        // The headers inflated back from the second block come out on stderr.
+        let inflated = String::from_utf8_lossy(&o.stderr);
+        for h in ["referer: https://example.org", ":path: /stylesheet/style.css", ":authority: example.org"] {
+            assert!(inflated.contains(h), "{e:?}: {h} not inflated:\n{inflated}");
+        }
+    });
+}
+
+#[test]
+fn libsodium_signature_test_vectors_match_the_sources_expected_output() {
+    if !tools(&["apt-get", "musl-gcc"]) {
+        return;
+    }
+    deps_build("libsodium");
+    let (dir, top) = upstream_files(
+        "libsodium",
+        &["test/default/sign.c", "test/default/sign.exp", "test/default/cmptest.h", "test/quirks/quirks.h"],
+    );
+    let out = dir.path();
+    // libsodium's own test of Ed25519 (its 1,024 RFC 8032 style vectors, detached and combined
+    // signatures, key conversion). BROWSER_TESTS makes the harness print to stdout, which is
+    // then compared with the expected output the source ships.
+    let quirks = format!("-I{}", top.join("test/quirks").display());
+    let args = ["-DBROWSER_TESTS", "-DTEST_NAME=\"sign\"", &quirks];
+    let tag = compile(out, &top.join("test/default/sign.c"), "libsodium", "sodium-sign", &args);
+    let expected = std::fs::read_to_string(top.join("test/default/sign.exp")).unwrap() + "--- SUCCESS ---\n";
+    in_every_engine(out, "sodium-sign", &tag, |e| {
+        let o = run_in(e, &tag, &[], &[], b"");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), expected, "{e:?}");
+    });
+}
+
+#[test]
+fn libseccomp_resolver_names_system_call_numbers_of_two_architectures() {
+    if !tools(&["apt-get", "musl-gcc"]) {
+        return;
+    }
+    deps_build("libseccomp");
+    let (dir, top) = upstream_files("libseccomp", &["tools/scmp_sys_resolver.c"]);
+    let out = dir.path();
+    let tag = compile(out, &top.join("tools/scmp_sys_resolver.c"), "libseccomp", "scmp_sys_resolver", &[]);
+    in_every_engine(out, "scmp_sys_resolver", &tag, |e| {
+        let ask = |args: &[&str]| String::from_utf8_lossy(&run_in(e, &tag, &[], args, b"").stdout).trim().to_string();
+        // Numbers from the kernel's tables: read is 0 on x86_64, openat 56 on arm64, 257 on x86_64.
+        assert_eq!(ask(&["-a", "x86_64", "read"]), "0", "{e:?}");
+        assert_eq!(ask(&["-a", "aarch64", "openat"]), "56", "{e:?}");
+        assert_eq!(ask(&["-a", "x86_64", "257"]), "openat", "{e:?}");
+    });
+}
+
+#[test]
+fn libcap_capsh_decodes_a_mask_and_reads_the_containers_bounding_set() {
+    if !tools(&["apt-get", "musl-gcc", "make"]) {
+        return;
+    }
+    deps_build("libcap");
+    let (dir, top) = upstream_files("libcap2", &["progs/capsh.c", "progs/capshdoc.h", "progs/capshdoc.c"]);
+    let out = dir.path();
+    // capsh's help texts are in capshdoc.c, compiled into the same program as its Makefile does.
+    let doc = top.join("progs/capshdoc.c").display().to_string();
+    let tag = compile(out, &top.join("progs/capsh.c"), "libcap", "capsh", &[&doc]);
+    in_every_engine(out, "capsh", &tag, |e| {
+        let o = run_in(e, &tag, &[], &["--decode=0x3000"], b"");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "0x0000000000003000=cap_net_admin,cap_net_raw", "{e:?}");
+        // Dropping a capability the engine grants leaves it out of the container's bounding set.
+        let o = run_in(e, &tag, &["--cap-drop", "chown"], &["--print"], b"");
+        let s = String::from_utf8_lossy(&o.stdout);
+        let bounding = s.lines().find(|l| l.starts_with("Bounding set =")).unwrap_or_else(|| panic!("{e:?}: {s}"));
+        assert!(bounding.contains("cap_kill") && !bounding.contains("cap_chown"), "{e:?}: {bounding}");
+    });
+}
+
+#[test]
+fn libpcap_filtertest_compiles_a_filter_expression_to_bpf() {
+    if !tools(&["apt-get", "musl-gcc", "flex", "bison"]) {
+        return;
+    }
+    deps_build("libpcap");
+    let (dir, top) = upstream_files("libpcap", &["testprogs/filtertest.c", "testprogs/unix.h", "varattrs.h"]);
+    let out = dir.path();
+    // filtertest includes the build tree's config.h (not installed); nothing in it is needed on Linux.
+    std::fs::write(top.join("testprogs/config.h"), "").unwrap();
+    let include = format!("-I{}", top.display());
+    let tag = compile(out, &top.join("testprogs/filtertest.c"), "libpcap", "filtertest", &[&include]);
+    in_every_engine(out, "filtertest", &tag, |e| {
+        let o = run_in(e, &tag, &[], &["EN10MB", "tcp dst port 443"], b"");
+        let s = String::from_utf8_lossy(&o.stdout);
+        // The Ethernet type (IPv6, then IPv4), the protocol (6, TCP) and port 443 (0x1bb).
+        for want in
+            ["ldh      [12]", "jeq      #0x86dd", "jeq      #0x800", "jeq      #0x6", "jeq      #0x1bb", "ret      #0"]
+        {
+            assert!(s.contains(want), "{e:?}: no {want:?} in\n{s}");
+        }
+    });
+}

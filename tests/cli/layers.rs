@@ -134,6 +134,38 @@ fn one_static_program_stays_one_layer_and_single_changes_nothing() {
     assert_eq!(layers_of(&with).0[0], layers_of(&other).0[0], "the same extras, the same layer");
 }
 
+#[test]
+fn a_proof_that_passed_is_kept_for_the_very_same_image_and_a_failing_one_runs_again() {
+    if !have("musl-gcc") || !have("bwrap") || !have("strace") {
+        return;
+    }
+    let t = tempdir();
+    let d = t.path();
+    let cache = d.join("cache");
+    let c = |src: &str, env: &[(&str, &str)]| {
+        let mut cmd = staticize();
+        cmd.env("STATICIZE_CACHE", &cache).envs(env.iter().copied()).current_dir(d).arg("c").arg(src);
+        run(&mut cmd)
+    };
+    fs::copy(repo().join("examples/hello-c/hello.c"), d.join("hello.c")).unwrap();
+    let first = c("hello.c", &[]);
+    assert!(first.status.success() && !text(&first).contains("passed before"), "{}", text(&first));
+    let again = text(&c("hello.c", &[]));
+    assert!(again.contains("this very image passed before") && again.contains("proved ran: /hello"), "{again}");
+    let off = text(&c("hello.c", &[("STATICIZE_PROOF_CACHE", "0")]));
+    assert!(!off.contains("passed before") && off.contains("proved ran: /hello"), "{off}");
+    // Another image is proven anew.
+    fs::write(d.join("hello.c"), "#include <stdio.h>\nint main(void) { puts(\"other\"); return 0; }\n").unwrap();
+    assert!(!text(&c("hello.c", &[])).contains("passed before"));
+    // A failing verdict is never kept: it runs (and fails) again.
+    fs::write(d.join("crash.c"), "int main(void) { *(volatile int *)0 = 1; return 0; }\n").unwrap();
+    for _ in 0..2 {
+        let o = c("crash.c", &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(!text(&o).contains("passed before"), "{}", text(&o));
+    }
+}
+
 /// The blob entries (not their records) in a cache.
 fn blob_entries(cache: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> =
@@ -203,47 +235,141 @@ fn the_blob_cache_survives_damage_kills_and_concurrent_runs() {
     assert_eq!(blob_entries(&cache).len(), entries.len());
 }
 
+/// The layers of an archive with their files: (digest, stored size, paths), bottom first.
+fn layer_files(tar: &Path) -> Vec<(String, u64, Vec<String>)> {
+    let v = json_of(&ok(staticize().args(["--json", "inspect", "--files"]).arg(tar)));
+    let layers = v["images"][0]["layers"].as_array().unwrap().iter();
+    layers
+        .map(|l| {
+            let paths = l["listing"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string());
+            (l["digest"].as_str().unwrap().to_string(), l["size"].as_u64().unwrap(), paths.collect())
+        })
+        .collect()
+}
+
+/// The bytes of `path` in an archive's layers, unpacked with tar as a runtime would.
+fn file_in_image(tar: &Path, path: &str) -> Vec<u8> {
+    let t = tempdir();
+    ok(Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(t.path()));
+    let manifest: Value = serde_json::from_slice(&fs::read(t.path().join("manifest.json")).unwrap()).unwrap();
+    let root = t.path().join("rootfs");
+    fs::create_dir_all(&root).unwrap();
+    for layer in manifest[0]["Layers"].as_array().unwrap() {
+        ok(Command::new("tar").arg("-xzf").arg(t.path().join(layer.as_str().unwrap())).arg("-C").arg(&root));
+    }
+    fs::read(root.join(path.trim_start_matches('/'))).unwrap()
+}
+
 #[test]
-fn node_apps_with_the_same_node_share_their_library_layers() {
-    if !crate::node::have_node() {
+fn the_node_plan_puts_node_in_a_layer_of_its_own_under_the_app() {
+    let t = tempdir();
+    fs::write(t.path().join("tiny.js"), "console.log('planned');\n").unwrap();
+    let plan = |more: &[&str]| {
+        json_of(&ok(staticize().current_dir(t.path()).args(["--json", "node", "tiny.js", "--plan"]).args(more)))
+    };
+    let p = plan(&[]);
+    assert_eq!(p["programs"][0]["runtime"], "/usr/local/bin/node", "{p:#}");
+    let layers = p["image"]["layers"].as_array().unwrap();
+    assert!(layers[0]["what"].as_str().unwrap().starts_with("the runtime: node"), "{p:#}");
+    assert_eq!(layers[0]["files"][0]["path"], "/usr/local/bin/node");
+    assert_eq!(p["image"]["config"]["entrypoint"], serde_json::json!(["/init", "/usr/local/bin/node", "/tiny"]));
+    // Today's form: one layer, the single executable at the program's path, run as itself.
+    for more in [&["--layers", "single"][..], &["--asset", "a=tiny.js"], &["--entrypoint", "/tiny"]] {
+        let p = plan(more);
+        assert!(p["programs"][0].get("runtime").is_none(), "{more:?}: {p:#}");
+        assert!(!p["image"]["config"]["entrypoint"].to_string().contains("/usr/local/bin/node"), "{more:?}: {p:#}");
+    }
+}
+
+#[test]
+fn node_apps_share_the_runtime_layer_and_a_changed_app_pushes_only_its_own() {
+    if !crate::node::have_node() || !have("registry") {
         return;
     }
+    let reg = registry().unwrap();
     let t = tempdir();
     let d = t.path();
     let cache = d.join("cache");
     let project =
         crate::node::install(&repo().join("examples/hello-node"), &["server.js", "package.json", "package-lock.json"]);
-    let node = |entry: &Path, out: &str| {
+    // --no-pack: the -o file is the single executable itself (packing it is pack.rs's test).
+    let node = |entry: &Path, out: &str, more: &[&str]| {
         let bin = d.join(out);
         let tag = unique_tag(out);
-        ok(staticize().env("STATICIZE_CACHE", &cache).arg("node").arg(entry).arg("-o").arg(&bin).args([
-            "--no-probe",
-            "-t",
-            &tag,
-        ]));
-        bin.with_extension("tar")
+        let said = ok(staticize()
+            .env("STATICIZE_CACHE", &cache)
+            .arg("node")
+            .arg(entry)
+            .arg("-o")
+            .arg(&bin)
+            .args(["--no-pack", "-t", &tag])
+            .args(more));
+        (bin.with_extension("tar"), tag, said)
     };
-    let server = node(&project.path().join("server.js"), "hello-node");
+    let (server, _, _) = node(&project.path().join("server.js"), "hello-node", &["--no-probe"]);
     let tiny = d.join("tiny.js");
-    fs::write(&tiny, "console.log('tiny one');\n").unwrap();
-    let tiny_tar = node(&tiny, "tiny");
-    let (ls, _) = layers_of(&server);
-    let (lt, _) = layers_of(&tiny_tar);
-    assert!(lt.len() >= 2, "{lt:?}");
-    assert_eq!(ls[..ls.len() - 1], lt[..lt.len() - 1], "node's libraries: the same layers for both apps");
-    assert_ne!(ls.last(), lt.last());
-    fs::write(&tiny, "console.log('tiny two');\n").unwrap();
-    let changed = node(&tiny, "tiny2");
-    let (lc, _) = layers_of(&changed);
-    assert_eq!(lt[..lt.len() - 1], lc[..lc.len() - 1], "a one-line change keeps the layers under the app");
-    assert_ne!(lt.last(), lc.last());
-    let image = json_of(&ok(staticize().args(["--json", "inspect"]).arg(&changed)))["images"][0]["names"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for (engine, stdout) in load_and_run_everywhere(&changed, &image, &[]) {
-        assert_eq!(stdout, "tiny two\n", "{engine:?}");
+    fs::write(&tiny, "console.log('tiny one', process.argv.slice(2).join(' '));\n").unwrap();
+    let (tiny_tar, _, said) = node(&tiny, "tiny", &[]);
+    assert!(said.contains("proved ran"), "the image's program is proven: {said}");
+    let (ls, lt) = (layer_files(&server), layer_files(&tiny_tar));
+    let runtime = lt.iter().position(|l| l.2.iter().any(|p| p == "usr/local/bin/node")).expect("node's layer");
+    assert_eq!(lt[runtime].2, ["usr", "usr/local", "usr/local/bin", "usr/local/bin/node"], "node alone");
+    assert!(lt[runtime].1 > 20 << 20, "node is the big layer: {lt:?}");
+    let digests = |l: &[(String, u64, Vec<String>)]| l.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    let (ds, dt) = (digests(&ls), digests(&lt));
+    assert!(dt.len() >= 3, "node, its libraries, the app: {lt:?}");
+    assert_eq!(ds[..ds.len() - 1], dt[..dt.len() - 1], "node and its libraries: the same layers for both apps");
+    assert_ne!(ds.last(), dt.last());
+    let top = lt.last().unwrap();
+    assert!(top.1 < 64 << 10, "the app's layer is small: {top:?}");
+    assert!(top.2.contains(&"tiny".to_string()) && top.2.contains(&"init".to_string()), "{top:?}");
+    // The image runs the plain node (no blob injected) on the app's script; -o is the single
+    // executable, as before.
+    let plain = file_in_image(&tiny_tar, "/usr/local/bin/node");
+    assert!(staticize::sea::verify(&plain).unwrap().blob_bytes.is_none(), "node in the image is plain");
+    assert_eq!(file_in_image(&tiny_tar, "/tiny"), fs::read(&tiny).unwrap(), "the script as written");
+    assert!(staticize::sea::verify(&fs::read(d.join("tiny")).unwrap()).unwrap().is_ready());
+    let checked = ok(staticize().arg("check").arg(&tiny_tar));
+    assert!(checked.contains("/usr/local/bin/node: dynamic, its closure is inside the image"), "{checked}");
+    let config = json_of(&ok(staticize().args(["--json", "inspect"]).arg(&tiny_tar)));
+    let entrypoint = &config["images"][0]["config"]["Entrypoint"];
+    assert_eq!(entrypoint, &serde_json::json!(["/init", "/usr/local/bin/node", "/tiny"]), "{config}");
+
+    // A one-line change: only the app's layer changes, and only it (and the config) go up.
+    let remote = format!("{reg}/{}", unique_tag("layers-node"));
+    ok(staticize().arg("push").arg(&tiny_tar).arg(format!("{remote}1")));
+    fs::write(&tiny, "console.log('tiny two', process.argv.slice(2).join(' '));\n").unwrap();
+    let (changed, tag, _) = node(&tiny, "tiny", &["--no-probe"]);
+    let (dc, config_c) = layers_of(&changed);
+    assert_eq!(dt[..dt.len() - 1], dc[..dc.len() - 1], "a one-line change keeps every layer under the app");
+    assert_ne!(dt.last(), dc.last());
+    let pushed = json_of(&ok(staticize().args(["--json", "push"]).arg(&changed).arg(format!("{remote}2"))));
+    let blobs = pushed["blobs"].as_array().unwrap();
+    let mut sent: Vec<&str> =
+        blobs.iter().filter(|b| b["skipped"] == false).map(|b| b["digest"].as_str().unwrap()).collect();
+    sent.sort();
+    let mut expected = vec![dc.last().unwrap().as_str(), config_c.as_str()];
+    expected.sort();
+    assert_eq!(sent, expected, "only the app's layer and the config go up: {pushed}");
+    assert!(pushed["uploaded_bytes"].as_u64().unwrap() < 64 << 10, "{pushed}");
+    assert!(pushed["skipped_bytes"].as_u64().unwrap() > 20 << 20, "node stayed in the registry: {pushed}");
+    let (host, rest) = remote.split_once('/').unwrap();
+    let (repo_name, tag1) = rest.rsplit_once(':').unwrap();
+    let url = format!("http://{host}/v2/{repo_name}/manifests/{tag1}2");
+    let accept = "Accept: application/vnd.oci.image.manifest.v1+json";
+    let manifest = json_of(&ok(Command::new("curl").args(["-fsS", "-H", accept, &url])));
+    let in_registry: Vec<&str> =
+        manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap()).collect();
+    assert_eq!(in_registry, dc.iter().map(String::as_str).collect::<Vec<_>>());
+    for (engine, stdout) in load_and_run_everywhere(&changed, &tag, &["with", "args"]) {
+        assert_eq!(stdout, "tiny two with args\n", "{engine:?}");
     }
+    assert_eq!(Engine::available().len(), 2, "podman and docker both ran it");
+
+    // --layers single: today's form, the single executable at the program's path.
+    let (single, _, _) = node(&tiny, "tiny-single", &["--no-probe", "--layers", "single"]);
+    assert_eq!(layers_of(&single).0.len(), 1);
+    assert_eq!(file_in_image(&single, "/tiny-single"), fs::read(d.join("tiny-single")).unwrap());
 }
 
 /// A small Go web server that answers `message`, as a module in `dir`.

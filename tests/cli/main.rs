@@ -54,3 +54,5 @@ mod layers;
 
 // Cross builds of C and C++ for another platform, proven under qemu (issue 27).
 mod cross;
+// Cross builds of real projects with their own build systems, and of the recipes (issue 27).
+mod cross_build;

@@ -347,7 +347,8 @@ fn hello_node_for_arm64_runs_from_its_image_files_under_qemu() {
     let child = Command::new("qemu-aarch64-static")
         .arg("-L")
         .arg(&rootfs)
-        // -o names the program inside the image (issue 13).
+        // The image's node runs the app's script, which -o names (issue 13).
+        .arg(rootfs.join("usr/local/bin/node"))
         .arg(rootfs.join("hello-arm64"))
         .env("PORT", port.to_string())
         .spawn()

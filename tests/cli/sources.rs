@@ -33,6 +33,8 @@ pub(crate) const FRIBIDI: Source = Source { package: "fribidi", tarball: "fribid
 pub(crate) const LZ4: Source = Source { package: "lz4", tarball: "lz4_1.9.4.orig.tar.gz" };
 /// nginx 1.22.1 (a hand-written ./configure that reads auto/… from the current directory).
 pub(crate) const NGINX: Source = Source { package: "nginx", tarball: "nginx_1.22.1.orig.tar.gz" };
+/// git 2.39.5 (a plain Makefile, no configure run; asks curl-config for libcurl's flags).
+pub(crate) const GIT: Source = Source { package: "git", tarball: "git_2.39.5.orig.tar.xz" };
 
 /// libsvm 3.24 (a plain Makefile with `CXX ?= g++`; svm-train, svm-predict, svm-scale; heart_scale).
 pub(crate) const LIBSVM: Source = Source { package: "libsvm", tarball: "libsvm_3.24+ds.orig.tar.xz" };

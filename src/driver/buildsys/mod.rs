@@ -4,7 +4,9 @@
 //! Everything staticize keeps for a project lives in `DIR/.staticize-build/`: `bin/` (the
 //! staticize-cc and staticize-c++ links), `build/` (out-of-tree builds), `links.log` (the
 //! executable links of the last run), `setup` (what the build directory was configured with)
-//! and `executables` (what earlier runs found, so an up-to-date build still finds them).
+//! and `executables` (what earlier runs found, so an up-to-date build still finds them). A
+//! build for another platform keeps the same in `.staticize-build/linux-arm64/`, beside the
+//! host's, so each platform rebuilds incrementally.
 
 pub(crate) mod copy;
 pub(crate) mod detect;
@@ -22,6 +24,7 @@ use crate::driver::libs;
 use crate::elf::{self, LinkKind, Linkage};
 use crate::error::{Error, Result};
 use crate::output;
+use crate::platform::Arch;
 use crate::process::Command;
 use crate::report::Reporter;
 use crate::toolchain::Preference;
@@ -85,17 +88,28 @@ pub(crate) struct Built {
     pub cc: Chosen,
     /// The C++ compiler under staticize c++, when one is installed.
     pub cxx: Option<Chosen>,
+    /// The platform it was built for.
+    pub arch: Arch,
+}
+
+/// The state directory of the build for `arch` in the project `src`: the host's is
+/// `.staticize-build` itself, another platform's a directory in it (`linux-arm64`).
+pub(crate) fn state_dir(src: &Path, arch: Arch) -> PathBuf {
+    let top = src.join(STATE_DIR);
+    if arch == Arch::host() { top } else { top.join(arch.platform().replace('/', "-")) }
 }
 
 /// The private copy of the source tree (in the state directory) for builds that need their tree.
 const COPY_DIR: &str = "tree";
+/// The out-of-tree build directory (in the state directory).
+const BUILD_DIR: &str = "build";
 /// Present when a run found, from a failure, that the project builds only in its source tree.
 const COPY_MARK: &str = "in-tree";
 
-/// Runs the build of the project in `dir` statically and finds what it produced. A build
-/// that must run in its source tree runs in a private copy of it; with `--auto-deps`, a step
-/// that lacked what a recipe provides runs again with that recipe as a `--dep`.
-pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built> {
+/// Runs the build of the project in `dir` statically for `arch` and finds what it produced. A
+/// build that must run in its source tree runs in a private copy of it; with `--auto-deps`, a
+/// step that lacked what a recipe provides runs again with that recipe as a `--dep`.
+pub(crate) fn build(dir: &Path, opts: &Options, arch: Arch, rep: &Reporter) -> Result<Built> {
     let src = std::fs::canonicalize(dir).map_err(|e| Error::io("open the project directory", dir, e))?;
     if !src.is_dir() {
         return Err(Error::input(&src, "is not a directory", Some("pass the project directory".into())));
@@ -105,11 +119,11 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
     } else {
         System::Command
     };
-    let state = src.join(STATE_DIR);
-    let (cc, cxx) = compilers(&opts.preference, crate::platform::Arch::host())?;
+    let state = state_dir(&src, arch);
+    let (cc, cxx) = compilers(&opts.preference, arch)?;
     let own_tree = system != System::Command && detect::needs_source_tree(system, &src);
     let mut run =
-        Run { src, state, system, cc, cxx, in_copy: false, deps: opts.deps.clone(), cache: opts.cache.clone() };
+        Run { src, state, system, cc, cxx, arch, in_copy: false, deps: opts.deps.clone(), cache: opts.cache.clone() };
     run.in_copy = own_tree || run.state.join(COPY_MARK).is_file();
     rep.step("detect", run.detected(own_tree));
     loop {
@@ -118,7 +132,9 @@ pub(crate) fn build(dir: &Path, opts: &Options, rep: &Reporter) -> Result<Built>
             Err(e) => e,
         };
         let output = failure_output(&e);
-        if !run.in_copy && system != System::Command && detect::failed_outside_its_tree(output, &run.src) {
+        let outside = detect::failed_outside_its_tree(output, &run.src)
+            || detect::configured_without_makefile(&run.state.join(BUILD_DIR));
+        if !run.in_copy && system != System::Command && outside {
             rep.step(
                 "in-tree",
                 format!(
@@ -167,6 +183,8 @@ struct Run {
     cc: Chosen,
     /// The C++ compiler under staticize c++, when one is installed.
     cxx: Option<Chosen>,
+    /// The platform built for.
+    arch: Arch,
     /// Whether the build runs in the private copy of the tree.
     in_copy: bool,
     /// The recipes made visible to the build.
@@ -179,6 +197,13 @@ impl Run {
     fn detected(&self, own_tree: bool) -> String {
         let mut line =
             format!("{} in {}; CC: {} ({})", self.system.label(), self.src.display(), self.cc.name, self.cc.version);
+        if self.cross() {
+            line.push_str(&format!(
+                "; for {}, built out of tree in {} (helpers the build runs: this machine's compiler)",
+                self.arch.platform(),
+                self.state.display()
+            ));
+        }
         if self.in_copy {
             let why =
                 if own_tree { "it builds inside its source tree" } else { "an earlier run found it needs its tree" };
@@ -187,18 +212,24 @@ impl Run {
         line
     }
 
-    /// The toolbox with the deps' flags, `*-config` scripts (PATH) and .pc files (pkg-config).
-    fn toolbox(&self, profile: crate::toolchain::Profile, rep: &Reporter) -> Result<Toolbox> {
+    /// Whether the build is for another architecture than this machine's.
+    fn cross(&self) -> bool {
+        self.arch != Arch::host()
+    }
+
+    /// The toolbox with the deps' flags, `*-config` scripts (PATH) and .pc files (pkg-config),
+    /// and the deps' prefixes; a cross build's archiver and build-machine compilers.
+    fn toolbox(&self, profile: crate::toolchain::Profile, rep: &Reporter) -> Result<(Toolbox, Vec<PathBuf>)> {
         let mut env = Toolbox::create(&self.state, &self.cc, self.cxx.as_ref(), profile)?;
-        if self.deps.is_empty() {
-            return Ok(env);
+        if self.cross() {
+            let (ar, ranlib) = crate::toolchain::cross::archivers(&self.cc, &env.bin)?;
+            env.extend([("AR".to_string(), ar), ("RANLIB".to_string(), ranlib)]);
+            env.extend(crate::toolchain::cross::build_machine_env(self.arch));
         }
-        let target = crate::deps::Toolset {
-            arch: crate::platform::Arch::host(),
-            cc: self.cc.clone(),
-            cxx: self.cxx.clone(),
-            profile,
-        };
+        if self.deps.is_empty() {
+            return Ok((env, Vec::new()));
+        }
+        let target = crate::deps::Toolset { arch: self.arch, cc: self.cc.clone(), cxx: self.cxx.clone(), profile };
         let entries = crate::deps::ensure(&self.deps, &target, &self.cache, rep)?;
         env.extend(crate::deps::build_env(&entries));
         let bins: Vec<String> = entries
@@ -211,13 +242,54 @@ impl Run {
             let path = format!("{}:{}", bins.join(":"), env.value("PATH").unwrap_or_default());
             env.extend([("PATH".to_string(), path)]);
         }
-        Ok(env)
+        Ok((env, entries.into_iter().map(|e| e.prefix).collect()))
+    }
+
+    /// A cross build's files for CMake and Meson, written into the state directory.
+    fn cross_plan(&self, env: &Toolbox, roots: Vec<PathBuf>) -> Result<Option<detect::CrossPlan>> {
+        use crate::toolchain::cross;
+        if !self.cross() {
+            return Ok(None);
+        }
+        let tools = cross::CrossTools {
+            arch: self.arch,
+            cc: env.bin.join("staticize-cc"),
+            cxx: self.cxx.as_ref().map(|_| env.bin.join("staticize-c++")),
+            ar: env.value("AR").unwrap_or("ar").to_string(),
+            ranlib: env.value("RANLIB").unwrap_or("ranlib").to_string(),
+            roots,
+        };
+        let plan = detect::CrossPlan {
+            configure_args: cross::configure_args(self.arch, &self.cc.libc),
+            cmake_toolchain: self.state.join("toolchain.cmake"),
+            meson_cross: self.state.join("meson-cross.ini"),
+        };
+        let empty = self.state.join("no-root");
+        std::fs::create_dir_all(&empty).map_err(|e| Error::io("create", &empty, e))?;
+        cross::write(&plan.cmake_toolchain, &cross::cmake_toolchain(&tools, &empty))?;
+        let pkg = env.value("PKG_CONFIG_LIBDIR").unwrap_or_default();
+        cross::write(&plan.meson_cross, &cross::meson_cross_file(&tools, pkg))?;
+        Ok(Some(plan))
+    }
+
+    /// What the tree snapshot leaves out: the private copy, and the other platforms' builds.
+    fn skipped(&self) -> Vec<PathBuf> {
+        let mut skip = vec![self.state.join(COPY_DIR)];
+        for a in Arch::ALL.into_iter().filter(|a| *a != self.arch) {
+            let other = state_dir(&self.src, a);
+            if a == Arch::host() {
+                skip.extend([other.join("build"), other.join(COPY_DIR)]);
+            } else {
+                skip.push(other);
+            }
+        }
+        skip
     }
 
     /// Runs the steps once (in the copy, brought up to date first, when `in_copy`) and finds
     /// the executables.
     fn attempt(&self, opts: &Options, rep: &Reporter) -> Result<Built> {
-        let env = self.toolbox(opts.preference.profile, rep)?;
+        let (env, roots) = self.toolbox(opts.preference.profile, rep)?;
         let work = if self.in_copy {
             let copy = self.state.join(COPY_DIR);
             let synced = copy::sync(&self.src, &copy, &[STATE_DIR])?;
@@ -231,24 +303,25 @@ impl Run {
         };
         let layout = Layout {
             src: work.clone(),
-            build: self.state.join("build"),
+            build: self.state.join(BUILD_DIR),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             profile: opts.preference.profile,
             configure_args: opts.configure_args.clone(),
             targets: opts.targets.clone(),
             cc: env.bin.join("staticize-cc"),
             cxx: self.cxx.as_ref().map(|_| env.bin.join("staticize-c++")),
-            autoconf: self.system != System::Configure || detect::autoconf_script(&work),
+            autoconf: self.system != System::Configure || crate::toolchain::cross::autoconf_script(&work),
+            cross: self.cross_plan(&env, roots)?,
         };
         let steps = steps_for(self.system, &layout, opts, self.in_copy)?;
-        let skip = [self.state.join(COPY_DIR)];
+        let skip = self.skipped();
         let before = tree::snapshot(&work, &skip);
         let earlier = cc::read_link_log(&env.link_log());
         run_steps(&steps, &env, &self.state, &self.cc, rep)?;
         let after = tree::snapshot(&work, &skip);
         let mut links = cc::read_link_log(&env.link_log());
         let this_run = links.split_off(earlier.len().min(links.len()));
-        let executables = found(&work, &self.state, &before, &after, &links, &this_run)?;
+        let executables = found(&work, &self.state, self.arch, (&before, &after), &links, &this_run)?;
         keep_link_log(&env.link_log(), &links, &this_run)?;
         Ok(Built {
             system: self.system,
@@ -259,6 +332,7 @@ impl Run {
             earlier_links: links,
             cc: self.cc.clone(),
             cxx: self.cxx.clone(),
+            arch: self.arch,
         })
     }
 }
@@ -285,13 +359,15 @@ fn needs_dep(e: Error, missing: &libs::Missing, recipe: &str, deps: &[String]) -
     }
 }
 
-/// The executables of this run: new or changed files, those earlier runs found, and those
-/// any logged link (this run's or an earlier, failed one's) wrote; identical files are one.
+/// The executables of this run for `arch`: new or changed files, those earlier runs found, and
+/// those any logged link (this run's or an earlier, failed one's) wrote; identical files are
+/// one. Another machine's executables are the build's own helpers (a cross build's
+/// generators), not its programs.
 fn found(
     work: &Path,
     state: &Path,
-    before: &tree::Snapshot,
-    after: &tree::Snapshot,
+    arch: Arch,
+    (before, after): (&tree::Snapshot, &tree::Snapshot),
     earlier: &[LinkRecord],
     this_run: &[LinkRecord],
 ) -> Result<Vec<Executable>> {
@@ -305,7 +381,8 @@ fn found(
     for (rel, changed) in tree::produced(work, before, after, &known.union(&now).cloned().collect()) {
         let path = work.join(&rel);
         let linkage = elf::inspect(&path)?;
-        if matches!(linkage.kind, LinkKind::Static | LinkKind::StaticPie | LinkKind::Dynamic) {
+        let programs = matches!(linkage.kind, LinkKind::Static | LinkKind::StaticPie | LinkKind::Dynamic);
+        if programs && linkage.machine == arch.name() {
             let rebuilt = changed || now.contains(&rel);
             executables.push(Executable { path, rel, linkage, rebuilt, copies: Vec::new() });
         }

@@ -170,17 +170,18 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
 }
 
-/// The artifact of an executable the build made, as if a driver had built it: what the
-/// pipeline judges, images and writes, labelled by what its link showed.
-pub(crate) fn artifact(e: &Executable, label: &Label) -> Artifact {
+/// The artifact of an executable the build made for `arch`, as if a driver had built it: what
+/// the pipeline judges, images and writes, labelled by what its link showed.
+pub(crate) fn artifact(e: &Executable, label: &Label, arch: crate::platform::Arch) -> Artifact {
     Artifact {
         path: e.path.clone(),
         lang: "c".into(),
-        target: format!("{}-linux-{}", std::env::consts::ARCH, label.libc),
+        target: format!("{}-linux-{}", arch.uname(), label.libc),
         toolchain_used: label.toolchain.clone(),
         command: format!("built by the project's build system: {}", e.path.display()),
         warnings: Vec::new(),
         companions: None,
+        on_runtime: None,
         package_dirs: Vec::new(),
         archives: label.archives.clone(),
     }

@@ -1,7 +1,8 @@
 //! Building for another platform: that platform's node from npm (`npm pack
 //! node-linux-ARCH@VERSION`), and a root holding its libraries from Debian's packages
 //! (`apt-get download` into a private apt state, then `dpkg-deb -x`; nothing is installed and
-//! the machine's apt configuration is not touched). Both are cached.
+//! the machine's apt configuration is not touched). Both are cached, and shared through the
+//! cache registry when there is one.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use crate::driver::node::tools::{CrossSpec, NodeToolchain};
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::progress::Steps;
+use crate::remote_cache::{Settings, downloads};
 
 /// The cross spec for an architecture, or a usage error listing the known ones.
 pub(crate) fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpec> {
@@ -18,21 +20,43 @@ pub(crate) fn spec<'a>(tc: &'a NodeToolchain, arch: &str) -> Result<&'a CrossSpe
     })
 }
 
-/// That platform's node binary of `version`, from npm (cached).
-pub(crate) fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, steps: &Steps) -> Result<PathBuf> {
+/// That platform's node binary of `version`: cached, else from the cache registry of `cache`,
+/// else from npm (and pushed there).
+pub(crate) fn fetch_node(
+    tc: &NodeToolchain,
+    spec: &CrossSpec,
+    version: &str,
+    cache: &Settings,
+    steps: &Steps,
+) -> Result<PathBuf> {
     let dir = crate::output::cache_dir().join(format!("{}-{version}", spec.npm_package));
     let node = dir.join("node");
     if node.is_file() {
         return Ok(node);
     }
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e))?;
+    let package = format!("{}@{version}", spec.npm_package);
+    // The package and version name the bytes (npm never republishes a version).
+    let key = downloads::key(
+        &spec.npm_package,
+        format!(
+            "npm-package={package}
+file=package/bin/node
+"
+        ),
+    );
+    downloads::fetch_or_make(cache, steps.reporter(), &key, &dir, |into| npm_node(tc, &package, into, steps))?;
+    Ok(node)
+}
+
+/// Writes `package/bin/node` of the npm package `package` as `into/node`.
+fn npm_node(tc: &NodeToolchain, package: &str, into: &Path, steps: &Steps) -> Result<()> {
+    let node = into.join("node");
     let npm = tc.npm.locate(None)?;
     let work =
-        tempfile::Builder::new().prefix("npm-pack-").tempdir_in(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    let package = format!("{}@{version}", spec.npm_package);
+        tempfile::Builder::new().prefix("npm-pack-").tempdir_in(into).map_err(|e| Error::io("create", into, e))?;
     let spinner = steps.spinner(format!("downloading {package} from npm"));
     Command::new(npm)
-        .args(["pack", &package, "--silent", "--pack-destination"])
+        .args(["pack", package, "--silent", "--pack-destination"])
         .arg(work.path())
         .env("npm_config_update_notifier", "false")
         .dir(work.path())
@@ -62,13 +86,15 @@ pub(crate) fn fetch_node(tc: &NodeToolchain, spec: &CrossSpec, version: &str, st
         return Err(Error::input(&tgz, "has no package/bin/node", Some(format!("check that {package} exists on npm"))));
     }
     crate::output::persist(tmp, &node, 0o755)?;
+    drop(work);
     drop(spinner);
     steps.step("fetch", format!("{package} from npm → {}", node.display()));
-    Ok(node)
+    Ok(())
 }
 
-/// A directory holding that architecture's Debian libraries for node (cached).
-pub(crate) fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
+/// A directory holding that architecture's Debian libraries for node: cached, else from the
+/// cache registry of `cache`, else downloaded (and pushed there).
+pub(crate) fn debian_root(spec: &CrossSpec, cache: &Settings, steps: &Steps) -> Result<PathBuf> {
     let base = crate::output::cache_dir().join(format!("debian-{}", spec.debian_arch));
     let root = base.join("root");
     let done = base.join("packages.done");
@@ -76,6 +102,36 @@ pub(crate) fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
     if std::fs::read_to_string(&done).is_ok_and(|s| s.trim() == wanted) {
         return Ok(root);
     }
+    // Debian's release and the packages name what apt picks (a point release may update a
+    // package; the first machine's download then stands for the fleet until the key changes).
+    let text = format!(
+        "debian={}
+arch={}
+packages={wanted}
+",
+        debian_release(),
+        spec.debian_arch
+    );
+    let key = downloads::key(&format!("debian-{}", spec.debian_arch), text);
+    downloads::fetch_or_make(cache, steps.reporter(), &key, &root, |into| apt_root(spec, &base, into, steps))?;
+    std::fs::write(&done, &wanted).map_err(|e| Error::io("write", &done, e))?;
+    Ok(root)
+}
+
+/// This machine's Debian release (`VERSION_CODENAME` of /etc/os-release), else "unknown".
+fn debian_release() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim_matches('"').to_string());
+    format!(
+        "{} {}",
+        field("ID=").unwrap_or_else(|| "unknown".into()),
+        field("VERSION_CODENAME=").unwrap_or_else(|| "unknown".into())
+    )
+}
+
+/// Downloads that architecture's packages with apt (its state under `base`) and unpacks them
+/// into `into`.
+fn apt_root(spec: &CrossSpec, base: &Path, into: &Path, steps: &Steps) -> Result<()> {
     let apt = base.join("apt");
     for d in [apt.join("lists/partial"), apt.join("cache/archives/partial"), base.join("debs")] {
         std::fs::create_dir_all(&d).map_err(|e| Error::io("create cache directory", &d, e))?;
@@ -105,10 +161,6 @@ pub(crate) fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
     let debs = base.join("debs");
     let names: Vec<String> = spec.debian_packages.iter().map(|p| format!("{p}:{}", spec.debian_arch)).collect();
     apt_get(&["download"]).args(&names).dir(&debs).run(&step)?;
-    if root.exists() {
-        std::fs::remove_dir_all(&root).map_err(|e| Error::io("remove", &root, e))?;
-    }
-    std::fs::create_dir_all(&root).map_err(|e| Error::io("create", &root, e))?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&debs)
         .map_err(|e| Error::io("read", &debs, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -116,12 +168,11 @@ pub(crate) fn debian_root(spec: &CrossSpec, steps: &Steps) -> Result<PathBuf> {
         .collect();
     files.sort();
     for deb in &files {
-        Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root).run(&format!("unpack {}", deb.display()))?;
+        Command::new("dpkg-deb").arg("-x").arg(deb).arg(into).run(&format!("unpack {}", deb.display()))?;
     }
-    std::fs::write(&done, &wanted).map_err(|e| Error::io("write", &done, e))?;
     drop(spinner);
-    steps.step("fetch", format!("Debian {} packages {} → {}", spec.debian_arch, wanted, root.display()));
-    Ok(root)
+    steps.step("fetch", format!("Debian {} packages {}", spec.debian_arch, spec.debian_packages.join(" ")));
+    Ok(())
 }
 
 /// The first strip in `spec.strip` that is installed.

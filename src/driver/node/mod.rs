@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::driver::{Artifact, BuildRequest, Companions, Driver, LibraryRoot};
+use crate::driver::{Artifact, BuildRequest, Companions, Driver, LibraryRoot, OnRuntime};
 use crate::platform::Arch;
 
 use crate::error::{Error, Result};
@@ -115,6 +115,8 @@ pub(crate) struct NodeRequest {
     /// Include V8's code cache (faster start; V8 writes a few random bytes into it, so the
     /// executable is no longer byte-for-byte reproducible).
     pub code_cache: bool,
+    /// The cache registry another platform's node is shared through.
+    pub cache: crate::remote_cache::Settings,
 }
 
 /// What was built.
@@ -154,6 +156,10 @@ pub struct NodeBuild {
     pub injector: Injector,
     /// What verification found.
     pub sea: SeaCheck,
+    /// The plain node and the script it runs, for an image whose node layer every app
+    /// shares; None with `--asset` or `--code-cache`, which only a single executable has.
+    #[serde(skip)]
+    pub on_runtime: Option<OnRuntime>,
 }
 
 /// Builds the single executable, one reported step at a time.
@@ -170,10 +176,11 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
     let tree_asset = laid.embedded.as_ref().map(|e| e.asset.clone());
     let blob = make_blob(&node, &laid.main, req, tree_asset.as_deref(), steps)?;
     let blob_bytes = size_of(&blob);
-    let (exe, node_bytes) = copy_and_strip(&tc, cross, &injected_node, req, steps)?;
+    let (plain, exe, node_bytes) = copy_and_strip(&tc, cross, &injected_node, req, steps)?;
     let stripped_bytes = size_of(&exe);
     inject(&tc, req.injector, &exe, &blob, steps)?;
     let (executable_bytes, check) = verify(&exe, req.injector, steps)?;
+    let on_runtime = on_runtime(req, &node, plain, &laid)?;
     Ok(NodeBuild {
         executable: exe,
         node,
@@ -191,7 +198,30 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
         executable_bytes,
         injector: req.injector,
         sea: check,
+        on_runtime,
     })
+}
+
+/// The plain node and the script it runs in place of the single executable: the bundle or
+/// the entry as it is, or for the package tree a launcher running its entry from where the
+/// image has it. Assets and V8's code cache exist only inside a single executable.
+fn on_runtime(req: &NodeRequest, node: &NodeRuntime, plain: PathBuf, laid: &Laid) -> Result<Option<OnRuntime>> {
+    if !req.assets.is_empty() || req.code_cache {
+        return Ok(None);
+    }
+    let main = match &laid.tree {
+        None => laid.main.clone(),
+        Some(tree) => {
+            let entry = serde_json::to_string(&format!("{TREE_ROOT}/{}", tree.entry)).expect("a string serialises");
+            let script = format!(
+                "'use strict';\n// Written by staticize: runs the program from its package tree, so every module keeps its own __dirname.\nrequire('node:module').runMain({entry});\n"
+            );
+            let path = plain.with_file_name("launcher.cjs");
+            std::fs::write(&path, script).map_err(|e| Error::io("write", &path, e))?;
+            path
+        }
+    };
+    Ok(Some(OnRuntime { runtime: plain, what: format!("node v{}", node.version), main }))
 }
 
 /// The node that makes the blob, the node binary that is injected (another platform's from
@@ -216,7 +246,7 @@ fn runtimes<'t>(
     }
     let injected_node = match cross {
         Some(spec) => {
-            let n = cross::fetch_node(tc, spec, &node.version, steps)?;
+            let n = cross::fetch_node(tc, spec, &node.version, &req.cache, steps)?;
             check_fuse(&n)?;
             n
         }
@@ -341,29 +371,35 @@ fn lay_out_tree(req: &NodeRequest, node: &Path, cross: bool, why: &str, laid: &m
 }
 
 /// Copies and strips node BEFORE injecting: strip rewrites the file and drops what it does not
-/// know, which breaks an injected node. Returns the copy and the size of node as found.
+/// know, which breaks an injected node. Returns the plain stripped node, its copy to inject
+/// and the size of node as found.
 fn copy_and_strip(
     tc: &NodeToolchain,
     cross: Option<&tools::CrossSpec>,
     injected_node: &Path,
     req: &NodeRequest,
     steps: &Steps,
-) -> Result<(PathBuf, u64)> {
-    let exe = req.staging.join(&req.name);
-    std::fs::copy(injected_node, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
-    set_mode(&exe, 0o755)?;
+) -> Result<(PathBuf, PathBuf, u64)> {
+    // Its own directory: the program may be called "node" too.
+    let dir = req.staging.join("runtime");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let plain = dir.join("node");
+    std::fs::copy(injected_node, &plain).map_err(|e| Error::io("copy node to", &plain, e))?;
+    set_mode(&plain, 0o755)?;
     let node_bytes = size_of(injected_node);
-    if crate::elf::inspect(&exe)?.stripped {
+    if crate::elf::inspect(&plain)?.stripped {
         steps.step("strip", format!("node is already stripped ({})", human_size(node_bytes)));
     } else {
         let strip = match cross {
             Some(spec) => cross::strip_tool(spec)?,
             None => tc.strip.locate(None)?,
         };
-        Command::new(strip).args(&tc.strip.args).arg(&exe).run("strip the copy of node")?;
-        steps.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&exe))));
+        Command::new(strip).args(&tc.strip.args).arg(&plain).run("strip the copy of node")?;
+        steps.step("strip", format!("{} → {}", human_size(node_bytes), human_size(size_of(&plain))));
     }
-    Ok((exe, node_bytes))
+    let exe = req.staging.join(&req.name);
+    std::fs::copy(&plain, &exe).map_err(|e| Error::io("copy node to", &exe, e))?;
+    Ok((plain, exe, node_bytes))
 }
 
 /// Reads the injected executable back and checks the blob is where node will look.
@@ -685,6 +721,8 @@ pub(crate) struct NodeDriver {
     pub injector: Injector,
     /// Include V8's code cache.
     pub code_cache: bool,
+    /// The cache registry other platforms' node and libraries are shared through.
+    pub cache: crate::remote_cache::Settings,
     /// What each build did, in order, for the command's JSON: the pipeline's [`Artifact`] is
     /// common to every language, and `&self` builds, so the details are kept here.
     pub builds: RefCell<Vec<NodeBuild>>,
@@ -708,6 +746,7 @@ impl Driver for NodeDriver {
             injector: self.injector,
             platform: (req.arch != Arch::host()).then(|| req.arch.name().to_string()),
             code_cache: self.code_cache,
+            cache: self.cache.clone(),
         };
         let b = build(&nreq, steps)?;
         let companions = b.tree.as_ref().map(|t| Companions {
@@ -722,6 +761,7 @@ impl Driver for NodeDriver {
             command: String::new(),
             warnings: Vec::new(),
             companions,
+            on_runtime: b.on_runtime.clone(),
             package_dirs: b.npm_packages.clone(),
             archives: Vec::new(),
         };
@@ -733,6 +773,11 @@ impl Driver for NodeDriver {
         true
     }
 
+    /// Assets and V8's code cache live only inside a single executable.
+    fn runtime(&self) -> Option<String> {
+        (self.assets.is_empty() && !self.code_cache).then(|| "node".to_string())
+    }
+
     /// A cross build's libraries come from Debian's packages for that architecture.
     fn library_root(&self, artifact: &Artifact, steps: &Steps) -> Result<Option<LibraryRoot>> {
         let builds = self.builds.borrow();
@@ -741,7 +786,7 @@ impl Driver for NodeDriver {
         };
         let tc = tools::toolchain();
         let spec = cross::spec(&tc, &arch)?;
-        let root = cross::debian_root(spec, steps)?;
+        let root = cross::debian_root(spec, &self.cache, steps)?;
         Ok(Some(LibraryRoot {
             root,
             supplier: "Debian's packages".into(),

@@ -459,6 +459,7 @@ impl Driver for RustDriver {
             command: cmd.summary(),
             warnings,
             companions: None,
+            on_runtime: None,
             package_dirs: Vec::new(),
             archives: Vec::new(),
         })
