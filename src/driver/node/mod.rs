@@ -203,23 +203,17 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
 }
 
 /// The plain node and the script it runs in place of the single executable: the bundle or
-/// the entry as it is, or for the package tree a launcher running its entry from where the
-/// image has it. Assets and V8's code cache exist only inside a single executable.
+/// the entry as it is, or for the package tree the same launcher the executable has — in the
+/// image it finds the tree under /app by its hash, loads the libraries carried for its native
+/// modules and runs the entry there. Assets and V8's code cache exist only inside a single
+/// executable.
 fn on_runtime(req: &NodeRequest, node: &NodeRuntime, plain: PathBuf, laid: &Laid) -> Result<Option<OnRuntime>> {
     if !req.assets.is_empty() || req.code_cache {
         return Ok(None);
     }
-    let main = match &laid.tree {
+    let main = match &laid.embedded {
+        Some(e) => e.launcher.clone(),
         None => laid.main.clone(),
-        Some(tree) => {
-            let entry = serde_json::to_string(&format!("{TREE_ROOT}/{}", tree.entry)).expect("a string serialises");
-            let script = format!(
-                "'use strict';\n// Written by staticize: runs the program from its package tree, so every module keeps its own __dirname.\nrequire('node:module').runMain({entry});\n"
-            );
-            let path = plain.with_file_name("launcher.cjs");
-            std::fs::write(&path, script).map_err(|e| Error::io("write", &path, e))?;
-            path
-        }
     };
     Ok(Some(OnRuntime { runtime: plain, what: format!("node v{}", node.version), main }))
 }
