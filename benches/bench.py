@@ -1273,6 +1273,166 @@ def redis_answers_loaded(tar, tag):
         sh(f"podman rmi -f {tag}", ok_codes=(0, 1))
 
 
+# ---------------------------------------------------------------------------------------------
+# Node single executables (issue 28): staticize node beside bun build --compile and a Node SEA.
+
+BUN = "bun@1.4.5"
+
+
+def node_app(work, name, fixture, files):
+    """A project copied from tests/fixtures (or examples/) and installed from its lockfile."""
+    proj = work / f"node-{name}"
+    if not proj.exists():
+        proj.mkdir(parents=True)
+        for f in files:
+            (proj / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / fixture / f, proj / f)
+        sh(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=proj)
+    return proj
+
+
+def bun_binary(work):
+    """bun from npm (its package fetches the binary of this platform)."""
+    d = work / "bun"
+    if not (d / "node_modules/.bin/bun").exists():
+        d.mkdir(exist_ok=True)
+        sh(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", d, BUN])
+    return d / "node_modules/.bin/bun"
+
+
+def node_sea(proj, entry, out):
+    """Node's documented recipe: esbuild bundle, sea-config.json, the blob, a copy of node,
+    postject (the versions toolchains/node.toml pins)."""
+    d = out.parent / (out.name + ".sea")
+    d.mkdir(exist_ok=True)
+    sh(["npx", "--yes", "esbuild@0.28.2", entry, "--bundle", "--platform=node", "--format=cjs",
+        f"--outfile={d / 'main.cjs'}", "--log-level=error"], cwd=proj)
+    (d / "sea-config.json").write_text(json.dumps({"main": "main.cjs", "output": "prep.blob",
+                                                    "disableExperimentalSEAWarning": True}))
+    sh(["node", "--experimental-sea-config", "sea-config.json"], cwd=d)
+    shutil.copyfile(real(shutil.which("node")), out)
+    os.chmod(out, 0o755)
+    sh(["npx", "--yes", "postject@1.0.0-alpha.6", out, "NODE_SEA_BLOB", d / "prep.blob",
+        "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"])
+
+
+def linkage_of(path):
+    p = subprocess.run(staticize("check", "--json", path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        return first_json(p.stdout.decode())[0]["kind"]
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def node_alone_cases(work):
+    hello = node_app(work, "hello", "examples/hello-node", ["package.json", "package-lock.json", "server.js"])
+    figlet = node_app(work, "figlet", "tests/fixtures/node-figlet", ["package.json", "package-lock.json"])
+    port = 19000 + os.getpid() % 1000
+    env = dict(os.environ, PORT=str(port))
+    args = ["-f", "Ghost", "hi"]
+    want = sh(["node", figlet / "node_modules/figlet/bin/index.js", *args]).stdout
+    return [
+        ("hello-node (first HTTP answer)", hello, "server.js",
+         lambda exe: first_answer([exe], port, env), lambda exe: first_answer([exe], port, env) > 0),
+        ("figlet -f Ghost hi (a CLI reading its fonts by __dirname)", figlet, "node_modules/figlet/bin/index.js",
+         lambda exe: timed([exe, *args]),
+         lambda exe: subprocess.run([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout == want),
+    ]
+
+
+def node_alone_build(tool, proj, entry, out, work):
+    t = time.perf_counter()
+    if tool == "staticize node":
+        sh(staticize("node", entry, "-o", out, "--no-image", "--no-probe"), cwd=proj)
+    elif tool == "bun build --compile":
+        sh([bun_binary(work), "build", "--compile", entry, "--outfile", out], cwd=proj)
+    else:
+        node_sea(proj, entry, out)
+    return time.perf_counter() - t
+
+
+def carries_tree(path):
+    p = subprocess.run(staticize("check", "--json", path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        return "node_tree" in first_json(p.stdout.decode())[0]
+    except Exception:  # noqa: BLE001
+        return False
+
+
+NODE_TOOLS = ("staticize node", "bun build --compile", "Node SEA (esbuild + postject)")
+
+
+def node_alone_built(label, proj, entry, works, work):
+    """Each tool's executable for one app: size, linkage, whether it answers right, build time."""
+    built = {}
+    for tool in NODE_TOOLS:
+        slug = re.sub(r"[^a-z0-9]+", "-", (label.split(" ")[0] + "-" + tool).lower())
+        out = work / "node-alone" / slug
+        out.parent.mkdir(exist_ok=True)
+        try:
+            t = node_alone_build(tool, proj, entry, out, work)
+        except Exception as e:  # noqa: BLE001
+            built[tool] = dict(error=str(e)[:160])
+            continue
+        built[tool] = dict(out=out, size=out.stat().st_size, kind=linkage_of(out), ok=works(out), built=t,
+                           tree=carries_tree(out), first="")
+    return built
+
+
+def node_alone_times(built, start):
+    """Start-up of every working executable, interleaved (rotated rounds); staticize's first run
+    after its unpacked tree is removed, when it carries one."""
+    ours = built.get("staticize node", {})
+    if ours.get("ok") and ours.get("tree"):
+        shutil.rmtree(f"/dev/shm/staticize-node-{os.getuid()}", ignore_errors=True)
+        ours["first"] = f"; first run (unpacks its tree) {fmt_s(start(ours['out']))}"
+    fns = {tool: (lambda o=r["out"]: start(o)) for tool, r in built.items() if r.get("ok")}
+    times = rotate(fns, max(RUNS, 5)) if fns else {}
+    for tool, r in built.items():
+        r["times"] = times.get(tool, [])
+
+
+def rows_node_alone(work):
+    group = "10. Node single executables: staticize node, bun build --compile, Node SEA"
+    try:
+        need_tool("npm", "nodejs npm")
+        cases = node_alone_cases(work)
+    except Exception as e:  # noqa: BLE001
+        pending(group, "node single executables", str(e))
+        return
+    lines = ["| app | tool | size | linkage (`staticize check`) | prints the right answer | start-up (median of runs) | build time |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for label, proj, entry, start, works in cases:
+        results = node_alone_built(label, proj, entry, works, work)
+        node_alone_times(results, start)
+        for tool, r in results.items():
+            if "error" in r:
+                lines.append(f"| {label} | {tool} | failed to build: {r['error']} | | | | |")
+                continue
+            su = f"{spread(r['times'])}{r['first']}" if r["times"] else "— (it does not work)"
+            lines.append(f"| {label} | {tool} | {r['size']:,} B ({fmt_b(r['size'])}) | {r['kind']} | "
+                         f"{'yes' if r['ok'] else 'no'} | {su} | {fmt_s(r['built'])} |")
+        ours = results.get("staticize node")
+        for peer in NODE_TOOLS[1:]:
+            theirs = results.get(peer)
+            if not ours or not theirs or "error" in ours or "error" in theirs:
+                continue
+            note = f"size {ours['size'] / theirs['size']:.2f}× ({fmt_b(ours['size'])} / {fmt_b(theirs['size'])}); " \
+                   f"staticize: {ours['kind']}, {peer}: {theirs['kind']}"
+            if ours["times"] and theirs["times"]:
+                row(group, f"{label}: start-up vs {peer}", ours["times"], theirs["times"], "reported", note=note)
+            elif ours["times"]:
+                peer_failed(group, f"{label}: start-up vs {peer}", ours["times"],
+                            "builds, but its executable does not print the right answer", note=note)
+    SECTIONS.append(("10. Node single executables", "\n".join(lines) + "\n\n"
+                     f"One run of `benches/run.sh node-alone`. bun is `{BUN}` from npm; the Node SEA is Node's "
+                     "documented recipe (esbuild bundle, `--experimental-sea-config`, postject) with the same "
+                     "node staticize uses. staticize's file is the packed static executable (node, its loader and "
+                     "libraries, and for figlet its package tree, in one file); its first run unpacks the tree into "
+                     "/dev/shm, later runs reuse it. Start-up: hello-node until its first HTTP answer, figlet until "
+                     "it has printed its banner and exited; the three tools' executables run in rotated rounds."))
+
+
 def machine():
     def out(cmd):
         try:
@@ -1354,7 +1514,8 @@ def main():
     steps = [("image", rows_image), ("check", rows_check), ("closure", rows_closure),
              ("build", rows_build), ("sizes", sizes), ("squash", rows_squash), ("pack", rows_pack),
              ("deps", deps_sizes), ("rebuild", rows_rebuild), ("deps-registry", deps_registry),
-             ("blobs-registry", blobs_registry), ("cross", rows_cross)]
+             ("blobs-registry", blobs_registry), ("cross", rows_cross),
+             ("node-alone", rows_node_alone)]
     only = set(sys.argv[1:])  # e.g. `run.sh check sizes` runs only those
     unknown = sorted(only - {name for name, _ in steps})
     if unknown:

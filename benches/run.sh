@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds staticize in release mode and runs every benchmark beside its peers, then writes
-# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes|squash|pack|deps|rebuild|deps-registry|blobs-registry|cross]…
+# BENCHMARKS.md at the repository root. Usage: benches/run.sh [image|check|closure|build|sizes|squash|pack|deps|rebuild|deps-registry|blobs-registry|cross|node-alone]…
 #
 # Needs: cargo, python3 (3.9+), gcc, objcopy (binutils); for the peers: podman, scanelf and
 # lddtree (pax-utils, with python3-pyelftools), ldd, gzip, tar, sha256sum. Optional: musl-gcc

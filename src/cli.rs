@@ -718,8 +718,8 @@ pub struct NodeArgs {
     /// Put a file into the executable, read at run time with require('node:sea').getAsset(NAME).
     #[arg(long, value_name = "NAME=PATH")]
     pub asset: Vec<crate::driver::node::Asset>,
-    /// One bundled script in the executable, or the package tree beside it (auto: the tree
-    /// when a module looks for files beside itself).
+    /// One bundled script in the executable, or the package tree carried inside it (auto: the
+    /// tree when a module looks for files beside itself or esbuild cannot make one script).
     #[arg(long, value_enum, default_value_t)]
     pub layout: LayoutArg,
     /// Which injector puts the blob into node.
@@ -976,12 +976,14 @@ impl From<ProfileArg> for crate::toolchain::Profile {
 /// `staticize node --layout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum LayoutArg {
-    /// Bundle; ship the package tree instead when a module locates files beside itself.
+    /// Bundle; carry the package tree instead when a module locates files beside itself or
+    /// esbuild cannot bundle the program (a native addon, top-level await).
     #[default]
     Auto,
     /// Always one bundled script inside the executable.
     Bundle,
-    /// Always the package tree beside the executable.
+    /// Always the package tree, inside the executable (unpacked into a tmpfs where it runs
+    /// alone) and under /app in the image.
     Tree,
 }
 

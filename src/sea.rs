@@ -63,6 +63,9 @@ pub struct SeaCheck {
     pub note_loaded: bool,
     /// Whether the blob starts with node's SEA magic number.
     pub magic_ok: bool,
+    /// Where the blob is in the file (start, end).
+    #[serde(skip)]
+    pub blob_range: Option<(usize, usize)>,
 }
 
 impl SeaCheck {
@@ -109,7 +112,7 @@ pub fn fuse_state(bytes: &[u8]) -> (Fuse, Option<usize>) {
 pub fn verify(bytes: &[u8]) -> Result<SeaCheck, String> {
     let elf = Elf::parse(bytes).map_err(|e| format!("not a readable ELF file ({e})"))?;
     let (fuse, _) = fuse_state(bytes);
-    let mut check = SeaCheck { fuse, blob_bytes: None, note_loaded: false, magic_ok: false };
+    let mut check = SeaCheck { fuse, blob_bytes: None, note_loaded: false, magic_ok: false, blob_range: None };
     let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD).collect();
     for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_NOTE) {
         // Every sum is checked: the headers may say anything, and a wrapped offset would lie.
@@ -126,6 +129,7 @@ pub fn verify(bytes: &[u8]) -> Result<SeaCheck, String> {
             if name.strip_suffix(&[0]).unwrap_or(name) == NOTE_NAME.as_bytes() && descsz > 0 {
                 let desc = desc_at.checked_add(descsz).and_then(|e| bytes.get(desc_at..e)).unwrap_or(&[]);
                 check.blob_bytes = Some(desc.len() as u64);
+                check.blob_range = Some((desc_at, desc_at + desc.len()));
                 check.magic_ok = desc.len() >= 4 && u32_at(desc, 0, elf.little_endian) == BLOB_MAGIC;
                 // Where the note is in memory, and whether a PT_LOAD maps those bytes from the file.
                 let vaddr = ph.p_vaddr.checked_add((pos - start) as u64);
@@ -144,6 +148,38 @@ pub fn verify(bytes: &[u8]) -> Result<SeaCheck, String> {
         }
     }
     Ok(check)
+}
+
+/// The assets of a SEA preparation blob (node 20.12+'s layout, little-endian): magic, flags, the
+/// main script's path and code, the code cache when flag 4 says so, then with flag 8 a count and
+/// each asset's key and bytes, every string a u64 length and its bytes.
+pub fn assets(blob: &[u8]) -> Option<Vec<(&str, &[u8])>> {
+    const CODE_CACHE: u32 = 1 << 2;
+    const ASSETS: u32 = 1 << 3;
+    let mut at = 8usize;
+    let flags = u32::from_le_bytes(blob.get(4..8)?.try_into().ok()?);
+    fn take<'a>(blob: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+        let len = usize::try_from(u64::from_le_bytes(blob.get(*at..*at + 8)?.try_into().ok()?)).ok()?;
+        let start = *at + 8;
+        let bytes = blob.get(start..start.checked_add(len)?)?;
+        *at = start + len;
+        Some(bytes)
+    }
+    take(blob, &mut at)?; // the main script's path
+    take(blob, &mut at)?; // its code (or snapshot)
+    if flags & CODE_CACHE != 0 {
+        take(blob, &mut at)?;
+    }
+    let mut out = Vec::new();
+    if flags & ASSETS != 0 {
+        let count = u64::from_le_bytes(blob.get(at..at + 8)?.try_into().ok()?);
+        at += 8;
+        for _ in 0..count {
+            let key = std::str::from_utf8(take(blob, &mut at)?).ok()?;
+            out.push((key, take(blob, &mut at)?));
+        }
+    }
+    Some(out)
 }
 
 /// Returns a copy of `node` (a plain, already stripped node binary) with `blob` injected as the
@@ -307,6 +343,22 @@ fn align_up(n: u64, a: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    /// What node v20.20.2 wrote for `{"main":"m.js","assets":{"k1":"a.bin"}}` (m.js is
+    /// `console.log(1)`, a.bin `HELLOASSET`).
+    const NODE_BLOB: &[u8] = &[
+        0x20, 0xda, 0x43, 0x01, 0x09, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x6d, 0x2e,
+        0x6a, 0x73, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x63, 0x6f, 0x6e, 0x73, 0x6f, 0x6c, 0x65, 0x2e,
+        0x6c, 0x6f, 0x67, 0x28, 0x31, 0x29, 0x0a, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x6b, 0x31, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x48, 0x45, 0x4c,
+        0x4c, 0x4f, 0x41, 0x53, 0x53, 0x45, 0x54,
+    ];
+
+    #[test]
+    fn assets_are_read_from_a_blob_node_wrote() {
+        assert_eq!(assets(NODE_BLOB).unwrap(), [("k1", &b"HELLOASSET"[..])]);
+        assert!(assets(&NODE_BLOB[..70]).is_none(), "a truncated blob is not read past its end");
+    }
     use super::*;
 
     /// A minimal ELF64 executable image: header, 2 program headers (PT_PHDR, PT_LOAD), the fuse.

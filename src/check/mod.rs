@@ -42,6 +42,14 @@ pub struct CheckedFile {
     /// launcher runs the package tree that image carries); such a file fails: alone it exits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub needs_image: Option<String>,
+    /// The package tree a node single executable carries inside itself (unpacked into a
+    /// memory file system where it runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_tree: Option<crate::driver::node::embed::Manifest>,
+    /// Libraries the carried tree's native files need that neither the tree nor the pack holds:
+    /// where the file runs alone they fail to load. Any fails the check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_native_unmet: Vec<crate::pack::names::Unmet>,
 }
 
 /// A packed executable's contents, or its damage (which fails the check: it would not run).
@@ -104,14 +112,35 @@ pub(crate) fn judge(verdict: FileVerdict, rules: Rules) -> CheckedFile {
     let over_budget = over_budget(&verdict, rules.max_size);
     let packed = pack_verdict(&verdict);
     let damaged = matches!(packed, Some(PackVerdict::Damaged(_) | PackVerdict::Incomplete { .. }));
-    let needs_image = needs_image(&verdict, packed.as_ref());
-    let ok = passes(&verdict, rules.allow_dynamic) && over_budget.is_none() && !damaged && needs_image.is_none();
-    CheckedFile { verdict, ok, max_size: rules.max_size, over_budget, packed, needs_image }
+    let sea = sea_program(&verdict, packed.as_ref());
+    let needs_image = sea.as_deref().and_then(needs_image);
+    let node_tree = sea.as_deref().and_then(crate::driver::node::embed::manifest_in);
+    let node_native_unmet = match (&sea, &packed, &node_tree) {
+        (Some(program), Some(PackVerdict::Carries(_) | PackVerdict::Incomplete { .. }), Some(_)) => {
+            native_unmet(&verdict.path, program)
+        }
+        _ => Vec::new(),
+    };
+    let ok = passes(&verdict, rules.allow_dynamic)
+        && over_budget.is_none()
+        && !damaged
+        && needs_image.is_none()
+        && node_native_unmet.is_empty();
+    CheckedFile {
+        verdict,
+        ok,
+        max_size: rules.max_size,
+        over_budget,
+        packed,
+        needs_image,
+        node_tree,
+        node_native_unmet,
+    }
 }
 
-/// "runs only inside its image: …" for a node single executable (plain, or packed: then the
-/// program is decompressed from the payload) whose blob is the tree layout's launcher.
-fn needs_image(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<String> {
+/// The bytes of a node single executable with a blob: the file, or the program a packed file
+/// carries (decompressed from its payload).
+fn sea_program(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<Vec<u8>> {
     let l = v.linkage.as_ref()?;
     let bytes = match packed {
         Some(PackVerdict::Carries(_) | PackVerdict::Incomplete { .. }) => {
@@ -122,7 +151,33 @@ fn needs_image(v: &FileVerdict, packed: Option<&PackVerdict>) -> Option<String> 
         None => return None,
     };
     crate::sea::verify(&bytes).ok().filter(|c| c.blob_bytes.is_some())?;
-    let at = memchr::memmem::find(&bytes, crate::sea::NEEDS_TREE.as_bytes())?;
+    Some(bytes)
+}
+
+/// The needs of the native files a packed node executable's tree carries that nothing inside
+/// the file meets: the tree's own libraries and the pack's objects answer by SONAME, as glibc's
+/// loader matches a library it has already loaded.
+fn native_unmet(path: &Path, program: &[u8]) -> Vec<crate::pack::names::Unmet> {
+    let Some(files) =
+        crate::driver::node::embed::archive_in(program).and_then(crate::driver::node::embed::read_archive)
+    else {
+        return Vec::new();
+    };
+    let elves: Vec<(String, &[u8])> = files.into_iter().filter(|(_, b)| b.starts_with(b"\x7fELF")).collect();
+    if elves.is_empty() {
+        return Vec::new();
+    }
+    let Ok(file) = std::fs::read(path) else { return Vec::new() };
+    let tree: Vec<&str> = elves.iter().map(|(n, _)| n.as_str()).collect();
+    crate::pack::unmet_needed_with(&file, &elves)
+        .map(|u| u.into_iter().filter(|u| tree.contains(&u.object.as_str())).collect())
+        .unwrap_or_default()
+}
+
+/// "runs only inside its image: …" for a node single executable whose blob is the launcher of
+/// the tree layout of staticize before the tree travelled inside the file.
+fn needs_image(bytes: &[u8]) -> Option<String> {
+    let at = memchr::memmem::find(bytes, crate::sea::NEEDS_TREE.as_bytes())?;
     let root: String = bytes[at + crate::sea::NEEDS_TREE.len()..]
         .iter()
         .take_while(|b| b.is_ascii_graphic() && **b != b'\\')

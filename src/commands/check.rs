@@ -176,10 +176,15 @@ fn file_help(results: &[CheckedFile], allow_dynamic: bool) -> String {
     if failed().any(|r| damaged(r) && !incomplete(r)) {
         lines.push("a damaged or truncated packed file cannot run: pack the program again (staticize pack PROGRAM)");
     }
+    if failed().any(|r| !r.node_native_unmet.is_empty()) {
+        lines.push("a native module of the carried node tree needs a library nothing in the file holds: install it on the build machine and build again (staticize node carries what the closure finds)");
+    }
     if failed().any(|r| r.needs_image.is_some()) {
         lines.push("a node executable of the package-tree layout runs the tree its image carries: ship the image, or rebuild with --layout bundle");
     }
-    if failed().any(|r| r.over_budget.is_none() && !damaged(r) && r.needs_image.is_none()) {
+    if failed()
+        .any(|r| r.over_budget.is_none() && !damaged(r) && r.needs_image.is_none() && r.node_native_unmet.is_empty())
+    {
         lines.push(if allow_dynamic {
             "only ELF executables pass"
         } else {
@@ -215,6 +220,17 @@ pub fn file_line(r: &CheckedFile) -> String {
     }
     if let Some(n) = &r.needs_image {
         what.push_str(&format!("; {n}"));
+    }
+    if let Some(t) = &r.node_tree {
+        what.push_str(&format!("; {}", crate::driver::node::embed::describe(t)));
+    }
+    if !r.node_native_unmet.is_empty() {
+        let names: Vec<String> =
+            r.node_native_unmet.iter().map(|u| format!("{} needs {}", u.object, u.needed)).collect();
+        what.push_str(&format!(
+            "; but no library in the tree or the pack answers: {} — alone it will fail to load them",
+            names.join(", ")
+        ));
     }
     format!("{mark} {}: {what}", r.verdict.path.display())
 }

@@ -83,12 +83,6 @@ pub fn run(mut args: NodeArgs, rep: &Reporter) -> Result<()> {
         plan_only: args.image.options.image_output.plan,
     };
     let Some(outcome) = pipeline::run(job, rep)? else { return Ok(()) };
-    if driver.builds.borrow().iter().any(|b| b.layout == crate::driver::node::Layout::Tree) {
-        rep.warn(format!(
-            "{} runs only inside its image: it runs the package tree the image carries under {TREE_ROOT}, so copied alone it exits 127 — ship the image, or --layout bundle for one self-contained file (modules that find files beside themselves then look beside it)",
-            binary.display()
-        ));
-    }
     let mut results: Vec<NodeResult> = outcome
         .programs
         .iter()

@@ -379,6 +379,16 @@ pub fn read(file: &[u8]) -> Option<std::result::Result<Packed, format::Damage>> 
 /// packed object (never by the machine's libraries). Decompresses the payload; the names no
 /// packed object answers to, or the damage that stopped the reading.
 pub fn unmet_needed(file: &[u8]) -> std::result::Result<Vec<names::Unmet>, format::Damage> {
+    unmet_needed_with(file, &[])
+}
+
+/// The same proof for the packed objects and `more` (name, bytes): libraries the program loads
+/// from elsewhere inside the file (a node executable's carried package tree), whose needs must
+/// be met too and whose SONAMEs answer like a packed library's.
+pub fn unmet_needed_with(
+    file: &[u8],
+    more: &[(String, &[u8])],
+) -> std::result::Result<Vec<names::Unmet>, format::Damage> {
     let p = format::parse(file)?;
     let mut image = Vec::with_capacity(p.image_len as usize);
     for f in p.frames() {
@@ -397,6 +407,7 @@ pub fn unmet_needed(file: &[u8]) -> std::result::Result<Vec<names::Unmet>, forma
             .ok_or(format::Damage::Header(DAMAGED_PAYLOAD))?;
         objects.push((name.as_str(), Role::of(e.role), bytes));
     }
+    objects.extend(more.iter().map(|(n, b)| (n.as_str(), Role::Library, *b)));
     Ok(names::unmet(objects, p.loader == format::LOADER_MUSL))
 }
 

@@ -470,7 +470,7 @@ pub(super) fn write_binaries(job: &Job, programs: &[Judged], rep: &Reporter) -> 
                 let beside = a
                     .companions
                     .as_ref()
-                    .map(|c| format!(" — it runs the package tree, which is in the image under {}", c.root));
+                    .map(|c| format!(" — it carries its package tree, which the image also holds under {}", c.root));
                 format!(
                     "{} ({size}, {}, dynamic: runs where {}'s libraries are){}",
                     binary.display(),

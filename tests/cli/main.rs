@@ -19,6 +19,7 @@ mod hints;
 mod images;
 mod inspect;
 mod node;
+mod node_alone;
 mod node_tree;
 mod plan;
 mod push;

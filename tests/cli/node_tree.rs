@@ -53,7 +53,11 @@ fn rebuilding_in_the_project_gives_the_same_image_of_only_the_program() {
         .filter_map(|f| f["rel"].as_str())
         .filter(|r| !r.starts_with("node_modules/"))
         .collect();
-    assert_eq!(own, ["moo.js", "package.json"], "the project's own files in the tree");
+    assert_eq!(
+        own,
+        [".staticize-tree", "moo.js", "package.json"],
+        "the project's own files in the tree (and the hash file)"
+    );
 
     for (engine, stdout) in load_and_run_everywhere(&p.join("moo.tar"), &tag, &[]) {
         assert_eq!(stdout, expected, "{engine:?}: the image prints what node prints");

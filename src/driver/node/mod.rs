@@ -4,10 +4,13 @@
 //!
 //! Programs whose modules find files beside themselves (`__dirname`, `import.meta.url`) do not
 //! survive bundling: every module would see the executable's directory. For those the blob is a
-//! small launcher and the package tree ships beside the executable with every module at its own
-//! path (see [`tree`]).
+//! small launcher and the package tree (see [`tree`]) travels inside it as an asset, unpacked
+//! with every module at its own path where it runs (see [`embed`]).
 
 pub(crate) mod cross;
+pub(crate) mod embed;
+pub(crate) mod failure;
+pub(crate) mod native;
 pub(crate) mod source;
 pub(crate) mod tools;
 pub(crate) mod tree;
@@ -35,12 +38,13 @@ pub(crate) const TREE_ROOT: &str = "/app";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum LayoutChoice {
-    /// Bundle; ship the package tree instead when a module locates files beside itself.
+    /// Bundle; carry the package tree instead when a module locates files beside itself or
+    /// esbuild cannot bundle the program.
     #[default]
     Auto,
     /// Always one bundled script inside the executable.
     Bundle,
-    /// Always the package tree beside the executable.
+    /// Always the package tree, carried inside the executable.
     Tree,
 }
 
@@ -52,7 +56,7 @@ pub enum Layout {
     Script,
     /// One script bundled by esbuild.
     Bundle,
-    /// A launcher in the executable, the package tree under /app.
+    /// A launcher and the package tree in the executable (and the tree under /app in the image).
     Tree,
 }
 
@@ -106,8 +110,6 @@ pub(crate) struct NodeRequest {
     pub layout: LayoutChoice,
     /// Which injector.
     pub injector: Injector,
-    /// The executable's path inside the image ("/hello-node"), for the tree launcher.
-    pub program_path: String,
     /// The architecture to build for when it is not this machine's ("arm64").
     pub platform: Option<String>,
     /// Include V8's code cache (faster start; V8 writes a few random bytes into it, so the
@@ -137,6 +139,8 @@ pub struct NodeBuild {
     pub self_locating: Vec<String>,
     /// The package tree, for the tree layout.
     pub tree: Option<Tree>,
+    /// What the executable carries of the tree (the tree layout): unpacked where it runs.
+    pub carries: Option<embed::Manifest>,
     /// Directories of the npm packages shipped (bundled modules' packages, or the tree's),
     /// for the SBOM.
     pub npm_packages: Vec<PathBuf>,
@@ -163,13 +167,14 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
     let tc = tools::toolchain();
     let text = read_entry(&req.entry)?;
     let (node, injected_node, cross) = runtimes(&tc, req, steps)?;
-    let laid = lay_out(&tc, &node, req, &text, steps)?;
+    let laid = lay_out(&tc, &node, req, &text, cross.is_some(), steps)?;
 
     // A plain script is not bundled, so nothing has parsed it yet: without this a syntax error
     // would surface only when the image runs. `node --check` parses without running.
     let step = format!("check the syntax of {}", laid.main.display());
     Command::new(&node.path).arg("--check").arg(&laid.main).run(&step)?;
-    let blob = make_blob(&node, &laid.main, req, steps)?;
+    let tree_asset = laid.embedded.as_ref().map(|e| e.asset.clone());
+    let blob = make_blob(&node, &laid.main, req, tree_asset.as_deref(), steps)?;
     let blob_bytes = size_of(&blob);
     let (plain, exe, node_bytes) = copy_and_strip(&tc, cross, &injected_node, req, steps)?;
     let stripped_bytes = size_of(&exe);
@@ -186,6 +191,7 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
         self_locating: laid.self_locating,
         npm_packages: laid.package_dirs,
         tree: laid.tree,
+        carries: laid.embedded.map(|e| e.manifest),
         node_bytes,
         stripped_bytes,
         blob_bytes,
@@ -197,23 +203,17 @@ pub(crate) fn build(req: &NodeRequest, steps: &Steps) -> Result<NodeBuild> {
 }
 
 /// The plain node and the script it runs in place of the single executable: the bundle or
-/// the entry as it is, or for the package tree a launcher running its entry from where the
-/// image has it. Assets and V8's code cache exist only inside a single executable.
+/// the entry as it is, or for the package tree the same launcher the executable has — in the
+/// image it finds the tree under /app by its hash, loads the libraries carried for its native
+/// modules and runs the entry there. Assets and V8's code cache exist only inside a single
+/// executable.
 fn on_runtime(req: &NodeRequest, node: &NodeRuntime, plain: PathBuf, laid: &Laid) -> Result<Option<OnRuntime>> {
     if !req.assets.is_empty() || req.code_cache {
         return Ok(None);
     }
-    let main = match &laid.tree {
+    let main = match &laid.embedded {
+        Some(e) => e.launcher.clone(),
         None => laid.main.clone(),
-        Some(tree) => {
-            let entry = serde_json::to_string(&format!("{TREE_ROOT}/{}", tree.entry)).expect("a string serialises");
-            let script = format!(
-                "'use strict';\n// Written by staticize: runs the program from its package tree, so every module keeps its own __dirname.\nrequire('node:module').runMain({entry});\n"
-            );
-            let path = plain.with_file_name("launcher.cjs");
-            std::fs::write(&path, script).map_err(|e| Error::io("write", &path, e))?;
-            path
-        }
     };
     Ok(Some(OnRuntime { runtime: plain, what: format!("node v{}", node.version), main }))
 }
@@ -255,6 +255,8 @@ struct Laid {
     bundler: Option<String>,
     self_locating: Vec<String>,
     tree: Option<Tree>,
+    /// The tree packed into the executable.
+    embedded: Option<embed::Embedded>,
     main: PathBuf,
     /// Directories of the npm packages shipped (bundled modules' packages, or the tree's).
     package_dirs: Vec<PathBuf>,
@@ -264,7 +266,14 @@ struct Laid {
 }
 
 /// Script, bundle or tree.
-fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str, steps: &Steps) -> Result<Laid> {
+fn lay_out(
+    tc: &NodeToolchain,
+    node: &NodeRuntime,
+    req: &NodeRequest,
+    text: &str,
+    cross: bool,
+    steps: &Steps,
+) -> Result<Laid> {
     let builtins = builtin_modules(node)?;
     // node cannot run TypeScript (ERR_UNKNOWN_FILE_EXTENSION); esbuild compiles it while
     // bundling, reading the project's tsconfig.json as it does for any build.
@@ -285,57 +294,74 @@ fn lay_out(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, text: &str
         bundler: None,
         self_locating: Vec::new(),
         tree: None,
+        embedded: None,
         main: req.entry.clone(),
         package_dirs: Vec::new(),
         own_modules: None,
     };
-    if let Some(why) = &why_bundle {
-        if req.layout != LayoutChoice::Tree {
-            let bundled = bundle(tc, node, req, steps)?;
-            laid.self_locating = bundled.self_locating;
-            laid.package_dirs = bundled.package_dirs;
-            laid.own_modules = bundled.own_modules;
-            laid.bundler = Some(tc.esbuild.package.clone());
-            laid.main = bundled.script;
-            laid.layout = Layout::Bundle;
-        }
-        let auto_tree = req.layout == LayoutChoice::Auto && !laid.self_locating.is_empty() && !typescript;
-        if req.layout == LayoutChoice::Tree || auto_tree {
-            laid.layout = Layout::Tree;
-        } else if !laid.self_locating.is_empty() {
-            steps.warn(format!(
-                "{}: these modules look for files beside themselves and will look beside the executable instead: {}",
-                if typescript { "TypeScript is bundled" } else { "--layout bundle" },
-                laid.self_locating.join("; ")
-            ));
-        }
-        if laid.layout == Layout::Bundle {
-            steps.step("layout", format!("one bundled script in the executable: {why}"));
-        }
-    } else {
+    let Some(why) = why_bundle else {
         steps.step("layout", "the entry as it is: it imports nothing but node's built-in modules");
+        return Ok(laid);
+    };
+    let mut unbundlable = None;
+    if req.layout != LayoutChoice::Tree {
+        match bundle(tc, node, req, steps)? {
+            Ok(bundled) => {
+                laid.self_locating = bundled.self_locating;
+                laid.package_dirs = bundled.package_dirs;
+                laid.own_modules = bundled.own_modules;
+                laid.bundler = Some(tc.esbuild.package.clone());
+                laid.main = bundled.script;
+                laid.layout = Layout::Bundle;
+            }
+            // Only --layout auto gets here: esbuild cannot make one script of it, node runs
+            // it as it is from its tree.
+            Err(why_not) => unbundlable = Some(why_not),
+        }
     }
-    if laid.layout == Layout::Tree {
-        let tree = tree::collect(&req.entry, laid.own_modules.as_deref())?;
-        let why = if laid.self_locating.is_empty() {
-            "as asked (--layout tree)".to_string()
-        } else {
-            format!("because {}", summarize(&laid.self_locating))
+    let auto_tree = req.layout == LayoutChoice::Auto && !laid.self_locating.is_empty() && !typescript;
+    if req.layout == LayoutChoice::Tree || auto_tree || unbundlable.is_some() {
+        let why = match unbundlable {
+            Some(why_not) => format!("because {why_not}"),
+            None if laid.self_locating.is_empty() => "as asked (--layout tree)".to_string(),
+            None => format!("because {}", summarize(&laid.self_locating)),
         };
-        steps.step(
-            "layout",
-            format!(
-                "package tree: {} files of {} packages ({}) under {TREE_ROOT}, each module at its own path, {why}",
-                tree.files.len(),
-                tree.packages.len(),
-                human_size(tree.bytes)
-            ),
-        );
-        laid.main = write_launcher(req, &tree)?;
-        laid.package_dirs = tree.packages.iter().filter(|p| !p.is_empty()).map(|p| tree.root.join(p)).collect();
-        laid.tree = Some(tree);
+        lay_out_tree(req, &node.path, cross, &why, &mut laid, steps)?;
+    } else if !laid.self_locating.is_empty() {
+        steps.warn(format!(
+            "{}: these modules look for files beside themselves and will look beside the executable instead: {}",
+            if typescript { "TypeScript is bundled" } else { "--layout bundle" },
+            laid.self_locating.join("; ")
+        ));
+    }
+    if laid.layout == Layout::Bundle {
+        steps.step("layout", format!("one bundled script in the executable: {why}"));
     }
     Ok(laid)
+}
+
+/// The tree layout: the package tree collected, packed into the executable with the launcher
+/// that unpacks it (and shipped under /app in the image).
+fn lay_out_tree(req: &NodeRequest, node: &Path, cross: bool, why: &str, laid: &mut Laid, steps: &Steps) -> Result<()> {
+    laid.layout = Layout::Tree;
+    let mut tree = tree::collect(&req.entry, laid.own_modules.as_deref())?;
+    let place = embed::EmbedRequest { node, cross, image_tree: TREE_ROOT, staging: &req.staging };
+    let embedded = embed::embed(&mut tree, &place, steps)?;
+    steps.step(
+        "layout",
+        format!(
+            "package tree: {} files of {} packages ({}), each module at its own path, {why}; carried inside the executable (unpacked once into a memory file system where it runs alone, tree {}) and under {TREE_ROOT} in its image",
+            embedded.manifest.files,
+            tree.packages.len(),
+            human_size(tree.bytes),
+            embedded.manifest.hash,
+        ),
+    );
+    laid.main = embedded.launcher.clone();
+    laid.package_dirs = tree.packages.iter().filter(|p| !p.is_empty()).map(|p| tree.root.join(p)).collect();
+    laid.tree = Some(tree);
+    laid.embedded = Some(embedded);
+    Ok(())
 }
 
 /// Copies and strips node BEFORE injecting: strip rewrites the file and drops what it does not
@@ -467,7 +493,10 @@ struct Bundled {
     own_modules: Option<Vec<PathBuf>>,
 }
 
-fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Steps) -> Result<Bundled> {
+/// Bundles the entry; `Ok(Err(why))` when `--layout auto` should take the tree instead
+/// because esbuild cannot make one script of it (a native addon, top-level await in an ES
+/// module): the reason is esbuild's own words.
+fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Steps) -> Result<Result<Bundled, String>> {
     let npx = tc.npx.locate(None)?;
     let entry = req.entry.canonicalize().map_err(|e| Error::io("resolve", &req.entry, e))?;
     // esbuild runs in the project so that its metafile names inputs as "node_modules/x/y.js".
@@ -487,12 +516,10 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Ste
         .run(&step);
     drop(spinner);
     if let Err(Error::CommandFailed { stderr, .. }) = &result {
-        if stderr.contains("Could not resolve") {
-            return Err(Error::Build {
-                step,
-                message: format!("esbuild could not resolve an import:\n{}", stderr.trim_end()),
-                help: Some(format!("install the program's packages first: npm install (in {})", dir.display())),
-            });
+        let failure = failure::bundle_failure(stderr, &dir);
+        match failure {
+            failure::BundleFailure::Unbundlable(why) if req.layout == LayoutChoice::Auto => return Ok(Err(why)),
+            failure => return Err(failure.into_error(step, stderr, &dir)),
         }
     }
     result?;
@@ -536,7 +563,7 @@ fn bundle(tc: &NodeToolchain, node: &NodeRuntime, req: &NodeRequest, steps: &Ste
             human_size(size_of(&script))
         ),
     );
-    Ok(Bundled { script, self_locating: found, package_dirs: package_dirs.into_iter().collect(), own_modules })
+    Ok(Ok(Bundled { script, self_locating: found, package_dirs: package_dirs.into_iter().collect(), own_modules }))
 }
 
 /// "node_modules/@scope/name/lib/x.js" → "@scope/name".
@@ -555,34 +582,25 @@ fn summarize(items: &[String]) -> String {
     }
 }
 
-/// Writes the launcher that runs the entry from the shipped tree, found relative to the
-/// executable so that it works wherever the image puts both.
-fn write_launcher(req: &NodeRequest, tree: &Tree) -> Result<PathBuf> {
-    let target = format!("{TREE_ROOT}/{}", tree.entry);
-    let rel = tree::relative_in_image(&req.program_path, &target);
-    let rel_json = serde_json::to_string(&rel).expect("a string serialises");
-    let mark = sea::NEEDS_TREE;
-    let script = format!(
-        "'use strict';\n\
-         // Written by staticize: runs the program from the package tree shipped beside this\n\
-         // executable (under {TREE_ROOT} in its image), so every module keeps its own __dirname.\n\
-         const path = require('node:path');\n\
-         const entry = path.resolve(path.dirname(process.execPath), {rel_json});\n\
-         if (!require('node:fs').existsSync(entry)) {{\n  \
-           process.stderr.write(path.basename(process.execPath) + ': ' + entry + ' not found: {mark}{TREE_ROOT}\\n');\n  \
-           process.exit(127);\n\
-         }}\n\
-         require('node:module').runMain(entry);\n"
-    );
-    let path = req.staging.join("launcher.cjs");
-    std::fs::write(&path, script).map_err(|e| Error::io("write", &path, e))?;
-    Ok(path)
-}
-
-fn make_blob(node: &NodeRuntime, main: &Path, req: &NodeRequest, steps: &Steps) -> Result<PathBuf> {
+fn make_blob(
+    node: &NodeRuntime,
+    main: &Path,
+    req: &NodeRequest,
+    tree: Option<&Path>,
+    steps: &Steps,
+) -> Result<PathBuf> {
     let blob = req.staging.join("sea-prep.blob");
     let mut assets = serde_json::Map::new();
+    if let Some(tree) = tree {
+        assets.insert(embed::ASSET.into(), serde_json::Value::String(tree.to_string_lossy().into_owned()));
+    }
     for a in &req.assets {
+        if a.name == embed::ASSET {
+            return Err(Error::usage(
+                format!("--asset {}: that name holds the package tree staticize carries", a.name),
+                "name the asset otherwise",
+            ));
+        }
         let p = a.path.canonicalize().map_err(|e| Error::io(format!("read asset {}", a.name), &a.path, e))?;
         if !p.is_file() {
             return Err(Error::input(&a.path, format!("asset {} is not a file", a.name), None));
@@ -720,7 +738,6 @@ impl Driver for NodeDriver {
             assets: self.assets.clone(),
             layout: self.layout,
             injector: self.injector,
-            program_path: req.program_path.clone(),
             platform: (req.arch != Arch::host()).then(|| req.arch.name().to_string()),
             code_cache: self.code_cache,
             cache: self.cache.clone(),

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -276,15 +276,6 @@ fn common_ancestor<'a>(mut paths: impl Iterator<Item = &'a Path>) -> PathBuf {
     })
 }
 
-/// The path of `target` (absolute, inside the image) relative to the directory of `from`.
-pub(crate) fn relative_in_image(from_file: &str, target: &str) -> String {
-    let depth = Path::new(from_file)
-        .parent()
-        .map_or(0, |p| p.components().filter(|c| matches!(c, Component::Normal(_))).count());
-    let target = target.trim_start_matches('/');
-    format!("{}{target}", "../".repeat(depth))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,11 +376,5 @@ mod tests {
         used_project(e.path(), r#"{"name":"app","main":"server.js","files":["lib/","views/*.html"]}"#);
         let t = collect(&e.path().join("server.js"), None).unwrap();
         assert_eq!(rels(&t), ["lib/util.js", "package.json", "server.js", "views/index.html"]);
-    }
-
-    #[test]
-    fn relative_paths_in_the_image() {
-        assert_eq!(relative_in_image("/cowsay", "/app/x.js"), "app/x.js");
-        assert_eq!(relative_in_image("/usr/local/bin/cowsay", "/app/x.js"), "../../../app/x.js");
     }
 }
