@@ -118,19 +118,25 @@ fn deps_build_is_cached_and_a_killed_build_leaves_no_entry() {
     let mut child =
         deps().args(["build", "zlib"]).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn().unwrap();
     let started = Instant::now();
-    // Wait until the library's own build runs (its staged source is unpacked), then SIGKILL
-    // the whole group: staticize and the make it runs.
-    let building = || {
+    // Wait until the library's own build compiles (an object file appears in its staged
+    // source tree: zlib builds in its tree), then SIGKILL the whole group at once: staticize
+    // and the make it runs. A fixed delay instead let a quick machine finish zlib first.
+    let compiling = || {
         std::fs::read_dir(cache.path()).unwrap().flatten().any(|e| {
             e.file_name().to_string_lossy().starts_with(".build.")
-                && e.path().join("src").read_dir().is_ok_and(|mut d| d.next().is_some())
+                && e.path().join("src").read_dir().is_ok_and(|d| {
+                    d.flatten().any(|top| {
+                        top.path()
+                            .read_dir()
+                            .is_ok_and(|files| files.flatten().any(|f| f.path().extension().is_some_and(|x| x == "o")))
+                    })
+                })
         })
     };
-    while !building() {
-        assert!(started.elapsed() < Duration::from_secs(120), "the zlib build never started");
-        std::thread::sleep(Duration::from_millis(100));
+    while !compiling() {
+        assert!(started.elapsed() < Duration::from_secs(120), "the zlib build never started compiling");
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(1500));
     unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let _ = child.wait();
     let listed = ok(deps().arg("list"));
