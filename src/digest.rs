@@ -21,15 +21,24 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
 /// Hex sha256 of a file's bytes, streamed.
 pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    sha256_reader(&mut f).map(|(hex, _)| hex).map_err(|e| Error::io("read", path, e))
+}
+
+/// Hex sha256 of everything `r` yields, streamed, and how many bytes that was.
+pub(crate) fn sha256_reader(r: &mut impl Read) -> std::io::Result<(String, u64)> {
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
     loop {
-        match f.read(&mut buf).map_err(|e| Error::io("read", path, e))? {
+        match r.read(&mut buf)? {
             0 => break,
-            n => h.update(&buf[..n]),
+            n => {
+                h.update(&buf[..n]);
+                total += n as u64;
+            }
         }
     }
-    Ok(hex::encode(h.finalize()))
+    Ok((hex::encode(h.finalize()), total))
 }
 
 #[cfg(test)]

@@ -194,8 +194,19 @@ pub(crate) fn find(name: &str) -> Result<Recipe> {
 
 /// The recipe that provides the header `h` (as in `#include <h>`), if one does.
 pub(crate) fn providing_header(h: &str) -> Option<Recipe> {
-    all().into_iter().find(|r| r.provides.headers.iter().any(|x| x == h))
+    let recipes = all();
+    if let Some(r) = recipes.iter().find(|r| r.provides.headers.iter().any(|x| x == h)) {
+        return Some(r.clone());
+    }
+    // A library's own header directory is all its own (`pcap/compiler-tests.h` is libpcap's,
+    // as `pcap/pcap.h` is), unlike the C library's and the kernel's shared ones.
+    let dir = h.rsplit_once('/').map(|(d, _)| d).filter(|d| !SHARED_HEADER_DIRS.contains(d))?;
+    recipes.into_iter().find(|r| r.provides.headers.iter().any(|x| x.rsplit_once('/').is_some_and(|(d, _)| d == dir)))
 }
+
+/// Header directories many packages install into (the C library's, the kernel's): a header
+/// in one names no recipe by its directory alone.
+const SHARED_HEADER_DIRS: &[&str] = &["sys", "linux", "asm", "asm-generic", "bits", "net", "netinet", "arpa"];
 
 /// The recipe that provides the library `-l{l}`, if one does.
 pub(crate) fn providing_lib(l: &str) -> Option<Recipe> {
@@ -304,6 +315,8 @@ mod tests {
         assert!(providing_lib("nosuchlib").is_none());
         // The recipes issue 26 added answer by header, pkg-config module and *-config script.
         assert_eq!(providing_header("sys/capability.h").unwrap().name, "libcap");
+        assert_eq!(providing_header("pcap/compiler-tests.h").unwrap().name, "libpcap");
+        assert!(providing_header("sys/epoll.h").is_none(), "sys/ is the C library's, not libcap's");
         assert_eq!(providing_header("sodium.h").unwrap().name, "libsodium");
         assert_eq!(providing_pkgconfig("libbrotlidec").unwrap().name, "brotli");
         assert_eq!(providing_config_script("pcap-config").unwrap().name, "libpcap");

@@ -75,8 +75,9 @@ pub(crate) fn choose(lang: Lang) -> Result<Chosen> {
 /// preprocessing get -I, links get everything; probes nothing.
 pub(crate) fn wrapper_args(chosen: &Chosen, args: Vec<OsString>) -> Result<Vec<OsString>> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let resolved = var(deps::ENV_RESOLVED).is_some();
-    let flags: Flags = if let Some(json) = var(deps::ENV_RESOLVED) {
+    let resolved_json = var(deps::ENV_RESOLVED);
+    let resolved = resolved_json.is_some();
+    let flags: Flags = if let Some(json) = resolved_json {
         serde_json::from_str(&json).map_err(|e| {
             Error::usage(
                 format!("{} is not what staticize build wrote: {e}", deps::ENV_RESOLVED),

@@ -155,18 +155,8 @@ pub fn unpacked_digest(blob: &[u8], compression: Compression, expected: u64) -> 
         Compression::None => Box::new(blob),
     };
     let mut limited = (&mut reader).take(expected.saturating_add(1));
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = limited.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        hasher.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), n))
+    let (hex, n) = crate::digest::sha256_reader(&mut limited)?;
+    Ok((format!("sha256:{hex}"), n))
 }
 
 /// The entry's name: compression, its settings, and the tar's digest.
